@@ -1,0 +1,70 @@
+/**
+ * Randomness. Every random choice in the protocol goes through a RandomSource, so tests and
+ * vectors can inject a deterministic one; production uses the platform CSPRNG.
+ */
+import { sha512 } from '@noble/hashes/sha2.js';
+import { concatBytes, u64be, utf8 } from './bytes.js';
+import type { Group } from './group.js';
+
+export interface RandomSource {
+  bytes(n: number): Uint8Array;
+}
+
+/** The platform CSPRNG (WebCrypto getRandomValues, OpenSSL-backed in Node). */
+export const systemRandom: RandomSource = {
+  bytes(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    for (let off = 0; off < n; off += 65536) {
+      globalThis.crypto.getRandomValues(out.subarray(off, Math.min(n, off + 65536)));
+    }
+    return out;
+  },
+};
+
+/**
+ * A deterministic stream for test vectors only: block_i = SHA-512("ECASH-V1/TEST-RNG" ‖ seed ‖
+ * u64be(i)). Never use it for real keys.
+ */
+export function seededRandom(seed: string | Uint8Array): RandomSource {
+  const seedBytes = typeof seed === 'string' ? utf8(seed) : seed;
+  const tagBytes = utf8('ECASH-V1/TEST-RNG');
+  let counter = 0n;
+  let buf: Uint8Array = new Uint8Array(0);
+  return {
+    bytes(n: number): Uint8Array {
+      while (buf.length < n) {
+        buf = concatBytes(buf, sha512(concatBytes(tagBytes, seedBytes, u64be(counter++))));
+      }
+      const out = buf.slice(0, n);
+      buf = buf.slice(n);
+      return out;
+    },
+  };
+}
+
+function bytesToBig(b: Uint8Array): bigint {
+  let v = 0n;
+  for (const x of b) v = (v << 8n) | BigInt(x);
+  return v;
+}
+
+/** Uniform in Z_q (64 bytes reduced mod a 256-bit q: bias below 2^-256). */
+export function randomScalar(group: Group, rng: RandomSource): bigint {
+  return bytesToBig(rng.bytes(64)) % group.q;
+}
+
+/** Uniform in Z_q*. */
+export function randomNonZeroScalar(group: Group, rng: RandomSource): bigint {
+  for (;;) {
+    const k = randomScalar(group, rng);
+    if (k !== 0n) return k;
+  }
+}
+
+/** A nonzero 128-bit weight for batch verification. */
+export function randomWeight(rng: RandomSource): bigint {
+  for (;;) {
+    const w = bytesToBig(rng.bytes(16));
+    if (w !== 0n) return w;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Withdrawal of one coin under key v, as two explicit state machines.
+ *
+ * Bank: offer (w random; a = g^w, b = (I·g2)^w) → answer(c): r = c·x + w, once. The session is an
+ * object whose w is erased when it answers; a second answer throws `session-answered`. Storage
+ * keeps the same rule with a conditional update (see host/bank).
+ *
+ * Card: blind(offer) picks s, u ∈ Z_q*, x1, x2, v' ∈ Z_q and computes
+ *   A = (I·g2)^s, z' = z^s, B = g1^x1·g2^x2, a' = a^u·g^v', b' = b^(s·u)·A^v',
+ *   c' = H(suite, keyId, A, B, z', a', b'), c = c'/u
+ * then complete(r) accepts only if g^r = h^c·a and (I·g2)^r = z^c·b, and sets r' = r·u + v'.
+ */
+import type { Coin, CoinSecrets } from './coin.js';
+import { coinChallenge } from './coin.js';
+import { EcashError } from './errors.js';
+import type { Group, GroupElement } from './group.js';
+import type { DenominationKey, DenominationSecret } from './keys.js';
+import { type RandomSource, randomNonZeroScalar, randomScalar } from './random.js';
+
+export interface WithdrawalOffer {
+  a: GroupElement;
+  b: GroupElement;
+}
+
+/** The persistent form of an open bank session (w is secret: storage must protect and erase it). */
+export interface OfferedSessionState {
+  w: bigint;
+  offer: WithdrawalOffer;
+}
+
+export class BankWithdrawalSession {
+  #w: bigint | undefined;
+  readonly offer: WithdrawalOffer;
+
+  private constructor(
+    private readonly group: Group,
+    private readonly secret: DenominationSecret,
+    state: OfferedSessionState,
+  ) {
+    this.#w = state.w;
+    this.offer = state.offer;
+  }
+
+  /** Step 1: a fresh session for account I under `secret`. */
+  static offer(group: Group, secret: DenominationSecret, I: GroupElement, rng: RandomSource): BankWithdrawalSession {
+    const w = randomNonZeroScalar(group, rng);
+    const offer = { a: group.exp(group.g, w), b: group.exp(group.mul(I, group.g2), w) };
+    return new BankWithdrawalSession(group, secret, { w, offer });
+  }
+
+  /** A session reloaded from storage, still unanswered. */
+  static restore(group: Group, secret: DenominationSecret, state: OfferedSessionState): BankWithdrawalSession {
+    return new BankWithdrawalSession(group, secret, state);
+  }
+
+  get answered(): boolean {
+    return this.#w === undefined;
+  }
+
+  /** The state to persist while the session is open. */
+  persistentState(): OfferedSessionState {
+    if (this.#w === undefined) throw new EcashError('session-answered', 'this withdrawal session has already answered');
+    return { w: this.#w, offer: this.offer };
+  }
+
+  /** Step 3: r = c·x + w. Answers at most once; w is erased. */
+  answer(c: bigint): bigint {
+    const w = this.#w;
+    if (w === undefined) {
+      throw new EcashError('session-answered', 'this withdrawal session has already answered; start a new session for another coin');
+    }
+    if (c < 0n || c >= this.group.q) throw new EcashError('bad-scalar', 'challenge c is not reduced modulo the group order');
+    this.#w = undefined;
+    const s = this.group.scalars;
+    return s.add(s.mul(c, this.secret.x), w);
+  }
+}
+
+/** What the card needs to withdraw under one key. */
+export interface CardWithdrawalContext {
+  key: DenominationKey;
+  /** z_v = (I·g2)^x_v as given by the bank for this account and key. */
+  z: GroupElement;
+  I: GroupElement;
+}
+
+/** The card's state between its challenge and the bank's answer (secret: the blinding). */
+export interface PendingWithdrawal {
+  keyId: Uint8Array;
+  offer: WithdrawalOffer;
+  z: GroupElement;
+  /** The blinded challenge sent to the bank. */
+  c: bigint;
+  u: bigint;
+  vPrime: bigint;
+  secrets: CoinSecrets;
+  draft: Omit<Coin, 'r'>;
+}
+
+export function blindWithdrawal(group: Group, ctx: CardWithdrawalContext, offer: WithdrawalOffer, rng: RandomSource): PendingWithdrawal {
+  const s = randomNonZeroScalar(group, rng);
+  const u = randomNonZeroScalar(group, rng);
+  const x1 = randomScalar(group, rng);
+  const x2 = randomScalar(group, rng);
+  const vPrime = randomScalar(group, rng);
+  const F = group.scalars;
+  const Ig2 = group.mul(ctx.I, group.g2);
+  const A = group.exp(Ig2, s);
+  const draft = {
+    keyId: ctx.key.keyId,
+    A,
+    B: group.multiExp([group.g1, group.g2], [x1, x2]),
+    z: group.exp(ctx.z, s),
+    a: group.mul(group.exp(offer.a, u), group.exp(group.g, vPrime)),
+    b: group.mul(group.exp(offer.b, F.mul(s, u)), group.exp(A, vPrime)),
+  };
+  const cPrime = coinChallenge(group, draft);
+  const c = F.mul(cPrime, F.inv(u));
+  return { keyId: ctx.key.keyId, offer, z: ctx.z, c, u, vPrime, secrets: { s, x1, x2 }, draft };
+}
+
+/**
+ * Step 4: check the bank's answer and unblind. Throws `bad-withdrawal-response` if the bank's r
+ * does not satisfy g^r = h^c·a and (I·g2)^r = z^c·b (nothing is stored then).
+ */
+export function completeWithdrawal(
+  group: Group,
+  ctx: CardWithdrawalContext,
+  pending: PendingWithdrawal,
+  r: bigint,
+): { coin: Coin; secrets: CoinSecrets } {
+  if (r < 0n || r >= group.q) throw new EcashError('bad-scalar', 'the bank response r is not reduced modulo the group order');
+  const nc = group.scalars.neg(pending.c);
+  const ok1 = group.equals(group.multiExp([group.g, ctx.key.h], [r, nc]), pending.offer.a);
+  const Ig2 = group.mul(ctx.I, group.g2);
+  const ok2 = group.equals(group.multiExp([Ig2, pending.z], [r, nc]), pending.offer.b);
+  if (!ok1 || !ok2) {
+    throw new EcashError('bad-withdrawal-response', 'the bank response does not verify against the offer and key; the coin was not stored');
+  }
+  const F = group.scalars;
+  return { coin: { ...pending.draft, r: F.add(F.mul(r, pending.u), pending.vPrime) }, secrets: pending.secrets };
+}
