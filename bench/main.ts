@@ -1,0 +1,42 @@
+/**
+ * `npm run bench [-- --json] [--only NAME,…] [--quick]`: runs every component's benchmark and
+ * prints its figures (medians) and ratios; with --json, one JSON object on stdout.
+ */
+import type { BenchContext, BenchModule, Figures } from './harness.js';
+import { modules } from './modules.js';
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const quick = args.includes('--quick');
+const onlyIdx = args.indexOf('--only');
+const only = onlyIdx >= 0 ? (args[onlyIdx + 1] ?? '').split(',') : undefined;
+
+const ctx: BenchContext = {
+  quick,
+  log: (line) => (json ? process.stderr : process.stdout).write(line + '\n'),
+};
+
+function merge(into: Figures, from: Figures): void {
+  for (const [k, v] of Object.entries(from)) {
+    const cur = into[k];
+    if (typeof v === 'object' && v !== null && typeof cur === 'object' && cur !== null) merge(cur, v);
+    else into[k] = v;
+  }
+}
+
+const figures: Figures = {};
+const selected: BenchModule[] = modules.filter((m) => only === undefined || only.includes(m.name));
+for (const m of selected) {
+  ctx.log(`== ${m.name}`);
+  try {
+    merge(figures, await m.run(ctx));
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    ctx.log(`   ${m.name} failed: ${reason}`);
+    figures[`${m.name}_error`] = reason;
+  }
+}
+if (json) process.stdout.write(JSON.stringify(figures, null, 2) + '\n');
+else ctx.log('\n' + JSON.stringify(figures, null, 2));
+// Benchmarks may leave servers or native handles behind; the figures are out, so end here.
+process.exit(0);

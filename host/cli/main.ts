@@ -1,0 +1,21 @@
+/**
+ * The `ecash` command. Each component registers its subcommands from its own module; this file
+ * only assembles them. Run `ecash <command> --help` for each command's options.
+ */
+import { Command } from 'commander';
+import { registerCommands } from './commands.js';
+
+const program = new Command();
+program
+  .name('ecash')
+  .description('Offline card-based prepaid electronic cash (Brands\' scheme): bank, card, reader bridge and terminals')
+  .option('--json', 'print one machine-readable JSON document on stdout (logs go to stderr)')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride((err) => {
+    // Commander's own usage errors: keep its message, exit 2 like other CLI tools.
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  });
+
+registerCommands(program);
+
+await program.parseAsync(process.argv);
