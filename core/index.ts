@@ -62,3 +62,5 @@ export { type BatchItem, batchVerifyTranscripts } from './batch.js';
 export * from './encoding.js';
 export * from './json.js';
 export { type MsmOps, straus, pippenger } from './msm.js';
+export * from './apdu.js';
+export * from './hid-framing.js';
