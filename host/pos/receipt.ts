@@ -1,0 +1,51 @@
+/**
+ * The text receipt of a payment: merchant, amount, coins by denomination, time and the short
+ * payment id. There is no card identifier to print, because the card reveals none.
+ */
+export interface ReceiptInput {
+  paymentId: string;
+  merchantName: string;
+  merchantId: string;
+  terminalId: string;
+  amount: number;
+  currency: string;
+  reference: string | null;
+  approvedAt: number;
+  mode: string;
+  coins: readonly { value: number }[];
+}
+
+/** Minor units as a decimal string for the currency (ISO 4217 exponent via Intl). */
+export function formatAmount(minor: number, currency: string): string {
+  const digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  const sign = minor < 0 ? '-' : '';
+  const abs = Math.abs(minor);
+  if (digits === 0) return `${sign}${abs} ${currency}`;
+  const unit = 10 ** digits;
+  return `${sign}${Math.floor(abs / unit)}.${String(abs % unit).padStart(digits, '0')} ${currency}`;
+}
+
+export function renderReceipt(r: ReceiptInput): string {
+  const width = 32;
+  const line = (left: string, right = '') => (right === '' ? left : left + ' '.repeat(Math.max(1, width - left.length - right.length)) + right);
+  const byValue = new Map<number, number>();
+  for (const c of r.coins) byValue.set(c.value, (byValue.get(c.value) ?? 0) + 1);
+  const coinLines = [...byValue.entries()]
+    .sort((a, b) => b[0] - a[0])
+    .map(([value, n]) => line(`  ${n} x ${formatAmount(value, r.currency)}`, formatAmount(value * n, r.currency)));
+  return [
+    r.merchantName,
+    line(`Merchant ${r.merchantId}`),
+    line(`Terminal ${r.terminalId}`),
+    '-'.repeat(width),
+    line('E-CASH PAYMENT', r.mode.toUpperCase()),
+    ...(r.reference === null ? [] : [line(`Ref ${r.reference}`)]),
+    line('Amount', formatAmount(r.amount, r.currency)),
+    'Coins',
+    ...coinLines,
+    '-'.repeat(width),
+    line('APPROVED', new Date(r.approvedAt).toISOString().replace('T', ' ').slice(0, 19) + 'Z'),
+    line(`Payment ${r.paymentId}`),
+    '',
+  ].join('\n');
+}
