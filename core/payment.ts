@@ -36,9 +36,12 @@ export interface Transcript extends PaymentContext, PaymentResponse {
 }
 
 function checkId(value: string, what: string): void {
-  const n = utf8(value).length;
-  if (typeof value !== 'string' || n === 0 || n > ID_MAX_BYTES || /[\u0000-\u001f\u007f]/.test(value)) {
-    throw new EcashError('bad-payment-context', `${what} must be 1-${ID_MAX_BYTES} bytes of UTF-8 without control characters`);
+  // A lone surrogate has no UTF-8 form: it would be hashed and encoded as U+FFFD, so two different
+  // ids would share one d and a transcript would not survive its binary round trip.
+  const ok = typeof value === 'string' && !/[\u0000-\u001f\u007f]|\p{Cs}/u.test(value);
+  const n = ok ? utf8(value).length : 0;
+  if (!ok || n === 0 || n > ID_MAX_BYTES) {
+    throw new EcashError('bad-payment-context', `${what} must be 1-${ID_MAX_BYTES} bytes of well-formed UTF-8 without control characters`);
   }
 }
 
