@@ -218,7 +218,14 @@ const str16 = (s: string) => {
   if (b.length > 0xffff) throw new EcashError('out-of-range', 'string too long to encode');
   return concatBytes(u16be(b.length), b);
 };
-const readStr16 = (r: ByteReader) => new TextDecoder('utf-8', { fatal: true }).decode(r.var16());
+const readStr16 = (r: ByteReader, what: string): string => {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(r.var16());
+  } catch (cause) {
+    if (cause instanceof EcashError) throw cause;
+    throw new EcashError('bad-utf8', `${what} is not valid UTF-8`, { cause });
+  }
+};
 
 function coinBody(group: Group, c: Coin): Uint8Array {
   return concatBytes(
@@ -275,8 +282,8 @@ export function decodeTranscript(group: Group, bytes: Uint8Array): Transcript {
   const r = new ByteReader(bytes, 'transcript');
   readHeader(r, group, 'transcript');
   const coin = readCoinBody(group, r);
-  const merchantId = readStr16(r);
-  const terminalId = readStr16(r);
+  const merchantId = readStr16(r, 'transcript.merchantId');
+  const terminalId = readStr16(r, 'transcript.terminalId');
   const ts = r.u64();
   if (ts > BigInt(Number.MAX_SAFE_INTEGER)) throw new EcashError('bad-payment-context', 'transcript timestamp out of range');
   const t: Transcript = {
@@ -317,11 +324,11 @@ export function decodeKey(group: Group, bytes: Uint8Array): DenominationKey {
     return Number(v);
   };
   const value = num('value');
-  const currency = readStr16(r);
+  const currency = readStr16(r, 'key.currency');
   const withdrawFrom = num('withdrawFrom');
   const withdrawUntil = num('withdrawUntil');
   const depositUntil = num('depositUntil');
-  const scope = readStr16(r);
+  const scope = readStr16(r, 'key.scope');
   const claimed = r.take(KEY_ID_LENGTH);
   r.end();
   const key = makeDenominationKey(group, h, { value, currency, withdrawFrom, withdrawUntil, depositUntil, scope });
