@@ -1,0 +1,242 @@
+/**
+ * In-process readers holding simulated cards (`firmware-sim`'s SimulatedCard, or anything with
+ * its shape), for tests and the demo. Inserting, removing and resetting a card are calls; they
+ * raise the same events and errors as a real reader would, including a removal in the middle of
+ * a command.
+ */
+import { EcashError } from '../../core/index.js';
+import { bridgeError, BRIDGE_ERROR, cardRemoved, channelClosed, noCard, noReader } from '../errors.js';
+import { ExchangeQueue } from '../exchange-queue.js';
+import {
+  ReaderEventHub,
+  type CardChannel,
+  type ConnectOptions,
+  type Disposition,
+  type ReaderEventListener,
+  type ReaderInfo,
+  type ReaderTransport,
+  type ShareMode,
+  type TransmitOptions,
+} from '../transport.js';
+
+/** What the virtual transport needs of a card: the shape of firmware-sim's SimulatedCard. */
+export interface VirtualCard {
+  readonly atr: Uint8Array;
+  powerOn(): unknown;
+  reset(): unknown;
+  powerOff(): unknown;
+  transmit(apdu: Uint8Array): Promise<Uint8Array>;
+}
+
+interface Insertion {
+  card: VirtualCard;
+  /** Settles (rejects) when the card leaves the reader, so a pending exchange ends with it. */
+  removed: Promise<never>;
+  remove: (error: EcashError) => void;
+  /** Bumped on every reset, so channels notice a reset made behind their back. */
+  resets: number;
+  powered: boolean;
+}
+
+interface Slot {
+  name: string;
+  insertion: Insertion | undefined;
+  channels: Set<VirtualChannel>;
+  exclusive: boolean;
+}
+
+export class VirtualTransport implements ReaderTransport {
+  readonly kind = 'virtual' as const;
+  private readonly slots = new Map<string, Slot>();
+  private readonly events = new ReaderEventHub();
+
+  constructor(readerNames: readonly string[] = []) {
+    for (const name of readerNames) this.addReader(name);
+  }
+
+  private info(slot: Slot): ReaderInfo {
+    return { name: slot.name, transport: 'virtual', cardPresent: slot.insertion !== undefined };
+  }
+
+  private slot(name: string): Slot {
+    const slot = this.slots.get(name);
+    if (slot === undefined) throw noReader(name);
+    return slot;
+  }
+
+  addReader(name: string): void {
+    if (this.slots.has(name)) throw new EcashError('reader-exists', `a virtual reader named "${name}" already exists`);
+    const slot: Slot = { name, insertion: undefined, channels: new Set(), exclusive: false };
+    this.slots.set(name, slot);
+    this.events.emit({ type: 'reader-added', reader: this.info(slot) });
+  }
+
+  /** Unplugs a reader: its card (if any) goes with it, and its channels fail. */
+  removeReader(name: string): void {
+    const slot = this.slot(name);
+    if (slot.insertion) this.takeOut(slot, noReader(name));
+    this.slots.delete(name);
+    for (const ch of slot.channels) ch.orphan();
+    this.events.emit({ type: 'reader-removed', reader: { ...this.info(slot), cardPresent: false } });
+  }
+
+  insertCard(readerName: string, card: VirtualCard): void {
+    const slot = this.slot(readerName);
+    if (slot.insertion) throw new EcashError('card-present', `reader "${readerName}" already holds a card: remove it first`);
+    let remove!: (error: EcashError) => void;
+    const removed = new Promise<never>((_, reject) => {
+      remove = reject;
+    });
+    removed.catch(() => undefined); // only exchanges in flight care
+    slot.insertion = { card, removed, remove, resets: 0, powered: false };
+    this.events.emit({ type: 'card-inserted', reader: this.info(slot), atr: card.atr });
+  }
+
+  /** Pulls the card out, at once, even in the middle of a command. */
+  removeCard(readerName: string): void {
+    const slot = this.slot(readerName);
+    if (!slot.insertion) throw noCard(readerName);
+    this.takeOut(slot, cardRemoved(readerName));
+    this.events.emit({ type: 'card-removed', reader: this.info(slot) });
+  }
+
+  /** Resets the card as another application (or a power glitch) would. */
+  async resetCard(readerName: string): Promise<void> {
+    const insertion = this.slot(readerName).insertion;
+    if (!insertion) throw noCard(readerName);
+    insertion.resets++;
+    await insertion.card.reset();
+  }
+
+  private takeOut(slot: Slot, error: EcashError): void {
+    const insertion = slot.insertion!;
+    slot.insertion = undefined;
+    insertion.remove(error);
+    // A card pulled from the field loses power; the simulated card models the tear itself.
+    void Promise.resolve(insertion.card.powerOff()).catch(() => undefined);
+  }
+
+  async listReaders(): Promise<ReaderInfo[]> {
+    return [...this.slots.values()].map((s) => this.info(s));
+  }
+
+  watch(listener: ReaderEventListener): () => void {
+    return this.events.add(listener);
+  }
+
+  async connect(readerName: string, options: ConnectOptions = {}): Promise<CardChannel> {
+    const slot = this.slot(readerName);
+    const share = options.share ?? 'exclusive';
+    if (slot.exclusive || (share === 'exclusive' && slot.channels.size > 0)) {
+      throw bridgeError(BRIDGE_ERROR.READER_BUSY, `reader "${readerName}" is in exclusive use by another connection: disconnect it first`);
+    }
+    const channel = new VirtualChannel(this, slot, share);
+    await channel.attach();
+    slot.channels.add(channel);
+    slot.exclusive = share === 'exclusive';
+    return channel;
+  }
+
+  /** @internal */
+  release(slot: Slot, channel: VirtualChannel): void {
+    slot.channels.delete(channel);
+    if (slot.channels.size === 0) slot.exclusive = false;
+  }
+
+  /** @internal */
+  hasReader(name: string): boolean {
+    return this.slots.has(name);
+  }
+
+  /** @internal */
+  readerInfo(slot: Slot): ReaderInfo {
+    return this.info(slot);
+  }
+
+  async close(): Promise<void> {
+    for (const slot of this.slots.values()) for (const ch of [...slot.channels]) await ch.disconnect('leave');
+    this.events.clear();
+  }
+}
+
+class VirtualChannel implements CardChannel {
+  readonly protocol = 'direct' as const;
+  private insertion: Insertion | undefined;
+  private seenResets = 0;
+  private closed = false;
+  private readonly queue: ExchangeQueue;
+
+  constructor(
+    private readonly transport: VirtualTransport,
+    private readonly slot: Slot,
+    readonly share: ShareMode,
+  ) {
+    this.queue = new ExchangeQueue(slot.name);
+  }
+
+  get reader(): ReaderInfo {
+    return this.transport.readerInfo(this.slot);
+  }
+
+  get atr(): Uint8Array {
+    return (this.insertion ?? this.slot.insertion)?.card.atr ?? new Uint8Array(0);
+  }
+
+  /** Binds to the card now in the reader, powering it up if nobody has. */
+  async attach(): Promise<void> {
+    const insertion = this.slot.insertion;
+    if (!insertion) throw noCard(this.slot.name);
+    if (!insertion.powered) {
+      await insertion.card.powerOn();
+      insertion.powered = true;
+    }
+    this.insertion = insertion;
+    this.seenResets = insertion.resets;
+  }
+
+  orphan(): void {
+    this.insertion = undefined;
+  }
+
+  transmit(command: Uint8Array, options: TransmitOptions): Promise<Uint8Array> {
+    return this.queue.run(() => this.exchange(command), options.timeoutMs);
+  }
+
+  private async exchange(command: Uint8Array): Promise<Uint8Array> {
+    if (this.closed) throw channelClosed(this.slot.name);
+    const insertion = this.insertion;
+    if (insertion === undefined || insertion !== this.slot.insertion) {
+      throw this.transport.hasReader(this.slot.name) ? cardRemoved(this.slot.name) : noReader(this.slot.name);
+    }
+    if (insertion.resets !== this.seenResets) {
+      this.seenResets = insertion.resets;
+      throw bridgeError(BRIDGE_ERROR.CARD_RESET, `the card in "${this.slot.name}" was reset: select the applet (and verify the PIN) again`);
+    }
+    const answer = insertion.card.transmit(command).catch((e: unknown) => {
+      throw bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `the simulated card in "${this.slot.name}" failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    });
+    return Promise.race([answer, insertion.removed]);
+  }
+
+  async reconnect(): Promise<void> {
+    if (this.closed) throw channelClosed(this.slot.name);
+    await this.queue.drain();
+    await this.attach();
+  }
+
+  async disconnect(disposition: Disposition = 'reset'): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.drain();
+    this.transport.release(this.slot, this);
+    const insertion = this.insertion;
+    if (insertion === undefined || insertion !== this.slot.insertion || this.slot.channels.size > 0) return;
+    if (disposition === 'reset') {
+      insertion.resets++;
+      await insertion.card.reset();
+    } else if (disposition === 'unpower') {
+      insertion.powered = false;
+      await insertion.card.powerOff();
+    }
+  }
+}
