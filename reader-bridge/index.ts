@@ -25,3 +25,4 @@ export {
 export { RemoteTransport, type RemoteTransportOptions } from './transports/remote.js';
 export { startBridgeServer, checkBridgeToken, DEFAULT_BRIDGE_HOST, MIN_TOKEN_LENGTH, type BridgeServer, type BridgeServerOptions } from './remote-server.js';
 export { BRIDGE_PROTOCOL_VERSION, BRIDGE_PATH } from './remote-protocol.js';
+export { openReaders, parseHidDevice, type ReaderOptions } from './open.js';

@@ -305,6 +305,8 @@ class PcscChannel implements CardChannel {
     const reader = this.pcscReader!;
     try {
       const response = await pcscCall<Buffer>((cb) => reader.transmit(Buffer.from(command), RESPONSE_BUFFER, this.protocolNumber, cb));
+      // A card always ends with a status word; vpcd answers nothing when the card side vanishes.
+      if (response.length < 2) throw cardRemoved(this.name);
       return new Uint8Array(response);
     } catch (e) {
       const error = this.failure(e, 'transmit');

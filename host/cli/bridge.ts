@@ -1,0 +1,202 @@
+/**
+ * The reader bridge's commands: `ecash readers`, `ecash apdu`, `ecash bridge serve`, and the
+ * reader options (`--reader`, `--bridge`, `--hid`, `--trace`, `--timeouts`) that every command
+ * which talks to a card shares through `addReaderOptions` and `openCard`.
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { EcashError, fromHex, swHex, toHex } from '../../core/index.js';
+import {
+  ApduClient,
+  DEFAULT_BRIDGE_HOST,
+  formatTraceEntry,
+  openReaders,
+  parseHidDevice,
+  parseTimeoutSpec,
+  startBridgeServer,
+  tracedChannel,
+  type CardChannel,
+  type HidDeviceFilter,
+  type ReaderEvent,
+  type ReaderSet,
+  type ShareMode,
+} from '../../reader-bridge/index.js';
+import { action, info, printResult } from './output.js';
+
+export interface ReaderCliOptions {
+  reader?: string;
+  bridge?: string;
+  bridgeTokenFile?: string;
+  hid?: string[];
+  trace?: boolean;
+  timeouts?: string;
+  share?: string;
+  json?: boolean;
+}
+
+const TOKEN_ENV = 'ECASH_BRIDGE_TOKEN';
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** The options that choose readers; `--reader` is added by commands that talk to one card. */
+export function addReaderOptions(cmd: Command, withReader = true): Command {
+  if (withReader) cmd.option('--reader <name>', 'the reader holding the card (see `ecash readers`)');
+  return cmd
+    .option('--bridge <url>', `use the readers of a remote bridge (ws://host:port/v1); token from $${TOKEN_ENV} or --bridge-token-file`)
+    .option('--bridge-token-file <file>', 'file holding the remote bridge token')
+    .option('--hid <vid:pid>', 'treat USB HID devices with this vendor:product id (hex) as cards; repeatable', collect)
+    .option('--trace', 'print every APDU on stderr (PINs redacted)')
+    .option('--timeouts <class=ms,…>', 'per-command-class budgets, e.g. payment=8000,withdrawal=30000');
+}
+
+/** The bridge token from a file or the environment, never from the command line (ps shows it). */
+function readToken(file: string | undefined): string {
+  const token = file !== undefined ? readFileSync(file, 'utf8').trim() : process.env[TOKEN_ENV];
+  if (!token) throw new EcashError('bridge-token-missing', `no bridge token: set $${TOKEN_ENV} or pass --bridge-token-file (or --token-file)`);
+  return token;
+}
+
+export function readersFrom(opts: ReaderCliOptions): ReaderSet {
+  const hidDevices: HidDeviceFilter[] = (opts.hid ?? []).map(parseHidDevice);
+  if (opts.bridge !== undefined) return openReaders({ bridge: { url: opts.bridge, token: readToken(opts.bridgeTokenFile) } });
+  return openReaders({ hidDevices });
+}
+
+function shareMode(value: string | undefined): ShareMode {
+  if (value === undefined || value === 'exclusive' || value === 'shared') return value ?? 'exclusive';
+  throw new EcashError('bad-share-mode', `--share must be shared or exclusive, got "${value}"`);
+}
+
+export interface OpenedCard {
+  client: ApduClient;
+  channel: CardChannel;
+  /** Disconnects and closes the readers so the process can exit. */
+  close(disposition?: 'leave' | 'reset' | 'unpower'): Promise<void>;
+}
+
+/** Connects to the card in `--reader`, with tracing and budgets as the options say. */
+export async function openCard(opts: ReaderCliOptions): Promise<OpenedCard> {
+  if (opts.reader === undefined) throw new EcashError('no-reader', 'say which reader holds the card with --reader (see `ecash readers`)');
+  const timeouts = opts.timeouts === undefined ? undefined : parseTimeoutSpec(opts.timeouts);
+  const readers = readersFrom(opts);
+  let channel: CardChannel;
+  try {
+    channel = await readers.connect(opts.reader, { share: shareMode(opts.share) });
+  } catch (e) {
+    await readers.close();
+    throw e;
+  }
+  if (opts.trace) channel = tracedChannel(channel, (entry) => info(formatTraceEntry(entry)));
+  const opened = channel;
+  return {
+    channel: opened,
+    client: new ApduClient(opened, timeouts === undefined ? {} : { timeouts }),
+    async close(disposition) {
+      await opened.disconnect(disposition).catch(() => undefined);
+      await readers.close();
+    },
+  };
+}
+
+/** Resolves at SIGINT or SIGTERM. */
+function untilInterrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+function describeEvent(e: ReaderEvent): Record<string, unknown> {
+  return { event: e.type, name: e.reader.name, transport: e.reader.transport, cardPresent: e.reader.cardPresent, ...(e.type === 'card-inserted' ? { atr: toHex(e.atr) } : {}) };
+}
+
+export function registerBridgeCommands(program: Command): void {
+  addReaderOptions(program.command('readers').description('list PC/SC and USB HID readers and whether each holds a card'), false)
+    .option('--watch', 'keep running and print reader and card events (with --json: one JSON object per line)')
+    .action(
+      action(async (opts: ReaderCliOptions & { watch?: boolean }, cmd: Command) => {
+        const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+        const readers = readersFrom(opts);
+        try {
+          const { readers: found, unavailable } = await readers.survey();
+          for (const u of unavailable) info(`ecash: ${u.transport} readers are not available: ${u.message} [${u.code}]`);
+          if (!opts.watch) {
+            printResult({ json }, found, () =>
+              found.length === 0 ? 'no readers' : found.map((r) => `${r.name}\t${r.transport}\t${r.cardPresent ? 'card present' : 'empty'}`).join('\n'),
+            );
+            return;
+          }
+          const print = (line: Record<string, unknown>, human: string) => process.stdout.write((json ? JSON.stringify(line) : human) + '\n');
+          for (const r of found) print({ event: 'present', ...r }, `${r.name}\t${r.transport}\t${r.cardPresent ? 'card present' : 'empty'}`);
+          const stop = readers.watch((e) => print(describeEvent(e), `${e.type}\t${e.reader.name}`));
+          await untilInterrupted();
+          stop();
+        } finally {
+          await readers.close();
+        }
+      }),
+    );
+
+  addReaderOptions(
+    program
+      .command('apdu')
+      .description('send command APDUs (hex) to the card in --reader, in order, and print the responses (GET RESPONSE and 6Cxx handled)')
+      .argument('<hex...>', 'command APDUs as hex, e.g. 00a4040007f045434153480100'),
+  )
+    .option('--share <mode>', 'exclusive (default) or shared access to the reader')
+    .option('--leave', 'leave the card powered and its session (selected applet, PIN) as it is afterwards')
+    .action(
+      action(async (hexes: string[], opts: ReaderCliOptions & { leave?: boolean }, cmd: Command) => {
+        const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+        const commands = hexes.map((h, i) => fromHex(h.toLowerCase().replace(/\s+/g, ''), `APDU ${i + 1}`));
+        const card = await openCard({ ...opts, json });
+        try {
+          const results: { command: string; response: string; sw: string }[] = [];
+          for (const command of commands) {
+            const r = await card.client.sendBytes(command);
+            results.push({ command: toHex(command), response: toHex(r.data), sw: swHex(r.sw) });
+          }
+          printResult({ json }, { reader: card.channel.reader.name, atr: toHex(card.channel.atr), protocol: card.channel.protocol, results }, () =>
+            results.map((r) => `${r.response}${r.response ? ' ' : ''}${r.sw}`).join('\n'),
+          );
+        } finally {
+          await card.close(opts.leave ? 'leave' : 'reset');
+        }
+      }),
+    );
+
+  const bridge = program.command('bridge').description('share this machine\'s readers with terminals elsewhere');
+  addReaderOptions(
+    bridge
+      .command('serve')
+      .description(`serve the local readers over a WebSocket (token from $${TOKEN_ENV} or --token-file; loopback unless --host)`),
+    false,
+  )
+    .option('--host <address>', `address to listen on (default ${DEFAULT_BRIDGE_HOST}; anything else exposes the readers to the network)`)
+    .option('--port <n>', 'port to listen on', '35990')
+    .option('--token-file <file>', 'file holding the token clients must present')
+    .action(
+      action(async (opts: ReaderCliOptions & { host?: string; port: string; tokenFile?: string }, cmd: Command) => {
+        const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+        const port = Number(opts.port);
+        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new EcashError('bad-port', `--port must be 0 … 65535, got "${opts.port}"`);
+        if (opts.bridge !== undefined) throw new EcashError('bad-option', 'a bridge serves local readers: --bridge makes no sense here');
+        const source = readersFrom(opts);
+        const server = await startBridgeServer({ source, token: readToken(opts.tokenFile), host: opts.host, port, log: info });
+        if (opts.host !== undefined && opts.host !== DEFAULT_BRIDGE_HOST && opts.host !== 'localhost' && opts.host !== '::1') {
+          info('ecash: the bridge listens beyond this machine without TLS: put it behind a TLS proxy or an SSH tunnel');
+        }
+        printResult({ json }, { url: server.url }, () => `reader bridge listening on ${server.url} (Ctrl-C to stop)`);
+        await untilInterrupted();
+        await server.close();
+        await source.close();
+      }),
+    );
+}
