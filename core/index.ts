@@ -64,3 +64,4 @@ export * from './json.js';
 export { type MsmOps, straus, pippenger } from './msm.js';
 export * from './apdu.js';
 export * from './hid-framing.js';
+export * from './card-protocol.js';
