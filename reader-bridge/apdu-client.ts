@@ -5,6 +5,8 @@
  * APDU or as a command chain (CLA bit 0x10 on every part but the last).
  */
 import {
+  CLA_CHAINING,
+  ISO_INS,
   encodeCommand,
   isMoreData,
   isWrongLe,
@@ -35,7 +37,6 @@ export interface SendOptions {
   commandClass?: CommandClass;
 }
 
-const CHAIN_BIT = 0x10;
 const SHORT_DATA_MAX = 255;
 const SHORT_LE_MAX = 256;
 /** A response can never legitimately exceed one extended response; stop an endless 61xx loop. */
@@ -74,7 +75,7 @@ export class ApduClient {
       const chunks: Uint8Array[] = [];
       for (let off = 0; off < command.data.length; off += SHORT_DATA_MAX) chunks.push(command.data.subarray(off, off + SHORT_DATA_MAX));
       for (const chunk of chunks.slice(0, -1)) {
-        const part = await this.exchange({ ...command, cla: command.cla | CHAIN_BIT, data: chunk, le: undefined }, budget);
+        const part = await this.exchange({ ...command, cla: command.cla | CLA_CHAINING, data: chunk, le: undefined }, budget);
         if (part.sw !== 0x9000) return part;
       }
       last = { ...command, data: chunks[chunks.length - 1]!, le };
@@ -95,7 +96,7 @@ export class ApduClient {
     while (isMoreData(response.sw)) {
       response = await this.exchange(
         // GET RESPONSE keeps the logical channel (low CLA bits) of the command it continues.
-        { cla: cla & 0x03, ins: 0xc0, p1: 0, p2: 0, data: new Uint8Array(0), le: response.sw & 0xff || SHORT_LE_MAX },
+        { cla: cla & 0x03, ins: ISO_INS.GET_RESPONSE, p1: 0, p2: 0, data: new Uint8Array(0), le: response.sw & 0xff || SHORT_LE_MAX },
         this.timeouts.control,
       );
       total += response.data.length;

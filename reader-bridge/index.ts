@@ -26,3 +26,4 @@ export { RemoteTransport, type RemoteTransportOptions } from './transports/remot
 export { startBridgeServer, checkBridgeToken, DEFAULT_BRIDGE_HOST, MIN_TOKEN_LENGTH, type BridgeServer, type BridgeServerOptions } from './remote-server.js';
 export { BRIDGE_PROTOCOL_VERSION, BRIDGE_PATH } from './remote-protocol.js';
 export { openReaders, parseHidDevice, type ReaderOptions } from './open.js';
+export { EcashCardClient, CARD_ERROR, cardStatusError } from './ecash-client.js';

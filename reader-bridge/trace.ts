@@ -4,7 +4,7 @@
  * marker (docs/apdu.md, "Secrets on the wire"). Used by `--trace` on the CLI, by tests, and by
  * the session recorder.
  */
-import { isEcashError, swHex, toHex } from '../core/index.js';
+import { ECASH_INS, ISO_INS, isEcashError, swHex, toHex } from '../core/index.js';
 import type { CardChannel, Disposition, TransmitOptions } from './transport.js';
 
 export interface TraceEntry {
@@ -26,19 +26,14 @@ export type TraceSink = (entry: TraceEntry) => void;
 
 export const REDACTED_MARKER = ' [redacted]';
 
-const INS_VERIFY = 0x20;
-const INS_CHANGE_REFERENCE_DATA = 0x24;
-const INS_RESET_RETRY_COUNTER = 0x2c;
-const INS_PERSONALISE = 0x10;
-
 /** Whether a command's body carries a PIN or PUK, judged on its header alone (so malformed ones too). */
 export function carriesSecret(command: Uint8Array): boolean {
   if (command.length < 2) return false;
   const cla = command[0]!;
   const ins = command[1]!;
   const proprietary = (cla & 0x80) !== 0;
-  if (proprietary) return ins === INS_PERSONALISE;
-  return ins === INS_VERIFY || ins === INS_CHANGE_REFERENCE_DATA || ins === INS_RESET_RETRY_COUNTER;
+  if (proprietary) return ins === ECASH_INS.PERSONALISE;
+  return ins === ISO_INS.VERIFY || ins === ISO_INS.CHANGE_REFERENCE_DATA || ins === ISO_INS.RESET_RETRY_COUNTER;
 }
 
 /** The command as hex, with the body (Lc, data, Le) of a secret-bearing command replaced. */
