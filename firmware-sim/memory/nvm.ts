@@ -1,0 +1,169 @@
+/**
+ * The card's non-volatile memory (the EEPROM of a real chip): a fixed-size byte array that is
+ * written at offsets. Two devices: an image file on disk and a RAM array (tests, demo). A tear
+ * (the card pulled from the field) can be injected at any write, landing part of that write.
+ */
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { EcashError } from '../../core/index.js';
+
+export interface NvmDevice {
+  readonly size: number;
+  /** The whole content, as it is now (read once at power-up into the card's RAM mirror). */
+  readAll(): Uint8Array;
+  /** One physical write. */
+  write(offset: number, bytes: Uint8Array): void;
+  close(): void;
+}
+
+function checkRange(size: number, offset: number, length: number): void {
+  if (!Number.isInteger(offset) || offset < 0 || offset + length > size) {
+    throw new EcashError('card-internal', `memory write out of range: ${length} bytes at ${offset} of ${size}`);
+  }
+}
+
+export class RamNvm implements NvmDevice {
+  readonly bytes: Uint8Array;
+
+  constructor(sizeOrContent: number | Uint8Array) {
+    this.bytes = typeof sizeOrContent === 'number' ? new Uint8Array(sizeOrContent) : sizeOrContent.slice();
+  }
+
+  get size(): number {
+    return this.bytes.length;
+  }
+
+  readAll(): Uint8Array {
+    return this.bytes.slice();
+  }
+
+  write(offset: number, bytes: Uint8Array): void {
+    checkRange(this.size, offset, bytes.length);
+    this.bytes.set(bytes, offset);
+  }
+
+  close(): void {}
+}
+
+/**
+ * An image file. Writes go straight to the file (no buffering in this process), so a card
+ * process that dies leaves exactly the writes it made; surviving a host OS crash would also need
+ * fsync per write, which the model of a card pulled from a reader does not require.
+ */
+export class FileNvm implements NvmDevice {
+  private fd: number | undefined;
+  readonly size: number;
+
+  private constructor(fd: number, readonly path: string) {
+    this.fd = fd;
+    this.size = fstatSync(fd).size;
+  }
+
+  /** Creates a new image of `size` zero bytes; refuses to overwrite an existing file. */
+  static create(path: string, size: number): FileNvm {
+    let fd: number;
+    try {
+      fd = openSync(path, 'wx+');
+    } catch (cause) {
+      throw new EcashError('card-image-exists', `cannot create the card image ${path}: ${(cause as Error).message}; choose a new file name`, { cause });
+    }
+    writeSync(fd, new Uint8Array(size), 0, size, 0);
+    return new FileNvm(fd, path);
+  }
+
+  static open(path: string): FileNvm {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r+');
+    } catch (cause) {
+      throw new EcashError('card-image-unreadable', `cannot open the card image ${path}: ${(cause as Error).message}`, { cause });
+    }
+    return new FileNvm(fd, path);
+  }
+
+  private get handle(): number {
+    if (this.fd === undefined) throw new EcashError('card-closed', `the card image ${this.path} is closed`);
+    return this.fd;
+  }
+
+  readAll(): Uint8Array {
+    const out = new Uint8Array(this.size);
+    let off = 0;
+    while (off < this.size) {
+      const n = readSync(this.handle, out, off, this.size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return out;
+  }
+
+  write(offset: number, bytes: Uint8Array): void {
+    checkRange(this.size, offset, bytes.length);
+    let done = 0;
+    while (done < bytes.length) done += writeSync(this.handle, bytes, done, bytes.length - done, offset + done);
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/** Thrown by a torn write: power is gone, the card stops mid-command. */
+export class CardTornError extends EcashError {
+  constructor(readonly writeIndex: number) {
+    super('card-torn', `power was lost at memory write ${writeIndex}`);
+  }
+}
+
+export interface TearPlan {
+  /** Index (from 0) of the write that tears, counting from when the plan is armed. */
+  atWrite: number;
+  /** How many leading bytes of the torn write still land (0: none). */
+  landedBytes: (length: number) => number;
+}
+
+/**
+ * Wraps a device so that one write tears: its first bytes land, the rest do not, and every
+ * later write fails too (the card has no power). Counts writes whether or not a tear is armed,
+ * so a test can first count the write points of a command and then tear at each.
+ */
+export class TearingNvm implements NvmDevice {
+  writes = 0;
+  private plan: TearPlan | undefined;
+  private torn = false;
+
+  constructor(private readonly inner: NvmDevice) {}
+
+  get size(): number {
+    return this.inner.size;
+  }
+
+  arm(plan: TearPlan | undefined): void {
+    this.plan = plan;
+    this.writes = 0;
+  }
+
+  get hasTorn(): boolean {
+    return this.torn;
+  }
+
+  readAll(): Uint8Array {
+    return this.inner.readAll();
+  }
+
+  write(offset: number, bytes: Uint8Array): void {
+    const index = this.writes++;
+    if (this.torn) throw new CardTornError(index);
+    if (this.plan !== undefined && index === this.plan.atWrite) {
+      this.torn = true;
+      const landed = Math.max(0, Math.min(bytes.length, this.plan.landedBytes(bytes.length)));
+      if (landed > 0) this.inner.write(offset, bytes.subarray(0, landed));
+      throw new CardTornError(index);
+    }
+    this.inner.write(offset, bytes);
+  }
+
+  close(): void {
+    this.inner.close();
+  }
+}
