@@ -5,19 +5,13 @@
  * E-cash has no change: when the card holds enough value but not the right denominations, the error
  * says so and names the nearest amounts the card can pay.
  */
-import { EcashError, toHex } from '../../core/index.js';
+import { type BalanceEntry, EcashError, toHex } from '../../core/index.js';
 
-/** One denomination the card holds (as GET BALANCE reports it). */
-export interface HeldDenomination {
-  keyId: Uint8Array;
-  value: number;
-  currency: string;
-  scope: string;
-  depositUntil: number;
-  count: number;
-}
+/** One denomination the card holds, as GET BALANCE reports it. */
+export type HeldDenomination = BalanceEntry;
 
-export interface CoinChoice {
+/** How many coins of one denomination to spend. */
+export interface ChosenDenomination {
   keyId: Uint8Array;
   value: number;
   count: number;
@@ -87,7 +81,7 @@ function fewestCoins(denoms: readonly HeldDenomination[], limit: number): { best
  * The coins (counts per denomination) paying `amount` exactly with the fewest coins. Throws
  * `insufficient-funds` or `no-exact-change` (with the nearest payable amounts in `details`).
  */
-export function chooseCoins(held: readonly HeldDenomination[], amount: number, policy: AcceptancePolicy): CoinChoice[] {
+export function chooseCoins(held: readonly HeldDenomination[], amount: number, policy: AcceptancePolicy): ChosenDenomination[] {
   if (!Number.isSafeInteger(amount) || amount <= 0) throw new EcashError('bad-amount', 'the amount must be a positive integer of minor units');
   const usable = acceptableDenominations(held, policy);
   const total = usable.reduce((s, d) => s + d.value * d.count, 0);

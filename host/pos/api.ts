@@ -1,0 +1,176 @@
+/**
+ * The integration API a cash register drives (docs/pos-api.md, docs/openapi/pos.json), in the
+ * manner of card-terminal vendors' local APIs: create a payment, follow it by polling or
+ * server-sent events, cancel it, list and fetch payments, see and trigger settlement.
+ * Loopback only unless told otherwise; every request carries the terminal's API key.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { EcashError, isEcashError } from '../../core/index.js';
+import type { PaymentEvent } from './journal.js';
+import type { PaymentTerminal, PaymentView } from './terminal.js';
+
+export interface PosApiOptions {
+  apiKey: string;
+  /** Extra headers' worth of logging is off by default: request logs could carry references. */
+  logger?: boolean;
+}
+
+const STATUS: Record<string, number> = {
+  'bad-request': 400,
+  'bad-amount': 400,
+  'wrong-currency': 400,
+  'bad-reference': 400,
+  unauthorized: 401,
+  'payment-not-found': 404,
+  'not-found': 404,
+  'terminal-busy': 409,
+  'payment-final': 409,
+  'payment-in-flight': 409,
+  'pin-not-expected': 409,
+  'settlement-failed': 502,
+};
+
+function sendError(reply: FastifyReply, e: unknown): FastifyReply {
+  if (isEcashError(e)) {
+    return reply.code(STATUS[e.code] ?? 500).send({ error: { code: e.code, message: e.message } });
+  }
+  const fe = e as { validation?: unknown; statusCode?: number; message?: string; code?: string };
+  if (fe.validation !== undefined || fe.statusCode === 400) {
+    return reply.code(400).send({ error: { code: 'bad-request', message: fe.message ?? 'malformed request' } });
+  }
+  if (fe.statusCode === 413) return reply.code(413).send({ error: { code: 'body-too-large', message: 'request body too large' } });
+  if (fe.statusCode === 415) return reply.code(415).send({ error: { code: 'unsupported-media-type', message: 'send application/json' } });
+  return reply.code(500).send({ error: { code: 'internal', message: 'internal error; see the terminal log' } });
+}
+
+function keyMatches(expected: Buffer, header: string | undefined): boolean {
+  if (header === undefined || !header.startsWith('Bearer ')) return false;
+  const given = Buffer.from(header.slice(7));
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+const paymentParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^[0-9a-z]{10}$' } },
+} as const;
+
+export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): FastifyInstance {
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 16 * 1024 });
+  const key = Buffer.from(options.apiKey);
+  if (key.length < 16) throw new EcashError('weak-api-key', 'the POS API key must be at least 16 characters');
+
+  app.setErrorHandler((e, _req, reply) => sendError(reply, e));
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: { code: 'not-found', message: 'no such endpoint; see docs/pos-api.md' } }));
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (req.url === '/v1/health') return;
+    if (!keyMatches(key, req.headers.authorization)) {
+      await reply.code(401).send({ error: { code: 'unauthorized', message: 'send the terminal API key as "Authorization: Bearer <key>"' } });
+    }
+  });
+
+  app.get('/v1/health', async () => ({ status: 'ok', terminalId: terminal.config.terminalId }));
+
+  app.post(
+    '/v1/payments',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['amount', 'currency'],
+          properties: {
+            amount: { type: 'integer', minimum: 1, maximum: 1_000_000_000 },
+            currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+            reference: { type: ['string', 'null'], maxLength: 64 },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body as { amount: number; currency: string; reference?: string | null };
+      const p = terminal.startPayment(body);
+      return reply.code(201).send(terminal.view(p.id));
+    },
+  );
+
+  app.get(
+    '/v1/payments',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 }, before: { type: 'integer', minimum: 0 } },
+        },
+      },
+    },
+    async (req) => {
+      const q = req.query as { limit?: number; before?: number };
+      return { payments: terminal.listPayments(q) };
+    },
+  );
+
+  app.get('/v1/payments/:id', { schema: { params: paymentParams } }, async (req) => terminal.view((req.params as { id: string }).id));
+
+  app.post(
+    '/v1/payments/:id/cancel',
+    {
+      schema: {
+        params: paymentParams,
+        body: { type: ['object', 'null'], additionalProperties: false, properties: { abandon: { type: 'boolean' } } },
+      },
+    },
+    async (req) => terminal.cancel((req.params as { id: string }).id, (req.body as { abandon?: boolean } | null) ?? {}),
+  );
+
+  app.post(
+    '/v1/payments/:id/pin',
+    {
+      schema: {
+        params: paymentParams,
+        body: { type: 'object', additionalProperties: false, required: ['pin'], properties: { pin: { type: 'string', pattern: '^[0-9]{4,12}$' } } },
+      },
+    },
+    async (req, reply) => {
+      terminal.supplyPin((req.params as { id: string }).id, (req.body as { pin: string }).pin);
+      return reply.code(202).send({ accepted: true });
+    },
+  );
+
+  // Server-sent events: every state change as it happens, then the stream ends at a final state.
+  app.get('/v1/payments/:id/events', { schema: { params: paymentParams } }, (req, reply) => {
+    const id = (req.params as { id: string }).id;
+    const first: PaymentView = terminal.view(id);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const send = (e: PaymentEvent) => res.write(`id: ${e.seq}\nevent: status\ndata: ${JSON.stringify({ paymentId: id, ...e })}\n\n`);
+    const isFinal = (s: string) => s === 'declined' || s === 'cancelled' || s === 'settled' || s === 'approved';
+    for (const e of first.events) send(e);
+    if (isFinal(first.state)) {
+      res.end();
+      return;
+    }
+    const onEvent = (pid: string, e: PaymentEvent) => {
+      if (pid !== id) return;
+      send(e);
+      if (isFinal(e.state)) finish();
+    };
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    const finish = () => {
+      clearInterval(heartbeat);
+      terminal.off('payment-event', onEvent);
+      res.end();
+    };
+    terminal.on('payment-event', onEvent);
+    req.raw.on('close', finish);
+  });
+
+  app.get('/v1/settlement', async () => terminal.settlementStatus());
+
+  app.post('/v1/settlement', async () => terminal.settle());
+
+  return app;
+}

@@ -1,0 +1,611 @@
+/**
+ * The point-of-sale terminal: takes one payment at a time on its reader, verifies every coin
+ * offline, and approves only after the card's answers are durable in the journal.
+ *
+ * A payment moves through explicit states (journal.ts), each an inserted journal event:
+ *   created → waiting-for-card → reading → [pin-required →] request-sent → responses-received → approved | declined
+ * with `interrupted` when the card leaves after the request reached it (the terminal then waits for
+ * the card again and sends the same request, which the card answers the same way without spending
+ * twice), and `cancelled` from the cash register before the request is sent.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import {
+  type BalanceEntry,
+  batchVerifyTranscripts,
+  type DenominationKey,
+  decodeTranscript,
+  EcashError,
+  encodeTranscript,
+  fromHex,
+  getGroup,
+  type Group,
+  isEcashError,
+  keyFromJson,
+  keyToJson,
+  NONCE_LENGTH,
+  type PaidCoin,
+  type PaymentContext,
+  paymentTranscripts,
+  toHex,
+  type Transcript,
+} from '../../core/index.js';
+import { type CommandClass, EcashCardClient, type ReaderTransport } from '../../reader-bridge/index.js';
+import type { AcquirerBank, DepositOutcome } from './acquirer.js';
+import { type AcceptancePolicy, chooseCoins } from './coin-selection.js';
+import { type Journal, type PaymentEvent, type PaymentRecord, type PaymentState, type RiskMode, FINAL_STATES } from './journal.js';
+import { renderReceipt } from './receipt.js';
+
+export interface TerminalConfig {
+  merchantId: string;
+  merchantName: string;
+  terminalId: string;
+  currency: string;
+  /** Scopes this merchant accepts besides general money (e.g. "transit"). */
+  scopes: readonly string[];
+  mode: RiskMode;
+  /** In floor-limit mode, payments above this amount go online. */
+  floorLimit: number;
+  readerName: string;
+  /** Coins whose key's deposit deadline is closer than this are refused (time to settle). */
+  depositMarginMs: number;
+  /** How long to wait for a card (or for it to come back, or for a PIN) before declining. */
+  cardWaitMs: number;
+  pinWaitMs: number;
+  settleBatchSize: number;
+  cardTimeouts?: Partial<Record<CommandClass, number>>;
+}
+
+export const DEFAULT_TERMINAL_CONFIG = {
+  scopes: [] as string[],
+  mode: 'offline' as RiskMode,
+  floorLimit: 0,
+  depositMarginMs: 24 * 3600 * 1000,
+  cardWaitMs: 120_000,
+  pinWaitMs: 60_000,
+  settleBatchSize: 500,
+};
+
+export interface NewPayment {
+  amount: number;
+  currency: string;
+  reference?: string | null;
+}
+
+export interface PaymentView {
+  id: string;
+  amount: number;
+  currency: string;
+  reference: string | null;
+  mode: RiskMode;
+  state: PaymentState;
+  createdAt: number;
+  events: PaymentEvent[];
+  coins: { keyId: string; value: number; evidenceOnly: boolean }[];
+  receipt: string | null;
+  settlement: { index: number; outcome: string; at: number }[];
+}
+
+export interface SettlementReport {
+  batches: number;
+  transcripts: number;
+  outcomes: Record<string, number>;
+  doubleSpends: { paymentId: string; index: number }[];
+}
+
+const KEYS_META = 'denomination-keys';
+
+/** Raised inside a payment run to end it with a reason the journal records. */
+class Decline extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** The card left (or failed) mid-exchange: wait for it and try again. */
+const RETRYABLE = new Set(['card-removed', 'card-reset', 'card-timeout', 'transport-failure', 'channel-closed', 'no-card']);
+
+interface ActivePayment {
+  id: string;
+  abort: AbortController;
+  pin: ((pin: string) => void) | undefined;
+  done: Promise<void>;
+}
+
+export class PaymentTerminal extends EventEmitter {
+  private active: ActivePayment | undefined;
+  private keys = new Map<string, DenominationKey>();
+  private groupCache: Group | undefined;
+  private settling: Promise<SettlementReport> | undefined;
+
+  constructor(
+    private readonly journal: Journal,
+    private readonly readers: ReaderTransport,
+    private readonly bank: AcquirerBank,
+    readonly config: TerminalConfig,
+  ) {
+    super();
+  }
+
+  /** Loads the cached keys and refreshes them from the bank when it answers (offline is fine). */
+  async start(): Promise<void> {
+    const suite = this.journal.getMeta('suite');
+    try {
+      await this.refreshKeys();
+    } catch (e) {
+      if (suite === undefined) {
+        throw new EcashError('bank-unreachable', `the terminal has never reached its bank and has no denomination keys: ${(e as Error).message}`);
+      }
+      this.groupCache = getGroup(suite);
+      this.loadCachedKeys();
+    }
+  }
+
+  get group(): Group {
+    if (this.groupCache === undefined) throw new EcashError('terminal-not-started', 'start the terminal first');
+    return this.groupCache;
+  }
+
+  private loadCachedKeys(): void {
+    const raw = this.journal.getMeta(KEYS_META);
+    if (raw === undefined) return;
+    for (const k of JSON.parse(raw) as unknown[]) {
+      const key = keyFromJson(this.group, k);
+      this.keys.set(toHex(key.keyId), key);
+    }
+  }
+
+  /** Fetches the bank's current keys and caches them in the journal for offline use. */
+  async refreshKeys(): Promise<void> {
+    const group = await this.bank.group();
+    const fresh = await this.bank.denominationKeys();
+    this.groupCache = group;
+    this.journal.setMeta('suite', group.suite);
+    this.loadCachedKeys();
+    for (const k of fresh) this.keys.set(toHex(k.keyId), k);
+    this.journal.setMeta(KEYS_META, JSON.stringify([...this.keys.values()].map((k) => keyToJson(group, k))));
+  }
+
+  // ------------------------------------------------------------------------- payments
+
+  /** Starts a payment on the reader. One at a time: `terminal-busy` while another runs. */
+  startPayment(req: NewPayment): PaymentRecord {
+    if (!Number.isSafeInteger(req.amount) || req.amount <= 0) throw new EcashError('bad-amount', 'amount must be a positive integer of minor units');
+    if (req.currency !== this.config.currency) {
+      throw new EcashError('wrong-currency', `this terminal takes ${this.config.currency}, not ${String(req.currency)}`);
+    }
+    const reference = req.reference ?? null;
+    if (reference !== null && (typeof reference !== 'string' || reference.length > 64)) {
+      throw new EcashError('bad-reference', 'reference must be a string of at most 64 characters');
+    }
+    if (this.active !== undefined) {
+      throw new EcashError('terminal-busy', `payment ${this.active.id} is still in progress: wait for it or cancel it first`);
+    }
+    const mode: RiskMode = this.config.mode === 'floor-limit' ? (req.amount > this.config.floorLimit ? 'online' : 'offline') : this.config.mode;
+    const record = this.journal.createPayment({
+      amount: req.amount,
+      currency: req.currency,
+      reference,
+      merchantId: this.config.merchantId,
+      terminalId: this.config.terminalId,
+      mode,
+    });
+    this.emitEvent(record.id);
+    this.launch(record.id);
+    return record;
+  }
+
+  /** Resumes payments a crash or restart left unfinished (their requests may have reached a card). */
+  resumeUnfinished(): string[] {
+    const ids: string[] = [];
+    for (const p of this.journal.unfinishedPayments()) {
+      if (this.journal.latestRequest(p.id) === undefined) {
+        this.record(p.id, 'cancelled', { code: 'terminal-restarted', message: 'the terminal restarted before the card was asked to pay; nothing was spent' });
+        continue;
+      }
+      if (this.active === undefined) {
+        this.launch(p.id);
+        ids.push(p.id);
+      }
+    }
+    return ids;
+  }
+
+  private launch(id: string): void {
+    const abort = new AbortController();
+    const active: ActivePayment = { id, abort, pin: undefined, done: Promise.resolve() };
+    this.active = active;
+    active.done = this.run(id, active).finally(() => {
+      if (this.active === active) this.active = undefined;
+    });
+  }
+
+  /** Waits until the payment in progress (if any) ends. */
+  async idle(): Promise<void> {
+    await this.active?.done;
+  }
+
+  /**
+   * Cancels a payment that has not asked the card to pay yet. After the request reached a card
+   * (`interrupted`), cancelling needs `abandon`: the card may have spent its coins and only
+   * the same request can recover its answer.
+   */
+  cancel(id: string, opts: { abandon?: boolean } = {}): PaymentView {
+    const state = this.journal.currentState(id);
+    if (FINAL_STATES.includes(state)) throw new EcashError('payment-final', `payment ${id} is already ${state}`);
+    const requested = this.journal.latestRequest(id) !== undefined;
+    if (requested && !opts.abandon) {
+      throw new EcashError(
+        'payment-in-flight',
+        `payment ${id} already asked a card to pay; cancelling may abandon coins the card has spent. Tap the card again to finish it, or cancel with abandon=true`,
+      );
+    }
+    if (this.active?.id === id) this.active.abort.abort();
+    this.record(id, 'cancelled', { code: requested ? 'abandoned' : 'cancelled', message: requested ? 'cancelled after the request reached a card' : 'cancelled' });
+    return this.view(id);
+  }
+
+  /** Supplies the card holder's PIN for a payment waiting in `pin-required`. */
+  supplyPin(id: string, pin: string): void {
+    if (this.active?.id !== id || this.active.pin === undefined) {
+      throw new EcashError('pin-not-expected', `payment ${id} is not waiting for a PIN`);
+    }
+    this.active.pin(pin);
+  }
+
+  view(id: string): PaymentView {
+    const p = this.journal.payment(id);
+    const events = this.journal.events(id);
+    const state = events[events.length - 1]!.state;
+    const transcripts = this.journal.transcripts(id);
+    const approvedAt = events.find((e) => e.state === 'approved')?.at;
+    return {
+      id: p.id,
+      amount: p.amount,
+      currency: p.currency,
+      reference: p.reference,
+      mode: p.mode,
+      state,
+      createdAt: p.createdAt,
+      events,
+      coins: transcripts.map((t) => ({ keyId: toHex(t.keyId), value: t.value, evidenceOnly: t.evidenceOnly })),
+      receipt:
+        approvedAt === undefined
+          ? null
+          : renderReceipt({
+              paymentId: p.id,
+              merchantName: this.config.merchantName,
+              merchantId: p.merchantId,
+              terminalId: p.terminalId,
+              amount: p.amount,
+              currency: p.currency,
+              reference: p.reference,
+              approvedAt,
+              mode: p.mode,
+              coins: transcripts,
+            }),
+      settlement: this.journal.settlementResults(id).map((r) => ({ index: r.index, outcome: r.outcome, at: r.at })),
+    };
+  }
+
+  listPayments(opts: { limit?: number; before?: number } = {}) {
+    return this.journal.listPayments(opts);
+  }
+
+  settlementStatus() {
+    return this.journal.settlementStatus();
+  }
+
+  private record(id: string, state: PaymentState, detail: Record<string, unknown> | null = null): void {
+    this.journal.appendEvent(id, state, detail);
+    this.emitEvent(id);
+  }
+
+  private emitEvent(id: string): void {
+    const events = this.journal.events(id);
+    this.emit('payment-event', id, events[events.length - 1]!);
+  }
+
+  private async run(id: string, active: ActivePayment): Promise<void> {
+    const signal = active.abort.signal;
+    try {
+      for (;;) {
+        if (signal.aborted) return;
+        const state = this.journal.currentState(id);
+        if (FINAL_STATES.includes(state)) return;
+        if (state !== 'waiting-for-card') this.record(id, 'waiting-for-card');
+        await this.waitForCard(signal, this.config.cardWaitMs);
+        try {
+          await this.tap(id, active);
+          return;
+        } catch (e) {
+          if (signal.aborted) return;
+          if (isEcashError(e) && RETRYABLE.has(e.code)) {
+            const requested = this.journal.latestRequest(id) !== undefined;
+            // Before the request, nothing happened on the card: just wait for a card again.
+            if (requested) this.record(id, 'interrupted', { code: e.code, message: e.message });
+            await this.waitForCardRemoval(signal);
+            continue;
+          }
+          throw e;
+        }
+      }
+    } catch (e) {
+      if (signal.aborted) return;
+      const reason =
+        e instanceof Decline
+          ? { code: e.code, message: e.message, ...e.details }
+          : isEcashError(e)
+            ? { code: e.code, message: e.message }
+            : { code: 'internal', message: e instanceof Error ? e.message : String(e) };
+      const state = this.journal.currentState(id);
+      if (!FINAL_STATES.includes(state)) this.record(id, 'declined', reason);
+    }
+  }
+
+  private async waitForCard(signal: AbortSignal, timeoutMs: number): Promise<void> {
+    await this.waitForReader(signal, timeoutMs, true);
+  }
+
+  /** After an interruption the card may still sit in the field: wait briefly for a fresh tap. */
+  private async waitForCardRemoval(signal: AbortSignal): Promise<void> {
+    try {
+      await this.waitForReader(signal, 250, false);
+    } catch {
+      // Still present after a short while (e.g. a reset, not a removal): go on with it.
+    }
+  }
+
+  private waitForReader(signal: AbortSignal, timeoutMs: number, present: boolean): Promise<void> {
+    const name = this.config.readerName;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const finish = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        stop();
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onAbort = () => finish(new EcashError('cancelled', 'the payment was cancelled'));
+      const stop = this.readers.watch((ev) => {
+        if (ev.reader.name !== name) return;
+        if (present && ev.type === 'card-inserted') finish();
+        if (!present && ev.type === 'card-removed') finish();
+      });
+      const timer = setTimeout(
+        () => finish(new Decline(present ? 'card-timeout' : 'card-still-present', present ? `no card was presented within ${Math.round(timeoutMs / 1000)} s` : 'the card stayed in the field')),
+        timeoutMs,
+      );
+      signal.addEventListener('abort', onAbort);
+      this.readers
+        .listReaders()
+        .then((readers) => {
+          const r = readers.find((x) => x.name === name);
+          if (present && r?.cardPresent) finish();
+          if (!present && r !== undefined && !r.cardPresent) finish();
+        })
+        .catch((e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
+    });
+  }
+
+  /** One tap: select, choose coins, ask the card to pay (or re-ask), verify, approve. */
+  private async tap(id: string, active: ActivePayment): Promise<void> {
+    const payment = this.journal.payment(id);
+    const channel = await this.readers.connect(this.config.readerName, { share: 'exclusive' });
+    try {
+      const card = EcashCardClient.on(channel, { timeouts: this.config.cardTimeouts });
+      this.record(id, 'reading');
+      const fci = await card.select();
+      if (fci.suite !== this.group.suite) {
+        throw new Decline('wrong-suite', `the card works in suite ${String(fci.suite)}, this terminal's bank in ${this.group.suite}`);
+      }
+      let request = this.journal.latestRequest(id);
+      if (request === undefined) {
+        const choice = this.chooseCoins(await card.balance(), payment.amount);
+        request = {
+          timestamp: Date.now(),
+          nonce: new Uint8Array(randomBytes(NONCE_LENGTH)),
+          selection: choice.map((c) => ({ keyId: toHex(c.keyId), count: c.count })),
+        };
+        // Durable before the card sees it: after a crash the same request recovers the answer.
+        this.journal.recordRequest(id, request);
+        this.emitEvent(id);
+      }
+      const context: PaymentContext = {
+        merchantId: payment.merchantId,
+        terminalId: payment.terminalId,
+        timestamp: request.timestamp,
+        nonce: request.nonce,
+      };
+      const coins = request.selection.map((s) => ({ keyId: fromHex(s.keyId, 'key id', 32), count: s.count }));
+      const paid = await this.payWithPin(id, active, card, { context, coins });
+      await this.conclude(id, payment, context, coins, paid);
+    } finally {
+      await channel.disconnect('reset').catch(() => undefined);
+    }
+  }
+
+  private async payWithPin(
+    id: string,
+    active: ActivePayment,
+    card: EcashCardClient,
+    request: { context: PaymentContext; coins: { keyId: Uint8Array; count: number }[] },
+  ): Promise<PaidCoin[]> {
+    for (;;) {
+      try {
+        return await card.pay(request);
+      } catch (e) {
+        if (isEcashError(e, 'card-not-found')) {
+          throw new Decline('card-did-not-pay', 'the card no longer holds the coins this payment asked for and did not pay it: start a new payment');
+        }
+        if (!isEcashError(e, 'pin-required')) throw e;
+        this.record(id, 'pin-required', { message: 'the amount is above the card holder\'s no-PIN limit: enter the PIN' });
+        const pin = await new Promise<string>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Decline('pin-timeout', 'no PIN was entered in time')), this.config.pinWaitMs);
+          active.abort.signal.addEventListener('abort', () => reject(new EcashError('cancelled', 'cancelled')), { once: true });
+          active.pin = (p) => {
+            clearTimeout(timer);
+            active.pin = undefined;
+            resolve(p);
+          };
+        });
+        try {
+          await card.verifyPin(pin);
+        } catch (err) {
+          if (isEcashError(err, 'pin-wrong') || isEcashError(err, 'pin-blocked')) {
+            throw new Decline(err.code, err.message);
+          }
+          throw err;
+        }
+        this.record(id, 'request-sent', { message: 'PIN verified, asking the card again' });
+      }
+    }
+  }
+
+  private acceptance(): AcceptancePolicy {
+    return { currency: this.config.currency, scopes: this.config.scopes, now: Date.now(), depositMarginMs: this.config.depositMarginMs };
+  }
+
+  private chooseCoins(balance: BalanceEntry[], amount: number) {
+    const known = balance.filter((b) => this.keys.has(toHex(b.keyId)));
+    try {
+      return chooseCoins(known, amount, this.acceptance());
+    } catch (e) {
+      if (isEcashError(e)) throw new Decline(e.code, e.message, e.details ?? {});
+      throw e;
+    }
+  }
+
+  /** Stores the card's answers, then checks them; approves (offline) or deposits first (online). */
+  private async conclude(
+    id: string,
+    payment: PaymentRecord,
+    context: PaymentContext,
+    asked: readonly { keyId: Uint8Array; count: number }[],
+    paid: PaidCoin[],
+  ): Promise<void> {
+    const group = this.group;
+    const transcripts = paymentTranscripts(context, paid);
+    const seen = transcripts.map((t) => this.journal.coinSeenElsewhere(group.encode(t.coin.A), id));
+    this.journal.recordResponses(
+      id,
+      transcripts.map((t, index) => ({
+        index,
+        keyId: t.coin.keyId,
+        coinA: group.encode(t.coin.A),
+        value: this.keys.get(toHex(t.coin.keyId))?.value ?? 0,
+        bytes: encodeTranscript(group, t),
+        evidenceOnly: seen[index]!,
+      })),
+    );
+    this.emitEvent(id);
+
+    if (seen.some((s) => s)) {
+      throw new Decline('coin-already-seen', 'the card spent a coin this terminal has already taken: the payment is refused and the evidence goes to the bank', {
+        coins: seen.flatMap((s, i) => (s ? [i] : [])),
+      });
+    }
+    const wanted = new Map(asked.map((a) => [toHex(a.keyId), a.count]));
+    for (const t of transcripts) {
+      const k = toHex(t.coin.keyId);
+      wanted.set(k, (wanted.get(k) ?? 0) - 1);
+    }
+    if ([...wanted.values()].some((n) => n !== 0)) {
+      throw new Decline('card-answer-mismatch', 'the card answered with other coins than the ones asked for');
+    }
+    const items = transcripts.map((t) => ({ key: this.keys.get(toHex(t.coin.keyId))!, transcript: t }));
+    const bad = batchVerifyTranscripts(group, items);
+    if (bad.length > 0) throw new Decline('invalid-coin', `${bad.length} of the card's coins do not verify`, { coins: bad });
+    const total = items.reduce((s, it) => s + it.key.value, 0);
+    if (total !== payment.amount) throw new Decline('card-answer-mismatch', `the coins add up to ${total}, not ${payment.amount}`);
+
+    if (payment.mode === 'online') {
+      const outcomes = await this.depositNow(id, transcripts);
+      const double = outcomes.flatMap((o, i) => (o.outcome === 'double-spend' ? [i] : []));
+      if (double.length > 0) throw new Decline('double-spend', 'the bank has seen these coins spent before: the payment is refused', { coins: double });
+      const notCredited = outcomes.flatMap((o, i) => (o.outcome === 'credited' || o.outcome === 'replay' ? [] : [i]));
+      if (notCredited.length > 0) {
+        throw new Decline('deposit-rejected', `the bank rejected ${notCredited.length} coins: ${outcomes[notCredited[0]!]!.message ?? ''}`, { coins: notCredited });
+      }
+    }
+    this.record(id, 'approved', { coins: transcripts.length });
+  }
+
+  /** Online mode: deposit this payment's transcripts before approving. */
+  private async depositNow(id: string, transcripts: readonly Transcript[]): Promise<DepositOutcome[]> {
+    const batchId = `pay-${this.config.terminalId}-${id}`;
+    this.journal.recordBatch(batchId, transcripts.map((_, index) => ({ paymentId: id, index })));
+    let outcomes: DepositOutcome[];
+    try {
+      outcomes = await this.bank.deposit(batchId, transcripts);
+    } catch (e) {
+      this.journal.recordAttemptFailure(batchId, (e as Error).message);
+      throw new Decline('bank-unreachable', `online payment needs the bank, which did not answer: ${(e as Error).message}`);
+    }
+    this.journal.recordResults(batchId, outcomes.map((o, index) => ({ paymentId: id, index, outcome: o.outcome, detail: o.code === undefined ? undefined : { code: o.code, message: o.message } })));
+    return outcomes;
+  }
+
+  // ------------------------------------------------------------------------- settlement
+
+  /** Deposits everything unsettled: batches in flight first (same ids), then new ones. Idempotent. */
+  settle(): Promise<SettlementReport> {
+    this.settling ??= this.settleOnce().finally(() => {
+      this.settling = undefined;
+    });
+    return this.settling;
+  }
+
+  private async settleOnce(): Promise<SettlementReport> {
+    const report: SettlementReport = { batches: 0, transcripts: 0, outcomes: {}, doubleSpends: [] };
+    for (const batch of this.journal.pendingBatches()) await this.sendBatch(batch.batchId, batch.items, report);
+    for (;;) {
+      const todo = this.journal.unsettledTranscripts(this.config.settleBatchSize);
+      if (todo.length === 0) break;
+      const batchId = `settle-${this.config.terminalId}-${Date.now().toString(36)}-${toHex(new Uint8Array(randomBytes(4)))}`;
+      const items = todo.map((t) => ({ paymentId: t.paymentId, index: t.index }));
+      this.journal.recordBatch(batchId, items);
+      await this.sendBatch(batchId, items, report);
+    }
+    return report;
+  }
+
+  private async sendBatch(batchId: string, items: readonly { paymentId: string; index: number }[], report: SettlementReport): Promise<void> {
+    const group = this.group;
+    const transcripts = items.map((it) => decodeTranscript(group, this.journal.transcript(it.paymentId, it.index).bytes));
+    let outcomes: DepositOutcome[];
+    try {
+      outcomes = await this.bank.deposit(batchId, transcripts);
+    } catch (e) {
+      this.journal.recordAttemptFailure(batchId, (e as Error).message);
+      throw new EcashError('settlement-failed', `the bank did not take batch ${batchId}: ${(e as Error).message}; it will be resent as it is`, { cause: e });
+    }
+    if (outcomes.length !== items.length) throw new EcashError('bad-bank-answer', `the bank answered ${outcomes.length} results for ${items.length} transcripts`);
+    this.journal.recordResults(
+      batchId,
+      outcomes.map((o, i) => ({ ...items[i]!, outcome: o.outcome, detail: o.code === undefined ? undefined : { code: o.code, message: o.message } })),
+    );
+    report.batches++;
+    report.transcripts += items.length;
+    outcomes.forEach((o, i) => {
+      report.outcomes[o.outcome] = (report.outcomes[o.outcome] ?? 0) + 1;
+      if (o.outcome === 'double-spend') report.doubleSpends.push(items[i]!);
+    });
+    for (const id of new Set(items.map((i) => i.paymentId))) this.emitEvent(id);
+  }
+
+  /** Stops taking payments: cancels one that has not reached a card, waits for the rest. */
+  async close(): Promise<void> {
+    const a = this.active;
+    if (a !== undefined && this.journal.latestRequest(a.id) === undefined) a.abort.abort();
+    await a?.done;
+    await this.settling?.catch(() => undefined);
+  }
+}
