@@ -31,14 +31,14 @@ let loaded: Promise<QuickAckLoad> | undefined;
 export function loadQuickAck(): Promise<QuickAckLoad> {
   loaded ??= (async (): Promise<QuickAckLoad> => {
     if (process.platform !== 'linux') return { arm: undefined, reason: 'TCP_QUICKACK exists only on Linux' };
-    let koffi: typeof import('koffi');
+    let load: (typeof import('koffi'))['load'];
     try {
-      koffi = (await import('koffi')).default;
+      ({ load } = await import('koffi'));
     } catch {
       return { arm: undefined, reason: 'the optional npm package koffi is not installed (npm install koffi)' };
     }
     try {
-      const libc = koffi.load('libc.so.6');
+      const libc = load('libc.so.6');
       const setsockopt = libc.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t length)') as (
         fd: number,
         level: number,

@@ -51,7 +51,7 @@ export interface VpcdConnection {
 
 /** Splits a TCP stream into vpcd messages (one `data` event is not one message). */
 class MessageReader {
-  private buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.alloc(0);
 
   push(chunk: Buffer): Buffer[] {
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
