@@ -11,7 +11,7 @@ export { ApduClient, type ApduClientOptions, type LengthMode, type SendOptions }
 export { tracedChannel, redactCommand, carriesSecret, formatTraceEntry, REDACTED_MARKER, type TraceEntry, type TraceSink } from './trace.js';
 export { SessionRecorder, ReplayTransport, parseCassette, type Cassette, type RecordedExchange } from './replay.js';
 export { ReaderSet, type ReaderSource, type UnavailableTransport } from './reader-set.js';
-export { VirtualTransport, type VirtualCard } from './transports/virtual.js';
+export { VirtualTransport } from './transports/virtual.js';
 export { PcscTransport, type PcscTransportOptions } from './transports/pcsc.js';
 export {
   HidTransport,

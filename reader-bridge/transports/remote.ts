@@ -99,6 +99,9 @@ export class RemoteTransport implements ReaderTransport {
         this.generation++;
         ws.on('message', (data, isBinary) => this.onFrame(isBinary ? undefined : data.toString()));
         ws.on('close', () => this.lost());
+        // Subscribe before anything else: the bridge serves frames in order, so no event that
+        // follows any answer of this connection can be missed.
+        this.send(ws, { op: 'watch' }, this.requestTimeoutMs).catch(() => undefined);
         resolve(ws);
       });
     });
@@ -145,23 +148,24 @@ export class RemoteTransport implements ReaderTransport {
     if (this.closed || this.retryTimer !== undefined) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      this.subscribe().catch(() => this.retryWatch());
+      this.announce().catch(() => this.retryWatch());
     }, this.options.retryIntervalMs ?? 1_000);
   }
 
-  /** Subscribes to the bridge's events and reports the readers it has now. */
-  private async subscribe(): Promise<void> {
-    await this.request({ op: 'watch' }, this.requestTimeoutMs);
+  /** After the bridge came back: its readers are new to the watchers. */
+  private async announce(): Promise<void> {
+    const known = new Set(this.readers.keys());
     for (const reader of await this.listReaders()) {
-      if (this.readers.has(reader.name)) continue;
-      this.readers.set(reader.name, reader);
-      this.events.emit({ type: 'reader-added', reader });
+      if (!known.has(reader.name)) this.events.emit({ type: 'reader-added', reader });
     }
   }
 
   /** @internal Sends one request and waits for its answer (or `timeoutMs`). */
   async request(body: RequestBody, timeoutMs: number): Promise<Record<string, unknown>> {
-    const ws = await this.connection();
+    return this.send(await this.connection(), body, timeoutMs);
+  }
+
+  private send(ws: WebSocket, body: RequestBody, timeoutMs: number): Promise<Record<string, unknown>> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -180,15 +184,15 @@ export class RemoteTransport implements ReaderTransport {
   async listReaders(): Promise<ReaderInfo[]> {
     const result = await this.request({ op: 'list' }, this.requestTimeoutMs);
     if (!Array.isArray(result.readers)) throw bridgeError(BRIDGE_ERROR.BRIDGE_PROTOCOL, 'malformed bridge message: readers must be an array');
-    return result.readers.map((r) => ({ ...parseReaderInfo(r), transport: 'remote' as const }));
+    const readers = result.readers.map((r) => ({ ...parseReaderInfo(r), transport: 'remote' as const }));
+    for (const r of readers) this.readers.set(r.name, r);
+    return readers;
   }
 
   watch(listener: ReaderEventListener): () => void {
     const stop = this.events.add(listener);
-    if (!this.watching) {
-      this.watching = true;
-      this.subscribe().catch(() => this.retryWatch());
-    }
+    this.watching = true;
+    this.connection().catch(() => this.retryWatch());
     return stop;
   }
 

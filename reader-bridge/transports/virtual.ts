@@ -1,10 +1,11 @@
 /**
- * In-process readers holding simulated cards (`firmware-sim`'s SimulatedCard, or anything with
- * its shape), for tests and the demo. Inserting, removing and resetting a card are calls; they
+ * In-process readers holding simulated cards (`firmware-sim`'s SimulatedCard), for tests and
+ * the demo. Inserting, removing and resetting a card are calls; they
  * raise the same events and errors as a real reader would, including a removal in the middle of
  * a command.
  */
-import { EcashError } from '../../core/index.js';
+import { EcashError, isEcashError } from '../../core/index.js';
+import type { SimulatedCard } from '../../firmware-sim/index.js';
 import { bridgeError, BRIDGE_ERROR, cardRemoved, channelClosed, noCard, noReader } from '../errors.js';
 import { ExchangeQueue } from '../exchange-queue.js';
 import {
@@ -19,17 +20,8 @@ import {
   type TransmitOptions,
 } from '../transport.js';
 
-/** What the virtual transport needs of a card: the shape of firmware-sim's SimulatedCard. */
-export interface VirtualCard {
-  readonly atr: Uint8Array;
-  powerOn(): unknown;
-  reset(): unknown;
-  powerOff(): unknown;
-  transmit(apdu: Uint8Array): Promise<Uint8Array>;
-}
-
 interface Insertion {
-  card: VirtualCard;
+  card: SimulatedCard;
   /** Settles (rejects) when the card leaves the reader, so a pending exchange ends with it. */
   removed: Promise<never>;
   remove: (error: EcashError) => void;
@@ -76,11 +68,10 @@ export class VirtualTransport implements ReaderTransport {
     const slot = this.slot(name);
     if (slot.insertion) this.takeOut(slot, noReader(name));
     this.slots.delete(name);
-    for (const ch of slot.channels) ch.orphan();
     this.events.emit({ type: 'reader-removed', reader: { ...this.info(slot), cardPresent: false } });
   }
 
-  insertCard(readerName: string, card: VirtualCard): void {
+  insertCard(readerName: string, card: SimulatedCard): void {
     const slot = this.slot(readerName);
     if (slot.insertion) throw new EcashError('card-present', `reader "${readerName}" already holds a card: remove it first`);
     let remove!: (error: EcashError) => void;
@@ -101,19 +92,22 @@ export class VirtualTransport implements ReaderTransport {
   }
 
   /** Resets the card as another application (or a power glitch) would. */
-  async resetCard(readerName: string): Promise<void> {
+  resetCard(readerName: string): void {
     const insertion = this.slot(readerName).insertion;
     if (!insertion) throw noCard(readerName);
     insertion.resets++;
-    await insertion.card.reset();
+    insertion.card.reset();
   }
 
   private takeOut(slot: Slot, error: EcashError): void {
     const insertion = slot.insertion!;
     slot.insertion = undefined;
+    // Connections to the card that left hold the reader no more; they fail until reconnected.
+    slot.channels.clear();
+    slot.exclusive = false;
     insertion.remove(error);
-    // A card pulled from the field loses power; the simulated card models the tear itself.
-    void Promise.resolve(insertion.card.powerOff()).catch(() => undefined);
+    // A card pulled from the field loses power.
+    insertion.card.powerOff();
   }
 
   async listReaders(): Promise<ReaderInfo[]> {
@@ -125,16 +119,18 @@ export class VirtualTransport implements ReaderTransport {
   }
 
   async connect(readerName: string, options: ConnectOptions = {}): Promise<CardChannel> {
-    const slot = this.slot(readerName);
-    const share = options.share ?? 'exclusive';
-    if (slot.exclusive || (share === 'exclusive' && slot.channels.size > 0)) {
-      throw bridgeError(BRIDGE_ERROR.READER_BUSY, `reader "${readerName}" is in exclusive use by another connection: disconnect it first`);
-    }
-    const channel = new VirtualChannel(this, slot, share);
+    const channel = new VirtualChannel(this, this.slot(readerName), options.share ?? 'exclusive');
     await channel.attach();
-    slot.channels.add(channel);
-    slot.exclusive = share === 'exclusive';
     return channel;
+  }
+
+  /** @internal Admits a channel to the card in `slot`, as PC/SC's sharing rules do. */
+  admit(slot: Slot, channel: VirtualChannel): void {
+    if (slot.exclusive || (channel.share === 'exclusive' && slot.channels.size > 0)) {
+      throw bridgeError(BRIDGE_ERROR.READER_BUSY, `reader "${slot.name}" is in exclusive use by another connection: disconnect it first`);
+    }
+    slot.channels.add(channel);
+    slot.exclusive = channel.share === 'exclusive';
   }
 
   /** @internal */
@@ -186,16 +182,13 @@ class VirtualChannel implements CardChannel {
   async attach(): Promise<void> {
     const insertion = this.slot.insertion;
     if (!insertion) throw noCard(this.slot.name);
+    if (this.insertion !== insertion) this.transport.admit(this.slot, this);
     if (!insertion.powered) {
-      await insertion.card.powerOn();
+      insertion.card.powerOn();
       insertion.powered = true;
     }
     this.insertion = insertion;
     this.seenResets = insertion.resets;
-  }
-
-  orphan(): void {
-    this.insertion = undefined;
   }
 
   transmit(command: Uint8Array, options: TransmitOptions): Promise<Uint8Array> {
@@ -213,6 +206,8 @@ class VirtualChannel implements CardChannel {
       throw bridgeError(BRIDGE_ERROR.CARD_RESET, `the card in "${this.slot.name}" was reset: select the applet (and verify the PIN) again`);
     }
     const answer = insertion.card.transmit(command).catch((e: unknown) => {
+      // A torn card lost power mid-command, exactly as when it leaves the field.
+      if (isEcashError(e, 'card-torn')) throw cardRemoved(this.slot.name);
       throw bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `the simulated card in "${this.slot.name}" failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     });
     return Promise.race([answer, insertion.removed]);
@@ -233,10 +228,10 @@ class VirtualChannel implements CardChannel {
     if (insertion === undefined || insertion !== this.slot.insertion || this.slot.channels.size > 0) return;
     if (disposition === 'reset') {
       insertion.resets++;
-      await insertion.card.reset();
+      insertion.card.reset();
     } else if (disposition === 'unpower') {
       insertion.powered = false;
-      await insertion.card.powerOff();
+      insertion.card.powerOff();
     }
   }
 }

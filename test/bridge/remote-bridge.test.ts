@@ -110,18 +110,17 @@ describe('remote reader bridge', () => {
     const { server } = await serve();
     const transport = remote(server.url);
     const events: ReaderEvent[] = [];
-    const added = new Promise<void>((resolve) =>
+    expect(await transport.listReaders()).toHaveLength(1);
+    const removed = new Promise<void>((resolve) =>
       transport.watch((e) => {
         events.push(e);
-        if (e.type === 'reader-added') resolve();
+        if (e.type === 'reader-removed') resolve();
       }),
     );
-    await added;
     const channel = await transport.connect('Remote Reader 0');
-    const removed = new Promise<void>((resolve) => transport.watch((e) => e.type === 'reader-removed' && resolve()));
     await server.close();
     await removed;
-    expect(events.map((e) => e.type)).toEqual(['reader-added', 'reader-removed']);
+    expect(events.map((e) => [e.type, e.reader.name])).toEqual([['reader-removed', 'Remote Reader 0']]);
     await expect(channel.transmit(fromHex('8030000000'), { timeoutMs: 1000 })).rejects.toSatisfy((e) => isEcashError(e, 'transport-failure'));
     await expect(channel.reconnect()).rejects.toSatisfy((e) => isEcashError(e, 'transport-failure'));
   });
