@@ -104,17 +104,10 @@ export class EcashApplet implements Applet {
   process(cmd: AppletCommand, cost: CommandCost): Uint8Array {
     this.store.memory.meter = cost;
     if (cmd.cla === CLA_ISO) {
+      const pinCommand = this.pinCommands[cmd.ins];
+      if (pinCommand === undefined) refuse(SW.INS_NOT_SUPPORTED, `INS ${cmd.ins.toString(16)} is not supported`);
       if (cmd.p1 !== 0 || cmd.p2 !== PIN_REFERENCE) refuse(SW.WRONG_P1P2, 'PIN commands take P1 00 and P2 80');
-      switch (cmd.ins) {
-        case ISO_INS.VERIFY:
-          return this.verify(cmd.data);
-        case ISO_INS.CHANGE_REFERENCE_DATA:
-          return this.changePin(cmd.data);
-        case ISO_INS.RESET_RETRY_COUNTER:
-          return this.unblockPin(cmd.data);
-        default:
-          refuse(SW.INS_NOT_SUPPORTED, `INS ${cmd.ins.toString(16)} is not supported`);
-      }
+      return pinCommand(cmd.data);
     }
     if (cmd.cla !== CLA_ECASH) refuse(SW.CLA_NOT_SUPPORTED, `CLA ${cmd.cla.toString(16)} is not supported`);
     const handler = this.commands[cmd.ins];
@@ -122,6 +115,12 @@ export class EcashApplet implements Applet {
     if (cmd.p1 !== 0 || cmd.p2 !== 0) refuse(SW.WRONG_P1P2, 'e-cash commands take P1-P2 00 00');
     return handler(cmd.data, cost);
   }
+
+  private readonly pinCommands: Record<number, (data: Uint8Array) => Uint8Array> = {
+    [ISO_INS.VERIFY]: (d) => this.verify(d),
+    [ISO_INS.CHANGE_REFERENCE_DATA]: (d) => this.changePin(d),
+    [ISO_INS.RESET_RETRY_COUNTER]: (d) => this.unblockPin(d),
+  };
 
   private readonly commands: Record<number, (data: Uint8Array, cost: CommandCost) => Uint8Array> = {
     [ECASH_INS.PERSONALISE]: (d, c) => this.personalise(d, c),

@@ -1,0 +1,266 @@
+/**
+ * The e-cash applet through its APDUs: PIN policy, withdrawal, balance, payment (limit, replay,
+ * erased coins), log, limits, cost counts, privacy of what a shop sees, and every suite end to end.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  CARD_ATR,
+  CLA_ECASH,
+  CLA_ISO,
+  decodeCost,
+  decodeFci,
+  decodeLog,
+  decodeWithdrawChallenge,
+  decodeWithdrawEndResponse,
+  ECASH_INS,
+  encodeChangePin,
+  encodeSetLimit,
+  encodeUnblockPin,
+  getGroup,
+  groupExponentiations,
+  ISO_INS,
+  paymentTranscripts,
+  PIN_REFERENCE,
+  seededRandom,
+  SUITE_IDS,
+  toHex,
+  verifyAccountOpening,
+  verifyTranscript,
+  type SuiteId,
+} from '../../core/index.js';
+import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
+import { balance, expectOk, pay, paymentContext, PIN, PUK, select, send, TestBank, verifyPin } from './helpers.js';
+
+async function freshCard(suite: SuiteId = 'ristretto255-sha512', noPinLimit = 1000, capacity?: number): Promise<{ card: EcashCard; bank: TestBank }> {
+  const card = await createVolatileCard({ suite, pin: PIN, puk: PUK, noPinLimit, rng: seededRandom(`card-${suite}-${noPinLimit}`), ...(capacity ? { capacity } : {}) });
+  card.powerOn();
+  await select(card);
+  expect((await verifyPin(card)).sw).toBe(0x9000);
+  const bank = new TestBank(suite);
+  await bank.open(card);
+  return { card, bank };
+}
+
+const cost = async (card: EcashCard) => decodeCost(await expectOk(send(card, CLA_ECASH, ECASH_INS.GET_COST)));
+
+describe('PIN', () => {
+  it('counts wrong tries, blocks after three and unblocks with the PUK', async () => {
+    const { card } = await freshCard();
+    card.reset();
+    await select(card);
+    expect((await send(card, CLA_ISO, ISO_INS.VERIFY, new Uint8Array(0), { p2: PIN_REFERENCE })).sw).toBe(0x63c3);
+    expect((await verifyPin(card, '9999')).sw).toBe(0x63c2);
+    expect((await verifyPin(card, '9999')).sw).toBe(0x63c1);
+    expect((await verifyPin(card, '9999')).sw).toBe(0x63c0);
+    expect((await verifyPin(card, PIN)).sw).toBe(0x6983);
+    expect((await send(card, CLA_ISO, ISO_INS.VERIFY, new TextEncoder().encode('12'), { p2: PIN_REFERENCE })).sw).toBe(0x6a80);
+    // Wrong PUK costs a PUK try; the right one sets a new PIN, which still has to be verified.
+    expect((await send(card, CLA_ISO, ISO_INS.RESET_RETRY_COUNTER, encodeUnblockPin({ puk: '87654321', newPin: '4321' }), { p2: PIN_REFERENCE })).sw).toBe(0x63c9);
+    expect((await send(card, CLA_ISO, ISO_INS.RESET_RETRY_COUNTER, encodeUnblockPin({ puk: PUK, newPin: '4321' }), { p2: PIN_REFERENCE })).sw).toBe(0x9000);
+    expect((await send(card, CLA_ECASH, ECASH_INS.READ_LOG)).sw).toBe(0x6982);
+    expect((await verifyPin(card, '4321')).sw).toBe(0x9000);
+    expect((await send(card, CLA_ECASH, ECASH_INS.READ_LOG)).sw).toBe(0x9000);
+  });
+
+  it('changes the PIN only with the old one, and a reset forgets the verification', async () => {
+    const { card } = await freshCard();
+    expect((await send(card, CLA_ISO, ISO_INS.CHANGE_REFERENCE_DATA, encodeChangePin({ oldPin: '0000', newPin: '5555' }), { p2: PIN_REFERENCE })).sw).toBe(0x63c2);
+    expect((await send(card, CLA_ISO, ISO_INS.CHANGE_REFERENCE_DATA, encodeChangePin({ oldPin: PIN, newPin: '5555' }), { p2: PIN_REFERENCE })).sw).toBe(0x9000);
+    card.reset();
+    await select(card);
+    expect((await send(card, CLA_ECASH, ECASH_INS.WITHDRAW_STATUS)).sw).toBe(0x6982);
+    expect((await verifyPin(card, PIN)).sw).toBe(0x63c2);
+    expect((await verifyPin(card, '5555')).sw).toBe(0x9000);
+    // The try counter was restored by the right PIN.
+    card.powerOff();
+    card.powerOn();
+    await select(card);
+    expect((await send(card, CLA_ISO, ISO_INS.VERIFY, new Uint8Array(0), { p2: PIN_REFERENCE })).sw).toBe(0x63c3);
+  });
+
+  it('guards loading and administration, not balance or small payments', async () => {
+    const { card, bank } = await freshCard('ristretto255-sha512', 500);
+    await bank.withdraw(card, 200);
+    await bank.withdraw(card, 500);
+    card.reset();
+    await select(card);
+    expect((await bank.begin(card, 200)).sw).toBe(0x6982);
+    expect((await send(card, CLA_ECASH, ECASH_INS.SET_LIMIT, encodeSetLimit(0))).sw).toBe(0x6982);
+    expect((await send(card, CLA_ECASH, ECASH_INS.OPEN_ACCOUNT, Uint8Array.of(1, 0x61))).sw).toBe(0x6982);
+    expect((await balance(card)).length).toBe(2);
+    const group = getGroup('ristretto255-sha512');
+    expect((await pay(card, group, paymentContext(), [{ keyId: bank.key(200).key.keyId, count: 1 }])).sw).toBe(0x9000);
+    // 500 alone is at the limit (allowed); 500 + 200 would be over it.
+    await verifyPin(card);
+    await bank.withdraw(card, 200);
+    card.reset();
+    await select(card);
+    const over = await pay(card, group, paymentContext(), [{ keyId: bank.key(200).key.keyId, count: 1 }, { keyId: bank.key(500).key.keyId, count: 1 }]);
+    expect(over.sw).toBe(0x6982);
+    expect((await pay(card, group, paymentContext(), [{ keyId: bank.key(500).key.keyId, count: 1 }])).sw).toBe(0x9000);
+  });
+});
+
+describe('withdrawal', () => {
+  it('keeps the pending state when the bank answer does not verify, and reports and aborts it', async () => {
+    const { card, bank } = await freshCard();
+    const { session, c } = await bank.begin(card, 100);
+    expect((await bank.begin(card, 100)).sw).toBe(0x6985);
+    const status = decodeWithdrawChallenge(bank.group, await expectOk(send(card, CLA_ECASH, ECASH_INS.WITHDRAW_STATUS)));
+    expect(status.c).toBe(c);
+    const r = session.answer(c);
+    const wrong = bank.group.scalars.add(r, 1n);
+    expect((await send(card, CLA_ECASH, ECASH_INS.WITHDRAW_END, bank.endCommand(wrong))).sw).toBe(0x6a80);
+    expect(await balance(card)).toEqual([]);
+    const end = decodeWithdrawEndResponse(await expectOk(send(card, CLA_ECASH, ECASH_INS.WITHDRAW_END, bank.endCommand(r))));
+    expect(toHex(end.keyId)).toBe(toHex(bank.key(100).key.keyId));
+    expect((await send(card, CLA_ECASH, ECASH_INS.WITHDRAW_STATUS)).sw).toBe(0x6a88);
+    expect((await send(card, CLA_ECASH, ECASH_INS.WITHDRAW_END, bank.endCommand(r))).sw).toBe(0x6a88);
+    await bank.begin(card, 100);
+    expect((await send(card, CLA_ECASH, ECASH_INS.WITHDRAW_ABORT)).sw).toBe(0x9000);
+    expect((await send(card, CLA_ECASH, ECASH_INS.WITHDRAW_ABORT)).sw).toBe(0x6a88);
+    expect((await balance(card))[0]!.count).toBe(1);
+  });
+
+  it('refuses a new coin on a full card with 6A84 and frees room when coins are spent', async () => {
+    const { card, bank } = await freshCard('modp2048-256', 10_000, 16 * 1024);
+    const fci = decodeFci(await expectOk(select(card)));
+    await verifyPin(card);
+    expect(fci.capacity).toBeGreaterThan(0);
+    for (let i = 0; i < fci.capacity; i++) await bank.withdraw(card, 10);
+    expect((await bank.begin(card, 10)).sw).toBe(0x6a84);
+    const group = getGroup('modp2048-256');
+    expect((await pay(card, group, paymentContext(), [{ keyId: bank.key(10).key.keyId, count: 1 }])).sw).toBe(0x9000);
+    await bank.withdraw(card, 10);
+    expect((await balance(card))[0]!.count).toBe(fci.capacity);
+  });
+
+  it('refuses an offer element outside the group', async () => {
+    const { card, bank } = await freshCard('p256-uprove');
+    const secret = bank.key(100);
+    const { encodeWithdrawBegin, BankWithdrawalSession } = await import('../../core/index.js');
+    const session = BankWithdrawalSession.offer(bank.group, secret, bank.I!, bank.rng);
+    const data = encodeWithdrawBegin(bank.group, { key: secret.key, z: session.offer.a, offer: session.offer });
+    data[data.length - 1] = data[data.length - 1]! ^ 1; // b is no longer on the curve
+    expect((await send(card, CLA_ECASH, ECASH_INS.WITHDRAW_BEGIN, data)).sw).toBe(0x6a80);
+    expect((await send(card, CLA_ECASH, ECASH_INS.WITHDRAW_BEGIN, data.subarray(0, 10))).sw).toBe(0x6700);
+  });
+});
+
+describe('payment', () => {
+  it('pays with no group exponentiation and two multiplications mod q per coin', async () => {
+    const { card, bank } = await freshCard();
+    for (const v of [100, 100, 100, 50, 20]) await bank.withdraw(card, v);
+    const group = getGroup('ristretto255-sha512');
+    const ctx = paymentContext();
+    const coins = [{ keyId: bank.key(100).key.keyId, count: 3 }, { keyId: bank.key(50).key.keyId, count: 1 }, { keyId: bank.key(20).key.keyId, count: 1 }];
+    const r = await pay(card, group, ctx, coins);
+    expect(r.sw).toBe(0x9000);
+    expect(r.paid.map((p) => toHex(p.coin.keyId))).toEqual(coins.flatMap((c) => Array(c.count).fill(toHex(c.keyId))));
+    for (const t of paymentTranscripts(ctx, r.paid)) {
+      const key = [...bank.keys.values()].find((k) => toHex(k.key.keyId) === toHex(t.coin.keyId))!.key;
+      expect(verifyTranscript(group, key, t)).toBe(true);
+    }
+    const c = await cost(card);
+    expect(groupExponentiations(c)).toBe(0);
+    expect(c.groupMul).toBe(0);
+    expect(c.scalarMul).toBe(2 * 5);
+    expect(c.scalarAdd).toBe(2 * 5);
+    expect(c.hash).toBe(5 + 1); // d per coin, and the request digest
+    expect(c.nvmBytesWritten).toBeGreaterThan(0);
+    expect(await balance(card)).toEqual([]);
+  });
+
+  it('answers a repeated request identically, and refuses erased coins to any other request', async () => {
+    const { card, bank } = await freshCard();
+    await bank.withdraw(card, 100);
+    const group = getGroup('ristretto255-sha512');
+    const ctx = paymentContext();
+    const coins = [{ keyId: bank.key(100).key.keyId, count: 1 }];
+    const first = await pay(card, group, ctx, coins);
+    card.powerOff(); // the answer was lost with the card
+    card.powerOn();
+    await select(card);
+    const again = await pay(card, group, ctx, coins);
+    expect(again.sw).toBe(0x9000);
+    expect(again.paid[0]!.r1).toBe(first.paid[0]!.r1);
+    expect(again.paid[0]!.r2).toBe(first.paid[0]!.r2);
+    const c = await cost(card);
+    expect(c.scalarMul).toBe(0);
+    expect(c.nvmBytesWritten).toBe(0);
+    expect((await pay(card, group, { ...ctx, nonce: new Uint8Array(16).fill(9) }, coins)).sw).toBe(0x6a88);
+    expect((await pay(card, group, { ...ctx, merchantId: 'another-shop' }, coins)).sw).toBe(0x6a88);
+  });
+
+  it('refuses to mix currencies, to pay a key it does not hold, and logs what it paid', async () => {
+    const { card, bank } = await freshCard();
+    await bank.withdraw(card, 100);
+    const usd = bank.key(7, 'USD');
+    bank.keys.set(7, usd);
+    await bank.withdraw(card, 7);
+    const group = getGroup('ristretto255-sha512');
+    const mixed = [{ keyId: bank.key(100).key.keyId, count: 1 }, { keyId: usd.key.keyId, count: 1 }];
+    expect((await pay(card, group, paymentContext(), mixed)).sw).toBe(0x6a80);
+    expect((await pay(card, group, paymentContext(), [{ keyId: new Uint8Array(32), count: 1 }])).sw).toBe(0x6a88);
+    expect((await pay(card, group, paymentContext('shop-a'), [{ keyId: usd.key.keyId, count: 1 }])).sw).toBe(0x9000);
+    expect((await pay(card, group, paymentContext('shop-b'), [{ keyId: bank.key(100).key.keyId, count: 1 }])).sw).toBe(0x9000);
+    const log = decodeLog(await expectOk(send(card, CLA_ECASH, ECASH_INS.READ_LOG)));
+    expect(log.map((e) => [e.merchantId, e.amount, e.currency, e.coins])).toEqual([['shop-b', 100, 'EUR', 1], ['shop-a', 7, 'USD', 1]]);
+  });
+
+  it('keeps the log to the last ten payments', async () => {
+    const { card, bank } = await freshCard('ristretto255-sha512', 10_000);
+    const group = getGroup('ristretto255-sha512');
+    for (let i = 0; i < 12; i++) {
+      await bank.withdraw(card, 1);
+      expect((await pay(card, group, paymentContext(`shop-${i}`), [{ keyId: bank.key(1).key.keyId, count: 1 }])).sw).toBe(0x9000);
+    }
+    const log = decodeLog(await expectOk(send(card, CLA_ECASH, ECASH_INS.READ_LOG)));
+    expect(log.map((e) => e.merchantId)).toEqual(Array.from({ length: 10 }, (_, i) => `shop-${11 - i}`));
+  });
+});
+
+describe('privacy', () => {
+  it('shows a shop nothing static: same ATR and FCI for two cards, no I in payments', async () => {
+    const a = await freshCard();
+    const b = await freshCard('ristretto255-sha512', 1000);
+    expect(a.card.powerOn()).toEqual(CARD_ATR);
+    const fciA = await expectOk(select(a.card));
+    const fciB = await expectOk(select(b.card));
+    expect(toHex(fciA)).toBe(toHex(fciB));
+    await verifyPin(a.card);
+    await a.bank.withdraw(a.card, 100);
+    const r = await pay(a.card, a.bank.group, paymentContext(), [{ keyId: a.bank.key(100).key.keyId, count: 1 }]);
+    const I = toHex(a.bank.group.encode(a.bank.I!));
+    const { encodePayResponse } = await import('../../core/index.js');
+    expect(toHex(encodePayResponse(a.bank.group, r.paid))).not.toContain(I);
+  });
+
+  it('proves the account opening to the bank with a fresh proof each time', async () => {
+    const { card, bank } = await freshCard('p256-uprove');
+    const { decodeOpenAccountResponse } = await import('../../core/index.js');
+    const holder = Uint8Array.of(5, ...new TextEncoder().encode('alice'));
+    const one = decodeOpenAccountResponse(bank.group, await expectOk(send(card, CLA_ECASH, ECASH_INS.OPEN_ACCOUNT, holder)));
+    const two = decodeOpenAccountResponse(bank.group, await expectOk(send(card, CLA_ECASH, ECASH_INS.OPEN_ACCOUNT, holder)));
+    expect(() => verifyAccountOpening(bank.group, 'alice', one)).not.toThrow();
+    expect(bank.group.equals(one.I, two.I)).toBe(true);
+    expect(one.proof.s).not.toBe(two.proof.s);
+    expect(() => verifyAccountOpening(bank.group, 'bob', one)).toThrow();
+  });
+});
+
+describe.each(SUITE_IDS)('every suite end to end on %s', (suite) => {
+  it('withdraws and pays five coins, short APDUs with GET RESPONSE and extended APDUs', async () => {
+    const { card, bank } = await freshCard(suite, 10_000);
+    for (let i = 0; i < 10; i++) await bank.withdraw(card, 10);
+    const group = getGroup(suite);
+    const coins = [{ keyId: bank.key(10).key.keyId, count: 5 }];
+    for (const extended of [false, true]) {
+      const ctx = paymentContext();
+      const r = await pay(card, group, ctx, coins, extended);
+      expect(r.sw).toBe(0x9000);
+      for (const t of paymentTranscripts(ctx, r.paid)) expect(verifyTranscript(group, bank.key(10).key, t)).toBe(true);
+    }
+    expect(await balance(card)).toEqual([]);
+  });
+});
