@@ -3,10 +3,11 @@
  * Not constant-time: for public inputs only (verification).
  *
  * - `straus`: interleaved fixed-window exponentiation; best for a few bases (one coin).
- * - `pippenger`: bucket method with signed digits when negation is cheap (elliptic curves)
- *   and unsigned digits otherwise (modp, where an inverse costs an exponentiation). The window
- *   width is chosen from the actual scalar lengths, so the 128-bit weights of batch
- *   verification cost half as much as full-size scalars (zero digits are skipped).
+ * - `bucketMsm`: the bucket method (Pippenger) over a suite's own arithmetic, with signed digits
+ *   when the bases' inverses are at hand (point negation, or one batch inversion in modp) and
+ *   unsigned digits otherwise. The window width is chosen from the actual scalar lengths, so
+ *   the 128-bit weights of batch verification cost half as much as full-size scalars (zero
+ *   digits are skipped). `pippenger` is the same over plain group operations.
  */
 
 export interface MsmOps<T> {
@@ -82,15 +83,33 @@ function pippengerCost(bits: readonly number[], c: number, maxBits: number, sign
 }
 
 /**
- * Π bases[i]^exps[i] by the bucket method. Exponents may be negative when `ops.invert` exists.
+ * The arithmetic the bucket method needs. Bases (B) may have a cheaper form to add than sums (S):
+ * on a curve, bases normalized to affine coordinates in one batch inversion make each bucket
+ * addition a mixed addition, where almost all of the work is.
  */
-export function pippenger<T>(ops: MsmOps<T>, bases: readonly T[], exps: readonly bigint[]): T {
+export interface BucketArithmetic<B, S> {
+  readonly zero: S;
+  /** A sum holding one base. */
+  fromBase(b: B): S;
+  /** sum · base: the bucket step. */
+  addBase(sum: S, b: B): S;
+  add(a: S, b: S): S;
+  double(a: S): S;
+  /** The inverses of all bases, for signed digits; absent where inverting costs too much. */
+  inverses?(bases: readonly B[]): B[];
+}
+
+/**
+ * Π bases[i]^exps[i] by the bucket method. Exponents may be negative only when
+ * `arith.inverses` exists.
+ */
+export function bucketMsm<B, S>(arith: BucketArithmetic<B, S>, bases: readonly B[], exps: readonly bigint[]): S {
   const n = bases.length;
-  if (n === 0) return ops.one;
-  const signed = ops.invert !== undefined;
+  if (n === 0) return arith.zero;
+  const signed = arith.inverses !== undefined;
   const bits = exps.map(bitLength);
   const maxBits = Math.max(...bits);
-  if (maxBits === 0) return ops.one;
+  if (maxBits === 0) return arith.zero;
   let c = 2;
   let best = Infinity;
   for (let cand = 2; cand <= 16; cand++) {
@@ -102,29 +121,66 @@ export function pippenger<T>(ops: MsmOps<T>, bases: readonly T[], exps: readonly
   }
   const windows = Math.ceil((maxBits + 1) / c);
   const digits = exps.map((k) => recode(k, c, windows, signed));
-  const inverses = signed ? bases.map((b) => ops.invert!(b)) : [];
+  const inverses = signed ? arith.inverses!(bases) : [];
   const bucketCount = signed ? 1 << (c - 1) : (1 << c) - 1;
-  let acc: T | null = null;
+  let acc: S | null = null;
   for (let j = windows - 1; j >= 0; j--) {
-    if (acc !== null) for (let i = 0; i < c; i++) acc = ops.square(acc);
-    const buckets: (T | null)[] = new Array(bucketCount).fill(null);
+    if (acc !== null) for (let i = 0; i < c; i++) acc = arith.double(acc);
+    const buckets: (S | null)[] = new Array(bucketCount).fill(null);
     for (let i = 0; i < n; i++) {
       const d = digits[i]![j]!;
       if (d === 0) continue;
       const p = d > 0 ? bases[i]! : inverses[i]!;
       const slot = (d > 0 ? d : -d) - 1;
       const cur = buckets[slot];
-      buckets[slot] = cur === null || cur === undefined ? p : ops.mul(cur, p);
+      buckets[slot] = cur === null || cur === undefined ? arith.fromBase(p) : arith.addBase(cur, p);
     }
     // Σ (k+1)·bucket[k] as a running sum from the top bucket down.
-    let running: T | null = null;
-    let sum: T | null = null;
+    let running: S | null = null;
+    let sum: S | null = null;
     for (let k = bucketCount - 1; k >= 0; k--) {
       const b = buckets[k];
-      if (b !== null && b !== undefined) running = running === null ? b : ops.mul(running, b);
-      if (running !== null) sum = sum === null ? running : ops.mul(sum, running);
+      if (b !== null && b !== undefined) running = running === null ? b : arith.add(running, b);
+      if (running !== null) sum = sum === null ? running : arith.add(sum, running);
     }
-    if (sum !== null) acc = acc === null ? sum : ops.mul(acc, sum);
+    if (sum !== null) acc = acc === null ? sum : arith.add(acc, sum);
   }
-  return acc ?? ops.one;
+  return acc ?? arith.zero;
+}
+
+/**
+ * Inverses of nonzero field elements with one inversion and three multiplications each
+ * (Montgomery's trick): what normalizing many points, or inverting many bases, costs.
+ */
+export function batchInverse(values: readonly bigint[], mul: (a: bigint, b: bigint) => bigint, invert: (a: bigint) => bigint): bigint[] {
+  const prefix: bigint[] = new Array(values.length);
+  let acc = 1n;
+  for (let i = 0; i < values.length; i++) {
+    prefix[i] = acc;
+    acc = mul(acc, values[i]!);
+  }
+  let inv = invert(acc);
+  const out: bigint[] = new Array(values.length);
+  for (let i = values.length - 1; i >= 0; i--) {
+    out[i] = mul(inv, prefix[i]!);
+    inv = mul(inv, values[i]!);
+  }
+  return out;
+}
+
+/** The bucket method over plain group operations. Exponents may be negative when `ops.invert` exists. */
+export function pippenger<T>(ops: MsmOps<T>, bases: readonly T[], exps: readonly bigint[]): T {
+  const invert = ops.invert;
+  return bucketMsm<T, T>(
+    {
+      zero: ops.one,
+      fromBase: (b) => b,
+      addBase: ops.mul,
+      add: ops.mul,
+      double: ops.square,
+      ...(invert === undefined ? {} : { inverses: (bs: readonly T[]) => bs.map(invert) }),
+    },
+    bases,
+    exps,
+  );
 }

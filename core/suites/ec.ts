@@ -37,6 +37,8 @@ export interface EcSpec<P extends NoblePoint<P>> {
   /** Canonical decoding with curve membership; may return the identity (checked by the caller). */
   fromBytes(b: Uint8Array): P;
   generators: { g: P; g1: P; g2: P };
+  /** A faster bucket method for many bases than the generic one over the point class. */
+  largeMsm?: ((points: readonly P[], exps: readonly bigint[]) => P) | undefined;
 }
 
 /** An element: the point and, once known, its canonical encoding. */
@@ -62,6 +64,8 @@ export function makeEcGroup<P extends NoblePoint<P>>(spec: EcSpec<P>): Group {
     square: (a) => a.double(),
     invert: (a) => a.negate(),
   };
+
+  const largeMsm = spec.largeMsm ?? ((points: readonly P[], exps: readonly bigint[]) => pippenger(ops, points, exps));
 
   const precompute = (e: GroupElement): GroupElement => {
     const el = unwrap(e);
@@ -107,7 +111,7 @@ export function makeEcGroup<P extends NoblePoint<P>>(spec: EcSpec<P>): Group {
           varExps.push(k);
         }
       }
-      if (varPoints.length >= PIPPENGER_THRESHOLD) acc = acc.add(pippenger(ops, varPoints, varExps));
+      if (varPoints.length >= PIPPENGER_THRESHOLD) acc = acc.add(largeMsm(varPoints, varExps));
       else if (varPoints.length > 0) {
         // noble's Strauss–Shamir takes non-negative scalars: fold signs into the points.
         const pts = varPoints.map((p, i) => (varExps[i]! < 0n ? p.negate() : p));

@@ -11,6 +11,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToBigInt, utf8 } from '../bytes.js';
 import type { Group } from '../group.js';
 import { makeEcGroup } from './ec.js';
+import { p256Msm } from './p256-msm.js';
 
 type P256Point = InstanceType<typeof p256.Point>;
 
@@ -49,5 +50,6 @@ export function makeP256Group(): Group {
       return p256.Point.fromBytes(bytes);
     },
     generators: { g: p256.Point.BASE, g1: uproveGenerator(1), g2: uproveGenerator(2) },
+    largeMsm: p256Msm,
   });
 }

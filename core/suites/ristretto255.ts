@@ -7,6 +7,7 @@ import { ristretto255, ristretto255_hasher } from '@noble/curves/ed25519.js';
 import { utf8 } from '../bytes.js';
 import type { Group } from '../group.js';
 import { makeEcGroup } from './ec.js';
+import { ristrettoMsm } from './ristretto255-msm.js';
 
 export const GENERATOR_DST = 'ECASH-V1-GENERATORS';
 
@@ -24,5 +25,6 @@ export function makeRistretto255Group(): Group {
     toBytes: (p) => p.toBytes(),
     fromBytes: (b) => ristretto255.Point.fromBytes(b),
     generators: { g: ristrettoGenerator('g'), g1: ristrettoGenerator('g1'), g2: ristrettoGenerator('g2') },
+    largeMsm: ristrettoMsm,
   });
 }

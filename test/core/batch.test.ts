@@ -23,6 +23,8 @@ import {
   zeroCounts,
 } from '../../core/index.js';
 import { MODP_G, MODP_P, MODP_Q } from '../../core/suites/modp2048.js';
+import { p256Msm } from '../../core/suites/p256-msm.js';
+import { ristrettoMsm } from '../../core/suites/ristretto255-msm.js';
 import { type Account, bankKey, openAccount, paymentContext, spend, withdraw } from './fixtures.js';
 
 /** Batch sizes by suite: modp's exponentiations cost ~1 ms each. */
@@ -180,6 +182,46 @@ describe('multi-exponentiation algorithms', () => {
       }),
       { numRuns: 15 },
     );
+  });
+
+  it.each(SUITE_IDS)('%s: the suite\'s bucket method agrees with single exponentiations', (suite) => {
+    const G = getGroup(suite);
+    const F = G.scalars;
+    const rng = seededRandom(`msm-test/${suite}`);
+    const k = () => F.reduce(BigInt('0x' + Buffer.from(rng.bytes(40)).toString('hex')));
+    // Bases from arithmetic (projective Z ≠ 1) and from decoding (Z = 1), a base twice, a base
+    // and its inverse, the identity; exponents full-length, 128-bit, negative and zero.
+    const fresh = Array.from({ length: 30 }, () => G.exp(G.g1, k()));
+    const decoded = fresh.slice(0, 10).map((e) => G.decode(G.encode(e)));
+    const bases = [...fresh, ...decoded, fresh[0]!, G.invert(fresh[1]!), G.identity];
+    const exps = bases.map((_, i) => (i % 3 === 0 ? k() : i % 3 === 1 ? -(k() >> 125n) : k() >> 128n));
+    exps[5] = 0n;
+    const naive = (bs: typeof bases, es: bigint[]) => bs.reduce((acc, b, i) => G.mul(acc, G.exp(b, F.reduce(es[i]!))), G.identity);
+    expect(G.equals(G.multiExp(bases, exps), naive(bases, exps))).toBe(true);
+    // Sums that cancel: x^e · x^e · (x^-1)^(2e) = 1, with the same base in one bucket.
+    const x = fresh[2]!;
+    const cancel = [...fresh.slice(10, 30), x, x, G.invert(x)];
+    const cancelExps = [...fresh.slice(10, 30).map(() => 0n), 77n, 77n, 154n];
+    expect(G.isIdentity(G.multiExp(cancel, cancelExps))).toBe(true);
+    // Many copies of one base: every bucket addition is a doubling.
+    expect(G.equals(G.multiExp(Array(40).fill(x), Array(40).fill(3n)), G.exp(x, 120n))).toBe(true);
+  });
+
+  it('the curve-specific bucket methods handle equal and opposite points, and the point at infinity', () => {
+    const x = p256.Point.BASE.multiply(123456789n);
+    const pe = (a: P256Pt, b: P256Pt) => expect(a.equals(b)).toBe(true);
+    pe(p256Msm([x, x.negate(), x], [5n, 5n, 5n]), x.multiply(5n)); // x + (−x) in one bucket, then x again
+    expect(p256Msm([x, x.negate()], [5n, 5n]).is0()).toBe(true);
+    pe(p256Msm([x, x], [5n, 5n]), x.multiply(10n)); // x + x: the doubling case of a mixed addition
+    pe(p256Msm([p256.Point.ZERO, x], [3n, 4n]), x.multiply(4n));
+    pe(p256Msm([x, x.double()], [2n, -1n]), p256.Point.ZERO);
+    expect(p256Msm([], []).is0()).toBe(true);
+    const r = ristretto255.Point.BASE.multiply(987654321n);
+    expect(ristrettoMsm).toBeDefined();
+    expect(ristrettoMsm!([r, r.negate(), r], [5n, 5n, 5n]).equals(r.multiply(5n))).toBe(true);
+    expect(ristrettoMsm!([r, r], [5n, 5n]).equals(r.multiply(10n))).toBe(true);
+    expect(ristrettoMsm!([ristretto255.Point.ZERO, r], [3n, -4n]).equals(r.multiply(4n).negate())).toBe(true);
+    expect(ristrettoMsm!([], []).is0()).toBe(true);
   });
 
   it('copes with repeated bases, a base and its inverse, and all-zero exponents', () => {
