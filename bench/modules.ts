@@ -1,4 +1,5 @@
 /** The benchmark modules `npm run bench` runs, in order. Each component adds its own. */
+import { coreBench } from './core.js';
 import type { BenchModule } from './harness.js';
 
-export const modules: BenchModule[] = [];
+export const modules: BenchModule[] = [coreBench];

@@ -1,0 +1,228 @@
+/**
+ * The core's costs, per suite: each protocol step for bank, card and shop; parsing apart from
+ * verification; deposit verification coin by coin and batched at 256 coins, on one core and on
+ * two; the card's payment step counted in operations; and one exponentiation against OpenSSL's
+ * (Node's native crypto) as the floor we measure ourselves against.
+ */
+import { createDiffieHellman, createECDH, diffieHellman, generateKeyPairSync } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import {
+  BankWithdrawalSession,
+  batchVerifyTranscripts,
+  bigIntToBytes,
+  blindWithdrawal,
+  completeWithdrawal,
+  DEFAULT_SUITE,
+  decodeTranscript,
+  encodeKey,
+  encodeTranscript,
+  generateAccountSecret,
+  getGroup,
+  type Group,
+  groupExponentiations,
+  identifyDoubleSpender,
+  makeDoubleSpendProof,
+  meteredGroup,
+  paymentChallenge,
+  proveAccountOpening,
+  randomNonZeroScalar,
+  respondToPayment,
+  SUITE_IDS,
+  type SuiteId,
+  seededRandom,
+  type Transcript,
+  transcriptFromJson,
+  transcriptToJson,
+  verifyAccountOpening,
+  verifyDoubleSpendProof,
+  verifyTranscript,
+  zeroCounts,
+} from '../core/index.js';
+import { MODP_G, MODP_P } from '../core/suites/modp2048.js';
+import { accountZ, bankKey, cardContext, openAccount, paymentContext, spend, withdraw } from '../test/core/fixtures.js';
+import { type BenchContext, type BenchModule, type Figures, median, round } from './harness.js';
+
+/** Deposit batch size of the headline figures. */
+const BATCH = 256;
+
+/**
+ * Median over `runs` of the time per item of `timed`, in µs. `prepare` builds fresh inputs for
+ * each run outside the timing (for steps that consume their input, like a withdrawal session).
+ */
+function perItemUs<S>(runs: number, count: number, prepare: () => S, timed: (state: S, i: number) => unknown): number {
+  const times: number[] = [];
+  for (let r = 0; r <= runs; r++) {
+    const state = prepare();
+    const t0 = performance.now();
+    for (let i = 0; i < count; i++) timed(state, i);
+    const us = ((performance.now() - t0) * 1000) / count;
+    if (r > 0) times.push(us); // run 0 warms up
+  }
+  return median(times);
+}
+
+/** Median µs per call of `fn` over `count` calls, for steps without per-call state. */
+function perCallUs(runs: number, count: number, fn: (i: number) => unknown): number {
+  return perItemUs(runs, count, () => undefined, (_, i) => fn(i));
+}
+
+/** One native exponentiation in OpenSSL for the same kind of group: the floor. */
+function nativeExpUs(suite: SuiteId, runs: number, count: number): { name: string; us: number } {
+  if (suite === 'p256-uprove') {
+    const [a, b] = [createECDH('prime256v1'), createECDH('prime256v1')];
+    a.generateKeys();
+    const pub = b.generateKeys();
+    return { name: 'OpenSSL P-256 ECDH computeSecret', us: perCallUs(runs, count, () => a.computeSecret(pub)) };
+  }
+  if (suite === 'ristretto255-sha512') {
+    const a = generateKeyPairSync('x25519');
+    const b = generateKeyPairSync('x25519');
+    const us = perCallUs(runs, count, () => diffieHellman({ privateKey: a.privateKey, publicKey: b.publicKey }));
+    return { name: 'OpenSSL X25519', us };
+  }
+  // A 256-bit exponent modulo the 2048-bit RFC 5114 prime, as our modp suite computes.
+  const dh = createDiffieHellman(Buffer.from(bigIntToBytes(MODP_P, 256)), Buffer.from(bigIntToBytes(MODP_G, 256)));
+  dh.setPrivateKey(Buffer.from(bigIntToBytes(2n ** 255n + 12345n, 32)));
+  const other = Buffer.from(bigIntToBytes(MODP_G, 256));
+  return { name: 'OpenSSL 2048-bit modexp (DH computeSecret, 256-bit exponent)', us: perCallUs(runs, count, () => dh.computeSecret(other)) };
+}
+
+/** Batched verification of `transcripts` split over `threads` worker threads: coins per second. */
+async function batchedCoinsPerSecond(group: Group, keyBytes: Uint8Array, transcripts: Transcript[], threads: number, runs: number): Promise<number> {
+  const worker = new URL('./core-verify-worker.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(worker)}); });`;
+  const share = Math.ceil(transcripts.length / threads);
+  const workers = Array.from({ length: threads }, (_, i) => {
+    const mine = transcripts.slice(i * share, (i + 1) * share).map((t) => encodeTranscript(group, t));
+    return new Worker(boot, { eval: true, workerData: { suite: group.suite, key: keyBytes, transcripts: mine } });
+  });
+  const next = (w: Worker) =>
+    new Promise<unknown>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+  try {
+    await Promise.all(workers.map(next)); // decoded and ready
+    const times: number[] = [];
+    for (let r = 0; r <= runs; r++) {
+      const t0 = performance.now();
+      const bad = await Promise.all(workers.map((w) => (w.postMessage('go'), next(w))));
+      if (bad.some((n) => n !== 0)) throw new Error('a worker found bad transcripts in a valid batch');
+      if (r > 0) times.push(performance.now() - t0);
+    }
+    return (transcripts.length * 1000) / median(times);
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+async function benchSuite(suite: SuiteId, ctx: BenchContext): Promise<Figures> {
+  const G = getGroup(suite);
+  const slow = suite === 'modp2048-256';
+  const runs = ctx.quick ? 2 : slow ? 3 : 5;
+  const reps = ctx.quick ? 4 : slow ? 10 : 40;
+  const batchSize = ctx.quick ? 32 : BATCH;
+  const rng = seededRandom(`bench/${suite}`);
+  const bank = bankKey(G, rng);
+  const alice = openAccount(G, 'alice@example.org', rng);
+  const card = cardContext(G, bank, alice);
+  const offers = () => Array.from({ length: reps }, () => BankWithdrawalSession.offer(G, bank, alice.I, rng));
+  const blinded = () => offers().map((s) => ({ session: s, pending: blindWithdrawal(G, card, s.offer, rng) }));
+
+  const f: Figures = {};
+  f.card_open_account_us = perCallUs(runs, reps, () => {
+    const { u1, I } = generateAccountSecret(G, rng);
+    return proveAccountOpening(G, u1, I, 'alice@example.org', rng);
+  });
+  f.bank_open_account_us = perCallUs(runs, reps, () => verifyAccountOpening(G, alice.holder, alice.opening));
+  f.bank_issue_z_us = perCallUs(runs, reps, () => accountZ(G, bank, alice.I));
+  f.bank_withdraw_offer_us = perCallUs(runs, reps, () => BankWithdrawalSession.offer(G, bank, alice.I, rng));
+  f.card_withdraw_blind_us = perItemUs(runs, reps, offers, (s, i) => blindWithdrawal(G, card, s[i]!.offer, rng));
+  f.bank_withdraw_answer_us = perItemUs(runs, reps, blinded, (s, i) => s[i]!.session.answer(s[i]!.pending.c));
+  const answered = () => blinded().map(({ session, pending }) => ({ pending, r: session.answer(pending.c) }));
+  f.card_withdraw_complete_us = perItemUs(runs, reps, answered, (s, i) => completeWithdrawal(G, card, s[i]!.pending, s[i]!.r));
+  f.bank_withdraw_sign_coins_per_s = 1e6 / ((f.bank_withdraw_offer_us as number) + (f.bank_withdraw_answer_us as number));
+
+  // The card's payment step: it computes d itself, then two multiplications and two additions mod q.
+  const coin = withdraw(G, bank, alice, rng);
+  const payCtx = paymentContext(rng);
+  f.card_pay_us = perCallUs(runs, reps * 20, () => respondToPayment(G, alice.u1, coin.secrets, paymentChallenge(G, coin.coin, payCtx)));
+  const counts = zeroCounts();
+  const M = meteredGroup(G, counts);
+  respondToPayment(M, alice.u1, coin.secrets, paymentChallenge(M, coin.coin, payCtx));
+  f.card_pay_group_exps = groupExponentiations(counts);
+  f.card_pay_group_muls = counts.groupMul;
+  f.card_pay_scalar_muls = counts.scalarMul;
+  f.card_pay_scalar_adds = counts.scalarAdd;
+  f.card_pay_hashes = counts.hash;
+
+  // Deposit: a batch of valid transcripts of distinct coins under one key.
+  ctx.log(`   ${suite}: withdrawing and spending ${batchSize} coins…`);
+  const transcripts = Array.from({ length: batchSize }, (_, i) => spend(G, alice, withdraw(G, bank, alice, rng), paymentContext(rng, `shop-${i % 7}`)));
+  const items = transcripts.map((t) => ({ key: bank.key, transcript: t }));
+  const json = transcripts.map((t) => JSON.stringify(transcriptToJson(G, t)));
+  const binary = transcripts.map((t) => encodeTranscript(G, t));
+  const parseRuns = slow ? 1 : runs;
+  f.parse_transcript_json_us = perCallUs(parseRuns, batchSize, (i) => transcriptFromJson(G, JSON.parse(json[i]!)));
+  f.parse_transcript_binary_us = perCallUs(parseRuns, batchSize, (i) => decodeTranscript(G, binary[i]!));
+  f.shop_verify_payment_us = perCallUs(runs, batchSize, (i) => verifyTranscript(G, bank.key, transcripts[i]!));
+  f.deposit_verify_coin_us = f.shop_verify_payment_us;
+  f.deposit_verify_batched_coin_us = perCallUs(runs, 1, () => {
+    if (batchVerifyTranscripts(G, items).length !== 0) throw new Error('a valid batch did not verify');
+  }) / batchSize;
+  f.deposit_batch_size = batchSize;
+  f.deposit_batch_ratio = (f.deposit_verify_coin_us as number) / (f.deposit_verify_batched_coin_us as number);
+  f.deposit_verify_batched_coins_per_s_1core = 1e6 / (f.deposit_verify_batched_coin_us as number);
+  const cores = Math.min(2, availableParallelism());
+  f.deposit_verify_batched_coins_per_s_2threads = await batchedCoinsPerSecond(G, encodeKey(G, bank.key), transcripts, 2, runs);
+  f.cores_available = availableParallelism();
+
+  const ds = doubleSpend(G, bank, alice, rng);
+  f.bank_identify_double_spender_us = perCallUs(runs, reps, () => identifyDoubleSpender(G, ...ds.transcripts));
+  f.verify_double_spend_proof_us = perCallUs(runs, reps, () => verifyDoubleSpendProof(G, ds));
+
+  const base = G.exp(G.g1, randomNonZeroScalar(G, rng));
+  const ks = Array.from({ length: reps }, () => randomNonZeroScalar(G, rng));
+  f.exp_us = perCallUs(runs, reps, (i) => G.exp(base, ks[i]!));
+  const native = nativeExpUs(suite, runs, reps * 5);
+  f.native_exp = native.name;
+  f.native_exp_us = native.us;
+  f.exp_vs_native_ratio = (f.exp_us as number) / native.us;
+
+  const rounded: Figures = {};
+  for (const [k, v] of Object.entries(f)) rounded[k] = typeof v === 'number' ? round(v, k.includes('_per_s') ? 0 : 2) : v;
+  logSuite(ctx, suite, rounded, cores);
+  return rounded;
+}
+
+function doubleSpend(G: Group, bank: ReturnType<typeof bankKey>, alice: ReturnType<typeof openAccount>, rng: ReturnType<typeof seededRandom>) {
+  const w = withdraw(G, bank, alice, rng);
+  return makeDoubleSpendProof(G, bank.key, spend(G, alice, w, paymentContext(rng, 'shop-1')), spend(G, alice, w, paymentContext(rng, 'shop-2')));
+}
+
+function logSuite(ctx: BenchContext, suite: SuiteId, f: Figures, cores: number): void {
+  const ms = (k: string) => `${round((f[k] as number) / 1000, 3)} ms`;
+  const us = (k: string) => `${f[k]} µs`;
+  ctx.log(`   ${suite}`);
+  ctx.log(`     bank: open account ${ms('bank_open_account_us')}, z per key ${ms('bank_issue_z_us')}, withdrawal offer ${ms('bank_withdraw_offer_us')}, answer ${us('bank_withdraw_answer_us')} → ${f.bank_withdraw_sign_coins_per_s} coins/s signed`);
+  ctx.log(`     card: open account ${ms('card_open_account_us')}, blind ${ms('card_withdraw_blind_us')}, complete ${ms('card_withdraw_complete_us')}, pay ${us('card_pay_us')} (${f.card_pay_group_exps} group exps, ${f.card_pay_group_muls} group muls, ${f.card_pay_scalar_muls} mults and ${f.card_pay_scalar_adds} adds mod q, ${f.card_pay_hashes} hash)`);
+  ctx.log(`     shop: verify a payment ${ms('shop_verify_payment_us')}; parse a transcript ${ms('parse_transcript_binary_us')} (binary), ${ms('parse_transcript_json_us')} (JSON)`);
+  ctx.log(`     deposit @${f.deposit_batch_size}: coin by coin ${ms('deposit_verify_coin_us')}/coin, batched ${ms('deposit_verify_batched_coin_us')}/coin → ${f.deposit_batch_ratio}x; ${f.deposit_verify_batched_coins_per_s_1core} coins/s on 1 thread, ${f.deposit_verify_batched_coins_per_s_2threads} on 2 threads (${cores} of ${f.cores_available} cores)`);
+  ctx.log(`     double spend: identify ${us('bank_identify_double_spender_us')}, verify proof ${ms('verify_double_spend_proof_us')}`);
+  ctx.log(`     one exponentiation ${ms('exp_us')} vs ${f.native_exp} ${ms('native_exp_us')} → ${f.exp_vs_native_ratio}x`);
+}
+
+export const coreBench: BenchModule = {
+  name: 'core',
+  async run(ctx) {
+    const figures: Figures = {};
+    for (const suite of SUITE_IDS) figures[suite] = await benchSuite(suite, ctx);
+    const d = figures[DEFAULT_SUITE] as Figures;
+    // DESIGN.md's names at the top level are the default suite's figures.
+    for (const k of ['deposit_verify_coin_us', 'deposit_verify_batched_coin_us', 'card_pay_group_exps', 'card_pay_scalar_muls']) figures[k] = d[k]!;
+    figures.native_exp_p256_ecdh_us = (figures['p256-uprove'] as Figures).native_exp_us!;
+    return figures;
+  },
+};
