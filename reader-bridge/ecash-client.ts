@@ -156,6 +156,7 @@ export function cardStatusError(sw: number, command: CommandSpec): EcashError {
       return make(CARD_ERROR.NOT_ECASH_CARD, `the card does not know ${name} (${swHex(sw)}): it is not an e-cash card, or the applet is not selected`);
     case SW.WRONG_LENGTH:
     case SW.WRONG_P1P2:
+    case 0x6883: // a chain was interrupted
       return make(CARD_ERROR.CARD_FORMAT_MISMATCH, `the card and this terminal disagree on the format of ${name} (${swHex(sw)}): update one of them`);
     case SW.UNKNOWN:
       return make(CARD_ERROR.CARD_INTERNAL_ERROR, `the card failed internally on ${name} (6F00); it stays consistent: repeat the command`);

@@ -278,13 +278,20 @@ class PcscChannel implements CardChannel {
     return this.protocolNumber === this.pcscReader?.SCARD_PROTOCOL_T0 ? 'T=0' : 'T=1';
   }
 
-  /** @internal Connects to the card in `entry`'s reader. */
-  async open(entry: ReaderEntry): Promise<void> {
+  /**
+   * @internal Connects to the card in `entry`'s reader; a connection still open on the same
+   * reader object is ended first with `previous` (a reset power-cycles a card whose state pcscd
+   * may have wrong, e.g. one swapped faster than pcscd polls).
+   */
+  async open(entry: ReaderEntry, previous: 'leave' | 'reset' = 'reset'): Promise<void> {
     const reader = entry.reader;
     const share = (this.options.share ?? 'exclusive') === 'shared' ? reader.SCARD_SHARE_SHARED : reader.SCARD_SHARE_EXCLUSIVE;
     const wanted = this.options.protocols ?? ['T=0', 'T=1'];
     const protocols = (wanted.includes('T=0') ? reader.SCARD_PROTOCOL_T0 : 0) | (wanted.includes('T=1') ? reader.SCARD_PROTOCOL_T1 : 0);
-    if (reader.connected) await pcscCall<void>((cb) => reader.disconnect(reader.SCARD_LEAVE_CARD, (err) => cb(err, undefined))).catch(() => undefined);
+    if (reader.connected) {
+      const how = previous === 'reset' ? reader.SCARD_RESET_CARD : reader.SCARD_LEAVE_CARD;
+      await pcscCall<void>((cb) => reader.disconnect(how, (err) => cb(err, undefined))).catch(() => undefined);
+    }
     try {
       this.protocolNumber = await pcscCall<number>((cb) => reader.connect({ share_mode: share, protocol: protocols }, cb));
     } catch (e) {
@@ -312,7 +319,7 @@ class PcscChannel implements CardChannel {
       const error = this.failure(e, 'transmit');
       if (error.code === BRIDGE_ERROR.CARD_RESET) {
         // The card's session is gone but the card is there: reconnect now, and tell the caller.
-        await this.open({ reader, present: true, atr: this.cardAtr, known: Promise.resolve() }).catch((reopen: unknown) => {
+        await this.open({ reader, present: true, atr: this.cardAtr, known: Promise.resolve() }, 'leave').catch((reopen: unknown) => {
           this.broken = reopen instanceof EcashError ? reopen : error;
         });
       } else {
@@ -343,6 +350,12 @@ class PcscChannel implements CardChannel {
         return noReader(this.name);
       case PCSC.TIMEOUT:
         return bridgeError(BRIDGE_ERROR.CARD_TIMEOUT, `the reader "${this.name}" gave up waiting for the card: try again`, { details });
+      case PCSC.NOT_TRANSACTED:
+        return bridgeError(
+          BRIDGE_ERROR.TRANSPORT_FAILURE,
+          `the reader "${this.name}" could not complete the exchange (${error.message}): reconnect the channel (it power-cycles the card) and select the applet again`,
+          { details, cause: error },
+        );
       case PCSC.NO_SERVICE:
       case PCSC.SERVICE_STOPPED:
       case PCSC.INVALID_HANDLE:

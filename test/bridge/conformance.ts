@@ -238,10 +238,13 @@ export function conformanceSuite(name: string, makeFixture: () => Promise<Confor
       await card.select();
       await card.verifyPin(PIN);
       const request = bank.payment(2);
-      const paying = card.pay(request);
+      const paying = card.pay(request).then(
+        () => 'answered',
+        (e: unknown) => e,
+      );
       await new Promise((r) => setTimeout(r, 100));
       await f.remove();
-      await expect(paying).rejects.toSatisfy((e) => isEcashError(e, 'card-removed'));
+      expect(isEcashError(await paying, 'card-removed')).toBe(true);
 
       await f.insert(physical);
       const again = EcashCardClient.on(await connect());

@@ -1,0 +1,144 @@
+/**
+ * The PC/SC transport against the machine's pcscd, with firmware-sim's card served into
+ * `Virtual PCD 00 00` over vpcd (slot 01 is the card engineer's). Runs the conformance suite,
+ * then what only PC/SC has: pcscd restarting under a connected client, sharing modes and a
+ * reset by another application, and the `ecash` commands against a real reader.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { isEcashError } from '../../core/index.js';
+import { serveOverVpcd, type VpcdConnection } from '../../firmware-sim/index.js';
+import { EcashCardClient, PcscTransport, type ReaderEvent } from '../../reader-bridge/index.js';
+import { pcscdAvailable, requireService } from '../helpers/env.js';
+import { conformanceSuite, eventually, newCard, PIN, readerState } from './conformance.js';
+import { stopPcscd } from './pcscd.js';
+
+const READER = 'Virtual PCD 00 00';
+const VPCD_PORT = 35963;
+const run = promisify(execFile);
+
+async function serve(transport: PcscTransport, card: Parameters<typeof serveOverVpcd>[0]): Promise<VpcdConnection> {
+  const served = await serveOverVpcd(card, { port: VPCD_PORT });
+  await served.whenConnected();
+  await readerState(transport, READER, true);
+  return served;
+}
+
+/** Takes the card out and waits until pcscd has noticed (see the fixture's `remove`). */
+async function unserve(served: VpcdConnection): Promise<void> {
+  await served.close();
+  const watcher = new PcscTransport();
+  await readerState(watcher, READER, false);
+  await watcher.close();
+}
+
+describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))('PC/SC through pcscd and vpcd', () => {
+  conformanceSuite(`PC/SC (${READER})`, async () => {
+    const transport = new PcscTransport({ recoveryIntervalMs: 200 });
+    let served: VpcdConnection | undefined;
+    let restartPcscd: (() => Promise<void>) | undefined;
+    return {
+      transport,
+      reader: READER,
+      removalEvent: 'card-removed',
+      insert: async (card) => {
+        served = await serve(transport, card);
+      },
+      remove: async () => {
+        const s = served;
+        served = undefined;
+        await s?.close();
+        // pcscd notices a card by polling vpcd; a card put back before it noticed would be taken
+        // for the old one, still powered.
+        await readerState(transport, READER, false);
+      },
+      unplugReader: async () => {
+        // vpcd's readers are configured, not plugged: they disappear when pcscd goes.
+        restartPcscd = await stopPcscd();
+      },
+      close: async () => {
+        await restartPcscd?.();
+        if (served) {
+          await served.close();
+          await readerState(transport, READER, false);
+        }
+        await transport.close();
+      },
+    };
+  });
+
+  it('survives pcscd restarting under a connected client', async () => {
+    const transport = new PcscTransport({ recoveryIntervalMs: 200 });
+    const served = await serve(transport, await newCard('ristretto255-sha512'));
+    try {
+      const channel = await transport.connect(READER);
+      const card = EcashCardClient.on(channel);
+      await card.select();
+      const events: ReaderEvent[] = [];
+      const stop = transport.watch((e) => e.reader.name === READER && events.push(e));
+
+      const restart = await stopPcscd();
+      await eventually(async () => (events.some((e) => e.type === 'reader-removed') ? true : undefined), 'reader-removed');
+      await expect(card.select()).rejects.toSatisfy((e) => isEcashError(e, 'transport-failure'));
+      await restart();
+      await eventually(async () => (events.some((e) => e.type === 'reader-added') ? true : undefined), 'reader-added');
+
+      await channel.reconnect(); // waits for the card to be back in the reader
+      expect(await card.select()).toMatchObject({ suite: 'ristretto255-sha512' });
+      await card.verifyPin(PIN);
+      stop();
+      await channel.disconnect();
+    } finally {
+      await transport.close();
+      await unserve(served);
+    }
+  });
+
+  it('keeps others off in exclusive mode, shares in shared mode, and reconnects after a reset by another application', async () => {
+    const mine = new PcscTransport();
+    const theirs = new PcscTransport();
+    const served = await serve(mine, await newCard('ristretto255-sha512'));
+    try {
+      const exclusive = await mine.connect(READER);
+      expect(exclusive.protocol).toBe('T=1');
+      expect(Array.from(exclusive.atr)).toEqual([0x3b, 0x80, 0x80, 0x01, 0x01]);
+      await expect(theirs.connect(READER, { share: 'shared' })).rejects.toSatisfy((e) => isEcashError(e, 'reader-busy'));
+      await exclusive.disconnect('leave');
+
+      const shared = await mine.connect(READER, { share: 'shared' });
+      const card = EcashCardClient.on(shared);
+      await card.select();
+      await card.verifyPin(PIN);
+      const other = await theirs.connect(READER, { share: 'shared' });
+      await other.disconnect('reset');
+      await expect(card.pinState()).rejects.toSatisfy((e) => isEcashError(e, 'card-reset'));
+      // the channel reconnected itself; the session (selection, PIN) is gone
+      await card.select();
+      expect(await card.pinState()).toEqual({ verified: false, triesLeft: 3 });
+      await shared.disconnect();
+    } finally {
+      await mine.close();
+      await theirs.close();
+      await unserve(served);
+    }
+  });
+
+  it('`ecash readers` shows the card, `ecash apdu` talks to it with a redacted trace, and both exit on their own', async () => {
+    const transport = new PcscTransport();
+    const served = await serve(transport, await newCard('ristretto255-sha512'));
+    await transport.close();
+    try {
+      const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'host/cli/main.ts', ...args], { timeout: 30_000 });
+      const readers = JSON.parse((await cli('readers', '--json')).stdout) as unknown[];
+      expect(readers).toContainEqual({ name: READER, transport: 'pcsc', cardPresent: true });
+      const { stdout, stderr } = await cli('apdu', '00a4040007f045434153480100', '0020008004' + '32343638', '--reader', READER, '--trace', '--json');
+      const result = JSON.parse(stdout) as { results: { sw: string }[] };
+      expect(result.results.map((r) => r.sw)).toEqual(['9000', '9000']);
+      expect(stderr).toContain('>> 00200080 [redacted]');
+      expect(stderr).not.toContain('32343638');
+    } finally {
+      await unserve(served);
+    }
+  });
+});
