@@ -1,5 +1,6 @@
 /** The benchmark modules `npm run bench` runs, in order. Each component adds its own. */
+import { bridgeBench } from './bridge.js';
 import { coreBench } from './core.js';
 import type { BenchModule } from './harness.js';
 
-export const modules: BenchModule[] = [coreBench];
+export const modules: BenchModule[] = [coreBench, bridgeBench];
