@@ -16,6 +16,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { bytesEqual, EcashError, u32be } from '../../core/index.js';
+import { JOURNAL_CAPACITY } from './layout.js';
 import type { NvmDevice } from './nvm.js';
 
 export const IMAGE_MAGIC = new TextEncoder().encode('ECASHNVM');
@@ -218,3 +219,6 @@ export class PersistentMemory {
     this.apply(txn.map((w) => ({ offset: w.offset, bytes: w.after })));
   }
 }
+
+/** Where the applet's records start in an image with the standard journal (docs/card.md). */
+export const APPLET_DATA_OFFSET = PersistentMemory.dataOffsetFor(JOURNAL_CAPACITY);
