@@ -74,7 +74,7 @@ interface Scenario {
   image: Uint8Array;
   bank: TestBank;
   /** Session set-up that is not under test (SELECT, VERIFY). */
-  prepare: (card: EcashCard) => Promise<void>;
+  prepare: (card: EcashCard) => Promise<unknown>;
   command: (card: EcashCard) => Promise<unknown>;
 }
 
