@@ -35,6 +35,8 @@ export interface ApduClientOptions {
 export interface SendOptions {
   /** Which budget applies (default `default`); GET RESPONSE always uses `control`. */
   commandClass?: CommandClass;
+  /** How many units of work the budget is for (PAY: its coins); default 1. */
+  units?: number;
 }
 
 const SHORT_DATA_MAX = 255;
@@ -67,7 +69,7 @@ export class ApduClient {
   }
 
   async send(command: CommandApdu, options: SendOptions = {}): Promise<ResponseApdu> {
-    const budget = this.timeouts[options.commandClass ?? 'default'];
+    const budget = this.timeouts[options.commandClass ?? 'default'] * Math.max(1, options.units ?? 1);
     const extended = this.extendedLengths;
     const le = !extended && command.le !== undefined && command.le > SHORT_LE_MAX ? SHORT_LE_MAX : command.le;
     let last: CommandApdu = { ...command, le };

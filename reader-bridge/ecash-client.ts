@@ -186,8 +186,9 @@ export class EcashCardClient {
     return getGroup(this.fci.suite);
   }
 
-  private async run(spec: CommandSpec, data: Uint8Array, le: number | undefined): Promise<ResponseApdu> {
-    const response = await this.apdu.send({ cla: spec.cla, ins: spec.ins, p1: spec.p1 ?? 0, p2: spec.p2 ?? 0, data, le }, { commandClass: spec.commandClass });
+  private async run(spec: CommandSpec, data: Uint8Array, le: number | undefined, units = 1): Promise<ResponseApdu> {
+    const command = { cla: spec.cla, ins: spec.ins, p1: spec.p1 ?? 0, p2: spec.p2 ?? 0, data, le };
+    const response = await this.apdu.send(command, { commandClass: spec.commandClass, units });
     if (response.sw !== SW.OK) throw cardStatusError(response.sw, spec);
     return response;
   }
@@ -285,7 +286,8 @@ export class EcashCardClient {
    */
   async pay(request: PayRequest): Promise<PaidCoin[]> {
     const group = this.group;
-    const r = await this.run(COMMANDS.pay, encodePay(request), EXTENDED_LE);
+    const coins = request.coins.reduce((n, c) => n + c.count, 0);
+    const r = await this.run(COMMANDS.pay, encodePay(request), EXTENDED_LE, coins);
     return this.decode(COMMANDS.pay, () => decodePayResponse(group, r.data));
   }
 

@@ -1,8 +1,11 @@
 /**
  * Time budgets per command class. A real card's chip can spend most of a second on one
- * exponentiation-heavy command (and several on the modp suite), so budgets are generous for the
- * commands that compute and tight for the ones that only read: cutting a payment off because of
- * a one-size budget is a classic terminal bug.
+ * exponentiation-heavy command (and tens of seconds on a slow chip or the modp suite), so budgets
+ * are generous for the commands that compute and tight for the ones that only read: cutting a
+ * payment off because of a one-size budget is a classic terminal bug.
+ *
+ * The defaults cover firmware-sim's chip profiles jcop4, jcop3 and smartcafe7 (docs/card.md) on
+ * every suite, with room to spare; the figures behind them are in docs/bridge.md.
  */
 import { EcashError } from '../core/index.js';
 
@@ -13,7 +16,7 @@ export const COMMAND_CLASSES = ['control', 'pin', 'account', 'withdrawal', 'paym
  * - `pin`: VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER (cards slow PIN checks on purpose)
  * - `account`: OPEN ACCOUNT (a proof of knowledge: two exponentiations)
  * - `withdrawal`: WITHDRAW BEGIN and END (the blinding and the signature check: many exponentiations)
- * - `payment`: PAY (two multiplications per coin, but an atomic write of every coin's erasure)
+ * - `payment`: PAY, per coin (two multiplications and the erasure of each coin's secrets)
  * - `personalisation`: PERSONALISE (key generation)
  * - `default`: anything else (raw diagnostics)
  */
@@ -24,11 +27,11 @@ export type TimeoutBudgets = Readonly<Record<CommandClass, number>>;
 export const DEFAULT_TIMEOUTS: TimeoutBudgets = {
   control: 2_000,
   pin: 3_000,
-  account: 5_000,
-  withdrawal: 10_000,
-  payment: 5_000,
-  personalisation: 20_000,
-  default: 5_000,
+  account: 15_000,
+  withdrawal: 90_000,
+  payment: 2_500,
+  personalisation: 15_000,
+  default: 10_000,
 };
 
 export function isCommandClass(s: string): s is CommandClass {

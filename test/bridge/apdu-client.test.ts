@@ -111,12 +111,15 @@ describe('ApduClient', () => {
     const { channel } = await scripted([
       { command: '8040000000', response: '6102' },
       { command: '00c0000002', response: '01029000' },
+      { command: '8040000000', response: '9000' },
     ]);
     const budgets: number[] = [];
     const observed: CardChannel = { ...channel, transmit: (c: Uint8Array, o: TransmitOptions) => (budgets.push(o.timeoutMs), channel.transmit(c, o)) };
     const client = new ApduClient(observed, { timeouts: { payment: 7_500 } });
-    await client.send({ cla: 0x80, ins: 0x40, p1: 0, p2: 0, data: new Uint8Array(0), le: 256 }, { commandClass: 'payment' });
-    expect(budgets).toEqual([7_500, client.timeouts.control]);
+    const pay = { cla: 0x80, ins: 0x40, p1: 0, p2: 0, data: new Uint8Array(0), le: 256 };
+    await client.send(pay, { commandClass: 'payment' });
+    await client.send(pay, { commandClass: 'payment', units: 3 }); // a budget per coin
+    expect(budgets).toEqual([7_500, client.timeouts.control, 22_500]);
   });
 
   it('rejects malformed command bytes before they reach the card', async () => {
