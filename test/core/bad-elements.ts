@@ -33,14 +33,30 @@ function ristrettoBad(group: Group): BadElement[] {
   ];
 }
 
+/** A curve point with a small x, so that x + p still fits in 32 bytes. */
+function p256SmallX(): { x: bigint; y: bigint } {
+  const Fp = p256.Point.Fp;
+  const { a, b } = p256.Point.CURVE();
+  for (let x = 1n; ; x++) {
+    const rhs = Fp.add(Fp.add(Fp.mul(Fp.sqr(x), x), Fp.mul(a, x)), b);
+    try {
+      return { x, y: Fp.sqrt(rhs) };
+    } catch {
+      // not a square: no point with this x
+    }
+  }
+}
+
 function p256Bad(group: Group): BadElement[] {
   const valid = group.encode(group.g1);
+  const small = p256SmallX();
   const x = valid.subarray(1, 33);
   const y = valid.subarray(33, 65);
   const yPlusOne = bigIntToBytes((BigInt('0x' + Buffer.from(y).toString('hex')) + 1n) % P256_P, 32);
   return [
     { why: 'all zeros (no point, not even the identity in SEC1)', bytes: new Uint8Array(65) },
     { why: 'a point off the curve', bytes: concatBytes(new Uint8Array([4]), x, yPlusOne) },
+    { why: 'a curve point with x written as x + p', bytes: concatBytes(new Uint8Array([4]), bigIntToBytes(small.x + P256_P, 32), bigIntToBytes(small.y, 32)) },
     { why: 'coordinates equal to p', bytes: concatBytes(new Uint8Array([4]), bigIntToBytes(P256_P, 32), bigIntToBytes(P256_P, 32)) },
     { why: 'a compressed point padded to 65 bytes', bytes: concatBytes(new Uint8Array([2]), x, new Uint8Array(32)) },
     { why: 'a hybrid-prefix (0x06) encoding', bytes: concatBytes(new Uint8Array([6]), x, y) },
