@@ -1,0 +1,34 @@
+/**
+ * `npm run bench -- --json` for the core module, in its quick mode: one JSON object on stdout
+ * with DESIGN.md's names at the top level and every suite's figures under its id. No figure is
+ * judged for speed here (that is the benchmark's job); the counts are exact.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { expect, it } from 'vitest';
+import { SUITE_IDS } from '../../core/index.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+it('prints the core figures as one JSON object', async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/main.ts', '--only', 'core', '--quick', '--json'], {
+    cwd: root,
+    maxBuffer: 1 << 20,
+  });
+  const figures = JSON.parse(stdout) as Record<string, unknown>;
+  expect(figures.core_error).toBeUndefined();
+  for (const name of ['deposit_verify_coin_us', 'deposit_verify_batched_coin_us', 'native_exp_p256_ecdh_us']) {
+    expect(figures[name], name).toBeGreaterThan(0);
+  }
+  expect(figures.card_pay_group_exps).toBe(0);
+  expect(figures.card_pay_scalar_muls).toBe(2);
+  for (const suite of SUITE_IDS) {
+    const f = figures[suite] as Record<string, unknown>;
+    expect(f.card_pay_group_exps).toBe(0);
+    expect(f.card_pay_scalar_adds).toBe(2);
+    expect(f.deposit_batch_ratio).toBeGreaterThan(0);
+    expect(f.deposit_verify_batched_coins_per_s_2threads).toBeGreaterThan(0);
+    expect(f.exp_vs_native_ratio).toBeGreaterThan(0);
+  }
+});
