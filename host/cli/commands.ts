@@ -1,8 +1,10 @@
 /** The subcommands of `ecash`, one registration function per component. */
 import type { Command } from 'commander';
 import { registerBridgeCommands } from './bridge.js';
+import { registerCardCommands } from './card.js';
 
 export function registerCommands(program: Command): void {
   void program;
   registerBridgeCommands(program);
+  registerCardCommands(program);
 }

@@ -1,0 +1,96 @@
+/**
+ * What the holder may see of a card image file without a reader (`ecash card info`): balance by
+ * denomination, coin slots, PIN state, a pending withdrawal. Never a secret, never I. The file is
+ * read, not written: an interrupted transaction is resolved on a copy in RAM.
+ */
+import { readFileSync } from 'node:fs';
+import { getGroup, toHex, type SuiteId } from '../core/index.js';
+import { PersistentMemory } from './memory/journal.js';
+import { KEY_ENTRIES, LOG_ENTRIES, SLOT_SPENDABLE } from './memory/layout.js';
+import { RamNvm } from './memory/nvm.js';
+import { WalletStore } from './memory/wallet-store.js';
+
+export interface CardDenomination {
+  keyId: string;
+  value: number;
+  currency: string;
+  scope: string;
+  depositUntil: number;
+  count: number;
+}
+
+export interface CardImageSummary {
+  /** Image size in bytes. */
+  capacity: number;
+  personalised: boolean;
+  suite: SuiteId | null;
+  coinSlots: number;
+  freeSlots: number;
+  pinTriesLeft: number | null;
+  pukTriesLeft: number | null;
+  noPinLimit: number | null;
+  pendingWithdrawal: { keyId: string; value: number; currency: string } | null;
+  denominations: CardDenomination[];
+  /** Total spendable value per currency, in minor units. */
+  totals: Record<string, number>;
+  paymentsLogged: number;
+}
+
+export function inspectCardImage(path: string): CardImageSummary {
+  const memory = PersistentMemory.load(new RamNvm(new Uint8Array(readFileSync(path))));
+  const store = new WalletStore(memory);
+  const suite = store.suite;
+  if (suite === undefined) {
+    return {
+      capacity: memory.size,
+      personalised: false,
+      suite: null,
+      coinSlots: 0,
+      freeSlots: 0,
+      pinTriesLeft: null,
+      pukTriesLeft: null,
+      noPinLimit: null,
+      pendingWithdrawal: null,
+      denominations: [],
+      totals: {},
+      paymentsLogged: 0,
+    };
+  }
+  const E = getGroup(suite).elementLength;
+  const layout = store.layoutFor(E);
+  store.checkIntegrity(layout);
+  const account = store.readAccount(E);
+  const counts = new Map<number, number>();
+  let freeSlots = 0;
+  for (let i = 0; i < layout.slots.length; i++) {
+    const s = store.slotState(E, i);
+    if (s.state === SLOT_SPENDABLE) counts.set(s.keyIndex, (counts.get(s.keyIndex) ?? 0) + 1);
+    else freeSlots++;
+  }
+  const denominations: CardDenomination[] = [];
+  const totals: Record<string, number> = {};
+  for (let k = 0; k < KEY_ENTRIES; k++) {
+    const key = store.readKey(E, k);
+    const count = counts.get(k) ?? 0;
+    if (key === undefined || count === 0) continue;
+    denominations.push({ keyId: toHex(key.keyId), value: key.value, currency: key.currency, scope: key.scope, depositUntil: key.depositUntil, count });
+    totals[key.currency] = (totals[key.currency] ?? 0) + key.value * count;
+  }
+  const pending = store.readPending(E);
+  let paymentsLogged = 0;
+  for (let i = 0; i < LOG_ENTRIES; i++) if (store.readLog(E, i) !== undefined) paymentsLogged++;
+  return {
+    capacity: memory.size,
+    personalised: true,
+    suite,
+    coinSlots: layout.slots.length,
+    freeSlots,
+    pinTriesLeft: account.pin.tries,
+    pukTriesLeft: account.puk.tries,
+    noPinLimit: account.noPinLimit,
+    pendingWithdrawal: pending === undefined ? null : { keyId: toHex(pending.keyId), value: pending.terms.value, currency: pending.terms.currency },
+    denominations: denominations.sort((a, b) => b.value - a.value),
+    totals,
+    paymentsLogged,
+  };
+}

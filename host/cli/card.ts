@@ -1,0 +1,182 @@
+/**
+ * The card's commands: `ecash card create`, `ecash card info`, `ecash card serve` (the card in a
+ * real pcscd through vpcd) and `ecash card profiles`. The card is firmware-sim's emulated card;
+ * hosts never reach into it except through a reader, so these are the only commands that open
+ * an image file directly.
+ */
+import { once } from 'node:events';
+import { randomInt } from 'node:crypto';
+import type { Command } from 'commander';
+import { DEFAULT_SUITE, EcashError, isSuiteId, SUITE_IDS, swHex, toHex, type SuiteId } from '../../core/index.js';
+import {
+  CHIP_PROFILES,
+  createCardImage,
+  DEFAULT_CAPACITY,
+  inspectCardImage,
+  openCard,
+  parseVpcdAddress,
+  serveOverVpcd,
+  type CardExchange,
+  type CardImageSummary,
+} from '../../firmware-sim/index.js';
+import { redactCommand } from '../../reader-bridge/index.js';
+import { action, info, printResult } from './output.js';
+
+interface CreateOptions {
+  pin?: string;
+  puk?: string;
+  suite?: string;
+  capacity?: string;
+  limit?: string;
+}
+
+interface ServeOptions {
+  vpcd?: string | true;
+  profile?: string;
+  trace?: boolean;
+  quickack?: boolean;
+}
+
+const json = (cmd: Command) => cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+
+function wholeNumber(value: string | undefined, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new EcashError('bad-option', `${option} takes a whole number, got "${value}"`);
+  return Number(value);
+}
+
+/** A PIN or PUK the holder did not choose: printed once, like an issuer's PIN letter. */
+function randomDigits(n: number): string {
+  return Array.from({ length: n }, () => randomInt(10)).join('');
+}
+
+function describeCard(file: string, s: CardImageSummary): string {
+  const lines = [
+    `card ${file}: ${s.personalised ? s.suite : 'factory-fresh'}, ${s.capacity} bytes, ${s.coinSlots} coin slots (${s.freeSlots} free)`,
+  ];
+  if (s.personalised) {
+    lines.push(`PIN: ${s.pinTriesLeft} tries left, PUK: ${s.pukTriesLeft} tries left; payments up to ${s.noPinLimit} need no PIN`);
+    const totals = Object.entries(s.totals).map(([c, v]) => `${v} ${c}`);
+    lines.push(`balance: ${totals.length === 0 ? 'empty' : totals.join(', ')}`);
+    for (const d of s.denominations) lines.push(`  ${d.count} × ${d.value} ${d.currency}${d.scope ? ` (${d.scope})` : ''}  key ${d.keyId.slice(0, 16)}…`);
+    if (s.pendingWithdrawal) lines.push(`pending withdrawal of ${s.pendingWithdrawal.value} ${s.pendingWithdrawal.currency}`);
+    lines.push(`payments in the card's log: ${s.paymentsLogged}`);
+  }
+  return lines.join('\n');
+}
+
+/** One trace line: the command with any PIN or PUK redacted, the status, the work it counted. */
+function traceLine(e: CardExchange): string {
+  const n = e.response.length;
+  const sw = n >= 2 ? swHex((e.response[n - 2]! << 8) | e.response[n - 1]!) : '';
+  const c = e.cost;
+  const work = [
+    c.exp + c.multiExp > 0 ? `exp ${c.exp}+${c.multiExp}msm/${c.multiExpBases}` : '',
+    c.scalarMul > 0 ? `mulq ${c.scalarMul}` : '',
+    c.hash > 0 ? `hash ${c.hash}` : '',
+    c.nvmBytesWritten > 0 ? `nvm ${c.nvmBytesWritten}B/${c.nvmWrites}w` : '',
+  ].filter((x) => x !== '');
+  const modelled = e.modelledMs === undefined ? '' : ` chip ${e.modelledMs.toFixed(1)}ms`;
+  const refusal = e.refusal === undefined ? '' : ` (${e.refusal})`;
+  return `> ${redactCommand(e.command)}\n< ${toHex(e.response.subarray(0, Math.max(0, n - 2)))} ${sw}${refusal} [${e.elapsedMs.toFixed(3)}ms${modelled}${work.length ? ' ' + work.join(' ') : ''}]`;
+}
+
+/** Resolves on SIGINT or SIGTERM. */
+async function untilSignal(): Promise<void> {
+  const stop = new AbortController();
+  await Promise.race(['SIGINT', 'SIGTERM'].map((s) => once(process, s, { signal: stop.signal }).catch(() => undefined)));
+  stop.abort();
+}
+
+export function registerCardCommands(program: Command): void {
+  const card = program.command('card').description('the emulated e-cash card: create an image, inspect it, serve it to pcscd');
+
+  card
+    .command('create <file>')
+    .description('create and personalise a card image file (u1 is generated on the card; PIN and PUK are printed once if not given)')
+    .option('--pin <digits>', 'the holder PIN, 4-12 digits (default: a random 6-digit PIN, printed)')
+    .option('--puk <digits>', 'the unblocking PUK, 8-16 digits (default: a random 10-digit PUK, printed)')
+    .option('--suite <id>', `group suite: ${SUITE_IDS.join(', ')}`, DEFAULT_SUITE)
+    .option('--capacity <bytes>', 'persistent memory size of the card', String(DEFAULT_CAPACITY))
+    .option('--limit <minor units>', 'payments up to this total need no PIN (0: every payment needs it)', '0')
+    .action(
+      action(async (file: string, opts: CreateOptions, cmd: Command) => {
+        const suite = opts.suite ?? DEFAULT_SUITE;
+        if (!isSuiteId(suite)) throw new EcashError('unknown-suite', `--suite must be one of ${SUITE_IDS.join(', ')}, got "${suite}"`);
+        const pin = opts.pin ?? randomDigits(6);
+        const puk = opts.puk ?? randomDigits(10);
+        await createCardImage(file, {
+          suite: suite as SuiteId,
+          pin,
+          puk,
+          capacity: wholeNumber(opts.capacity, '--capacity', DEFAULT_CAPACITY),
+          noPinLimit: wholeNumber(opts.limit, '--limit', 0),
+        });
+        const summary = inspectCardImage(file);
+        const generated = { ...(opts.pin === undefined ? { pin } : {}), ...(opts.puk === undefined ? { puk } : {}) };
+        printResult({ json: json(cmd) }, { file, ...summary, ...generated }, () =>
+          [
+            describeCard(file, summary),
+            ...(opts.pin === undefined ? [`PIN (write it down, it is not stored in clear): ${pin}`] : []),
+            ...(opts.puk === undefined ? [`PUK (write it down, it is not stored in clear): ${puk}`] : []),
+          ].join('\n'),
+        );
+      }),
+    );
+
+  card
+    .command('info <file>')
+    .description('balance, coins by denomination, PIN state of a card image (no secrets)')
+    .action(
+      action(async (file: string, _opts: unknown, cmd: Command) => {
+        const summary = inspectCardImage(file);
+        printResult({ json: json(cmd) }, { file, ...summary }, () => describeCard(file, summary));
+      }),
+    );
+
+  card
+    .command('serve <file>')
+    .description('insert the card into pcscd through vpcd and stay attached until SIGINT/SIGTERM (reconnects when pcscd restarts)')
+    .option('--vpcd [host:port]', 'the vpcd slot to attach to (default 127.0.0.1:35963, reader "Virtual PCD 00 00")')
+    .option('--profile <chip>', `answer as slowly as a real chip: ${Object.keys(CHIP_PROFILES).join(', ')} (see ecash card profiles)`)
+    .option('--trace', 'log every APDU on stderr, PINs and PUKs redacted, with the work it counted')
+    .option('--no-quickack', 'do not set TCP_QUICKACK (every APDU then stalls ~40 ms on delayed ACKs unless the route has quickack 1)')
+    .action(
+      action(async (file: string, opts: ServeOptions, cmd: Command) => {
+        if (opts.vpcd === undefined) throw new EcashError('bad-option', 'say where to serve the card: --vpcd [host:port]');
+        const address = parseVpcdAddress(opts.vpcd === true ? undefined : opts.vpcd);
+        const emulated = openCard(file, opts.profile === undefined ? {} : { profile: opts.profile });
+        if (opts.trace) emulated.onExchange((e) => info(traceLine(e)));
+        const connection = await serveOverVpcd(emulated, {
+          ...address,
+          quickAck: opts.quickack === false ? 'off' : 'auto',
+          onEvent: (e) => {
+            if (e.type === 'connected') info(`ecash: card attached to vpcd at ${e.host}:${e.port}${e.quickAck ? '' : ' (without TCP_QUICKACK)'}`);
+            else if (e.type === 'disconnected') info(`ecash: ${e.reason}; reconnecting`);
+            else if (e.type === 'error') info(`ecash: ${e.message}`);
+            else if (opts.trace) info(`ecash: power ${e.state}`);
+          },
+        });
+        const q = connection.quickAck;
+        if (!q.active && opts.quickack !== false) info(`ecash: TCP_QUICKACK unavailable (${q.reason}): expect ~40 ms per APDU through pcscd`);
+        printResult({ json: json(cmd) }, { file, vpcd: address, profile: emulated.profile?.id ?? null, quickAck: q.active }, () =>
+          `serving ${file} on vpcd ${address.host}:${address.port}${emulated.profile ? ` as ${emulated.profile.name}` : ''} (Ctrl-C to stop)`,
+        );
+        await untilSignal();
+        await connection.close();
+        emulated.close();
+      }),
+    );
+
+  card
+    .command('profiles')
+    .description('the chip profiles for --profile, with their prices per operation (ms)')
+    .action(
+      action(async (_opts: unknown, cmd: Command) => {
+        const profiles = Object.values(CHIP_PROFILES);
+        printResult({ json: json(cmd) }, profiles, () =>
+          profiles.map((p) => `${p.id}: ${p.name} — ${p.summary}\n  exp ${p.ec.exp} ms, mul mod q ${p.ec.scalarMul} ms, point add ${p.ec.groupMul} ms, per command ${p.ec.command} ms`).join('\n'),
+        );
+      }),
+    );
+}
