@@ -4,7 +4,9 @@
  * for the late exchange to settle (its response is dropped), and its own budget, counted from its
  * call, covers that wait. This is what lets a terminal repeat a PAY whose answer it did not get.
  */
-import { bridgeError, BRIDGE_ERROR } from './errors.js';
+import type { EcashError } from '../core/index.js';
+import { bridgeError, BRIDGE_ERROR, channelClosed } from './errors.js';
+import type { TransmitOptions } from './transport.js';
 
 export class ExchangeQueue {
   private tail: Promise<unknown> = Promise.resolve();
@@ -38,5 +40,49 @@ export class ExchangeQueue {
   /** Resolves once every exchange started so far has settled. */
   async drain(): Promise<void> {
     await this.tail;
+  }
+}
+
+/**
+ * What every transport's channel shares: one exchange at a time under its budget, refusal once
+ * disconnected, and a sticky failure (`broken`) that only `reconnect()` clears.
+ */
+export abstract class QueuedChannel {
+  protected readonly queue: ExchangeQueue;
+  protected closed = false;
+  /** Set when only `reconnect()` can help (the card left, the medium failed). */
+  protected broken: EcashError | undefined;
+
+  constructor(protected readonly readerName: string) {
+    this.queue = new ExchangeQueue(readerName);
+  }
+
+  transmit(command: Uint8Array, options: TransmitOptions): Promise<Uint8Array> {
+    return this.queue.run(() => {
+      if (this.closed) throw channelClosed(this.readerName);
+      if (this.broken) throw this.broken;
+      return this.exchange(command, options);
+    }, this.budget(options.timeoutMs));
+  }
+
+  /** The local budget for a card's budget (the remote transport adds the network's share). */
+  protected budget(timeoutMs: number): number {
+    return timeoutMs;
+  }
+
+  protected abstract exchange(command: Uint8Array, options: TransmitOptions): Promise<Uint8Array>;
+
+  /** Before reconnecting: refuses a closed channel and lets the exchange in flight settle. */
+  protected async readyToReconnect(): Promise<void> {
+    if (this.closed) throw channelClosed(this.readerName);
+    await this.queue.drain();
+  }
+
+  /** Marks the channel closed and lets the exchange in flight settle; false if it already was. */
+  protected async closing(): Promise<boolean> {
+    if (this.closed) return false;
+    this.closed = true;
+    await this.queue.drain();
+    return true;
   }
 }

@@ -7,14 +7,13 @@
 import { randomInt } from 'node:crypto';
 import { frameMessage, HidMessageAssembler, type EcashError } from '../../core/index.js';
 import { bridgeError, BRIDGE_ERROR, cardRemoved, channelClosed, noReader } from '../errors.js';
-import { ExchangeQueue } from '../exchange-queue.js';
+import { QueuedChannel } from '../exchange-queue.js';
 import {
   ReaderEventHub,
   type CardChannel,
   type ReaderEventListener,
   type ReaderInfo,
   type ReaderTransport,
-  type TransmitOptions,
 } from '../transport.js';
 
 export interface HidDeviceInfo {
@@ -193,22 +192,19 @@ interface Pending {
   reject(error: EcashError): void;
 }
 
-class HidChannel implements CardChannel {
+class HidChannel extends QueuedChannel implements CardChannel {
   readonly atr = new Uint8Array(0);
   readonly protocol = 'direct' as const;
   private device: HidDevice | undefined;
   private assembler: HidMessageAssembler | undefined;
   private channelId = 0;
   private pending: Pending | undefined;
-  private broken: EcashError | undefined;
-  private closed = false;
-  private readonly queue: ExchangeQueue;
 
   constructor(
     private readonly transport: HidTransport,
     private readonly name: string,
   ) {
-    this.queue = new ExchangeQueue(name);
+    super(name);
   }
 
   get reader(): ReaderInfo {
@@ -256,13 +252,7 @@ class HidChannel implements CardChannel {
     this.broken = undefined;
   }
 
-  transmit(command: Uint8Array, options: TransmitOptions): Promise<Uint8Array> {
-    return this.queue.run(() => this.exchange(command), options.timeoutMs);
-  }
-
-  private async exchange(command: Uint8Array): Promise<Uint8Array> {
-    if (this.closed) throw channelClosed(this.name);
-    if (this.broken) throw this.broken;
+  protected async exchange(command: Uint8Array): Promise<Uint8Array> {
     const device = this.device!;
     const answer = new Promise<Uint8Array>((resolve, reject) => (this.pending = { resolve, reject }));
     try {
@@ -288,16 +278,15 @@ class HidChannel implements CardChannel {
     if (this.closed) throw channelClosed(this.name);
     const deadline = Date.now() + this.transport.reconnectTimeoutMs;
     this.fail(cardRemoved(this.name)); // ends an exchange still waiting on the old session
-    await this.queue.drain();
+    await this.readyToReconnect();
     await this.detach();
     await this.open(await this.transport.find(this.name, deadline));
   }
 
   async disconnect(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
-    this.fail(channelClosed(this.name));
-    await this.queue.drain();
+    this.fail(channelClosed(this.name)); // ends an exchange the device will never answer
+    await this.closing();
     await this.detach();
     this.transport.release(this.name);
   }

@@ -6,7 +6,7 @@
  */
 import { EcashError } from '../../core/index.js';
 import { bridgeError, BRIDGE_ERROR, cardRemoved, channelClosed, noCard, noReader } from '../errors.js';
-import { ExchangeQueue } from '../exchange-queue.js';
+import { QueuedChannel } from '../exchange-queue.js';
 import {
   ReaderEventHub,
   type CardChannel,
@@ -16,7 +16,6 @@ import {
   type ReaderEventListener,
   type ReaderInfo,
   type ReaderTransport,
-  type TransmitOptions,
 } from '../transport.js';
 import {
   loadPcsclite,
@@ -249,21 +248,17 @@ function pcscCall<T>(invoke: (callback: (err: Error | null | undefined, value: T
   return new Promise((resolve, reject) => invoke((err, value) => (err ? reject(err) : resolve(value))));
 }
 
-class PcscChannel implements CardChannel {
+class PcscChannel extends QueuedChannel implements CardChannel {
   private pcscReader: PcscCardReader | undefined;
   private protocolNumber = 0;
   private cardAtr: Uint8Array = new Uint8Array(0);
-  /** Set when only `reconnect()` can help (pcscd restarted, card pulled, timed out). */
-  private broken: EcashError | undefined;
-  private closed = false;
-  private readonly queue: ExchangeQueue;
 
   constructor(
     private readonly transport: PcscTransport,
     private readonly name: string,
     private readonly options: ConnectOptions,
   ) {
-    this.queue = new ExchangeQueue(name);
+    super(name);
   }
 
   get reader(): ReaderInfo {
@@ -302,13 +297,7 @@ class PcscChannel implements CardChannel {
     this.broken = undefined;
   }
 
-  transmit(command: Uint8Array, options: TransmitOptions): Promise<Uint8Array> {
-    return this.queue.run(() => this.exchange(command), options.timeoutMs);
-  }
-
-  private async exchange(command: Uint8Array): Promise<Uint8Array> {
-    if (this.closed) throw channelClosed(this.name);
-    if (this.broken) throw this.broken;
+  protected async exchange(command: Uint8Array): Promise<Uint8Array> {
     const reader = this.pcscReader!;
     try {
       const response = await pcscCall<Buffer>((cb) => reader.transmit(Buffer.from(command), RESPONSE_BUFFER, this.protocolNumber, cb));
@@ -371,9 +360,8 @@ class PcscChannel implements CardChannel {
   }
 
   async reconnect(): Promise<void> {
-    if (this.closed) throw channelClosed(this.name);
     const deadline = Date.now() + this.transport.reconnectTimeoutMs;
-    await this.queue.drain();
+    await this.readyToReconnect();
     const entry = await this.transport.cardIn(this.name, deadline);
     const old = this.pcscReader;
     if (old !== undefined && old !== entry.reader && old.connected) {
@@ -383,9 +371,7 @@ class PcscChannel implements CardChannel {
   }
 
   async disconnect(disposition: Disposition = 'reset'): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.queue.drain();
+    if (!(await this.closing())) return;
     this.transport.forget(this);
     const reader = this.pcscReader;
     if (reader === undefined || !reader.connected) return;

@@ -5,8 +5,8 @@
  */
 import WebSocket from 'ws';
 import { EcashError, fromHex } from '../../core/index.js';
-import { bridgeError, BRIDGE_ERROR, channelClosed } from '../errors.js';
-import { ExchangeQueue } from '../exchange-queue.js';
+import { bridgeError, BRIDGE_ERROR } from '../errors.js';
+import { QueuedChannel } from '../exchange-queue.js';
 import {
   BRIDGE_MAX_FRAME,
   encodeRequest,
@@ -218,18 +218,16 @@ export class RemoteTransport implements ReaderTransport {
   }
 }
 
-class RemoteChannel implements CardChannel {
+class RemoteChannel extends QueuedChannel implements CardChannel {
   private description: ChannelDescription | undefined;
   private generation = -1;
-  private closed = false;
-  private readonly queue: ExchangeQueue;
 
   constructor(
     private readonly transport: RemoteTransport,
     private readonly name: string,
     private readonly options: ConnectOptions,
   ) {
-    this.queue = new ExchangeQueue(name);
+    super(name);
   }
 
   get reader(): ReaderInfo {
@@ -252,26 +250,20 @@ class RemoteChannel implements CardChannel {
     this.generation = this.transport.generation;
   }
 
-  private live(): ChannelDescription {
-    if (this.closed) throw channelClosed(this.name);
+  protected override budget(timeoutMs: number): number {
+    return timeoutMs + this.transport.networkSlackMs;
+  }
+
+  protected async exchange(command: Uint8Array, options: TransmitOptions): Promise<Uint8Array> {
     if (this.description === undefined || this.generation !== this.transport.generation) {
       throw bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `the reader bridge connection behind "${this.name}" was lost: reconnect the channel`);
     }
-    return this.description;
-  }
-
-  transmit(command: Uint8Array, options: TransmitOptions): Promise<Uint8Array> {
-    const budget = options.timeoutMs + this.transport.networkSlackMs;
-    return this.queue.run(async () => {
-      const { channel } = this.live();
-      const result = await this.transport.request({ op: 'transmit', channel, apdu: command, timeoutMs: options.timeoutMs }, budget);
-      return parseResponseHex(result);
-    }, budget);
+    const request = { op: 'transmit' as const, channel: this.description.channel, apdu: command, timeoutMs: options.timeoutMs };
+    return parseResponseHex(await this.transport.request(request, this.budget(options.timeoutMs)));
   }
 
   async reconnect(): Promise<void> {
-    if (this.closed) throw channelClosed(this.name);
-    await this.queue.drain();
+    await this.readyToReconnect();
     if (this.description !== undefined && this.generation === this.transport.generation) {
       const result = await this.transport.request({ op: 'reconnect', channel: this.description.channel }, this.transport.requestTimeoutMs);
       this.description = parseChannelDescription(result);
@@ -281,9 +273,7 @@ class RemoteChannel implements CardChannel {
   }
 
   async disconnect(disposition: Disposition = 'reset'): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.queue.drain();
+    if (!(await this.closing())) return;
     const description = this.description;
     if (description === undefined || this.generation !== this.transport.generation) return;
     await this.transport.request({ op: 'disconnect', channel: description.channel, disposition }, this.transport.requestTimeoutMs).catch(() => undefined);

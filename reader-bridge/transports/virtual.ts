@@ -6,8 +6,8 @@
  */
 import { EcashError, isEcashError } from '../../core/index.js';
 import type { SimulatedCard } from '../../firmware-sim/index.js';
-import { bridgeError, BRIDGE_ERROR, cardRemoved, channelClosed, noCard, noReader } from '../errors.js';
-import { ExchangeQueue } from '../exchange-queue.js';
+import { bridgeError, BRIDGE_ERROR, cardRemoved, noCard, noReader } from '../errors.js';
+import { QueuedChannel } from '../exchange-queue.js';
 import {
   ReaderEventHub,
   type CardChannel,
@@ -17,7 +17,6 @@ import {
   type ReaderInfo,
   type ReaderTransport,
   type ShareMode,
-  type TransmitOptions,
 } from '../transport.js';
 
 interface Insertion {
@@ -155,19 +154,17 @@ export class VirtualTransport implements ReaderTransport {
   }
 }
 
-class VirtualChannel implements CardChannel {
+class VirtualChannel extends QueuedChannel implements CardChannel {
   readonly protocol = 'direct' as const;
   private insertion: Insertion | undefined;
   private seenResets = 0;
-  private closed = false;
-  private readonly queue: ExchangeQueue;
 
   constructor(
     private readonly transport: VirtualTransport,
     private readonly slot: Slot,
     readonly share: ShareMode,
   ) {
-    this.queue = new ExchangeQueue(slot.name);
+    super(slot.name);
   }
 
   get reader(): ReaderInfo {
@@ -191,12 +188,7 @@ class VirtualChannel implements CardChannel {
     this.seenResets = insertion.resets;
   }
 
-  transmit(command: Uint8Array, options: TransmitOptions): Promise<Uint8Array> {
-    return this.queue.run(() => this.exchange(command), options.timeoutMs);
-  }
-
-  private async exchange(command: Uint8Array): Promise<Uint8Array> {
-    if (this.closed) throw channelClosed(this.slot.name);
+  protected async exchange(command: Uint8Array): Promise<Uint8Array> {
     const insertion = this.insertion;
     if (insertion === undefined || insertion !== this.slot.insertion) {
       throw this.transport.hasReader(this.slot.name) ? cardRemoved(this.slot.name) : noReader(this.slot.name);
@@ -214,15 +206,12 @@ class VirtualChannel implements CardChannel {
   }
 
   async reconnect(): Promise<void> {
-    if (this.closed) throw channelClosed(this.slot.name);
-    await this.queue.drain();
+    await this.readyToReconnect();
     await this.attach();
   }
 
   async disconnect(disposition: Disposition = 'reset'): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.queue.drain();
+    if (!(await this.closing())) return;
     this.transport.release(this.slot, this);
     const insertion = this.insertion;
     if (insertion === undefined || insertion !== this.slot.insertion || this.slot.channels.size > 0) return;
