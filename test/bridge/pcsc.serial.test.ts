@@ -4,12 +4,13 @@
  * then what only PC/SC has: pcscd restarting under a connected client, sharing modes and a
  * reset by another application, and the `ecash` commands against a real reader.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { isEcashError } from '../../core/index.js';
 import { serveOverVpcd, type VpcdConnection } from '../../firmware-sim/index.js';
-import { EcashCardClient, PcscTransport, type ReaderEvent } from '../../reader-bridge/index.js';
+import { EcashCardClient, PcscTransport, RemoteTransport, type ReaderEvent } from '../../reader-bridge/index.js';
 import { pcscdAvailable, requireService } from '../helpers/env.js';
 import { conformanceSuite, eventually, newCard, PIN, readerState } from './conformance.js';
 import { stopPcscd } from './pcscd.js';
@@ -17,6 +18,15 @@ import { stopPcscd } from './pcscd.js';
 const READER = 'Virtual PCD 00 00';
 const VPCD_PORT = 35963;
 const run = promisify(execFile);
+const CLI = ['--import', 'tsx', 'host/cli/main.ts'];
+
+/** Starts a long-running `ecash` command; `line()` gives its stdout line by line. */
+function start(args: string[], env: Record<string, string> = {}): { child: ChildProcessWithoutNullStreams; line: () => Promise<string>; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, ...env } });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, line: async () => String((await lines.next()).value), exited };
+}
 
 async function serve(transport: PcscTransport, card: Parameters<typeof serveOverVpcd>[0]): Promise<VpcdConnection> {
   const served = await serveOverVpcd(card, { port: VPCD_PORT });
@@ -129,7 +139,7 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
     const served = await serve(transport, await newCard('ristretto255-sha512'));
     await transport.close();
     try {
-      const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'host/cli/main.ts', ...args], { timeout: 30_000 });
+      const cli = (...args: string[]) => run(process.execPath, [...CLI, ...args], { timeout: 30_000 });
       const readers = JSON.parse((await cli('readers', '--json')).stdout) as unknown[];
       expect(readers).toContainEqual({ name: READER, transport: 'pcsc', cardPresent: true });
       const { stdout, stderr } = await cli('apdu', '00a4040007f045434153480100', '0020008004' + '32343638', '--reader', READER, '--trace', '--json');
@@ -138,6 +148,49 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
       expect(stderr).toContain('>> 00200080 [redacted]');
       expect(stderr).not.toContain('32343638');
     } finally {
+      await unserve(served);
+    }
+  });
+
+  it('`ecash readers --watch --json` streams events until interrupted', async () => {
+    const transport = new PcscTransport();
+    const watching = start(['readers', '--watch', '--json']);
+    try {
+      expect(JSON.parse(await watching.line())).toMatchObject({ event: 'present', name: READER, cardPresent: false });
+      expect(JSON.parse(await watching.line())).toMatchObject({ event: 'present', name: 'Virtual PCD 00 01' });
+      const served = await serve(transport, await newCard('ristretto255-sha512'));
+      expect(JSON.parse(await watching.line())).toMatchObject({ event: 'card-inserted', name: READER, transport: 'pcsc', atr: '3b80800101' });
+      await unserve(served);
+      expect(JSON.parse(await watching.line())).toMatchObject({ event: 'card-removed', name: READER });
+      watching.child.kill('SIGINT');
+      expect(await watching.exited).toBe(0);
+    } finally {
+      watching.child.kill('SIGKILL');
+      await transport.close();
+    }
+  });
+
+  it('`ecash bridge serve` shares the PC/SC readers with a token, on loopback, and stops on SIGTERM', async () => {
+    const token = 'cli-bridge-token-0123456789';
+    const bridge = start(['bridge', 'serve', '--port', '0', '--json'], { ECASH_BRIDGE_TOKEN: token });
+    const local = new PcscTransport();
+    const served = await serve(local, await newCard('ristretto255-sha512'));
+    try {
+      let document = '';
+      while (!document.trimEnd().endsWith('}')) document += (await bridge.line()) + '\n';
+      const { url } = JSON.parse(document) as { url: string };
+      expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/v1$/);
+      await expect(new RemoteTransport({ url, token: 'not-the-token-0123456789' }).listReaders()).rejects.toSatisfy((e) => isEcashError(e, 'bridge-unauthorized'));
+      const remote = new RemoteTransport({ url, token });
+      expect(await remote.listReaders()).toContainEqual({ name: READER, transport: 'remote', cardPresent: true });
+      const card = EcashCardClient.on(await remote.connect(READER));
+      expect(await card.select()).toMatchObject({ suite: 'ristretto255-sha512' });
+      await remote.close();
+      bridge.child.kill('SIGTERM');
+      expect(await bridge.exited).toBe(0);
+    } finally {
+      bridge.child.kill('SIGKILL');
+      await local.close();
       await unserve(served);
     }
   });
