@@ -5,6 +5,9 @@
  * reset by another application, and the `ecash` commands against a real reader.
  */
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -192,6 +195,29 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
       bridge.child.kill('SIGKILL');
       await local.close();
       await unserve(served);
+    }
+  });
+
+  it('`ecash readers` shows Virtual PCD 00 00 with a card while `ecash card serve` runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ecash-bridge-'));
+    const image = join(dir, 'card.img');
+    await run(process.execPath, [...CLI, 'card', 'create', image, '--pin', PIN, '--puk', '13572468'], { timeout: 30_000 });
+    const serving = start(['card', 'serve', image, '--vpcd', `127.0.0.1:${VPCD_PORT}`]);
+    const watcher = new PcscTransport();
+    try {
+      await readerState(watcher, READER, true);
+      const readers = JSON.parse((await run(process.execPath, [...CLI, 'readers', '--json'], { timeout: 30_000 })).stdout) as unknown[];
+      expect(readers).toContainEqual({ name: READER, transport: 'pcsc', cardPresent: true });
+      const card = EcashCardClient.on(await watcher.connect(READER));
+      expect(await card.select()).toMatchObject({ suite: 'ristretto255-sha512' });
+      await card.verifyPin(PIN);
+      serving.child.kill('SIGTERM');
+      await serving.exited;
+      await readerState(watcher, READER, false);
+    } finally {
+      serving.child.kill('SIGKILL');
+      await watcher.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
