@@ -133,6 +133,7 @@ export class RemoteTransport implements ReaderTransport {
   /** The bridge connection dropped: its readers are gone for us, and so are its channels. */
   private lost(): void {
     this.socket = undefined;
+    this.generation++; // the bridge's channel numbers died with the connection
     const failure = bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `the connection to the reader bridge at ${this.options.url} was lost: reconnect once it is back`);
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { fromHex, isEcashError } from '../../core/index.js';
 import {
@@ -32,9 +32,11 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function serve(): Promise<{ server: BridgeServer; source: ReplayTransport }> {
+const logged: string[] = [];
+
+async function serve(port = 0): Promise<{ server: BridgeServer; source: ReplayTransport }> {
   const source = new ReplayTransport(cassette);
-  server = await startBridgeServer({ source, token: TOKEN });
+  server = await startBridgeServer({ source, token: TOKEN, port, log: (line) => logged.push(line) });
   return { server, source };
 }
 
@@ -71,8 +73,15 @@ describe('remote reader bridge', () => {
 
   it('refuses a client without the right token, and a wrong path', async () => {
     const { server } = await serve();
-    await expect(remote(server.url, 'wrong-token-0123456789abcdef').listReaders()).rejects.toSatisfy((e) => isEcashError(e, 'bridge-unauthorized'));
+    const wrong = 'wrong-token-0123456789abcdef';
+    await expect(remote(server.url, wrong).listReaders()).rejects.toSatisfy((e) => isEcashError(e, 'bridge-unauthorized'));
     await expect(remote(server.url.replace('/v1', '/v0')).listReaders()).rejects.toSatisfy((e) => isEcashError(e, 'transport-failure'));
+    await remote(server.url).listReaders();
+    expect(logged.some((l) => l.includes('refused'))).toBe(true);
+    for (const line of logged) {
+      expect(line).not.toContain(TOKEN);
+      expect(line).not.toContain(wrong);
+    }
   });
 
   it('lists the readers and carries APDUs, GET RESPONSE and card errors across', async () => {
@@ -123,5 +132,24 @@ describe('remote reader bridge', () => {
     expect(events.map((e) => [e.type, e.reader.name])).toEqual([['reader-removed', 'Remote Reader 0']]);
     await expect(channel.transmit(fromHex('8030000000'), { timeoutMs: 1000 })).rejects.toSatisfy((e) => isEcashError(e, 'transport-failure'));
     await expect(channel.reconnect()).rejects.toSatisfy((e) => isEcashError(e, 'transport-failure'));
+  });
+
+  it('reconnects a channel once the bridge is back, and announces its readers again', async () => {
+    const first = await serve();
+    const port = first.server.port;
+    const transport = remote(first.server.url);
+    expect(await transport.listReaders()).toHaveLength(1);
+    const events: ReaderEvent[] = [];
+    transport.watch((e) => events.push(e));
+    const channel = await transport.connect('Remote Reader 0');
+    const client = new ApduClient(channel);
+    expect((await client.sendBytes(fromHex('8030000000'))).data.length).toBe(258);
+    await first.server.close();
+    await expect(client.sendBytes(fromHex('0020008004' + '39393939'))).rejects.toSatisfy((e) => isEcashError(e, 'transport-failure'));
+
+    await serve(port); // the same address again, with a fresh card behind it
+    await channel.reconnect();
+    expect((await client.sendBytes(fromHex('8030000000'))).data.length).toBe(258);
+    await vi.waitFor(() => expect(events.map((e) => e.type)).toEqual(['reader-removed', 'reader-added']), { timeout: 5_000 });
   });
 });
