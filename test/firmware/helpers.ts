@@ -37,11 +37,14 @@ import {
 } from '../../core/index.js';
 import type { SimulatedCard } from '../../firmware-sim/index.js';
 
+/** Anything that exchanges APDUs with a card: a SimulatedCard, or a PC/SC client. */
+export type CardLink = Pick<SimulatedCard, 'transmit'>;
+
 export const PIN = '1234';
 export const PUK = '12345678';
 
 /** Sends one command, following 61xx with GET RESPONSE like any terminal. */
-export async function send(card: SimulatedCard, cla: number, ins: number, data: Uint8Array = new Uint8Array(0), opts: { p1?: number; p2?: number; le?: number; extended?: boolean } = {}): Promise<ResponseApdu> {
+export async function send(card: CardLink, cla: number, ins: number, data: Uint8Array = new Uint8Array(0), opts: { p1?: number; p2?: number; le?: number; extended?: boolean } = {}): Promise<ResponseApdu> {
   const command = encodeCommand({ cla, ins, p1: opts.p1 ?? 0, p2: opts.p2 ?? 0, data, le: opts.le ?? 256 }, { extended: opts.extended ?? false });
   let res = parseResponse(await card.transmit(command));
   const parts = [res.data];
@@ -58,9 +61,9 @@ export async function expectOk(p: Promise<ResponseApdu>): Promise<Uint8Array> {
   return r.data;
 }
 
-export const select = (card: SimulatedCard) => send(card, CLA_ISO, ISO_INS.SELECT, ECASH_AID, { p1: SELECT_BY_AID_P1 });
-export const verifyPin = (card: SimulatedCard, pin = PIN) => send(card, CLA_ISO, ISO_INS.VERIFY, encodeVerify(pin), { p2: PIN_REFERENCE });
-export const balance = async (card: SimulatedCard): Promise<BalanceEntry[]> => decodeBalance(await expectOk(send(card, CLA_ECASH, ECASH_INS.GET_BALANCE)));
+export const select = (card: CardLink) => send(card, CLA_ISO, ISO_INS.SELECT, ECASH_AID, { p1: SELECT_BY_AID_P1 });
+export const verifyPin = (card: CardLink, pin = PIN) => send(card, CLA_ISO, ISO_INS.VERIFY, encodeVerify(pin), { p2: PIN_REFERENCE });
+export const balance = async (card: CardLink): Promise<BalanceEntry[]> => decodeBalance(await expectOk(send(card, CLA_ECASH, ECASH_INS.GET_BALANCE)));
 
 /** A bank of core roles: one key per value, an account for the card. */
 export class TestBank {
@@ -82,13 +85,13 @@ export class TestBank {
   }
 
   /** OPEN ACCOUNT on the (selected, PIN-verified) card. */
-  async open(card: SimulatedCard, holder = 'holder-1'): Promise<void> {
+  async open(card: CardLink, holder = 'holder-1'): Promise<void> {
     const data = await expectOk(send(card, CLA_ECASH, ECASH_INS.OPEN_ACCOUNT, new Uint8Array([holder.length, ...new TextEncoder().encode(holder)])));
     this.I = decodeOpenAccountResponse(this.group, data).I;
   }
 
   /** WITHDRAW BEGIN for one coin; returns the bank session to answer with. */
-  async begin(card: SimulatedCard, value: number): Promise<{ session: BankWithdrawalSession; c: bigint; sw: number }> {
+  async begin(card: CardLink, value: number): Promise<{ session: BankWithdrawalSession; c: bigint; sw: number }> {
     const secret = this.key(value);
     const I = this.I!;
     const session = BankWithdrawalSession.offer(this.group, secret, I, this.rng);
@@ -102,7 +105,7 @@ export class TestBank {
   }
 
   /** A whole withdrawal of one coin of `value`. */
-  async withdraw(card: SimulatedCard, value: number): Promise<void> {
+  async withdraw(card: CardLink, value: number): Promise<void> {
     const { session, c, sw } = await this.begin(card, value);
     if (sw !== 0x9000) throw new Error(`WITHDRAW BEGIN answered ${sw.toString(16)}`);
     await expectOk(send(card, CLA_ECASH, ECASH_INS.WITHDRAW_END, this.endCommand(session.answer(c))));
@@ -116,7 +119,7 @@ export function paymentContext(merchantId = 'merchant-1'): PaymentContext {
   return { merchantId, terminalId: 'till-1', timestamp: 1_750_000_000_000 + nonceCounter, nonce };
 }
 
-export async function pay(card: SimulatedCard, group: Group, context: PaymentContext, coins: { keyId: Uint8Array; count: number }[], extended = false): Promise<{ sw: number; paid: PaidCoin[]; request: Uint8Array }> {
+export async function pay(card: CardLink, group: Group, context: PaymentContext, coins: { keyId: Uint8Array; count: number }[], extended = false): Promise<{ sw: number; paid: PaidCoin[]; request: Uint8Array }> {
   const request = encodePay({ context, coins });
   const res = await send(card, CLA_ECASH, ECASH_INS.PAY, request, extended ? { le: 65536, extended: true } : {});
   return { sw: res.sw, paid: res.sw === 0x9000 ? decodePayResponse(group, res.data) : [], request };

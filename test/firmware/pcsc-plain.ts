@@ -1,0 +1,81 @@
+/**
+ * A plain PC/SC client straight on the `pcsclite` npm package (no project code in between), for
+ * the card's end-to-end tests and the `apdu_rtt_pcsc_ms` benchmark. It waits for the reader and
+ * its card (pcscd may be restarting), then connects, retrying while the card is still coming up.
+ */
+
+type Callback<T> = (err: unknown, value: T) => void;
+
+/** The few parts of pcsclite@1.0.1 this client uses (its own typings do not export them). */
+interface CardReader {
+  readonly name: string;
+  readonly connected: boolean;
+  readonly SCARD_SHARE_SHARED: number;
+  readonly SCARD_PROTOCOL_T1: number;
+  readonly SCARD_STATE_PRESENT: number;
+  readonly SCARD_RESET_CARD: number;
+  on(event: 'status', listener: (status: { state: number }) => void): unknown;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  connect(options: { share_mode: number; protocol: number }, callback: Callback<number>): void;
+  transmit(data: Buffer, responseLength: number, protocol: number, callback: Callback<Buffer>): void;
+  disconnect(disposition: number, callback: (err: unknown) => void): void;
+}
+
+interface PCSCLite {
+  on(event: 'reader', listener: (reader: CardReader) => void): unknown;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  close(): void;
+}
+
+export interface PlainPcscCard {
+  transmit(command: Uint8Array): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/** Room for the largest extended response, so no answer is ever cut (DESIGN.md). */
+const RESPONSE_BUFFER = 65538;
+
+export async function connectPlain(readerName: string, timeoutMs = 20_000): Promise<PlainPcscCard> {
+  const pcsclite = (await import('pcsclite')).default as unknown as () => PCSCLite;
+  const pcsc = pcsclite();
+  pcsc.on('error', () => undefined);
+  return new Promise<PlainPcscCard>((resolve, reject) => {
+    let done = false;
+    const timer = setTimeout(() => {
+      done = true;
+      pcsc.close();
+      reject(new Error(`no card in reader "${readerName}" within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const tryConnect = (reader: CardReader) => {
+      reader.connect({ share_mode: reader.SCARD_SHARE_SHARED, protocol: reader.SCARD_PROTOCOL_T1 }, (err, protocol) => {
+        if (done) return;
+        if (err) {
+          setTimeout(() => !done && tryConnect(reader), 200);
+          return;
+        }
+        done = true;
+        clearTimeout(timer);
+        resolve({
+          transmit: (command) =>
+            new Promise((res, rej) =>
+              reader.transmit(Buffer.from(command), RESPONSE_BUFFER, protocol, (e, data) => (e ? rej(e instanceof Error ? e : new Error(String(e))) : res(new Uint8Array(data)))),
+            ),
+          close: () =>
+            new Promise((res) =>
+              reader.disconnect(reader.SCARD_RESET_CARD, () => {
+                pcsc.close();
+                res();
+              }),
+            ),
+        });
+      });
+    };
+    pcsc.on('reader', (reader) => {
+      if (reader.name !== readerName) return;
+      reader.on('error', () => undefined);
+      reader.on('status', (status) => {
+        if (!done && (status.state & reader.SCARD_STATE_PRESENT) !== 0 && !reader.connected) tryConnect(reader);
+      });
+    });
+  });
+}
