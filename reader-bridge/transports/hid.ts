@@ -5,7 +5,7 @@
  * polls the device list.
  */
 import { randomInt } from 'node:crypto';
-import { frameMessage, HidMessageAssembler, type EcashError } from '../../core/index.js';
+import { EcashError, frameMessage, HidMessageAssembler } from '../../core/index.js';
 import { bridgeError, BRIDGE_ERROR, cardRemoved, channelClosed, noReader } from '../errors.js';
 import { QueuedChannel } from '../exchange-queue.js';
 import {
@@ -103,7 +103,10 @@ export class HidTransport implements ReaderTransport {
     return this.backend;
   }
 
-  /** The matching devices, by reader name. */
+  /**
+   * The matching devices, by reader name. Every scan, whoever asked for it, is compared with the
+   * previous one, so a watcher hears of every change some scan saw.
+   */
   async scan(): Promise<Map<string, HidDeviceInfo>> {
     const backend = await this.hid();
     const found = new Map<string, HidDeviceInfo>();
@@ -112,6 +115,7 @@ export class HidTransport implements ReaderTransport {
         if (d.path !== undefined && d.vendorId === f.vendorId && d.productId === f.productId) found.set(readerName(d), d);
       }
     }
+    this.diff(found);
     return found;
   }
 
@@ -122,10 +126,9 @@ export class HidTransport implements ReaderTransport {
   watch(listener: ReaderEventListener): () => void {
     const stop = this.events.add(listener);
     if (this.poller === undefined && !this.closed) {
-      this.known = new Map();
       const poll = async () => {
         try {
-          this.diff(await this.scan());
+          await this.scan();
         } catch {
           // A failed scan (node-hid missing) reports nothing; listReaders says why.
         }
@@ -150,12 +153,8 @@ export class HidTransport implements ReaderTransport {
   async connect(name: string): Promise<CardChannel> {
     const info = (await this.scan()).get(name);
     if (info === undefined) throw noReader(name);
-    if (this.inUse.has(name)) {
-      throw bridgeError(BRIDGE_ERROR.READER_BUSY, `HID device "${name}" is already connected: disconnect the other connection first`);
-    }
     const channel = new HidChannel(this, name);
     await channel.open(info);
-    this.inUse.add(name);
     return channel;
   }
 
@@ -169,9 +168,18 @@ export class HidTransport implements ReaderTransport {
     }
   }
 
-  /** @internal */
-  openDevice(path: string): Promise<HidDevice> {
-    return this.hid().then((b) => b.open(path));
+  /** @internal Opens a device for one channel at a time (hidraw has no sharing either). */
+  async openDevice(name: string, path: string): Promise<HidDevice> {
+    if (this.inUse.has(name)) {
+      throw bridgeError(BRIDGE_ERROR.READER_BUSY, `HID device "${name}" is already connected: disconnect the other connection first`);
+    }
+    this.inUse.add(name);
+    try {
+      return await (await this.hid()).open(path);
+    } catch (e) {
+      this.inUse.delete(name);
+      throw e;
+    }
   }
 
   /** @internal */
@@ -224,8 +232,9 @@ class HidChannel extends QueuedChannel implements CardChannel {
   };
 
   private readonly onError = (error: Error): void => {
-    // node-hid reports an unplugged device as a read error.
+    // node-hid reports an unplugged device as a read error: the device is gone, and so is our hold on it.
     this.fail(bridgeError(BRIDGE_ERROR.CARD_REMOVED, `HID device "${this.name}" went away (${error.message}): plug it back and reconnect`, { cause: error }));
+    void this.detach();
   };
 
   private fail(error: EcashError): void {
@@ -238,8 +247,9 @@ class HidChannel extends QueuedChannel implements CardChannel {
   /** @internal */
   async open(info: HidDeviceInfo): Promise<void> {
     try {
-      this.device = await this.transport.openDevice(info.path!);
+      this.device = await this.transport.openDevice(this.name, info.path!);
     } catch (e) {
+      if (e instanceof EcashError) throw e;
       throw bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `cannot open HID device "${this.name}": ${(e as Error).message} (check the permissions of ${info.path})`, {
         cause: e,
       });
@@ -271,6 +281,7 @@ class HidChannel extends QueuedChannel implements CardChannel {
     if (device === undefined) return;
     device.off('data', this.onReport);
     device.off('error', this.onError);
+    this.transport.release(this.name);
     await device.close().catch(() => undefined);
   }
 
@@ -288,6 +299,5 @@ class HidChannel extends QueuedChannel implements CardChannel {
     this.fail(channelClosed(this.name)); // ends an exchange the device will never answer
     await this.closing();
     await this.detach();
-    this.transport.release(this.name);
   }
 }
