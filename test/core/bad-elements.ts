@@ -8,6 +8,8 @@ import { MODP_P } from '../../core/suites/modp2048.js';
 
 export interface BadElement {
   why: string;
+  /** The identity, a value outside the group, another encoding of a member, or a wrong length. */
+  kind: 'identity' | 'outside' | 'non-canonical' | 'length';
   bytes: Uint8Array;
 }
 
@@ -24,12 +26,12 @@ function ristrettoBad(group: Group): BadElement[] {
   const highBit = valid.slice();
   highBit[31]! |= 0x80;
   return [
-    { why: 'the identity', bytes: new Uint8Array(32) },
-    { why: 's = p (non-canonical field element)', bytes: le32(P25519) },
-    { why: 's >= 2^255 (top bit set)', bytes: highBit },
-    { why: 'all ones', bytes: new Uint8Array(32).fill(0xff) },
-    { why: 'a negative s (odd)', bytes: le32(1n) },
-    { why: 'the Ed25519 base point encoding (not a ristretto encoding)', bytes: fromHex('58' + '66'.repeat(31)) },
+    { why: 'the identity', kind: 'identity', bytes: new Uint8Array(32) },
+    { why: 's = p (non-canonical field element)', kind: 'non-canonical', bytes: le32(P25519) },
+    { why: 's >= 2^255 (top bit set)', kind: 'non-canonical', bytes: highBit },
+    { why: 'all ones', kind: 'non-canonical', bytes: new Uint8Array(32).fill(0xff) },
+    { why: 'a negative s (odd)', kind: 'non-canonical', bytes: le32(1n) },
+    { why: 'the Ed25519 base point encoding (not a ristretto encoding)', kind: 'outside', bytes: fromHex('58' + '66'.repeat(31)) },
   ];
 }
 
@@ -54,25 +56,25 @@ function p256Bad(group: Group): BadElement[] {
   const y = valid.subarray(33, 65);
   const yPlusOne = bigIntToBytes((BigInt('0x' + Buffer.from(y).toString('hex')) + 1n) % P256_P, 32);
   return [
-    { why: 'all zeros (no point, not even the identity in SEC1)', bytes: new Uint8Array(65) },
-    { why: 'a point off the curve', bytes: concatBytes(new Uint8Array([4]), x, yPlusOne) },
-    { why: 'a curve point with x written as x + p', bytes: concatBytes(new Uint8Array([4]), bigIntToBytes(small.x + P256_P, 32), bigIntToBytes(small.y, 32)) },
-    { why: 'coordinates equal to p', bytes: concatBytes(new Uint8Array([4]), bigIntToBytes(P256_P, 32), bigIntToBytes(P256_P, 32)) },
-    { why: 'a compressed point padded to 65 bytes', bytes: concatBytes(new Uint8Array([2]), x, new Uint8Array(32)) },
-    { why: 'a hybrid-prefix (0x06) encoding', bytes: concatBytes(new Uint8Array([6]), x, y) },
+    { why: 'all zeros (no point, not even the identity in SEC1)', kind: 'identity', bytes: new Uint8Array(65) },
+    { why: 'a point off the curve', kind: 'outside', bytes: concatBytes(new Uint8Array([4]), x, yPlusOne) },
+    { why: 'a curve point with x written as x + p', kind: 'non-canonical', bytes: concatBytes(new Uint8Array([4]), bigIntToBytes(small.x + P256_P, 32), bigIntToBytes(small.y, 32)) },
+    { why: 'coordinates equal to p', kind: 'outside', bytes: concatBytes(new Uint8Array([4]), bigIntToBytes(P256_P, 32), bigIntToBytes(P256_P, 32)) },
+    { why: 'a compressed point padded to 65 bytes', kind: 'non-canonical', bytes: concatBytes(new Uint8Array([2]), x, new Uint8Array(32)) },
+    { why: 'a hybrid-prefix (0x06) encoding', kind: 'non-canonical', bytes: concatBytes(new Uint8Array([6]), x, y) },
   ];
 }
 
 function modpBad(): BadElement[] {
   const enc = (n: bigint) => bigIntToBytes(n, 256);
   return [
-    { why: '0', bytes: enc(0n) },
-    { why: '1 (the identity)', bytes: enc(1n) },
-    { why: 'p - 1 (order 2, outside the subgroup)', bytes: enc(MODP_P - 1n) },
-    { why: 'p (out of range)', bytes: enc(MODP_P) },
-    { why: 'p + 1 (non-canonical 1)', bytes: enc(MODP_P + 1n) },
-    { why: '2 (generates a larger subgroup)', bytes: enc(2n) },
-    { why: 'all ones', bytes: new Uint8Array(256).fill(0xff) },
+    { why: '0', kind: 'outside', bytes: enc(0n) },
+    { why: '1 (the identity)', kind: 'identity', bytes: enc(1n) },
+    { why: 'p - 1 (order 2, outside the subgroup)', kind: 'outside', bytes: enc(MODP_P - 1n) },
+    { why: 'p (out of range)', kind: 'outside', bytes: enc(MODP_P) },
+    { why: 'p + 1 (non-canonical 1)', kind: 'non-canonical', bytes: enc(MODP_P + 1n) },
+    { why: '2 (generates a larger subgroup)', kind: 'outside', bytes: enc(2n) },
+    { why: 'all ones', kind: 'outside', bytes: new Uint8Array(256).fill(0xff) },
   ];
 }
 
@@ -80,9 +82,9 @@ function modpBad(): BadElement[] {
 function wrongLengths(group: Group): BadElement[] {
   const valid = group.encode(group.g2);
   return [
-    { why: 'one byte short', bytes: valid.slice(0, -1) },
-    { why: 'one byte long', bytes: concatBytes(valid, new Uint8Array([0])) },
-    { why: 'empty', bytes: new Uint8Array(0) },
+    { why: 'one byte short', kind: 'length', bytes: valid.slice(0, -1) },
+    { why: 'one byte long', kind: 'length', bytes: concatBytes(valid, new Uint8Array([0])) },
+    { why: 'empty', kind: 'length', bytes: new Uint8Array(0) },
   ];
 }
 
@@ -95,7 +97,8 @@ export function badElements(group: Group): BadElement[] {
   return [...bySuite[group.suite](), ...wrongLengths(group)];
 }
 
-/** Right-length bad elements only (for slots of a fixed-layout binary encoding). */
-export function badElementsOfRightLength(group: Group): BadElement[] {
-  return badElements(group).filter((b) => b.bytes.length === group.elementLength);
+/** One bad element of each kind: for positions nested deep enough that each parse is dear. */
+export function oneOfEachKind(group: Group): BadElement[] {
+  const seen = new Set<string>();
+  return badElements(group).filter((b) => !seen.has(b.kind) && seen.add(b.kind));
 }
