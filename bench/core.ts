@@ -191,7 +191,7 @@ async function benchSuite(suite: SuiteId, ctx: BenchContext): Promise<Figures> {
   f.deposit_verify_batched_coin_us = median(batched);
   f.deposit_batch_ratio = median(single.map((s, i) => s / batched[i]!));
   f.deposit_batch_size = batchSize;
-  f.deposit_verify_batched_coins_per_s_1core = 1e6 / (f.deposit_verify_batched_coin_us as number);
+  f.deposit_verify_batched_coins_per_s_1thread = 1e6 / (f.deposit_verify_batched_coin_us as number);
   const cores = Math.min(2, availableParallelism());
   f.deposit_verify_batched_coins_per_s_2threads = await batchedCoinsPerSecond(G, encodeKey(G, bank.key), transcripts, 2, runs);
   f.cores_available = availableParallelism();
@@ -226,7 +226,7 @@ function logSuite(ctx: BenchContext, suite: SuiteId, f: Figures, cores: number):
   ctx.log(`     bank: open account ${ms('bank_open_account_us')}, z per key ${ms('bank_issue_z_us')}, withdrawal offer ${ms('bank_withdraw_offer_us')}, answer ${us('bank_withdraw_answer_us')} → ${f.bank_withdraw_sign_coins_per_s} coins/s signed`);
   ctx.log(`     card: open account ${ms('card_open_account_us')}, blind ${ms('card_withdraw_blind_us')}, complete ${ms('card_withdraw_complete_us')}, pay ${us('card_pay_us')} (${f.card_pay_group_exps} group exps, ${f.card_pay_group_muls} group muls, ${f.card_pay_scalar_muls} mults and ${f.card_pay_scalar_adds} adds mod q, ${f.card_pay_hashes} hash)`);
   ctx.log(`     shop: verify a payment ${ms('shop_verify_payment_us')}; parse a transcript ${ms('parse_transcript_binary_us')} (binary), ${ms('parse_transcript_json_us')} (JSON)`);
-  ctx.log(`     deposit @${f.deposit_batch_size}: coin by coin ${ms('deposit_verify_coin_us')}/coin, batched ${ms('deposit_verify_batched_coin_us')}/coin → ${f.deposit_batch_ratio}x; ${f.deposit_verify_batched_coins_per_s_1core} coins/s on 1 thread, ${f.deposit_verify_batched_coins_per_s_2threads} on 2 threads (${cores} of ${f.cores_available} cores)`);
+  ctx.log(`     deposit @${f.deposit_batch_size}: coin by coin ${ms('deposit_verify_coin_us')}/coin, batched ${ms('deposit_verify_batched_coin_us')}/coin → ${f.deposit_batch_ratio}x; ${f.deposit_verify_batched_coins_per_s_1thread} coins/s on 1 thread, ${f.deposit_verify_batched_coins_per_s_2threads} on 2 threads (${cores} of ${f.cores_available} cores)`);
   ctx.log(`     double spend: identify ${us('bank_identify_double_spender_us')}, verify proof ${ms('verify_double_spend_proof_us')}`);
   ctx.log(`     one exponentiation ${ms('exp_us')} vs ${f.native_exp} ${ms('native_exp_us')} → ${f.exp_vs_native_ratio}x`);
 }
