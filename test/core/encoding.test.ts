@@ -6,6 +6,9 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  bigIntToBytes,
+  bytesEqual,
+  bytesToBigInt,
   coinFromJson,
   coinToJson,
   decodeCoin,
@@ -18,6 +21,7 @@ import {
   encodeKey,
   encodeProof,
   encodeTranscript,
+  fromHex,
   getGroup,
   isEcashError,
   keyFromJson,
@@ -301,3 +305,23 @@ function onlyEcashErrorsAndThrows(fn: () => unknown): void {
   }
   expect(threw).toBe(true);
 }
+
+describe('byte helpers', () => {
+  it('convert strictly between hex, integers and fixed-width fields', () => {
+    expect(toHex(u64be(2n ** 64n - 1n))).toBe('ff'.repeat(8));
+    expectCode(() => u64be(2n ** 64n), 'out-of-range');
+    expectCode(() => u64be(-1), 'out-of-range');
+    expect(toHex(bigIntToBytes(258n, 3))).toBe('000102');
+    expectCode(() => bigIntToBytes(2n ** 24n, 3), 'out-of-range');
+    expectCode(() => bigIntToBytes(-1n, 3), 'out-of-range');
+    expect(bytesToBigInt(new Uint8Array(0))).toBe(0n);
+    expect(toHex(fromHex('00ff'))).toBe('00ff');
+    expectCode(() => fromHex('0g'), 'bad-hex');
+    expectCode(() => fromHex('abc'), 'bad-hex');
+    expectCode(() => fromHex('AB'), 'bad-hex');
+    expectCode(() => fromHex('abcd', 'field', 3), 'bad-length');
+    expect(bytesEqual(fromHex('0102'), fromHex('0102'))).toBe(true);
+    expect(bytesEqual(fromHex('0102'), fromHex('0103'))).toBe(false);
+    expect(bytesEqual(fromHex('01'), fromHex('0100'))).toBe(false);
+  });
+});
