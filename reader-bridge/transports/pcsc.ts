@@ -45,8 +45,21 @@ interface ReaderEntry {
   reader: PcscCardReader;
   present: boolean;
   atr: Uint8Array;
+  /** pcsc-lite's count of card events (the reader state's upper 16 bits). */
+  cardEvents: number;
   /** Resolves at the reader's first status, when `present` becomes meaningful. */
   known: Promise<void>;
+}
+
+/**
+ * The card events between two looks at a reader: whether a card was there before and is now,
+ * and how many insertions and removals pcsc-lite counted in between.
+ */
+export function cardTransitions(was: boolean, present: boolean, changes: number): ('card-removed' | 'card-inserted')[] {
+  if (was && present) return changes >= 2 ? ['card-removed', 'card-inserted'] : [];
+  if (was) return ['card-removed'];
+  if (present) return ['card-inserted'];
+  return changes >= 2 ? ['card-inserted', 'card-removed'] : [];
 }
 
 export class PcscTransport implements ReaderTransport {
@@ -107,13 +120,19 @@ export class PcscTransport implements ReaderTransport {
       return;
     }
     let markKnown!: () => void;
-    const entry: ReaderEntry = { reader, present: false, atr: new Uint8Array(0), known: new Promise((r) => (markKnown = r)) };
+    const entry: ReaderEntry = { reader, present: false, atr: new Uint8Array(0), cardEvents: 0, known: new Promise((r) => (markKnown = r)) };
     let first = true;
     this.readers.set(reader.name, entry);
     reader.on('error', () => undefined); // the status thread ended; 'end' follows and says so
     reader.on('status', (status: PcscReaderStatus) => {
       const present = (status.state & reader.SCARD_STATE_PRESENT) !== 0;
       const atr = new Uint8Array(status.atr ?? []);
+      // pcsclite hands over only the latest state when several arrive while JavaScript is busy;
+      // pcsc-lite counts card insertions and removals in the state's upper 16 bits, so a card
+      // pulled and put back (or put in and pulled) between two looks still shows.
+      const count = status.state >>> 16;
+      const changes = (count - entry.cardEvents + 0x10000) & 0xffff;
+      entry.cardEvents = count;
       const was = entry.present;
       entry.present = present;
       if (present) entry.atr = atr;
@@ -121,10 +140,11 @@ export class PcscTransport implements ReaderTransport {
         first = false;
         markKnown();
         this.events.emit({ type: 'reader-added', reader: this.info(reader.name, entry) });
-      } else if (present && !was) {
-        this.events.emit({ type: 'card-inserted', reader: this.info(reader.name, entry), atr });
-      } else if (!present && was) {
-        this.events.emit({ type: 'card-removed', reader: this.info(reader.name, entry) });
+      } else {
+        for (const type of cardTransitions(was, present, changes)) {
+          const info = { ...this.info(reader.name, entry), cardPresent: type === 'card-inserted' };
+          this.events.emit(type === 'card-inserted' ? { type, reader: info, atr } : { type, reader: info });
+        }
       }
       this.changed();
     });
@@ -308,7 +328,7 @@ class PcscChannel extends QueuedChannel implements CardChannel {
       const error = this.failure(e, 'transmit');
       if (error.code === BRIDGE_ERROR.CARD_RESET) {
         // The card's session is gone but the card is there: reconnect now, and tell the caller.
-        await this.open({ reader, present: true, atr: this.cardAtr, known: Promise.resolve() }, 'leave').catch((reopen: unknown) => {
+        await this.open({ reader, present: true, atr: this.cardAtr, cardEvents: 0, known: Promise.resolve() }, 'leave').catch((reopen: unknown) => {
           this.broken = reopen instanceof EcashError ? reopen : error;
         });
       } else {
