@@ -57,15 +57,20 @@ export interface HidTransportOptions {
   reconnectTimeoutMs?: number;
 }
 
-/** node-hid, loaded lazily so the rest of the bridge works without the optional native module. */
-export async function nodeHidBackend(): Promise<HidBackend> {
-  let hid: typeof import('node-hid');
+type NodeHid = typeof import('node-hid');
+
+/**
+ * node-hid, loaded lazily so the rest of the bridge works without the optional native module
+ * (`moduleName` only to exercise the missing-module error).
+ */
+export async function nodeHidBackend(moduleName = 'node-hid'): Promise<HidBackend> {
+  let hid: NodeHid;
   try {
-    hid = await import('node-hid');
+    hid = (await import(moduleName)) as NodeHid;
   } catch (e) {
     throw bridgeError(
       BRIDGE_ERROR.HID_UNAVAILABLE,
-      'USB HID support (the optional npm package node-hid) is not available: run `npm install node-hid` ' +
+      `USB HID support (the optional npm package ${moduleName}) is not available: run \`npm install node-hid\` ` +
         '(building it needs libudev-dev and libusb-1.0-0-dev on Debian/Ubuntu when no prebuilt binary fits)',
       { cause: e },
     );

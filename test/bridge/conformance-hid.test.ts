@@ -5,6 +5,7 @@
  * it finds.
  */
 import { describe, expect, it } from 'vitest';
+import { isEcashError } from '../../core/index.js';
 import { openHidDevice, type EcashCard, type HidCardDevice } from '../../firmware-sim/index.js';
 import { HidTransport, nodeHidBackend, type HidBackend, type HidDeviceInfo } from '../../reader-bridge/index.js';
 import { conformanceSuite, eventually, newCard } from './conformance.js';
@@ -72,6 +73,12 @@ conformanceSuite('HID transport (device double)', async () => {
 });
 
 describe('HID enumeration', () => {
+  it('says what to install when node-hid is missing', async () => {
+    const error = await nodeHidBackend('node-hid-not-installed').catch((e: unknown) => e);
+    expect(isEcashError(error, 'hid-unavailable')).toBe(true);
+    expect((error as Error).message).toMatch(/npm install node-hid/);
+  });
+
   it('asks node-hid itself for devices of the given vendor and product id', async () => {
     const transport = new HidTransport({ devices: [{ vendorId: VENDOR_ID, productId: PRODUCT_ID }] });
     // No such token is plugged into this machine: node-hid answers, and the answer is empty.
