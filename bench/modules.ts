@@ -1,6 +1,7 @@
 /** The benchmark modules `npm run bench` runs, in order. Each component adds its own. */
 import { bridgeBench } from './bridge.js';
+import { cardBench } from './card.js';
 import { coreBench } from './core.js';
 import type { BenchModule } from './harness.js';
 
-export const modules: BenchModule[] = [coreBench, bridgeBench];
+export const modules: BenchModule[] = [coreBench, cardBench, bridgeBench];

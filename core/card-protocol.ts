@@ -15,7 +15,7 @@ import type { Coin } from './coin.js';
 import { KEY_ID_LENGTH, suiteCode } from './encoding.js';
 import { EcashError } from './errors.js';
 import type { Group, GroupElement } from './group.js';
-import { type DenominationKey, type DenominationTerms, makeDenominationKey } from './keys.js';
+import { computeKeyId, type DenominationKey, type DenominationTerms, validateTerms } from './keys.js';
 import type { OpCounts } from './meter.js';
 import { NONCE_LENGTH, type PaymentContext, type PaymentResponse, type Transcript, validatePaymentContext } from './payment.js';
 import { SUITE_IDS, type SuiteId } from './suite-ids.js';
@@ -331,12 +331,13 @@ export function decodeWithdrawBegin(group: Group, data: Uint8Array): WithdrawBeg
   const a = group.decode(r.take(group.elementLength), 'a');
   const b = group.decode(r.take(group.elementLength), 'b');
   r.end();
-  let key: DenominationKey;
   try {
-    key = makeDenominationKey(group, h, terms);
+    validateTerms(terms);
   } catch (cause) {
     throw new EcashError('bad-card-message', `WITHDRAW BEGIN: the key terms are invalid: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
+  // Not makeDenominationKey: a card uses h once, so fixed-base tables for it would be wasted work.
+  const key: DenominationKey = { ...terms, suite: group.suite, h, keyId: computeKeyId(group, h, terms) };
   return { key, z, offer: { a, b } };
 }
 

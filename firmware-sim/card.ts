@@ -27,7 +27,7 @@ import {
   type RandomSource,
   type SuiteId,
 } from '../core/index.js';
-import { EcashApplet } from './applet/ecash-applet.js';
+import { EcashApplet, type DecodedCoins } from './applet/ecash-applet.js';
 import { chipProfile, modelledMs, pricesFor, type ChipProfile } from './cost.js';
 import { PersistentMemory } from './memory/journal.js';
 import { ACCOUNT_PERSONALISED, checkCapacity, computeLayout, DEFAULT_CAPACITY, JOURNAL_CAPACITY } from './memory/layout.js';
@@ -72,7 +72,7 @@ export interface EcashCard extends SimulatedCard {
 }
 
 /** Builds the applet a card runs (the malicious test card substitutes its own). */
-export type AppletFactory = (store: WalletStore, rng: RandomSource) => EcashApplet;
+export type AppletFactory = (store: WalletStore, rng: RandomSource, decodedCoins: DecodedCoins) => EcashApplet;
 
 export interface CardOptions {
   /** A chip profile (or its id): answers are delayed to the modelled time. */
@@ -98,6 +98,7 @@ class EmulatedCard implements EcashCard {
   private store: WalletStore | undefined;
   private readonly listeners = new Set<ExchangeListener>();
   private readonly rng: RandomSource;
+  private readonly decodedCoins: DecodedCoins = new Map();
 
   constructor(
     private readonly device: NvmDevice,
@@ -120,7 +121,7 @@ class EmulatedCard implements EcashCard {
     const suite = store.suite;
     if (suite !== undefined) store.checkIntegrity(store.layoutFor(getGroup(suite).elementLength));
     this.store = store;
-    this.runtime = new CardRuntime(this.appletFactory(store, this.rng));
+    this.runtime = new CardRuntime(this.appletFactory(store, this.rng, this.decodedCoins));
     return this.atr;
   }
 
@@ -171,7 +172,7 @@ class EmulatedCard implements EcashCard {
   }
 }
 
-const honestApplet: AppletFactory = (store, rng) => new EcashApplet(store, rng);
+const honestApplet: AppletFactory = (store, rng, decodedCoins) => new EcashApplet(store, rng, decodedCoins);
 
 /** A card over any memory device (opening checks the image: a foreign or corrupt one throws). */
 export function cardOnDevice(device: NvmDevice, options: CardOptions = {}, appletFactory: AppletFactory = honestApplet): EcashCard {

@@ -66,6 +66,9 @@ interface StoragePlan {
   dropsReplay: boolean;
 }
 
+/** Decoded coins by slot, with the stored bytes they were decoded from. */
+export type DecodedCoins = Map<number, { elements: Uint8Array; coin: Coin }>;
+
 /** A coin the payment step has chosen, with what the card answers for it. */
 export interface CoinToSpend {
   slot: number;
@@ -75,13 +78,18 @@ export interface CoinToSpend {
 
 export class EcashApplet implements Applet {
   private pinVerified = false;
-  /** RAM copies of decoded coins and of I (a card keeps its own data in usable form). */
-  private readonly coinCache = new Map<number, { elements: Uint8Array; coin: Coin }>();
   private identity: GroupElement | undefined;
 
+  /**
+   * `decodedCoins` holds the coins as the emulator's group objects, by slot. A real card computes
+   * on its stored bytes directly; the emulator must decode them (for modp a membership check is
+   * an exponentiation), so it keeps them decoded across power cycles, checked against memory on
+   * every use. It is the emulator's cache, not card state: the cost model does not see it.
+   */
   constructor(
     protected readonly store: WalletStore,
     private readonly rng: RandomSource,
+    private readonly decodedCoins: DecodedCoins = new Map(),
   ) {}
 
   // ----------------------------------------------------------------------------- runtime face
@@ -181,14 +189,14 @@ export class EcashApplet implements Applet {
 
   /** The coin stored in a slot, decoded once per power-up (its own memory needs no re-validation). */
   private coinAt(group: Group, slot: number, record: SlotRecord, keyId: Uint8Array): Coin {
-    const cached = this.coinCache.get(slot);
+    const cached = this.decodedCoins.get(slot);
     if (cached !== undefined && bytesEqual(cached.elements, record.elements) && cached.coin.r === record.r && bytesEqual(cached.coin.keyId, keyId)) {
       return cached.coin;
     }
     const e = group.elementLength;
     const el = (i: number, what: string) => group.decode(record.elements.subarray(i * e, (i + 1) * e), what);
     const coin: Coin = { keyId, A: el(0, 'A'), B: el(1, 'B'), z: el(2, "z'"), a: el(3, "a'"), b: el(4, "b'"), r: record.r };
-    this.coinCache.set(slot, { elements: record.elements, coin });
+    this.decodedCoins.set(slot, { elements: record.elements, coin });
     return coin;
   }
 
@@ -400,6 +408,7 @@ export class EcashApplet implements Applet {
     }
     const plan = this.planStorage(rec.keyId);
     if (plan === undefined) refuse(SW.NOT_ENOUGH_MEMORY, 'the card is full');
+    const elements = concatBytes(rec.A, rec.B, rec.zPrime, rec.aPrime, rec.bPrime);
     this.atomically(() => {
       this.store.writeSlot(E, plan.slot, {
         state: SLOT_SPENDABLE,
@@ -407,7 +416,7 @@ export class EcashApplet implements Applet {
         paySeq: 0,
         payPos: 0,
         secrets: [rec.s, rec.x1, rec.x2],
-        elements: concatBytes(rec.A, rec.B, rec.zPrime, rec.aPrime, rec.bPrime),
+        elements,
         r: coin.r,
       });
       if (plan.newKey) {
@@ -416,6 +425,7 @@ export class EcashApplet implements Applet {
       this.store.clearPending(E);
       if (plan.dropsReplay) this.store.writeLastPayment(E, undefined);
     });
+    this.decodedCoins.set(plan.slot, { elements, coin });
     let freeSlots = 0;
     for (let i = 0; i < this.slotCount(); i++) if (this.store.slotState(E, i).state !== SLOT_SPENDABLE) freeSlots++;
     return encodeWithdrawEndResponse({ keyId: rec.keyId, freeSlots });

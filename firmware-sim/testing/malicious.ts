@@ -32,7 +32,7 @@ export async function createDoubleSpendingCard(opts: DoubleSpendingCardOptions):
   }
   const device = new RamNvm(opts.capacity ?? DEFAULT_CAPACITY);
   formatDevice(device);
-  const card = cardOnDevice(device, opts, (store, rng) => new DoubleSpendingApplet(store, rng));
+  const card = cardOnDevice(device, opts, (store, rng, decodedCoins) => new DoubleSpendingApplet(store, rng, decodedCoins));
   await personaliseCard(card, opts);
   return card;
 }

@@ -32,10 +32,32 @@ export interface PlainPcscCard {
   close(): Promise<void>;
 }
 
+const SELECT_ECASH = Uint8Array.from([0x00, 0xa4, 0x04, 0x00, 0x07, 0xf0, 0x45, 0x43, 0x41, 0x53, 0x48, 0x01, 0x00]);
+
 /** Room for the largest extended response, so no answer is ever cut (DESIGN.md). */
 const RESPONSE_BUFFER = 65538;
 
-export async function connectPlain(readerName: string, timeoutMs = 20_000): Promise<PlainPcscCard> {
+/**
+ * Connects to the card in `readerName`, and sends `probe` (default: SELECT of the e-cash applet)
+ * until it goes through: right after one card leaves a slot and another enters it, pcscd can
+ * still hand out a connection to the old one, whose first exchange fails.
+ */
+export async function connectPlain(readerName: string, timeoutMs = 20_000, probe: Uint8Array = SELECT_ECASH): Promise<PlainPcscCard> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const link = await connectOnce(readerName, Math.max(1, deadline - Date.now()));
+    try {
+      await link.transmit(probe);
+      return link;
+    } catch (e) {
+      await link.close();
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+async function connectOnce(readerName: string, timeoutMs: number): Promise<PlainPcscCard> {
   const pcsclite = (await import('pcsclite')).default as unknown as () => PCSCLite;
   const pcsc = pcsclite();
   pcsc.on('error', () => undefined);
@@ -71,8 +93,8 @@ export async function connectPlain(readerName: string, timeoutMs = 20_000): Prom
       });
     };
     pcsc.on('reader', (reader) => {
-      if (reader.name !== readerName) return;
       reader.on('error', () => undefined);
+      if (reader.name !== readerName) return;
       reader.on('status', (status) => {
         if (!done && (status.state & reader.SCARD_STATE_PRESENT) !== 0 && !reader.connected) tryConnect(reader);
       });
