@@ -160,9 +160,11 @@ export const cardBench: BenchModule = {
       if (suite === 'ristretto255-sha512') card.card_pay_group_exps = perSuite.card_pay_group_exps!;
     }
     return {
-      apdu_rtt_virtual_ms: card.apdu_rtt_virtual_ms!,
-      apdu_rtt_pcsc_ms: card.apdu_rtt_pcsc_ms ?? null,
-      ...(card.apdu_rtt_pcsc_ms_reason === undefined ? {} : { apdu_rtt_pcsc_ms_reason: card.apdu_rtt_pcsc_ms_reason }),
+      // The card's own round trips, without the reader bridge's client: the bridge reports
+      // apdu_rtt_virtual_ms and apdu_rtt_pcsc_ms through the client every host uses.
+      apdu_rtt_virtual_raw_ms: card.apdu_rtt_virtual_ms!,
+      apdu_rtt_pcsc_raw_ms: card.apdu_rtt_pcsc_ms ?? null,
+      ...(card.apdu_rtt_pcsc_ms_reason === undefined ? {} : { apdu_rtt_pcsc_raw_ms_reason: card.apdu_rtt_pcsc_ms_reason }),
       card_pay_group_exps: card.card_pay_group_exps!,
       card,
     };
