@@ -62,18 +62,18 @@ describe.runIf(available)('the card through pcscd and vpcd', () => {
   const bank = new TestBank('ristretto255-sha512');
   let server: ChildProcess;
   let serverExit: Promise<number | null>;
+  let serverLog = '';
 
   beforeAll(async () => {
     const created = await run('node', [...CLI, '--json', 'card', 'create', file, '--pin', PIN, '--puk', PUK, '--limit', '1000']);
     expect(JSON.parse(created.stdout)).toMatchObject({ personalised: true, suite: 'ristretto255-sha512', pinTriesLeft: 3 });
     server = spawn('node', [...CLI, 'card', 'serve', file, '--vpcd', VPCD, '--trace'], { stdio: ['ignore', 'pipe', 'pipe'] });
     serverExit = new Promise((resolve) => server.once('exit', (code) => resolve(code)));
-    let stderr = '';
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the card did not attach to vpcd: ${stderr}`)), 20_000);
+      const timer = setTimeout(() => reject(new Error(`the card did not attach to vpcd: ${serverLog}`)), 20_000);
       server.stderr!.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        if (stderr.includes('card attached to vpcd')) {
+        serverLog += chunk.toString();
+        if (serverLog.includes('card attached to vpcd')) {
           clearTimeout(timer);
           resolve();
         }
@@ -134,6 +134,10 @@ describe.runIf(available)('the card through pcscd and vpcd', () => {
     expect(info.denominations.map((d: { value: number; count: number }) => [d.value, d.count])).toEqual([[50, 1]]);
     expect(info.totals).toEqual({ EUR: 50 });
     expect(info.paymentsLogged).toBe(1);
+    // The --trace log showed the PIN command, but not the PIN.
+    expect(serverLog).toContain('00200080 [redacted]');
+    expect(serverLog).not.toContain(Buffer.from(PIN).toString('hex'));
+    expect(serverLog).toMatch(/mulq 4/); // the payment's two multiplications per coin
   });
 });
 
