@@ -26,7 +26,7 @@ import {
 import { CHIP_PROFILES, createVolatileCard, modelledMs, pricesFor, serveOverVpcd, type EcashCard } from '../firmware-sim/index.js';
 import { PCSCD_SOCKET } from '../test/helpers/env.js';
 import { expectOk, paymentContext, select, send, TestBank, verifyPin } from '../test/firmware/helpers.js';
-import { connectPlain } from '../test/firmware/pcsc-plain.js';
+import { connectPlain, waitUntilEmpty } from '../test/firmware/pcsc-plain.js';
 import { median, medianMs, round, unmeasured, type BenchContext, type BenchModule, type Figures } from './harness.js';
 
 const PIN = '2468';
@@ -70,6 +70,7 @@ async function pcscRtt(ctx: BenchContext, quickAck: 'auto' | 'off'): Promise<{ m
     }
   } finally {
     await served.close();
+    await waitUntilEmpty(PCSC_READER);
   }
 }
 

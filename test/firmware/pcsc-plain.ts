@@ -57,15 +57,46 @@ export async function connectPlain(readerName: string, timeoutMs = 20_000, probe
   }
 }
 
-async function connectOnce(readerName: string, timeoutMs: number): Promise<PlainPcscCard> {
+/** A pcsclite context that reports the states of one reader until the returned stop() is called. */
+async function watchReader(readerName: string, onState: (reader: CardReader, present: boolean) => void): Promise<() => void> {
   const pcsclite = (await import('pcsclite')).default as unknown as () => PCSCLite;
   const pcsc = pcsclite();
   pcsc.on('error', () => undefined);
+  pcsc.on('reader', (reader) => {
+    reader.on('error', () => undefined);
+    if (reader.name === readerName) reader.on('status', (status) => onState(reader, (status.state & reader.SCARD_STATE_PRESENT) !== 0));
+  });
+  return () => pcsc.close();
+}
+
+/**
+ * Waits until pcscd sees the slot empty: after a served card goes away, a card served next into
+ * the same slot is then seen as a new card, not as the old one reset.
+ */
+export async function waitUntilEmpty(readerName: string, timeoutMs = 10_000): Promise<void> {
+  let stop: (() => void) | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`reader "${readerName}" still holds a card after ${timeoutMs} ms`)), timeoutMs);
+      void watchReader(readerName, (_reader, present) => {
+        if (!present) {
+          clearTimeout(timer);
+          resolve();
+        }
+      }).then((s) => (stop = s));
+    });
+  } finally {
+    stop?.();
+  }
+}
+
+async function connectOnce(readerName: string, timeoutMs: number): Promise<PlainPcscCard> {
+  let stop: () => void = () => undefined;
   return new Promise<PlainPcscCard>((resolve, reject) => {
     let done = false;
     const timer = setTimeout(() => {
       done = true;
-      pcsc.close();
+      stop();
       reject(new Error(`no card in reader "${readerName}" within ${timeoutMs} ms`));
     }, timeoutMs);
     const tryConnect = (reader: CardReader) => {
@@ -85,19 +116,15 @@ async function connectOnce(readerName: string, timeoutMs: number): Promise<Plain
           close: () =>
             new Promise((res) =>
               reader.disconnect(reader.SCARD_RESET_CARD, () => {
-                pcsc.close();
+                stop();
                 res();
               }),
             ),
         });
       });
     };
-    pcsc.on('reader', (reader) => {
-      reader.on('error', () => undefined);
-      if (reader.name !== readerName) return;
-      reader.on('status', (status) => {
-        if (!done && (status.state & reader.SCARD_STATE_PRESENT) !== 0 && !reader.connected) tryConnect(reader);
-      });
-    });
+    void watchReader(readerName, (reader, present) => {
+      if (!done && present && !reader.connected) tryConnect(reader);
+    }).then((s) => (stop = s));
   });
 }

@@ -24,7 +24,7 @@ import {
 } from '../../core/index.js';
 import { pcscdAvailable, requireService } from '../helpers/env.js';
 import { balance, PIN, PUK, select, TestBank, verifyPin, paymentContext } from './helpers.js';
-import { connectPlain } from './pcsc-plain.js';
+import { connectPlain, waitUntilEmpty } from './pcsc-plain.js';
 
 const run = promisify(execFile);
 const READER = 'Virtual PCD 00 01';
@@ -146,6 +146,7 @@ describe.runIf(available)('modp2048-256 through pcscd: 256-byte elements in shor
     const { createVolatileCard, serveOverVpcd } = await import('../../firmware-sim/index.js');
     const group = getGroup('modp2048-256');
     const card = await createVolatileCard({ suite: 'modp2048-256', pin: PIN, puk: PUK, noPinLimit: 10_000 });
+    await waitUntilEmpty(READER); // the CLI's card of the tests above has left the slot
     const served = await serveOverVpcd(card, { port: 35964 });
     await served.whenConnected();
     const link = await connectPlain(READER);
@@ -167,6 +168,7 @@ describe.runIf(available)('modp2048-256 through pcscd: 256-byte elements in shor
     } finally {
       await link.close();
       await served.close();
+      await waitUntilEmpty(READER);
     }
   });
 });
