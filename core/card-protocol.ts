@@ -12,7 +12,7 @@
 import { ByteReader, concatBytes, u16be, u32be, u64be, utf8 } from './bytes.js';
 import type { AccountOpening } from './account.js';
 import type { Coin } from './coin.js';
-import { KEY_ID_LENGTH, suiteCode } from './encoding.js';
+import { coinBody, KEY_ID_LENGTH, readCoinBody, suiteCode } from './encoding.js';
 import { EcashError } from './errors.js';
 import type { Group, GroupElement } from './group.js';
 import { computeKeyId, type DenominationKey, type DenominationTerms, validateTerms } from './keys.js';
@@ -191,24 +191,42 @@ export function decodeVerify(data: Uint8Array): string {
   return pin;
 }
 
+/** CHANGE REFERENCE DATA and RESET RETRY COUNTER both carry two secrets as `str8 | str8`. */
+interface SecretPair {
+  names: [string, string];
+  rules: [(v: string) => void, (v: string) => void];
+}
+
+const CHANGE_PIN: SecretPair = { names: ['old PIN', 'new PIN'], rules: [validatePin, validatePin] };
+const UNBLOCK_PIN: SecretPair = { names: ['PUK', 'new PIN'], rules: [validatePuk, validatePin] };
+
+function encodeSecretPair(pair: SecretPair, first: string, second: string): Uint8Array {
+  pair.rules[0](first);
+  pair.rules[1](second);
+  return concatBytes(str8(first, pair.names[0]), str8(second, pair.names[1]));
+}
+
+function decodeSecretPair(pair: SecretPair, data: Uint8Array, what: string): [string, string] {
+  const r = new ByteReader(data, what);
+  const first = readStr8(r, pair.names[0]);
+  const second = readStr8(r, pair.names[1]);
+  r.end();
+  pair.rules[0](first);
+  pair.rules[1](second);
+  return [first, second];
+}
+
 export interface ChangePinRequest {
   oldPin: string;
   newPin: string;
 }
 
 export function encodeChangePin(req: ChangePinRequest): Uint8Array {
-  validatePin(req.oldPin);
-  validatePin(req.newPin);
-  return concatBytes(str8(req.oldPin, 'PIN'), str8(req.newPin, 'PIN'));
+  return encodeSecretPair(CHANGE_PIN, req.oldPin, req.newPin);
 }
 
 export function decodeChangePin(data: Uint8Array): ChangePinRequest {
-  const r = new ByteReader(data, 'CHANGE REFERENCE DATA');
-  const oldPin = readStr8(r, 'old PIN');
-  const newPin = readStr8(r, 'new PIN');
-  r.end();
-  validatePin(oldPin);
-  validatePin(newPin);
+  const [oldPin, newPin] = decodeSecretPair(CHANGE_PIN, data, 'CHANGE REFERENCE DATA');
   return { oldPin, newPin };
 }
 
@@ -218,18 +236,11 @@ export interface UnblockPinRequest {
 }
 
 export function encodeUnblockPin(req: UnblockPinRequest): Uint8Array {
-  validatePuk(req.puk);
-  validatePin(req.newPin);
-  return concatBytes(str8(req.puk, 'PUK'), str8(req.newPin, 'PIN'));
+  return encodeSecretPair(UNBLOCK_PIN, req.puk, req.newPin);
 }
 
 export function decodeUnblockPin(data: Uint8Array): UnblockPinRequest {
-  const r = new ByteReader(data, 'RESET RETRY COUNTER');
-  const puk = readStr8(r, 'PUK');
-  const newPin = readStr8(r, 'new PIN');
-  r.end();
-  validatePuk(puk);
-  validatePin(newPin);
+  const [puk, newPin] = decodeSecretPair(UNBLOCK_PIN, data, 'RESET RETRY COUNTER');
   return { puk, newPin };
 }
 
@@ -504,18 +515,7 @@ export interface PaidCoin extends PaymentResponse {
 }
 
 function paidCoinBytes(group: Group, p: PaidCoin): Uint8Array {
-  const c = p.coin;
-  return concatBytes(
-    c.keyId,
-    group.encode(c.A),
-    group.encode(c.B),
-    group.encode(c.z),
-    group.encode(c.a),
-    group.encode(c.b),
-    group.scalars.encode(c.r),
-    group.scalars.encode(p.r1),
-    group.scalars.encode(p.r2),
-  );
+  return concatBytes(coinBody(group, p.coin), group.scalars.encode(p.r1), group.scalars.encode(p.r2));
 }
 
 export function encodePayResponse(group: Group, coins: readonly PaidCoin[]): Uint8Array {
@@ -527,12 +527,9 @@ export function decodePayResponse(group: Group, data: Uint8Array): PaidCoin[] {
   const r = new ByteReader(data, 'PAY response');
   const n = r.u8();
   const out: PaidCoin[] = [];
-  const el = (what: string) => group.decode(r.take(group.elementLength), what);
-  const sc = (what: string) => group.scalars.decode(r.take(group.scalarLength), what);
   for (let i = 0; i < n; i++) {
-    const keyId = r.take(KEY_ID_LENGTH).slice();
-    const coin: Coin = { keyId, A: el('coin.A'), B: el('coin.B'), z: el('coin.z'), a: el('coin.a'), b: el('coin.b'), r: sc('coin.r') };
-    out.push({ coin, r1: sc('r1'), r2: sc('r2') });
+    const coin = readCoinBody(group, r);
+    out.push({ coin, r1: group.scalars.decode(r.take(group.scalarLength), 'r1'), r2: group.scalars.decode(r.take(group.scalarLength), 'r2') });
   }
   r.end();
   return out;

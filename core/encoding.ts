@@ -227,7 +227,8 @@ const readStr16 = (r: ByteReader, what: string): string => {
   }
 };
 
-function coinBody(group: Group, c: Coin): Uint8Array {
+/** A coin without version and suite header: key id, A, B, z', a', b', r' (also the card's PAY answer). */
+export function coinBody(group: Group, c: Coin): Uint8Array {
   return concatBytes(
     c.keyId,
     group.encode(c.A),
@@ -239,7 +240,7 @@ function coinBody(group: Group, c: Coin): Uint8Array {
   );
 }
 
-function readCoinBody(group: Group, r: ByteReader): Coin {
+export function readCoinBody(group: Group, r: ByteReader): Coin {
   const n = group.elementLength;
   const keyId = r.take(KEY_ID_LENGTH).slice();
   return {

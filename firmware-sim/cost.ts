@@ -9,27 +9,15 @@ export function zeroCost(): CommandCost {
   return { ...zeroCounts(), nvmBytesWritten: 0, nvmWrites: 0 };
 }
 
-/** Milliseconds per unit of work on one chip. */
-export interface OperationPrices {
-  /** A group exponentiation (EC scalar multiplication, or modular exponentiation). */
-  exp: number;
-  /** A group multiplication (EC point addition, or modular multiplication mod p). */
-  groupMul: number;
-  /** Multiplication, addition and inversion mod q. */
-  scalarMul: number;
-  scalarAdd: number;
-  scalarInv: number;
-  /** One hash to Z_q (SHA-512 of a short message). */
-  hash: number;
-  /** Checking that an encoded element is in the group. */
-  decode: number;
-  /** Persistent memory: per physical write and per byte written. */
-  nvmWrite: number;
-  nvmByte: number;
-  /** Fixed cost of one command (dispatch, applet entry) and of each byte on the link. */
-  command: number;
-  ioByte: number;
-}
+/**
+ * Milliseconds per unit of work on one chip: a group exponentiation (EC scalar multiplication or
+ * modular exponentiation), a group multiplication (point addition, or multiplication mod p), a
+ * multiplication, addition and inversion mod q, one hash to Z_q, one membership check of an
+ * encoded element, one persistent-memory write and each byte written, the fixed cost of a command
+ * (dispatch, applet entry) and each byte on the link.
+ */
+export type PricedOperation = 'exp' | 'groupMul' | 'scalarMul' | 'scalarAdd' | 'scalarInv' | 'hash' | 'decode' | 'nvmWrite' | 'nvmByte' | 'command' | 'ioByte';
+export type OperationPrices = Record<PricedOperation, number>;
 
 export interface ChipProfile {
   id: string;
@@ -50,49 +38,82 @@ const EEPROM = { nvmWrite: 1, nvmByte: 1 / 64 } as const;
 const HASH_MS = 5;
 
 /**
- * Chip profiles. The JCOP and SmartCafe figures are JCMathLib's published measurements
- * (PERFORMANCE.md, 16 July 2023) minus that table's storage-only round trip on the same card;
- * `interpreted` is the issue's example of a chip without a usable coprocessor.
+ * One card's row of JCMathLib's published measurements (PERFORMANCE.md, 16 July 2023), in ms per
+ * APDU round trip: eccMultiplyRandom, eccAdd, bigNatModMult, bigNatModAdd, bigNatModInv,
+ * bigNatModExp, bigNatModSq, eccEncode(uncompressed_in_out), and the two storage-only rows.
  */
+interface JcmathlibRow {
+  ecMul: number;
+  ecAdd: number;
+  modMult: number;
+  modAdd: number;
+  modInv: number;
+  modExp: number;
+  modSq: number;
+  ecEncode: number;
+  bigNatStorage: number;
+  integerStorage: number;
+}
+
+/**
+ * Net operation costs: each row minus the same card's bigNatStorage round trip (the transfer and
+ * operand set-up every row carries); the command cost is integerStorage. The modp figures are
+ * estimates (docs/card.md): an exponentiation 8× the 256-bit modExp, a multiplication mod p two
+ * engine squarings, a membership check one exponentiation.
+ */
+function fromJcmathlib(id: string, name: string, summary: string, row: JcmathlibRow): ChipProfile {
+  const net = (ms: number) => ms - row.bigNatStorage;
+  const modpExp = 8 * net(row.modExp);
+  return {
+    id,
+    name,
+    summary,
+    ec: {
+      exp: net(row.ecMul),
+      groupMul: net(row.ecAdd),
+      scalarMul: net(row.modMult),
+      scalarAdd: net(row.modAdd),
+      scalarInv: net(row.modInv),
+      hash: HASH_MS,
+      decode: net(row.ecEncode),
+      ...EEPROM,
+      command: row.integerStorage,
+      ioByte: CONTACTLESS_106K_MS_PER_BYTE,
+    },
+    modp: { exp: modpExp, groupMul: 2 * net(row.modSq), decode: modpExp },
+  };
+}
+
+/** 800 ms per 256-bit modular multiplication in bytecode (the issue's figure); docs/card.md derives the rest. */
+const BYTECODE_MODMUL_MS = 800;
+
 export const CHIP_PROFILES: Readonly<Record<string, ChipProfile>> = {
-  jcop4: {
-    id: 'jcop4',
-    name: 'NXP JCOP4 J3R200 (P71), JCMathLib',
-    summary: 'EC through the ECDH/ECDSA engines, mod-q arithmetic through the RSA coprocessor',
-    ec: { exp: 51, groupMul: 66, scalarMul: 160, scalarAdd: 25, scalarInv: 38, hash: HASH_MS, decode: 9, ...EEPROM, command: 9, ioByte: CONTACTLESS_106K_MS_PER_BYTE },
-    modp: { exp: 280, groupMul: 90, decode: 280 },
-  },
-  jcop3: {
-    id: 'jcop3',
-    name: 'NXP JCOP3 J3H145 (P60), JCMathLib',
-    summary: 'the previous JCOP generation: EC operations about three times slower',
-    ec: { exp: 185, groupMul: 229, scalarMul: 212, scalarAdd: 36, scalarInv: 51, hash: HASH_MS, decode: 16, ...EEPROM, command: 11, ioByte: CONTACTLESS_106K_MS_PER_BYTE },
-    modp: { exp: 370, groupMul: 108, decode: 370 },
-  },
-  smartcafe7: {
-    id: 'smartcafe7',
-    name: 'G+D SmartCafe 7.0, JCMathLib',
-    summary: 'no fast EC point arithmetic: seconds per exponentiation',
-    ec: { exp: 3100, groupMul: 2713, scalarMul: 650, scalarAdd: 22, scalarInv: 546, hash: HASH_MS, decode: 10, ...EEPROM, command: 7, ioByte: CONTACTLESS_106K_MS_PER_BYTE },
-    modp: { exp: 4200, groupMul: 1108, decode: 4200 },
-  },
+  jcop4: fromJcmathlib('jcop4', 'NXP JCOP4 J3R200 (P71), JCMathLib', 'EC through the ECDH/ECDSA engines, mod-q arithmetic through the RSA coprocessor', {
+    ecMul: 71, ecAdd: 86, modMult: 180, modAdd: 45, modInv: 58, modExp: 55, modSq: 65, ecEncode: 29, bigNatStorage: 20, integerStorage: 9,
+  }),
+  jcop3: fromJcmathlib('jcop3', 'NXP JCOP3 J3H145 (P60), JCMathLib', 'the previous JCOP generation: EC operations about three times slower', {
+    ecMul: 206, ecAdd: 250, modMult: 233, modAdd: 57, modInv: 72, modExp: 67, modSq: 75, ecEncode: 37, bigNatStorage: 21, integerStorage: 11,
+  }),
+  smartcafe7: fromJcmathlib('smartcafe7', 'G+D SmartCafe 7.0, JCMathLib', 'no fast EC point arithmetic: seconds per exponentiation', {
+    ecMul: 3110, ecAdd: 2723, modMult: 660, modAdd: 32, modInv: 556, modExp: 537, modSq: 564, ecEncode: 20, bigNatStorage: 10, integerStorage: 7,
+  }),
   interpreted: {
     id: 'interpreted',
     name: 'Java Card without a usable coprocessor (bytecode big-number arithmetic)',
     summary: '800 ms per 256-bit modular multiplication; an exponentiation is ~3,800 of them',
     ec: {
-      exp: 800 * 3840,
-      groupMul: 800 * 12,
-      scalarMul: 800,
+      exp: BYTECODE_MODMUL_MS * 3840,
+      groupMul: BYTECODE_MODMUL_MS * 12,
+      scalarMul: BYTECODE_MODMUL_MS,
       scalarAdd: 40,
-      scalarInv: 800 * 300,
+      scalarInv: BYTECODE_MODMUL_MS * 300,
       hash: HASH_MS,
-      decode: 800 * 4,
+      decode: BYTECODE_MODMUL_MS * 4,
       ...EEPROM,
       command: 10,
       ioByte: CONTACTLESS_106K_MS_PER_BYTE,
     },
-    modp: { exp: 800 * 64 * 384, groupMul: 800 * 64, decode: 800 * 64 * 384 },
+    modp: { exp: BYTECODE_MODMUL_MS * 64 * 384, groupMul: BYTECODE_MODMUL_MS * 64, decode: BYTECODE_MODMUL_MS * 64 * 384 },
   },
 };
 
@@ -127,8 +148,4 @@ export function modelledMs(cost: CommandCost, linkBytes: number, prices: Operati
     cost.nvmWrites * prices.nvmWrite +
     cost.nvmBytesWritten * prices.nvmByte
   );
-}
-
-export function addCost(into: CommandCost, from: CommandCost): void {
-  for (const k of Object.keys(from) as (keyof CommandCost)[]) into[k] += from[k];
 }

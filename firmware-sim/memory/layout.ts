@@ -53,10 +53,9 @@ export const ACCOUNT_PERSONALISED = 0xa5;
 
 /** Pending withdrawal: state | c u v' s x1 x2 | keyId | terms | h z a b | A B z' a' b'. */
 export const PENDING_SECRETS_END = 1 + 6 * SCALAR;
-/** Coin slot: state | key index | u32 payment seq | u8 position | 96 bytes secrets or answer | A B z' a' b' | r'. */
+/** Coin slot (state 0 = free): state | key index | u32 payment seq | u8 position | 96 bytes secrets or answer | A B z' a' b' | r'. */
 export const SLOT = { state: 0, keyIndex: 1, paySeq: 2, payPos: 6, secrets: 7, elements: 103 } as const;
 export const SLOT_MUTABLE_END = SLOT.elements;
-export const SLOT_FREE = 0;
 export const SLOT_SPENDABLE = 1;
 export const SLOT_SPENT = 2;
 
@@ -102,11 +101,6 @@ export function computeLayout(capacity: number, dataOffset: number, elementLengt
   const slotCount = Math.min(MAX_SLOTS, Math.max(0, Math.floor((capacity - off) / slotLength(e))));
   const slots = run(off, slotCount, slotLength(e));
   return { elementLength: e, account, pending, keys, log, lastPayment, slots, all: [account, pending, ...keys, ...log, lastPayment, ...slots] };
-}
-
-/** Where the account record starts (its first bytes do not depend on the suite). */
-export function accountOffset(dataOffset: number): number {
-  return dataOffset;
 }
 
 export function checkCapacity(capacity: number): void {

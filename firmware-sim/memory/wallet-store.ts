@@ -22,7 +22,6 @@ import {
   ACCOUNT,
   ACCOUNT_AFTER_I,
   ACCOUNT_PERSONALISED,
-  accountLength,
   computeLayout,
   CURRENCY,
   KEY_ID,
@@ -405,10 +404,5 @@ export class WalletStore {
     const head = concatBytes(Uint8Array.of(s.state, s.keyIndex), u32be(s.paySeq), Uint8Array.of(s.payPos), ...s.secrets.map(scalarBytes));
     if (head.length !== SLOT_MUTABLE_END) throw new EcashError('card-internal', 'slot head has the wrong length');
     this.writeField(this.layoutFor(elementLength).slots[index]!, 0, head);
-  }
-
-  /** Bytes of the account record for a layout check before personalisation. */
-  static accountRecordLength(elementLength: number): number {
-    return accountLength(elementLength);
   }
 }
