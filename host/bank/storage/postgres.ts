@@ -1,0 +1,262 @@
+/**
+ * PostgreSQL driver (pg): a connection pool, READ COMMITTED transactions with explicit row locks
+ * (SELECT … FOR UPDATE on the session and balance rows, unique indexes for "one open session" and
+ * "a coin is spent once", INSERT … ON CONFLICT that waits for a concurrent insert of the same A),
+ * retried on deadlock or serialization failure. The spent-coin table is partitioned by hash of A,
+ * the layout a sharded PostgreSQL such as Citus distributes unchanged (see docs/operations.md).
+ *
+ * A `schema` query parameter in the URL (postgres://…/db?schema=bank1) puts the bank's tables in
+ * that schema, so several banks or test runs share one database without colliding.
+ */
+import pg from 'pg';
+import { EcashError } from '../../../core/index.js';
+import type { SpentCoinRow, SqlDriver, SqlTx, SqlValue } from './sql.js';
+import { SqlBankStorage } from './sql-store.js';
+
+const SPENT_COIN_PARTITIONS = 16;
+
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (name text PRIMARY KEY, value text NOT NULL);
+  CREATE TABLE denomination_keys (
+    key_no smallint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    key_id bytea NOT NULL UNIQUE,
+    key_json text NOT NULL,
+    value bigint NOT NULL,
+    currency text NOT NULL,
+    withdraw_from bigint NOT NULL,
+    withdraw_until bigint NOT NULL,
+    deposit_until bigint NOT NULL,
+    scope text NOT NULL
+  );
+  CREATE TABLE accounts (account_id text PRIMARY KEY, holder text NOT NULL, i bytea NOT NULL UNIQUE, created_at bigint NOT NULL);
+  CREATE TABLE merchants (merchant_id text PRIMARY KEY, name text NOT NULL, scopes text NOT NULL, fee_per_coin bigint NOT NULL, created_at bigint NOT NULL);
+  CREATE TABLE credentials (
+    credential_id text PRIMARY KEY,
+    kind text NOT NULL CHECK (kind IN ('account', 'merchant', 'operator')),
+    party_id text NOT NULL,
+    secret_hash bytea NOT NULL,
+    created_at bigint NOT NULL,
+    revoked_at bigint
+  );
+  CREATE TABLE withdrawal_sessions (
+    session_id text PRIMARY KEY,
+    account_id text NOT NULL REFERENCES accounts (account_id),
+    key_no smallint NOT NULL REFERENCES denomination_keys (key_no),
+    state text NOT NULL CHECK (state IN ('open', 'answered', 'expired', 'cancelled')),
+    w bytea,
+    a bytea NOT NULL,
+    b bytea NOT NULL,
+    c bytea,
+    r bytea,
+    created_at bigint NOT NULL,
+    expires_at bigint NOT NULL,
+    answered_at bigint,
+    CHECK ((state = 'open') = (w IS NOT NULL))
+  );
+  CREATE UNIQUE INDEX one_open_session_per_account ON withdrawal_sessions (account_id) WHERE state = 'open';
+  CREATE INDEX open_sessions_by_expiry ON withdrawal_sessions (expires_at) WHERE state = 'open';
+  CREATE TABLE ledger_entries (
+    entry_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind text NOT NULL CHECK (kind IN ('cash-in', 'withdrawal', 'deposit')),
+    reference text NOT NULL,
+    created_at bigint NOT NULL
+  );
+  CREATE TABLE ledger_postings (
+    entry_id bigint NOT NULL REFERENCES ledger_entries (entry_id),
+    account text NOT NULL,
+    currency text NOT NULL,
+    amount bigint NOT NULL,
+    PRIMARY KEY (entry_id, account, currency)
+  );
+  CREATE INDEX postings_by_account ON ledger_postings (account, entry_id);
+  CREATE TABLE ledger_balances (account text NOT NULL, currency text NOT NULL, balance bigint NOT NULL, PRIMARY KEY (account, currency));
+  CREATE TABLE spent_coins (key_no smallint NOT NULL, a bytea NOT NULL, transcript bytea NOT NULL, PRIMARY KEY (a)) PARTITION BY HASH (a);
+  DO $$ BEGIN
+    FOR i IN 0..${SPENT_COIN_PARTITIONS - 1} LOOP
+      EXECUTE format('CREATE TABLE spent_coins_p%s PARTITION OF spent_coins FOR VALUES WITH (MODULUS ${SPENT_COIN_PARTITIONS}, REMAINDER %s)', i, i);
+    END LOOP;
+  END $$;
+  CREATE TABLE double_spends (
+    double_spend_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    key_no smallint NOT NULL,
+    a bytea NOT NULL,
+    transcript bytea NOT NULL,
+    u1 bytea NOT NULL,
+    i bytea NOT NULL,
+    account_id text,
+    depositor text NOT NULL,
+    batch_id text NOT NULL,
+    created_at bigint NOT NULL
+  );
+  CREATE INDEX double_spends_by_coin ON double_spends (a);
+  CREATE TABLE deposit_batches (
+    depositor text NOT NULL,
+    batch_id text NOT NULL,
+    request_hash bytea NOT NULL,
+    results text NOT NULL,
+    created_at bigint NOT NULL,
+    PRIMARY KEY (depositor, batch_id)
+  );
+  `,
+];
+
+/** Deadlock and serialization failure: the transaction is safe to run again. */
+const RETRYABLE = new Set(['40001', '40P01']);
+const MAX_ATTEMPTS = 5;
+const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** bigint columns hold amounts and times in ms, all safe integers: read them as numbers. */
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === pg.types.builtins.INT8 && format !== 'binary') return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+const placeholders = new Map<string, string>();
+function toPg(sql: string): string {
+  let out = placeholders.get(sql);
+  if (out === undefined) {
+    let n = 0;
+    out = sql.replace(/\?/g, () => `$${++n}`);
+    placeholders.set(sql, out);
+  }
+  return out;
+}
+
+function clientTx(client: pg.PoolClient): SqlTx {
+  const query = (sql: string, params: readonly SqlValue[] = []) => client.query(toPg(sql), params as unknown[]);
+  return {
+    all: async <T>(sql: string, params?: readonly SqlValue[]) => (await query(sql, params)).rows as T[],
+    get: async <T>(sql: string, params?: readonly SqlValue[]) => (await query(sql, params)).rows[0] as T | undefined,
+    run: async (sql: string, params?: readonly SqlValue[]) => (await query(sql, params)).rowCount ?? 0,
+  };
+}
+
+function unavailable(cause: unknown): EcashError {
+  return new EcashError('database-unavailable', `PostgreSQL is unavailable: ${(cause as Error).message}; check the URL and that the server runs`, { cause });
+}
+
+class PostgresDriver implements SqlDriver {
+  readonly kind = 'postgres' as const;
+  readonly forUpdate = ' FOR UPDATE';
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly schema: string | undefined,
+  ) {}
+
+  private async withClient<T>(begin: string, fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (e) {
+        throw unavailable(e);
+      }
+      try {
+        await client.query(begin);
+        const out = await fn(clientTx(client));
+        await client.query('COMMIT');
+        client.release();
+        return out;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        client.release();
+        const code = (e as { code?: unknown }).code;
+        if (typeof code === 'string' && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) continue;
+        throw e;
+      }
+    }
+  }
+
+  transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+    return this.withClient('BEGIN', fn);
+  }
+
+  read<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+    return this.withClient('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', fn);
+  }
+
+  async insertSpentCoins(tx: SqlTx, rows: readonly SpentCoinRow[]): Promise<boolean[]> {
+    if (rows.length === 0) return [];
+    const buf = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    const inserted = await tx.all<{ a: Buffer }>(
+      'INSERT INTO spent_coins (key_no, a, transcript) SELECT * FROM unnest(?::int2[], ?::bytea[], ?::bytea[]) ON CONFLICT (a) DO NOTHING RETURNING a',
+      [rows.map((r) => r.keyNo), rows.map((r) => buf(r.A)), rows.map((r) => buf(r.transcript))] as unknown as SqlValue[],
+    );
+    const set = new Set(inserted.map((r) => r.a.toString('hex')));
+    return rows.map((r) => set.has(buf(r.A).toString('hex')));
+  }
+
+  isUniqueViolation(e: unknown): boolean {
+    return (e as { code?: unknown }).code === '23505';
+  }
+
+  async migrate(): Promise<void> {
+    if (this.schema !== undefined) {
+      try {
+        await this.pool.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+      } catch (e) {
+        // Two processes creating the schema at once: the loser sees a unique violation.
+        if (!this.isUniqueViolation(e)) throw unavailable(e);
+      }
+    }
+    await this.withClient('BEGIN', async (tx) => {
+      // One migrating process at a time.
+      await tx.run("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/ecash-bank-migrate'))");
+      await tx.run('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)');
+      const row = await tx.get<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
+      const version = row?.v ?? 0;
+      if (version > MIGRATIONS.length) {
+        throw new EcashError('database-too-new', `the database schema is version ${version}, newer than this program's ${MIGRATIONS.length}; upgrade ecash`);
+      }
+      for (let v = version; v < MIGRATIONS.length; v++) {
+        await tx.run(MIGRATIONS[v]!);
+        await tx.run('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)', [v + 1, Date.now()]);
+      }
+    });
+  }
+
+  async sizeBytes(): Promise<number> {
+    const row = await this.read((tx) =>
+      tx.get<{ bytes: number }>(
+        `SELECT CAST(COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS BIGINT) AS bytes FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'm')`,
+      ),
+    );
+    return row!.bytes;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** Opens the bank's PostgreSQL database (URL, optional `schema` parameter) and migrates it. */
+export async function openPostgresStorage(url: string, options: { poolSize?: number } = {}): Promise<SqlBankStorage> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new EcashError('bad-database-url', 'the PostgreSQL URL is not a URL (postgres://user:password@host:port/database)');
+  }
+  const schema = parsed.searchParams.get('schema') ?? undefined;
+  if (schema !== undefined && !SCHEMA_RE.test(schema)) {
+    throw new EcashError('bad-database-url', 'the schema parameter must be 1-63 characters of a-z, 0-9 and _, starting with a letter or _');
+  }
+  parsed.searchParams.delete('schema');
+  const pool = new pg.Pool({ connectionString: parsed.toString(), max: options.poolSize ?? 10, types });
+  // An idle client's error (the server restarted) must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  if (schema !== undefined) pool.on('connect', (client) => void client.query(`SET search_path TO ${schema}`).catch(() => undefined));
+  const storage = new SqlBankStorage(new PostgresDriver(pool, schema));
+  try {
+    await storage.migrate();
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    throw e;
+  }
+  return storage;
+}

@@ -1,0 +1,560 @@
+/**
+ * The bank's store over any SqlDriver: every domain transaction once, in SQL both SQLite and
+ * PostgreSQL accept. Balance rows are always locked in the order of their account names (the
+ * postings are sorted), spent coins are inserted in the order of A, and sessions are locked
+ * before balances, so concurrent transactions on PostgreSQL never wait on each other in a cycle.
+ */
+import { bytesEqual, EcashError, isSuiteId, type SuiteId, toHex } from '../../../core/index.js';
+import { CASH_ACCOUNT, FEES_ACCOUNT, holderAccount, outstandingAccount } from '../ledger.js';
+import type { SqlDriver, SqlTx } from './sql.js';
+import type {
+  AccountRecord,
+  AnswerRequest,
+  AuditFacts,
+  Balance,
+  BankStorage,
+  CredentialRecord,
+  DepositBatchRecord,
+  DepositBatchRequest,
+  DepositResult,
+  DoubleSpendRecord,
+  KeyRecord,
+  LedgerEntry,
+  LedgerPosting,
+  MerchantRecord,
+  NewKey,
+  NewSession,
+  PartyKind,
+  StatementQuery,
+  VerifiedDeposit,
+} from './types.js';
+
+interface KeyRow {
+  key_no: number;
+  key_id: Uint8Array;
+  key_json: string;
+  value: number;
+  currency: string;
+  withdraw_from: number;
+  withdraw_until: number;
+  deposit_until: number;
+  scope: string;
+}
+
+const keyFromRow = (r: KeyRow): KeyRecord => ({
+  keyNo: r.key_no,
+  keyId: r.key_id,
+  keyJson: r.key_json,
+  value: r.value,
+  currency: r.currency,
+  withdrawFrom: r.withdraw_from,
+  withdrawUntil: r.withdraw_until,
+  depositUntil: r.deposit_until,
+  scope: r.scope,
+});
+
+/** Results are stored compactly (a deposit's storage cost is per coin): 0, 1, [2,id,acct], [3,code,msg]. */
+type StoredResult = 0 | 1 | [2, number, string | null] | [3, string, string];
+
+function storeResult(r: DepositResult): StoredResult {
+  switch (r.outcome) {
+    case 'credited':
+      return 0;
+    case 'replay':
+      return 1;
+    case 'double-spend':
+      return [2, r.doubleSpendId, r.accountId];
+    case 'rejected':
+      return [3, r.code, r.message];
+  }
+}
+
+function loadResult(s: StoredResult): DepositResult {
+  if (s === 0) return { outcome: 'credited' };
+  if (s === 1) return { outcome: 'replay' };
+  if (s[0] === 2) return { outcome: 'double-spend', doubleSpendId: s[1], accountId: s[2] };
+  return { outcome: 'rejected', code: s[1], message: s[2] };
+}
+
+/** The sum of postings per (account, currency), sorted by account: the lock order. */
+function mergePostings(postings: readonly LedgerPosting[]): LedgerPosting[] {
+  const m = new Map<string, LedgerPosting>();
+  for (const p of postings) {
+    const k = `${p.account}\u0000${p.currency}`;
+    const cur = m.get(k);
+    if (cur) cur.amount += p.amount;
+    else m.set(k, { ...p });
+  }
+  return [...m.values()].filter((p) => p.amount !== 0).sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : a.currency < b.currency ? -1 : 1));
+}
+
+function checkBalanced(postings: readonly LedgerPosting[]): void {
+  const sums = new Map<string, number>();
+  for (const p of postings) {
+    if (!Number.isSafeInteger(p.amount)) throw new EcashError('internal', 'a ledger amount is not a safe integer');
+    sums.set(p.currency, (sums.get(p.currency) ?? 0) + p.amount);
+  }
+  for (const [currency, sum] of sums) {
+    if (sum !== 0) throw new EcashError('internal', `a ledger entry does not balance in ${currency}; nothing was booked`);
+  }
+}
+
+async function post(tx: SqlTx, kind: LedgerEntry['kind'], reference: string, postings: readonly LedgerPosting[], now: number): Promise<number> {
+  const merged = mergePostings(postings);
+  checkBalanced(merged);
+  const row = await tx.get<{ entry_id: number }>(
+    'INSERT INTO ledger_entries (kind, reference, created_at) VALUES (?, ?, ?) RETURNING entry_id',
+    [kind, reference, now],
+  );
+  const entryId = row!.entry_id;
+  for (const p of merged) {
+    await tx.run('INSERT INTO ledger_postings (entry_id, account, currency, amount) VALUES (?, ?, ?, ?)', [entryId, p.account, p.currency, p.amount]);
+    await tx.run(
+      'INSERT INTO ledger_balances (account, currency, balance) VALUES (?, ?, ?) ' +
+        'ON CONFLICT (account, currency) DO UPDATE SET balance = ledger_balances.balance + excluded.balance',
+      [p.account, p.currency, p.amount],
+    );
+  }
+  return entryId;
+}
+
+interface SessionRow {
+  account_id: string;
+  key_no: number;
+  state: string;
+  w: Uint8Array | null;
+  c: Uint8Array | null;
+  r: Uint8Array | null;
+  expires_at: number;
+}
+
+type AnswerOutcome = { r: Uint8Array } | { error: EcashError };
+
+export class SqlBankStorage implements BankStorage {
+  constructor(private readonly db: SqlDriver) {}
+
+  get kind(): 'sqlite' | 'postgres' {
+    return this.db.kind;
+  }
+
+  migrate(): Promise<void> {
+    return this.db.migrate();
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  sizeBytes(): Promise<number> {
+    return this.db.sizeBytes();
+  }
+
+  async getSuite(): Promise<SuiteId | undefined> {
+    const row = await this.db.read((tx) => tx.get<{ value: string }>("SELECT value FROM meta WHERE name = 'suite'"));
+    if (row === undefined) return undefined;
+    if (!isSuiteId(row.value)) throw new EcashError('bad-database', `the database names an unknown suite "${row.value}"`);
+    return row.value;
+  }
+
+  async initSuite(suite: SuiteId): Promise<SuiteId> {
+    await this.db.transaction((tx) => tx.run("INSERT INTO meta (name, value) VALUES ('suite', ?) ON CONFLICT (name) DO NOTHING", [suite]));
+    const stored = (await this.getSuite())!;
+    if (stored !== suite) {
+      throw new EcashError('wrong-suite', `this database belongs to a bank of suite ${stored}, not ${suite}; use the key file it was initialised with`);
+    }
+    return stored;
+  }
+
+  async registerKey(key: NewKey): Promise<KeyRecord> {
+    return this.db.transaction(async (tx) => {
+      await tx.run(
+        'INSERT INTO denomination_keys (key_id, key_json, value, currency, withdraw_from, withdraw_until, deposit_until, scope) ' +
+          'VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key_id) DO NOTHING',
+        [key.keyId, key.keyJson, key.value, key.currency, key.withdrawFrom, key.withdrawUntil, key.depositUntil, key.scope],
+      );
+      const row = await tx.get<KeyRow>('SELECT * FROM denomination_keys WHERE key_id = ?', [key.keyId]);
+      return keyFromRow(row!);
+    });
+  }
+
+  async listKeys(): Promise<KeyRecord[]> {
+    const rows = await this.db.read((tx) => tx.all<KeyRow>('SELECT * FROM denomination_keys ORDER BY key_no'));
+    return rows.map(keyFromRow);
+  }
+
+  async createAccount(a: AccountRecord): Promise<void> {
+    try {
+      await this.db.transaction((tx) =>
+        tx.run('INSERT INTO accounts (account_id, holder, i, created_at) VALUES (?, ?, ?, ?)', [a.accountId, a.holder, a.I, a.createdAt]),
+      );
+    } catch (e) {
+      if (this.db.isUniqueViolation(e)) throw new EcashError('account-exists', 'an account with this I is already registered; a card opens one account');
+      throw e;
+    }
+  }
+
+  async getAccount(accountId: string): Promise<AccountRecord | undefined> {
+    const row = await this.db.read((tx) =>
+      tx.get<{ account_id: string; holder: string; i: Uint8Array; created_at: number }>('SELECT * FROM accounts WHERE account_id = ?', [accountId]),
+    );
+    return row && { accountId: row.account_id, holder: row.holder, I: row.i, createdAt: row.created_at };
+  }
+
+  async createMerchant(m: MerchantRecord): Promise<void> {
+    try {
+      await this.db.transaction((tx) =>
+        tx.run('INSERT INTO merchants (merchant_id, name, scopes, fee_per_coin, created_at) VALUES (?, ?, ?, ?, ?)', [
+          m.merchantId,
+          m.name,
+          JSON.stringify(m.scopes),
+          m.feePerCoin,
+          m.createdAt,
+        ]),
+      );
+    } catch (e) {
+      if (this.db.isUniqueViolation(e)) throw new EcashError('merchant-exists', `merchant ${m.merchantId} already exists`);
+      throw e;
+    }
+  }
+
+  async getMerchant(merchantId: string): Promise<MerchantRecord | undefined> {
+    const row = await this.db.read((tx) =>
+      tx.get<{ merchant_id: string; name: string; scopes: string; fee_per_coin: number; created_at: number }>('SELECT * FROM merchants WHERE merchant_id = ?', [
+        merchantId,
+      ]),
+    );
+    return row && { merchantId: row.merchant_id, name: row.name, scopes: JSON.parse(row.scopes) as string[], feePerCoin: row.fee_per_coin, createdAt: row.created_at };
+  }
+
+  async addCredential(c: CredentialRecord): Promise<void> {
+    await this.db.transaction((tx) =>
+      tx.run('INSERT INTO credentials (credential_id, kind, party_id, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)', [
+        c.credentialId,
+        c.kind,
+        c.partyId,
+        c.secretHash,
+        c.createdAt,
+        c.revokedAt,
+      ]),
+    );
+  }
+
+  async getCredential(credentialId: string): Promise<CredentialRecord | undefined> {
+    const row = await this.db.read((tx) =>
+      tx.get<{ credential_id: string; kind: PartyKind; party_id: string; secret_hash: Uint8Array; created_at: number; revoked_at: number | null }>(
+        'SELECT * FROM credentials WHERE credential_id = ?',
+        [credentialId],
+      ),
+    );
+    return row && { credentialId: row.credential_id, kind: row.kind, partyId: row.party_id, secretHash: row.secret_hash, createdAt: row.created_at, revokedAt: row.revoked_at };
+  }
+
+  async cashIn(accountId: string, currency: string, amount: number, reference: string, now: number): Promise<number> {
+    if (!Number.isSafeInteger(amount) || amount <= 0) throw new EcashError('bad-amount', 'a cash-in amount must be a positive integer of minor units');
+    return this.db.transaction(async (tx) => {
+      const exists = await tx.get('SELECT 1 AS one FROM accounts WHERE account_id = ?', [accountId]);
+      if (exists === undefined) throw new EcashError('account-not-found', `no account ${accountId}`);
+      return post(
+        tx,
+        'cash-in',
+        reference,
+        [
+          { account: CASH_ACCOUNT, currency, amount: -amount },
+          { account: holderAccount(accountId), currency, amount },
+        ],
+        now,
+      );
+    });
+  }
+
+  async balances(account: string): Promise<Balance[]> {
+    return this.db.read((tx) =>
+      tx.all<Balance>('SELECT currency, balance FROM ledger_balances WHERE account = ? ORDER BY currency', [account]),
+    );
+  }
+
+  async statement(q: StatementQuery): Promise<LedgerEntry[]> {
+    return this.db.read(async (tx) => {
+      const params: (string | number)[] = [q.account];
+      let where = 'p.account = ?';
+      if (q.before !== undefined) {
+        where += ' AND p.entry_id < ?';
+        params.push(q.before);
+      }
+      params.push(q.limit);
+      const entries = await tx.all<{ entry_id: number; kind: LedgerEntry['kind']; reference: string; created_at: number }>(
+        `SELECT DISTINCT e.entry_id, e.kind, e.reference, e.created_at FROM ledger_postings p JOIN ledger_entries e ON e.entry_id = p.entry_id
+         WHERE ${where} ORDER BY e.entry_id DESC LIMIT ?`,
+        params,
+      );
+      const out: LedgerEntry[] = [];
+      for (const e of entries) {
+        const postings = await tx.all<LedgerPosting>('SELECT account, currency, amount FROM ledger_postings WHERE entry_id = ? ORDER BY account, currency', [e.entry_id]);
+        out.push({ entryId: e.entry_id, kind: e.kind, reference: e.reference, createdAt: e.created_at, postings });
+      }
+      return out;
+    });
+  }
+
+  async openSession(s: NewSession): Promise<void> {
+    try {
+      await this.db.transaction(async (tx) => {
+        await tx.run("UPDATE withdrawal_sessions SET state = 'expired', w = NULL WHERE account_id = ? AND state = 'open' AND expires_at <= ?", [s.accountId, s.createdAt]);
+        await tx.run(
+          "INSERT INTO withdrawal_sessions (session_id, account_id, key_no, state, w, a, b, created_at, expires_at) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?)",
+          [s.sessionId, s.accountId, s.keyNo, s.w, s.a, s.b, s.createdAt, s.expiresAt],
+        );
+      });
+    } catch (e) {
+      if (this.db.isUniqueViolation(e)) {
+        throw new EcashError('session-open', 'this account already has an open withdrawal session; answer or cancel it, or wait until it expires');
+      }
+      throw e;
+    }
+  }
+
+  async answerSession(q: AnswerRequest): Promise<Uint8Array> {
+    // Expiry is committed before the error is raised, so the outcome is returned, not thrown.
+    const outcome = await this.db.transaction(async (tx): Promise<AnswerOutcome> => {
+      const s = await tx.get<SessionRow>(
+        `SELECT account_id, key_no, state, w, c, r, expires_at FROM withdrawal_sessions WHERE session_id = ?${this.db.forUpdate}`,
+        [q.sessionId],
+      );
+      if (s === undefined || s.account_id !== q.accountId) {
+        return { error: new EcashError('session-not-found', 'no withdrawal session with this id for this account') };
+      }
+      if (s.state === 'answered') {
+        if (s.c !== null && s.r !== null && bytesEqual(s.c, q.c)) return { r: s.r };
+        return { error: new EcashError('session-answered', 'this withdrawal session has already answered another challenge; start a new session for another coin') };
+      }
+      if (s.state === 'cancelled') return { error: new EcashError('session-cancelled', 'this withdrawal session was cancelled; start a new one') };
+      if (s.state === 'expired' || s.expires_at <= q.now || s.w === null) {
+        await tx.run("UPDATE withdrawal_sessions SET state = 'expired', w = NULL WHERE session_id = ? AND state = 'open'", [q.sessionId]);
+        return { error: new EcashError('session-expired', 'this withdrawal session expired before it was answered; start a new one') };
+      }
+      const key = await tx.get<KeyRow>('SELECT * FROM denomination_keys WHERE key_no = ?', [s.key_no]);
+      const holder = holderAccount(q.accountId);
+      const bal = await tx.get<{ balance: number }>(`SELECT balance FROM ledger_balances WHERE account = ? AND currency = ?${this.db.forUpdate}`, [holder, key!.currency]);
+      if ((bal?.balance ?? 0) < key!.value) {
+        return { error: new EcashError('insufficient-funds', `the account's ${key!.currency} balance is below the coin's value ${key!.value}; top it up first`) };
+      }
+      const r = q.answer(s.w);
+      const changed = await tx.run(
+        "UPDATE withdrawal_sessions SET state = 'answered', w = NULL, c = ?, r = ?, answered_at = ? WHERE session_id = ? AND state = 'open'",
+        [q.c, r, q.now, q.sessionId],
+      );
+      if (changed !== 1) throw new EcashError('session-answered', 'this withdrawal session has already answered');
+      await post(
+        tx,
+        'withdrawal',
+        `withdrawal:${q.sessionId}`,
+        [
+          { account: holder, currency: key!.currency, amount: -key!.value },
+          { account: outstandingAccount(key!.key_id), currency: key!.currency, amount: key!.value },
+        ],
+        q.now,
+      );
+      return { r };
+    });
+    if ('error' in outcome) throw outcome.error;
+    return outcome.r;
+  }
+
+  async cancelSession(sessionId: string, accountId: string, now: number): Promise<boolean> {
+    const n = await this.db.transaction((tx) =>
+      tx.run("UPDATE withdrawal_sessions SET state = 'cancelled', w = NULL, answered_at = ? WHERE session_id = ? AND account_id = ? AND state = 'open'", [
+        now,
+        sessionId,
+        accountId,
+      ]),
+    );
+    return n === 1;
+  }
+
+  async expireSessions(now: number): Promise<number> {
+    return this.db.transaction((tx) => tx.run("UPDATE withdrawal_sessions SET state = 'expired', w = NULL WHERE state = 'open' AND expires_at <= ?", [now]));
+  }
+
+  async getDepositBatch(depositor: string, batchId: string): Promise<(DepositBatchRecord & { requestHash: Uint8Array }) | undefined> {
+    return this.db.read((tx) => this.readBatch(tx, depositor, batchId));
+  }
+
+  private async readBatch(tx: SqlTx, depositor: string, batchId: string): Promise<(DepositBatchRecord & { requestHash: Uint8Array }) | undefined> {
+    const row = await tx.get<{ request_hash: Uint8Array; results: string; created_at: number }>(
+      'SELECT request_hash, results, created_at FROM deposit_batches WHERE depositor = ? AND batch_id = ?',
+      [depositor, batchId],
+    );
+    if (row === undefined) return undefined;
+    const stored = JSON.parse(row.results) as { r: StoredResult[]; c: Balance[] };
+    return { depositor, batchId, createdAt: row.created_at, requestHash: row.request_hash, results: stored.r.map(loadResult), credited: stored.c };
+  }
+
+  async depositBatch(q: DepositBatchRequest): Promise<DepositBatchRecord> {
+    return this.db.transaction(async (tx) => {
+      const claimed = await tx.run(
+        "INSERT INTO deposit_batches (depositor, batch_id, request_hash, results, created_at) VALUES (?, ?, ?, '', ?) ON CONFLICT (depositor, batch_id) DO NOTHING",
+        [q.depositor, q.batchId, q.requestHash, q.now],
+      );
+      if (claimed === 0) {
+        // Deposited before (or just now by a concurrent request, which we waited for).
+        const prior = (await this.readBatch(tx, q.depositor, q.batchId))!;
+        if (!bytesEqual(prior.requestHash, q.requestHash)) {
+          throw new EcashError('batch-id-reused', `batch ${q.batchId} was already deposited with other transcripts; use a new batch id for a new batch`);
+        }
+        return { depositor: prior.depositor, batchId: prior.batchId, createdAt: prior.createdAt, results: prior.results, credited: prior.credited };
+      }
+      const results = [...q.prechecked];
+      // The first transcript of each A in the batch goes in one insert, in the order of A.
+      const firstOfA = new Map<string, VerifiedDeposit>();
+      for (const v of q.verified) {
+        const k = toHex(v.A);
+        if (!firstOfA.has(k)) firstOfA.set(k, v);
+      }
+      const firsts = [...firstOfA.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, v]) => v);
+      const inserted = await this.db.insertSpentCoins(
+        tx,
+        firsts.map((v) => ({ A: v.A, keyNo: v.keyNo, transcript: v.transcript })),
+      );
+      const credited: VerifiedDeposit[] = [];
+      firsts.forEach((v, i) => {
+        if (inserted[i]) {
+          results[v.index] = { outcome: 'credited' };
+          credited.push(v);
+        }
+      });
+      for (const v of q.verified) {
+        if (results[v.index] === undefined) results[v.index] = await this.settleConflict(tx, q, v);
+      }
+      const postings: LedgerPosting[] = [];
+      const creditedTotals = new Map<string, number>();
+      for (const v of credited) {
+        const fee = Math.min(q.feePerCoin, v.value);
+        postings.push(
+          { account: outstandingAccount(v.keyId), currency: v.currency, amount: -v.value },
+          { account: q.creditAccount, currency: v.currency, amount: v.value - fee },
+          { account: FEES_ACCOUNT, currency: v.currency, amount: fee },
+        );
+        creditedTotals.set(v.currency, (creditedTotals.get(v.currency) ?? 0) + v.value - fee);
+      }
+      if (postings.length > 0) await post(tx, 'deposit', `deposit:${q.depositor}:${q.batchId}`, postings, q.now);
+      const final = results.map((r, i) => {
+        if (r === undefined) throw new EcashError('internal', `deposit result ${i} was not decided`);
+        return r;
+      });
+      const creditedList = [...creditedTotals.entries()].sort().map(([currency, balance]) => ({ currency, balance }));
+      await tx.run('UPDATE deposit_batches SET results = ? WHERE depositor = ? AND batch_id = ?', [
+        JSON.stringify({ r: final.map(storeResult), c: creditedList }),
+        q.depositor,
+        q.batchId,
+      ]);
+      return { depositor: q.depositor, batchId: q.batchId, createdAt: q.now, results: final, credited: creditedList };
+    });
+  }
+
+  /** A transcript for an already spent coin: a replay, or a double spend to record. */
+  private async settleConflict(tx: SqlTx, q: DepositBatchRequest, v: VerifiedDeposit): Promise<DepositResult> {
+    const first = await tx.get<{ transcript: Uint8Array }>('SELECT transcript FROM spent_coins WHERE a = ?', [v.A]);
+    if (first === undefined) throw new EcashError('internal', 'a spent coin vanished during a deposit');
+    const later = await tx.all<{ double_spend_id: number; transcript: Uint8Array; account_id: string | null }>(
+      'SELECT double_spend_id, transcript, account_id FROM double_spends WHERE a = ? ORDER BY double_spend_id',
+      [v.A],
+    );
+    if (bytesEqual(first.transcript, v.transcript)) return { outcome: 'replay' };
+    const same = later.find((l) => bytesEqual(l.transcript, v.transcript));
+    if (same !== undefined) return { outcome: 'double-spend', doubleSpendId: same.double_spend_id, accountId: same.account_id };
+    const cls = q.classify(v, first.transcript, later.map((l) => l.transcript));
+    if (cls.kind === 'replay') return { outcome: 'replay' };
+    const account = await tx.get<{ account_id: string }>('SELECT account_id FROM accounts WHERE i = ?', [cls.I]);
+    const row = await tx.get<{ double_spend_id: number }>(
+      'INSERT INTO double_spends (key_no, a, transcript, u1, i, account_id, depositor, batch_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING double_spend_id',
+      [v.keyNo, v.A, v.transcript, cls.u1, cls.I, account?.account_id ?? null, q.depositor, q.batchId, q.now],
+    );
+    return { outcome: 'double-spend', doubleSpendId: row!.double_spend_id, accountId: account?.account_id ?? null };
+  }
+
+  async listDoubleSpends(query: { depositor?: string; after?: number; limit: number }): Promise<DoubleSpendRecord[]> {
+    const params: (string | number)[] = [query.after ?? 0];
+    let where = 'd.double_spend_id > ?';
+    if (query.depositor !== undefined) {
+      where += ' AND d.depositor = ?';
+      params.push(query.depositor);
+    }
+    params.push(query.limit);
+    const rows = await this.db.read((tx) =>
+      tx.all<{
+        double_spend_id: number;
+        key_no: number;
+        a: Uint8Array;
+        first: Uint8Array;
+        transcript: Uint8Array;
+        u1: Uint8Array;
+        i: Uint8Array;
+        account_id: string | null;
+        depositor: string;
+        batch_id: string;
+        created_at: number;
+      }>(
+        `SELECT d.double_spend_id, d.key_no, d.a, s.transcript AS first, d.transcript, d.u1, d.i, d.account_id, d.depositor, d.batch_id, d.created_at
+         FROM double_spends d JOIN spent_coins s ON s.a = d.a WHERE ${where} ORDER BY d.double_spend_id LIMIT ?`,
+        params,
+      ),
+    );
+    return rows.map((r) => ({
+      doubleSpendId: r.double_spend_id,
+      keyNo: r.key_no,
+      A: r.a,
+      first: r.first,
+      second: r.transcript,
+      u1: r.u1,
+      I: r.i,
+      accountId: r.account_id,
+      depositor: r.depositor,
+      batchId: r.batch_id,
+      createdAt: r.created_at,
+    }));
+  }
+
+  async audit(): Promise<AuditFacts> {
+    return this.db.read(async (tx) => {
+      const unbalanced = await tx.all<{ entry_id: number; currency: string; sum: number }>(
+        'SELECT entry_id, currency, CAST(SUM(amount) AS BIGINT) AS sum FROM ledger_postings GROUP BY entry_id, currency HAVING SUM(amount) <> 0 ORDER BY entry_id',
+      );
+      const fromPostings = await tx.all<{ account: string; currency: string; sum: number }>(
+        'SELECT account, currency, CAST(SUM(amount) AS BIGINT) AS sum FROM ledger_postings GROUP BY account, currency',
+      );
+      const stored = await tx.all<{ account: string; currency: string; balance: number }>('SELECT account, currency, balance FROM ledger_balances');
+      const key = (a: string, c: string) => `${a}\u0000${c}`;
+      const storedMap = new Map(stored.map((s) => [key(s.account, s.currency), s.balance]));
+      const postedMap = new Map(fromPostings.map((p) => [key(p.account, p.currency), p.sum]));
+      const mismatches: AuditFacts['balanceMismatches'] = [];
+      for (const k of new Set([...storedMap.keys(), ...postedMap.keys()])) {
+        const s = storedMap.get(k) ?? 0;
+        const p = postedMap.get(k) ?? 0;
+        if (s !== p) {
+          const [account, currency] = k.split('\u0000') as [string, string];
+          mismatches.push({ account, currency, stored: s, fromPostings: p });
+        }
+      }
+      const totals = await tx.all<Balance>('SELECT currency, CAST(SUM(balance) AS BIGINT) AS balance FROM ledger_balances GROUP BY currency ORDER BY currency');
+      const keys = await tx.all<KeyRow>('SELECT * FROM denomination_keys ORDER BY key_no');
+      const issued = new Map(
+        (await tx.all<{ key_no: number; n: number }>("SELECT key_no, COUNT(*) AS n FROM withdrawal_sessions WHERE state = 'answered' GROUP BY key_no")).map((r) => [r.key_no, r.n]),
+      );
+      const deposited = new Map((await tx.all<{ key_no: number; n: number }>('SELECT key_no, COUNT(*) AS n FROM spent_coins GROUP BY key_no')).map((r) => [r.key_no, r.n]));
+      return {
+        unbalancedEntries: unbalanced.map((u) => ({ entryId: u.entry_id, currency: u.currency, sum: u.sum })),
+        balanceMismatches: mismatches,
+        totals,
+        keys: keys.map((k) => ({
+          keyNo: k.key_no,
+          keyId: k.key_id,
+          value: k.value,
+          currency: k.currency,
+          issued: issued.get(k.key_no) ?? 0,
+          deposited: deposited.get(k.key_no) ?? 0,
+          outstandingBalance: postedMap.get(key(outstandingAccount(k.key_id), k.currency)) ?? 0,
+        })),
+      };
+    });
+  }
+}

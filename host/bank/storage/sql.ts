@@ -1,0 +1,35 @@
+/**
+ * What an SQL database must offer the bank's store. The domain transactions are written once
+ * (sql-store.ts) in SQL both SQLite and PostgreSQL accept; a driver adds the connection, the
+ * transaction discipline, the schema and the few statements that differ.
+ */
+export type SqlValue = string | number | null | Uint8Array;
+
+export interface SqlTx {
+  all<T>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  get<T>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
+  /** Returns the number of rows changed. */
+  run(sql: string, params?: readonly SqlValue[]): Promise<number>;
+}
+
+export interface SpentCoinRow {
+  A: Uint8Array;
+  keyNo: number;
+  transcript: Uint8Array;
+}
+
+export interface SqlDriver {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Appended to a SELECT that must lock its rows until commit ('' where a writer locks all). */
+  readonly forUpdate: string;
+  /** Runs `fn` in one read-write transaction (retried on serialization failures where needed). */
+  transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T>;
+  /** Runs `fn` with a consistent read-only view. */
+  read<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T>;
+  /** Inserts coins not yet spent; returns, per row, whether it was inserted (false: A exists). */
+  insertSpentCoins(tx: SqlTx, rows: readonly SpentCoinRow[]): Promise<boolean[]>;
+  isUniqueViolation(e: unknown): boolean;
+  migrate(): Promise<void>;
+  sizeBytes(): Promise<number>;
+  close(): Promise<void>;
+}

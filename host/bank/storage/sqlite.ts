@@ -1,0 +1,200 @@
+/**
+ * SQLite driver (better-sqlite3): a file on disk in WAL mode with synchronous=FULL (a committed
+ * deposit survives power loss). better-sqlite3 is synchronous, so one connection serves the
+ * process; an async mutex keeps one transaction at a time on it, and BEGIN IMMEDIATE takes the
+ * write lock at once so another process (the CLI while the server runs) waits instead of failing
+ * half-way.
+ */
+import Database from 'better-sqlite3';
+import { EcashError } from '../../../core/index.js';
+import type { SpentCoinRow, SqlDriver, SqlTx, SqlValue } from './sql.js';
+import { SqlBankStorage } from './sql-store.js';
+
+/** Schema versions, applied in order; `PRAGMA user_version` records how many ran. */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE denomination_keys (
+    key_no INTEGER PRIMARY KEY,
+    key_id BLOB NOT NULL UNIQUE,
+    key_json TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    withdraw_from INTEGER NOT NULL,
+    withdraw_until INTEGER NOT NULL,
+    deposit_until INTEGER NOT NULL,
+    scope TEXT NOT NULL
+  );
+  CREATE TABLE accounts (account_id TEXT PRIMARY KEY, holder TEXT NOT NULL, i BLOB NOT NULL UNIQUE, created_at INTEGER NOT NULL);
+  CREATE TABLE merchants (merchant_id TEXT PRIMARY KEY, name TEXT NOT NULL, scopes TEXT NOT NULL, fee_per_coin INTEGER NOT NULL, created_at INTEGER NOT NULL);
+  CREATE TABLE credentials (
+    credential_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('account', 'merchant', 'operator')),
+    party_id TEXT NOT NULL,
+    secret_hash BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  );
+  CREATE TABLE withdrawal_sessions (
+    session_id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts (account_id),
+    key_no INTEGER NOT NULL REFERENCES denomination_keys (key_no),
+    state TEXT NOT NULL CHECK (state IN ('open', 'answered', 'expired', 'cancelled')),
+    w BLOB,
+    a BLOB NOT NULL,
+    b BLOB NOT NULL,
+    c BLOB,
+    r BLOB,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    answered_at INTEGER,
+    CHECK ((state = 'open') = (w IS NOT NULL))
+  );
+  CREATE UNIQUE INDEX one_open_session_per_account ON withdrawal_sessions (account_id) WHERE state = 'open';
+  CREATE INDEX open_sessions_by_expiry ON withdrawal_sessions (expires_at) WHERE state = 'open';
+  CREATE TABLE ledger_entries (
+    entry_id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('cash-in', 'withdrawal', 'deposit')),
+    reference TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE ledger_postings (
+    entry_id INTEGER NOT NULL REFERENCES ledger_entries (entry_id),
+    account TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    PRIMARY KEY (entry_id, account, currency)
+  ) WITHOUT ROWID;
+  CREATE INDEX postings_by_account ON ledger_postings (account, entry_id);
+  CREATE TABLE ledger_balances (account TEXT NOT NULL, currency TEXT NOT NULL, balance INTEGER NOT NULL, PRIMARY KEY (account, currency)) WITHOUT ROWID;
+  CREATE TABLE spent_coins (a BLOB PRIMARY KEY, key_no INTEGER NOT NULL, transcript BLOB NOT NULL) WITHOUT ROWID;
+  CREATE TABLE double_spends (
+    double_spend_id INTEGER PRIMARY KEY,
+    key_no INTEGER NOT NULL,
+    a BLOB NOT NULL,
+    transcript BLOB NOT NULL,
+    u1 BLOB NOT NULL,
+    i BLOB NOT NULL,
+    account_id TEXT,
+    depositor TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX double_spends_by_coin ON double_spends (a);
+  CREATE TABLE deposit_batches (
+    depositor TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    request_hash BLOB NOT NULL,
+    results TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (depositor, batch_id)
+  );
+  `,
+];
+
+const asParam = (v: SqlValue): SqlValue => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v);
+
+class SqliteDriver implements SqlDriver {
+  readonly kind = 'sqlite' as const;
+  readonly forUpdate = '';
+  private readonly statements = new Map<string, Database.Statement>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly tx: SqlTx;
+
+  constructor(private readonly db: Database.Database) {
+    const stmt = (sql: string) => {
+      let s = this.statements.get(sql);
+      if (s === undefined) {
+        s = this.db.prepare(sql);
+        this.statements.set(sql, s);
+      }
+      return s;
+    };
+    this.tx = {
+      all: async <T>(sql: string, params: readonly SqlValue[] = []) => stmt(sql).all(...params.map(asParam)) as T[],
+      get: async <T>(sql: string, params: readonly SqlValue[] = []) => stmt(sql).get(...params.map(asParam)) as T | undefined,
+      run: async (sql: string, params: readonly SqlValue[] = []) => stmt(sql).run(...params.map(asParam)).changes,
+    };
+  }
+
+  private exclusive<T>(begin: string, fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+    const run = async () => {
+      this.db.exec(begin);
+      try {
+        const out = await fn(this.tx);
+        this.db.exec('COMMIT');
+        return out;
+      } catch (e) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw e;
+      }
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+    return this.exclusive('BEGIN IMMEDIATE', fn);
+  }
+
+  read<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+    return this.exclusive('BEGIN', fn);
+  }
+
+  async insertSpentCoins(tx: SqlTx, rows: readonly SpentCoinRow[]): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (const r of rows) {
+      out.push((await tx.run('INSERT INTO spent_coins (a, key_no, transcript) VALUES (?, ?, ?) ON CONFLICT (a) DO NOTHING', [r.A, r.keyNo, r.transcript])) === 1);
+    }
+    return out;
+  }
+
+  isUniqueViolation(e: unknown): boolean {
+    const code = (e as { code?: unknown }).code;
+    return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+  }
+
+  async migrate(): Promise<void> {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new EcashError('database-too-new', `the database schema is version ${version}, newer than this program's ${MIGRATIONS.length}; upgrade ecash`);
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      }).immediate();
+    }
+  }
+
+  async sizeBytes(): Promise<number> {
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    const free = this.db.pragma('freelist_count', { simple: true }) as number;
+    const size = this.db.pragma('page_size', { simple: true }) as number;
+    return (pages - free) * size;
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    this.db.close();
+  }
+}
+
+/** Opens (creating if needed) the bank's SQLite database at `path` and brings its schema up to date. */
+export async function openSqliteStorage(path: string): Promise<SqlBankStorage> {
+  let db: Database.Database;
+  try {
+    db = new Database(path);
+  } catch (cause) {
+    throw new EcashError('database-unavailable', `cannot open the SQLite database ${path}: ${(cause as Error).message}`, { cause });
+  }
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 10000');
+  const storage = new SqlBankStorage(new SqliteDriver(db));
+  await storage.migrate();
+  return storage;
+}
