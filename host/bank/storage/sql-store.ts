@@ -120,6 +120,8 @@ async function post(tx: SqlTx, kind: LedgerEntry['kind'], reference: string, pos
 
 interface SessionRow {
   account_id: string;
+  a: Uint8Array;
+  b: Uint8Array;
   key_no: number;
   state: string;
   w: Uint8Array | null;
@@ -317,7 +319,7 @@ export class SqlBankStorage implements BankStorage {
     // Expiry is committed before the error is raised, so the outcome is returned, not thrown.
     const outcome = await this.db.transaction(async (tx): Promise<AnswerOutcome> => {
       const s = await tx.get<SessionRow>(
-        `SELECT account_id, key_no, state, w, c, r, expires_at FROM withdrawal_sessions WHERE session_id = ?${this.db.forUpdate}`,
+        `SELECT account_id, key_no, state, w, a, b, c, r, expires_at FROM withdrawal_sessions WHERE session_id = ?${this.db.forUpdate}`,
         [q.sessionId],
       );
       if (s === undefined || s.account_id !== q.accountId) {
@@ -338,7 +340,7 @@ export class SqlBankStorage implements BankStorage {
       if ((bal?.balance ?? 0) < key!.value) {
         return { error: new EcashError('insufficient-funds', `the account's ${key!.currency} balance is below the coin's value ${key!.value}; top it up first`) };
       }
-      const r = q.answer(s.w);
+      const r = q.answer(s.w, s.key_no, s.a, s.b);
       const changed = await tx.run(
         "UPDATE withdrawal_sessions SET state = 'answered', w = NULL, c = ?, r = ?, answered_at = ? WHERE session_id = ? AND state = 'open'",
         [q.c, r, q.now, q.sessionId],
@@ -462,7 +464,7 @@ export class SqlBankStorage implements BankStorage {
     if (bytesEqual(first.transcript, v.transcript)) return { outcome: 'replay' };
     const same = later.find((l) => bytesEqual(l.transcript, v.transcript));
     if (same !== undefined) return { outcome: 'double-spend', doubleSpendId: same.double_spend_id, accountId: same.account_id };
-    const cls = q.classify(v, first.transcript, later.map((l) => l.transcript));
+    const cls = q.classify(v, first.transcript);
     if (cls.kind === 'replay') return { outcome: 'replay' };
     const account = await tx.get<{ account_id: string }>('SELECT account_id FROM accounts WHERE i = ?', [cls.I]);
     const row = await tx.get<{ double_spend_id: number }>(

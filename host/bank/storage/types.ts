@@ -74,8 +74,11 @@ export interface AnswerRequest {
   /** The card's challenge, encoded. */
   c: Uint8Array;
   now: number;
-  /** Computes r from w inside the transaction (the core session object answers, then is dropped). */
-  answer: (w: Uint8Array) => Uint8Array;
+  /**
+   * Computes r inside the transaction from the session's stored state (w, its key, the offer a, b):
+   * the caller restores core's session object, which answers once and is dropped.
+   */
+  answer: (w: Uint8Array, keyNo: number, a: Uint8Array, b: Uint8Array) => Uint8Array;
 }
 
 export interface LedgerPosting {
@@ -117,11 +120,11 @@ export type DepositResult =
   | { outcome: 'rejected'; code: string; message: string };
 
 /**
- * How an incoming transcript for an already spent coin relates to what is stored: the
- * first transcript, then the double-spend transcripts recorded since (oldest first).
+ * How an incoming transcript for an already spent coin relates to the coin's first (credited)
+ * transcript: the same challenge d (a replay), or another one (a double spend, u1 and I derived).
  */
 export type ConflictClass = { kind: 'replay' } | { kind: 'double-spend'; u1: Uint8Array; I: Uint8Array };
-export type ConflictClassifier = (incoming: VerifiedDeposit, first: Uint8Array, later: readonly Uint8Array[]) => ConflictClass;
+export type ConflictClassifier = (incoming: VerifiedDeposit, first: Uint8Array) => ConflictClass;
 
 export interface DepositBatchRequest {
   depositor: string;

@@ -1,0 +1,90 @@
+/**
+ * The CPU-heavy half of a deposit, with no I/O so a worker thread can run it: parse each wire
+ * transcript with core's strict decoder, check it against the bank's rules one by one (known key,
+ * deposit window, the depositor's own merchant id, scope), then batch-verify the survivors. A bad
+ * transcript is rejected with a reason and never fails the rest of the batch.
+ */
+import {
+  batchVerifyTranscripts,
+  canDeposit,
+  type DenominationKey,
+  encodeTranscript,
+  type Group,
+  isEcashError,
+  type KeyJson,
+  keyFromJson,
+  toHex,
+  type Transcript,
+  transcriptFromJson,
+} from '../../core/index.js';
+
+export interface DepositCheckRequest {
+  depositor: string;
+  /** Scopes of coins the depositor accepts besides general (unscoped) money. */
+  scopes: readonly string[];
+  now: number;
+  transcripts: readonly unknown[];
+}
+
+export type CheckedTranscript =
+  | { ok: false; code: string; message: string }
+  | { ok: true; keyId: Uint8Array; A: Uint8Array; transcript: Uint8Array };
+
+/** Parsed keys by key id, parsed once per process (parsing builds a fixed-base table). */
+export class KeyCache {
+  private readonly byId = new Map<string, DenominationKey>();
+
+  constructor(private readonly group: Group) {}
+
+  add(keys: readonly DenominationKey[]): void {
+    for (const k of keys) this.byId.set(toHex(k.keyId), k);
+  }
+
+  addJson(keys: readonly KeyJson[]): void {
+    for (const k of keys) if (!this.byId.has(k.keyId)) this.byId.set(k.keyId, keyFromJson(this.group, k));
+  }
+
+  get(keyIdHex: string): DenominationKey | undefined {
+    return this.byId.get(keyIdHex);
+  }
+}
+
+function reject(code: string, message: string): CheckedTranscript {
+  return { ok: false, code, message };
+}
+
+export function checkDeposits(group: Group, keys: KeyCache, req: DepositCheckRequest): CheckedTranscript[] {
+  const out: CheckedTranscript[] = new Array(req.transcripts.length);
+  const candidates: { index: number; key: DenominationKey; transcript: Transcript }[] = [];
+  req.transcripts.forEach((raw, index) => {
+    let t: Transcript;
+    try {
+      t = transcriptFromJson(group, raw, `transcripts[${index}]`);
+    } catch (e) {
+      if (!isEcashError(e)) throw e;
+      out[index] = reject('bad-transcript', `${e.message} [${e.code}]`);
+      return;
+    }
+    const key = keys.get(toHex(t.coin.keyId));
+    if (key === undefined) {
+      out[index] = reject('unknown-key', 'the coin names a denomination key this bank does not have');
+    } else if (!canDeposit(key, req.now)) {
+      out[index] = req.now > key.depositUntil
+        ? reject('key-expired', "the coin's key is past its deposit deadline; the bank no longer takes it")
+        : reject('key-not-yet-valid', "the coin's key is not valid yet");
+    } else if (t.merchantId !== req.depositor) {
+      out[index] = reject('wrong-merchant', `the payment was made to "${t.merchantId}", not to the depositor; only the payee may deposit it`);
+    } else if (key.scope !== '' && !req.scopes.includes(key.scope)) {
+      out[index] = reject('scope-not-accepted', `the coin is of scope "${key.scope}", which this depositor does not accept`);
+    } else {
+      candidates.push({ index, key, transcript: t });
+    }
+  });
+  const bad = new Set(batchVerifyTranscripts(group, candidates.map((c) => ({ key: c.key, transcript: c.transcript }))));
+  candidates.forEach((c, i) => {
+    out[c.index] = bad.has(i)
+      ? reject('invalid-transcript', 'the coin or the payment response does not verify')
+      : { ok: true, keyId: c.key.keyId, A: group.encode(c.transcript.coin.A), transcript: encodeTranscript(group, c.transcript) };
+  });
+  return out;
+}

@@ -1,0 +1,517 @@
+/**
+ * The bank's domain service: accounts, withdrawal sessions, deposits, double spends and the
+ * books, over one BankStorage and the denomination secrets of a BankKeyStore. Protocol math is
+ * core's; every rule that protects money is enforced inside a storage transaction. The HTTP layer
+ * (http.ts) validates wire shapes and calls this; the CLI calls it directly for operator tasks.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import {
+  BankWithdrawalSession,
+  bytesEqual,
+  canWithdraw,
+  classifyDeposit,
+  decodeTranscript,
+  type DenominationKey,
+  type DenominationSecret,
+  EcashError,
+  fromHex,
+  type Group,
+  type GroupElement,
+  getGroup,
+  keyFromJson,
+  type KeyJson,
+  makeDoubleSpendProof,
+  proofToJson,
+  type RandomSource,
+  type SuiteId,
+  systemRandom,
+  toHex,
+  verifyAccountOpening,
+  keyToJson,
+} from '../../core/index.js';
+import type {
+  AccountJson,
+  AccountOpenedJson,
+  DepositBatchJson,
+  DepositResultJson,
+  DoubleSpendListJson,
+  MerchantJson,
+  ParametersJson,
+  StatementJson,
+  WithdrawalStartJson,
+} from './api-types.js';
+import { type AuditReport, auditBooks } from './audit.js';
+import { credentialIdOf, issueCredential, tokenMatches, unauthorized } from './credentials.js';
+import { ACCOUNT_DEPOSITOR_PREFIX, accountDepositorId, holderAccount, merchantAccount } from './ledger.js';
+import type { BankKeyStore } from './keyfile.js';
+import type { BankStorage, DepositBatchRecord, DepositResult, KeyRecord, VerifiedDeposit } from './storage/index.js';
+import { VerifyPool } from './verify-pool.js';
+
+export const DEFAULT_SESSION_TTL_MS = 120_000;
+export const MAX_DEPOSIT_BATCH = 1000;
+const STATEMENT_MAX = 100;
+const ACCOUNT_CACHE_SIZE = 10_000;
+/** How long an authenticated credential is trusted without asking the database again. */
+const CREDENTIAL_CACHE_MS = 10_000;
+/** Holder names and merchant ids: 1-64 bytes of UTF-8 without control characters. */
+const NAME_RE = /^[^\u0000-\u001f\u007f]{1,64}$/u;
+
+export type Party =
+  | { kind: 'account'; credentialId: string; accountId: string }
+  | { kind: 'merchant'; credentialId: string; merchantId: string; scopes: string[]; feePerCoin: number }
+  | { kind: 'operator'; credentialId: string };
+
+export interface BankServiceOptions {
+  storage: BankStorage;
+  keys: BankKeyStore;
+  /** How long a withdrawal session stays open unanswered. */
+  sessionTtlMs?: number;
+  /** Worker threads for deposit verification (0: in process). Default: the machine's cores, at most 4. */
+  verifyThreads?: number;
+  now?: () => number;
+  rng?: RandomSource;
+}
+
+interface KeyEntry {
+  record: KeyRecord;
+  key: DenominationKey;
+  json: KeyJson;
+  /** Present while the key file holds its secret. */
+  secret?: DenominationSecret;
+}
+
+interface AccountEntry {
+  I: GroupElement;
+  z: Map<string, GroupElement>;
+}
+
+function checkName(value: string, what: string): void {
+  if (!NAME_RE.test(value) || Buffer.byteLength(value, 'utf8') > 64 || /\p{Cs}/u.test(value)) {
+    throw new EcashError('bad-name', `${what} must be 1-64 bytes of UTF-8 without control characters`);
+  }
+}
+
+function sha256(data: string): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(data, 'utf8').digest());
+}
+
+function resultToJson(r: DepositResult): DepositResultJson {
+  switch (r.outcome) {
+    case 'credited':
+    case 'replay':
+      return { outcome: r.outcome };
+    case 'double-spend':
+      return {
+        outcome: 'double-spend',
+        code: 'double-spend',
+        message: 'this coin was already deposited with another payment; the spender is identified',
+        doubleSpendId: r.doubleSpendId,
+      };
+    case 'rejected':
+      return { outcome: 'rejected', code: r.code, message: r.message };
+  }
+}
+
+export class BankService {
+  readonly group: Group;
+  readonly sessionTtlMs: number;
+  private readonly keysByHex = new Map<string, KeyEntry>();
+  private readonly keysByNo = new Map<number, KeyEntry>();
+  private readonly accounts = new Map<string, AccountEntry>();
+  private readonly credentials = new Map<string, { party: Party; token: string; until: number }>();
+  private sweeper: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly storage: BankStorage,
+    private readonly pool: VerifyPool,
+    readonly now: () => number,
+    private readonly rng: RandomSource,
+    suite: SuiteId,
+    sessionTtlMs: number,
+  ) {
+    this.group = getGroup(suite);
+    this.sessionTtlMs = sessionTtlMs;
+  }
+
+  /**
+   * Opens the service over initialised storage: the storage's suite must be the key store's, and
+   * every key of the key store is registered (its public half) before the service answers.
+   */
+  static async create(opts: BankServiceOptions): Promise<BankService> {
+    const suite = opts.keys.suite;
+    await opts.storage.initSuite(suite);
+    const threads = opts.verifyThreads ?? Math.min(4, availableParallelism());
+    const service = new BankService(
+      opts.storage,
+      new VerifyPool(suite, threads),
+      opts.now ?? Date.now,
+      opts.rng ?? systemRandom,
+      suite,
+      opts.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS,
+    );
+    for (const secret of opts.keys.loadSecrets()) await service.registerKey(secret);
+    await service.reloadKeys();
+    await service.pool.warm(service.publicKeyJson());
+    service.sweeper = setInterval(() => void service.storage.expireSessions(service.now()).catch(() => undefined), Math.max(1000, service.sessionTtlMs / 4));
+    service.sweeper.unref();
+    return service;
+  }
+
+  get suite(): SuiteId {
+    return this.group.suite;
+  }
+
+  get verifyThreads(): number {
+    return this.pool.threads;
+  }
+
+  private secrets = new Map<string, DenominationSecret>();
+
+  private async registerKey(secret: DenominationSecret): Promise<void> {
+    const k = secret.key;
+    const json = keyToJson(this.group, k);
+    await this.storage.registerKey({
+      keyId: k.keyId,
+      keyJson: JSON.stringify(json),
+      value: k.value,
+      currency: k.currency,
+      withdrawFrom: k.withdrawFrom,
+      withdrawUntil: k.withdrawUntil,
+      depositUntil: k.depositUntil,
+      scope: k.scope,
+    });
+    this.secrets.set(json.keyId, secret);
+  }
+
+  /** Loads the public keys from storage (the ledger's record), with the secrets the key store has. */
+  private async reloadKeys(): Promise<void> {
+    for (const record of await this.storage.listKeys()) {
+      const hex = toHex(record.keyId);
+      if (this.keysByHex.has(hex)) continue;
+      const json = JSON.parse(record.keyJson) as KeyJson;
+      const secret = this.secrets.get(hex);
+      const entry: KeyEntry = { record, json, key: secret?.key ?? keyFromJson(this.group, json), ...(secret ? { secret } : {}) };
+      this.keysByHex.set(hex, entry);
+      this.keysByNo.set(record.keyNo, entry);
+    }
+  }
+
+  private publicKeyJson(): KeyJson[] {
+    return [...this.keysByHex.values()].map((e) => e.json);
+  }
+
+  parameters(): ParametersJson {
+    const now = this.now();
+    const hex = (e: GroupElement) => toHex(this.group.encode(e));
+    return {
+      suite: this.suite,
+      generators: { g: hex(this.group.g), g1: hex(this.group.g1), g2: hex(this.group.g2) },
+      keys: [...this.keysByHex.values()].filter((e) => e.key.depositUntil >= now).map((e) => e.json),
+      accountDepositorPrefix: ACCOUNT_DEPOSITOR_PREFIX,
+      withdrawalSessionTtlMs: this.sessionTtlMs,
+      maxDepositBatch: MAX_DEPOSIT_BATCH,
+    };
+  }
+
+  // ------------------------------------------------------------------------------ credentials
+
+  async authenticate(token: string | undefined): Promise<Party> {
+    const id = token === undefined ? undefined : credentialIdOf(token);
+    if (token === undefined || id === undefined) throw unauthorized();
+    const now = this.now();
+    const cached = this.credentials.get(id);
+    if (cached !== undefined && cached.until > now && cached.token === token) return cached.party;
+    const record = await this.storage.getCredential(id);
+    if (record === undefined || !tokenMatches(token, record)) throw unauthorized();
+    let party: Party;
+    if (record.kind === 'account') {
+      party = { kind: 'account', credentialId: id, accountId: record.partyId };
+    } else if (record.kind === 'merchant') {
+      const m = await this.storage.getMerchant(record.partyId);
+      if (m === undefined) throw unauthorized();
+      party = { kind: 'merchant', credentialId: id, merchantId: m.merchantId, scopes: m.scopes, feePerCoin: m.feePerCoin };
+    } else {
+      party = { kind: 'operator', credentialId: id };
+    }
+    this.credentials.set(id, { party, token, until: now + CREDENTIAL_CACHE_MS });
+    return party;
+  }
+
+  /** Operator task: a merchant with the scopes it accepts and its fee; returns its token. */
+  async addMerchant(m: { merchantId: string; name?: string; scopes?: string[]; feePerCoin?: number }): Promise<{ merchantId: string; credential: string }> {
+    checkName(m.merchantId, 'merchant id');
+    if (m.merchantId.startsWith(ACCOUNT_DEPOSITOR_PREFIX)) {
+      throw new EcashError('bad-name', `merchant ids starting with "${ACCOUNT_DEPOSITOR_PREFIX}" are reserved for account holders' own deposits`);
+    }
+    const scopes = [...new Set(m.scopes ?? [])];
+    for (const s of scopes) if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(s)) throw new EcashError('bad-scope', `scope "${s}" is not 1-64 characters of a-z, 0-9, ".", "_", "-"`);
+    const fee = m.feePerCoin ?? 0;
+    if (!Number.isSafeInteger(fee) || fee < 0) throw new EcashError('bad-amount', 'the fee per coin must be a non-negative integer of minor units');
+    const now = this.now();
+    await this.storage.createMerchant({ merchantId: m.merchantId, name: m.name ?? m.merchantId, scopes, feePerCoin: fee, createdAt: now });
+    const issued = issueCredential('merchant', m.merchantId, now);
+    await this.storage.addCredential(issued.record);
+    return { merchantId: m.merchantId, credential: issued.token };
+  }
+
+  /** Operator task: a credential for the operator endpoints (all double spends). */
+  async addOperator(name: string): Promise<{ credential: string }> {
+    checkName(name, 'operator name');
+    const issued = issueCredential('operator', name, this.now());
+    await this.storage.addCredential(issued.record);
+    return { credential: issued.token };
+  }
+
+  /** Operator task: money in (cash or a transfer) credited to an account. */
+  async cashIn(accountId: string, currency: string, amount: number, reference: string): Promise<{ entryId: number }> {
+    if (!/^[A-Z]{3}$/.test(currency)) throw new EcashError('bad-currency', 'currency must be an ISO 4217 code such as EUR');
+    return { entryId: await this.storage.cashIn(accountId, currency, amount, reference, this.now()) };
+  }
+
+  // --------------------------------------------------------------------------------- accounts
+
+  private zFor(account: AccountEntry, entry: KeyEntry): GroupElement {
+    const hex = entry.json.keyId;
+    let z = account.z.get(hex);
+    if (z === undefined) {
+      z = this.group.exp(this.group.mul(account.I, this.group.g2), entry.secret!.x);
+      account.z.set(hex, z);
+    }
+    return z;
+  }
+
+  private remember(accountId: string, I: GroupElement): AccountEntry {
+    let entry = this.accounts.get(accountId);
+    if (entry === undefined) {
+      if (this.accounts.size >= ACCOUNT_CACHE_SIZE) this.accounts.delete(this.accounts.keys().next().value!);
+      entry = { I, z: new Map() };
+      this.accounts.set(accountId, entry);
+    }
+    return entry;
+  }
+
+  private async account(accountId: string): Promise<AccountEntry> {
+    const cached = this.accounts.get(accountId);
+    if (cached !== undefined) return cached;
+    const a = await this.storage.getAccount(accountId);
+    if (a === undefined) throw new EcashError('account-not-found', `no account ${accountId}`);
+    return this.remember(accountId, this.group.decode(a.I, 'I'));
+  }
+
+  /**
+   * Registers a card's account: checks the opening proof (core), that I is new, and returns a
+   * credential and z for every key withdrawable now (later keys: with each withdrawal start).
+   */
+  async openAccount(holder: string, I: GroupElement, proof: { t: GroupElement; s: bigint }): Promise<AccountOpenedJson> {
+    checkName(holder, 'holder');
+    verifyAccountOpening(this.group, holder, { I, proof });
+    const now = this.now();
+    const accountId = randomBytes(12).toString('hex');
+    await this.storage.createAccount({ accountId, holder, I: this.group.encode(I), createdAt: now });
+    const issued = issueCredential('account', accountId, now);
+    await this.storage.addCredential(issued.record);
+    const entry = this.remember(accountId, I);
+    const z = [...this.keysByHex.values()]
+      .filter((e) => e.secret !== undefined && canWithdraw(e.key, now))
+      .map((e) => ({ keyId: e.json.keyId, z: toHex(this.group.encode(this.zFor(entry, e))) }));
+    return { accountId, holder, credential: issued.token, depositorId: accountDepositorId(accountId), z };
+  }
+
+  async accountView(accountId: string): Promise<AccountJson> {
+    const a = await this.storage.getAccount(accountId);
+    if (a === undefined) throw new EcashError('account-not-found', `no account ${accountId}`);
+    return {
+      accountId,
+      holder: a.holder,
+      depositorId: accountDepositorId(accountId),
+      createdAt: a.createdAt,
+      balances: await this.storage.balances(holderAccount(accountId)),
+    };
+  }
+
+  async merchantView(merchantId: string): Promise<MerchantJson> {
+    const m = await this.storage.getMerchant(merchantId);
+    if (m === undefined) throw new EcashError('merchant-not-found', `no merchant ${merchantId}`);
+    return { ...m, balances: await this.storage.balances(merchantAccount(merchantId)) };
+  }
+
+  async statement(ledgerAccount: string, before: number | undefined, limit: number): Promise<StatementJson> {
+    const n = Math.min(Math.max(1, limit), STATEMENT_MAX);
+    const entries = await this.storage.statement({ account: ledgerAccount, ...(before === undefined ? {} : { before }), limit: n });
+    return entries.length === n ? { entries, next: entries[entries.length - 1]!.entryId } : { entries };
+  }
+
+  // ------------------------------------------------------------------------------ withdrawals
+
+  /** Step 1 for the authenticated account: a session under `keyId` with the offer (a, b) and z. */
+  async startWithdrawal(accountId: string, keyId: Uint8Array): Promise<WithdrawalStartJson> {
+    const entry = this.keysByHex.get(toHex(keyId));
+    if (entry === undefined) throw new EcashError('unknown-key', 'this bank has no denomination key with that id');
+    const now = this.now();
+    if (entry.secret === undefined || !canWithdraw(entry.key, now)) {
+      throw new EcashError('key-not-withdrawable', 'coins of this key cannot be withdrawn now; fetch the current keys from /v1/parameters');
+    }
+    const account = await this.account(accountId);
+    const balance = (await this.storage.balances(holderAccount(accountId))).find((b) => b.currency === entry.key.currency)?.balance ?? 0;
+    if (balance < entry.key.value) {
+      throw new EcashError('insufficient-funds', `the account's ${entry.key.currency} balance is below the coin's value ${entry.key.value}; top it up first`);
+    }
+    const session = BankWithdrawalSession.offer(this.group, entry.secret, account.I, this.rng);
+    const { w, offer } = session.persistentState();
+    const sessionId = randomBytes(16).toString('hex');
+    const a = this.group.encode(offer.a);
+    const b = this.group.encode(offer.b);
+    const expiresAt = now + this.sessionTtlMs;
+    await this.storage.openSession({ sessionId, accountId, keyNo: entry.record.keyNo, w: this.group.scalars.encode(w), a, b, createdAt: now, expiresAt });
+    return { sessionId, keyId: entry.json.keyId, z: toHex(this.group.encode(this.zFor(account, entry))), a: toHex(a), b: toHex(b), expiresAt };
+  }
+
+  /**
+   * Step 3: r = c·x + w, once, with the debit in the same transaction. The same c again returns
+   * the same r (a lost answer); see BankStorage.answerSession for the errors.
+   */
+  async answerWithdrawal(accountId: string, sessionId: string, c: bigint): Promise<bigint> {
+    const F = this.group.scalars;
+    const r = await this.storage.answerSession({
+      sessionId,
+      accountId,
+      c: F.encode(c),
+      now: this.now(),
+      answer: (w, keyNo, a, b) => {
+        const entry = this.keysByNo.get(keyNo);
+        if (entry?.secret === undefined) throw new EcashError('key-not-withdrawable', "the session's key is no longer in the key file");
+        const offer = { a: this.group.decode(a, 'a'), b: this.group.decode(b, 'b') };
+        return F.encode(BankWithdrawalSession.restore(this.group, entry.secret, { w: F.decode(w, 'w'), offer }).answer(c));
+      },
+    });
+    return F.decode(r, 'r');
+  }
+
+  async cancelWithdrawal(accountId: string, sessionId: string): Promise<void> {
+    if (!(await this.storage.cancelSession(sessionId, accountId, this.now()))) {
+      throw new EcashError('session-not-found', 'no open withdrawal session with this id for this account');
+    }
+  }
+
+  // --------------------------------------------------------------------------------- deposits
+
+  private depositorOf(party: Party): { depositor: string; scopes: string[]; feePerCoin: number; creditAccount: string } {
+    if (party.kind === 'account') {
+      return { depositor: accountDepositorId(party.accountId), scopes: [], feePerCoin: 0, creditAccount: holderAccount(party.accountId) };
+    }
+    if (party.kind === 'merchant') {
+      return { depositor: party.merchantId, scopes: party.scopes, feePerCoin: party.feePerCoin, creditAccount: merchantAccount(party.merchantId) };
+    }
+    throw new EcashError('forbidden', 'operators do not deposit; use a merchant or account credential');
+  }
+
+  private batchToJson(r: DepositBatchRecord): DepositBatchJson {
+    return { batchId: r.batchId, depositor: r.depositor, createdAt: r.createdAt, results: r.results.map(resultToJson), credited: r.credited };
+  }
+
+  /**
+   * Deposits a batch of wire transcripts (JSON objects, parsed by the workers) for `party`,
+   * idempotent by batch id. One result per transcript, in order.
+   */
+  async deposit(party: Party, batchId: string, transcripts: readonly unknown[]): Promise<DepositBatchJson> {
+    const d = this.depositorOf(party);
+    if (transcripts.length === 0 || transcripts.length > MAX_DEPOSIT_BATCH) {
+      throw new EcashError('bad-batch', `a deposit batch holds 1 to ${MAX_DEPOSIT_BATCH} transcripts`);
+    }
+    const requestHash = sha256(JSON.stringify(transcripts));
+    const prior = await this.storage.getDepositBatch(d.depositor, batchId);
+    if (prior !== undefined) {
+      if (!bytesEqual(prior.requestHash, requestHash)) {
+        throw new EcashError('batch-id-reused', `batch ${batchId} was already deposited with other transcripts; use a new batch id for a new batch`);
+      }
+      return this.batchToJson(prior);
+    }
+    const now = this.now();
+    const checked = await this.pool.check(this.publicKeyJson(), { depositor: d.depositor, scopes: d.scopes, now, transcripts });
+    const prechecked: (DepositResult | undefined)[] = [];
+    const verified: VerifiedDeposit[] = [];
+    checked.forEach((c, index) => {
+      if (!c.ok) {
+        prechecked.push({ outcome: 'rejected', code: c.code, message: c.message });
+        return;
+      }
+      const entry = this.keysByHex.get(toHex(c.keyId))!;
+      prechecked.push(undefined);
+      verified.push({ index, keyNo: entry.record.keyNo, keyId: c.keyId, value: entry.key.value, currency: entry.key.currency, A: c.A, transcript: c.transcript });
+    });
+    const record = await this.storage.depositBatch({
+      depositor: d.depositor,
+      batchId,
+      requestHash,
+      prechecked,
+      verified,
+      creditAccount: d.creditAccount,
+      feePerCoin: d.feePerCoin,
+      now,
+      classify: (incoming, first) => {
+        const t2 = decodeTranscript(this.group, incoming.transcript);
+        const t1 = decodeTranscript(this.group, first);
+        if (classifyDeposit(this.group, t2, t1) === 'replay') return { kind: 'replay' };
+        const proof = makeDoubleSpendProof(this.group, this.keysByNo.get(incoming.keyNo)!.key, t1, t2);
+        return { kind: 'double-spend', u1: this.group.scalars.encode(proof.u1), I: this.group.encode(proof.I) };
+      },
+    });
+    return this.batchToJson(record);
+  }
+
+  async getDepositBatch(party: Party, batchId: string): Promise<DepositBatchJson> {
+    const d = this.depositorOf(party);
+    const record = await this.storage.getDepositBatch(d.depositor, batchId);
+    if (record === undefined) throw new EcashError('batch-not-found', `no deposit batch ${batchId} from this depositor`);
+    return this.batchToJson(record);
+  }
+
+  /** Double spends with their proofs: all for an operator, those of its own deposits otherwise. */
+  async listDoubleSpends(party: Party, after: number | undefined, limit: number): Promise<DoubleSpendListJson> {
+    const n = Math.min(Math.max(1, limit), STATEMENT_MAX);
+    const depositor = party.kind === 'operator' ? undefined : this.depositorOf(party).depositor;
+    const records = await this.storage.listDoubleSpends({ ...(depositor === undefined ? {} : { depositor }), ...(after === undefined ? {} : { after }), limit: n });
+    const holders = new Map<string, string | null>();
+    const out = [];
+    for (const r of records) {
+      const key = this.keysByNo.get(r.keyNo)!.key;
+      const proof = makeDoubleSpendProof(this.group, key, decodeTranscript(this.group, r.first), decodeTranscript(this.group, r.second));
+      let holder: string | null = null;
+      if (r.accountId !== null) {
+        if (!holders.has(r.accountId)) holders.set(r.accountId, (await this.storage.getAccount(r.accountId))?.holder ?? null);
+        holder = holders.get(r.accountId)!;
+      }
+      out.push({
+        doubleSpendId: r.doubleSpendId,
+        accountId: r.accountId,
+        holder,
+        depositor: r.depositor,
+        batchId: r.batchId,
+        createdAt: r.createdAt,
+        proof: proofToJson(this.group, proof),
+      });
+    }
+    return out.length === n ? { doubleSpends: out, next: out[out.length - 1]!.doubleSpendId } : { doubleSpends: out };
+  }
+
+  // ------------------------------------------------------------------------------------ books
+
+  audit(): Promise<AuditReport> {
+    return auditBooks(this.storage);
+  }
+
+  async close(): Promise<void> {
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    await this.pool.close();
+  }
+}
+
+/** The strict decoders the HTTP edge uses for the crypto fields of a request. */
+export function decodeElementHex(group: Group, hex: string, what: string): GroupElement {
+  return group.decode(fromHex(hex, what, group.elementLength), what);
+}
+
+export function decodeScalarHex(group: Group, hex: string, what: string): bigint {
+  return group.scalars.decode(fromHex(hex, what, group.scalarLength), what);
+}
