@@ -18,7 +18,7 @@ it('prints the core figures as one JSON object', async () => {
   });
   const figures = JSON.parse(stdout) as Record<string, unknown>;
   expect(figures.core_error).toBeUndefined();
-  for (const name of ['deposit_verify_coin_us', 'deposit_verify_batched_coin_us', 'native_exp_p256_ecdh_us']) {
+  for (const name of ['deposit_verify_coin_us', 'deposit_verify_batched_coin_us', 'native_exp_p256_ecdh_us', 'withdraw_sign_coins_per_s']) {
     expect(figures[name], name).toBeGreaterThan(0);
   }
   expect(figures.card_pay_group_exps).toBe(0);
