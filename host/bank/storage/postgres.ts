@@ -247,10 +247,16 @@ export async function openPostgresStorage(url: string, options: { poolSize?: num
     throw new EcashError('bad-database-url', 'the schema parameter must be 1-63 characters of a-z, 0-9 and _, starting with a letter or _');
   }
   parsed.searchParams.delete('schema');
-  const pool = new pg.Pool({ connectionString: parsed.toString(), max: options.poolSize ?? 10, types });
+  // The schema goes into the connection's startup options, so every connection has its search
+  // path before its first query (a SET sent on 'connect' races the pool's first query).
+  const pool = new pg.Pool({
+    connectionString: parsed.toString(),
+    max: options.poolSize ?? 10,
+    types,
+    ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+  });
   // An idle client's error (the server restarted) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
-  if (schema !== undefined) pool.on('connect', (client) => void client.query(`SET search_path TO ${schema}`).catch(() => undefined));
   const storage = new SqlBankStorage(new PostgresDriver(pool, schema));
   try {
     await storage.migrate();
