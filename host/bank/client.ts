@@ -1,0 +1,184 @@
+/**
+ * The typed client of the bank's HTTP API (docs/bank-api.md), for terminals, load stations, the
+ * CLI and tests. Over global fetch with a timeout per request. A bank error arrives as
+ * `BankError` with the bank's stable code and the HTTP status; a bank that cannot be reached is
+ * `bank-unreachable`, and an answer that is not the API's JSON is `bank-protocol`.
+ */
+import { EcashError } from '../../core/index.js';
+import type {
+  AccountJson,
+  AccountOpenedJson,
+  AccountOpeningJson,
+  DepositBatchJson,
+  DepositRequestJson,
+  DoubleSpendListJson,
+  HealthJson,
+  MerchantJson,
+  ParametersJson,
+  StatementJson,
+  WithdrawalAnswerJson,
+  WithdrawalStartJson,
+} from './api-types.js';
+
+export const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
+
+export class BankError extends EcashError {
+  /** The HTTP status; 0 when no HTTP answer arrived. */
+  readonly status: number;
+
+  constructor(code: string, message: string, status: number, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'BankError';
+    this.status = status;
+  }
+}
+
+export interface BankClientOptions {
+  baseUrl: string;
+  /** `ecash.<id>.<secret>`, sent as a bearer token; never logged or put in an error. */
+  token?: string;
+  timeoutMs?: number;
+}
+
+export interface PageOptions {
+  limit?: number;
+}
+
+function query(params: Record<string, number | undefined>): string {
+  const parts = Object.entries(params)
+    .filter((e): e is [string, number] => e[1] !== undefined)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+  return parts.length === 0 ? '' : `?${parts.join('&')}`;
+}
+
+const seg = (s: string): string => encodeURIComponent(s);
+
+function isErrorBody(v: unknown): v is { error: { code: string; message: string } } {
+  if (typeof v !== 'object' || v === null) return false;
+  const e = (v as { error?: unknown }).error;
+  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' && typeof (e as { message?: unknown }).message === 'string';
+}
+
+export class BankClient {
+  readonly baseUrl: string;
+  readonly timeoutMs: number;
+  readonly #token: string | undefined;
+
+  constructor(opts: BankClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
+    this.#token = opts.token;
+  }
+
+  /** The same bank with another credential. */
+  withToken(token: string): BankClient {
+    return new BankClient({ baseUrl: this.baseUrl, token, timeoutMs: this.timeoutMs });
+  }
+
+  private async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    const url = `${this.baseUrl}${path}`;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(url, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      text = await res.text();
+    } catch (cause) {
+      const timedOut = cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
+      throw new BankError(
+        'bank-unreachable',
+        timedOut
+          ? `the bank at ${this.baseUrl} did not answer ${method} ${path} within ${this.timeoutMs} ms; check that it is running and reachable`
+          : `cannot reach the bank at ${this.baseUrl}; check that it is running and the URL is right`,
+        0,
+        { cause },
+      );
+    }
+    if (res.status === 204) return undefined as T;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new BankError('bank-protocol', `the bank at ${this.baseUrl} answered ${method} ${path} with HTTP ${res.status} and no JSON; is this URL an ecash bank?`, res.status);
+    }
+    if (res.ok) {
+      if (typeof parsed !== 'object' || parsed === null) {
+        throw new BankError('bank-protocol', `the bank at ${this.baseUrl} answered ${method} ${path} with JSON that is not an object`, res.status);
+      }
+      return parsed as T;
+    }
+    if (!isErrorBody(parsed)) {
+      throw new BankError('bank-protocol', `the bank at ${this.baseUrl} answered ${method} ${path} with HTTP ${res.status} without an error code`, res.status);
+    }
+    throw new BankError(parsed.error.code, parsed.error.message, res.status);
+  }
+
+  health(): Promise<HealthJson> {
+    return this.request('GET', '/v1/health');
+  }
+
+  parameters(): Promise<ParametersJson> {
+    return this.request('GET', '/v1/parameters');
+  }
+
+  openAccount(body: AccountOpeningJson): Promise<AccountOpenedJson> {
+    return this.request('POST', '/v1/accounts', body);
+  }
+
+  account(accountId: string): Promise<AccountJson> {
+    return this.request('GET', `/v1/accounts/${seg(accountId)}`);
+  }
+
+  accountStatement(accountId: string, page: PageOptions & { before?: number } = {}): Promise<StatementJson> {
+    return this.request('GET', `/v1/accounts/${seg(accountId)}/statement${query({ before: page.before, limit: page.limit })}`);
+  }
+
+  /** Operator: money in (cash or a transfer) for an account. */
+  credit(accountId: string, body: { currency: string; amount: number; reference: string }): Promise<{ entryId: number }> {
+    return this.request('POST', `/v1/accounts/${seg(accountId)}/credit`, body);
+  }
+
+  startWithdrawal(keyIdHex: string): Promise<WithdrawalStartJson> {
+    return this.request('POST', '/v1/withdrawals', { keyId: keyIdHex });
+  }
+
+  answerWithdrawal(sessionId: string, cHex: string): Promise<WithdrawalAnswerJson> {
+    return this.request('POST', `/v1/withdrawals/${seg(sessionId)}/answer`, { c: cHex });
+  }
+
+  cancelWithdrawal(sessionId: string): Promise<void> {
+    return this.request('DELETE', `/v1/withdrawals/${seg(sessionId)}`);
+  }
+
+  deposit(req: DepositRequestJson): Promise<DepositBatchJson> {
+    return this.request('POST', '/v1/deposits', req);
+  }
+
+  depositBatch(batchId: string): Promise<DepositBatchJson> {
+    return this.request('GET', `/v1/deposits/${seg(batchId)}`);
+  }
+
+  doubleSpends(page: PageOptions & { after?: number } = {}): Promise<DoubleSpendListJson> {
+    return this.request('GET', `/v1/double-spends${query({ after: page.after, limit: page.limit })}`);
+  }
+
+  /** Operator: a merchant and its credential (shown once). */
+  addMerchant(body: { merchantId: string; name?: string; scopes?: string[]; feePerCoin?: number }): Promise<{ merchantId: string; credential: string }> {
+    return this.request('POST', '/v1/merchants', body);
+  }
+
+  merchant(merchantId: string): Promise<MerchantJson> {
+    return this.request('GET', `/v1/merchants/${seg(merchantId)}`);
+  }
+
+  merchantStatement(merchantId: string, page: PageOptions & { before?: number } = {}): Promise<StatementJson> {
+    return this.request('GET', `/v1/merchants/${seg(merchantId)}/statement${query({ before: page.before, limit: page.limit })}`);
+  }
+}

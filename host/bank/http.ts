@@ -1,0 +1,464 @@
+/**
+ * The bank's HTTP API (docs/bank-api.md, docs/openapi/bank.json): JSON under /v1 over fastify.
+ * This is the edge: every body, parameter and query is checked here by a JSON schema (no type
+ * coercion, no extra fields), then the crypto fields by core's strict decoders, and only typed
+ * values reach BankService. Errors are always `{ "error": { code, message } }` with one status per
+ * code (STATUS below); nothing else of an exception (stack, cause, database text) leaves the process.
+ */
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { EcashError, fromHex, isEcashError, KEY_ID_LENGTH } from '../../core/index.js';
+import type { ErrorJson } from './api-types.js';
+import { credentialIdOf, unauthorized } from './credentials.js';
+import { holderAccount, merchantAccount } from './ledger.js';
+import { type BankService, decodeElementHex, decodeScalarHex, MAX_DEPOSIT_BATCH, type Party } from './service.js';
+
+/**
+ * A deposit batch of MAX_DEPOSIT_BATCH transcripts of the largest suite (modp2048-256: 256-byte
+ * elements) is 3.0 MB of compact JSON (measured: 3,009,181 bytes with a 128-character batch id;
+ * 64-byte merchant and terminal ids add 0.1 MB). 4 MiB keeps over 25% margin for that and for
+ * indented JSON without letting one request pin much memory; test/bank/api.test.ts checks it fits.
+ */
+export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
+/** Requests per credential (or per IP without one) per window. */
+export const DEFAULT_RATE_LIMIT = { max: 600, timeWindowMs: 60_000 };
+const STATEMENT_DEFAULT_LIMIT = 50;
+
+export interface BankAppOptions {
+  bodyLimit?: number;
+  rateLimit?: { max: number; timeWindowMs: number } | false;
+  /** Fastify's request log (method, URL, status; never bodies or the Authorization header). */
+  logger?: boolean;
+}
+
+/**
+ * One status per stable code. Codes not listed: `bad-*` and the other input codes of core's
+ * decoders are 400; anything else is a fault of the bank and answers 500 `internal`.
+ */
+const STATUS: Record<string, number> = {
+  'bad-request': 400,
+  'bad-json': 400,
+  'wrong-suite': 400,
+  'unknown-suite': 400,
+  'unknown-key': 400,
+  'identity-element': 400,
+  'out-of-range': 400,
+  'not-invertible': 400,
+  'trailing-bytes': 400,
+  truncated: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  'not-found': 404,
+  'account-not-found': 404,
+  'merchant-not-found': 404,
+  'session-not-found': 404,
+  'batch-not-found': 404,
+  'account-exists': 409,
+  'merchant-exists': 409,
+  'session-open': 409,
+  'session-answered': 409,
+  'session-cancelled': 409,
+  'batch-id-reused': 409,
+  'key-not-withdrawable': 409,
+  // 409, not 402: the request is fine, the account's state refuses it until it is topped up
+  // (402 is reserved by RFC 9110 and clients treat it unpredictably).
+  'insufficient-funds': 409,
+  'session-expired': 410,
+  'body-too-large': 413,
+  'unsupported-media-type': 415,
+  'rate-limited': 429,
+  internal: 500,
+  'database-unavailable': 503,
+  'service-stopped': 503,
+};
+
+/** Codes whose message is the bank's business, not the caller's: replaced by a generic one. */
+const HIDDEN_MESSAGE: Record<string, string> = {
+  internal: 'the bank failed to process the request; retry later, and tell the bank operator if it persists',
+  'database-unavailable': "the bank's database is unavailable; retry later",
+};
+
+export function statusOf(code: string): number {
+  return STATUS[code] ?? (code.startsWith('bad-') ? 400 : 500);
+}
+
+function body(code: string, message: string): ErrorJson {
+  return { error: { code, message } };
+}
+
+interface FastifyLikeError {
+  code?: string;
+  statusCode?: number;
+  validation?: unknown;
+  validationContext?: string;
+  message?: string;
+}
+
+/** Maps anything thrown in a request to its status and ErrorJson; logs faults without secrets. */
+function sendError(req: FastifyRequest, reply: FastifyReply, e: unknown): FastifyReply {
+  if (isEcashError(e)) {
+    let status = statusOf(e.code);
+    let code = e.code;
+    if (status >= 500 && STATUS[code] === undefined) code = 'internal';
+    if (status >= 500) {
+      // The code and message of our own errors carry no secrets (conventions.md); the stack may
+      // help the operator and stays in the log.
+      req.log.error({ code: e.code, msg: e.message, stack: e.stack }, 'bank request failed');
+      status = statusOf(code);
+    }
+    return reply.code(status).send(body(code, HIDDEN_MESSAGE[code] ?? e.message));
+  }
+  const fe = (typeof e === 'object' && e !== null ? e : {}) as FastifyLikeError;
+  if (fe.validation !== undefined) {
+    return reply.code(400).send(body('bad-request', `${fe.message ?? 'the request does not match its schema'}; see docs/bank-api.md`));
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return reply.code(400).send(body('bad-json', 'the body is not a JSON document; send one JSON object with Content-Type: application/json'));
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return reply.code(413).send(body('body-too-large', 'the request body is larger than the bank accepts; split a deposit into smaller batches'));
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return reply.code(415).send(body('unsupported-media-type', 'send the body as JSON with Content-Type: application/json'));
+    case 'FST_ERR_RATE_LIMITED':
+      return reply.code(429).send(body('rate-limited', fe.message ?? 'too many requests; slow down'));
+    default:
+      break;
+  }
+  if (fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500) {
+    // Other client errors fastify detects (bad Content-Length, aborted body, bad URL encoding).
+    return reply.code(fe.statusCode).send(body('bad-request', 'the request is malformed; see docs/bank-api.md'));
+  }
+  req.log.error({ code: fe.code, msg: fe.message, stack: (e as Error | undefined)?.stack }, 'bank request failed');
+  return reply.code(500).send(body('internal', HIDDEN_MESSAGE.internal!));
+}
+
+function bearer(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (h === undefined || !h.startsWith('Bearer ')) return undefined;
+  return h.slice(7).trim();
+}
+
+// ------------------------------------------------------------------------------------ schemas
+
+const hexOf = (bytes: number) => ({ type: 'string', pattern: `^[0-9a-f]{${bytes * 2}}$` }) as const;
+/** Holder names and merchant ids: the service checks the byte length and control characters. */
+const NAME = { type: 'string', minLength: 1, maxLength: 64 } as const;
+const HEX_ID = (n: number) => ({ type: 'string', pattern: `^[0-9a-f]{${n}}$` }) as const;
+const BATCH_ID = { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$' } as const;
+/** Query integers arrive as strings (no coercion anywhere, so bodies stay strictly typed). */
+const QUERY_INT = { type: 'string', pattern: '^[0-9]{1,15}$' } as const;
+const PAGE_QUERY = (cursor: 'before' | 'after') =>
+  ({ type: 'object', additionalProperties: false, properties: { [cursor]: QUERY_INT, limit: QUERY_INT } }) as const;
+const ACCOUNT_PARAMS = { type: 'object', required: ['accountId'], properties: { accountId: HEX_ID(24) } } as const;
+const MERCHANT_PARAMS = { type: 'object', required: ['merchantId'], properties: { merchantId: NAME } } as const;
+const SESSION_PARAMS = { type: 'object', required: ['sessionId'], properties: { sessionId: HEX_ID(32) } } as const;
+const BATCH_PARAMS = { type: 'object', required: ['batchId'], properties: { batchId: BATCH_ID } } as const;
+
+function pageOf(q: { limit?: string }, cursorValue: string | undefined): { cursor: number | undefined; limit: number } {
+  const limit = q.limit === undefined ? STATEMENT_DEFAULT_LIMIT : Number(q.limit);
+  if (limit < 1 || limit > 100) throw new EcashError('bad-request', 'querystring/limit must be 1 to 100');
+  return { cursor: cursorValue === undefined ? undefined : Number(cursorValue), limit };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated caller, set by the `auth` preValidation hook of routes that need one. */
+    party: Party | null;
+  }
+}
+
+export function buildBankApp(service: BankService, opts: BankAppOptions = {}): FastifyInstance {
+  const group = service.group;
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // Fastify's defaults coerce types and silently drop unknown fields; the API refuses both.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, useDefaults: false } },
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+  });
+  // JSON only: a text/plain body would otherwise reach the schema as a string.
+  app.removeContentTypeParser(['text/plain']);
+  app.decorateRequest('party', null);
+  app.setErrorHandler((e, req, reply) => sendError(req, reply, e));
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send(body('not-found', 'no such endpoint; see docs/bank-api.md')));
+
+  if (opts.rateLimit !== false) {
+    const rl = opts.rateLimit ?? DEFAULT_RATE_LIMIT;
+    void app.register(rateLimit, {
+      max: rl.max,
+      timeWindow: rl.timeWindowMs,
+      // Per credential when the request names one (its id is not secret and is cheap to read
+      // before authentication), else per client address (account opening, health).
+      keyGenerator: (req) => {
+        const token = bearer(req);
+        const id = token === undefined ? undefined : credentialIdOf(token);
+        return id === undefined ? `ip:${req.ip}` : `cred:${id}`;
+      },
+      errorResponseBuilder: (_req, ctx) =>
+        Object.assign(new Error(`too many requests; retry in ${ctx.after}`), { statusCode: 429, code: 'FST_ERR_RATE_LIMITED' }),
+    });
+  }
+
+  const auth = async (req: FastifyRequest): Promise<void> => {
+    req.party = await service.authenticate(bearer(req));
+  };
+  const partyOf = (req: FastifyRequest): Party => {
+    if (req.party === null) throw unauthorized();
+    return req.party;
+  };
+  const forbidden = (what: string) => new EcashError('forbidden', `this credential may not ${what}`);
+  const accountOnly = (req: FastifyRequest): string => {
+    const p = partyOf(req);
+    if (p.kind !== 'account') throw forbidden("withdraw: withdrawals belong to an account; use the account holder's credential");
+    return p.accountId;
+  };
+  const operatorOnly = (req: FastifyRequest, what: string): void => {
+    if (partyOf(req).kind !== 'operator') throw forbidden(`${what}: it needs an operator credential`);
+  };
+  const accountOrOperator = (req: FastifyRequest, accountId: string): void => {
+    const p = partyOf(req);
+    if (p.kind === 'operator' || (p.kind === 'account' && p.accountId === accountId)) return;
+    throw forbidden('read this account: use its own credential or an operator\'s');
+  };
+  const merchantOrOperator = (req: FastifyRequest, merchantId: string): void => {
+    const p = partyOf(req);
+    if (p.kind === 'operator' || (p.kind === 'merchant' && p.merchantId === merchantId)) return;
+    throw forbidden('read this merchant: use its own credential or an operator\'s');
+  };
+  const checkSuite = (suite: string): void => {
+    if (suite !== service.suite) {
+      throw new EcashError('wrong-suite', `this bank uses suite ${service.suite}, not ${suite}; fetch /v1/parameters`);
+    }
+  };
+
+  app.get('/v1/health', async () => ({ status: 'ok', suite: service.suite, storage: service.storage.kind }));
+
+  app.get('/v1/parameters', async () => service.parameters());
+
+  app.post(
+    '/v1/accounts',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['suite', 'holder', 'I', 'proof'],
+          properties: {
+            suite: { type: 'string', maxLength: 64 },
+            holder: NAME,
+            I: hexOf(group.elementLength),
+            proof: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['t', 's'],
+              properties: { t: hexOf(group.elementLength), s: hexOf(group.scalarLength) },
+            },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body as { suite: string; holder: string; I: string; proof: { t: string; s: string } };
+      checkSuite(b.suite);
+      const I = decodeElementHex(group, b.I, 'I');
+      const proof = { t: decodeElementHex(group, b.proof.t, 'proof.t'), s: decodeScalarHex(group, b.proof.s, 'proof.s') };
+      return reply.code(201).send(await service.openAccount(b.holder, I, proof));
+    },
+  );
+
+  app.get('/v1/accounts/:accountId', { schema: { params: ACCOUNT_PARAMS }, preValidation: auth }, async (req) => {
+    const { accountId } = req.params as { accountId: string };
+    accountOrOperator(req, accountId);
+    return service.accountView(accountId);
+  });
+
+  app.get(
+    '/v1/accounts/:accountId/statement',
+    { schema: { params: ACCOUNT_PARAMS, querystring: PAGE_QUERY('before') }, preValidation: auth },
+    async (req) => {
+      const { accountId } = req.params as { accountId: string };
+      accountOrOperator(req, accountId);
+      const q = req.query as { before?: string; limit?: string };
+      const page = pageOf(q, q.before);
+      // A missing account has no entries; say so instead of answering an empty page.
+      await service.accountView(accountId);
+      return service.statement(holderAccount(accountId), page.cursor, page.limit);
+    },
+  );
+
+  app.post(
+    '/v1/accounts/:accountId/credit',
+    {
+      schema: {
+        params: ACCOUNT_PARAMS,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['currency', 'amount', 'reference'],
+          properties: {
+            currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+            amount: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+            reference: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]*$' },
+          },
+        },
+      },
+      preValidation: auth,
+    },
+    async (req) => {
+      operatorOnly(req, 'credit accounts');
+      const { accountId } = req.params as { accountId: string };
+      const b = req.body as { currency: string; amount: number; reference: string };
+      return service.cashIn(accountId, b.currency, b.amount, b.reference);
+    },
+  );
+
+  app.post(
+    '/v1/withdrawals',
+    {
+      schema: {
+        body: { type: 'object', additionalProperties: false, required: ['keyId'], properties: { keyId: hexOf(KEY_ID_LENGTH) } },
+      },
+      preValidation: auth,
+    },
+    async (req, reply) => {
+      const accountId = accountOnly(req);
+      const keyId = fromHex((req.body as { keyId: string }).keyId, 'keyId', KEY_ID_LENGTH);
+      return reply.code(201).send(await service.startWithdrawal(accountId, keyId));
+    },
+  );
+
+  app.post(
+    '/v1/withdrawals/:sessionId/answer',
+    {
+      schema: {
+        params: SESSION_PARAMS,
+        body: { type: 'object', additionalProperties: false, required: ['c'], properties: { c: hexOf(group.scalarLength) } },
+      },
+      preValidation: auth,
+    },
+    async (req) => {
+      const accountId = accountOnly(req);
+      const { sessionId } = req.params as { sessionId: string };
+      const c = decodeScalarHex(group, (req.body as { c: string }).c, 'c');
+      const r = await service.answerWithdrawal(accountId, sessionId, c);
+      return { r: Buffer.from(group.scalars.encode(r)).toString('hex') };
+    },
+  );
+
+  app.delete('/v1/withdrawals/:sessionId', { schema: { params: SESSION_PARAMS }, preValidation: auth }, async (req, reply) => {
+    const accountId = accountOnly(req);
+    await service.cancelWithdrawal(accountId, (req.params as { sessionId: string }).sessionId);
+    return reply.code(204).send();
+  });
+
+  app.post(
+    '/v1/deposits',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['suite', 'batchId', 'transcripts'],
+          properties: {
+            suite: { type: 'string', maxLength: 64 },
+            batchId: BATCH_ID,
+            // Each transcript's fields are checked by the verification workers, so one bad
+            // transcript is rejected on its own and the rest of the batch still counts.
+            transcripts: { type: 'array', minItems: 1, maxItems: MAX_DEPOSIT_BATCH, items: { type: 'object' } },
+          },
+        },
+      },
+      preValidation: auth,
+    },
+    async (req) => {
+      const party = partyOf(req);
+      const b = req.body as { suite: string; batchId: string; transcripts: unknown[] };
+      checkSuite(b.suite);
+      return service.deposit(party, b.batchId, b.transcripts);
+    },
+  );
+
+  app.get('/v1/deposits/:batchId', { schema: { params: BATCH_PARAMS }, preValidation: auth }, async (req) =>
+    service.getDepositBatch(partyOf(req), (req.params as { batchId: string }).batchId),
+  );
+
+  app.get('/v1/double-spends', { schema: { querystring: PAGE_QUERY('after') }, preValidation: auth }, async (req) => {
+    const q = req.query as { after?: string; limit?: string };
+    const page = pageOf(q, q.after);
+    return service.listDoubleSpends(partyOf(req), page.cursor, page.limit);
+  });
+
+  app.post(
+    '/v1/merchants',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['merchantId'],
+          properties: {
+            merchantId: NAME,
+            name: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]*$' },
+            scopes: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 64 } },
+            feePerCoin: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+          },
+        },
+      },
+      preValidation: auth,
+    },
+    async (req, reply) => {
+      operatorOnly(req, 'add merchants');
+      const b = req.body as { merchantId: string; name?: string; scopes?: string[]; feePerCoin?: number };
+      return reply.code(201).send(await service.addMerchant(b));
+    },
+  );
+
+  app.get('/v1/merchants/:merchantId', { schema: { params: MERCHANT_PARAMS }, preValidation: auth }, async (req) => {
+    const { merchantId } = req.params as { merchantId: string };
+    merchantOrOperator(req, merchantId);
+    return service.merchantView(merchantId);
+  });
+
+  app.get(
+    '/v1/merchants/:merchantId/statement',
+    { schema: { params: MERCHANT_PARAMS, querystring: PAGE_QUERY('before') }, preValidation: auth },
+    async (req) => {
+      const { merchantId } = req.params as { merchantId: string };
+      merchantOrOperator(req, merchantId);
+      const q = req.query as { before?: string; limit?: string };
+      const page = pageOf(q, q.before);
+      await service.merchantView(merchantId);
+      return service.statement(merchantAccount(merchantId), page.cursor, page.limit);
+    },
+  );
+
+  return app;
+}
+
+export interface BankServerOptions extends BankAppOptions {
+  service: BankService;
+  /** Default 127.0.0.1: put a TLS-terminating proxy in front before exposing the bank. */
+  host?: string;
+  /** 0 (the default) picks a free port. */
+  port?: number;
+}
+
+export interface BankServer {
+  url: string;
+  app: FastifyInstance;
+  /** Stops accepting requests and closes the server; the service stays open (its owner closes it). */
+  close(): Promise<void>;
+}
+
+export async function startBankServer(opts: BankServerOptions): Promise<BankServer> {
+  const { service, host = '127.0.0.1', port = 0, ...appOpts } = opts;
+  const app = buildBankApp(service, appOpts);
+  await app.listen({ host, port });
+  const addr = app.server.address();
+  if (addr === null || typeof addr === 'string') throw new EcashError('internal', 'the bank server has no TCP address');
+  const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return { url: `http://${h}:${addr.port}`, app, close: () => app.close() };
+}
