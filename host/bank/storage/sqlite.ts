@@ -3,8 +3,11 @@
  * deposit survives power loss). better-sqlite3 is synchronous, so one connection serves the
  * process; an async mutex keeps one transaction at a time on it, and BEGIN IMMEDIATE takes the
  * write lock at once so another process (the CLI while the server runs) waits instead of failing
- * half-way.
+ * half-way. The mutex is per database file, not per handle: SQLite's busy wait blocks the thread,
+ * so a second handle on the same file in the same process, waiting for the first one's lock,
+ * would stop the very event loop the first needs to commit (and fail with SQLITE_BUSY).
  */
+import { realpathSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { EcashError } from '../../../core/index.js';
 import type { SpentCoinRow, SqlDriver, SqlTx, SqlValue } from './sql.js';
@@ -92,16 +95,39 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/** The end of the queue of transactions on one database file, shared by this process's handles. */
+interface FileLock {
+  tail: Promise<unknown>;
+}
+const fileLocks = new Map<string, FileLock>();
+
+function lockFor(path: string): FileLock {
+  let key = path;
+  try {
+    key = realpathSync(path);
+  } catch {
+    // In-memory or not yet created: the name is the identity.
+  }
+  let lock = fileLocks.get(key);
+  if (lock === undefined) {
+    lock = { tail: Promise.resolve() };
+    fileLocks.set(key, lock);
+  }
+  return lock;
+}
+
 const asParam = (v: SqlValue): SqlValue => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v);
 
 class SqliteDriver implements SqlDriver {
   readonly kind = 'sqlite' as const;
   readonly forUpdate = '';
   private readonly statements = new Map<string, Database.Statement>();
-  private queue: Promise<unknown> = Promise.resolve();
   private readonly tx: SqlTx;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly lock: FileLock,
+  ) {
     const stmt = (sql: string) => {
       let s = this.statements.get(sql);
       if (s === undefined) {
@@ -129,8 +155,8 @@ class SqliteDriver implements SqlDriver {
         throw e;
       }
     };
-    const result = this.queue.then(run, run);
-    this.queue = result.catch(() => undefined);
+    const result = this.lock.tail.then(run, run);
+    this.lock.tail = result.catch(() => undefined);
     return result;
   }
 
@@ -177,7 +203,7 @@ class SqliteDriver implements SqlDriver {
   }
 
   async close(): Promise<void> {
-    await this.queue;
+    await this.lock.tail;
     this.db.close();
   }
 }
@@ -194,7 +220,7 @@ export async function openSqliteStorage(path: string): Promise<SqlBankStorage> {
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 10000');
-  const storage = new SqlBankStorage(new SqliteDriver(db));
+  const storage = new SqlBankStorage(new SqliteDriver(db, lockFor(path)));
   await storage.migrate();
   return storage;
 }
