@@ -455,7 +455,9 @@ export class SqlBankStorage implements BankStorage {
 
   /** A transcript for an already spent coin: a replay, or a double spend to record. */
   private async settleConflict(tx: SqlTx, q: DepositBatchRequest, v: VerifiedDeposit): Promise<DepositResult> {
-    const first = await tx.get<{ transcript: Uint8Array }>('SELECT transcript FROM spent_coins WHERE a = ?', [v.A]);
+    // Locking the coin's row serialises the settling of its conflicts: two deposits of the same
+    // second transcript at once would otherwise both find no record and both insert one.
+    const first = await tx.get<{ transcript: Uint8Array }>(`SELECT transcript FROM spent_coins WHERE a = ?${this.db.forUpdate}`, [v.A]);
     if (first === undefined) throw new EcashError('internal', 'a spent coin vanished during a deposit');
     const later = await tx.all<{ double_spend_id: number; transcript: Uint8Array; account_id: string | null }>(
       'SELECT double_spend_id, transcript, account_id FROM double_spends WHERE a = ? ORDER BY double_spend_id',
