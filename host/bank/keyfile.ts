@@ -187,6 +187,17 @@ export class KeyFile implements BankKeyStore {
     return new KeyFile(path, file, passphrase);
   }
 
+  /**
+   * The public keys of a key file, read without the passphrase (to list them). They are checked
+   * (each key id matches its key) but not authenticated: only opening the file proves them unedited.
+   */
+  static publicKeysOf(path: string): KeyJson[] {
+    if (!existsSync(path)) throw new EcashError('keyfile-missing', `no bank key file at ${path}; create one with ecash bank init`);
+    const file = parseFile(readFileSync(path, 'utf8'), path);
+    const group = getGroup(file.suite);
+    return file.keys.map((k, i) => keyToJson(group, keyFromJson(group, k, `keyfile.keys[${i}]`)));
+  }
+
   /** The public keys, readable without unsealing. */
   publicKeys(): KeyJson[] {
     return this.file.keys;
