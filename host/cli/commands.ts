@@ -1,10 +1,12 @@
 /** The subcommands of `ecash`, one registration function per component. */
 import type { Command } from 'commander';
+import { registerBankCommands } from './bank.js';
 import { registerBridgeCommands } from './bridge.js';
 import { registerCardCommands } from './card.js';
 
 export function registerCommands(program: Command): void {
   void program;
+  registerBankCommands(program);
   registerBridgeCommands(program);
   registerCardCommands(program);
 }

@@ -1,0 +1,485 @@
+/**
+ * The bank's operator commands: `ecash bank init|serve|audit`, `ecash bank account …`,
+ * `ecash bank merchant …`, `ecash bank keys …`, and `ecash verify-proof <file>` for anyone.
+ *
+ * Secrets never come from argv (other users of the machine see it in `ps`): the key file's
+ * passphrase is read from `--passphrase-file` or $ECASH_BANK_PASSPHRASE, and a credential the bank
+ * issues is printed once (or written to a mode-600 file). Commands that need only public data
+ * (audit, account show/credit, merchant add/show, keys list) do not ask for the passphrase.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import {
+  DEFAULT_SUITE,
+  type DenominationTerms,
+  EcashError,
+  expectObject,
+  expectString,
+  getGroup,
+  isEcashError,
+  isSuiteId,
+  proofFromJson,
+  type SuiteId,
+  SUITE_IDS,
+  suiteOfJson,
+  toHex,
+  validateTerms,
+  verifyDoubleSpendProof,
+} from '../../core/index.js';
+import {
+  type AccountOpeningJson,
+  BankService,
+  decodeElementHex,
+  decodeScalarHex,
+  KeyFile,
+  memoryKeyStore,
+  openStorage,
+  startBankServer,
+  type BankStorage,
+} from '../bank/index.js';
+import { action, info, printResult } from './output.js';
+
+const PASSPHRASE_ENV = 'ECASH_BANK_PASSPHRASE';
+const DAY_MS = 86_400_000;
+const DEFAULT_DENOMINATIONS = 'EUR:1,2,5,10,20,50,100,200,500,1000,2000,5000';
+const DEFAULT_WITHDRAW_DAYS = 365;
+const DEFAULT_DEPOSIT_DAYS = 365;
+
+interface DbOptions {
+  db: string;
+}
+
+interface KeyOptions extends DbOptions {
+  keys: string;
+  passphraseFile?: string;
+}
+
+const json = (cmd: Command) => cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+
+function wholeNumber(value: string | undefined, option: string, fallback?: number): number {
+  if (value === undefined) {
+    if (fallback === undefined) throw new EcashError('bad-option', `${option} is required`);
+    return fallback;
+  }
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new EcashError('bad-option', `${option} takes a whole number, got "${value}"`);
+  return Number(value);
+}
+
+/** The key file's passphrase: from a file or the environment, never from argv. */
+function passphrase(opts: { passphraseFile?: string }): string {
+  if (opts.passphraseFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(opts.passphraseFile, 'utf8');
+    } catch (e) {
+      throw new EcashError('passphrase-missing', `cannot read the passphrase from ${opts.passphraseFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    // A trailing newline from `echo … > file` is not part of the passphrase.
+    return text.replace(/\r?\n$/, '');
+  }
+  const env = process.env[PASSPHRASE_ENV];
+  if (env === undefined || env === '') {
+    throw new EcashError('passphrase-missing', `the key file passphrase is needed: pass --passphrase-file <file> or set ${PASSPHRASE_ENV}`);
+  }
+  return env;
+}
+
+/** Writes a credential for its holder: mode 600, never over an existing file. */
+function writeSecretFile(file: string, secret: string): void {
+  try {
+    writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new EcashError('file-exists', code === 'EEXIST' ? `${file} already exists; choose a new file for the credential` : `cannot write ${file} (${code ?? 'error'})`);
+  }
+}
+
+/** "EUR:1,2,5;USD:1,5" into the values per currency (minor units). */
+function parseDenominations(spec: string): { currency: string; value: number }[] {
+  const out: { currency: string; value: number }[] = [];
+  for (const group of spec.split(/[;\s]+/).filter((g) => g !== '')) {
+    const m = /^([A-Z]{3}):(\d+(?:,\d+)*)$/.exec(group);
+    if (m === null) throw new EcashError('bad-option', `--denominations takes CURRENCY:value,value,… (e.g. ${DEFAULT_DENOMINATIONS}), got "${group}"`);
+    for (const v of m[2]!.split(',')) out.push({ currency: m[1]!, value: wholeNumber(v, '--denominations') });
+  }
+  if (out.length === 0) throw new EcashError('bad-option', '--denominations names no denomination');
+  return out;
+}
+
+/**
+ * Terms for new keys: withdrawable for `withdrawDays` from `from`, and depositable for
+ * `depositDays` more after the withdrawal window closes (coins on cards stay good that long).
+ */
+function termsFor(denoms: { currency: string; value: number }[], from: number, withdrawDays: number, depositDays: number, scope: string): DenominationTerms[] {
+  if (withdrawDays < 1) throw new EcashError('bad-option', '--withdraw-days must be at least 1');
+  return denoms.map((d) => {
+    const t = { value: d.value, currency: d.currency, withdrawFrom: from, withdrawUntil: from + withdrawDays * DAY_MS, depositUntil: from + (withdrawDays + depositDays) * DAY_MS, scope };
+    validateTerms(t);
+    return t;
+  });
+}
+
+/** A time option: an ISO date/time or milliseconds since the epoch. */
+function parseTime(value: string | undefined, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (/^\d+$/.test(value)) return wholeNumber(value, option);
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new EcashError('bad-option', `${option} takes an ISO date (2027-01-01T00:00:00Z) or milliseconds since 1970, got "${value}"`);
+  return t;
+}
+
+function dateOf(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Storage and a service over it. Without the key file only public operations work. */
+async function withBank<T>(opts: DbOptions & { keys?: string; passphraseFile?: string }, secrets: boolean, fn: (svc: BankService, storage: BankStorage, keyFile?: KeyFile) => Promise<T>): Promise<T> {
+  const keyFile = secrets ? KeyFile.open(requiredOption(opts.keys, '--keys'), passphrase(opts)) : undefined;
+  const storage = await openStorage(requiredOption(opts.db, '--db'));
+  try {
+    let keys;
+    if (keyFile !== undefined) {
+      keys = keyFile;
+    } else {
+      const suite = await storage.getSuite();
+      if (suite === undefined) throw new EcashError('bank-not-initialised', `the database ${describeDb(opts.db)} holds no bank; run ecash bank init first`);
+      keys = memoryKeyStore(suite, []);
+    }
+    const svc = await BankService.create({ storage, keys, verifyThreads: 0 });
+    try {
+      return await fn(svc, storage, keyFile);
+    } finally {
+      await svc.close();
+    }
+  } finally {
+    await storage.close();
+  }
+}
+
+function requiredOption(value: string | undefined, option: string): string {
+  if (value === undefined || value === '') throw new EcashError('bad-option', `${option} is required`);
+  return value;
+}
+
+/** A database argument for messages: a URL without its password. */
+function describeDb(db: string): string {
+  try {
+    const u = new URL(db);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return db;
+  }
+}
+
+function keyState(k: { withdrawFrom: number; withdrawUntil: number; depositUntil: number }, now: number): string {
+  if (now < k.withdrawFrom) return 'future';
+  if (now < k.withdrawUntil) return 'withdrawable';
+  if (now <= k.depositUntil) return 'deposit-only';
+  return 'expired';
+}
+
+interface KeyListJson {
+  keyId: string;
+  value: number;
+  currency: string;
+  scope: string;
+  withdrawFrom: number;
+  withdrawUntil: number;
+  depositUntil: number;
+  state: string;
+}
+
+function describeKeys(keys: KeyListJson[]): string {
+  if (keys.length === 0) return 'no denomination keys';
+  return keys
+    .map((k) => `${k.keyId.slice(0, 16)}…  ${String(k.value).padStart(6)} ${k.currency}${k.scope ? ` (${k.scope})` : ''}  ${k.state.padEnd(12)}  withdraw ${dateOf(k.withdrawFrom)} – ${dateOf(k.withdrawUntil)}, deposit until ${dateOf(k.depositUntil)}`)
+    .join('\n');
+}
+
+/** A card's exported account opening (AccountOpeningJson), checked at this edge. */
+function readOpening(file: string): AccountOpeningJson {
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new EcashError('bad-opening', `${file} is not a readable JSON account opening (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const o = expectObject(v, 'opening', ['suite', 'holder', 'I', 'proof']);
+  const proof = expectObject(o.proof, 'opening.proof', ['t', 's']);
+  const suite = expectString(o.suite, 'opening.suite');
+  if (!isSuiteId(suite)) throw new EcashError('bad-opening', `opening.suite must be one of ${SUITE_IDS.join(', ')}`);
+  return { suite, holder: expectString(o.holder, 'opening.holder'), I: expectString(o.I, 'opening.I'), proof: { t: expectString(proof.t, 'opening.proof.t'), s: expectString(proof.s, 'opening.proof.s') } };
+}
+
+function dbOption(cmd: Command): Command {
+  return cmd.requiredOption('--db <path|url>', 'the bank database: an SQLite file or a postgres:// URL (add ?schema=NAME for a schema)');
+}
+
+function keyOptions(cmd: Command): Command {
+  return dbOption(cmd)
+    .requiredOption('--keys <file>', 'the encrypted key file')
+    .option('--passphrase-file <file>', `file holding the key file passphrase (default: $${PASSPHRASE_ENV}); never a command-line value`);
+}
+
+export function registerBankCommands(program: Command): void {
+  const bank = program.command('bank').description("the bank: keys and database, the HTTP server, accounts, merchants, the books");
+
+  keyOptions(bank.command('init'))
+    .description('create the key file and the database, register the keys and issue an operator credential')
+    .option('--suite <id>', `group suite (${SUITE_IDS.join(', ')})`, DEFAULT_SUITE)
+    .option('--denominations <spec>', 'CURRENCY:value,… in minor units; several currencies separated by ";"', DEFAULT_DENOMINATIONS)
+    .option('--withdraw-days <n>', 'days the keys can be withdrawn from now', String(DEFAULT_WITHDRAW_DAYS))
+    .option('--deposit-days <n>', 'days coins can still be deposited after the withdrawal window', String(DEFAULT_DEPOSIT_DAYS))
+    .option('--operator <name>', 'name of the operator credential', 'operator')
+    .option('--operator-token-file <file>', 'also write the operator credential to this file (mode 600)')
+    .action(
+      action(async (opts: KeyOptions & { suite: string; denominations: string; withdrawDays: string; depositDays: string; operator: string; operatorTokenFile?: string }, cmd: Command) => {
+        if (!isSuiteId(opts.suite)) throw new EcashError('bad-option', `--suite must be one of ${SUITE_IDS.join(', ')}`);
+        const suite: SuiteId = opts.suite;
+        const now = Date.now();
+        const terms = termsFor(parseDenominations(opts.denominations), now, wholeNumber(opts.withdrawDays, '--withdraw-days'), wholeNumber(opts.depositDays, '--deposit-days'), '');
+        const pass = passphrase(opts);
+        // Refuse an initialised database before the key file exists, so a mistake leaves nothing behind.
+        const storage = await openStorage(opts.db);
+        try {
+          const existing = await storage.getSuite();
+          if (existing !== undefined) {
+            throw new EcashError('bank-exists', `the database ${describeDb(opts.db)} already belongs to a bank (suite ${existing}); use a new database, or ecash bank keys rotate to add keys`);
+          }
+        } finally {
+          await storage.close();
+        }
+        const keyFile = KeyFile.create(opts.keys, pass, suite, terms);
+        const result = await withBank({ ...opts }, true, async (svc) => {
+          const { credential } = await svc.addOperator(opts.operator);
+          if (opts.operatorTokenFile !== undefined) writeSecretFile(opts.operatorTokenFile, credential);
+          return { suite, db: describeDb(opts.db), keys: keyFile.path, keyIds: keyFile.publicKeys().map((k) => k.keyId), operatorCredential: credential };
+        });
+        printResult({ json: json(cmd) }, result, () =>
+          [
+            `bank initialised: suite ${suite}, ${result.keyIds.length} denomination keys in ${result.keys}, database ${result.db}`,
+            `operator credential (shown once${opts.operatorTokenFile ? `; also in ${opts.operatorTokenFile}` : ''}):`,
+            `  ${result.operatorCredential}`,
+          ].join('\n'),
+        );
+      }),
+    );
+
+  keyOptions(bank.command('serve'))
+    .description("run the bank's HTTP API until SIGINT or SIGTERM")
+    .option('--port <n>', 'TCP port (0: any free port)', '8080')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--verify-threads <n>', 'worker threads verifying deposits (default: cores, at most 4)')
+    .action(
+      action(async (opts: KeyOptions & { port: string; host: string; verifyThreads?: string }, cmd: Command) => {
+        const port = wholeNumber(opts.port, '--port');
+        if (port > 65535) throw new EcashError('bad-option', '--port must be at most 65535');
+        const keyFile = KeyFile.open(opts.keys, passphrase(opts));
+        const storage = await openStorage(opts.db);
+        let svc: BankService | undefined;
+        try {
+          svc = await BankService.create({ storage, keys: keyFile, ...(opts.verifyThreads === undefined ? {} : { verifyThreads: wholeNumber(opts.verifyThreads, '--verify-threads') }) });
+          const server = await startBankServer({ service: svc, host: opts.host, port });
+          const service = svc;
+          printResult({ json: json(cmd) }, { url: server.url, suite: svc.suite, storage: storage.kind }, () => `bank listening on ${server.url} (suite ${service.suite}, ${storage.kind})`);
+          await new Promise<void>((resolve) => {
+            const stop = (signal: string) => {
+              info(`${signal}: closing the bank server`);
+              resolve();
+            };
+            process.once('SIGINT', () => stop('SIGINT'));
+            process.once('SIGTERM', () => stop('SIGTERM'));
+          });
+          // In-flight requests finish (fastify waits for them) before the database closes.
+          await server.close();
+        } finally {
+          await svc?.close();
+          await storage.close();
+        }
+      }),
+    );
+
+  dbOption(bank.command('audit'))
+    .description('prove from the database that the books balance and issued = outstanding + deposited for every key (exit 1 on a problem)')
+    .action(
+      action(async (opts: DbOptions, cmd: Command) => {
+        const report = await withBank(opts, false, (svc) => svc.audit());
+        printResult({ json: json(cmd) }, report, () => {
+          const lines = [report.ok ? 'audit ok: the books balance' : `audit FAILED: ${report.problems.length} problem(s)`];
+          for (const p of report.problems) lines.push(`  - ${p}`);
+          for (const t of report.totals) lines.push(`  ${t.currency}: all balances sum to ${t.balance}`);
+          for (const k of report.keys) {
+            lines.push(`  key ${k.keyId.slice(0, 16)}… ${k.value} ${k.currency}: issued ${k.issued}, deposited ${k.deposited}, outstanding ${k.outstanding} (${k.outstandingBalance})${k.ok ? '' : '  <- mismatch'}`);
+          }
+          return lines.join('\n');
+        });
+        if (!report.ok) process.exitCode = 1;
+      }),
+    );
+
+  const account = bank.command('account').description("account holders' accounts");
+  keyOptions(account.command('open'))
+    .description("open an account from a card's exported account opening (JSON); prints the account's credential once")
+    .requiredOption('--opening <file>', 'the account opening the card exported (suite, holder, I, proof)')
+    .option('--credential-file <file>', "also write the account's credential to this file (mode 600)")
+    .action(
+      action(async (opts: KeyOptions & { opening: string; credentialFile?: string }, cmd: Command) => {
+        const opening = readOpening(opts.opening);
+        const opened = await withBank(opts, true, async (svc) => {
+          if (opening.suite !== svc.suite) throw new EcashError('wrong-suite', `the opening is for suite ${opening.suite}, this bank uses ${svc.suite}`);
+          const I = decodeElementHex(svc.group, opening.I, 'opening.I');
+          const proof = { t: decodeElementHex(svc.group, opening.proof.t, 'opening.proof.t'), s: decodeScalarHex(svc.group, opening.proof.s, 'opening.proof.s') };
+          return svc.openAccount(opening.holder, I, proof);
+        });
+        if (opts.credentialFile !== undefined) writeSecretFile(opts.credentialFile, opened.credential);
+        printResult({ json: json(cmd) }, opened, () =>
+          [`account ${opened.accountId} opened for ${opened.holder} (deposits as ${opened.depositorId})`, 'credential (shown once):', `  ${opened.credential}`].join('\n'),
+        );
+      }),
+    );
+
+  dbOption(account.command('show'))
+    .description("an account's holder and balances")
+    .argument('<accountId>')
+    .action(
+      action(async (accountId: string, opts: DbOptions, cmd: Command) => {
+        const view = await withBank(opts, false, (svc) => svc.accountView(accountId));
+        printResult({ json: json(cmd) }, view, () =>
+          [`account ${view.accountId}: ${view.holder}, opened ${dateOf(view.createdAt)}`, ...(view.balances.length === 0 ? ['  no balance'] : view.balances.map((b) => `  ${b.balance} ${b.currency}`))].join('\n'),
+        );
+      }),
+    );
+
+  dbOption(account.command('credit'))
+    .description('book money taken in (cash or a transfer) to an account')
+    .argument('<accountId>')
+    .requiredOption('--amount <n>', 'amount in minor units')
+    .requiredOption('--currency <code>', 'ISO 4217 code, e.g. EUR')
+    .option('--reference <text>', 'reference for the statement', 'cash-in')
+    .action(
+      action(async (accountId: string, opts: DbOptions & { amount: string; currency: string; reference: string }, cmd: Command) => {
+        const amount = wholeNumber(opts.amount, '--amount');
+        const out = await withBank(opts, false, async (svc) => {
+          const { entryId } = await svc.cashIn(accountId, opts.currency, amount, opts.reference);
+          return { entryId, ...(await svc.accountView(accountId)) };
+        });
+        printResult({ json: json(cmd) }, out, () => `credited ${amount} ${opts.currency} to ${accountId} (entry ${out.entryId}); balances: ${out.balances.map((b) => `${b.balance} ${b.currency}`).join(', ')}`);
+      }),
+    );
+
+  const merchant = bank.command('merchant').description('merchants that deposit payments');
+  dbOption(merchant.command('add'))
+    .description("add a merchant; prints its credential once")
+    .argument('<merchantId>')
+    .option('--name <name>', 'display name (default: the id)')
+    .option('--scope <scope>', 'a scope of coins it accepts besides general money (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--fee <n>', 'fee per deposited coin in minor units', '0')
+    .option('--token-file <file>', "also write the merchant's credential to this file (mode 600)")
+    .action(
+      action(async (merchantId: string, opts: DbOptions & { name?: string; scope: string[]; fee: string; tokenFile?: string }, cmd: Command) => {
+        const fee = wholeNumber(opts.fee, '--fee');
+        const added = await withBank(opts, false, (svc) => svc.addMerchant({ merchantId, ...(opts.name ? { name: opts.name } : {}), scopes: opts.scope, feePerCoin: fee }));
+        if (opts.tokenFile !== undefined) writeSecretFile(opts.tokenFile, added.credential);
+        printResult({ json: json(cmd) }, added, () => [`merchant ${merchantId} added`, 'credential (shown once):', `  ${added.credential}`].join('\n'));
+      }),
+    );
+
+  dbOption(merchant.command('show'))
+    .description("a merchant's terms and balances")
+    .argument('<merchantId>')
+    .action(
+      action(async (merchantId: string, opts: DbOptions, cmd: Command) => {
+        const view = await withBank(opts, false, (svc) => svc.merchantView(merchantId));
+        printResult({ json: json(cmd) }, view, () =>
+          [
+            `merchant ${view.merchantId} (${view.name}): fee ${view.feePerCoin} per coin, scopes ${view.scopes.length === 0 ? 'none' : view.scopes.join(', ')}`,
+            ...(view.balances.length === 0 ? ['  no balance'] : view.balances.map((b) => `  ${b.balance} ${b.currency}`)),
+          ].join('\n'),
+        );
+      }),
+    );
+
+  const keys = bank.command('keys').description('denomination keys');
+  keys
+    .command('list')
+    .description('the denomination keys and their windows (public data: from the database, or the key file without its passphrase)')
+    .option('--db <path|url>', 'the bank database')
+    .option('--keys <file>', 'the key file (its public part)')
+    .action(
+      action(async (opts: { db?: string; keys?: string }, cmd: Command) => {
+        const now = Date.now();
+        let list: KeyListJson[];
+        if (opts.db !== undefined) {
+          list = await withBank({ db: opts.db }, false, async (_svc, storage) =>
+            (await storage.listKeys()).map((k) => ({ keyId: toHex(k.keyId), value: k.value, currency: k.currency, scope: k.scope, withdrawFrom: k.withdrawFrom, withdrawUntil: k.withdrawUntil, depositUntil: k.depositUntil, state: keyState(k, now) })),
+          );
+        } else if (opts.keys !== undefined) {
+          list = KeyFile.publicKeysOf(opts.keys).map((k) => ({ keyId: k.keyId, value: k.value, currency: k.currency, scope: k.scope, withdrawFrom: k.withdrawFrom, withdrawUntil: k.withdrawUntil, depositUntil: k.depositUntil, state: keyState(k, now) }));
+        } else {
+          throw new EcashError('bad-option', 'give --db (the keys the bank registered) or --keys (the key file)');
+        }
+        printResult({ json: json(cmd) }, { keys: list }, () => describeKeys(list));
+      }),
+    );
+
+  keyOptions(keys.command('rotate'))
+    .description('add new denomination keys to the key file and register them (old keys keep their deposit windows)')
+    .requiredOption('--value <n,…>', 'face values in minor units, comma-separated')
+    .requiredOption('--currency <code>', 'ISO 4217 code, e.g. EUR')
+    .option('--from <time>', 'start of the withdrawal window (ISO date or ms; default now), e.g. when the old keys stop', undefined)
+    .option('--withdraw-days <n>', 'days the new keys can be withdrawn', String(DEFAULT_WITHDRAW_DAYS))
+    .option('--deposit-days <n>', 'days coins can still be deposited after the withdrawal window', String(DEFAULT_DEPOSIT_DAYS))
+    .option('--scope <scope>', 'scope of the new coins (default: general money)', '')
+    .action(
+      action(async (opts: KeyOptions & { value: string; currency: string; from?: string; withdrawDays: string; depositDays: string; scope: string }, cmd: Command) => {
+        const from = parseTime(opts.from, '--from', Date.now());
+        const terms = termsFor(parseDenominations(`${opts.currency}:${opts.value}`), from, wholeNumber(opts.withdrawDays, '--withdraw-days'), wholeNumber(opts.depositDays, '--deposit-days'), opts.scope);
+        const keyFile = KeyFile.open(opts.keys, passphrase(opts));
+        const added = terms.map((t) => keyFile.addKey(t));
+        // Opening the service over the rewritten key file registers the new public keys.
+        const listed = await withBank(opts, true, async (_svc, storage) => (await storage.listKeys()).map((k) => toHex(k.keyId)));
+        const now = Date.now();
+        const out = added.map((s) => ({ keyId: toHex(s.key.keyId), value: s.key.value, currency: s.key.currency, scope: s.key.scope, withdrawFrom: s.key.withdrawFrom, withdrawUntil: s.key.withdrawUntil, depositUntil: s.key.depositUntil, state: keyState(s.key, now) }));
+        for (const k of out) if (!listed.includes(k.keyId)) throw new EcashError('internal', `key ${k.keyId} was not registered in the database`);
+        printResult({ json: json(cmd) }, { added: out }, () => `added ${out.length} key(s); restart ecash bank serve to use them\n${describeKeys(out)}`);
+      }),
+    );
+
+  program
+    .command('verify-proof')
+    .description('check a double-spend proof with public parameters only (exit 1 if it does not verify)')
+    .argument('<file>', 'the proof JSON, or a double-spend record with a "proof" field (as GET /v1/double-spends lists)')
+    .action(
+      action(async (file: string, _opts: unknown, cmd: Command) => {
+        let doc: unknown;
+        try {
+          doc = JSON.parse(readFileSync(file, 'utf8'));
+        } catch (e) {
+          throw new EcashError('bad-proof', `${file} is not a readable JSON document (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        }
+        const raw = typeof doc === 'object' && doc !== null && 'proof' in doc ? (doc as { proof: unknown }).proof : doc;
+        const suite = suiteOfJson(raw, 'proof');
+        const group = getGroup(suite);
+        let proof;
+        try {
+          proof = proofFromJson(group, raw);
+        } catch (e) {
+          if (isEcashError(e)) throw new EcashError('bad-proof', `double-spend proof rejected: ${e.message} [${e.code}]`);
+          throw e;
+        }
+        verifyDoubleSpendProof(group, proof);
+        // u1 is the cheater's account secret: the proof carries it, this output does not repeat it.
+        const out = {
+          valid: true,
+          suite,
+          I: toHex(group.encode(proof.I)),
+          key: { keyId: toHex(proof.key.keyId), value: proof.key.value, currency: proof.key.currency, scope: proof.key.scope },
+          merchants: proof.transcripts.map((t) => t.merchantId),
+        };
+        printResult({ json: json(cmd) }, out, () =>
+          [`double-spend proof verifies (suite ${suite})`, `  spender I: ${out.I}`, `  coin of ${out.key.value} ${out.key.currency}, key ${out.key.keyId}`, `  paid to: ${out.merchants.join(', ')}`].join('\n'),
+        );
+      }),
+    );
+}
