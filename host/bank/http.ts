@@ -234,206 +234,209 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
     }
   };
 
-  app.get('/v1/health', async () => ({ status: 'ok', suite: service.suite, storage: service.storage.kind }));
+  // The routes go in a plugin registered after the rate limiter, so its onRoute hook sees them all.
+  void app.register(async (api) => {
+    api.get('/v1/health', async () => ({ status: 'ok', suite: service.suite, storage: service.storage.kind }));
 
-  app.get('/v1/parameters', async () => service.parameters());
+    api.get('/v1/parameters', async () => service.parameters());
 
-  app.post(
-    '/v1/accounts',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['suite', 'holder', 'I', 'proof'],
-          properties: {
-            suite: { type: 'string', maxLength: 64 },
-            holder: NAME,
-            I: hexOf(group.elementLength),
-            proof: {
-              type: 'object',
-              additionalProperties: false,
-              required: ['t', 's'],
-              properties: { t: hexOf(group.elementLength), s: hexOf(group.scalarLength) },
+    api.post(
+      '/v1/accounts',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['suite', 'holder', 'I', 'proof'],
+            properties: {
+              suite: { type: 'string', maxLength: 64 },
+              holder: NAME,
+              I: hexOf(group.elementLength),
+              proof: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['t', 's'],
+                properties: { t: hexOf(group.elementLength), s: hexOf(group.scalarLength) },
+              },
             },
           },
         },
       },
-    },
-    async (req, reply) => {
-      const b = req.body as { suite: string; holder: string; I: string; proof: { t: string; s: string } };
-      checkSuite(b.suite);
-      const I = decodeElementHex(group, b.I, 'I');
-      const proof = { t: decodeElementHex(group, b.proof.t, 'proof.t'), s: decodeScalarHex(group, b.proof.s, 'proof.s') };
-      return reply.code(201).send(await service.openAccount(b.holder, I, proof));
-    },
-  );
+      async (req, reply) => {
+        const b = req.body as { suite: string; holder: string; I: string; proof: { t: string; s: string } };
+        checkSuite(b.suite);
+        const I = decodeElementHex(group, b.I, 'I');
+        const proof = { t: decodeElementHex(group, b.proof.t, 'proof.t'), s: decodeScalarHex(group, b.proof.s, 'proof.s') };
+        return reply.code(201).send(await service.openAccount(b.holder, I, proof));
+      },
+    );
 
-  app.get('/v1/accounts/:accountId', { schema: { params: ACCOUNT_PARAMS }, preValidation: auth }, async (req) => {
-    const { accountId } = req.params as { accountId: string };
-    accountOrOperator(req, accountId);
-    return service.accountView(accountId);
-  });
-
-  app.get(
-    '/v1/accounts/:accountId/statement',
-    { schema: { params: ACCOUNT_PARAMS, querystring: PAGE_QUERY('before') }, preValidation: auth },
-    async (req) => {
+    api.get('/v1/accounts/:accountId', { schema: { params: ACCOUNT_PARAMS }, preValidation: auth }, async (req) => {
       const { accountId } = req.params as { accountId: string };
       accountOrOperator(req, accountId);
-      const q = req.query as { before?: string; limit?: string };
-      const page = pageOf(q, q.before);
-      // A missing account has no entries; say so instead of answering an empty page.
-      await service.accountView(accountId);
-      return service.statement(holderAccount(accountId), page.cursor, page.limit);
-    },
-  );
+      return service.accountView(accountId);
+    });
 
-  app.post(
-    '/v1/accounts/:accountId/credit',
-    {
-      schema: {
-        params: ACCOUNT_PARAMS,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['currency', 'amount', 'reference'],
-          properties: {
-            currency: { type: 'string', pattern: '^[A-Z]{3}$' },
-            amount: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
-            reference: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]*$' },
+    api.get(
+      '/v1/accounts/:accountId/statement',
+      { schema: { params: ACCOUNT_PARAMS, querystring: PAGE_QUERY('before') }, preValidation: auth },
+      async (req) => {
+        const { accountId } = req.params as { accountId: string };
+        accountOrOperator(req, accountId);
+        const q = req.query as { before?: string; limit?: string };
+        const page = pageOf(q, q.before);
+        // A missing account has no entries; say so instead of answering an empty page.
+        await service.accountView(accountId);
+        return service.statement(holderAccount(accountId), page.cursor, page.limit);
+      },
+    );
+
+    api.post(
+      '/v1/accounts/:accountId/credit',
+      {
+        schema: {
+          params: ACCOUNT_PARAMS,
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['currency', 'amount', 'reference'],
+            properties: {
+              currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+              amount: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+              reference: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]*$' },
+            },
           },
         },
+        preValidation: auth,
       },
-      preValidation: auth,
-    },
-    async (req) => {
-      operatorOnly(req, 'credit accounts');
-      const { accountId } = req.params as { accountId: string };
-      const b = req.body as { currency: string; amount: number; reference: string };
-      return service.cashIn(accountId, b.currency, b.amount, b.reference);
-    },
-  );
+      async (req) => {
+        operatorOnly(req, 'credit accounts');
+        const { accountId } = req.params as { accountId: string };
+        const b = req.body as { currency: string; amount: number; reference: string };
+        return service.cashIn(accountId, b.currency, b.amount, b.reference);
+      },
+    );
 
-  app.post(
-    '/v1/withdrawals',
-    {
-      schema: {
-        body: { type: 'object', additionalProperties: false, required: ['keyId'], properties: { keyId: hexOf(KEY_ID_LENGTH) } },
+    api.post(
+      '/v1/withdrawals',
+      {
+        schema: {
+          body: { type: 'object', additionalProperties: false, required: ['keyId'], properties: { keyId: hexOf(KEY_ID_LENGTH) } },
+        },
+        preValidation: auth,
       },
-      preValidation: auth,
-    },
-    async (req, reply) => {
+      async (req, reply) => {
+        const accountId = accountOnly(req);
+        const keyId = fromHex((req.body as { keyId: string }).keyId, 'keyId', KEY_ID_LENGTH);
+        return reply.code(201).send(await service.startWithdrawal(accountId, keyId));
+      },
+    );
+
+    api.post(
+      '/v1/withdrawals/:sessionId/answer',
+      {
+        schema: {
+          params: SESSION_PARAMS,
+          body: { type: 'object', additionalProperties: false, required: ['c'], properties: { c: hexOf(group.scalarLength) } },
+        },
+        preValidation: auth,
+      },
+      async (req) => {
+        const accountId = accountOnly(req);
+        const { sessionId } = req.params as { sessionId: string };
+        const c = decodeScalarHex(group, (req.body as { c: string }).c, 'c');
+        const r = await service.answerWithdrawal(accountId, sessionId, c);
+        return { r: Buffer.from(group.scalars.encode(r)).toString('hex') };
+      },
+    );
+
+    api.delete('/v1/withdrawals/:sessionId', { schema: { params: SESSION_PARAMS }, preValidation: auth }, async (req, reply) => {
       const accountId = accountOnly(req);
-      const keyId = fromHex((req.body as { keyId: string }).keyId, 'keyId', KEY_ID_LENGTH);
-      return reply.code(201).send(await service.startWithdrawal(accountId, keyId));
-    },
-  );
+      await service.cancelWithdrawal(accountId, (req.params as { sessionId: string }).sessionId);
+      return reply.code(204).send();
+    });
 
-  app.post(
-    '/v1/withdrawals/:sessionId/answer',
-    {
-      schema: {
-        params: SESSION_PARAMS,
-        body: { type: 'object', additionalProperties: false, required: ['c'], properties: { c: hexOf(group.scalarLength) } },
-      },
-      preValidation: auth,
-    },
-    async (req) => {
-      const accountId = accountOnly(req);
-      const { sessionId } = req.params as { sessionId: string };
-      const c = decodeScalarHex(group, (req.body as { c: string }).c, 'c');
-      const r = await service.answerWithdrawal(accountId, sessionId, c);
-      return { r: Buffer.from(group.scalars.encode(r)).toString('hex') };
-    },
-  );
-
-  app.delete('/v1/withdrawals/:sessionId', { schema: { params: SESSION_PARAMS }, preValidation: auth }, async (req, reply) => {
-    const accountId = accountOnly(req);
-    await service.cancelWithdrawal(accountId, (req.params as { sessionId: string }).sessionId);
-    return reply.code(204).send();
-  });
-
-  app.post(
-    '/v1/deposits',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['suite', 'batchId', 'transcripts'],
-          properties: {
-            suite: { type: 'string', maxLength: 64 },
-            batchId: BATCH_ID,
-            // Each transcript's fields are checked by the verification workers, so one bad
-            // transcript is rejected on its own and the rest of the batch still counts.
-            transcripts: { type: 'array', minItems: 1, maxItems: MAX_DEPOSIT_BATCH, items: { type: 'object' } },
+    api.post(
+      '/v1/deposits',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['suite', 'batchId', 'transcripts'],
+            properties: {
+              suite: { type: 'string', maxLength: 64 },
+              batchId: BATCH_ID,
+              // Each transcript's fields are checked by the verification workers, so one bad
+              // transcript is rejected on its own and the rest of the batch still counts.
+              transcripts: { type: 'array', minItems: 1, maxItems: MAX_DEPOSIT_BATCH, items: { type: 'object' } },
+            },
           },
         },
+        preValidation: auth,
       },
-      preValidation: auth,
-    },
-    async (req) => {
-      const party = partyOf(req);
-      const b = req.body as { suite: string; batchId: string; transcripts: unknown[] };
-      checkSuite(b.suite);
-      return service.deposit(party, b.batchId, b.transcripts);
-    },
-  );
+      async (req) => {
+        const party = partyOf(req);
+        const b = req.body as { suite: string; batchId: string; transcripts: unknown[] };
+        checkSuite(b.suite);
+        return service.deposit(party, b.batchId, b.transcripts);
+      },
+    );
 
-  app.get('/v1/deposits/:batchId', { schema: { params: BATCH_PARAMS }, preValidation: auth }, async (req) =>
-    service.getDepositBatch(partyOf(req), (req.params as { batchId: string }).batchId),
-  );
+    api.get('/v1/deposits/:batchId', { schema: { params: BATCH_PARAMS }, preValidation: auth }, async (req) =>
+      service.getDepositBatch(partyOf(req), (req.params as { batchId: string }).batchId),
+    );
 
-  app.get('/v1/double-spends', { schema: { querystring: PAGE_QUERY('after') }, preValidation: auth }, async (req) => {
-    const q = req.query as { after?: string; limit?: string };
-    const page = pageOf(q, q.after);
-    return service.listDoubleSpends(partyOf(req), page.cursor, page.limit);
-  });
+    api.get('/v1/double-spends', { schema: { querystring: PAGE_QUERY('after') }, preValidation: auth }, async (req) => {
+      const q = req.query as { after?: string; limit?: string };
+      const page = pageOf(q, q.after);
+      return service.listDoubleSpends(partyOf(req), page.cursor, page.limit);
+    });
 
-  app.post(
-    '/v1/merchants',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['merchantId'],
-          properties: {
-            merchantId: NAME,
-            name: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]*$' },
-            scopes: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 64 } },
-            feePerCoin: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+    api.post(
+      '/v1/merchants',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['merchantId'],
+            properties: {
+              merchantId: NAME,
+              name: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]*$' },
+              scopes: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 64 } },
+              feePerCoin: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+            },
           },
         },
+        preValidation: auth,
       },
-      preValidation: auth,
-    },
-    async (req, reply) => {
-      operatorOnly(req, 'add merchants');
-      const b = req.body as { merchantId: string; name?: string; scopes?: string[]; feePerCoin?: number };
-      return reply.code(201).send(await service.addMerchant(b));
-    },
-  );
+      async (req, reply) => {
+        operatorOnly(req, 'add merchants');
+        const b = req.body as { merchantId: string; name?: string; scopes?: string[]; feePerCoin?: number };
+        return reply.code(201).send(await service.addMerchant(b));
+      },
+    );
 
-  app.get('/v1/merchants/:merchantId', { schema: { params: MERCHANT_PARAMS }, preValidation: auth }, async (req) => {
-    const { merchantId } = req.params as { merchantId: string };
-    merchantOrOperator(req, merchantId);
-    return service.merchantView(merchantId);
-  });
-
-  app.get(
-    '/v1/merchants/:merchantId/statement',
-    { schema: { params: MERCHANT_PARAMS, querystring: PAGE_QUERY('before') }, preValidation: auth },
-    async (req) => {
+    api.get('/v1/merchants/:merchantId', { schema: { params: MERCHANT_PARAMS }, preValidation: auth }, async (req) => {
       const { merchantId } = req.params as { merchantId: string };
       merchantOrOperator(req, merchantId);
-      const q = req.query as { before?: string; limit?: string };
-      const page = pageOf(q, q.before);
-      await service.merchantView(merchantId);
-      return service.statement(merchantAccount(merchantId), page.cursor, page.limit);
-    },
-  );
+      return service.merchantView(merchantId);
+    });
+
+    api.get(
+      '/v1/merchants/:merchantId/statement',
+      { schema: { params: MERCHANT_PARAMS, querystring: PAGE_QUERY('before') }, preValidation: auth },
+      async (req) => {
+        const { merchantId } = req.params as { merchantId: string };
+        merchantOrOperator(req, merchantId);
+        const q = req.query as { before?: string; limit?: string };
+        const page = pageOf(q, q.before);
+        await service.merchantView(merchantId);
+        return service.statement(merchantAccount(merchantId), page.cursor, page.limit);
+      },
+    );
+  });
 
   return app;
 }
