@@ -1,0 +1,206 @@
+/**
+ * A real bank behind real HTTP for the API tests: BankService over a fresh database of either
+ * adapter (an SQLite file in a temp folder, or a PostgreSQL schema of its own dropped afterwards),
+ * served by startBankServer on a free port, with an operator credential and a controllable clock.
+ * Plus the card's side of the protocol over the client (open an account, withdraw, pay).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import {
+  blindWithdrawal,
+  type Coin,
+  type CoinSecrets,
+  completeWithdrawal,
+  type DenominationSecret,
+  fromHex,
+  getGroup,
+  type Group,
+  type SuiteId,
+  seededRandom,
+  systemRandom,
+  toHex,
+  transcriptToJson,
+  type TranscriptJson,
+} from '../../core/index.js';
+import type { AccountOpenedJson, AccountOpeningJson } from '../../host/bank/api-types.js';
+import { BankClient } from '../../host/bank/client.js';
+import { type BankServer, startBankServer } from '../../host/bank/http.js';
+import { memoryKeyStore } from '../../host/bank/keyfile.js';
+import { BankService } from '../../host/bank/service.js';
+import { type BankStorage, openStorage } from '../../host/bank/storage/index.js';
+import { type Account, bankKey, openAccount, PAYMENT_TIME, paymentContext, spend } from '../core/fixtures.js';
+import { postgresUrl, requireService } from '../helpers/env.js';
+
+export type AdapterKind = 'sqlite' | 'postgres';
+
+/** Both adapters; PostgreSQL is skipped only outside CI when ECASH_TEST_PG_URL is not set. */
+export const ADAPTERS: { kind: AdapterKind; available: boolean }[] = [
+  { kind: 'sqlite', available: true },
+  { kind: 'postgres', available: requireService(postgresUrl() !== undefined, 'PostgreSQL (ECASH_TEST_PG_URL)') },
+];
+
+export interface BankFixture {
+  kind: AdapterKind;
+  group: Group;
+  /** The 500 EUR-cent key (withdrawable) and a 100 one. */
+  key: DenominationSecret;
+  small: DenominationSecret;
+  service: BankService;
+  storage: BankStorage;
+  server: BankServer;
+  url: string;
+  anon: BankClient;
+  operator: BankClient;
+  /** The service's clock; tests move it. */
+  clock: { now: number };
+  dispose(): Promise<void>;
+}
+
+export interface FixtureOptions {
+  suite?: SuiteId;
+  verifyThreads?: number;
+  rateLimit?: { max: number; timeWindowMs: number } | false;
+  bodyLimit?: number;
+  sessionTtlMs?: number;
+}
+
+export async function startBank(kind: AdapterKind, opts: FixtureOptions = {}): Promise<BankFixture> {
+  const group = getGroup(opts.suite ?? 'ristretto255-sha512');
+  const rng = seededRandom(`bank-http-${kind}`);
+  const key = bankKey(group, rng, 500);
+  const small = bankKey(group, rng, 100);
+  let url: string;
+  let cleanup: () => Promise<void>;
+  if (kind === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'ecash-bank-http-'));
+    url = join(dir, 'bank.db');
+    cleanup = async () => rmSync(dir, { recursive: true, force: true });
+  } else {
+    const base = postgresUrl()!;
+    const schema = `t_http_${randomBytes(6).toString('hex')}`;
+    url = `${base}${base.includes('?') ? '&' : '?'}schema=${schema}`;
+    cleanup = async () => {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      try {
+        await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      } finally {
+        await c.end();
+      }
+    };
+  }
+  const clock = { now: PAYMENT_TIME };
+  const storage = await openStorage(url);
+  const service = await BankService.create({
+    storage,
+    keys: memoryKeyStore(group.suite, [key, small]),
+    verifyThreads: opts.verifyThreads ?? 0,
+    now: () => clock.now,
+    ...(opts.sessionTtlMs === undefined ? {} : { sessionTtlMs: opts.sessionTtlMs }),
+  });
+  const server = await startBankServer({
+    service,
+    port: 0,
+    ...(opts.rateLimit === undefined ? { rateLimit: false as const } : { rateLimit: opts.rateLimit }),
+    ...(opts.bodyLimit === undefined ? {} : { bodyLimit: opts.bodyLimit }),
+  });
+  const anon = new BankClient({ baseUrl: server.url, timeoutMs: 60_000 });
+  const operator = anon.withToken((await service.addOperator('ops')).credential);
+  return {
+    kind,
+    group,
+    key,
+    small,
+    service,
+    storage,
+    server,
+    url: server.url,
+    anon,
+    operator,
+    clock,
+    async dispose() {
+      await server.close();
+      await service.close();
+      await storage.close();
+      await cleanup();
+    },
+  };
+}
+
+export function openingBody(group: Group, account: Account): AccountOpeningJson {
+  return {
+    suite: group.suite,
+    holder: account.holder,
+    I: toHex(group.encode(account.I)),
+    proof: { t: toHex(group.encode(account.opening.proof.t)), s: toHex(group.scalars.encode(account.opening.proof.s)) },
+  };
+}
+
+export interface Holder {
+  account: Account;
+  opened: AccountOpenedJson;
+  client: BankClient;
+}
+
+let holderNo = 0;
+
+/** A card's account opened over HTTP, credited `amount` EUR cents by the operator. */
+export async function newHolder(bank: BankFixture, name: string, amount = 0): Promise<Holder> {
+  const account = openAccount(bank.group, name, seededRandom(`holder-${name}-${holderNo++}-${bank.kind}-${randomBytes(4).toString('hex')}`));
+  const opened = await bank.anon.openAccount(openingBody(bank.group, account));
+  if (amount > 0) await bank.operator.credit(opened.accountId, { currency: 'EUR', amount, reference: `top-up ${name}` });
+  return { account, opened, client: bank.anon.withToken(opened.credential) };
+}
+
+export interface WithdrawnCoin {
+  coin: Coin;
+  secrets: CoinSecrets;
+}
+
+/** One withdrawal over HTTP with the card's blinding done by core. */
+export async function withdrawCoin(bank: BankFixture, holder: Holder, key: DenominationSecret = bank.key): Promise<WithdrawnCoin> {
+  const G = bank.group;
+  const s = await holder.client.startWithdrawal(toHex(key.key.keyId));
+  const ctx = { key: key.key, z: G.decode(fromHex(s.z)), I: holder.account.I };
+  const p = blindWithdrawal(G, ctx, { a: G.decode(fromHex(s.a)), b: G.decode(fromHex(s.b)) }, systemRandom);
+  const { r } = await holder.client.answerWithdrawal(s.sessionId, toHex(G.scalars.encode(p.c)));
+  return completeWithdrawal(G, ctx, p, G.scalars.decode(fromHex(r)));
+}
+
+/** The card pays `merchantId` with `coin`: the shop's transcript as JSON. */
+export function pay(bank: BankFixture, holder: Holder, coin: WithdrawnCoin, merchantId: string): TranscriptJson {
+  return transcriptToJson(bank.group, spend(bank.group, holder.account, coin, paymentContext(systemRandom, merchantId)));
+}
+
+/** Everything a bad request must leave untouched: the audit, every balance and double spend. */
+export async function snapshot(bank: BankFixture, accountIds: string[], merchantIds: string[]): Promise<string> {
+  const accounts = [];
+  for (const id of accountIds) accounts.push(await bank.operator.account(id), await bank.operator.accountStatement(id));
+  const merchants = [];
+  for (const id of merchantIds) merchants.push(await bank.operator.merchant(id), await bank.operator.merchantStatement(id));
+  return JSON.stringify({ audit: await bank.service.audit(), accounts, merchants, ds: await bank.operator.doubleSpends() });
+}
+
+/** A raw request with full control over body bytes and headers. */
+export async function raw(
+  bank: BankFixture,
+  method: string,
+  path: string,
+  opts: { token?: string; body?: string | Uint8Array; contentType?: string } = {},
+): Promise<{ status: number; text: string; json: unknown }> {
+  const headers: Record<string, string> = {};
+  if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.body !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
+  const res = await fetch(`${bank.url}${path}`, { method, headers, ...(opts.body === undefined ? {} : { body: opts.body }) });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, text, json };
+}
