@@ -70,7 +70,8 @@ export function makeEcGroup<P extends NoblePoint<P>>(spec: EcSpec<P>): Group {
   const precompute = (e: GroupElement): GroupElement => {
     const el = unwrap(e);
     if (!precomputed.has(el.point as object)) {
-      el.point.precompute(8, false);
+      // Lazy: the table is built at the first multiplication, so parsing a key stays cheap.
+      el.point.precompute(8, true);
       precomputed.add(el.point as object);
     }
     return e;

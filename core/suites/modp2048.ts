@@ -40,8 +40,9 @@ const SUITE = 'modp2048-256';
 const ELEMENT_LENGTH = 256;
 
 class ModpElement {
-  /** Fixed-base table: table[j][d-1] = y^(d·16^j), built by `precompute`. */
+  /** Fixed-base table: table[j][d-1] = y^(d·16^j), built at the first use of a `precompute`d base. */
   table: bigint[][] | undefined;
+  fixedBase = false;
   constructor(
     readonly value: bigint,
     public encoding: Uint8Array | undefined,
@@ -85,8 +86,23 @@ export function makeModp2048Group(): Group {
     return acc;
   };
 
+  const tableOf = (el: ModpElement): bigint[][] => {
+    if (el.table === undefined) {
+      const table: bigint[][] = [];
+      let base = el.value;
+      for (let j = 0; j < 64; j++) {
+        const row: bigint[] = [base];
+        for (let d = 2; d <= 15; d++) row.push((row[d - 2]! * base) % p);
+        table.push(row);
+        base = (row[14]! * base) % p; // base^16
+      }
+      el.table = table;
+    }
+    return el.table;
+  };
+
   const expValue = (el: ModpElement, k: bigint): bigint =>
-    el.table !== undefined ? tableExp(el.table, k) : modPow(el.value, k, p);
+    el.fixedBase ? tableExp(tableOf(el), k) : modPow(el.value, k, p);
 
   const group: Group = {
     suite: SUITE,
@@ -113,7 +129,7 @@ export function makeModp2048Group(): Group {
         const k = exps[i]!;
         if (k === 0n) continue;
         const el = unwrap(bases[i]!);
-        if (el.table !== undefined) acc = (acc * tableExp(el.table, k < 0n ? k + q : k)) % p;
+        if (el.fixedBase) acc = (acc * tableExp(tableOf(el), k < 0n ? k + q : k)) % p;
         else {
           varValues.push(el.value);
           varExps.push(k);
@@ -126,18 +142,9 @@ export function makeModp2048Group(): Group {
     equals: (a, b) => unwrap(a).value === unwrap(b).value,
     isIdentity: (a) => unwrap(a).value === 1n,
     precompute: (a) => {
-      const el = unwrap(a);
-      if (el.table === undefined) {
-        const table: bigint[][] = [];
-        let base = el.value;
-        for (let j = 0; j < 64; j++) {
-          const row: bigint[] = [base];
-          for (let d = 2; d <= 15; d++) row.push((row[d - 2]! * base) % p);
-          table.push(row);
-          base = (row[14]! * base) % p; // base^16
-        }
-        el.table = table;
-      }
+      // Parsing a key must stay cheap (terminals parse every key they cache); the table is built
+      // when the base is first used.
+      unwrap(a).fixedBase = true;
       return a;
     },
     encode: (a) => {
