@@ -1,0 +1,504 @@
+/**
+ * The bank over HTTP on this machine: withdrawals and deposits with concurrent clients against one
+ * server (fastify + BankService in this process's main thread, deposit checks in 2 worker
+ * threads), and the storage each deposited coin costs, indexes included.
+ *
+ * - withdraw_coins_per_s: K cards withdraw at once over HTTP (start, blind, answer, complete), the
+ *   cards' loops in 2 worker threads of this process, so the card math shares the 2 cores with the
+ *   bank. withdraw_bank_only_coins_per_s runs the same loop with cards that send a random challenge
+ *   instead of blinding (the bank cannot tell), which is what the bank alone sustains here.
+ * - deposit_coins_per_s_<db>: 4 merchants post batches of 250 real, distinct transcripts at once;
+ *   median of 3 runs, each on a fresh database.
+ * - deposit_bytes_per_coin_<db>: growth of the database (tables and indexes, after a WAL
+ *   checkpoint or VACUUM) over ECASH_BENCH_DEPOSITS deposits (default 100,000) through the same
+ *   HTTP path, per coin, with the tables that account for it.
+ *
+ * PostgreSQL comes from ECASH_BENCH_PG_URL or ECASH_TEST_PG_URL, in a random schema dropped after.
+ * CPU is split three ways: the bank's main thread (its event loop's busy time, which includes
+ * SQLite's synchronous writes and fsyncs), this whole process (plus workers) and the machine (the
+ * rest is PostgreSQL and whatever else runs on this shared machine).
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { DEFAULT_SUITE, encodeTranscript, getGroup, keyToJson, seededRandom, toHex, transcriptFromJson, type TranscriptJson } from '../core/index.js';
+import { BankClient } from '../host/bank/client.js';
+import { startBankServer } from '../host/bank/http.js';
+import { memoryKeyStore } from '../host/bank/keyfile.js';
+import { BankService } from '../host/bank/service.js';
+import { openPostgresStorage, openSqliteStorage, type BankStorage } from '../host/bank/storage/index.js';
+import { bankKey, openAccount, PAYMENT_TIME } from '../test/core/fixtures.js';
+import type { WorkerReply, WorkerTask } from './bank-worker.js';
+import { type BenchContext, type BenchModule, type Figures, median, round, unmeasured } from './harness.js';
+
+const SUITE = DEFAULT_SUITE;
+const KEY_SEED = 'bench/bank/key';
+const MERCHANTS = ['bench-shop-0', 'bench-shop-1', 'bench-shop-2', 'bench-shop-3'];
+const VERIFY_THREADS = 2;
+/** Client threads (withdrawal loops) and minting threads. */
+const THREADS = 2;
+export const DEFAULT_DEPOSITS = 100_000;
+
+interface Config {
+  runs: number;
+  /** Coins per deposit throughput run (spread over the 4 merchants). */
+  throughputCoins: number;
+  batch: number;
+  /** Deposits of the storage figure. */
+  deposits: number;
+  withdrawAccounts: number;
+  coinsPerAccount: number;
+}
+
+function config(quick: boolean): Config {
+  const env = process.env.ECASH_BENCH_DEPOSITS;
+  const deposits = env === undefined || env === '' ? (quick ? 200 : DEFAULT_DEPOSITS) : Number(env);
+  if (!Number.isSafeInteger(deposits) || deposits < MERCHANTS.length) {
+    throw new Error(`ECASH_BENCH_DEPOSITS must be an integer of at least ${MERCHANTS.length}, not "${env}"`);
+  }
+  return quick
+    ? { runs: 1, throughputCoins: 100, batch: 25, deposits, withdrawAccounts: 2, coinsPerAccount: 2 }
+    : { runs: 3, throughputCoins: 4000, batch: 250, deposits, withdrawAccounts: 8, coinsPerAccount: 25 };
+}
+
+// ------------------------------------------------------------------------------ measurement
+
+/** Machine-wide CPU time (all cores, ms) and idle time, from the kernel's counters. */
+function machineCpu(): { busy: number; total: number } {
+  let busy = 0;
+  let total = 0;
+  for (const c of cpus()) {
+    const t = c.times.user + c.times.nice + c.times.sys + c.times.irq + c.times.idle;
+    total += t;
+    busy += t - c.times.idle;
+  }
+  return { busy, total };
+}
+
+interface Sample {
+  wallMs: number;
+  /** The main thread's event loop busy time: the bank's HTTP, service and SQLite work. */
+  mainMs: number;
+  /** This process's CPU (all threads). */
+  processMs: number;
+  /** Share of the machine's cores busy (any process). */
+  machineBusy: number;
+}
+
+async function measure(fn: () => Promise<void>): Promise<Sample> {
+  const elu0 = performance.eventLoopUtilization();
+  const cpu0 = process.cpuUsage();
+  const m0 = machineCpu();
+  const t0 = performance.now();
+  await fn();
+  const wallMs = performance.now() - t0;
+  const elu = performance.eventLoopUtilization(elu0);
+  const cpu = process.cpuUsage(cpu0);
+  const m1 = machineCpu();
+  return {
+    wallMs,
+    mainMs: elu.active,
+    processMs: (cpu.user + cpu.system) / 1000,
+    machineBusy: m1.total > m0.total ? (m1.busy - m0.busy) / (m1.total - m0.total) : 0,
+  };
+}
+
+/**
+ * Median time of appending 4 KiB to a file and fsyncing it in `dir`: what SQLite does to its WAL
+ * on every commit under synchronous=FULL, so the floor of one durable commit on this disk.
+ */
+function fsyncMs(dir: string, count: number): number {
+  const path = join(dir, 'fsync-probe');
+  const fd = openSync(path, 'w');
+  const block = Buffer.alloc(4096, 7);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now();
+      writeSync(fd, block, 0, block.length, i * 4096);
+      fsyncSync(fd);
+      times.push(performance.now() - t0);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(path, { force: true });
+  }
+  return median(times);
+}
+
+// ---------------------------------------------------------------------------------- workers
+
+function spawn(task: WorkerTask): Worker {
+  const worker = new URL('./bank-worker.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(worker)}); });`;
+  return new Worker(boot, { eval: true, workerData: task });
+}
+
+function nextReply(w: Worker): Promise<WorkerReply> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: WorkerReply) => {
+      w.off('error', onError);
+      if ('error' in m) reject(new Error(`bench worker: ${m.error}`));
+      else resolve(m);
+    };
+    const onError = (e: Error) => {
+      w.off('message', onMessage);
+      reject(e);
+    };
+    w.once('message', onMessage);
+    w.once('error', onError);
+  });
+}
+
+/** `count` coins minted in THREADS threads, grouped by merchant. */
+async function mintCoins(count: number): Promise<TranscriptJson[][]> {
+  const share = Math.ceil(count / THREADS);
+  const workers = Array.from({ length: THREADS }, (_, i) =>
+    spawn({ task: 'mint', suite: SUITE, keySeed: KEY_SEED, worker: i, from: i * share, to: Math.min(count, (i + 1) * share), merchants: MERCHANTS }),
+  );
+  try {
+    const replies = await Promise.all(workers.map(nextReply));
+    const byMerchant: TranscriptJson[][] = MERCHANTS.map(() => []);
+    for (const r of replies) {
+      if (!('minted' in r)) throw new Error('bench worker: unexpected reply to mint');
+      for (const c of r.minted) byMerchant[c.index % MERCHANTS.length]!.push(c.transcript);
+    }
+    return byMerchant;
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+// ------------------------------------------------------------------------------------- bank
+
+type DbKind = 'sqlite' | 'postgres';
+
+interface Bench {
+  storage: BankStorage;
+  service: BankService;
+  url: string;
+  merchantTokens: string[];
+  /** The SQLite file, or the PostgreSQL URL with its schema. */
+  location: string;
+  schema?: string;
+  close(): Promise<void>;
+}
+
+function pgBaseUrl(): string | undefined {
+  return process.env.ECASH_BENCH_PG_URL || process.env.ECASH_TEST_PG_URL || undefined;
+}
+
+async function dropSchema(base: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: base });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function openBench(kind: DbKind, dir: string, verifyThreads: number): Promise<Bench> {
+  let storage: BankStorage;
+  let location: string;
+  let schema: string | undefined;
+  if (kind === 'sqlite') {
+    location = join(dir, `bank-${randomBytes(4).toString('hex')}.db`);
+    storage = await openSqliteStorage(location);
+  } else {
+    const base = pgBaseUrl()!;
+    schema = `bench_${randomBytes(6).toString('hex')}`;
+    const u = new URL(base);
+    u.searchParams.set('schema', schema);
+    location = u.toString();
+    storage = await openPostgresStorage(location);
+  }
+  const G = getGroup(SUITE);
+  const secret = bankKey(G, seededRandom(KEY_SEED));
+  const t0 = Date.now();
+  // The key's year starts at 2026-01-01; a clock that starts at the fixtures' payment time and
+  // moves with real time keeps the bench inside it whatever today's date.
+  const service = await BankService.create({ storage, keys: memoryKeyStore(SUITE, [secret]), verifyThreads, now: () => PAYMENT_TIME + (Date.now() - t0) });
+  const server = await startBankServer({ service, rateLimit: false });
+  const merchantTokens: string[] = [];
+  for (const m of MERCHANTS) merchantTokens.push((await service.addMerchant({ merchantId: m })).credential);
+  return {
+    storage,
+    service,
+    url: server.url,
+    merchantTokens,
+    location,
+    ...(schema === undefined ? {} : { schema }),
+    async close() {
+      await server.close();
+      await service.close();
+      await storage.close();
+      if (kind === 'sqlite') for (const suffix of ['', '-wal', '-shm']) rmSync(location + suffix, { force: true });
+      else await dropSchema(pgBaseUrl()!, schema!);
+    },
+  };
+}
+
+/** The first `n` coins, spread over the merchants as minted. */
+function trimTo(coins: TranscriptJson[][], n: number): TranscriptJson[][] {
+  const per = Math.floor(n / coins.length);
+  const extra = n - per * coins.length;
+  return coins.map((c, i) => c.slice(0, per + (i < extra ? 1 : 0)));
+}
+
+/** Every merchant posts its coins in batches at once; every transcript must be credited. */
+async function depositAll(b: Bench, byMerchant: TranscriptJson[][], batch: number): Promise<number> {
+  let credited = 0;
+  await Promise.all(
+    byMerchant.map(async (coins, m) => {
+      const client = new BankClient({ baseUrl: b.url, token: b.merchantTokens[m]!, timeoutMs: 300_000 });
+      for (let i = 0; i < coins.length; i += batch) {
+        const res = await client.deposit({ suite: SUITE, batchId: `bench-${m}-${i}`, transcripts: coins.slice(i, i + batch) });
+        const bad = res.results.find((r) => r.outcome !== 'credited');
+        if (bad !== undefined) throw new Error(`a bench deposit was not credited: ${bad.outcome} ${bad.code ?? ''} ${bad.message ?? ''}`);
+        credited += res.results.length;
+      }
+    }),
+  );
+  return credited;
+}
+
+/** Space per table (indexes with their table), for the breakdown of the storage figure. */
+async function tableBytes(kind: DbKind, b: Bench): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  if (kind === 'sqlite') {
+    await b.storage.sizeBytes(); // checkpoints the WAL into the file
+    const db = new Database(b.location, { readonly: true });
+    try {
+      const rows = db.prepare("SELECT s.name AS name, m.tbl_name AS tbl, SUM(s.pgsize) AS bytes FROM dbstat s JOIN sqlite_schema m ON m.name = s.name GROUP BY s.name").all() as {
+        name: string;
+        tbl: string;
+        bytes: number;
+      }[];
+      for (const r of rows) out[r.tbl] = (out[r.tbl] ?? 0) + r.bytes;
+    } finally {
+      db.close();
+    }
+    return out;
+  }
+  const client = new pg.Client({ connectionString: pgBaseUrl()! });
+  await client.connect();
+  try {
+    const res = await client.query<{ name: string; bytes: string }>(
+      `SELECT COALESCE(p.relname, c.relname) AS name, pg_total_relation_size(c.oid) AS bytes
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_inherits i ON i.inhrelid = c.oid LEFT JOIN pg_class p ON p.oid = i.inhparent
+       WHERE n.nspname = $1 AND c.relkind = 'r'`,
+      [b.schema],
+    );
+    for (const r of res.rows) out[r.name] = (out[r.name] ?? 0) + Number(r.bytes);
+  } finally {
+    await client.end();
+  }
+  return out;
+}
+
+/** PostgreSQL: VACUUM ANALYZE every table, so dead row versions of updated rows are reusable space. */
+async function vacuum(b: Bench): Promise<void> {
+  const client = new pg.Client({ connectionString: pgBaseUrl()! });
+  await client.connect();
+  try {
+    await client.query(`SET search_path TO ${b.schema}`);
+    await client.query('VACUUM ANALYZE');
+  } finally {
+    await client.end();
+  }
+}
+
+// ------------------------------------------------------------------------------ withdrawals
+
+const pct = (x: unknown): string => `${round((x as number) * 100, 0)}%`;
+
+async function withdrawals(ctx: BenchContext, cfg: Config, dir: string, fsync: number): Promise<Figures> {
+  const G = getGroup(SUITE);
+  const b = await openBench('sqlite', dir, 0);
+  try {
+    const secret = bankKey(G, seededRandom(KEY_SEED));
+    const keyJson = keyToJson(G, secret.key);
+    const rng = seededRandom('bench/bank/cards');
+    const accounts: { token: string; I: string; z: string }[] = [];
+    for (let k = 0; k < cfg.withdrawAccounts; k++) {
+      const card = openAccount(G, `bench-holder-${k}`, rng);
+      const opened = await b.service.openAccount(card.holder, card.I, card.opening.proof);
+      await b.service.cashIn(opened.accountId, secret.key.currency, secret.key.value * cfg.coinsPerAccount * (cfg.runs + 1) * 2, 'bench');
+      accounts.push({ token: opened.credential, I: toHex(G.encode(card.I)), z: opened.z.find((z) => z.keyId === keyJson.keyId)!.z });
+    }
+    const coinsPerRun = cfg.withdrawAccounts * cfg.coinsPerAccount;
+    const run = async (blind: boolean): Promise<Sample> => {
+      const per = Math.ceil(accounts.length / THREADS);
+      const workers = Array.from({ length: THREADS }, (_, i) =>
+        spawn({ task: 'withdraw', suite: SUITE, baseUrl: b.url, key: keyJson, accounts: accounts.slice(i * per, (i + 1) * per), coinsPerAccount: cfg.coinsPerAccount, blind }),
+      );
+      try {
+        await Promise.all(workers.map(nextReply)); // ready
+        return await measure(async () => {
+          const done = workers.map(nextReply);
+          for (const w of workers) w.postMessage('go');
+          const n = (await Promise.all(done)).reduce((s, r) => s + ('withdrawn' in r ? r.withdrawn : 0), 0);
+          if (n !== coinsPerRun) throw new Error(`withdrew ${n} coins, expected ${coinsPerRun}`);
+        });
+      } finally {
+        await Promise.all(workers.map((w) => w.terminate()));
+      }
+    };
+    const f: Figures = {};
+    for (const [name, blind] of [['withdraw', true], ['withdraw_bank_only', false]] as const) {
+      const samples: Sample[] = [];
+      for (let r = 0; r < cfg.runs; r++) samples.push(await run(blind));
+      const rate = median(samples.map((s) => (coinsPerRun * 1000) / s.wallMs));
+      f[`${name}_coins_per_s`] = round(rate, 0);
+      f[`${name}_bank_main_thread_us_per_coin`] = round(median(samples.map((s) => (s.mainMs * 1000) / coinsPerRun)), 0);
+      f[`${name}_process_cpu_us_per_coin`] = round(median(samples.map((s) => (s.processMs * 1000) / coinsPerRun)), 0);
+      f[`${name}_bank_main_thread_busy`] = round(median(samples.map((s) => s.mainMs / s.wallMs)), 2);
+      f[`${name}_machine_cpu_busy`] = round(median(samples.map((s) => s.machineBusy)), 2);
+      f[`${name}_process_cores`] = round(median(samples.map((s) => s.processMs / s.wallMs)), 2);
+    }
+    f.withdraw_accounts = cfg.withdrawAccounts;
+    f.withdraw_coins_per_run = coinsPerRun;
+    ctx.log(
+      `   withdrawals (SQLite, ${cfg.withdrawAccounts} cards at once over HTTP, ${coinsPerRun} coins a run): ${f.withdraw_coins_per_s} coins/s with the cards' blinding on the same cores ` +
+        `(process CPU ${f.withdraw_process_cpu_us_per_coin} µs/coin, ${f.withdraw_process_cores} cores; bank main thread ${f.withdraw_bank_main_thread_us_per_coin} µs/coin, busy ${pct(f.withdraw_bank_main_thread_busy)}; machine ${pct(f.withdraw_machine_cpu_busy)} busy)`,
+    );
+    ctx.log(
+      `   the bank alone (cards send random challenges instead of blinding): ${f.withdraw_bank_only_coins_per_s} coins/s; main thread ${f.withdraw_bank_only_bank_main_thread_us_per_coin} µs/coin, ` +
+        `busy ${pct(f.withdraw_bank_only_bank_main_thread_busy)}; process CPU ${f.withdraw_bank_only_process_cpu_us_per_coin} µs/coin`,
+    );
+    ctx.log(
+      `   → limit: each coin is two durable SQLite commits (open the session; answer, debit and book), one at a time on the one connection, ` +
+        `each at least an fsync (${fsync} ms here); the main thread waits in them (better-sqlite3 is synchronous, so the wait counts as busy)` +
+        `${(f.withdraw_machine_cpu_busy as number) >= 0.85 ? `; with the cards' math on the same ${availableParallelism()} cores the CPU is full too` : ''}`,
+    );
+    return f;
+  } finally {
+    await b.close();
+  }
+}
+
+// --------------------------------------------------------------------------------- deposits
+
+async function deposits(ctx: BenchContext, cfg: Config, dir: string, kind: DbKind, coins: TranscriptJson[][]): Promise<Figures> {
+  const f: Figures = {};
+  const perMerchant = Math.ceil(cfg.throughputCoins / MERCHANTS.length);
+  const subset = coins.map((c) => c.slice(0, perMerchant));
+  const n = subset.reduce((s, c) => s + c.length, 0);
+  const samples: Sample[] = [];
+  for (let r = 0; r < cfg.runs; r++) {
+    const b = await openBench(kind, dir, VERIFY_THREADS);
+    try {
+      let credited = 0;
+      samples.push(await measure(async () => void (credited = await depositAll(b, subset, cfg.batch))));
+      if (credited !== n) throw new Error(`credited ${credited} of ${n} deposits`);
+      const audit = await b.service.audit();
+      if (audit.keys[0]?.deposited !== n) throw new Error(`the audit counts ${audit.keys[0]?.deposited} spent coins, expected ${n}`);
+    } finally {
+      await b.close();
+    }
+  }
+  f[`deposit_coins_per_s_${kind}`] = round(median(samples.map((s) => (n * 1000) / s.wallMs)), 0);
+  f[`deposit_${kind}_bank_main_thread_us_per_coin`] = round(median(samples.map((s) => (s.mainMs * 1000) / n)), 0);
+  f[`deposit_${kind}_bank_main_thread_busy`] = round(median(samples.map((s) => s.mainMs / s.wallMs)), 2);
+  f[`deposit_${kind}_process_cpu_us_per_coin`] = round(median(samples.map((s) => (s.processMs * 1000) / n)), 0);
+  f[`deposit_${kind}_machine_cpu_busy`] = round(median(samples.map((s) => s.machineBusy)), 2);
+  f[`deposit_${kind}_process_cores`] = round(median(samples.map((s) => s.processMs / s.wallMs)), 2);
+  f[`deposit_${kind}_coins_per_run`] = n;
+
+  // The storage figure: exactly cfg.deposits coins, through the same path, into one fresh database.
+  const forStorage = trimTo(coins, cfg.deposits);
+  const b = await openBench(kind, dir, VERIFY_THREADS);
+  try {
+    if (kind === 'postgres') await vacuum(b);
+    const before = await b.storage.sizeBytes();
+    const tablesBefore = await tableBytes(kind, b);
+    const total = forStorage.reduce((s, c) => s + c.length, 0);
+    ctx.log(`   ${kind}: depositing ${total} coins for the storage figure…`);
+    const fill = await measure(async () => {
+      const credited = await depositAll(b, forStorage, cfg.batch);
+      if (credited !== total) throw new Error(`credited ${credited} of ${total} deposits`);
+    });
+    if (kind === 'postgres') await vacuum(b);
+    const after = await b.storage.sizeBytes();
+    const tablesAfter = await tableBytes(kind, b);
+    f[`deposit_bytes_per_coin_${kind}`] = round((after - before) / total, 0);
+    f[`deposit_bytes_${kind}_deposits`] = total;
+    f[`deposit_fill_coins_per_s_${kind}`] = round((total * 1000) / fill.wallMs, 0);
+    const byTable: Figures = {};
+    for (const [t, bytes] of Object.entries(tablesAfter).sort((x, y) => y[1] - x[1])) {
+      const grown = (bytes - (tablesBefore[t] ?? 0)) / total;
+      if (Math.abs(grown) >= 0.5) byTable[t] = round(grown, 0);
+    }
+    f[`deposit_bytes_per_coin_${kind}_by_table`] = byTable;
+    f.deposit_transcript_bytes = encodeTranscript(getGroup(SUITE), transcriptFromJson(getGroup(SUITE), forStorage[0]![0])).length;
+  } finally {
+    await b.close();
+  }
+  logDeposits(ctx, kind, f, cfg);
+  return f;
+}
+
+function logDeposits(ctx: BenchContext, kind: DbKind, f: Figures, cfg: Config): void {
+  const busy = f[`deposit_${kind}_machine_cpu_busy`] as number;
+  const cores = f[`deposit_${kind}_process_cores`] as number;
+  const main = f[`deposit_${kind}_bank_main_thread_busy`] as number;
+  const limit =
+    main >= 0.85
+      ? "the bank's main thread (HTTP parsing, the request hash, the SQL transaction) is busy all the time"
+      : busy >= 0.85
+        ? `the machine's ${availableParallelism()} cores are busy: this process (parsing and verification in ${VERIFY_THREADS} threads, the main thread) uses ${cores} of them, the rest is ${kind === 'postgres' ? 'PostgreSQL and ' : ''}other work on the machine`
+        : 'neither the main thread nor the cores are saturated: waits (fsync, locks, round trips) limit it';
+  const tables = Object.entries(f[`deposit_bytes_per_coin_${kind}_by_table`] as Figures)
+    .map(([t, v]) => `${t} ${v}`)
+    .join(', ');
+  ctx.log(
+    `   deposits (${kind}, ${MERCHANTS.length} merchants × batches of ${cfg.batch}, ${f[`deposit_${kind}_coins_per_run`]} coins a run): ${f[`deposit_coins_per_s_${kind}`]} coins/s; ` +
+      `main thread ${f[`deposit_${kind}_bank_main_thread_us_per_coin`]} µs/coin (busy ${pct(main)}), process CPU ${f[`deposit_${kind}_process_cpu_us_per_coin`]} µs/coin (${cores} cores), ` +
+      `machine ${pct(busy)} busy → limit: ${limit}`,
+  );
+  ctx.log(
+    `   storage (${kind}): ${f[`deposit_bytes_per_coin_${kind}`]} bytes per coin after ${f[`deposit_bytes_${kind}_deposits`]} deposits (${tables}); ` +
+      `a spent coin's row is A (32 bytes), the key number and the ${f.deposit_transcript_bytes}-byte binary transcript, plus ${kind === 'sqlite' ? 'B-tree' : 'tuple headers, the index on A and'} page slack; ` +
+      `the fill ran at ${f[`deposit_fill_coins_per_s_${kind}`]} coins/s`,
+  );
+}
+
+export const bankBench: BenchModule = {
+  name: 'bank',
+  async run(ctx) {
+    const cfg = config(ctx.quick);
+    const dir = mkdtempSync(join(tmpdir(), 'ecash-bench-bank-'));
+    const f: Figures = {};
+    try {
+      f.fsync_ms = round(fsyncMs(dir, ctx.quick ? 5 : 50), 3);
+      ctx.log(`   appending 4 KiB + fsync in ${tmpdir()}: ${f.fsync_ms} ms (the floor of one durable SQLite commit: a withdrawal step, a deposit batch)`);
+      Object.assign(f, await withdrawals(ctx, cfg, dir, f.fsync_ms));
+
+      const count = Math.max(cfg.deposits, cfg.throughputCoins);
+      ctx.log(`   minting ${count} distinct coins in ${THREADS} threads…`);
+      const t0 = performance.now();
+      const coins = await mintCoins(count);
+      f.bench_mint_coins_per_s = round((count * 1000) / (performance.now() - t0), 0);
+      ctx.log(`   minted at ${f.bench_mint_coins_per_s} coins/s (signed directly with the key's secret; a blind withdrawal costs the card ~5x more)`);
+      Object.assign(f, await deposits(ctx, cfg, dir, 'sqlite', coins));
+      if (pgBaseUrl() === undefined) {
+        const reason = 'no PostgreSQL: set ECASH_BENCH_PG_URL or ECASH_TEST_PG_URL (postgres://user:password@host:port/database)';
+        Object.assign(f, unmeasured('deposit_coins_per_s_postgres', reason), unmeasured('deposit_bytes_per_coin_postgres', reason));
+        ctx.log(`   deposits (postgres): not measured, ${reason}`);
+      } else {
+        Object.assign(f, await deposits(ctx, cfg, dir, 'postgres', coins));
+      }
+      return f;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
