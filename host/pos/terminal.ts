@@ -30,7 +30,7 @@ import {
   toHex,
   type Transcript,
 } from '../../core/index.js';
-import { type CommandClass, EcashCardClient, type ReaderTransport } from '../../reader-bridge/index.js';
+import { type CommandClass, EcashCardClient, type ReaderSource } from '../../reader-bridge/index.js';
 import type { AcquirerBank, DepositOutcome } from './acquirer.js';
 import { type AcceptancePolicy, chooseCoins } from './coin-selection.js';
 import { type Journal, type PaymentEvent, type PaymentRecord, type PaymentState, type RiskMode, FINAL_STATES } from './journal.js';
@@ -124,7 +124,7 @@ export class PaymentTerminal extends EventEmitter {
 
   constructor(
     private readonly journal: Journal,
-    private readonly readers: ReaderTransport,
+    private readonly readers: ReaderSource,
     private readonly bank: AcquirerBank,
     readonly config: TerminalConfig,
   ) {
@@ -300,6 +300,11 @@ export class PaymentTerminal extends EventEmitter {
     return this.journal.settlementStatus();
   }
 
+  /** The card's answers the journal holds for a payment (evidence-only ones included). */
+  transcriptsOf(id: string): Transcript[] {
+    return this.journal.transcripts(id).map((t) => decodeTranscript(this.group, t.bytes));
+  }
+
   private record(id: string, state: PaymentState, detail: Record<string, unknown> | null = null): void {
     this.journal.appendEvent(id, state, detail);
     this.emitEvent(id);
@@ -407,6 +412,7 @@ export class PaymentTerminal extends EventEmitter {
         throw new Decline('wrong-suite', `the card works in suite ${String(fci.suite)}, this terminal's bank in ${this.group.suite}`);
       }
       let request = this.journal.latestRequest(id);
+      if (request === undefined && payment.mode === 'online') await this.requireBank();
       if (request === undefined) {
         const choice = this.chooseCoins(await card.balance(), payment.amount);
         request = {
@@ -528,6 +534,12 @@ export class PaymentTerminal extends EventEmitter {
 
     if (payment.mode === 'online') {
       const outcomes = await this.depositNow(id, transcripts);
+      if (outcomes === undefined) {
+        // The card has paid and every coin verified; declining now would charge the holder
+        // without a sale. Stand in offline: the batch stays pending and settlement resends it.
+        this.record(id, 'approved', { coins: transcripts.length, code: 'offline-fallback', message: 'the bank stopped answering after the card paid: approved offline, deposited at settlement' });
+        return;
+      }
       const double = outcomes.flatMap((o, i) => (o.outcome === 'double-spend' ? [i] : []));
       if (double.length > 0) throw new Decline('double-spend', 'the bank has seen these coins spent before: the payment is refused', { coins: double });
       const notCredited = outcomes.flatMap((o, i) => (o.outcome === 'credited' || o.outcome === 'replay' ? [] : [i]));
@@ -538,8 +550,20 @@ export class PaymentTerminal extends EventEmitter {
     this.record(id, 'approved', { coins: transcripts.length });
   }
 
-  /** Online mode: deposit this payment's transcripts before approving. */
-  private async depositNow(id: string, transcripts: readonly Transcript[]): Promise<DepositOutcome[]> {
+  /** Online mode: before the card spends anything, make sure the bank answers. */
+  private async requireBank(): Promise<void> {
+    try {
+      await this.bank.denominationKeys();
+    } catch (e) {
+      throw new Decline('bank-unreachable', `online payment needs the bank, which did not answer (nothing was spent): ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Online mode: deposit this payment's transcripts before approving. Undefined when the bank
+   * did not answer (the batch stays pending under its id).
+   */
+  private async depositNow(id: string, transcripts: readonly Transcript[]): Promise<DepositOutcome[] | undefined> {
     const batchId = `pay-${this.config.terminalId}-${id}`;
     this.journal.recordBatch(batchId, transcripts.map((_, index) => ({ paymentId: id, index })));
     let outcomes: DepositOutcome[];
@@ -547,7 +571,7 @@ export class PaymentTerminal extends EventEmitter {
       outcomes = await this.bank.deposit(batchId, transcripts);
     } catch (e) {
       this.journal.recordAttemptFailure(batchId, (e as Error).message);
-      throw new Decline('bank-unreachable', `online payment needs the bank, which did not answer: ${(e as Error).message}`);
+      return undefined;
     }
     this.journal.recordResults(batchId, outcomes.map((o, index) => ({ paymentId: id, index, outcome: o.outcome, detail: o.code === undefined ? undefined : { code: o.code, message: o.message } })));
     return outcomes;

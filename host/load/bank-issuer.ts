@@ -1,0 +1,51 @@
+/**
+ * The load terminal's issuer over the bank's HTTP API, on behalf of one account holder (the
+ * client carries the holder's credential): withdrawal sessions under /v1/withdrawals and the
+ * holder's own deposits (rebalancing) under /v1/deposits with the account's depositor id.
+ */
+import { fromHex, type Group, toHex, type Transcript, transcriptToJson } from '../../core/index.js';
+import type { BankClient } from '../bank/client.js';
+import { ParsedParameters } from '../bank/public-parameters.js';
+import type { IssuerBank, WithdrawalStart } from './load-terminal.js';
+
+export async function httpIssuer(client: BankClient, accountId: string): Promise<IssuerBank> {
+  const parsed = new ParsedParameters();
+  const first = await client.parameters();
+  let current = parsed.update(first);
+  const group: Group = current.group;
+  const depositorId = `${first.accountDepositorPrefix}${accountId}`;
+  const keyOf = async (keyIdHex: string) => {
+    let key = current.keys.find((k) => toHex(k.keyId) === keyIdHex);
+    if (key === undefined) {
+      current = parsed.update(await client.parameters());
+      key = current.keys.find((k) => toHex(k.keyId) === keyIdHex);
+    }
+    if (key === undefined) throw new Error(`the bank started a session under key ${keyIdHex}, which it does not publish`);
+    return key;
+  };
+  return {
+    group: () => Promise.resolve(group),
+    async denominationKeys() {
+      current = parsed.update(await client.parameters());
+      return current.keys;
+    },
+    async startWithdrawal(keyId: Uint8Array): Promise<WithdrawalStart> {
+      const s = await client.startWithdrawal(toHex(keyId));
+      return {
+        sessionId: s.sessionId,
+        key: await keyOf(s.keyId),
+        z: group.decode(fromHex(s.z, 'z', group.elementLength), 'z'),
+        offer: { a: group.decode(fromHex(s.a, 'a', group.elementLength), 'a'), b: group.decode(fromHex(s.b, 'b', group.elementLength), 'b') },
+      };
+    },
+    async answerWithdrawal(sessionId: string, c: bigint): Promise<bigint> {
+      const { r } = await client.answerWithdrawal(sessionId, toHex(group.scalars.encode(c)));
+      return group.scalars.decode(fromHex(r, 'r', group.scalarLength), 'r');
+    },
+    async depositToAccount(batchId: string, transcripts: readonly Transcript[]) {
+      const batch = await client.deposit({ suite: group.suite, batchId, transcripts: transcripts.map((t) => transcriptToJson(group, t)) });
+      return batch.results.map((r) => ({ outcome: r.outcome, ...(r.message === undefined ? {} : { message: r.message }) }));
+    },
+    accountMerchantId: () => depositorId,
+  };
+}

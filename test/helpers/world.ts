@@ -1,0 +1,188 @@
+/**
+ * A small world for terminal tests: a real bank service over HTTP (SQLite in a temp dir),
+ * merchants, card holders with personalised emulated cards and opened accounts, load and POS
+ * terminals with their journals. Tests choose the reader transport the terminals use.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type DenominationSecret,
+  generateDenominationKey,
+  getGroup,
+  type SuiteId,
+  systemRandom,
+  toHex,
+} from '../../core/index.js';
+import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
+import { type CardChannel, EcashCardClient, type ReaderSource } from '../../reader-bridge/index.js';
+import { BankClient } from '../../host/bank/client.js';
+import { startBankServer } from '../../host/bank/http.js';
+import { memoryKeyStore } from '../../host/bank/keyfile.js';
+import { BankService } from '../../host/bank/service.js';
+import { openStorage } from '../../host/bank/storage/index.js';
+import { httpIssuer } from '../../host/load/bank-issuer.js';
+import { LoadJournal } from '../../host/load/journal.js';
+import { loadCard, type LoadReport } from '../../host/load/load-terminal.js';
+import type { AcquirerBank } from '../../host/pos/acquirer.js';
+import { httpAcquirer } from '../../host/pos/bank-acquirer.js';
+import { FINAL_STATES, Journal, type RiskMode } from '../../host/pos/journal.js';
+import { DEFAULT_TERMINAL_CONFIG, PaymentTerminal, type PaymentView, type TerminalConfig } from '../../host/pos/terminal.js';
+
+export const PIN = '2468';
+export const PUK = '13579246';
+export const CURRENCY = 'EUR';
+const DAY = 24 * 3600 * 1000;
+
+export interface Holder {
+  accountId: string;
+  bank: BankClient;
+}
+
+export class World {
+  readonly dir = mkdtempSync(join(tmpdir(), 'ecash-world-'));
+  private readonly cleanups: (() => Promise<void> | void)[] = [];
+  service!: BankService;
+  url!: string;
+  operator!: BankClient;
+  secrets: DenominationSecret[] = [];
+  private stopServer: (() => Promise<void>) | undefined;
+
+  constructor(readonly suite: SuiteId = 'ristretto255-sha512') {}
+
+  get group() {
+    return getGroup(this.suite);
+  }
+
+  /** Starts the bank with general keys of `values` and, optionally, scoped ones. */
+  async startBank(values: readonly number[] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000], scoped: { value: number; scope: string }[] = []): Promise<void> {
+    const now = Date.now();
+    const terms = (value: number, scope = '') => ({ value, currency: CURRENCY, withdrawFrom: now - DAY, withdrawUntil: now + 30 * DAY, depositUntil: now + 90 * DAY, scope });
+    this.secrets = [...values.map((v) => generateDenominationKey(this.group, terms(v), systemRandom)), ...scoped.map((s) => generateDenominationKey(this.group, terms(s.value, s.scope), systemRandom))];
+    const storage = await openStorage(join(this.dir, 'bank.db'));
+    this.service = await BankService.create({ storage, keys: memoryKeyStore(this.suite, this.secrets), verifyThreads: 0 });
+    const server = await startBankServer({ service: this.service, port: 0 });
+    this.url = server.url;
+    this.stopServer = () => server.close();
+    this.cleanups.push(async () => {
+      await this.stopServer?.();
+      await this.service.close();
+      await storage.close();
+    });
+    this.operator = new BankClient({ baseUrl: this.url, token: (await this.service.addOperator('tests')).credential });
+  }
+
+  /** Stops the bank's HTTP server (the service stays): terminals see an unreachable bank. */
+  async bankDown(): Promise<void> {
+    await this.stopServer?.();
+    this.stopServer = undefined;
+  }
+
+  /** Serves the bank again on the same address. */
+  async bankUp(): Promise<void> {
+    const server = await startBankServer({ service: this.service, port: Number(new URL(this.url).port) });
+    this.stopServer = () => server.close();
+  }
+
+  async addMerchant(merchantId: string, scopes: string[] = []): Promise<BankClient> {
+    const m = await this.operator.addMerchant({ merchantId, scopes });
+    return this.operator.withToken(m.credential);
+  }
+
+  /** A personalised card (in memory unless `card` is given) with an opened, credited account. */
+  async holder(channel: CardChannel, name: string, credit: number): Promise<Holder> {
+    const client = EcashCardClient.on(channel);
+    await client.select();
+    await client.verifyPin(PIN);
+    const opening = await client.openAccount(name);
+    const g = client.group;
+    const opened = await new BankClient({ baseUrl: this.url }).openAccount({
+      suite: g.suite,
+      holder: name,
+      I: toHex(g.encode(opening.I)),
+      proof: { t: toHex(g.encode(opening.proof.t)), s: toHex(g.scalars.encode(opening.proof.s)) },
+    });
+    if (credit > 0) await this.operator.credit(opened.accountId, { currency: CURRENCY, amount: credit, reference: 'test cash-in' });
+    return { accountId: opened.accountId, bank: this.operator.withToken(opened.credential) };
+  }
+
+  card(opts: { noPinLimit?: number } = {}): Promise<EcashCard> {
+    return createVolatileCard({ suite: this.suite, pin: PIN, puk: PUK, noPinLimit: opts.noPinLimit ?? 100_000 });
+  }
+
+  loadJournal(name = 'load'): LoadJournal {
+    const j = new LoadJournal(join(this.dir, `${name}.db`));
+    this.cleanups.push(() => j.close());
+    return j;
+  }
+
+  /** Loads `amount` onto the card in `channel` (PIN verified here). */
+  async load(channel: CardChannel, holder: Holder, amount: number, journal = this.loadJournal(`load-${holder.accountId}`)): Promise<LoadReport> {
+    const client = EcashCardClient.on(channel);
+    await client.select();
+    await client.verifyPin(PIN);
+    return loadCard({ card: client, bank: await httpIssuer(holder.bank, holder.accountId), journal, account: holder.accountId, currency: CURRENCY, amount });
+  }
+
+  journal(name: string): Journal {
+    const j = new Journal(join(this.dir, `pos-${name}.db`));
+    this.cleanups.push(() => j.close());
+    return j;
+  }
+
+  async terminal(
+    readers: ReaderSource,
+    merchant: { merchantId: string; bank: BankClient | AcquirerBank },
+    config: Partial<TerminalConfig> & { readerName: string; terminalId: string; mode?: RiskMode },
+    journal = this.journal(config.terminalId),
+  ): Promise<PaymentTerminal> {
+    const acquirer = merchant.bank instanceof BankClient ? httpAcquirer(merchant.bank) : merchant.bank;
+    const t = new PaymentTerminal(journal, readers, acquirer, {
+      ...DEFAULT_TERMINAL_CONFIG,
+      merchantId: merchant.merchantId,
+      merchantName: merchant.merchantId,
+      currency: CURRENCY,
+      cardWaitMs: 10_000,
+      ...config,
+    });
+    this.cleanups.unshift(() => t.close());
+    await t.start();
+    return t;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.cleanups.splice(0)) await c();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Resolves with the payment's view when it reaches a final state. */
+export function finalView(terminal: PaymentTerminal, id: string): Promise<PaymentView> {
+  return new Promise((resolve) => {
+    const check = () => {
+      const v = terminal.view(id);
+      if ((FINAL_STATES as readonly string[]).includes(v.state)) {
+        terminal.off('payment-event', onEvent);
+        void terminal.idle().then(() => resolve(terminal.view(id)));
+        return true;
+      }
+      return false;
+    };
+    const onEvent = (eventId: string) => {
+      if (eventId === id) check();
+    };
+    terminal.on('payment-event', onEvent);
+    check();
+  });
+}
+
+/** The last event's reason code of a declined or cancelled payment. */
+export function reasonOf(view: PaymentView): string | undefined {
+  return (view.events[view.events.length - 1]!.detail as { code?: string } | null)?.code;
+}
+
+export async function cardValue(channel: CardChannel): Promise<number> {
+  const client = EcashCardClient.on(channel);
+  await client.select();
+  return (await client.balance()).reduce((s, b) => s + b.value * b.count, 0);
+}

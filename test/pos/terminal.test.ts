@@ -1,0 +1,325 @@
+/**
+ * The POS and load terminals against the real bank over HTTP, with cards in the virtual reader:
+ * loading, offline and online payments, settlement, double spends, refusals and interruptions.
+ * The same flows run through pcscd and vpcd in test/pos/pcsc-e2e.serial.test.ts.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EcashError, toHex } from '../../core/index.js';
+import type { EcashCard } from '../../firmware-sim/index.js';
+import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.js';
+import { EcashCardClient, VirtualTransport } from '../../reader-bridge/index.js';
+import type { AcquirerBank } from '../../host/pos/acquirer.js';
+import { httpAcquirer } from '../../host/pos/bank-acquirer.js';
+import { chooseCoins } from '../../host/pos/coin-selection.js';
+import { httpIssuer } from '../../host/load/bank-issuer.js';
+import { loadCard, recoverInterruptedLoads } from '../../host/load/load-terminal.js';
+import type { PaymentTerminal } from '../../host/pos/terminal.js';
+import type { BankClient } from '../../host/bank/client.js';
+import { cardValue, finalView, type Holder, PIN, PUK, reasonOf, World } from '../helpers/world.js';
+
+let world: World;
+let readers: VirtualTransport;
+let shop: BankClient;
+
+beforeEach(async () => {
+  world = new World();
+  await world.startBank();
+  shop = await world.addMerchant('corner-shop');
+  readers = new VirtualTransport(['Counter', 'Load']);
+});
+
+afterEach(async () => {
+  await readers.close();
+  await world.close();
+});
+
+/** A card with an account holding `credit`, loaded with `load` (card left out of the readers). */
+async function loadedCard(name: string, credit: number, load: number, card?: EcashCard): Promise<{ card: EcashCard; holder: Holder }> {
+  const c = card ?? (await world.card());
+  readers.insertCard('Load', c);
+  const ch = await readers.connect('Load');
+  const holder = await world.holder(ch, name, credit);
+  if (load > 0) await world.load(ch, holder, load);
+  await ch.disconnect('reset');
+  readers.removeCard('Load');
+  return { card: c, holder };
+}
+
+async function valueOf(card: EcashCard): Promise<number> {
+  readers.insertCard('Load', card);
+  const ch = await readers.connect('Load');
+  try {
+    return await cardValue(ch);
+  } finally {
+    await ch.disconnect('reset');
+    readers.removeCard('Load');
+  }
+}
+
+async function pay(terminal: PaymentTerminal, card: EcashCard, amount: number) {
+  const p = terminal.startPayment({ amount, currency: 'EUR', reference: 'ref' });
+  readers.insertCard('Counter', card);
+  const view = await finalView(terminal, p.id);
+  readers.removeCard('Counter');
+  return view;
+}
+
+async function balanceAt(client: BankClient, merchantId: string): Promise<number> {
+  return (await client.merchant(merchantId)).balances.find((b) => b.currency === 'EUR')?.balance ?? 0;
+}
+
+describe('load terminal', () => {
+  it('withdraws the amount onto the card and debits the account once', async () => {
+    const { card, holder } = await loadedCard('alice', 10_000, 3_456);
+    expect(await valueOf(card)).toBe(3_456);
+    const account = await holder.bank.account(holder.accountId);
+    expect(account.balances).toEqual([{ currency: 'EUR', balance: 10_000 - 3_456 }]);
+    expect((await world.service.audit()).ok).toBe(true);
+  });
+
+  it('refuses to load more than the account holds, with the bank\'s code', async () => {
+    const c = await world.card();
+    readers.insertCard('Load', c);
+    const ch = await readers.connect('Load');
+    const holder = await world.holder(ch, 'bob', 500);
+    await expect(world.load(ch, holder, 1_000)).rejects.toMatchObject({ code: 'insufficient-funds' });
+    await ch.disconnect('reset');
+  });
+
+  it('finishes a withdrawal the bank answered but the card never stored (card pulled)', async () => {
+    const c = await world.card();
+    readers.insertCard('Load', c);
+    let ch = await readers.connect('Load');
+    const holder = await world.holder(ch, 'carol', 5_000);
+    const journal = world.loadJournal('interrupted');
+    const issuer = await httpIssuer(holder.bank, holder.accountId);
+    // The card leaves right after the bank answered the first session.
+    const pulling = { ...issuer, answerWithdrawal: async (id: string, cc: bigint) => {
+      const r = await issuer.answerWithdrawal(id, cc);
+      readers.removeCard('Load');
+      return r;
+    } };
+    const client = EcashCardClient.on(ch);
+    await client.select();
+    await client.verifyPin(PIN);
+    await expect(loadCard({ card: client, bank: pulling, journal, account: holder.accountId, currency: 'EUR', amount: 200 })).rejects.toMatchObject({ code: 'card-removed' });
+    const [pending] = journal.unfinished();
+    expect(pending).toMatchObject({ step: 'answered' });
+    // The bank debited the answered session: the coin exists only as the journal's r and the card's half.
+    const debited = 5_000 - (await holder.bank.account(holder.accountId)).balances[0]!.balance;
+    expect(debited).toBe(pending!.value);
+
+    readers.insertCard('Load', c);
+    ch = await readers.connect('Load');
+    const again = EcashCardClient.on(ch);
+    await again.select();
+    await again.verifyPin(PIN);
+    const { recovered, unresolved } = await recoverInterruptedLoads({ card: again, bank: issuer, journal, account: holder.accountId, currency: 'EUR' });
+    expect(recovered.map((r) => r.sessionId)).toEqual([pending!.sessionId]);
+    expect(unresolved).toHaveLength(0);
+    expect(await cardValue(ch)).toBe(pending!.value);
+    // Nothing was debited twice.
+    expect((await holder.bank.account(holder.accountId)).balances[0]!.balance).toBe(5_000 - pending!.value);
+    await ch.disconnect('reset');
+  });
+});
+
+describe('POS terminal', () => {
+  it('takes an offline payment, approves it, and settles it once', async () => {
+    const { card } = await loadedCard('alice', 10_000, 5_000);
+    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
+    const view = await pay(t, card, 1_234);
+    expect(view.state).toBe('approved');
+    expect(view.coins.reduce((s, c) => s + c.value, 0)).toBe(1_234);
+    expect(view.receipt).toContain('12.34');
+    expect(await valueOf(card)).toBe(5_000 - 1_234);
+    expect(await balanceAt(shop, 'corner-shop')).toBe(0);
+
+    const report = await t.settle();
+    expect(report.outcomes).toEqual({ credited: view.coins.length });
+    expect(await balanceAt(shop, 'corner-shop')).toBe(1_234);
+    expect(t.view(view.id).state).toBe('settled');
+    expect((await t.settle()).transcripts).toBe(0);
+    expect(await balanceAt(shop, 'corner-shop')).toBe(1_234);
+    expect((await world.service.audit()).ok).toBe(true);
+  });
+
+  it('says when the card has the value but not the denominations', async () => {
+    // A bank with only 5.00 and 10.00 coins: 15.00 loaded cannot pay 3.00 exactly.
+    const coarse = new World();
+    const coarseReaders = new VirtualTransport(['Counter']);
+    try {
+      await coarse.startBank([500, 1000]);
+      const bank = await coarse.addMerchant('corner-shop');
+      const card = await coarse.card();
+      coarseReaders.insertCard('Counter', card);
+      const ch = await coarseReaders.connect('Counter');
+      await coarse.load(ch, await coarse.holder(ch, 'dave', 5_000), 1_500);
+      await ch.disconnect('reset');
+      coarseReaders.removeCard('Counter');
+      const t = await coarse.terminal(coarseReaders, { merchantId: 'corner-shop', bank }, { readerName: 'Counter', terminalId: 't1' });
+      const p = t.startPayment({ amount: 300, currency: 'EUR' });
+      coarseReaders.insertCard('Counter', card);
+      const view = await finalView(t, p.id);
+      expect(view.state).toBe('declined');
+      expect(reasonOf(view)).toBe('no-exact-change');
+      expect((view.events.at(-1)!.detail as { message: string }).message).toMatch(/rebalance/);
+    } finally {
+      await coarseReaders.close();
+      await coarse.close();
+    }
+  });
+
+  it('online mode deposits before approving; floor-limit mode goes online above the limit', async () => {
+    const { card } = await loadedCard('erin', 10_000, 5_000);
+    const online = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't-online', mode: 'online' });
+    const v = await pay(online, card, 700);
+    expect(v).toMatchObject({ state: 'approved', mode: 'online' });
+    expect(await balanceAt(shop, 'corner-shop')).toBe(700);
+    await online.close();
+
+    const floor = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't-floor', mode: 'floor-limit', floorLimit: 1_000 });
+    expect((await pay(floor, card, 500)).mode).toBe('offline');
+    expect((await pay(floor, card, 1_500)).mode).toBe('online');
+    expect(await balanceAt(shop, 'corner-shop')).toBe(700 + 1_500);
+  });
+
+  it('catches a card that spends a coin twice: at settlement offline, at the counter online', async () => {
+    const evil = await createDoubleSpendingCard({ suite: world.suite, pin: PIN, puk: PUK, noPinLimit: 100_000, acknowledge: 'this card double-spends' });
+    const { holder } = await loadedCard('mallory', 10_000, 1_000, evil);
+    const cafe = await world.addMerchant('cafe');
+    const t1 = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
+    const t2 = await world.terminal(readers, { merchantId: 'cafe', bank: cafe }, { readerName: 'Counter', terminalId: 't2' });
+    const first = await pay(t1, evil, 500);
+    expect(first.state).toBe('approved');
+    const second = await pay(t2, evil, 500);
+    expect(second.state).toBe('approved'); // offline, the cafe cannot know
+    expect((await t1.settle()).outcomes).toEqual({ credited: first.coins.length });
+    const report = await t2.settle();
+    expect(report.doubleSpends.length).toBeGreaterThan(0);
+    expect(report.doubleSpends.every((d) => d.paymentId === second.id)).toBe(true);
+    const { doubleSpends } = await world.operator.doubleSpends({});
+    expect(doubleSpends[0]!.accountId).toBe(holder.accountId);
+
+    const kiosk = await world.addMerchant('kiosk');
+    const t3 = await world.terminal(readers, { merchantId: 'kiosk', bank: kiosk }, { readerName: 'Counter', terminalId: 't3', mode: 'online' });
+    const refused = await pay(t3, evil, 500);
+    expect(refused.state).toBe('declined');
+    expect(reasonOf(refused)).toBe('double-spend');
+    expect(await balanceAt(kiosk, 'kiosk')).toBe(0);
+    expect((await world.service.audit()).ok).toBe(true);
+  });
+
+  it('refuses at the counter a coin this terminal has already taken', async () => {
+    const evil = await createDoubleSpendingCard({ suite: world.suite, pin: PIN, puk: PUK, noPinLimit: 100_000, acknowledge: 'this card double-spends' });
+    await loadedCard('oscar', 10_000, 500, evil);
+    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
+    expect((await pay(t, evil, 500)).state).toBe('approved');
+    const again = await pay(t, evil, 500);
+    expect(again.state).toBe('declined');
+    expect(reasonOf(again)).toBe('coin-already-seen');
+    // The evidence is kept for the bank and settled with the rest.
+    expect(again.coins[0]!.evidenceOnly).toBe(true);
+  });
+
+  it('a card pulled after the request reached it is finished by the same request, charging once', async () => {
+    const { card } = await loadedCard('pat', 10_000, 2_000);
+    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
+    // Pull the card the moment the journal records the request.
+    let pulled = false;
+    t.on('payment-event', (_id: string, ev: { state: string }) => {
+      if (ev.state === 'request-sent' && !pulled) {
+        pulled = true;
+        readers.removeCard('Counter');
+      }
+    });
+    const p = t.startPayment({ amount: 750, currency: 'EUR' });
+    readers.insertCard('Counter', card);
+    await new Promise<void>((resolve) => {
+      const onEvent = (_id: string, ev: { state: string }) => {
+        if (ev.state === 'interrupted' || ev.state === 'waiting-for-card') {
+          if (pulled) {
+            t.off('payment-event', onEvent);
+            resolve();
+          }
+        }
+      };
+      t.on('payment-event', onEvent);
+    });
+    readers.insertCard('Counter', card);
+    const view = await finalView(t, p.id);
+    readers.removeCard('Counter');
+    expect(view.state).toBe('approved');
+    expect(await valueOf(card)).toBe(2_000 - 750);
+  });
+
+  it('resumes after a crash: a request the card already answered is answered again, charging once', async () => {
+    const { card } = await loadedCard('quinn', 10_000, 2_000);
+    const journal = world.journal('restart');
+    // What a terminal killed mid-tap leaves: the payment, its durable request, no responses;
+    // and the card, which did receive the request and paid (its answers lost with the terminal).
+    const p = journal.createPayment({ amount: 300, currency: 'EUR', reference: null, merchantId: 'corner-shop', terminalId: 't1', mode: 'offline' });
+    journal.appendEvent(p.id, 'waiting-for-card');
+    readers.insertCard('Counter', card);
+    const ch = await readers.connect('Counter');
+    const client = EcashCardClient.on(ch);
+    await client.select();
+    const coins = chooseCoins(await client.balance(), 300, { currency: 'EUR', scopes: [], now: Date.now(), depositMarginMs: 0 }).map((c) => ({ keyId: c.keyId, count: c.count }));
+    const request = { timestamp: Date.now(), nonce: new Uint8Array(16).fill(7), selection: coins.map((c) => ({ keyId: toHex(c.keyId), count: c.count })) };
+    journal.recordRequest(p.id, request);
+    await client.pay({ context: { merchantId: 'corner-shop', terminalId: 't1', timestamp: request.timestamp, nonce: request.nonce }, coins });
+    await ch.disconnect('reset');
+    readers.removeCard('Counter');
+    expect(await valueOf(card)).toBe(1_700);
+
+    const restarted = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' }, journal);
+    expect(restarted.resumeUnfinished()).toEqual([p.id]);
+    readers.insertCard('Counter', card);
+    const view = await finalView(restarted, p.id);
+    readers.removeCard('Counter');
+    expect(view.state).toBe('approved');
+    expect(view.coins.reduce((sum, c) => sum + c.value, 0)).toBe(300);
+    expect(await valueOf(card)).toBe(1_700);
+  });
+
+  it('offline with the bank down: approves, settlement fails, and later succeeds with the same batch', async () => {
+    const { card } = await loadedCard('rita', 10_000, 2_000);
+    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
+    await world.bankDown();
+    expect((await pay(t, card, 500)).state).toBe('approved');
+    await expect(t.settle()).rejects.toMatchObject({ code: 'settlement-failed' });
+    expect(await valueOf(card)).toBe(1_500);
+    await world.bankUp();
+    const report = await t.settle();
+    expect(report).toMatchObject({ batches: 1, outcomes: { credited: 1 } });
+    expect(await balanceAt(shop, 'corner-shop')).toBe(500);
+  });
+
+  it('online with the bank down before the tap: declines and the card spends nothing', async () => {
+    const { card } = await loadedCard('sam', 10_000, 2_000);
+    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1', mode: 'online' });
+    await world.bankDown();
+    const view = await pay(t, card, 500);
+    expect(view.state).toBe('declined');
+    expect(reasonOf(view)).toBe('bank-unreachable');
+    expect(view.coins).toHaveLength(0);
+    expect(await valueOf(card)).toBe(2_000);
+  });
+
+  it('online with the bank lost after the card paid: stands in offline and deposits at settlement', async () => {
+    const { card } = await loadedCard('tom', 10_000, 2_000);
+    let bankAnswers = false;
+    const real = httpAcquirer(shop);
+    const flaky: AcquirerBank = {
+      ...real,
+      deposit: (batchId, transcripts) => (bankAnswers ? real.deposit(batchId, transcripts) : Promise.reject(new EcashError('bank-unreachable', 'connection reset'))),
+    };
+    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: flaky }, { readerName: 'Counter', terminalId: 't1', mode: 'online' });
+    const view = await pay(t, card, 500);
+    expect(view.state).toBe('approved');
+    expect(reasonOf(view)).toBe('offline-fallback');
+    bankAnswers = true;
+    expect((await t.settle()).outcomes).toEqual({ credited: 1 });
+    expect(await balanceAt(shop, 'corner-shop')).toBe(500);
+  });
+});
