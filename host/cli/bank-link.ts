@@ -1,0 +1,60 @@
+/** The options every host command uses to reach the bank, and the secrets it needs, read safely. */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { EcashError } from '../../core/index.js';
+import { BankClient } from '../bank/client.js';
+
+export interface BankLinkOptions {
+  bank?: string;
+  tokenFile?: string;
+}
+
+const BANK_URL_ENV = 'ECASH_BANK_URL';
+const BANK_TOKEN_ENV = 'ECASH_BANK_TOKEN';
+
+export function addBankOptions(cmd: Command): Command {
+  return cmd
+    .option('--bank <url>', `the bank's base URL, e.g. http://127.0.0.1:8080 (default: $${BANK_URL_ENV})`)
+    .option('--token-file <file>', `file holding the bank credential (default: $${BANK_TOKEN_ENV}); never pass a token on the command line`);
+}
+
+/** A secret from a file or the environment, never from argv (other users see argv in ps). */
+export function readSecret(file: string | undefined, env: string, what: string, code: string): string | undefined {
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new EcashError(code, `cannot read the ${what} from ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const value = text.trim();
+    if (value === '') throw new EcashError(code, `${file} is empty; it should hold the ${what}`);
+    return value;
+  }
+  const value = process.env[env]?.trim();
+  return value === '' ? undefined : value;
+}
+
+export function bankClientFrom(opts: BankLinkOptions, needToken = true): BankClient {
+  const baseUrl = opts.bank ?? process.env[BANK_URL_ENV];
+  if (baseUrl === undefined || baseUrl === '') throw new EcashError('no-bank', `say where the bank is with --bank <url> or $${BANK_URL_ENV}`);
+  if (!/^https?:\/\/[^\s/]+/.test(baseUrl)) throw new EcashError('bad-bank-url', `--bank must be an http(s) URL such as http://127.0.0.1:8080, not "${baseUrl}"`);
+  const token = readSecret(opts.tokenFile, BANK_TOKEN_ENV, 'bank credential', 'bank-token-unreadable');
+  if (needToken && token === undefined) {
+    throw new EcashError('bank-token-missing', `no bank credential: pass --token-file <file> or set $${BANK_TOKEN_ENV}`);
+  }
+  return new BankClient({ baseUrl, ...(token === undefined ? {} : { token }) });
+}
+
+/** Parses an amount argument: a positive integer of minor units (1234 is 12.34 EUR). */
+export function parseAmount(text: string, what = 'amount'): number {
+  if (!/^[1-9][0-9]{0,15}$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new EcashError('bad-amount', `the ${what} is a positive whole number of minor units (1234 is 12.34 EUR), not "${text}"`);
+  }
+  return Number(text);
+}
+
+export function parseCurrency(text: string): string {
+  if (!/^[A-Z]{3}$/.test(text)) throw new EcashError('bad-currency', `the currency is an ISO 4217 code such as EUR, not "${text}"`);
+  return text;
+}

@@ -1,0 +1,162 @@
+/**
+ * The card holder's side: `ecash account open` registers the card's account with the bank, and
+ * `ecash load` withdraws coins onto the card (or `--rebalance`s them) with a progress bar.
+ */
+import { writeFileSync } from 'node:fs';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { EcashError, toHex } from '../../core/index.js';
+import { EcashCardClient } from '../../reader-bridge/index.js';
+import { httpIssuer } from '../load/bank-issuer.js';
+import { LoadJournal } from '../load/journal.js';
+import { type LoadProgress, loadCard, rebalanceCard } from '../load/load-terminal.js';
+import { formatAmount } from '../pos/receipt.js';
+import { addBankOptions, type BankLinkOptions, bankClientFrom, parseAmount, parseCurrency, readSecret } from './bank-link.js';
+import { addReaderOptions, openCard, type ReaderCliOptions } from './bridge.js';
+import { action, info, printResult } from './output.js';
+
+const PIN_ENV = 'ECASH_PIN';
+
+/** The holder's PIN: from a file, $ECASH_PIN, or typed at the terminal without echo. */
+async function readPin(file: string | undefined): Promise<string> {
+  const given = readSecret(file, PIN_ENV, 'PIN', 'pin-unreadable');
+  if (given !== undefined) return given;
+  if (!process.stdin.isTTY) throw new EcashError('pin-missing', `the card needs its PIN: pass --pin-file <file>, set $${PIN_ENV}, or run on a terminal to type it`);
+  process.stderr.write('PIN: ');
+  const stdin = process.stdin;
+  stdin.setRawMode(true);
+  stdin.resume();
+  let pin = '';
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        for (const ch of chunk.toString('utf8')) {
+          if (ch === '\r' || ch === '\n') {
+            stdin.off('data', onData);
+            resolve(pin);
+          } else if (ch === '\u0003') {
+            stdin.off('data', onData);
+            reject(new EcashError('cancelled', 'cancelled'));
+          } else if (ch === '\u007f') pin = pin.slice(0, -1);
+          else pin += ch;
+        }
+      };
+      stdin.on('data', onData);
+    });
+  } finally {
+    stdin.setRawMode(false);
+    stdin.pause();
+    process.stderr.write('\n');
+  }
+}
+
+interface HolderOptions extends BankLinkOptions, ReaderCliOptions {
+  pinFile?: string;
+}
+
+function addHolderOptions(cmd: Command): Command {
+  return addBankOptions(addReaderOptions(cmd)).option('--pin-file <file>', `file holding the card's PIN (default: $${PIN_ENV}, else typed)`);
+}
+
+async function openHolderCard(opts: HolderOptions) {
+  const pin = await readPin(opts.pinFile);
+  const opened = await openCard(opts);
+  try {
+    const card = new EcashCardClient(opened.client);
+    await card.select();
+    await card.verifyPin(pin);
+    return { card, close: () => opened.close('reset') };
+  } catch (e) {
+    await opened.close('reset');
+    throw e;
+  }
+}
+
+function progressBar(json: boolean, currency: string) {
+  if (json || !process.stderr.isTTY) {
+    return { update: (p: LoadProgress) => info(`coin ${p.done}/${p.total}: ${formatAmount(p.loadedValue, currency)} loaded`), stop: () => undefined };
+  }
+  const bar = new cliProgress.SingleBar(
+    { format: 'loading [{bar}] {value}/{total} coins, {loaded}', stream: process.stderr, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(p: LoadProgress) {
+      if (!started) {
+        bar.start(p.total, p.done, { loaded: formatAmount(p.loadedValue, currency) });
+        started = true;
+      } else bar.update(p.done, { loaded: formatAmount(p.loadedValue, currency) });
+    },
+    stop: () => started && bar.stop(),
+  };
+}
+
+export function registerLoadCommands(program: Command): void {
+  const account = program.command('account').description("the card holder's bank account");
+  addHolderOptions(account.command('open').description('register the card with the bank: the card makes its identity I and proves it knows the secret behind it'))
+    .requiredOption('--holder <name>', 'the account holder, as the bank records it')
+    .option('--credential-out <file>', 'write the account credential here (mode 600) instead of printing it')
+    .action(
+      action(async (opts: HolderOptions & { holder: string; credentialOut?: string }, cmd: Command) => {
+        const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+        const bank = bankClientFrom(opts, false);
+        const { card, close } = await openHolderCard(opts);
+        try {
+          const group = card.group;
+          const opening = await card.openAccount(opts.holder);
+          const opened = await bank.openAccount({
+            suite: group.suite,
+            holder: opts.holder,
+            I: toHex(group.encode(opening.I)),
+            proof: { t: toHex(group.encode(opening.proof.t)), s: toHex(group.scalars.encode(opening.proof.s)) },
+          });
+          if (opts.credentialOut !== undefined) writeFileSync(opts.credentialOut, opened.credential + '\n', { mode: 0o600, flag: 'wx' });
+          const shown = opts.credentialOut === undefined ? opened : { ...opened, credential: `(written to ${opts.credentialOut})` };
+          printResult({ json }, shown, () =>
+            [`account ${opened.accountId} opened for ${opened.holder}`, `credential: ${shown.credential}`, 'keep the credential secret: it withdraws from this account'].join('\n'),
+          );
+        } finally {
+          await close();
+        }
+      }),
+    );
+
+  addHolderOptions(program.command('load [amount]').description('withdraw [amount] minor units (1234 is 12.34 EUR) onto the card, one blind-signed coin at a time'))
+    .requiredOption('--account <id>', 'the account to withdraw from (its credential in --token-file)')
+    .option('--currency <code>', 'the currency to load', 'EUR')
+    .option('--journal <file>', 'the load journal (SQLite): an interrupted load is finished from it on the next run', 'ecash-load.db')
+    .option('--rebalance', "exchange the card's coins for a mix that pays any amount in fewer coins (after loading, if an amount is given)")
+    .action(
+      action(async (amountText: string | undefined, opts: HolderOptions & { account: string; currency: string; journal: string; rebalance?: boolean }, cmd: Command) => {
+        const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+        if (amountText === undefined && !opts.rebalance) throw new EcashError('bad-amount', 'say how much to load (minor units), or use --rebalance');
+        const amount = amountText === undefined ? undefined : parseAmount(amountText);
+        const currency = parseCurrency(opts.currency);
+        const issuer = await httpIssuer(bankClientFrom(opts), opts.account);
+        const journal = new LoadJournal(opts.journal);
+        const { card, close } = await openHolderCard(opts);
+        const bar = progressBar(json, currency);
+        try {
+          const base = { card, bank: issuer, journal, account: opts.account, currency, onProgress: (p: LoadProgress) => bar.update(p) };
+          const loaded = amount === undefined ? undefined : await loadCard({ ...base, amount });
+          const rebalanced = opts.rebalance ? await rebalanceCard(base) : undefined;
+          bar.stop();
+          const result = { ...(loaded === undefined ? {} : { loaded }), ...(rebalanced === undefined ? {} : { rebalanced }), balance: (await card.balance()).map((b) => ({ ...b, keyId: toHex(b.keyId) })) };
+          printResult({ json }, result, () =>
+            [
+              ...(loaded === undefined ? [] : [`loaded ${formatAmount(loaded.loaded, currency)} as ${loaded.coins.length} coins`]),
+              ...(loaded?.recovered.length ? [`finished ${loaded.recovered.length} withdrawal(s) an earlier load left half done`] : []),
+              ...(loaded?.unresolved.length ? [`${loaded.unresolved.length} earlier withdrawal(s) need the bank operator: see the load journal`] : []),
+              ...(rebalanced === undefined ? [] : [`rebalanced: gave back ${rebalanced.gaveBack.length} coins, withdrew ${rebalanced.withdrew.length}`]),
+              `card holds ${formatAmount(result.balance.filter((b) => b.currency === currency).reduce((s, b) => s + b.value * b.count, 0), currency)}`,
+            ].join('\n'),
+          );
+        } finally {
+          bar.stop();
+          journal.close();
+          await close();
+        }
+      }),
+    );
+}

@@ -1,0 +1,247 @@
+/**
+ * `ecash pos …`: the point-of-sale terminal. `serve` runs the cash-register API (docs/pos-api.md)
+ * with settlement on a schedule; `pay` takes one payment with a live status line; `settle` deposits
+ * what the journal holds; `journal` shows it.
+ */
+import type { Command } from 'commander';
+import { EcashError, isEcashError } from '../../core/index.js';
+import { VirtualTransport } from '../../reader-bridge/index.js';
+import { buildPosApi } from '../pos/api.js';
+import { httpAcquirer } from '../pos/bank-acquirer.js';
+import { FINAL_STATES, Journal, type PaymentEvent, type RiskMode } from '../pos/journal.js';
+import { formatAmount } from '../pos/receipt.js';
+import { DEFAULT_TERMINAL_CONFIG, PaymentTerminal, type TerminalConfig } from '../pos/terminal.js';
+import { addBankOptions, type BankLinkOptions, bankClientFrom, parseAmount, parseCurrency, readSecret } from './bank-link.js';
+import { addReaderOptions, type ReaderCliOptions, readersFrom } from './bridge.js';
+import { action, info, printResult } from './output.js';
+
+interface TerminalCliOptions extends BankLinkOptions, ReaderCliOptions {
+  merchant?: string;
+  merchantName?: string;
+  terminal: string;
+  journal: string;
+  currency: string;
+  mode: string;
+  floorLimit?: string;
+  scope?: string[];
+  cardWait: string;
+}
+
+const API_KEY_ENV = 'ECASH_POS_API_KEY';
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function addTerminalOptions(cmd: Command, withReader = true): Command {
+  addBankOptions(addReaderOptions(cmd, withReader))
+    .option('--merchant <id>', "the merchant id the bank knows this shop by (the card binds each payment to it)")
+    .option('--merchant-name <name>', 'the name printed on receipts (default: the merchant id)')
+    .option('--terminal <id>', 'this terminal\'s id (part of every payment and settlement batch id)', 'pos-1')
+    .option('--journal <file>', 'the terminal journal (SQLite)', 'ecash-pos.db')
+    .option('--currency <code>', 'the currency the terminal takes', 'EUR');
+  return cmd
+    .option('--mode <mode>', 'offline (verify locally, settle later), online (deposit before approving) or floor-limit', 'offline')
+    .option('--floor-limit <minor units>', 'in floor-limit mode, payments above this amount go online')
+    .option('--scope <scope>', 'a coin scope this merchant accepts besides general money; repeatable', collect)
+    .option('--card-wait <seconds>', 'how long to wait for a card', '120');
+}
+
+function parseMode(mode: string): RiskMode {
+  if (mode === 'offline' || mode === 'online' || mode === 'floor-limit') return mode;
+  throw new EcashError('bad-mode', `--mode must be offline, online or floor-limit, not "${mode}"`);
+}
+
+function terminalConfig(opts: TerminalCliOptions, needReader: boolean): TerminalConfig {
+  if (opts.merchant === undefined) throw new EcashError('no-merchant', 'say which merchant this terminal belongs to with --merchant <id>');
+  if (needReader && opts.reader === undefined) throw new EcashError('no-reader', 'say which reader takes the cards with --reader (see `ecash readers`)');
+  const mode = parseMode(opts.mode);
+  if (mode === 'floor-limit' && opts.floorLimit === undefined) throw new EcashError('no-floor-limit', 'floor-limit mode needs --floor-limit <minor units>');
+  const wait = Number(opts.cardWait);
+  if (!Number.isFinite(wait) || wait <= 0) throw new EcashError('bad-card-wait', `--card-wait is a number of seconds, not "${opts.cardWait}"`);
+  return {
+    ...DEFAULT_TERMINAL_CONFIG,
+    merchantId: opts.merchant,
+    merchantName: opts.merchantName ?? opts.merchant,
+    terminalId: opts.terminal,
+    currency: parseCurrency(opts.currency),
+    scopes: opts.scope ?? [],
+    mode,
+    floorLimit: opts.floorLimit === undefined ? 0 : parseAmount(opts.floorLimit, 'floor limit'),
+    readerName: opts.reader ?? '',
+    cardWaitMs: wait * 1000,
+  };
+}
+
+/**
+ * Opens the journal and the terminal. Without a reader (settle, journal) the terminal gets an
+ * empty reader set: those commands never touch a card.
+ */
+async function openTerminal(opts: TerminalCliOptions, needReader: boolean) {
+  const config = terminalConfig(opts, needReader);
+  const readers = needReader ? readersFrom(opts) : new VirtualTransport();
+  const journal = new Journal(opts.journal);
+  const terminal = new PaymentTerminal(journal, readers, httpAcquirer(bankClientFrom(opts)), config);
+  try {
+    await terminal.start();
+  } catch (e) {
+    await readers.close();
+    journal.close();
+    throw e;
+  }
+  return {
+    terminal,
+    async close() {
+      await terminal.close();
+      await readers.close();
+      journal.close();
+    },
+  };
+}
+
+function describeEvent(ev: PaymentEvent): string {
+  const d = ev.detail as { code?: string; message?: string } | null;
+  return d?.message !== undefined ? `${ev.state}: ${d.message}${d.code !== undefined ? ` [${d.code}]` : ''}` : ev.state;
+}
+
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}
+
+export function registerPosCommands(program: Command): void {
+  const pos = program.command('pos').description('the point-of-sale terminal: take payments, settle them with the bank, serve the cash-register API');
+
+  addTerminalOptions(pos.command('pay <amount>').description('take one payment of <amount> minor units (1234 is 12.34 EUR) on the reader'))
+    .option('--reference <text>', "the cash register's reference for the payment")
+    .action(
+      action(async (amountText: string, opts: TerminalCliOptions & { reference?: string }, cmd: Command) => {
+        const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+        const amount = parseAmount(amountText);
+        const { terminal, close } = await openTerminal(opts, true);
+        try {
+          const done = new Promise<string>((resolve) => {
+            terminal.on('payment-event', (id: string, ev: PaymentEvent) => {
+              info(`${formatAmount(amount, terminal.config.currency)} ${describeEvent(ev)}`);
+              if (FINAL_STATES.includes(ev.state)) resolve(id);
+            });
+          });
+          const record = terminal.startPayment({ amount, currency: terminal.config.currency, reference: opts.reference ?? null });
+          const stop = untilSignal().then(() => {
+            try {
+              terminal.cancel(record.id);
+            } catch (e) {
+              if (!isEcashError(e)) throw e;
+              info(`not cancelled: ${e.message}`);
+            }
+          });
+          void stop;
+          const id = await done;
+          await terminal.idle();
+          const view = terminal.view(id);
+          printResult({ json }, view, () => view.receipt ?? describeEvent(view.events[view.events.length - 1]!));
+          if (view.state !== 'approved') process.exitCode = 2;
+        } finally {
+          await close();
+        }
+      }),
+    );
+
+  addTerminalOptions(pos.command('settle').description('deposit every unsettled payment with the bank (idempotent; resends batches in flight under their ids)'), false).action(
+    action(async (opts: TerminalCliOptions, cmd: Command) => {
+      const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+      const { terminal, close } = await openTerminal(opts, false);
+      try {
+        const report = await terminal.settle();
+        printResult({ json }, report, () =>
+          [
+            `${report.transcripts} coins in ${report.batches} batches: ${Object.entries(report.outcomes).map(([k, v]) => `${v} ${k}`).join(', ') || 'nothing to settle'}`,
+            ...report.doubleSpends.map((d) => `DOUBLE SPEND: payment ${d.paymentId} coin ${d.index}: the bank holds the spender's identity and the proof`),
+          ].join('\n'),
+        );
+        if (report.doubleSpends.length > 0) process.exitCode = 3;
+      } finally {
+        await close();
+      }
+    }),
+  );
+
+  pos
+    .command('journal')
+    .description("show the terminal journal: payments with their states, one payment's events and receipt, settlement status")
+    .option('--journal <file>', 'the terminal journal (SQLite)', 'ecash-pos.db')
+    .option('--payment <id>', 'show this payment in full')
+    .option('--limit <n>', 'how many recent payments', '20')
+    .action(
+      action((opts: { journal: string; payment?: string; limit: string }, cmd: Command) => {
+        const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+        const journal = new Journal(opts.journal);
+        try {
+          if (opts.payment !== undefined) {
+            const p = journal.payment(opts.payment);
+            const events = journal.events(opts.payment);
+            const value = { ...p, events, settlement: journal.settlementResults(opts.payment) };
+            printResult({ json }, value, () =>
+              [`payment ${p.id}: ${formatAmount(p.amount, p.currency)} ${p.mode}`, ...events.map((e) => `  ${new Date(e.at).toISOString()} ${describeEvent(e)}`)].join('\n'),
+            );
+            return;
+          }
+          const payments = journal.listPayments({ limit: parseAmount(opts.limit, 'limit') });
+          const status = journal.settlementStatus();
+          printResult({ json }, { payments, settlement: status }, () =>
+            [
+              ...payments.map((p) => `${p.id}  ${new Date(p.createdAt).toISOString()}  ${formatAmount(p.amount, p.currency).padStart(12)}  ${p.mode.padEnd(8)} ${p.state}`),
+              `settlement: ${JSON.stringify(status)}`,
+            ].join('\n'),
+          );
+        } finally {
+          journal.close();
+        }
+      }),
+    );
+
+  addTerminalOptions(pos.command('serve').description('serve the cash-register API (docs/pos-api.md) and settle on a schedule'))
+    .option('--port <n>', 'API port', '8090')
+    .option('--host <addr>', 'API address (loopback unless told otherwise)', '127.0.0.1')
+    .option('--api-key-file <file>', `file holding the API key cash registers send (default: $${API_KEY_ENV}); at least 16 characters`)
+    .option('--settle-every <seconds>', 'settle unsettled payments this often (0: only on POST /v1/settlement)', '300')
+    .action(
+      action(async (opts: TerminalCliOptions & { port: string; host: string; apiKeyFile?: string; settleEvery: string }) => {
+        const apiKey = readSecret(opts.apiKeyFile, API_KEY_ENV, 'API key', 'api-key-unreadable');
+        if (apiKey === undefined || apiKey.length < 16) {
+          throw new EcashError('api-key-missing', `the API needs a key of at least 16 characters: --api-key-file <file> or $${API_KEY_ENV}`);
+        }
+        const port = Number(opts.port);
+        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new EcashError('bad-port', `--port must be 0-65535, not "${opts.port}"`);
+        const every = Number(opts.settleEvery);
+        if (!Number.isFinite(every) || every < 0) throw new EcashError('bad-schedule', `--settle-every is a number of seconds, not "${opts.settleEvery}"`);
+        const { terminal, close } = await openTerminal(opts, true);
+        const resumed = terminal.resumeUnfinished();
+        if (resumed.length > 0) info(`resuming ${resumed.length} payment(s) a restart interrupted: tap the card again`);
+        const app = buildPosApi(terminal, { apiKey });
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          const url = await app.listen({ host: opts.host, port });
+          info(`pos: terminal ${terminal.config.terminalId} of ${terminal.config.merchantId} on reader "${terminal.config.readerName}", ${terminal.config.mode}; API at ${url}/v1`);
+          if (every > 0) {
+            const settle = () => {
+              terminal.settle().then(
+                (r) => {
+                  if (r.transcripts > 0) info(`settled ${r.transcripts} coins: ${JSON.stringify(r.outcomes)}`);
+                },
+                (e: unknown) => info(`settlement failed, will retry: ${(e as Error).message}`),
+              );
+            };
+            timer = setInterval(settle, every * 1000);
+          }
+          info(`stopping on ${await untilSignal()}`);
+        } finally {
+          if (timer !== undefined) clearInterval(timer);
+          await app.close();
+          await close();
+        }
+      }),
+    );
+}

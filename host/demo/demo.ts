@@ -1,0 +1,262 @@
+/**
+ * `ecash demo`: the whole system in one process through its real pieces — the bank service over
+ * HTTP on an SQLite file with an encrypted key file, a card image file in a virtual reader, the
+ * load terminal, POS terminals with their journals, settlement — and a double spend caught.
+ *
+ * The double spender is a cloned card: a copy of the card's image file taken before a payment,
+ * so original and clone hold the same coin secrets. Both spend one coin at two offline shops; the
+ * second shop's settlement is refused and the bank names the account, with a proof anyone can
+ * check. Then the clone tries again at a shop in online mode and is refused at the counter.
+ */
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import {
+  DEFAULT_SUITE,
+  type DoubleSpendProofJson,
+  EcashError,
+  getGroup,
+  type KeyJson,
+  proofFromJson,
+  type SuiteId,
+  toHex,
+  type TranscriptJson,
+  transcriptToJson,
+  verifyDoubleSpendProof,
+} from '../../core/index.js';
+import { createCardImage, type EcashCard, openCard } from '../../firmware-sim/index.js';
+import { EcashCardClient, VirtualTransport } from '../../reader-bridge/index.js';
+import { BankClient } from '../bank/client.js';
+import { startBankServer } from '../bank/http.js';
+import { KeyFile } from '../bank/keyfile.js';
+import { BankService } from '../bank/service.js';
+import { openStorage } from '../bank/storage/index.js';
+import { httpIssuer } from '../load/bank-issuer.js';
+import { LoadJournal } from '../load/journal.js';
+import { loadCard } from '../load/load-terminal.js';
+import { httpAcquirer } from '../pos/bank-acquirer.js';
+import { FINAL_STATES, Journal, type RiskMode } from '../pos/journal.js';
+import { formatAmount } from '../pos/receipt.js';
+import { DEFAULT_TERMINAL_CONFIG, PaymentTerminal, type PaymentView } from '../pos/terminal.js';
+
+/** The demo's one JSON document (DESIGN.md): enough for a third party to re-check the run. */
+export interface DemoReport {
+  suite: SuiteId;
+  generators: { g: string; g1: string; g2: string };
+  denominations: { keyId: string; h: string; value: number; currency: string }[];
+  payments: TranscriptJson[];
+  doubleSpend: { transcripts: [TranscriptJson, TranscriptJson]; u1: string; I: string; account: string };
+}
+
+export interface DemoOptions {
+  suite?: SuiteId;
+  /** Story lines for a human (stderr in the CLI). */
+  say?: (line: string) => void;
+  /** Keep the working directory (bank database, journals, card images) instead of deleting it. */
+  keepDir?: boolean;
+}
+
+const CURRENCY = 'EUR';
+const VALUES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000];
+const DAY = 24 * 3600 * 1000;
+const PIN = '2468';
+const PUK = '13579246';
+
+/** Runs a payment at `terminal` with `card` tapped on `reader` and returns its final view. */
+async function tap(terminal: PaymentTerminal, readers: VirtualTransport, reader: string, card: EcashCard, amount: number, reference: string): Promise<PaymentView> {
+  const done = new Promise<string>((resolve) => {
+    const onEvent = (id: string, ev: { state: string }) => {
+      if ((FINAL_STATES as readonly string[]).includes(ev.state)) {
+        terminal.off('payment-event', onEvent);
+        resolve(id);
+      }
+    };
+    terminal.on('payment-event', onEvent);
+  });
+  terminal.startPayment({ amount, currency: CURRENCY, reference });
+  readers.insertCard(reader, card);
+  const id = await done;
+  await terminal.idle();
+  readers.removeCard(reader);
+  return terminal.view(id);
+}
+
+export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
+  const suite = opts.suite ?? DEFAULT_SUITE;
+  const say = opts.say ?? (() => undefined);
+  const group = getGroup(suite);
+  const dir = mkdtempSync(join(tmpdir(), 'ecash-demo-'));
+  const cleanups: (() => Promise<void> | void)[] = [];
+  try {
+    // ------------------------------------------------------------------------------ the bank
+    const now = Date.now();
+    const keyFile = KeyFile.create(
+      join(dir, 'bank-keys.json'),
+      randomBytes(24).toString('base64url'),
+      suite,
+      VALUES.map((value) => ({ value, currency: CURRENCY, withdrawFrom: now - DAY, withdrawUntil: now + 30 * DAY, depositUntil: now + 90 * DAY, scope: '' })),
+    );
+    const storage = await openStorage(join(dir, 'bank.db'));
+    const service = await BankService.create({ storage, keys: keyFile, verifyThreads: 1 });
+    cleanups.push(async () => {
+      await service.close();
+      await storage.close();
+    });
+    const server = await startBankServer({ service, port: 0 });
+    cleanups.push(() => server.close());
+    say(`bank: ${suite}, ${VALUES.length} denominations of ${CURRENCY}, SQLite at ${join(dir, 'bank.db')}, serving ${server.url}`);
+    const operator = new BankClient({ baseUrl: server.url, token: (await service.addOperator('demo')).credential });
+    const shops = new Map<string, BankClient>();
+    for (const [merchantId, name] of [['corner-shop', 'Corner Shop'], ['cafe', 'Cafe Central'], ['kiosk', 'Station Kiosk']] as const) {
+      const added = await operator.addMerchant({ merchantId, name });
+      shops.set(merchantId, operator.withToken(added.credential));
+    }
+    say('bank: merchants corner-shop, cafe and kiosk registered');
+
+    // ------------------------------------------------------------------- the card and account
+    const cardPath = join(dir, 'alice.card');
+    // A modp2048 coin is about eight times an elliptic-curve coin: give that card room for a useful mix.
+    const capacity = suite === 'modp2048-256' ? 96 * 1024 : 32 * 1024;
+    await createCardImage(cardPath, { suite, pin: PIN, puk: PUK, noPinLimit: 2000, capacity });
+    let card = openCard(cardPath);
+    const readers = new VirtualTransport(['Counter 1', 'Counter 2', 'Counter 3', 'Load Station']);
+    const loadChannel = await (async () => {
+      readers.insertCard('Load Station', card);
+      return readers.connect('Load Station', { share: 'exclusive' });
+    })();
+    const cardClient = EcashCardClient.on(loadChannel);
+    await cardClient.select();
+    await cardClient.verifyPin(PIN);
+    const opening = await cardClient.openAccount('Alice');
+    const opened = await new BankClient({ baseUrl: server.url }).openAccount({
+      suite,
+      holder: 'Alice',
+      I: toHex(group.encode(opening.I)),
+      proof: { t: toHex(group.encode(opening.proof.t)), s: toHex(group.scalars.encode(opening.proof.s)) },
+    });
+    say(`card: ${capacity / 1024} KiB image at ${cardPath}; the card made its secret u1 and proved knowledge of it; account ${opened.accountId} opened for Alice`);
+    await operator.credit(opened.accountId, { currency: CURRENCY, amount: 10_000, reference: 'cash at the counter' });
+    say(`bank: Alice paid in ${formatAmount(10_000, CURRENCY)}`);
+
+    // -------------------------------------------------------------------------------- loading
+    const holder = new BankClient({ baseUrl: server.url, token: opened.credential });
+    const loadJournal = new LoadJournal(join(dir, 'load.db'));
+    cleanups.push(() => loadJournal.close());
+    const loaded = await loadCard({
+      card: cardClient,
+      bank: await httpIssuer(holder, opened.accountId),
+      journal: loadJournal,
+      account: opened.accountId,
+      currency: CURRENCY,
+      amount: 5_000,
+    });
+    await loadChannel.disconnect('reset');
+    readers.removeCard('Load Station');
+    say(`load: ${formatAmount(loaded.loaded, CURRENCY)} withdrawn as ${loaded.coins.length} blind-signed coins (${loaded.coins.map((v) => formatAmount(v, CURRENCY)).join(', ')})`);
+
+    // ------------------------------------------------------------------------------- payments
+    const terminals = new Map<string, PaymentTerminal>();
+    const terminal = async (merchantId: string, terminalId: string, reader: string, mode: RiskMode) => {
+      const journal = new Journal(join(dir, `pos-${terminalId}.db`));
+      const t = new PaymentTerminal(journal, readers, httpAcquirer(shops.get(merchantId)!), {
+        ...DEFAULT_TERMINAL_CONFIG,
+        merchantId,
+        merchantName: merchantId,
+        terminalId,
+        currency: CURRENCY,
+        readerName: reader,
+        mode,
+        cardWaitMs: 10_000,
+      });
+      cleanups.push(async () => {
+        await t.close();
+        journal.close();
+      });
+      await t.start();
+      terminals.set(terminalId, t);
+      return t;
+    };
+    const shop = await terminal('corner-shop', 'shop-t1', 'Counter 1', 'offline');
+    const payments: TranscriptJson[] = [];
+    const paid = (t: PaymentTerminal, v: PaymentView, where: string) => {
+      if (v.state !== 'approved') {
+        const reason = v.events[v.events.length - 1]!.detail as { code?: string; message?: string } | null;
+        throw new EcashError('demo-failed', `the payment at ${where} ended ${v.state}: ${reason?.message ?? ''} [${reason?.code ?? ''}]`);
+      }
+      say(`pos ${where}: ${formatAmount(v.amount, v.currency)} approved ${v.mode}, ${v.coins.length} coin${v.coins.length === 1 ? '' : 's'} (${v.coins.map((c) => formatAmount(c.value, CURRENCY)).join(' + ')}), payment ${v.id}`);
+      return t;
+    };
+    for (const [amount, ref] of [[1_234, 'order-1'], [500, 'order-2']] as const) {
+      const v = await tap(shop, readers, 'Counter 1', card, amount, ref);
+      paid(shop, v, 'corner-shop');
+    }
+
+    // The clone: a copy of the image file, holding the same coin secrets as the card now.
+    card.close();
+    const clonePath = join(dir, 'alice-clone.card');
+    copyFileSync(cardPath, clonePath);
+    card = openCard(cardPath);
+    let clone = openCard(clonePath);
+    cleanups.push(() => {
+      card.close();
+      clone.close();
+    });
+    say('fraud: someone copies the card\'s memory (a cloned card with the same coins)');
+    const first = await tap(shop, readers, 'Counter 1', card, 700, 'order-3');
+    paid(shop, first, 'corner-shop');
+    const cafe = await terminal('cafe', 'cafe-t1', 'Counter 2', 'offline');
+    const second = await tap(cafe, readers, 'Counter 2', clone, 700, 'latte');
+    paid(cafe, second, 'cafe (the clone, offline: the cafe cannot know)');
+
+    // ----------------------------------------------------------------------------- settlement
+    const s1 = await shop.settle();
+    say(`settle corner-shop: ${s1.transcripts} coins in ${s1.batches} batch(es): ${JSON.stringify(s1.outcomes)}`);
+    const s2 = await cafe.settle();
+    say(`settle cafe: ${s2.transcripts} coins: ${JSON.stringify(s2.outcomes)}; double spends reported: ${s2.doubleSpends.length}`);
+    if (s2.doubleSpends.length === 0) throw new EcashError('demo-failed', 'the bank did not catch the cloned card');
+    const { doubleSpends } = await operator.doubleSpends({});
+    const record = doubleSpends[0]!;
+    const proofJson: DoubleSpendProofJson = record.proof;
+    verifyDoubleSpendProof(group, proofFromJson(group, proofJson));
+    say(`bank: double spend ${record.doubleSpendId}: the two payments reveal u1, so I = g1^u1 names account ${record.accountId} (${record.holder}); the proof verifies with public parameters only`);
+    if (record.accountId !== opened.accountId) throw new EcashError('demo-failed', 'the double spend named the wrong account');
+
+    // An online shop refuses the clone at the counter: it deposits before approving.
+    const kiosk = await terminal('kiosk', 'kiosk-t1', 'Counter 3', 'online');
+    const honest = await tap(shop, readers, 'Counter 1', card, 100, 'order-4');
+    paid(shop, honest, 'corner-shop');
+    await shop.settle();
+    clone.close();
+    clone = openCard(clonePath);
+    const refused = await tap(kiosk, readers, 'Counter 3', clone, 100, 'ticket');
+    const why = refused.events[refused.events.length - 1]!.detail as { code?: string } | null;
+    if (refused.state !== 'declined' || why?.code !== 'double-spend') {
+      throw new EcashError('demo-failed', `the online kiosk did not refuse the clone (state ${refused.state}, ${why?.code ?? 'no code'})`);
+    }
+    say('pos kiosk (online): the clone\'s coin was refused at the counter: the bank had it deposited already');
+
+    const audit = await service.audit();
+    if (!audit.ok) throw new EcashError('demo-failed', `the bank's books do not balance: ${audit.problems.join('; ')}`);
+    say(`bank: audit ok: every entry balances and issued = outstanding + deposited for all ${audit.keys.length} keys`);
+
+    for (const t of [shop, cafe]) {
+      for (const p of t.listPayments().reverse()) {
+        if (p.state !== 'approved' && p.state !== 'settled') continue;
+        payments.push(...t.transcriptsOf(p.id).map((tr) => transcriptToJson(group, tr)));
+      }
+    }
+    const params = await operator.parameters();
+    return {
+      suite,
+      generators: params.generators,
+      denominations: params.keys.map((k: KeyJson) => ({ keyId: k.keyId, h: k.h, value: k.value, currency: k.currency })),
+      payments,
+      doubleSpend: { transcripts: proofJson.transcripts, u1: proofJson.u1, I: proofJson.I, account: record.accountId ?? '' },
+    };
+  } finally {
+    for (const c of cleanups.reverse()) await c();
+    if (!opts.keepDir) rmSync(dir, { recursive: true, force: true });
+    else say(`files kept in ${dir}`);
+  }
+}
