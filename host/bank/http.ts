@@ -29,6 +29,11 @@ export interface BankAppOptions {
   rateLimit?: { max: number; timeWindowMs: number } | false;
   /** Fastify's request log (method, URL, status; never bodies or the Authorization header). */
   logger?: boolean;
+  /**
+   * Behind a reverse proxy: trust its X-Forwarded-For (true, or the proxy's address/CIDR) so that
+   * requests without a credential are rate-limited per client rather than all as the proxy.
+   */
+  trustProxy?: boolean | string;
 }
 
 /**
@@ -178,6 +183,7 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    trustProxy: opts.trustProxy ?? false,
   });
   // JSON only: a text/plain body would otherwise reach the schema as a string.
   app.removeContentTypeParser(['text/plain']);
