@@ -18,7 +18,7 @@ import {
 import { BankError } from '../../host/bank/client.js';
 import { openAccount } from '../core/fixtures.js';
 import { ADAPTERS, type BankFixture, type Holder, newHolder, openingBody, pay, raw, startBank, withdrawCoin } from './http-fixture.js';
-import { recordResponses, validateRecorded } from './openapi-check.js';
+import { OpenApiFile, recordResponses } from '../helpers/openapi.js';
 
 const recorded = recordResponses();
 
@@ -261,6 +261,6 @@ describe.skipIf(!ADAPTERS[0]!.available)('bank HTTP API with two verification th
 
 describe('responses against docs/openapi/bank.json', () => {
   it('match the documented schemas', () => {
-    validateRecorded(recorded);
+    new OpenApiFile('bank').validateRecorded(recorded);
   });
 });

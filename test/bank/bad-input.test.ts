@@ -13,7 +13,7 @@ import { MAX_DEPOSIT_BATCH } from '../../host/bank/service.js';
 import { ADAPTERS, type BankFixture, type Holder, newHolder, openingBody, pay, raw, snapshot, startBank, withdrawCoin } from './http-fixture.js';
 import { openAccount } from '../core/fixtures.js';
 import { seededRandom } from '../../core/index.js';
-import { recordResponses, validateRecorded } from './openapi-check.js';
+import { OpenApiFile, recordResponses } from '../helpers/openapi.js';
 
 const recorded = recordResponses();
 
@@ -255,6 +255,6 @@ describe.skipIf(!ADAPTERS[0]!.available)('bank HTTP API rate limit', () => {
 
 describe('error responses against docs/openapi/bank.json', () => {
   it('match the documented schemas', () => {
-    validateRecorded(recorded);
+    new OpenApiFile('bank').validateRecorded(recorded);
   });
 });
