@@ -20,7 +20,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
@@ -320,9 +320,13 @@ async function vacuum(b: Bench): Promise<void> {
 
 const pct = (x: unknown): string => `${round((x as number) * 100, 0)}%`;
 
-async function withdrawals(ctx: BenchContext, cfg: Config, dir: string, fsync: number): Promise<Figures> {
+/**
+ * Withdrawals on `kind`: on SQLite with the cards' math and without; on PostgreSQL without only,
+ * to show what a database that commits concurrent transactions together changes.
+ */
+async function withdrawals(ctx: BenchContext, cfg: Config, dir: string, fsync: number, kind: DbKind): Promise<Figures> {
   const G = getGroup(SUITE);
-  const b = await openBench('sqlite', dir, 0);
+  const b = await openBench(kind, dir, 0);
   try {
     const secret = bankKey(G, seededRandom(KEY_SEED));
     const keyJson = keyToJson(G, secret.key);
@@ -353,16 +357,32 @@ async function withdrawals(ctx: BenchContext, cfg: Config, dir: string, fsync: n
       }
     };
     const f: Figures = {};
-    for (const [name, blind] of [['withdraw', true], ['withdraw_bank_only', false]] as const) {
+    const modes = kind === 'sqlite' ? ([['withdraw', true], ['withdraw_bank_only', false]] as const) : ([['withdraw_bank_only_postgres', false]] as const);
+    for (const [name, blind] of modes) {
       const samples: Sample[] = [];
       for (let r = 0; r < cfg.runs; r++) samples.push(await run(blind));
       const rate = median(samples.map((s) => (coinsPerRun * 1000) / s.wallMs));
-      f[`${name}_coins_per_s`] = round(rate, 0);
+      f[name === 'withdraw_bank_only_postgres' ? 'withdraw_bank_only_coins_per_s_postgres' : `${name}_coins_per_s`] = round(rate, 0);
       f[`${name}_bank_main_thread_us_per_coin`] = round(median(samples.map((s) => (s.mainMs * 1000) / coinsPerRun)), 0);
       f[`${name}_process_cpu_us_per_coin`] = round(median(samples.map((s) => (s.processMs * 1000) / coinsPerRun)), 0);
       f[`${name}_bank_main_thread_busy`] = round(median(samples.map((s) => s.mainMs / s.wallMs)), 2);
       f[`${name}_machine_cpu_busy`] = round(median(samples.map((s) => s.machineBusy)), 2);
       f[`${name}_process_cores`] = round(median(samples.map((s) => s.processMs / s.wallMs)), 2);
+    }
+    if (kind === 'postgres') {
+      const main = f.withdraw_bank_only_postgres_bank_main_thread_busy as number;
+      const machine = f.withdraw_bank_only_postgres_machine_cpu_busy as number;
+      ctx.log(
+        `   the bank alone on PostgreSQL: ${f.withdraw_bank_only_coins_per_s_postgres} coins/s; main thread ${f.withdraw_bank_only_postgres_bank_main_thread_us_per_coin} µs/coin, busy ${pct(main)}; ` +
+          `machine ${pct(machine)} busy → limit: ${
+            main >= 0.85
+              ? "the bank's main thread (HTTP, the offer's exponentiations, the driver)"
+              : machine >= 0.85
+                ? `the ${availableParallelism()} cores (the bank, PostgreSQL and other work on the machine)`
+                : 'commit waits: each card waits for two commits per coin, and the cards are few'
+          }`,
+      );
+      return f;
     }
     f.withdraw_accounts = cfg.withdrawAccounts;
     f.withdraw_coins_per_run = coinsPerRun;
@@ -478,9 +498,12 @@ export const bankBench: BenchModule = {
     const dir = mkdtempSync(join(tmpdir(), 'ecash-bench-bank-'));
     const f: Figures = {};
     try {
+      // The machine is shared: how loaded it was when the bank bench began, to read the figures by.
+      f.bank_bench_load_avg_1m = round(loadavg()[0]!, 2);
       f.fsync_ms = round(fsyncMs(dir, ctx.quick ? 5 : 50), 3);
-      ctx.log(`   appending 4 KiB + fsync in ${tmpdir()}: ${f.fsync_ms} ms (the floor of one durable SQLite commit: a withdrawal step, a deposit batch)`);
-      Object.assign(f, await withdrawals(ctx, cfg, dir, f.fsync_ms));
+      ctx.log(`   load average ${f.bank_bench_load_avg_1m} on ${availableParallelism()} cores; appending 4 KiB + fsync in ${tmpdir()}: ${f.fsync_ms} ms (the floor of one durable SQLite commit: a withdrawal step, a deposit batch)`);
+      Object.assign(f, await withdrawals(ctx, cfg, dir, f.fsync_ms, 'sqlite'));
+      if (pgBaseUrl() !== undefined) Object.assign(f, await withdrawals(ctx, cfg, dir, f.fsync_ms, 'postgres'));
 
       const count = Math.max(cfg.deposits, cfg.throughputCoins);
       ctx.log(`   minting ${count} distinct coins in ${THREADS} threads…`);
