@@ -41,6 +41,8 @@ export interface TestDb {
   url: string;
   /** For SQLite: the database file. */
   file?: string;
+  /** For PostgreSQL: the schema of this database. */
+  schema?: string;
   /** Runs raw SQL (with `?` placeholders) and returns the rows. */
   raw<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   dispose(): Promise<void>;
@@ -83,6 +85,7 @@ export function testDb(kind: AdapterKind): TestDb {
   return {
     kind,
     url,
+    schema,
     raw<T>(sql: string, params: unknown[] = []) {
       let n = 0;
       const text = sql.replace(/\?/g, () => `$${++n}`);
