@@ -104,6 +104,24 @@ function describeEvent(ev: PaymentEvent): string {
   return d?.message !== undefined ? `${ev.state}: ${d.message}${d.code !== undefined ? ` [${d.code}]` : ''}` : ev.state;
 }
 
+/**
+ * Payments a killed or crashed run left after their request reached a card are finished first,
+ * with the same request: the card answers it again without spending twice.
+ */
+async function finishInterrupted(terminal: PaymentTerminal): Promise<void> {
+  for (;;) {
+    const [id] = terminal.resumeUnfinished();
+    if (id === undefined) return;
+    info(`payment ${id} was interrupted after the card was asked to pay: tap the same card to finish it`);
+    const log = (eventId: string, ev: PaymentEvent) => {
+      if (eventId === id) info(`payment ${id}: ${describeEvent(ev)}`);
+    };
+    terminal.on('payment-event', log);
+    await terminal.idle();
+    terminal.off('payment-event', log);
+  }
+}
+
 function untilSignal(): Promise<string> {
   return new Promise((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -122,6 +140,7 @@ export function registerPosCommands(program: Command): void {
         const amount = parseAmount(amountText);
         const { terminal, close } = await openTerminal(opts, true);
         try {
+          await finishInterrupted(terminal);
           const done = new Promise<string>((resolve) => {
             terminal.on('payment-event', (id: string, ev: PaymentEvent) => {
               info(`${formatAmount(amount, terminal.config.currency)} ${describeEvent(ev)}`);

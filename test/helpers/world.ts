@@ -84,8 +84,12 @@ export class World {
     this.stopServer = () => server.close();
   }
 
+  /** Merchant credentials by merchant id, for tests that hand one to a CLI in a file. */
+  readonly merchantTokens = new Map<string, string>();
+
   async addMerchant(merchantId: string, scopes: string[] = []): Promise<BankClient> {
     const m = await this.operator.addMerchant({ merchantId, scopes });
+    this.merchantTokens.set(merchantId, m.credential);
     return this.operator.withToken(m.credential);
   }
 
