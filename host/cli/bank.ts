@@ -271,16 +271,26 @@ export function registerBankCommands(program: Command): void {
     .option('--port <n>', 'TCP port (0: any free port)', '8080')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--verify-threads <n>', 'worker threads verifying deposits (default: cores, at most 4)')
+    .option('--log', "request log (method, URL, status, time) as JSON lines on stdout; not with --json")
+    .option('--trust-proxy <address>', "behind a reverse proxy: its address or CIDR, whose X-Forwarded-For is trusted for per-client rate limits")
     .action(
-      action(async (opts: KeyOptions & { port: string; host: string; verifyThreads?: string }, cmd: Command) => {
+      action(async (opts: KeyOptions & { port: string; host: string; verifyThreads?: string; log?: boolean; trustProxy?: string }, cmd: Command) => {
         const port = wholeNumber(opts.port, '--port');
         if (port > 65535) throw new EcashError('bad-option', '--port must be at most 65535');
+        // With --json, stdout carries exactly one document; the request log would interleave.
+        if (opts.log === true && json(cmd)) throw new EcashError('bad-option', '--log writes JSON lines to stdout and cannot be combined with --json');
         const keyFile = KeyFile.open(opts.keys, passphrase(opts));
         const storage = await openStorage(opts.db);
         let svc: BankService | undefined;
         try {
           svc = await BankService.create({ storage, keys: keyFile, ...(opts.verifyThreads === undefined ? {} : { verifyThreads: wholeNumber(opts.verifyThreads, '--verify-threads') }) });
-          const server = await startBankServer({ service: svc, host: opts.host, port });
+          const server = await startBankServer({
+            service: svc,
+            host: opts.host,
+            port,
+            ...(opts.log === true ? { logger: true } : {}),
+            ...(opts.trustProxy === undefined ? {} : { trustProxy: opts.trustProxy }),
+          });
           const service = svc;
           printResult({ json: json(cmd) }, { url: server.url, suite: svc.suite, storage: storage.kind }, () => `bank listening on ${server.url} (suite ${service.suite}, ${storage.kind})`);
           await new Promise<void>((resolve) => {
