@@ -4,5 +4,6 @@ import { bridgeBench } from './bridge.js';
 import { cardBench } from './card.js';
 import { coreBench } from './core.js';
 import type { BenchModule } from './harness.js';
+import { posBench } from './pos.js';
 
-export const modules: BenchModule[] = [coreBench, cardBench, bridgeBench, bankBench];
+export const modules: BenchModule[] = [coreBench, cardBench, bridgeBench, bankBench, posBench];

@@ -110,8 +110,8 @@ export class World {
     return { accountId: opened.accountId, bank: this.operator.withToken(opened.credential) };
   }
 
-  card(opts: { noPinLimit?: number } = {}): Promise<EcashCard> {
-    return createVolatileCard({ suite: this.suite, pin: PIN, puk: PUK, noPinLimit: opts.noPinLimit ?? 100_000 });
+  card(opts: { noPinLimit?: number; capacity?: number } = {}): Promise<EcashCard> {
+    return createVolatileCard({ suite: this.suite, pin: PIN, puk: PUK, noPinLimit: opts.noPinLimit ?? 100_000, ...(opts.capacity === undefined ? {} : { capacity: opts.capacity }) });
   }
 
   loadJournal(name = 'load'): LoadJournal {
