@@ -50,6 +50,8 @@ function keyMatches(expected: Buffer, header: string | undefined): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+const QUERY_INT = { type: 'string', pattern: '^[0-9]{1,15}$' } as const;
+
 const paymentParams = {
   type: 'object',
   required: ['id'],
@@ -57,14 +59,30 @@ const paymentParams = {
 } as const;
 
 export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): FastifyInstance {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 16 * 1024 });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: 16 * 1024,
+    // Fastify's defaults coerce types ("12" became 12) and silently drop unknown fields; a
+    // register sending either has a bug it should hear about, so the API refuses both.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
+  });
   const key = Buffer.from(options.apiKey);
   if (key.length < 16) throw new EcashError('weak-api-key', 'the POS API key must be at least 16 characters');
+
+  // Registers often send "Content-Type: application/json" with no body on the bodiless POSTs
+  // (cancel, settlement); fastify refuses that outright. An empty body is no body: routes whose
+  // schema needs one still answer bad-request.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') done(null, undefined);
+    else parseJson(req, body as string, done);
+  });
 
   app.setErrorHandler((e, _req, reply) => sendError(reply, e));
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: { code: 'not-found', message: 'no such endpoint; see docs/pos-api.md' } }));
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (req.url === '/v1/health') return;
+    if (req.url.split('?')[0] === '/v1/health') return;
     if (!keyMatches(key, req.headers.authorization)) {
       await reply.code(401).send({ error: { code: 'unauthorized', message: 'send the terminal API key as "Authorization: Bearer <key>"' } });
     }
@@ -102,13 +120,16 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 }, before: { type: 'integer', minimum: 0 } },
+          // Query values arrive as strings (nothing is coerced); checked as numbers below.
+          properties: { limit: QUERY_INT, before: QUERY_INT },
         },
       },
     },
     async (req) => {
-      const q = req.query as { limit?: number; before?: number };
-      return { payments: terminal.listPayments(q) };
+      const q = req.query as { limit?: string; before?: string };
+      const limit = q.limit === undefined ? undefined : Number(q.limit);
+      if (limit !== undefined && (limit < 1 || limit > 1000)) throw new EcashError('bad-request', 'limit must be 1 to 1000');
+      return { payments: terminal.listPayments({ limit, before: q.before === undefined ? undefined : Number(q.before) }) };
     },
   );
 
