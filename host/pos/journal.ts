@@ -266,11 +266,17 @@ export class Journal {
   }
 
   /**
-   * Stores the card's answers (all of them, valid or not) and moves to responses-received. A
+   * Stores the card's answers (all of them, valid or not) and moves to responses-received, and on
+   * to `outcome` if given. A
    * transcript of a coin this terminal already holds is stored as evidence only (deposited so the
    * bank can identify the double spender, never for credit).
    */
-  recordResponses(id: string, transcripts: readonly Omit<StoredTranscript, 'paymentId'>[], now = Date.now()): void {
+  recordResponses(
+    id: string,
+    transcripts: readonly Omit<StoredTranscript, 'paymentId'>[],
+    now = Date.now(),
+    outcome?: { state: 'approved' | 'declined'; detail: Record<string, unknown> },
+  ): void {
     this.db.transaction(() => {
       const ins = this.db.prepare(
         'INSERT INTO coin_transcripts (payment_id, idx, key_id, coin_a, value, transcript, evidence_only) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -279,6 +285,8 @@ export class Journal {
         ins.run(id, t.index, Buffer.from(t.keyId), Buffer.from(t.coinA), t.value, Buffer.from(t.bytes), t.evidenceOnly ? 1 : 0);
       }
       this.appendEvent(id, 'responses-received', { coins: transcripts.length }, now);
+      // The verdict, when it is already known, commits with the answers: one fsync, not two.
+      if (outcome !== undefined) this.appendEvent(id, outcome.state, outcome.detail, now);
     })();
   }
 

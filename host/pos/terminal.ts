@@ -121,6 +121,12 @@ export class PaymentTerminal extends EventEmitter {
   private keys = new Map<string, DenominationKey>();
   private groupCache: Group | undefined;
   private settling: Promise<SettlementReport> | undefined;
+  /**
+   * Resolves once the card of the last tap has left the reader. A new sale reads only a card
+   * presented for it: a card left in the reader after its own payment is not charged again.
+   */
+  private cardGone: Promise<void> = Promise.resolve();
+  private stopCardWatch: () => void = () => undefined;
 
   constructor(
     private readonly journal: Journal,
@@ -182,7 +188,8 @@ export class PaymentTerminal extends EventEmitter {
     if (reference !== null && (typeof reference !== 'string' || reference.length > 64)) {
       throw new EcashError('bad-reference', 'reference must be a string of at most 64 characters');
     }
-    if (this.active !== undefined) {
+    // A payment that has reached its outcome only releases the card: the next one queues behind it.
+    if (this.active !== undefined && !FINAL_STATES.includes(this.journal.currentState(this.active.id))) {
       throw new EcashError('terminal-busy', `payment ${this.active.id} is still in progress: wait for it or cancel it first`);
     }
     const mode: RiskMode = this.config.mode === 'floor-limit' ? (req.amount > this.config.floorLimit ? 'online' : 'offline') : this.config.mode;
@@ -217,9 +224,10 @@ export class PaymentTerminal extends EventEmitter {
 
   private launch(id: string): void {
     const abort = new AbortController();
+    const previous = this.active?.done ?? Promise.resolve();
     const active: ActivePayment = { id, abort, pin: undefined, done: Promise.resolve() };
     this.active = active;
-    active.done = this.run(id, active).finally(() => {
+    active.done = previous.then(() => this.run(id, active)).finally(() => {
       if (this.active === active) this.active = undefined;
     });
   }
@@ -251,6 +259,8 @@ export class PaymentTerminal extends EventEmitter {
 
   /** Supplies the card holder's PIN for a payment waiting in `pin-required`. */
   supplyPin(id: string, pin: string): void {
+    // An unknown id is payment-not-found, not a payment that happens not to want a PIN.
+    this.journal.currentState(id);
     if (this.active?.id !== id || this.active.pin === undefined) {
       throw new EcashError('pin-not-expected', `payment ${id} is not waiting for a PIN`);
     }
@@ -311,13 +321,22 @@ export class PaymentTerminal extends EventEmitter {
   }
 
   private emitEvent(id: string): void {
-    const events = this.journal.events(id);
-    this.emit('payment-event', id, events[events.length - 1]!);
+    this.emitLatest(id, 1);
+  }
+
+  /** Emits the payment's last `n` journal events, oldest first. */
+  private emitLatest(id: string, n: number): void {
+    for (const event of this.journal.events(id).slice(-n)) this.emit('payment-event', id, event);
   }
 
   private async run(id: string, active: ActivePayment): Promise<void> {
     const signal = active.abort.signal;
     try {
+      if (this.journal.latestRequest(id) === undefined && !FINAL_STATES.includes(this.journal.currentState(id))) {
+        // A fresh sale must not read the previous customer's card, still in the reader.
+        if (this.journal.currentState(id) !== 'waiting-for-card') this.record(id, 'waiting-for-card');
+        await this.waitForCardGone(signal, this.config.cardWaitMs);
+      }
       for (;;) {
         if (signal.aborted) return;
         const state = this.journal.currentState(id);
@@ -349,6 +368,53 @@ export class PaymentTerminal extends EventEmitter {
             : { code: 'internal', message: e instanceof Error ? e.message : String(e) };
       const state = this.journal.currentState(id);
       if (!FINAL_STATES.includes(state)) this.record(id, 'declined', reason);
+    }
+  }
+
+  /** Starts watching for the tapped card to leave (after every tap, whatever its outcome). */
+  private watchCardLeaving(): void {
+    this.stopCardWatch();
+    const name = this.config.readerName;
+    this.cardGone = new Promise<void>((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        stop();
+        resolve();
+      };
+      const stop = this.readers.watch((ev) => {
+        if (ev.reader.name === name && (ev.type === 'card-removed' || ev.type === 'reader-removed')) finish();
+      });
+      this.stopCardWatch = finish;
+      this.readers
+        .listReaders()
+        .then((readers) => {
+          if (readers.find((r) => r.name === name)?.cardPresent !== true) finish();
+        })
+        // Without a list the event decides.
+        .catch(() => undefined);
+    });
+  }
+
+  private async waitForCardGone(signal: AbortSignal, timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([
+        this.cardGone,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Decline('card-still-present', "the previous sale's card stayed in the reader: ask the customer to take it, then start the payment again")),
+            timeoutMs,
+          );
+          onAbort = () => reject(new EcashError('cancelled', 'the payment was cancelled'));
+          signal.addEventListener('abort', onAbort);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -435,6 +501,7 @@ export class PaymentTerminal extends EventEmitter {
       await this.conclude(id, payment, context, coins, paid);
     } finally {
       await channel.disconnect('reset').catch(() => undefined);
+      this.watchCardLeaving();
     }
   }
 
@@ -489,7 +556,40 @@ export class PaymentTerminal extends EventEmitter {
     }
   }
 
-  /** Stores the card's answers, then checks them; approves (offline) or deposits first (online). */
+  /** Why the card's answers must be refused, if they must. */
+  private checkAnswers(
+    payment: PaymentRecord,
+    transcripts: readonly Transcript[],
+    seen: readonly boolean[],
+    asked: readonly { keyId: Uint8Array; count: number }[],
+  ): Decline | undefined {
+    if (seen.some((s) => s)) {
+      return new Decline('coin-already-seen', 'the card spent a coin this terminal has already taken: the payment is refused and the evidence goes to the bank', {
+        coins: seen.flatMap((s, i) => (s ? [i] : [])),
+      });
+    }
+    const wanted = new Map(asked.map((a) => [toHex(a.keyId), a.count]));
+    for (const t of transcripts) {
+      const k = toHex(t.coin.keyId);
+      wanted.set(k, (wanted.get(k) ?? 0) - 1);
+    }
+    if ([...wanted.values()].some((n) => n !== 0)) {
+      return new Decline('card-answer-mismatch', 'the card answered with other coins than the ones asked for');
+    }
+    const items = transcripts.map((t) => ({ key: this.keys.get(toHex(t.coin.keyId))!, transcript: t }));
+    const bad = batchVerifyTranscripts(this.group, items);
+    if (bad.length > 0) return new Decline('invalid-coin', `${bad.length} of the card's coins do not verify`, { coins: bad });
+    const total = items.reduce((s, it) => s + it.key.value, 0);
+    if (total !== payment.amount) return new Decline('card-answer-mismatch', `the coins add up to ${total}, not ${payment.amount}`);
+    return undefined;
+  }
+
+  /**
+   * Checks the card's answers and stores them. Offline, or when the answers are refused, the
+   * verdict commits with them in one transaction; online, the answers are stored first and the
+   * payment approved after the bank took the deposit. A crash before the answers are stored loses
+   * nothing: the request is durable and the card answers it again the same way.
+   */
   private async conclude(
     id: string,
     payment: PaymentRecord,
@@ -500,52 +600,39 @@ export class PaymentTerminal extends EventEmitter {
     const group = this.group;
     const transcripts = paymentTranscripts(context, paid);
     const seen = transcripts.map((t) => this.journal.coinSeenElsewhere(group.encode(t.coin.A), id));
-    this.journal.recordResponses(
-      id,
-      transcripts.map((t, index) => ({
-        index,
-        keyId: t.coin.keyId,
-        coinA: group.encode(t.coin.A),
-        value: this.keys.get(toHex(t.coin.keyId))?.value ?? 0,
-        bytes: encodeTranscript(group, t),
-        evidenceOnly: seen[index]!,
-      })),
-    );
+    const rows = transcripts.map((t, index) => ({
+      index,
+      keyId: t.coin.keyId,
+      coinA: group.encode(t.coin.A),
+      value: this.keys.get(toHex(t.coin.keyId))?.value ?? 0,
+      bytes: encodeTranscript(group, t),
+      evidenceOnly: seen[index]!,
+    }));
+    const refusal = this.checkAnswers(payment, transcripts, seen, asked);
+    if (refusal !== undefined || payment.mode !== 'online') {
+      const outcome =
+        refusal === undefined
+          ? { state: 'approved' as const, detail: { coins: transcripts.length } }
+          : { state: 'declined' as const, detail: { code: refusal.code, message: refusal.message, ...refusal.details } };
+      this.journal.recordResponses(id, rows, Date.now(), outcome);
+      this.emitLatest(id, 2);
+      return;
+    }
+    this.journal.recordResponses(id, rows);
     this.emitEvent(id);
 
-    if (seen.some((s) => s)) {
-      throw new Decline('coin-already-seen', 'the card spent a coin this terminal has already taken: the payment is refused and the evidence goes to the bank', {
-        coins: seen.flatMap((s, i) => (s ? [i] : [])),
-      });
+    const outcomes = await this.depositNow(id, transcripts);
+    if (outcomes === undefined) {
+      // The card has paid and every coin verified; declining now would charge the holder
+      // without a sale. Stand in offline: the batch stays pending and settlement resends it.
+      this.record(id, 'approved', { coins: transcripts.length, code: 'offline-fallback', message: 'the bank stopped answering after the card paid: approved offline, deposited at settlement' });
+      return;
     }
-    const wanted = new Map(asked.map((a) => [toHex(a.keyId), a.count]));
-    for (const t of transcripts) {
-      const k = toHex(t.coin.keyId);
-      wanted.set(k, (wanted.get(k) ?? 0) - 1);
-    }
-    if ([...wanted.values()].some((n) => n !== 0)) {
-      throw new Decline('card-answer-mismatch', 'the card answered with other coins than the ones asked for');
-    }
-    const items = transcripts.map((t) => ({ key: this.keys.get(toHex(t.coin.keyId))!, transcript: t }));
-    const bad = batchVerifyTranscripts(group, items);
-    if (bad.length > 0) throw new Decline('invalid-coin', `${bad.length} of the card's coins do not verify`, { coins: bad });
-    const total = items.reduce((s, it) => s + it.key.value, 0);
-    if (total !== payment.amount) throw new Decline('card-answer-mismatch', `the coins add up to ${total}, not ${payment.amount}`);
-
-    if (payment.mode === 'online') {
-      const outcomes = await this.depositNow(id, transcripts);
-      if (outcomes === undefined) {
-        // The card has paid and every coin verified; declining now would charge the holder
-        // without a sale. Stand in offline: the batch stays pending and settlement resends it.
-        this.record(id, 'approved', { coins: transcripts.length, code: 'offline-fallback', message: 'the bank stopped answering after the card paid: approved offline, deposited at settlement' });
-        return;
-      }
-      const double = outcomes.flatMap((o, i) => (o.outcome === 'double-spend' ? [i] : []));
-      if (double.length > 0) throw new Decline('double-spend', 'the bank has seen these coins spent before: the payment is refused', { coins: double });
-      const notCredited = outcomes.flatMap((o, i) => (o.outcome === 'credited' || o.outcome === 'replay' ? [] : [i]));
-      if (notCredited.length > 0) {
-        throw new Decline('deposit-rejected', `the bank rejected ${notCredited.length} coins: ${outcomes[notCredited[0]!]!.message ?? ''}`, { coins: notCredited });
-      }
+    const double = outcomes.flatMap((o, i) => (o.outcome === 'double-spend' ? [i] : []));
+    if (double.length > 0) throw new Decline('double-spend', 'the bank has seen these coins spent before: the payment is refused', { coins: double });
+    const notCredited = outcomes.flatMap((o, i) => (o.outcome === 'credited' || o.outcome === 'replay' ? [] : [i]));
+    if (notCredited.length > 0) {
+      throw new Decline('deposit-rejected', `the bank rejected ${notCredited.length} coins: ${outcomes[notCredited[0]!]!.message ?? ''}`, { coins: notCredited });
     }
     this.record(id, 'approved', { coins: transcripts.length });
   }
@@ -630,6 +717,7 @@ export class PaymentTerminal extends EventEmitter {
     const a = this.active;
     if (a !== undefined && this.journal.latestRequest(a.id) === undefined) a.abort.abort();
     await a?.done;
+    this.stopCardWatch();
     await this.settling?.catch(() => undefined);
   }
 }
