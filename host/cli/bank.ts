@@ -132,19 +132,22 @@ function dateOf(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/** Storage and a service over it. Without the key file only public operations work. */
-async function withBank<T>(opts: DbOptions & { keys?: string; passphraseFile?: string }, secrets: boolean, fn: (svc: BankService, storage: BankStorage, keyFile?: KeyFile) => Promise<T>): Promise<T> {
+/**
+ * Storage and a service over it. Without the key file only public operations work. The database
+ * must hold a bank already (except for `init`): a mistyped --db must not become a new bank.
+ */
+async function withBank<T>(
+  opts: DbOptions & { keys?: string; passphraseFile?: string },
+  secrets: boolean,
+  fn: (svc: BankService, storage: BankStorage, keyFile?: KeyFile) => Promise<T>,
+  creating = false,
+): Promise<T> {
   const keyFile = secrets ? KeyFile.open(requiredOption(opts.keys, '--keys'), passphrase(opts)) : undefined;
   const storage = await openStorage(requiredOption(opts.db, '--db'));
   try {
-    let keys;
-    if (keyFile !== undefined) {
-      keys = keyFile;
-    } else {
-      const suite = await storage.getSuite();
-      if (suite === undefined) throw new EcashError('bank-not-initialised', `the database ${describeDb(opts.db)} holds no bank; run ecash bank init first`);
-      keys = memoryKeyStore(suite, []);
-    }
+    const suite = await storage.getSuite();
+    if (suite === undefined && !creating) throw new EcashError('bank-not-initialised', `the database ${describeDb(opts.db)} holds no bank; run ecash bank init first`);
+    const keys = keyFile ?? memoryKeyStore(suite!, []);
     const svc = await BankService.create({ storage, keys, verifyThreads: 0 });
     try {
       return await fn(svc, storage, keyFile);
@@ -251,11 +254,11 @@ export function registerBankCommands(program: Command): void {
           await storage.close();
         }
         const keyFile = KeyFile.create(opts.keys, pass, suite, terms);
-        const result = await withBank({ ...opts }, true, async (svc) => {
+        const result = await withBank(opts, true, async (svc) => {
           const { credential } = await svc.addOperator(opts.operator);
           if (opts.operatorTokenFile !== undefined) writeSecretFile(opts.operatorTokenFile, credential);
           return { suite, db: describeDb(opts.db), keys: keyFile.path, keyIds: keyFile.publicKeys().map((k) => k.keyId), operatorCredential: credential };
-        });
+        }, true);
         printResult({ json: json(cmd) }, result, () =>
           [
             `bank initialised: suite ${suite}, ${result.keyIds.length} denomination keys in ${result.keys}, database ${result.db}`,
@@ -283,6 +286,8 @@ export function registerBankCommands(program: Command): void {
         const storage = await openStorage(opts.db);
         let svc: BankService | undefined;
         try {
+          // A mistyped --db must not quietly become a new, empty bank.
+          if ((await storage.getSuite()) === undefined) throw new EcashError('bank-not-initialised', `the database ${describeDb(opts.db)} holds no bank; run ecash bank init first`);
           svc = await BankService.create({ storage, keys: keyFile, ...(opts.verifyThreads === undefined ? {} : { verifyThreads: wholeNumber(opts.verifyThreads, '--verify-threads') }) });
           const server = await startBankServer({
             service: svc,
@@ -446,6 +451,10 @@ export function registerBankCommands(program: Command): void {
         const from = parseTime(opts.from, '--from', Date.now());
         const terms = termsFor(parseDenominations(`${opts.currency}:${opts.value}`), from, wholeNumber(opts.withdrawDays, '--withdraw-days'), wholeNumber(opts.depositDays, '--deposit-days'), opts.scope);
         const keyFile = KeyFile.open(opts.keys, passphrase(opts));
+        // The database must be this key file's bank before the key file changes.
+        await withBank({ db: opts.db }, false, async (svc) => {
+          if (svc.suite !== keyFile.suite) throw new EcashError('wrong-suite', `the database belongs to a bank of suite ${svc.suite}, the key file is of ${keyFile.suite}`);
+        });
         const added = terms.map((t) => keyFile.addKey(t));
         // Opening the service over the rewritten key file registers the new public keys.
         const listed = await withBank(opts, true, async (_svc, storage) => (await storage.listKeys()).map((k) => toHex(k.keyId)));

@@ -142,8 +142,15 @@ describe('ecash bank (the built command)', () => {
     const human = await ecash(['bank', 'audit', '--db', db]);
     expect(human.code).toBe(1);
     expect(human.stdout).toContain('audit FAILED: 2 problem(s)');
+    // A mistyped --db is not quietly made into a new bank, by any command.
     const none = await ecash(['--json', 'bank', 'audit', '--db', join(dir, 'empty.db')]);
     expect(jsonOf(none)).toMatchObject({ error: { code: 'bank-not-initialised' } });
+    const serveNone = await ecash(['--json', 'bank', 'serve', '--db', join(dir, 'empty.db'), '--keys', keys, '--port', '0'], { ECASH_BANK_PASSPHRASE: PASSPHRASE });
+    expect(jsonOf(serveNone)).toMatchObject({ error: { code: 'bank-not-initialised' } });
+    const before = readFileSync(keys, 'utf8');
+    const rotateNone = await ecash(['--json', 'bank', 'keys', 'rotate', '--db', join(dir, 'empty.db'), '--keys', keys, '--value', '100', '--currency', 'EUR'], { ECASH_BANK_PASSPHRASE: PASSPHRASE });
+    expect(jsonOf(rotateNone)).toMatchObject({ error: { code: 'bank-not-initialised' } });
+    expect(readFileSync(keys, 'utf8')).toBe(before);
   });
 
   it('serves the HTTP API until SIGTERM', async () => {
