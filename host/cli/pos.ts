@@ -245,19 +245,28 @@ export function registerPosCommands(program: Command): void {
           const url = await app.listen({ host: opts.host, port });
           info(`pos: terminal ${terminal.config.terminalId} of ${terminal.config.merchantId} on reader "${terminal.config.readerName}", ${terminal.config.mode}; API at ${url}/v1`);
           if (every > 0) {
+            // On failure the next attempt comes sooner, doubling from 5 s up to the schedule's period.
+            let retryMs = 5_000;
             const settle = () => {
               terminal.settle().then(
                 (r) => {
                   if (r.transcripts > 0) info(`settled ${r.transcripts} coins: ${JSON.stringify(r.outcomes)}`);
+                  for (const d of r.doubleSpends) info(`DOUBLE SPEND: payment ${d.paymentId} coin ${d.index}: the bank holds the spender's identity and the proof`);
+                  retryMs = 5_000;
+                  timer = setTimeout(settle, every * 1000);
                 },
-                (e: unknown) => info(`settlement failed, will retry: ${(e as Error).message}`),
+                (e: unknown) => {
+                  info(`settlement failed, retrying in ${Math.round(retryMs / 1000)} s: ${(e as Error).message}`);
+                  timer = setTimeout(settle, retryMs);
+                  retryMs = Math.min(retryMs * 2, every * 1000);
+                },
               );
             };
-            timer = setInterval(settle, every * 1000);
+            timer = setTimeout(settle, every * 1000);
           }
           info(`stopping on ${await untilSignal()}`);
         } finally {
-          if (timer !== undefined) clearInterval(timer);
+          if (timer !== undefined) clearTimeout(timer);
           await app.close();
           await close();
         }
