@@ -26,7 +26,7 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { DEFAULT_SUITE, encodeTranscript, getGroup, keyToJson, seededRandom, toHex, transcriptFromJson, type TranscriptJson } from '../core/index.js';
+import { batchVerifyTranscripts, DEFAULT_SUITE, encodeTranscript, getGroup, keyToJson, seededRandom, toHex, transcriptFromJson, type TranscriptJson } from '../core/index.js';
 import { BankClient } from '../host/bank/client.js';
 import { startBankServer } from '../host/bank/http.js';
 import { memoryKeyStore } from '../host/bank/keyfile.js';
@@ -407,6 +407,36 @@ async function withdrawals(ctx: BenchContext, cfg: Config, dir: string, fsync: n
 
 // --------------------------------------------------------------------------------- deposits
 
+/**
+ * CPU time per coin of a deposit check's two halves on one thread (what each verification worker
+ * does): parsing the wire transcript (hex and the strict decoding of its group elements) and the
+ * batch verification, over up to 256 of the minted coins. Median of `runs` passes.
+ */
+function checkCpu(coins: TranscriptJson[][], runs: number): Figures {
+  const G = getGroup(SUITE);
+  const key = bankKey(G, seededRandom(KEY_SEED)).key;
+  const sample = coins.flat().slice(0, 256);
+  const cpuUs = (fn: () => void): number => {
+    const c0 = process.cpuUsage();
+    fn();
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / sample.length;
+  };
+  const parse: number[] = [];
+  const verify: number[] = [];
+  for (let r = 0; r <= runs; r++) {
+    let parsed: { key: typeof key; transcript: ReturnType<typeof transcriptFromJson> }[] = [];
+    const p = cpuUs(() => void (parsed = sample.map((t) => ({ key, transcript: transcriptFromJson(G, t) }))));
+    const v = cpuUs(() => {
+      if (batchVerifyTranscripts(G, parsed).length !== 0) throw new Error('a minted coin does not verify');
+    });
+    if (r === 0) continue; // warm-up
+    parse.push(p);
+    verify.push(v);
+  }
+  return { deposit_parse_cpu_us_per_coin: round(median(parse), 0), deposit_batch_verify_cpu_us_per_coin: round(median(verify), 0) };
+}
+
 async function deposits(ctx: BenchContext, cfg: Config, dir: string, kind: DbKind, coins: TranscriptJson[][]): Promise<Figures> {
   const f: Figures = {};
   const perMerchant = Math.ceil(cfg.throughputCoins / MERCHANTS.length);
@@ -511,6 +541,11 @@ export const bankBench: BenchModule = {
       const coins = await mintCoins(count);
       f.bench_mint_coins_per_s = round((count * 1000) / (performance.now() - t0), 0);
       ctx.log(`   minted at ${f.bench_mint_coins_per_s} coins/s (signed directly with the key's secret; a blind withdrawal costs the card ~5x more)`);
+      Object.assign(f, checkCpu(coins, cfg.runs));
+      ctx.log(
+        `   a deposit check on one thread: parsing ${f.deposit_parse_cpu_us_per_coin} µs + batch verification ${f.deposit_batch_verify_cpu_us_per_coin} µs of CPU per coin ` +
+          `→ at most ${round(1e6 * VERIFY_THREADS / ((f.deposit_parse_cpu_us_per_coin as number) + (f.deposit_batch_verify_cpu_us_per_coin as number)), 0)} coins/s on ${VERIFY_THREADS} idle cores before HTTP and storage`,
+      );
       Object.assign(f, await deposits(ctx, cfg, dir, 'sqlite', coins));
       if (pgBaseUrl() === undefined) {
         const reason = 'no PostgreSQL: set ECASH_BENCH_PG_URL or ECASH_TEST_PG_URL (postgres://user:password@host:port/database)';
