@@ -7,7 +7,7 @@
  * issues is printed once (or written to a mode-600 file). Commands that need only public data
  * (audit, account show/credit, merchant add/show, keys list) do not ask for the passphrase.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import {
   DEFAULT_SUITE,
@@ -92,6 +92,14 @@ function writeSecretFile(file: string, secret: string): void {
     const code = (e as NodeJS.ErrnoException).code;
     throw new EcashError('file-exists', code === 'EEXIST' ? `${file} already exists; choose a new file for the credential` : `cannot write ${file} (${code ?? 'error'})`);
   }
+}
+
+/**
+ * Refuses an existing credential file before the credential is made: failing after it would
+ * lose a credential the bank has already recorded.
+ */
+function checkNewFile(file: string | undefined): void {
+  if (file !== undefined && existsSync(file)) throw new EcashError('file-exists', `${file} already exists; choose a new file for the credential`);
 }
 
 /** "EUR:1,2,5;USD:1,5" into the values per currency (minor units). */
@@ -243,6 +251,7 @@ export function registerBankCommands(program: Command): void {
         const now = Date.now();
         const terms = termsFor(parseDenominations(opts.denominations), now, wholeNumber(opts.withdrawDays, '--withdraw-days'), wholeNumber(opts.depositDays, '--deposit-days'), '');
         const pass = passphrase(opts);
+        checkNewFile(opts.operatorTokenFile);
         // Refuse an initialised database before the key file exists, so a mistake leaves nothing behind.
         const storage = await openStorage(opts.db);
         try {
@@ -341,6 +350,7 @@ export function registerBankCommands(program: Command): void {
     .action(
       action(async (opts: KeyOptions & { opening: string; credentialFile?: string }, cmd: Command) => {
         const opening = readOpening(opts.opening);
+        checkNewFile(opts.credentialFile);
         const opened = await withBank(opts, true, async (svc) => {
           if (opening.suite !== svc.suite) throw new EcashError('wrong-suite', `the opening is for suite ${opening.suite}, this bank uses ${svc.suite}`);
           const I = decodeElementHex(svc.group, opening.I, 'opening.I');
@@ -394,6 +404,7 @@ export function registerBankCommands(program: Command): void {
     .action(
       action(async (merchantId: string, opts: DbOptions & { name?: string; scope: string[]; fee: string; tokenFile?: string }, cmd: Command) => {
         const fee = wholeNumber(opts.fee, '--fee');
+        checkNewFile(opts.tokenFile);
         const added = await withBank(opts, false, (svc) => svc.addMerchant({ merchantId, ...(opts.name ? { name: opts.name } : {}), scopes: opts.scope, feePerCoin: fee }));
         if (opts.tokenFile !== undefined) writeSecretFile(opts.tokenFile, added.credential);
         printResult({ json: json(cmd) }, added, () => [`merchant ${merchantId} added`, 'credential (shown once):', `  ${added.credential}`].join('\n'));

@@ -113,6 +113,10 @@ describe('ecash bank (the built command)', () => {
     expect(jsonOf(m)).toMatchObject({ merchantId: 'shop-1', feePerCoin: 2, scopes: ['transit', 'canteen'], balances: [] });
     const dupM = await ecash(['--json', 'bank', 'merchant', 'add', 'shop-1', '--db', db]);
     expect(jsonOf(dupM)).toMatchObject({ error: { code: 'merchant-exists' } });
+    // An existing token file is refused before the merchant (and its credential) is made.
+    const taken = await ecash(['--json', 'bank', 'merchant', 'add', 'shop-2', '--db', db, '--token-file', mtoken]);
+    expect(jsonOf(taken)).toMatchObject({ error: { code: 'file-exists' } });
+    expect(jsonOf(await ecash(['--json', 'bank', 'merchant', 'show', 'shop-2', '--db', db]))).toMatchObject({ error: { code: 'merchant-not-found' } });
   });
 
   it('rotates keys into the key file and the database, with their windows', async () => {
