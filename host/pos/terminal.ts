@@ -224,10 +224,13 @@ export class PaymentTerminal extends EventEmitter {
 
   private launch(id: string): void {
     const abort = new AbortController();
-    const previous = this.active?.done ?? Promise.resolve();
+    const previous = this.active?.done;
     const active: ActivePayment = { id, abort, pin: undefined, done: Promise.resolve() };
     this.active = active;
-    active.done = previous.then(() => this.run(id, active)).finally(() => {
+    // Started at once when idle (the register's 201 already says waiting-for-card); behind a
+    // payment that has its outcome but is still releasing the card otherwise.
+    const running = previous === undefined ? this.run(id, active) : previous.then(() => this.run(id, active));
+    active.done = running.finally(() => {
       if (this.active === active) this.active = undefined;
     });
   }
