@@ -69,16 +69,27 @@ export function templateRegex(template: string): RegExp {
   return new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{[^}]+\\?\}|\{[^}]+\}/g, '[^/]+')}$`);
 }
 
-/** Every route the app serves as `method /path/{param}` (HEAD, fastify's automatic twin of every GET, left out). */
+/**
+ * Every route the app serves as `method /path/{param}` (HEAD, fastify's automatic twin of every
+ * GET, left out), read from fastify's own route tree once the app is ready, so routes registered
+ * directly and in plugins are both seen.
+ */
 export async function registeredRoutes(app: FastifyInstance): Promise<string[]> {
-  const registered = new Set<string>();
-  // Routes registered in plugins are added when the app loads them (at ready), after this hook exists.
-  app.addHook('onRoute', (route) => {
-    for (const m of [route.method].flat()) {
-      if (m !== 'HEAD') registered.add(`${m.toLowerCase()} ${route.url.replace(/:([A-Za-z]+)/g, '{$1}')}`);
-    }
-  });
   await app.ready();
+  const registered = new Set<string>();
+  // One node a line, four columns of tree drawing per level: `│   └── /:id/events (GET, HEAD)`.
+  const prefixes: string[] = [];
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const m = /^([│├└─ ]*)(\S+?)(?: \(([A-Z, -]+)\))?$/.exec(line);
+    if (m === null || line.trim() === '') continue;
+    const depth = m[1]!.length / 4;
+    const path = (prefixes[depth - 1] ?? '') + m[2]!;
+    prefixes[depth] = path;
+    prefixes.length = depth + 1;
+    for (const method of (m[3] ?? '').split(', ')) {
+      if (method !== '' && method !== '-' && method !== 'HEAD') registered.add(`${method.toLowerCase()} ${path.replace(/:([A-Za-z]+)/g, '{$1}')}`);
+    }
+  }
   return [...registered].sort();
 }
 
