@@ -248,6 +248,11 @@ export class PaymentTerminal extends EventEmitter {
   cancel(id: string, opts: { abandon?: boolean } = {}): PaymentView {
     const state = this.journal.currentState(id);
     if (FINAL_STATES.includes(state)) throw new EcashError('payment-final', `payment ${id} is already ${state}`);
+    if (state === 'responses-received' && this.active?.id === id) {
+      // The card has paid and its answers are stored; online, the deposit is under way. Abandoning
+      // now would record a cancelled sale whose coins the bank credits all the same.
+      throw new EcashError('payment-in-flight', `payment ${id}: the card has paid and the terminal is concluding it; wait for the outcome`);
+    }
     const requested = this.journal.latestRequest(id) !== undefined;
     if (requested && !opts.abandon) {
       throw new EcashError(
