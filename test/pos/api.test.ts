@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EcashCard } from '../../firmware-sim/index.js';
 import { VirtualTransport } from '../../reader-bridge/index.js';
 import type { BankClient } from '../../host/bank/client.js';
+import type { AcquirerBank } from '../../host/pos/acquirer.js';
+import { httpAcquirer } from '../../host/pos/bank-acquirer.js';
 import { buildPosApi } from '../../host/pos/api.js';
 import type { PaymentView } from '../../host/pos/terminal.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
@@ -471,6 +473,48 @@ describe('POS API over HTTP', () => {
     expect(s3.events.at(-1)!.data).toMatchObject({ state: 'declined', detail: { code: 'pin-wrong' } });
   });
 
+  it('refuses even abandon once the card has paid and an online terminal is depositing', async () => {
+    // The bank holds the deposit until the test lets it go: the payment sits in responses-received.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const real = httpAcquirer(shop);
+    const slow: AcquirerBank = { ...real, deposit: async (batchId, transcripts) => {
+      await held;
+      return real.deposit(batchId, transcripts);
+    } };
+    const online = await world.terminal(readers, { merchantId: 'corner-shop', bank: slow }, { readerName: 'Load', terminalId: 'pos-online', mode: 'online' });
+    const onlineApp = buildPosApi(online, { apiKey: API_KEY });
+    const card = await loaded('carol', 1_000);
+    try {
+      const url = `${await onlineApp.listen({ port: 0, host: '127.0.0.1' })}/v1`;
+      const post = (path: string, body?: unknown) =>
+        fetch(url + path, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+      const { id } = (await (await post('/payments', { amount: 400, currency: 'EUR' })).json()) as PaymentView;
+      const answered = new Promise<void>((resolve) => {
+        online.on('payment-event', (pid: string, e: { state: string }) => {
+          if (pid === id && e.state === 'responses-received') resolve();
+        });
+      });
+      readers.insertCard('Load', card);
+      await answered;
+      const refused = await post(`/payments/${id}/cancel`, { abandon: true });
+      expect(refused.status).toBe(409);
+      expect(((await refused.json()) as ErrorBody).error.code).toBe('payment-in-flight');
+      release();
+      await online.idle();
+      readers.removeCard('Load');
+      const view = (await (await fetch(`${url}/payments/${id}`, { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as PaymentView;
+      expect(view.state).toBe('approved');
+      expect(view.settlement.map((r) => r.outcome)).toEqual(view.coins.map(() => 'credited'));
+    } finally {
+      release();
+      await onlineApp.close();
+      await online.close();
+    }
+  });
+
   it('lets go of a stream the register closes early', async () => {
     const baseline = terminal.listenerCount('payment-event');
     const created = await createPayment(100);
@@ -507,7 +551,7 @@ describe('POS API over HTTP', () => {
     }
     const report = await call<{ outcomes: Record<string, number> }>('POST', '/settlement');
     expect(report.body.outcomes).toMatchObject({ credited: expect.any(Number) });
-    expect((await shop.merchant('corner-shop')).balances).toEqual([{ currency: 'EUR', balance: 1_234 + 500 + 300 + 300 + 250 }]);
+    expect((await shop.merchant('corner-shop')).balances).toEqual([{ currency: 'EUR', balance: 1_234 + 500 + 300 + 300 + 400 + 250 }]);
   });
 });
 
