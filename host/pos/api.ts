@@ -29,6 +29,7 @@ const STATUS: Record<string, number> = {
   'payment-in-flight': 409,
   'pin-not-expected': 409,
   'settlement-failed': 502,
+  'bad-bank-answer': 502,
 };
 
 function sendError(reply: FastifyReply, e: unknown): FastifyReply {
