@@ -1,0 +1,107 @@
+/**
+ * `ecash pos serve` as shipped (`node bin/ecash.js`, built by `npm test`'s pretest): the process
+ * reaches the real bank over HTTP and its reader through a reader bridge whose virtual reader
+ * holds the card in this test; a cash register drives it over HTTP, takes a payment, settles it
+ * at the bank, and stops it with SIGTERM. Without an API key it refuses to start.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBridgeServer, type BridgeServer, VirtualTransport } from '../../reader-bridge/index.js';
+import type { PaymentView } from '../../host/pos/terminal.js';
+import { World } from '../helpers/world.js';
+
+const API_KEY = 'register-key-for-the-cli-0123';
+const BRIDGE_TOKEN = 'bridge-token-for-the-cli-0123';
+
+let world: World;
+let readers: VirtualTransport;
+let bridge: BridgeServer;
+let merchantToken: string;
+
+beforeAll(async () => {
+  world = new World();
+  await world.startBank();
+  merchantToken = (await world.operator.addMerchant({ merchantId: 'kiosk', scopes: [] })).credential;
+  readers = new VirtualTransport(['Counter', 'Load']);
+  bridge = await startBridgeServer({ source: readers, token: BRIDGE_TOKEN });
+});
+
+afterAll(async () => {
+  await bridge?.close();
+  await readers?.close();
+  await world?.close();
+});
+
+function serve(env: Record<string, string>): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
+  const args = ['bin/ecash.js', 'pos', 'serve', '--bank', world.url, '--merchant', 'kiosk', '--terminal', 'cli-1', '--reader', 'Counter', '--bridge', bridge.url];
+  args.push('--journal', join(world.dir, 'cli-pos.db'), '--port', '0', '--settle-every', '0');
+  const child = spawn('node', args, { env: { ...process.env, ECASH_BANK_TOKEN: merchantToken, ECASH_BRIDGE_TOKEN: BRIDGE_TOKEN, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  child.stdout!.resume();
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stderr: () => err, exited };
+}
+
+async function apiUrl(stderr: () => string, exited: Promise<number | null>): Promise<string> {
+  const until = Date.now() + 20_000;
+  for (;;) {
+    const m = /API at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(stderr());
+    if (m !== null) return m[1]!;
+    const done = await Promise.race([exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 50))]);
+    if (done || Date.now() > until) throw new Error(`ecash pos serve did not start: ${stderr()}`);
+  }
+}
+
+describe('ecash pos serve', () => {
+  it('refuses to start without an API key, naming where to put one', async () => {
+    const { stderr, exited } = serve({ ECASH_POS_API_KEY: '' });
+    expect(await exited).not.toBe(0);
+    expect(stderr()).toContain('api-key-missing');
+    expect(stderr()).toContain('ECASH_POS_API_KEY');
+  });
+
+  it('serves the register on loopback: a payment with a card on the bridged reader, settled at the bank, then stops on SIGTERM', async () => {
+    // A card with value, loaded at the bank over HTTP.
+    const card = await world.card();
+    readers.insertCard('Load', card);
+    const ch = await readers.connect('Load');
+    const holder = await world.holder(ch, 'dora', 5_000);
+    await world.load(ch, holder, 900);
+    await ch.disconnect('reset');
+    readers.removeCard('Load');
+
+    const { child, stderr, exited } = serve({ ECASH_POS_API_KEY: API_KEY });
+    try {
+      const base = await apiUrl(stderr, exited);
+      const auth = { authorization: `Bearer ${API_KEY}` };
+      expect((await fetch(`${base}/payments`)).status).toBe(401);
+      const created = await fetch(`${base}/payments`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ amount: 650, currency: 'EUR', reference: 'cli-1' }) });
+      expect(created.status).toBe(201);
+      const { id } = (await created.json()) as PaymentView;
+      readers.insertCard('Counter', card);
+      let view: PaymentView;
+      const until = Date.now() + 15_000;
+      do {
+        await new Promise((r) => setTimeout(r, 50));
+        view = (await (await fetch(`${base}/payments/${id}`, { headers: auth })).json()) as PaymentView;
+      } while (!['approved', 'declined', 'cancelled'].includes(view.state) && Date.now() < until);
+      expect(view.state).toBe('approved');
+      expect(view.receipt).toContain('6.50');
+      const settled = await fetch(`${base}/settlement`, { method: 'POST', headers: auth });
+      expect(settled.status).toBe(200);
+      expect(((await settled.json()) as { outcomes: Record<string, number> }).outcomes).toEqual({ credited: view.coins.length });
+      expect((await world.operator.merchant('kiosk')).balances).toEqual([{ currency: 'EUR', balance: 650 }]);
+      readers.removeCard('Counter');
+      // The key never shows in what the process prints.
+      expect(stderr()).not.toContain(API_KEY);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
