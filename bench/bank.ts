@@ -26,7 +26,19 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { batchVerifyTranscripts, DEFAULT_SUITE, encodeTranscript, getGroup, keyToJson, seededRandom, toHex, transcriptFromJson, type TranscriptJson } from '../core/index.js';
+import {
+  batchVerifyTranscripts,
+  DEFAULT_SUITE,
+  encodeTranscript,
+  getGroup,
+  keyToJson,
+  randomScalar,
+  seededRandom,
+  systemRandom,
+  toHex,
+  transcriptFromJson,
+  type TranscriptJson,
+} from '../core/index.js';
 import { BankClient } from '../host/bank/client.js';
 import { startBankServer } from '../host/bank/http.js';
 import { memoryKeyStore } from '../host/bank/keyfile.js';
@@ -332,11 +344,13 @@ async function withdrawals(ctx: BenchContext, cfg: Config, dir: string, fsync: n
     const keyJson = keyToJson(G, secret.key);
     const rng = seededRandom('bench/bank/cards');
     const accounts: { token: string; I: string; z: string }[] = [];
+    const accountIds: string[] = [];
     for (let k = 0; k < cfg.withdrawAccounts; k++) {
       const card = openAccount(G, `bench-holder-${k}`, rng);
       const opened = await b.service.openAccount(card.holder, card.I, card.opening.proof);
-      await b.service.cashIn(opened.accountId, secret.key.currency, secret.key.value * cfg.coinsPerAccount * (cfg.runs + 1) * 2, 'bench');
+      await b.service.cashIn(opened.accountId, secret.key.currency, secret.key.value * (cfg.coinsPerAccount * 2 + cfg.withdrawAccounts * cfg.coinsPerAccount) * (cfg.runs + 1), 'bench');
       accounts.push({ token: opened.credential, I: toHex(G.encode(card.I)), z: opened.z.find((z) => z.keyId === keyJson.keyId)!.z });
+      accountIds.push(opened.accountId);
     }
     const coinsPerRun = cfg.withdrawAccounts * cfg.coinsPerAccount;
     const run = async (blind: boolean): Promise<Sample> => {
@@ -357,6 +371,29 @@ async function withdrawals(ctx: BenchContext, cfg: Config, dir: string, fsync: n
       }
     };
     const f: Figures = {};
+    // The service alone, in process and one coin at a time: its CPU per coin (the offer's
+    // exponentiations, encodings, SQL) against its wall time, the difference being commit waits.
+    const sfx = kind === 'sqlite' ? '' : '_postgres';
+    const serviceCoins = Math.max(4, Math.round(coinsPerRun / 4));
+    const serviceCpu: number[] = [];
+    const serviceWall: number[] = [];
+    for (let r = 0; r < cfg.runs; r++) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      for (let i = 0; i < serviceCoins; i++) {
+        const session = await b.service.startWithdrawal(accountIds[0]!, secret.key.keyId);
+        await b.service.answerWithdrawal(accountIds[0]!, session.sessionId, randomScalar(G, systemRandom));
+      }
+      const c = process.cpuUsage(c0);
+      serviceWall.push(((performance.now() - t0) * 1000) / serviceCoins);
+      serviceCpu.push((c.user + c.system) / serviceCoins);
+    }
+    f[`withdraw_service_cpu_us_per_coin${sfx}`] = round(median(serviceCpu), 0);
+    f[`withdraw_service_wall_us_per_coin${sfx}`] = round(median(serviceWall), 0);
+    ctx.log(
+      `   ${kind}: the service alone in process, one coin at a time: ${f[`withdraw_service_wall_us_per_coin${sfx}`]} µs/coin, of which CPU ${f[`withdraw_service_cpu_us_per_coin${sfx}`]} µs ` +
+        `(the rest is waiting: for commits, or for a core on a busy machine)`,
+    );
     const modes = kind === 'sqlite' ? ([['withdraw', true], ['withdraw_bank_only', false]] as const) : ([['withdraw_bank_only_postgres', false]] as const);
     for (const [name, blind] of modes) {
       const samples: Sample[] = [];
