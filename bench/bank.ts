@@ -431,10 +431,16 @@ async function withdrawals(ctx: BenchContext, cfg: Config, dir: string, fsync: n
       `   the bank alone (cards send random challenges instead of blinding): ${f.withdraw_bank_only_coins_per_s} coins/s; main thread ${f.withdraw_bank_only_bank_main_thread_us_per_coin} µs/coin, ` +
         `busy ${pct(f.withdraw_bank_only_bank_main_thread_busy)}; process CPU ${f.withdraw_bank_only_process_cpu_us_per_coin} µs/coin`,
     );
+    const main = f.withdraw_bank_only_bank_main_thread_us_per_coin as number;
+    const busy = f.withdraw_bank_only_bank_main_thread_busy as number;
+    const cpu = f.withdraw_service_cpu_us_per_coin as number;
+    const wall = f.withdraw_service_wall_us_per_coin as number;
+    const who = busy >= 0.85 ? `the bank's main thread, busy ${pct(busy)} of the time` : `not the bank's main thread (busy ${pct(busy)} of the time) but the cards' round trips`;
     ctx.log(
-      `   → limit: each coin is two durable SQLite commits (open the session; answer, debit and book), one at a time on the one connection, ` +
-        `each at least an fsync (${fsync} ms here); the main thread waits in them (better-sqlite3 is synchronous, so the wait counts as busy)` +
-        `${(f.withdraw_machine_cpu_busy as number) >= 0.85 ? `; with the cards' math on the same ${availableParallelism()} cores the CPU is full too` : ''}`,
+      `   → limit: ${who}, ${main} µs per coin: the service's CPU ${cpu} µs (the offer's exponentiations, encodings, SQL), ` +
+        `waiting in its two durable commits per coin ${Math.max(0, wall - cpu)} µs (SQLite commits one at a time on one connection, each with an fsync: ${fsync} ms on this disk; ` +
+        `better-sqlite3 waits on the main thread), HTTP and the rest ${Math.max(0, main - wall)} µs` +
+        `${(f.withdraw_machine_cpu_busy as number) >= 0.85 ? `; with the cards' math on the same ${availableParallelism()} cores the whole machine is busy too` : ''}`,
     );
     return f;
   } finally {
