@@ -4,22 +4,19 @@
  * over vpcd (`Virtual PCD 00 00`), and through the remote bridge on loopback to an in-process
  * card. Medians of many single exchanges.
  */
-import { existsSync } from 'node:fs';
-import { ECASH_AID, encodeCommand, isEcashError, CLA_ISO, ISO_INS, SELECT_BY_AID_P1 } from '../core/index.js';
-import { createVolatileCard, serveOverVpcd } from '../firmware-sim/index.js';
+import { ECASH_AID, encodeCommand, CLA_ISO, ISO_INS, SELECT_BY_AID_P1 } from '../core/index.js';
+import { createVolatileCard } from '../firmware-sim/index.js';
 import {
   ApduClient,
-  PcscTransport,
   RemoteTransport,
   startBridgeServer,
   VirtualTransport,
   type ReaderTransport,
 } from '../reader-bridge/index.js';
-import { PCSCD_SOCKET } from '../test/helpers/env.js';
-import { medianMs, round, unmeasured, type BenchContext, type BenchModule, type Figures } from './harness.js';
+import { medianMs, round, type BenchContext, type BenchModule, type Figures } from './harness.js';
+import { throughPcscd, VPCD_READER } from './vpcd.js';
 
 const SELECT = encodeCommand({ cla: CLA_ISO, ins: ISO_INS.SELECT, p1: SELECT_BY_AID_P1, p2: 0, data: ECASH_AID, le: 256 });
-const VPCD_READER = 'Virtual PCD 00 00';
 
 async function rtt(ctx: BenchContext, transport: ReaderTransport, reader: string): Promise<number> {
   const channel = await transport.connect(reader);
@@ -45,26 +42,11 @@ async function virtualRtt(ctx: BenchContext): Promise<Figures> {
 }
 
 async function pcscRtt(ctx: BenchContext): Promise<Figures> {
-  if (!existsSync(PCSCD_SOCKET)) return unmeasured('apdu_rtt_pcsc_ms', 'pcscd is not running on this machine');
-  const transport = new PcscTransport();
-  const served = await serveOverVpcd(await card());
-  try {
-    await served.whenConnected();
-    const deadline = Date.now() + 5_000;
-    while (!(await transport.listReaders()).some((r) => r.name === VPCD_READER && r.cardPresent)) {
-      if (Date.now() > deadline) return unmeasured('apdu_rtt_pcsc_ms', `pcscd does not show a card in "${VPCD_READER}" (is vsmartcard-vpcd installed?)`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  return throughPcscd('apdu_rtt_pcsc_ms', await card(), async (transport, served) => {
     const figures: Figures = { apdu_rtt_pcsc_ms: round(await rtt(ctx, transport, VPCD_READER), 4) };
     if (!served.quickAck.active) figures.apdu_rtt_pcsc_ms_note = `TCP_QUICKACK not in use on the card side: ${served.quickAck.reason ?? 'unknown'}`;
     return figures;
-  } catch (e) {
-    if (isEcashError(e, 'pcsc-unavailable')) return unmeasured('apdu_rtt_pcsc_ms', e.message);
-    throw e;
-  } finally {
-    await transport.close();
-    await served.close();
-  }
+  });
 }
 
 async function remoteRtt(ctx: BenchContext): Promise<Figures> {
