@@ -26,7 +26,17 @@ it('prints the bank figures as one JSON object', { timeout: 180_000 }, async () 
   });
   const f = JSON.parse(stdout) as Record<string, unknown>;
   expect(f.bank_error).toBeUndefined();
-  for (const name of ['withdraw_coins_per_s', 'withdraw_bank_only_coins_per_s', 'withdraw_bank_main_thread_us_per_coin', 'fsync_ms', 'bench_mint_coins_per_s']) {
+  for (const name of [
+    'withdraw_coins_per_s',
+    'withdraw_bank_only_coins_per_s',
+    'withdraw_bank_main_thread_us_per_coin',
+    'withdraw_service_cpu_us_per_coin',
+    'withdraw_service_wall_us_per_coin',
+    'deposit_parse_cpu_us_per_coin',
+    'deposit_batch_verify_cpu_us_per_coin',
+    'fsync_ms',
+    'bench_mint_coins_per_s',
+  ]) {
     expect(f[name], name).toBeGreaterThan(0);
   }
   for (const db of withPostgres ? ['sqlite', 'postgres'] : ['sqlite']) {
