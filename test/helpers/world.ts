@@ -15,7 +15,7 @@ import {
   toHex,
 } from '../../core/index.js';
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
-import { type CardChannel, EcashCardClient, type ReaderSource } from '../../reader-bridge/index.js';
+import { type CardChannel, EcashCardClient, type ReaderSource, type VirtualTransport } from '../../reader-bridge/index.js';
 import { BankClient } from '../../host/bank/client.js';
 import { startBankServer } from '../../host/bank/http.js';
 import { memoryKeyStore } from '../../host/bank/keyfile.js';
@@ -189,4 +189,33 @@ export async function cardValue(channel: CardChannel): Promise<number> {
   const client = EcashCardClient.on(channel);
   await client.select();
   return (await client.balance()).reduce((s, b) => s + b.value * b.count, 0);
+}
+
+/**
+ * Opens an account for `card` (credited with `credit`) and loads `amount` onto it in the virtual
+ * reader `reader`, where the card is put in and taken out again.
+ */
+export async function loadViaReader(world: World, readers: VirtualTransport, reader: string, card: EcashCard, name: string, credit: number, amount: number): Promise<Holder> {
+  readers.insertCard(reader, card);
+  const ch = await readers.connect(reader);
+  try {
+    const holder = await world.holder(ch, name, credit);
+    if (amount > 0) await world.load(ch, holder, amount);
+    return holder;
+  } finally {
+    await ch.disconnect('reset');
+    readers.removeCard(reader);
+  }
+}
+
+/** The value `card` holds, read in the virtual reader `reader` (put in and taken out again). */
+export async function valueViaReader(readers: VirtualTransport, reader: string, card: EcashCard): Promise<number> {
+  readers.insertCard(reader, card);
+  const ch = await readers.connect(reader);
+  try {
+    return await cardValue(ch);
+  } finally {
+    await ch.disconnect('reset');
+    readers.removeCard(reader);
+  }
 }

@@ -16,7 +16,7 @@ import { buildPosApi } from '../../host/pos/api.js';
 import type { PaymentView } from '../../host/pos/terminal.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
 import { OpenApiFile, recordResponses, registeredRoutes } from '../helpers/openapi.js';
-import { cardValue, PIN, World } from '../helpers/world.js';
+import { loadViaReader, PIN, valueViaReader, World } from '../helpers/world.js';
 
 const API_KEY = 'register-key-0123456789';
 const READER = 'Counter';
@@ -36,25 +36,11 @@ const spec = new OpenApiFile('pos');
 
 async function loaded(name: string, amount: number, noPinLimit?: number): Promise<EcashCard> {
   const card = await world.card({ noPinLimit });
-  readers.insertCard('Load', card);
-  const ch = await readers.connect('Load');
-  const holder = await world.holder(ch, name, 10_000);
-  await world.load(ch, holder, amount);
-  await ch.disconnect('reset');
-  readers.removeCard('Load');
+  await loadViaReader(world, readers, 'Load', card, name, 10_000, amount);
   return card;
 }
 
-async function valueOf(card: EcashCard): Promise<number> {
-  readers.insertCard('Load', card);
-  const ch = await readers.connect('Load');
-  try {
-    return await cardValue(ch);
-  } finally {
-    await ch.disconnect('reset');
-    readers.removeCard('Load');
-  }
-}
+const valueOf = (card: EcashCard) => valueViaReader(readers, 'Load', card);
 
 beforeAll(async () => {
   world = new World();

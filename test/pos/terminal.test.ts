@@ -15,7 +15,7 @@ import { httpIssuer } from '../../host/load/bank-issuer.js';
 import { loadCard, recoverInterruptedLoads } from '../../host/load/load-terminal.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
 import type { BankClient } from '../../host/bank/client.js';
-import { cardValue, finalView, type Holder, PIN, PUK, reasonOf, World } from '../helpers/world.js';
+import { cardValue, finalView, type Holder, loadViaReader, PIN, PUK, reasonOf, valueViaReader, World } from '../helpers/world.js';
 
 let world: World;
 let readers: VirtualTransport;
@@ -36,25 +36,10 @@ afterEach(async () => {
 /** A card with an account holding `credit`, loaded with `load` (card left out of the readers). */
 async function loadedCard(name: string, credit: number, load: number, card?: EcashCard): Promise<{ card: EcashCard; holder: Holder }> {
   const c = card ?? (await world.card());
-  readers.insertCard('Load', c);
-  const ch = await readers.connect('Load');
-  const holder = await world.holder(ch, name, credit);
-  if (load > 0) await world.load(ch, holder, load);
-  await ch.disconnect('reset');
-  readers.removeCard('Load');
-  return { card: c, holder };
+  return { card: c, holder: await loadViaReader(world, readers, 'Load', c, name, credit, load) };
 }
 
-async function valueOf(card: EcashCard): Promise<number> {
-  readers.insertCard('Load', card);
-  const ch = await readers.connect('Load');
-  try {
-    return await cardValue(ch);
-  } finally {
-    await ch.disconnect('reset');
-    readers.removeCard('Load');
-  }
-}
+const valueOf = (card: EcashCard) => valueViaReader(readers, 'Load', card);
 
 async function pay(terminal: PaymentTerminal, card: EcashCard, amount: number) {
   const p = terminal.startPayment({ amount, currency: 'EUR', reference: 'ref' });
