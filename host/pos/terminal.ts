@@ -106,8 +106,11 @@ class Decline extends Error {
   }
 }
 
-/** The card left (or failed) mid-exchange: wait for it and try again. */
-const RETRYABLE = new Set(['card-removed', 'card-reset', 'card-timeout', 'transport-failure', 'channel-closed', 'no-card']);
+/**
+ * The card left (or failed) mid-exchange, or its reader was unplugged: wait (within the card wait)
+ * for the card to come back and try again with the same request.
+ */
+const RETRYABLE = new Set(['card-removed', 'card-reset', 'card-timeout', 'transport-failure', 'channel-closed', 'no-card', 'no-reader']);
 
 interface ActivePayment {
   id: string;

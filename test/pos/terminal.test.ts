@@ -238,6 +238,28 @@ describe('POS terminal', () => {
     expect(await valueOf(card)).toBe(2_000 - 750);
   });
 
+  it('a reader unplugged after the request reached the card: plugged back in, the same request finishes the payment', async () => {
+    const { card } = await loadedCard('uma', 10_000, 2_000);
+    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
+    let unplugged = false;
+    t.on('payment-event', (_id: string, ev: { state: string }) => {
+      if (ev.state === 'request-sent' && !unplugged) {
+        unplugged = true;
+        readers.removeReader('Counter');
+      }
+    });
+    const p = t.startPayment({ amount: 650, currency: 'EUR' });
+    readers.insertCard('Counter', card);
+    await new Promise<void>((resolve) => t.on('payment-event', (_: string, ev: { state: string }) => ev.state === 'interrupted' && resolve()));
+    expect(reasonOf(t.view(p.id))).toBe('no-reader');
+    readers.addReader('Counter');
+    readers.insertCard('Counter', card);
+    const view = await finalView(t, p.id);
+    readers.removeCard('Counter');
+    expect(view.state).toBe('approved');
+    expect(await valueOf(card)).toBe(2_000 - 650);
+  });
+
   it('resumes after a crash: a request the card already answered is answered again, charging once', async () => {
     const { card } = await loadedCard('quinn', 10_000, 2_000);
     const journal = world.journal('restart');
