@@ -371,8 +371,14 @@ export class PaymentTerminal extends EventEmitter {
       }
     } catch (e) {
       if (signal.aborted) return;
-      const reason =
-        e instanceof Decline
+      const lostCard = e instanceof Decline && e.code === 'card-timeout' && this.journal.latestRequest(id) !== undefined;
+      const reason = lostCard
+        ? {
+            code: 'card-not-returned',
+            message:
+              'the card left after it was asked to pay and did not come back: it may have spent coins for this payment (its payment log shows it); the request stays in the journal',
+          }
+        : e instanceof Decline
           ? { code: e.code, message: e.message, ...e.details }
           : isEcashError(e)
             ? { code: e.code, message: e.message }

@@ -260,6 +260,24 @@ describe('POS terminal', () => {
     expect(await valueOf(card)).toBe(2_000 - 650);
   });
 
+  it('a card pulled after the request that never comes back: declined card-not-returned, the request kept', async () => {
+    const { card } = await loadedCard('vera', 10_000, 2_000);
+    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1', cardWaitMs: 1_000 });
+    let pulled = false;
+    t.on('payment-event', (_id: string, ev: { state: string }) => {
+      if (ev.state === 'request-sent' && !pulled) {
+        pulled = true;
+        readers.removeCard('Counter');
+      }
+    });
+    const p = t.startPayment({ amount: 650, currency: 'EUR' });
+    readers.insertCard('Counter', card);
+    const view = await finalView(t, p.id);
+    expect(view.state).toBe('declined');
+    expect(reasonOf(view)).toBe('card-not-returned');
+    expect(view.events.map((e) => e.state)).toContain('interrupted');
+  });
+
   it('resumes after a crash: a request the card already answered is answered again, charging once', async () => {
     const { card } = await loadedCard('quinn', 10_000, 2_000);
     const journal = world.journal('restart');
