@@ -42,10 +42,12 @@ export interface Group {
   equals(a: GroupElement, b: GroupElement): boolean;
   isIdentity(a: GroupElement): boolean;
   /**
-   * Returns the same element prepared for repeated exponentiation (fixed-base tables), for
-   * long-lived bases such as a denomination key h or an account's I·g2.
+   * Returns the same element prepared for repeated exponentiation (fixed-base tables, built at
+   * its first use), for long-lived bases such as a denomination key h or an account's I·g2.
+   * `size` 'small' asks for a smaller, cheaper table where the suite has a choice (a base used
+   * for tens of exponentiations rather than thousands).
    */
-  precompute(a: GroupElement): GroupElement;
+  precompute(a: GroupElement, size?: 'large' | 'small'): GroupElement;
 
   /** Canonical encoding (cached per element, so re-encoding a decoded element is free). */
   encode(a: GroupElement): Uint8Array;

@@ -66,7 +66,7 @@ export function meteredGroup(group: Group, counts: OpCounts): Group {
     },
     equals: (a, b) => group.equals(a, b),
     isIdentity: (a) => group.isIdentity(a),
-    precompute: (a) => group.precompute(a),
+    precompute: (a, size) => group.precompute(a, size),
     encode: (a) => group.encode(a),
     decode: (b, what) => (counts.decode++, group.decode(b, what)),
     hashToScalar: (fields) => (counts.hash++, group.hashToScalar(fields)),

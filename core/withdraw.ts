@@ -41,10 +41,14 @@ export class BankWithdrawalSession {
     this.offer = state.offer;
   }
 
-  /** Step 1: a fresh session for account I under `secret`. */
-  static offer(group: Group, secret: DenominationSecret, I: GroupElement, rng: RandomSource): BankWithdrawalSession {
+  /**
+   * Step 1: a = g^w, b = (I·g2)^w for a fresh w. A bank serving the account often may pass its
+   * base I·g2 already prepared with `group.precompute` instead of I.
+   */
+  static offer(group: Group, secret: DenominationSecret, account: GroupElement | { base: GroupElement }, rng: RandomSource): BankWithdrawalSession {
     const w = randomNonZeroScalar(group, rng);
-    const offer = { a: group.exp(group.g, w), b: group.exp(group.mul(I, group.g2), w) };
+    const base = 'base' in account ? account.base : group.mul(account, group.g2);
+    const offer = { a: group.exp(group.g, w), b: group.exp(base, w) };
     return new BankWithdrawalSession(group, secret, { w, offer });
   }
 
