@@ -124,12 +124,17 @@ async function main(): Promise<void> {
     port.postMessage({ minted: mint(task) } satisfies WorkerReply);
     return;
   }
-  // Parse the key (its fixed-base table) before "go", so the timed part is the loops.
-  keyFromJson(getGroup(task.suite), task.key);
+  // Parse the key (its fixed-base table) before "go", so the timed part is the loops. Every "go"
+  // runs the loops once more: the bench sends an untimed first one so the timed ones run warm.
+  const t = task;
+  keyFromJson(getGroup(t.suite), t.key);
+  port.on('message', () => {
+    Promise.all(t.accounts.map((a) => withdrawLoop(t, a))).then(
+      (counts) => port.postMessage({ withdrawn: counts.reduce((x, y) => x + y, 0) } satisfies WorkerReply),
+      (e: unknown) => port.postMessage({ error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) } satisfies WorkerReply),
+    );
+  });
   port.postMessage({ ready: true } satisfies WorkerReply);
-  await new Promise((resolve) => port.once('message', resolve));
-  const counts = await Promise.all(task.accounts.map((a) => withdrawLoop(task, a)));
-  port.postMessage({ withdrawn: counts.reduce((x, y) => x + y, 0) } satisfies WorkerReply);
 }
 
 main().catch((e: unknown) => port.postMessage({ error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) } satisfies WorkerReply));

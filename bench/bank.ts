@@ -353,22 +353,21 @@ async function withdrawals(ctx: BenchContext, cfg: Config, dir: string, fsync: n
       accountIds.push(opened.accountId);
     }
     const coinsPerRun = cfg.withdrawAccounts * cfg.coinsPerAccount;
-    const run = async (blind: boolean): Promise<Sample> => {
+    /** The card threads of one mode, kept for all its runs (a fresh thread's first coins run cold). */
+    const cards = async (blind: boolean) => {
       const per = Math.ceil(accounts.length / THREADS);
       const workers = Array.from({ length: THREADS }, (_, i) =>
         spawn({ task: 'withdraw', suite: SUITE, baseUrl: b.url, key: keyJson, accounts: accounts.slice(i * per, (i + 1) * per), coinsPerAccount: cfg.coinsPerAccount, blind }),
       );
-      try {
-        await Promise.all(workers.map(nextReply)); // ready
-        return await measure(async () => {
-          const done = workers.map(nextReply);
-          for (const w of workers) w.postMessage('go');
-          const n = (await Promise.all(done)).reduce((s, r) => s + ('withdrawn' in r ? r.withdrawn : 0), 0);
-          if (n !== coinsPerRun) throw new Error(`withdrew ${n} coins, expected ${coinsPerRun}`);
-        });
-      } finally {
-        await Promise.all(workers.map((w) => w.terminate()));
-      }
+      await Promise.all(workers.map(nextReply)); // ready
+      const once = async () => {
+        const done = workers.map(nextReply);
+        for (const w of workers) w.postMessage('go');
+        const n = (await Promise.all(done)).reduce((s, r) => s + ('withdrawn' in r ? r.withdrawn : 0), 0);
+        if (n !== coinsPerRun) throw new Error(`withdrew ${n} coins, expected ${coinsPerRun}`);
+      };
+      await once(); // warm-up, untimed
+      return { run: () => measure(once), close: () => Promise.all(workers.map((w) => w.terminate())) };
     };
     const f: Figures = {};
     // The service alone, in process and one coin at a time: its CPU per coin (the offer's
@@ -397,7 +396,12 @@ async function withdrawals(ctx: BenchContext, cfg: Config, dir: string, fsync: n
     const modes = kind === 'sqlite' ? ([['withdraw', true], ['withdraw_bank_only', false]] as const) : ([['withdraw_bank_only_postgres', false]] as const);
     for (const [name, blind] of modes) {
       const samples: Sample[] = [];
-      for (let r = 0; r < cfg.runs; r++) samples.push(await run(blind));
+      const mode = await cards(blind);
+      try {
+        for (let r = 0; r < cfg.runs; r++) samples.push(await mode.run());
+      } finally {
+        await mode.close();
+      }
       const rate = median(samples.map((s) => (coinsPerRun * 1000) / s.wallMs));
       f[name === 'withdraw_bank_only_postgres' ? 'withdraw_bank_only_coins_per_s_postgres' : `${name}_coins_per_s`] = round(rate, 0);
       f[`${name}_bank_main_thread_us_per_coin`] = round(median(samples.map((s) => (s.mainMs * 1000) / coinsPerRun)), 0);

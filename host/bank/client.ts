@@ -82,12 +82,16 @@ export class BankClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     let text: string;
+    // A timer cleared with the answer: AbortSignal.timeout's timers outlive their requests and
+    // doubled the client's CPU per request in the bank benchmark.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new DOMException('timed out', 'TimeoutError')), this.timeoutMs);
     try {
       res = await fetch(url, {
         method,
         headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: abort.signal,
       });
       text = await res.text();
     } catch (cause) {
@@ -100,6 +104,8 @@ export class BankClient {
         0,
         { cause },
       );
+    } finally {
+      clearTimeout(timer);
     }
     if (res.status === 204) return undefined as T;
     let parsed: unknown;
