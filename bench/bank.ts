@@ -439,12 +439,17 @@ async function withdrawals(ctx: BenchContext, cfg: Config, dir: string, fsync: n
     const busy = f.withdraw_bank_only_bank_main_thread_busy as number;
     const cpu = f.withdraw_service_cpu_us_per_coin as number;
     const wall = f.withdraw_service_wall_us_per_coin as number;
-    const who = busy >= 0.85 ? `the bank's main thread, busy ${pct(busy)} of the time` : `not the bank's main thread (busy ${pct(busy)} of the time) but the cards' round trips`;
+    const machine = f.withdraw_bank_only_machine_cpu_busy as number;
+    const process_ = f.withdraw_bank_only_process_cpu_us_per_coin as number;
+    const who =
+      busy >= 0.85
+        ? `the bank's main thread, busy ${pct(busy)} of the time`
+        : machine >= 0.85
+          ? `the machine's ${availableParallelism()} cores (${pct(machine)} busy): besides the bank's main thread, the card threads' HTTP clients and the rest of the process take ${Math.max(0, process_ - main)} µs per coin`
+          : `not the bank's main thread (busy ${pct(busy)} of the time) but the cards' round trips`;
     ctx.log(
-      `   → limit: ${who}, ${main} µs per coin: the service's CPU ${cpu} µs (the offer's exponentiations, encodings, SQL), ` +
-        `waiting in its two durable commits per coin ${Math.max(0, wall - cpu)} µs (SQLite commits one at a time on one connection, each with an fsync: ${fsync} ms on this disk; ` +
-        `better-sqlite3 waits on the main thread), HTTP and the rest ${Math.max(0, main - wall)} µs` +
-        `${(f.withdraw_machine_cpu_busy as number) >= 0.85 ? `; with the cards' math on the same ${availableParallelism()} cores the whole machine is busy too` : ''}`,
+      `   → limit: ${who}. The main thread spends ${main} µs per coin: the service's CPU ${cpu} µs (the offer's exponentiations, encodings, SQL), HTTP and the rest ${Math.max(0, main - cpu)} µs. ` +
+        `Each coin also waits ${Math.max(0, wall - cpu)} µs for its two durable commits (a group fsync on the thread pool, ${fsync} ms on this disk): latency, not main-thread time`,
     );
     return f;
   } finally {
