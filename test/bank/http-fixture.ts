@@ -32,15 +32,11 @@ import { memoryKeyStore } from '../../host/bank/keyfile.js';
 import { BankService } from '../../host/bank/service.js';
 import { type BankStorage, openStorage } from '../../host/bank/storage/index.js';
 import { type Account, bankKey, openAccount, PAYMENT_TIME, paymentContext, spend } from '../core/fixtures.js';
-import { postgresUrl, requireService } from '../helpers/env.js';
-
-export type AdapterKind = 'sqlite' | 'postgres';
+import { postgresUrl } from '../helpers/env.js';
+import { type AdapterKind, adapters } from './helpers.js';
 
 /** Both adapters; PostgreSQL is skipped only outside CI when ECASH_TEST_PG_URL is not set. */
-export const ADAPTERS: { kind: AdapterKind; available: boolean }[] = [
-  { kind: 'sqlite', available: true },
-  { kind: 'postgres', available: requireService(postgresUrl() !== undefined, 'PostgreSQL (ECASH_TEST_PG_URL)') },
-];
+export const ADAPTERS = adapters();
 
 export interface BankFixture {
   kind: AdapterKind;
