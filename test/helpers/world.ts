@@ -219,3 +219,15 @@ export async function valueViaReader(readers: VirtualTransport, reader: string, 
     readers.removeCard(reader);
   }
 }
+
+/** Runs `action` once, at the first journal event of `state` of any payment on `terminal`; resolves after it. */
+export function atState(terminal: PaymentTerminal, state: string, action: () => unknown = () => undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const onEvent = (_id: string, ev: { state: string }) => {
+      if (ev.state !== state) return;
+      terminal.off('payment-event', onEvent);
+      void Promise.resolve(action()).then(() => resolve());
+    };
+    terminal.on('payment-event', onEvent);
+  });
+}

@@ -15,7 +15,7 @@ import { httpIssuer } from '../../host/load/bank-issuer.js';
 import { loadCard, recoverInterruptedLoads } from '../../host/load/load-terminal.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
 import type { BankClient } from '../../host/bank/client.js';
-import { cardValue, finalView, type Holder, loadViaReader, PIN, PUK, reasonOf, valueViaReader, World } from '../helpers/world.js';
+import { atState, cardValue, finalView, type Holder, loadViaReader, PIN, PUK, reasonOf, valueViaReader, World } from '../helpers/world.js';
 
 let world: World;
 let readers: VirtualTransport;
@@ -211,26 +211,11 @@ describe('POS terminal', () => {
     const { card } = await loadedCard('pat', 10_000, 2_000);
     const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
     // Pull the card the moment the journal records the request.
-    let pulled = false;
-    t.on('payment-event', (_id: string, ev: { state: string }) => {
-      if (ev.state === 'request-sent' && !pulled) {
-        pulled = true;
-        readers.removeCard('Counter');
-      }
-    });
+    void atState(t, 'request-sent', () => readers.removeCard('Counter'));
+    const interrupted = atState(t, 'interrupted');
     const p = t.startPayment({ amount: 750, currency: 'EUR' });
     readers.insertCard('Counter', card);
-    await new Promise<void>((resolve) => {
-      const onEvent = (_id: string, ev: { state: string }) => {
-        if (ev.state === 'interrupted' || ev.state === 'waiting-for-card') {
-          if (pulled) {
-            t.off('payment-event', onEvent);
-            resolve();
-          }
-        }
-      };
-      t.on('payment-event', onEvent);
-    });
+    await interrupted;
     readers.insertCard('Counter', card);
     const view = await finalView(t, p.id);
     readers.removeCard('Counter');
@@ -241,16 +226,11 @@ describe('POS terminal', () => {
   it('a reader unplugged after the request reached the card: plugged back in, the same request finishes the payment', async () => {
     const { card } = await loadedCard('uma', 10_000, 2_000);
     const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
-    let unplugged = false;
-    t.on('payment-event', (_id: string, ev: { state: string }) => {
-      if (ev.state === 'request-sent' && !unplugged) {
-        unplugged = true;
-        readers.removeReader('Counter');
-      }
-    });
+    void atState(t, 'request-sent', () => readers.removeReader('Counter'));
+    const interrupted = atState(t, 'interrupted');
     const p = t.startPayment({ amount: 650, currency: 'EUR' });
     readers.insertCard('Counter', card);
-    await new Promise<void>((resolve) => t.on('payment-event', (_: string, ev: { state: string }) => ev.state === 'interrupted' && resolve()));
+    await interrupted;
     expect(reasonOf(t.view(p.id))).toBe('no-reader');
     readers.addReader('Counter');
     readers.insertCard('Counter', card);
@@ -263,13 +243,7 @@ describe('POS terminal', () => {
   it('a card pulled after the request that never comes back: declined card-not-returned, the request kept', async () => {
     const { card } = await loadedCard('vera', 10_000, 2_000);
     const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1', cardWaitMs: 1_000 });
-    let pulled = false;
-    t.on('payment-event', (_id: string, ev: { state: string }) => {
-      if (ev.state === 'request-sent' && !pulled) {
-        pulled = true;
-        readers.removeCard('Counter');
-      }
-    });
+    void atState(t, 'request-sent', () => readers.removeCard('Counter'));
     const p = t.startPayment({ amount: 650, currency: 'EUR' });
     readers.insertCard('Counter', card);
     const view = await finalView(t, p.id);
