@@ -1,8 +1,8 @@
 /** The options every host command uses to reach the bank, and the secrets it needs, read safely. */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { EcashError } from '../../core/index.js';
 import { BankClient } from '../bank/client.js';
+import { readSecret } from './secrets.js';
 
 export interface BankLinkOptions {
   bank?: string;
@@ -16,23 +16,6 @@ export function addBankOptions(cmd: Command): Command {
   return cmd
     .option('--bank <url>', `the bank's base URL, e.g. http://127.0.0.1:8080 (default: $${BANK_URL_ENV})`)
     .option('--token-file <file>', `file holding the bank credential (default: $${BANK_TOKEN_ENV}); never pass a token on the command line`);
-}
-
-/** A secret from a file or the environment, never from argv (other users see argv in ps). */
-export function readSecret(file: string | undefined, env: string, what: string, code: string): string | undefined {
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new EcashError(code, `cannot read the ${what} from ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    const value = text.trim();
-    if (value === '') throw new EcashError(code, `${file} is empty; it should hold the ${what}`);
-    return value;
-  }
-  const value = process.env[env]?.trim();
-  return value === '' ? undefined : value;
 }
 
 export function bankClientFrom(opts: BankLinkOptions, needToken = true): BankClient {

@@ -7,7 +7,7 @@
  * issues is printed once (or written to a mode-600 file). Commands that need only public data
  * (audit, account show/credit, merchant add/show, keys list) do not ask for the passphrase.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import {
   DEFAULT_SUITE,
@@ -38,6 +38,7 @@ import {
   type BankStorage,
 } from '../bank/index.js';
 import { action, info, printResult } from './output.js';
+import { readSecret, writeSecretFile } from './secrets.js';
 
 const PASSPHRASE_ENV = 'ECASH_BANK_PASSPHRASE';
 const DAY_MS = 86_400_000;
@@ -67,31 +68,11 @@ function wholeNumber(value: string | undefined, option: string, fallback?: numbe
 
 /** The key file's passphrase: from a file or the environment, never from argv. */
 function passphrase(opts: { passphraseFile?: string }): string {
-  if (opts.passphraseFile !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(opts.passphraseFile, 'utf8');
-    } catch (e) {
-      throw new EcashError('passphrase-missing', `cannot read the passphrase from ${opts.passphraseFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-    // A trailing newline from `echo … > file` is not part of the passphrase.
-    return text.replace(/\r?\n$/, '');
-  }
-  const env = process.env[PASSPHRASE_ENV];
-  if (env === undefined || env === '') {
+  const value = readSecret(opts.passphraseFile, PASSPHRASE_ENV, 'passphrase', 'passphrase-missing');
+  if (value === undefined) {
     throw new EcashError('passphrase-missing', `the key file passphrase is needed: pass --passphrase-file <file> or set ${PASSPHRASE_ENV}`);
   }
-  return env;
-}
-
-/** Writes a credential for its holder: mode 600, never over an existing file. */
-function writeSecretFile(file: string, secret: string): void {
-  try {
-    writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new EcashError('file-exists', code === 'EEXIST' ? `${file} already exists; choose a new file for the credential` : `cannot write ${file} (${code ?? 'error'})`);
-  }
+  return value;
 }
 
 /**

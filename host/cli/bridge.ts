@@ -3,7 +3,6 @@
  * reader options (`--reader`, `--bridge`, `--hid`, `--trace`, `--timeouts`) that every command
  * which talks to a card shares through `addReaderOptions` and `openCard`.
  */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { EcashError, fromHex, swHex, toHex } from '../../core/index.js';
 import {
@@ -22,6 +21,7 @@ import {
   type ShareMode,
 } from '../../reader-bridge/index.js';
 import { action, info, printResult } from './output.js';
+import { readSecret } from './secrets.js';
 
 export interface ReaderCliOptions {
   reader?: string;
@@ -53,8 +53,8 @@ export function addReaderOptions(cmd: Command, withReader = true): Command {
 
 /** The bridge token from a file or the environment, never from the command line (ps shows it). */
 function readToken(file: string | undefined): string {
-  const token = file !== undefined ? readFileSync(file, 'utf8').trim() : process.env[TOKEN_ENV];
-  if (!token) throw new EcashError('bridge-token-missing', `no bridge token: set $${TOKEN_ENV} or pass --bridge-token-file (or --token-file)`);
+  const token = readSecret(file, TOKEN_ENV, 'bridge token', 'bridge-token-missing');
+  if (token === undefined) throw new EcashError('bridge-token-missing', `no bridge token: set $${TOKEN_ENV} or pass --bridge-token-file (or --token-file)`);
   return token;
 }
 

@@ -2,7 +2,6 @@
  * The card holder's side: `ecash account open` registers the card's account with the bank, and
  * `ecash load` withdraws coins onto the card (or `--rebalance`s them) with a progress bar.
  */
-import { writeFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { EcashError, toHex } from '../../core/index.js';
@@ -11,9 +10,10 @@ import { httpIssuer } from '../load/bank-issuer.js';
 import { LoadJournal } from '../load/journal.js';
 import { type LoadProgress, loadCard, rebalanceCard } from '../load/load-terminal.js';
 import { formatAmount } from '../pos/receipt.js';
-import { addBankOptions, type BankLinkOptions, bankClientFrom, parseAmount, parseCurrency, readSecret } from './bank-link.js';
+import { addBankOptions, type BankLinkOptions, bankClientFrom, parseAmount, parseCurrency } from './bank-link.js';
 import { addReaderOptions, openCard, type ReaderCliOptions } from './bridge.js';
 import { action, info, printResult } from './output.js';
+import { readSecret, writeSecretFile } from './secrets.js';
 
 const PIN_ENV = 'ECASH_PIN';
 
@@ -111,7 +111,7 @@ export function registerLoadCommands(program: Command): void {
             I: toHex(group.encode(opening.I)),
             proof: { t: toHex(group.encode(opening.proof.t)), s: toHex(group.scalars.encode(opening.proof.s)) },
           });
-          if (opts.credentialOut !== undefined) writeFileSync(opts.credentialOut, opened.credential + '\n', { mode: 0o600, flag: 'wx' });
+          if (opts.credentialOut !== undefined) writeSecretFile(opts.credentialOut, opened.credential);
           const shown = opts.credentialOut === undefined ? opened : { ...opened, credential: `(written to ${opts.credentialOut})` };
           printResult({ json }, shown, () =>
             [`account ${opened.accountId} opened for ${opened.holder}`, `credential: ${shown.credential}`, 'keep the credential secret: it withdraws from this account'].join('\n'),

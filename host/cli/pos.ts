@@ -11,9 +11,10 @@ import { httpAcquirer } from '../pos/bank-acquirer.js';
 import { FINAL_STATES, Journal, type PaymentEvent, type RiskMode } from '../pos/journal.js';
 import { formatAmount } from '../pos/receipt.js';
 import { DEFAULT_TERMINAL_CONFIG, PaymentTerminal, type TerminalConfig } from '../pos/terminal.js';
-import { addBankOptions, type BankLinkOptions, bankClientFrom, parseAmount, parseCurrency, readSecret } from './bank-link.js';
+import { addBankOptions, type BankLinkOptions, bankClientFrom, parseAmount, parseCurrency } from './bank-link.js';
 import { addReaderOptions, type ReaderCliOptions, readersFrom } from './bridge.js';
 import { action, info, printResult } from './output.js';
+import { readSecret } from './secrets.js';
 
 interface TerminalCliOptions extends BankLinkOptions, ReaderCliOptions {
   merchant?: string;
