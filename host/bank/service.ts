@@ -92,8 +92,6 @@ interface KeyEntry {
 interface AccountEntry {
   I: GroupElement;
   z: Map<string, GroupElement>;
-  /** I·g2 with a small fixed-base table, while the account is among the recently withdrawing. */
-  offerBase?: GroupElement;
 }
 
 function checkName(value: string, what: string): void {
@@ -291,21 +289,18 @@ export class BankService {
     return z;
   }
 
-  private readonly offerBases: string[] = [];
+  /** I·g2 with a small table per recently withdrawing account, least recently used first. */
+  private readonly offerBases = new Map<string, GroupElement>();
   /** Offers of sessions opened by this process, so answering does not decode them again. */
   private readonly openOffers = new Map<string, WithdrawalOffer>();
 
-  /** The account's I·g2 with its table; the least recently used account's table is dropped. */
   private offerBase(accountId: string, account: AccountEntry): GroupElement {
-    const at = this.offerBases.indexOf(accountId);
-    if (at >= 0) this.offerBases.splice(at, 1);
-    this.offerBases.push(accountId);
-    if (this.offerBases.length > OFFER_BASE_CACHE_SIZE) {
-      const evicted = this.accounts.get(this.offerBases.shift()!);
-      if (evicted !== undefined) delete evicted.offerBase;
-    }
-    account.offerBase ??= this.group.precompute(this.group.mul(account.I, this.group.g2), 'small');
-    return account.offerBase;
+    let base = this.offerBases.get(accountId);
+    this.offerBases.delete(accountId);
+    base ??= this.group.precompute(this.group.mul(account.I, this.group.g2), 'small');
+    this.offerBases.set(accountId, base);
+    if (this.offerBases.size > OFFER_BASE_CACHE_SIZE) this.offerBases.delete(this.offerBases.keys().next().value!);
+    return base;
   }
 
   private remember(accountId: string, I: GroupElement): AccountEntry {
@@ -420,6 +415,7 @@ export class BankService {
   }
 
   async cancelWithdrawal(accountId: string, sessionId: string): Promise<void> {
+    this.openOffers.delete(sessionId);
     if (!(await this.storage.cancelSession(sessionId, accountId, this.now()))) {
       throw new EcashError('session-not-found', 'no open withdrawal session with this id for this account');
     }
