@@ -43,9 +43,11 @@ async function taps(world: World, readers: ReaderSource, reader: string, runs: n
   return median(times);
 }
 
-/** A bank with one denomination (1.00) so every 5.00 payment takes exactly 5 coins. */
-async function loadedWorld(suite: SuiteId, readers: ReaderSource, reader: string, coins: number): Promise<World> {
-  const world = new World(suite);
+/**
+ * Starts `world`'s bank with one denomination (1.00), so every 5.00 payment takes exactly 5 coins,
+ * and loads the card in `reader` with `coins` of them.
+ */
+async function loadCoins(world: World, readers: ReaderSource, reader: string, coins: number): Promise<void> {
   await world.startBank([COIN]);
   const ch = await readers.connect(reader);
   try {
@@ -54,7 +56,6 @@ async function loadedWorld(suite: SuiteId, readers: ReaderSource, reader: string
   } finally {
     await ch.disconnect('reset');
   }
-  return world;
 }
 
 async function virtualTap(ctx: BenchContext, suite: SuiteId, runs: number): Promise<number> {
@@ -63,17 +64,13 @@ async function virtualTap(ctx: BenchContext, suite: SuiteId, runs: number): Prom
   try {
     const card = await world.card({ capacity: capacityFor(suite) });
     readers.insertCard('bench', card);
-    const loaded = await loadedWorld(suite, readers, 'bench', COINS_PER_TAP * (runs + 1));
+    await loadCoins(world, readers, 'bench', COINS_PER_TAP * (runs + 1));
     readers.removeCard('bench');
     const hand: CardHand = {
       present: () => Promise.resolve(readers.insertCard('bench', card)),
       remove: () => Promise.resolve(readers.removeCard('bench')),
     };
-    try {
-      return await taps(loaded, readers, 'bench', runs, `virtual-${suite}`, hand);
-    } finally {
-      await loaded.close();
-    }
+    return await taps(world, readers, 'bench', runs, `virtual-${suite}`, hand);
   } finally {
     await readers.close();
     await world.close();
@@ -81,11 +78,11 @@ async function virtualTap(ctx: BenchContext, suite: SuiteId, runs: number): Prom
 }
 
 async function pcscTap(ctx: BenchContext, runs: number): Promise<Figures> {
-  const cardWorld = new World();
+  const world = new World();
   try {
-    const card = await cardWorld.card({ capacity: capacityFor('ristretto255-sha512') });
+    const card = await world.card({ capacity: capacityFor(world.suite) });
     return await throughPcscd('tap_5coin_pcsc_ms', card, async (pcsc, first) => {
-      const world = await loadedWorld('ristretto255-sha512', pcsc, VPCD_READER, COINS_PER_TAP * (runs + 1));
+      await loadCoins(world, pcsc, VPCD_READER, COINS_PER_TAP * (runs + 1));
       let served: VpcdConnection | undefined = first;
       const hand: CardHand = {
         async present() {
@@ -106,11 +103,10 @@ async function pcscTap(ctx: BenchContext, runs: number): Promise<Figures> {
         return { tap_5coin_pcsc_ms: round(ms, 2) };
       } finally {
         await served?.close();
-        await world.close();
       }
     });
   } finally {
-    await cardWorld.close();
+    await world.close();
   }
 }
 
