@@ -4,13 +4,14 @@
  * `BankError` with the bank's stable code and the HTTP status; a bank that cannot be reached is
  * `bank-unreachable`, and an answer that is not the API's JSON is `bank-protocol`.
  */
-import { EcashError } from '../../core/index.js';
+import { EcashError, type Group, type Transcript, transcriptToJson } from '../../core/index.js';
 import type {
   AccountJson,
   AccountOpenedJson,
   AccountOpeningJson,
   DepositBatchJson,
   DepositRequestJson,
+  DepositResultJson,
   DoubleSpendListJson,
   HealthJson,
   MerchantJson,
@@ -165,6 +166,12 @@ export class BankClient {
 
   deposit(req: DepositRequestJson): Promise<DepositBatchJson> {
     return this.request('POST', '/v1/deposits', req);
+  }
+
+  /** Deposits core transcripts as one batch (the terminals' way in); one result per transcript. */
+  async depositTranscripts(group: Group, batchId: string, transcripts: readonly Transcript[]): Promise<DepositResultJson[]> {
+    const batch = await this.deposit({ suite: group.suite, batchId, transcripts: transcripts.map((t) => transcriptToJson(group, t)) });
+    return batch.results;
   }
 
   depositBatch(batchId: string): Promise<DepositBatchJson> {

@@ -3,7 +3,7 @@
  * client carries the holder's credential): withdrawal sessions under /v1/withdrawals and the
  * holder's own deposits (rebalancing) under /v1/deposits with the account's depositor id.
  */
-import { fromHex, type Group, toHex, type Transcript, transcriptToJson } from '../../core/index.js';
+import { fromHex, type Group, toHex, type Transcript } from '../../core/index.js';
 import type { BankClient } from '../bank/client.js';
 import { ParsedParameters } from '../bank/public-parameters.js';
 import type { IssuerBank, WithdrawalStart } from './load-terminal.js';
@@ -42,10 +42,7 @@ export async function httpIssuer(client: BankClient, accountId: string): Promise
       const { r } = await client.answerWithdrawal(sessionId, toHex(group.scalars.encode(c)));
       return group.scalars.decode(fromHex(r, 'r', group.scalarLength), 'r');
     },
-    async depositToAccount(batchId: string, transcripts: readonly Transcript[]) {
-      const batch = await client.deposit({ suite: group.suite, batchId, transcripts: transcripts.map((t) => transcriptToJson(group, t)) });
-      return batch.results.map((r) => ({ outcome: r.outcome, ...(r.message === undefined ? {} : { message: r.message }) }));
-    },
+    depositToAccount: (batchId: string, transcripts: readonly Transcript[]) => client.depositTranscripts(group, batchId, transcripts),
     accountMerchantId: () => depositorId,
   };
 }

@@ -2,7 +2,7 @@
  * The POS terminal's acquirer over the bank's HTTP API: keys from /v1/parameters, deposits to
  * /v1/deposits under the merchant's credential, the batch id as the bank's idempotency key.
  */
-import { type Group, type Transcript, transcriptToJson } from '../../core/index.js';
+import type { Group, Transcript } from '../../core/index.js';
 import type { BankClient } from '../bank/client.js';
 import { ParsedParameters } from '../bank/public-parameters.js';
 import type { AcquirerBank, DepositOutcome } from './acquirer.js';
@@ -23,13 +23,7 @@ export function httpAcquirer(client: BankClient): AcquirerBank {
       return (await fetchParameters()).keys;
     },
     async deposit(batchId: string, transcripts: readonly Transcript[]): Promise<DepositOutcome[]> {
-      const g = group ?? (await fetchParameters()).group;
-      const batch = await client.deposit({ suite: g.suite, batchId, transcripts: transcripts.map((t) => transcriptToJson(g, t)) });
-      return batch.results.map((r) => ({
-        outcome: r.outcome,
-        ...(r.code === undefined ? {} : { code: r.code }),
-        ...(r.message === undefined ? {} : { message: r.message }),
-      }));
+      return client.depositTranscripts(group ?? (await fetchParameters()).group, batchId, transcripts);
     },
   };
 }
