@@ -133,18 +133,36 @@ const asParam = (v: SqlValue): SqlValue => (v instanceof Uint8Array && !Buffer.i
 class GroupSync {
   private running: Promise<void> | undefined;
   private next: Promise<void> | undefined;
+  /** Commits made, and commits an fsync has covered (an fsync covers those made before it began). */
+  private committed = 0;
+  private synced = 0;
 
   constructor(private readonly fd: number) {}
 
+  /** Called right after a COMMIT, before anything else can read the database. */
+  committedOne(): void {
+    this.committed++;
+  }
+
   private start(): Promise<void> {
+    const covers = this.committed;
     const p = new Promise<void>((resolve, reject) => fsync(this.fd, (e) => (e ? reject(e) : resolve())));
-    this.running = p.finally(() => {
-      this.running = undefined;
-    });
+    this.running = p
+      .then(() => {
+        this.synced = Math.max(this.synced, covers);
+      })
+      .finally(() => {
+        this.running = undefined;
+      });
     return this.running;
   }
 
+  /**
+   * Resolves when every commit made so far is on disk: at once if none is pending, so readers
+   * never report what a power cut could still take back.
+   */
   sync(): Promise<void> {
+    if (this.synced >= this.committed) return Promise.resolve();
     if (this.running === undefined) return this.start();
     this.next ??= this.running
       .catch(() => undefined)
@@ -199,6 +217,7 @@ class SqliteDriver implements SqlDriver {
       try {
         const out = await fn(this.tx);
         this.db.exec('COMMIT');
+        this.wal()?.committedOne();
         return out;
       } catch (e) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
@@ -210,15 +229,18 @@ class SqliteDriver implements SqlDriver {
     return result;
   }
 
+  /** The caller hears of its commit once it is on disk; the next transaction may already run. */
   async transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
     const out = await this.exclusive('BEGIN IMMEDIATE', fn);
-    // The next transaction may already run; this one's caller waits for its commit to be on disk.
     await this.wal()?.sync();
     return out;
   }
 
-  read<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
-    return this.exclusive('BEGIN', fn);
+  /** What a reader saw may include others' commits: it is answered once they are on disk too. */
+  async read<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+    const out = await this.exclusive('BEGIN', fn);
+    await this.wal()?.sync();
+    return out;
   }
 
   async insertSpentCoins(tx: SqlTx, rows: readonly SpentCoinRow[]): Promise<boolean[]> {
