@@ -9,7 +9,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { EcashError, fromHex, isEcashError, KEY_ID_LENGTH } from '../../core/index.js';
 import type { ErrorJson } from './api-types.js';
-import { credentialIdOf, unauthorized } from './credentials.js';
+import { unauthorized } from './credentials.js';
 import { holderAccount, merchantAccount } from './ledger.js';
 import { type BankService, decodeElementHex, decodeScalarHex, MAX_DEPOSIT_BATCH, type Party } from './service.js';
 
@@ -196,12 +196,15 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
     void app.register(rateLimit, {
       max: rl.max,
       timeWindow: rl.timeWindowMs,
-      // Per credential when the request names one (its id is not secret and is cheap to read
-      // before authentication), else per client address (account opening, health).
-      keyGenerator: (req) => {
-        const token = bearer(req);
-        const id = token === undefined ? undefined : credentialIdOf(token);
-        return id === undefined ? `ip:${req.ip}` : `cred:${id}`;
+      // Per credential when the request carries a valid one (authenticated here, then cached by
+      // the service: an invented credential id must not buy a fresh allowance), else per client
+      // address (account opening, health, bad credentials).
+      keyGenerator: async (req) => {
+        try {
+          return `cred:${(await service.authenticate(bearer(req))).credentialId}`;
+        } catch {
+          return `ip:${req.ip}`;
+        }
       },
       errorResponseBuilder: (_req, ctx) =>
         Object.assign(new Error(`too many requests; retry in ${ctx.after}`), { statusCode: 429, code: 'FST_ERR_RATE_LIMITED' }),
