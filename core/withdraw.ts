@@ -30,15 +30,21 @@ export interface OfferedSessionState {
 
 export class BankWithdrawalSession {
   #w: bigint | undefined;
-  readonly offer: WithdrawalOffer;
+  readonly #offer: WithdrawalOffer | undefined;
 
   private constructor(
     private readonly group: Group,
     private readonly secret: DenominationSecret,
-    state: OfferedSessionState,
+    state: { w: bigint; offer?: WithdrawalOffer },
   ) {
     this.#w = state.w;
-    this.offer = state.offer;
+    this.#offer = state.offer;
+  }
+
+  /** (a, b), for the card; a session restored only to answer does not hold them. */
+  get offer(): WithdrawalOffer {
+    if (this.#offer === undefined) throw new EcashError('offer-not-loaded', 'this session was restored to answer; its offer stays in storage');
+    return this.#offer;
   }
 
   /**
@@ -52,8 +58,11 @@ export class BankWithdrawalSession {
     return new BankWithdrawalSession(group, secret, { w, offer });
   }
 
-  /** A session reloaded from storage, still unanswered. */
-  static restore(group: Group, secret: DenominationSecret, state: OfferedSessionState): BankWithdrawalSession {
+  /**
+   * A session reloaded from storage, still unanswered. Answering needs only w (r = c·x + w), so
+   * the offer may be left out; storage then keeps the answer-once rule with a conditional update.
+   */
+  static restore(group: Group, secret: DenominationSecret, state: { w: bigint; offer?: WithdrawalOffer }): BankWithdrawalSession {
     return new BankWithdrawalSession(group, secret, state);
   }
 

@@ -26,7 +26,6 @@ import {
   type RandomSource,
   type SuiteId,
   systemRandom,
-  type WithdrawalOffer,
   toHex,
   verifyAccountOpening,
   keyToJson,
@@ -46,7 +45,7 @@ import { type AuditReport, auditBooks } from './audit.js';
 import { credentialIdOf, issueCredential, tokenMatches, unauthorized } from './credentials.js';
 import { ACCOUNT_DEPOSITOR_PREFIX, accountDepositorId, holderAccount, merchantAccount } from './ledger.js';
 import type { BankKeyStore } from './keyfile.js';
-import type { BankStorage, DepositBatchRecord, DepositResult, KeyRecord, VerifiedDeposit } from './storage/index.js';
+import type { BankStorage, CredentialRecord, DepositBatchRecord, DepositResult, KeyRecord, VerifiedDeposit } from './storage/index.js';
 import { VerifyPool } from './verify-pool.js';
 
 export const DEFAULT_SESSION_TTL_MS = 120_000;
@@ -59,9 +58,9 @@ const ACCOUNT_CACHE_SIZE = 10_000;
  * loading tens of coins pays the table's build once.
  */
 const OFFER_BASE_CACHE_SIZE = 256;
-const OPEN_OFFER_CACHE_SIZE = 10_000;
 /** How long an authenticated credential is trusted without asking the database again. */
 const CREDENTIAL_CACHE_MS = 10_000;
+const CREDENTIAL_CACHE_SIZE = 10_000;
 /** Holder names and merchant ids: 1-64 bytes of UTF-8 without control characters. */
 const NAME_RE = /^[^\u0000-\u001f\u007f]{1,64}$/u;
 
@@ -127,12 +126,13 @@ export class BankService {
   private readonly keysByHex = new Map<string, KeyEntry>();
   private readonly keysByNo = new Map<number, KeyEntry>();
   private readonly accounts = new Map<string, AccountEntry>();
-  private readonly credentials = new Map<string, { party: Party; token: string; until: number }>();
+  /** Authenticated credentials: their record (the secret's hash, never the token) for a short while. */
+  private readonly credentials = new Map<string, { party: Party; record: CredentialRecord; until: number }>();
+  private pool!: VerifyPool;
   private sweeper: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly storage: BankStorage,
-    private readonly pool: VerifyPool,
     readonly now: () => number,
     private readonly rng: RandomSource,
     suite: SuiteId,
@@ -150,17 +150,12 @@ export class BankService {
     const suite = opts.keys.suite;
     await opts.storage.initSuite(suite);
     const threads = opts.verifyThreads ?? Math.min(4, availableParallelism());
-    const service = new BankService(
-      opts.storage,
-      new VerifyPool(suite, threads),
-      opts.now ?? Date.now,
-      opts.rng ?? systemRandom,
-      suite,
-      opts.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS,
-    );
-    for (const secret of opts.keys.loadSecrets()) await service.registerKey(secret);
-    await service.reloadKeys();
-    await service.pool.warm(service.publicKeyJson());
+    const service = new BankService(opts.storage, opts.now ?? Date.now, opts.rng ?? systemRandom, suite, opts.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS);
+    const secrets = new Map<string, DenominationSecret>();
+    for (const secret of opts.keys.loadSecrets()) secrets.set(await service.registerKey(secret), secret);
+    await service.reloadKeys(secrets);
+    // The keys are fixed from here on: the verification threads parse them once, at start.
+    service.pool = await VerifyPool.start(suite, threads, service.publicKeyJson());
     service.sweeper = setInterval(() => void service.storage.expireSessions(service.now()).catch(() => undefined), Math.max(1000, service.sessionTtlMs / 4));
     service.sweeper.unref();
     return service;
@@ -174,9 +169,8 @@ export class BankService {
     return this.pool.threads;
   }
 
-  private secrets = new Map<string, DenominationSecret>();
-
-  private async registerKey(secret: DenominationSecret): Promise<void> {
+  /** Records a key's public half; returns its key id (hex). */
+  private async registerKey(secret: DenominationSecret): Promise<string> {
     const k = secret.key;
     const json = keyToJson(this.group, k);
     await this.storage.registerKey({
@@ -189,16 +183,16 @@ export class BankService {
       depositUntil: k.depositUntil,
       scope: k.scope,
     });
-    this.secrets.set(json.keyId, secret);
+    return json.keyId;
   }
 
   /** Loads the public keys from storage (the ledger's record), with the secrets the key store has. */
-  private async reloadKeys(): Promise<void> {
+  private async reloadKeys(secrets: ReadonlyMap<string, DenominationSecret>): Promise<void> {
     for (const record of await this.storage.listKeys()) {
       const hex = toHex(record.keyId);
       if (this.keysByHex.has(hex)) continue;
       const json = JSON.parse(record.keyJson) as KeyJson;
-      const secret = this.secrets.get(hex);
+      const secret = secrets.get(hex);
       const entry: KeyEntry = { record, json, key: secret?.key ?? keyFromJson(this.group, json), ...(secret ? { secret } : {}) };
       this.keysByHex.set(hex, entry);
       this.keysByNo.set(record.keyNo, entry);
@@ -229,7 +223,7 @@ export class BankService {
     if (token === undefined || id === undefined) throw unauthorized();
     const now = this.now();
     const cached = this.credentials.get(id);
-    if (cached !== undefined && cached.until > now && cached.token === token) return cached.party;
+    if (cached !== undefined && cached.until > now && tokenMatches(token, cached.record)) return cached.party;
     const record = await this.storage.getCredential(id);
     if (record === undefined || !tokenMatches(token, record)) throw unauthorized();
     let party: Party;
@@ -242,7 +236,8 @@ export class BankService {
     } else {
       party = { kind: 'operator', credentialId: id };
     }
-    this.credentials.set(id, { party, token, until: now + CREDENTIAL_CACHE_MS });
+    if (this.credentials.size >= CREDENTIAL_CACHE_SIZE) this.credentials.delete(this.credentials.keys().next().value!);
+    this.credentials.set(id, { party, record, until: now + CREDENTIAL_CACHE_MS });
     return party;
   }
 
@@ -291,8 +286,6 @@ export class BankService {
 
   /** I·g2 with a small table per recently withdrawing account, least recently used first. */
   private readonly offerBases = new Map<string, GroupElement>();
-  /** Offers of sessions opened by this process, so answering does not decode them again. */
-  private readonly openOffers = new Map<string, WithdrawalOffer>();
 
   private offerBase(accountId: string, account: AccountEntry): GroupElement {
     let base = this.offerBases.get(accountId);
@@ -386,8 +379,6 @@ export class BankService {
     const b = this.group.encode(offer.b);
     const expiresAt = now + this.sessionTtlMs;
     await this.storage.openSession({ sessionId, accountId, keyNo: entry.record.keyNo, w: this.group.scalars.encode(w), a, b, createdAt: now, expiresAt });
-    if (this.openOffers.size >= OPEN_OFFER_CACHE_SIZE) this.openOffers.delete(this.openOffers.keys().next().value!);
-    this.openOffers.set(sessionId, offer);
     return { sessionId, keyId: entry.json.keyId, z: toHex(this.group.encode(this.zFor(account, entry))), a: toHex(a), b: toHex(b), expiresAt };
   }
 
@@ -402,20 +393,16 @@ export class BankService {
       accountId,
       c: F.encode(c),
       now: this.now(),
-      answer: (w, keyNo, a, b) => {
+      answer: (w, keyNo) => {
         const entry = this.keysByNo.get(keyNo);
         if (entry?.secret === undefined) throw new EcashError('key-not-withdrawable', "the session's key is no longer in the key file");
-        // The offer as this process made it; decoded from storage after a restart.
-        const offer = this.openOffers.get(sessionId) ?? { a: this.group.decode(a, 'a'), b: this.group.decode(b, 'b') };
-        return F.encode(BankWithdrawalSession.restore(this.group, entry.secret, { w: F.decode(w, 'w'), offer }).answer(c));
+        return F.encode(BankWithdrawalSession.restore(this.group, entry.secret, { w: F.decode(w, 'w') }).answer(c));
       },
     });
-    this.openOffers.delete(sessionId);
     return F.decode(r, 'r');
   }
 
   async cancelWithdrawal(accountId: string, sessionId: string): Promise<void> {
-    this.openOffers.delete(sessionId);
     if (!(await this.storage.cancelSession(sessionId, accountId, this.now()))) {
       throw new EcashError('session-not-found', 'no open withdrawal session with this id for this account');
     }
@@ -455,7 +442,7 @@ export class BankService {
       return this.batchToJson(prior);
     }
     const now = this.now();
-    const checked = await this.pool.check(this.publicKeyJson(), { depositor: d.depositor, scopes: d.scopes, now, transcripts });
+    const checked = await this.pool.check({ depositor: d.depositor, scopes: d.scopes, now, transcripts });
     const prechecked: (DepositResult | undefined)[] = [];
     const verified: VerifiedDeposit[] = [];
     checked.forEach((c, index) => {

@@ -1,24 +1,31 @@
 /**
  * A deposit-verification worker thread: parses and checks its share of a deposit batch
- * (deposit-check.ts) so that parsing and batch verification use every core.
+ * (deposit-check.ts) so that parsing and batch verification use every core. The bank's keys are
+ * fixed while it runs; the thread parses them once, from its start data.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { getGroup, type KeyJson, type SuiteId } from '../../core/index.js';
+import type { KeyJson, SuiteId } from '../../core/index.js';
+import { getGroup } from '../../core/index.js';
 import { checkDeposits, type DepositCheckRequest, KeyCache } from './deposit-check.js';
+
+export interface VerifyWorkerData {
+  suite: SuiteId;
+  keys: KeyJson[];
+}
 
 export interface VerifyTask {
   taskId: number;
-  keys: KeyJson[];
   request: DepositCheckRequest;
 }
 
-const group = getGroup((workerData as { suite: SuiteId }).suite);
+const data = workerData as VerifyWorkerData;
+const group = getGroup(data.suite);
 const keys = new KeyCache(group);
+keys.addJson(data.keys);
 const port = parentPort!;
 
 port.on('message', (task: VerifyTask) => {
   try {
-    keys.addJson(task.keys);
     port.postMessage({ taskId: task.taskId, results: checkDeposits(group, keys, task.request) });
   } catch (e) {
     port.postMessage({ taskId: task.taskId, error: e instanceof Error ? e.message : String(e) });

@@ -120,8 +120,6 @@ async function post(tx: SqlTx, kind: LedgerEntry['kind'], reference: string, pos
 
 interface SessionRow {
   account_id: string;
-  a: Uint8Array;
-  b: Uint8Array;
   key_no: number;
   state: string;
   w: Uint8Array | null;
@@ -319,7 +317,7 @@ export class SqlBankStorage implements BankStorage {
     // Expiry is committed before the error is raised, so the outcome is returned, not thrown.
     const outcome = await this.db.transaction(async (tx): Promise<AnswerOutcome> => {
       const s = await tx.get<SessionRow>(
-        `SELECT account_id, key_no, state, w, a, b, c, r, expires_at FROM withdrawal_sessions WHERE session_id = ?${this.db.forUpdate}`,
+        `SELECT account_id, key_no, state, w, c, r, expires_at FROM withdrawal_sessions WHERE session_id = ?${this.db.forUpdate}`,
         [q.sessionId],
       );
       if (s === undefined || s.account_id !== q.accountId) {
@@ -340,7 +338,7 @@ export class SqlBankStorage implements BankStorage {
       if ((bal?.balance ?? 0) < key!.value) {
         return { error: new EcashError('insufficient-funds', `the account's ${key!.currency} balance is below the coin's value ${key!.value}; top it up first`) };
       }
-      const r = q.answer(s.w, s.key_no, s.a, s.b);
+      const r = q.answer(s.w, s.key_no);
       const changed = await tx.run(
         "UPDATE withdrawal_sessions SET state = 'answered', w = NULL, c = ?, r = ?, answered_at = ? WHERE session_id = ? AND state = 'open'",
         [q.c, r, q.now, q.sessionId],

@@ -75,10 +75,10 @@ export interface AnswerRequest {
   c: Uint8Array;
   now: number;
   /**
-   * Computes r inside the transaction from the session's stored state (w, its key, the offer a, b):
-   * the caller restores core's session object, which answers once and is dropped.
+   * Computes r = c·x + w inside the transaction from the session's w and key: the caller restores
+   * core's session object, which answers once and is dropped.
    */
-  answer: (w: Uint8Array, keyNo: number, a: Uint8Array, b: Uint8Array) => Uint8Array;
+  answer: (w: Uint8Array, keyNo: number) => Uint8Array;
 }
 
 export interface LedgerPosting {
