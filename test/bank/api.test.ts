@@ -14,6 +14,8 @@ import {
   verifyCoin,
   verifyDoubleSpendProof,
   blindWithdrawal,
+  completeWithdrawal,
+  type TranscriptJson,
 } from '../../core/index.js';
 import { BankError } from '../../host/bank/client.js';
 import { openAccount } from '../core/fixtures.js';
@@ -103,7 +105,6 @@ describe.each(ADAPTERS)('bank HTTP API on $kind', ({ kind, available }) => {
       const { r } = await alice.client.answerWithdrawal(s.sessionId, cHex);
       expect((await alice.client.answerWithdrawal(s.sessionId, cHex)).r).toBe(r);
       await refused(alice.client.answerWithdrawal(s.sessionId, toHex(G.scalars.encode(p.c + 1n))), 'session-answered', 409);
-      const { completeWithdrawal } = await import('../../core/index.js');
       const coin = completeWithdrawal(G, ctx, p, G.scalars.decode(fromHex(r)));
       expect(verifyCoin(G, bank.key.key, coin.coin)).toBe(true);
       // Debited once, although answered twice.
@@ -239,7 +240,7 @@ describe.each(ADAPTERS)('bank HTTP API on $kind', ({ kind, available }) => {
   });
 });
 
-describe.skipIf(!ADAPTERS[0]!.available)('bank HTTP API with two verification threads', () => {
+describe('bank HTTP API with two verification threads', () => {
   it('verifies a deposit in worker threads with the same outcomes', async () => {
     const bank = await startBank('sqlite', { verifyThreads: 2 });
     try {
@@ -253,6 +254,27 @@ describe.skipIf(!ADAPTERS[0]!.available)('bank HTTP API with two verification th
       expect(res.results.map((r) => r.outcome)).toEqual(['credited', 'credited', 'credited', 'rejected']);
       expect(res.results[3]!.code).toBe('invalid-transcript');
       expect((await bank.service.audit()).ok).toBe(true);
+    } finally {
+      await bank.dispose();
+    }
+  });
+
+  it('splits a large batch between the threads and puts every result back in its place', async () => {
+    const bank = await startBank('sqlite', { verifyThreads: 2 });
+    try {
+      const n = 70; // two slices of 35 (a batch splits from 2 × 32 transcripts)
+      const h = await newHolder(bank, 'fay', n * bank.key.key.value);
+      const shop = bank.anon.withToken((await bank.operator.addMerchant({ merchantId: 'shop-s' })).credential);
+      const ts: TranscriptJson[] = [];
+      for (let i = 0; i < n; i++) ts.push(pay(bank, h, await withdrawCoin(bank, h), 'shop-s'));
+      // One bad transcript in each slice, at positions only an in-order reassembly gets right.
+      const batch = ts.map((t, i) => (i === 5 || i === 50 ? { ...t, r1: ts[(i + 1) % n]!.r1 } : t));
+      const res = await shop.deposit({ suite: bank.group.suite, batchId: 'split', transcripts: batch });
+      expect(res.results.flatMap((r, i) => (r.outcome === 'credited' ? [] : [[i, r.code]]))).toEqual([
+        [5, 'invalid-transcript'],
+        [50, 'invalid-transcript'],
+      ]);
+      expect(res.credited).toEqual([{ currency: 'EUR', balance: (n - 2) * bank.key.key.value }]);
     } finally {
       await bank.dispose();
     }
