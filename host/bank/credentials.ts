@@ -16,13 +16,14 @@ export interface IssuedCredential {
   token: string;
 }
 
-const hashSecret = (secret: string): Uint8Array => new Uint8Array(createHash('sha256').update(secret, 'utf8').digest());
+/** SHA-256 of a string's UTF-8 bytes (credential secrets, deposit request fingerprints). */
+export const sha256Text = (text: string): Uint8Array => new Uint8Array(createHash('sha256').update(text, 'utf8').digest());
 
 export function issueCredential(kind: PartyKind, partyId: string, now: number): IssuedCredential {
   const credentialId = randomBytes(8).toString('hex');
   const secret = randomBytes(32).toString('base64url');
   return {
-    record: { credentialId, kind, partyId, secretHash: hashSecret(secret), createdAt: now, revokedAt: null },
+    record: { credentialId, kind, partyId, secretHash: sha256Text(secret), createdAt: now, revokedAt: null },
     token: `ecash.${credentialId}.${secret}`,
   };
 }
@@ -36,7 +37,7 @@ export function credentialIdOf(token: string): string | undefined {
 export function tokenMatches(token: string, record: CredentialRecord): boolean {
   const m = TOKEN_RE.exec(token);
   if (m === null || m[1] !== record.credentialId || record.revokedAt !== null) return false;
-  return timingSafeEqual(hashSecret(m[2]!), record.secretHash);
+  return timingSafeEqual(sha256Text(m[2]!), record.secretHash);
 }
 
 export function unauthorized(): EcashError {

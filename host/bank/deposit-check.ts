@@ -11,12 +11,11 @@ import {
   encodeTranscript,
   type Group,
   isEcashError,
-  type KeyJson,
-  keyFromJson,
   toHex,
   type Transcript,
   transcriptFromJson,
 } from '../../core/index.js';
+import { KeyCache } from './public-parameters.js';
 
 export interface DepositCheckRequest {
   depositor: string;
@@ -29,25 +28,6 @@ export interface DepositCheckRequest {
 export type CheckedTranscript =
   | { ok: false; code: string; message: string }
   | { ok: true; keyId: Uint8Array; A: Uint8Array; transcript: Uint8Array };
-
-/** Parsed keys by key id, parsed once per process (parsing builds a fixed-base table). */
-export class KeyCache {
-  private readonly byId = new Map<string, DenominationKey>();
-
-  constructor(private readonly group: Group) {}
-
-  add(keys: readonly DenominationKey[]): void {
-    for (const k of keys) this.byId.set(toHex(k.keyId), k);
-  }
-
-  addJson(keys: readonly KeyJson[]): void {
-    for (const k of keys) if (!this.byId.has(k.keyId)) this.byId.set(k.keyId, keyFromJson(this.group, k));
-  }
-
-  get(keyIdHex: string): DenominationKey | undefined {
-    return this.byId.get(keyIdHex);
-  }
-}
 
 function reject(code: string, message: string): CheckedTranscript {
   return { ok: false, code, message };

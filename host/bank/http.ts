@@ -7,7 +7,7 @@
  */
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { EcashError, fromHex, isEcashError, KEY_ID_LENGTH } from '../../core/index.js';
+import { EcashError, fromHex, isEcashError, KEY_ID_LENGTH, toHex } from '../../core/index.js';
 import type { ErrorJson } from './api-types.js';
 import { unauthorized } from './credentials.js';
 import { holderAccount, merchantAccount } from './ledger.js';
@@ -83,7 +83,7 @@ const HIDDEN_MESSAGE: Record<string, string> = {
   'database-unavailable': "the bank's database is unavailable; retry later",
 };
 
-export function statusOf(code: string): number {
+function statusOf(code: string): number {
   return STATUS[code] ?? (code.startsWith('bad-') ? 400 : 500);
 }
 
@@ -355,7 +355,7 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
         const { sessionId } = req.params as { sessionId: string };
         const c = decodeScalarHex(group, (req.body as { c: string }).c, 'c');
         const r = await service.answerWithdrawal(accountId, sessionId, c);
-        return { r: Buffer.from(group.scalars.encode(r)).toString('hex') };
+        return { r: toHex(group.scalars.encode(r)) };
       },
     );
 

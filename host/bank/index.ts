@@ -7,5 +7,5 @@ export { BankService, type BankServiceOptions, type Party, DEFAULT_SESSION_TTL_M
 export { type AuditReport } from './audit.js';
 export { KeyFile, memoryKeyStore, type BankKeyStore } from './keyfile.js';
 export { openStorage, openSqliteStorage, openPostgresStorage, isPostgresUrl, type BankStorage } from './storage/index.js';
-export { buildBankApp, startBankServer, statusOf, DEFAULT_BODY_LIMIT, DEFAULT_RATE_LIMIT, type BankAppOptions, type BankServer, type BankServerOptions } from './http.js';
+export { buildBankApp, startBankServer, DEFAULT_BODY_LIMIT, DEFAULT_RATE_LIMIT, type BankAppOptions, type BankServer, type BankServerOptions } from './http.js';
 export { BankClient, BankError, DEFAULT_CLIENT_TIMEOUT_MS, type BankClientOptions, type PageOptions } from './client.js';

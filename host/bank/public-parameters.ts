@@ -3,29 +3,43 @@
  * parsed once. Parsing a key builds a fixed-base table (tens of ms), so terminals that refresh
  * keys before every payment or load keep the parsed keys and only parse new ones.
  */
-import { type DenominationKey, EcashError, getGroup, type Group, isSuiteId, keyFromJson } from '../../core/index.js';
+import { type DenominationKey, EcashError, getGroup, type Group, isSuiteId, keyFromJson, type KeyJson } from '../../core/index.js';
 import type { ParametersJson } from './api-types.js';
 
+/** Parsed keys by key id, parsed once per process (parsing a key is not free). */
+export class KeyCache {
+  private readonly byId = new Map<string, DenominationKey>();
+
+  constructor(readonly group: Group) {}
+
+  /** Parses the keys not seen before; returns all of `keys`, parsed, in order. */
+  addJson(keys: readonly KeyJson[], what = 'keys'): DenominationKey[] {
+    return keys.map((json, i) => {
+      let key = this.byId.get(json.keyId);
+      if (key === undefined) {
+        key = keyFromJson(this.group, json, `${what}[${i}]`);
+        this.byId.set(json.keyId, key);
+      }
+      return key;
+    });
+  }
+
+  get(keyIdHex: string): DenominationKey | undefined {
+    return this.byId.get(keyIdHex);
+  }
+}
+
+/** The bank's parameters as a terminal refreshes them: its group and its keys, each parsed once. */
 export class ParsedParameters {
-  private group: Group | undefined;
-  private readonly keys = new Map<string, DenominationKey>();
+  private cache: KeyCache | undefined;
 
   /** Parses what is new in `params`; the suite may not change between calls. */
   update(params: ParametersJson): { group: Group; keys: DenominationKey[] } {
     if (!isSuiteId(params.suite)) throw new EcashError('bank-protocol', `the bank names an unknown suite "${String(params.suite)}"`);
-    if (this.group !== undefined && this.group.suite !== params.suite) {
-      throw new EcashError('wrong-suite', `the bank changed its suite from ${this.group.suite} to ${params.suite}; this terminal's journal belongs to the old one`);
+    if (this.cache !== undefined && this.cache.group.suite !== params.suite) {
+      throw new EcashError('wrong-suite', `the bank changed its suite from ${this.cache.group.suite} to ${params.suite}; this terminal's journal belongs to the old one`);
     }
-    const group = (this.group ??= getGroup(params.suite));
-    const current: DenominationKey[] = [];
-    params.keys.forEach((json, i) => {
-      let key = this.keys.get(json.keyId);
-      if (key === undefined) {
-        key = keyFromJson(group, json, `parameters.keys[${i}]`);
-        this.keys.set(json.keyId, key);
-      }
-      current.push(key);
-    });
-    return { group, keys: current };
+    const cache = (this.cache ??= new KeyCache(getGroup(params.suite)));
+    return { group: cache.group, keys: cache.addJson(params.keys, 'parameters.keys') };
   }
 }

@@ -4,7 +4,7 @@
  * core's; every rule that protects money is enforced inside a storage transaction. The HTTP layer
  * (http.ts) validates wire shapes and calls this; the CLI calls it directly for operator tasks.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import {
   BankWithdrawalSession,
@@ -42,7 +42,7 @@ import type {
   WithdrawalStartJson,
 } from './api-types.js';
 import { type AuditReport, auditBooks } from './audit.js';
-import { credentialIdOf, issueCredential, tokenMatches, unauthorized } from './credentials.js';
+import { credentialIdOf, issueCredential, sha256Text, tokenMatches, unauthorized } from './credentials.js';
 import { ACCOUNT_DEPOSITOR_PREFIX, accountDepositorId, holderAccount, merchantAccount } from './ledger.js';
 import type { BankKeyStore } from './keyfile.js';
 import type { BankStorage, CredentialRecord, DepositBatchRecord, DepositResult, KeyRecord, VerifiedDeposit } from './storage/index.js';
@@ -97,10 +97,6 @@ function checkName(value: string, what: string): void {
   if (!NAME_RE.test(value) || Buffer.byteLength(value, 'utf8') > 64 || /\p{Cs}/u.test(value)) {
     throw new EcashError('bad-name', `${what} must be 1-64 bytes of UTF-8 without control characters`);
   }
-}
-
-function sha256(data: string): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(data, 'utf8').digest());
 }
 
 function resultToJson(r: DepositResult): DepositResultJson {
@@ -433,7 +429,7 @@ export class BankService {
     if (transcripts.length === 0 || transcripts.length > MAX_DEPOSIT_BATCH) {
       throw new EcashError('bad-batch', `a deposit batch holds 1 to ${MAX_DEPOSIT_BATCH} transcripts`);
     }
-    const requestHash = sha256(JSON.stringify(transcripts));
+    const requestHash = sha256Text(JSON.stringify(transcripts));
     const prior = await this.storage.getDepositBatch(d.depositor, batchId);
     if (prior !== undefined) {
       if (!bytesEqual(prior.requestHash, requestHash)) {

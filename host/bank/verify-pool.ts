@@ -6,7 +6,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { EcashError, getGroup, type KeyJson, type SuiteId } from '../../core/index.js';
-import { type CheckedTranscript, checkDeposits, type DepositCheckRequest, KeyCache } from './deposit-check.js';
+import { type CheckedTranscript, checkDeposits, type DepositCheckRequest } from './deposit-check.js';
+import { KeyCache } from './public-parameters.js';
 import type { VerifyTask, VerifyWorkerData } from './verify-worker.js';
 
 /** Below this many transcripts per slice a batch is not split further. */

@@ -6,7 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { KeyJson, SuiteId } from '../../core/index.js';
 import { getGroup } from '../../core/index.js';
-import { checkDeposits, type DepositCheckRequest, KeyCache } from './deposit-check.js';
+import { checkDeposits, type DepositCheckRequest } from './deposit-check.js';
+import { KeyCache } from './public-parameters.js';
 
 export interface VerifyWorkerData {
   suite: SuiteId;

@@ -3,9 +3,10 @@
  * client carries the holder's credential): withdrawal sessions under /v1/withdrawals and the
  * holder's own deposits (rebalancing) under /v1/deposits with the account's depositor id.
  */
-import { fromHex, type Group, toHex, type Transcript } from '../../core/index.js';
+import { type Group, toHex, type Transcript } from '../../core/index.js';
 import type { BankClient } from '../bank/client.js';
 import { ParsedParameters } from '../bank/public-parameters.js';
+import { decodeElementHex, decodeScalarHex } from '../bank/service.js';
 import type { IssuerBank, WithdrawalStart } from './load-terminal.js';
 
 export async function httpIssuer(client: BankClient, accountId: string): Promise<IssuerBank> {
@@ -34,13 +35,13 @@ export async function httpIssuer(client: BankClient, accountId: string): Promise
       return {
         sessionId: s.sessionId,
         key: await keyOf(s.keyId),
-        z: group.decode(fromHex(s.z, 'z', group.elementLength), 'z'),
-        offer: { a: group.decode(fromHex(s.a, 'a', group.elementLength), 'a'), b: group.decode(fromHex(s.b, 'b', group.elementLength), 'b') },
+        z: decodeElementHex(group, s.z, 'z'),
+        offer: { a: decodeElementHex(group, s.a, 'a'), b: decodeElementHex(group, s.b, 'b') },
       };
     },
     async answerWithdrawal(sessionId: string, c: bigint): Promise<bigint> {
       const { r } = await client.answerWithdrawal(sessionId, toHex(group.scalars.encode(c)));
-      return group.scalars.decode(fromHex(r, 'r', group.scalarLength), 'r');
+      return decodeScalarHex(group, r, 'r');
     },
     depositToAccount: (batchId: string, transcripts: readonly Transcript[]) => client.depositTranscripts(group, batchId, transcripts),
     accountMerchantId: () => depositorId,
