@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  type DenominationSecret,
   generateDenominationKey,
   getGroup,
   type SuiteId,
@@ -45,7 +44,6 @@ export class World {
   service!: BankService;
   url!: string;
   operator!: BankClient;
-  secrets: DenominationSecret[] = [];
   private stopServer: (() => Promise<void>) | undefined;
 
   constructor(readonly suite: SuiteId = 'ristretto255-sha512') {}
@@ -54,13 +52,13 @@ export class World {
     return getGroup(this.suite);
   }
 
-  /** Starts the bank with general keys of `values` and, optionally, scoped ones. */
-  async startBank(values: readonly number[] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000], scoped: { value: number; scope: string }[] = []): Promise<void> {
+  /** Starts the bank with general (unscoped) keys of `values`. */
+  async startBank(values: readonly number[] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000]): Promise<void> {
     const now = Date.now();
-    const terms = (value: number, scope = '') => ({ value, currency: CURRENCY, withdrawFrom: now - DAY, withdrawUntil: now + 30 * DAY, depositUntil: now + 90 * DAY, scope });
-    this.secrets = [...values.map((v) => generateDenominationKey(this.group, terms(v), systemRandom)), ...scoped.map((s) => generateDenominationKey(this.group, terms(s.value, s.scope), systemRandom))];
+    const terms = (value: number) => ({ value, currency: CURRENCY, withdrawFrom: now - DAY, withdrawUntil: now + 30 * DAY, depositUntil: now + 90 * DAY, scope: '' });
+    const secrets = values.map((v) => generateDenominationKey(this.group, terms(v), systemRandom));
     const storage = await openStorage(join(this.dir, 'bank.db'));
-    this.service = await BankService.create({ storage, keys: memoryKeyStore(this.suite, this.secrets), verifyThreads: 0 });
+    this.service = await BankService.create({ storage, keys: memoryKeyStore(this.suite, secrets), verifyThreads: 0 });
     const server = await startBankServer({ service: this.service, port: 0 });
     this.url = server.url;
     this.stopServer = () => server.close();
@@ -93,7 +91,7 @@ export class World {
     return this.operator.withToken(m.credential);
   }
 
-  /** A personalised card (in memory unless `card` is given) with an opened, credited account. */
+  /** Opens an account for the card in `channel` (PIN verified here), credited with `credit`. */
   async holder(channel: CardChannel, name: string, credit: number): Promise<Holder> {
     const client = EcashCardClient.on(channel);
     await client.select();

@@ -97,7 +97,7 @@ describe('ecash pos serve', () => {
       expect((await world.operator.merchant('kiosk')).balances).toEqual([{ currency: 'EUR', balance: 650 }]);
       readers.removeCard('Counter');
       // The key never shows in what the process prints.
-      expect(stderr()).not.toContain(API_KEY);
+      for (const secret of [API_KEY, merchantToken, BRIDGE_TOKEN]) expect(stderr()).not.toContain(secret);
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
     } finally {

@@ -242,7 +242,8 @@ describe('POS terminal', () => {
 
   it('a card pulled after the request that never comes back: declined card-not-returned, the request kept', async () => {
     const { card } = await loadedCard('vera', 10_000, 2_000);
-    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1', cardWaitMs: 1_000 });
+    const journal = world.journal('lost');
+    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1', cardWaitMs: 1_000 }, journal);
     void atState(t, 'request-sent', () => readers.removeCard('Counter'));
     const p = t.startPayment({ amount: 650, currency: 'EUR' });
     readers.insertCard('Counter', card);
@@ -250,6 +251,7 @@ describe('POS terminal', () => {
     expect(view.state).toBe('declined');
     expect(reasonOf(view)).toBe('card-not-returned');
     expect(view.events.map((e) => e.state)).toContain('interrupted');
+    expect(journal.latestRequest(p.id)).toBeDefined();
   });
 
   it('resumes after a crash: a request the card already answered is answered again, charging once', async () => {
