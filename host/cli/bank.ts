@@ -7,9 +7,11 @@
  * issues is printed once (or written to a mode-600 file). Commands that need only public data
  * (audit, account show/credit, merchant add/show, keys list) do not ask for the passphrase.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import {
+  canDeposit,
+  canWithdraw,
   DEFAULT_SUITE,
   type DenominationTerms,
   EcashError,
@@ -27,10 +29,9 @@ import {
   verifyDoubleSpendProof,
 } from '../../core/index.js';
 import {
+  type AccountOpenedJson,
   type AccountOpeningJson,
   BankService,
-  decodeElementHex,
-  decodeScalarHex,
   KeyFile,
   memoryKeyStore,
   openStorage,
@@ -38,7 +39,7 @@ import {
   type BankStorage,
 } from '../bank/index.js';
 import { action, info, printResult } from './output.js';
-import { readSecret, writeSecretFile } from './secrets.js';
+import { openSecretFile, readSecret } from './secrets.js';
 
 const PASSPHRASE_ENV = 'ECASH_BANK_PASSPHRASE';
 const DAY_MS = 86_400_000;
@@ -73,14 +74,6 @@ function passphrase(opts: { passphraseFile?: string }): string {
     throw new EcashError('passphrase-missing', `the key file passphrase is needed: pass --passphrase-file <file> or set ${PASSPHRASE_ENV}`);
   }
   return value;
-}
-
-/**
- * Refuses an existing credential file before the credential is made: failing after it would
- * lose a credential the bank has already recorded.
- */
-function checkNewFile(file: string | undefined): void {
-  if (file !== undefined && existsSync(file)) throw new EcashError('file-exists', `${file} already exists; choose a new file for the credential`);
 }
 
 /** "EUR:1,2,5;USD:1,5" into the values per currency (minor units). */
@@ -164,10 +157,11 @@ function describeDb(db: string): string {
   }
 }
 
-function keyState(k: { withdrawFrom: number; withdrawUntil: number; depositUntil: number }, now: number): string {
+/** A key's window now, by core's rules for withdrawing and depositing. */
+function keyState(k: DenominationTerms, now: number): string {
   if (now < k.withdrawFrom) return 'future';
-  if (now < k.withdrawUntil) return 'withdrawable';
-  if (now <= k.depositUntil) return 'deposit-only';
+  if (canWithdraw(k, now)) return 'withdrawable';
+  if (canDeposit(k, now)) return 'deposit-only';
   return 'expired';
 }
 
@@ -232,23 +226,28 @@ export function registerBankCommands(program: Command): void {
         const now = Date.now();
         const terms = termsFor(parseDenominations(opts.denominations), now, wholeNumber(opts.withdrawDays, '--withdraw-days'), wholeNumber(opts.depositDays, '--deposit-days'), '');
         const pass = passphrase(opts);
-        checkNewFile(opts.operatorTokenFile);
-        // Refuse an initialised database before the key file exists, so a mistake leaves nothing behind.
-        const storage = await openStorage(opts.db);
+        const tokenFile = opts.operatorTokenFile === undefined ? undefined : openSecretFile(opts.operatorTokenFile);
+        let result: { suite: string; db: string; keys: string; keyIds: string[]; operatorCredential: string };
         try {
-          const existing = await storage.getSuite();
-          if (existing !== undefined) {
-            throw new EcashError('bank-exists', `the database ${describeDb(opts.db)} already belongs to a bank (suite ${existing}); use a new database, or ecash bank keys rotate to add keys`);
+          // Refuse an initialised database before the key file exists, so a mistake leaves nothing behind.
+          const storage = await openStorage(opts.db);
+          try {
+            const existing = await storage.getSuite();
+            if (existing !== undefined) {
+              throw new EcashError('bank-exists', `the database ${describeDb(opts.db)} already belongs to a bank (suite ${existing}); use a new database, or ecash bank keys rotate to add keys`);
+            }
+          } finally {
+            await storage.close();
           }
+          const keyFile = KeyFile.create(opts.keys, pass, suite, terms);
+            result = await withBank(opts, true, async (svc) => {
+            const { credential } = await svc.addOperator(opts.operator);
+            tokenFile?.write(credential);
+            return { suite, db: describeDb(opts.db), keys: keyFile.path, keyIds: keyFile.publicKeys().map((k) => k.keyId), operatorCredential: credential };
+          }, true);
         } finally {
-          await storage.close();
+          tokenFile?.close();
         }
-        const keyFile = KeyFile.create(opts.keys, pass, suite, terms);
-        const result = await withBank(opts, true, async (svc) => {
-          const { credential } = await svc.addOperator(opts.operator);
-          if (opts.operatorTokenFile !== undefined) writeSecretFile(opts.operatorTokenFile, credential);
-          return { suite, db: describeDb(opts.db), keys: keyFile.path, keyIds: keyFile.publicKeys().map((k) => k.keyId), operatorCredential: credential };
-        }, true);
         printResult({ json: json(cmd) }, result, () =>
           [
             `bank initialised: suite ${suite}, ${result.keyIds.length} denomination keys in ${result.keys}, database ${result.db}`,
@@ -331,14 +330,14 @@ export function registerBankCommands(program: Command): void {
     .action(
       action(async (opts: KeyOptions & { opening: string; credentialFile?: string }, cmd: Command) => {
         const opening = readOpening(opts.opening);
-        checkNewFile(opts.credentialFile);
-        const opened = await withBank(opts, true, async (svc) => {
-          if (opening.suite !== svc.suite) throw new EcashError('wrong-suite', `the opening is for suite ${opening.suite}, this bank uses ${svc.suite}`);
-          const I = decodeElementHex(svc.group, opening.I, 'opening.I');
-          const proof = { t: decodeElementHex(svc.group, opening.proof.t, 'opening.proof.t'), s: decodeScalarHex(svc.group, opening.proof.s, 'opening.proof.s') };
-          return svc.openAccount(opening.holder, I, proof);
-        });
-        if (opts.credentialFile !== undefined) writeSecretFile(opts.credentialFile, opened.credential);
+        const credentialFile = opts.credentialFile === undefined ? undefined : openSecretFile(opts.credentialFile);
+        let opened: AccountOpenedJson;
+        try {
+          opened = await withBank(opts, true, (svc) => svc.openAccountJson(opening, 'opening.'));
+          credentialFile?.write(opened.credential);
+        } finally {
+          credentialFile?.close();
+        }
         printResult({ json: json(cmd) }, opened, () =>
           [`account ${opened.accountId} opened for ${opened.holder} (deposits as ${opened.depositorId})`, 'credential (shown once):', `  ${opened.credential}`].join('\n'),
         );
@@ -385,9 +384,14 @@ export function registerBankCommands(program: Command): void {
     .action(
       action(async (merchantId: string, opts: DbOptions & { name?: string; scope: string[]; fee: string; tokenFile?: string }, cmd: Command) => {
         const fee = wholeNumber(opts.fee, '--fee');
-        checkNewFile(opts.tokenFile);
-        const added = await withBank(opts, false, (svc) => svc.addMerchant({ merchantId, ...(opts.name ? { name: opts.name } : {}), scopes: opts.scope, feePerCoin: fee }));
-        if (opts.tokenFile !== undefined) writeSecretFile(opts.tokenFile, added.credential);
+        const tokenFile = opts.tokenFile === undefined ? undefined : openSecretFile(opts.tokenFile);
+        let added: { merchantId: string; credential: string };
+        try {
+          added = await withBank(opts, false, (svc) => svc.addMerchant({ merchantId, ...(opts.name ? { name: opts.name } : {}), scopes: opts.scope, feePerCoin: fee }));
+          tokenFile?.write(added.credential);
+        } finally {
+          tokenFile?.close();
+        }
         printResult({ json: json(cmd) }, added, () => [`merchant ${merchantId} added`, 'credential (shown once):', `  ${added.credential}`].join('\n'));
       }),
     );

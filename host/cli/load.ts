@@ -6,6 +6,7 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { EcashError, toHex } from '../../core/index.js';
 import { EcashCardClient } from '../../reader-bridge/index.js';
+import { accountOpeningJson } from '../bank/client.js';
 import { httpIssuer } from '../load/bank-issuer.js';
 import { LoadJournal } from '../load/journal.js';
 import { type LoadProgress, loadCard, rebalanceCard } from '../load/load-terminal.js';
@@ -13,7 +14,7 @@ import { formatAmount } from '../pos/receipt.js';
 import { addBankOptions, type BankLinkOptions, bankClientFrom, parseAmount, parseCurrency } from './bank-link.js';
 import { addReaderOptions, openCard, type ReaderCliOptions } from './bridge.js';
 import { action, info, printResult } from './output.js';
-import { readSecret, writeSecretFile } from './secrets.js';
+import { openSecretFile, readSecret } from './secrets.js';
 
 const PIN_ENV = 'ECASH_PIN';
 
@@ -101,22 +102,21 @@ export function registerLoadCommands(program: Command): void {
       action(async (opts: HolderOptions & { holder: string; credentialOut?: string }, cmd: Command) => {
         const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
         const bank = bankClientFrom(opts, false);
-        const { card, close } = await openHolderCard(opts);
+        const credentialFile = opts.credentialOut === undefined ? undefined : openSecretFile(opts.credentialOut);
+        const { card, close } = await openHolderCard(opts).catch((e: unknown) => {
+          credentialFile?.close();
+          throw e;
+        });
         try {
-          const group = card.group;
           const opening = await card.openAccount(opts.holder);
-          const opened = await bank.openAccount({
-            suite: group.suite,
-            holder: opts.holder,
-            I: toHex(group.encode(opening.I)),
-            proof: { t: toHex(group.encode(opening.proof.t)), s: toHex(group.scalars.encode(opening.proof.s)) },
-          });
-          if (opts.credentialOut !== undefined) writeSecretFile(opts.credentialOut, opened.credential);
+          const opened = await bank.openAccount(accountOpeningJson(card.group, opts.holder, opening));
+          credentialFile?.write(opened.credential);
           const shown = opts.credentialOut === undefined ? opened : { ...opened, credential: `(written to ${opts.credentialOut})` };
           printResult({ json }, shown, () =>
             [`account ${opened.accountId} opened for ${opened.holder}`, `credential: ${shown.credential}`, 'keep the credential secret: it withdraws from this account'].join('\n'),
           );
         } finally {
+          credentialFile?.close();
           await close();
         }
       }),

@@ -3,7 +3,7 @@
  * read from a file or the environment, never from argv (other users see argv in `ps`), and written
  * to new files readable by their owner only. Values are never echoed in errors.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { EcashError } from '../../core/index.js';
 
 /**
@@ -26,12 +26,38 @@ export function readSecret(file: string | undefined, env: string, what: string, 
   return value === undefined || value === '' ? undefined : value;
 }
 
-/** Writes a secret for its holder: mode 600, never over an existing file. */
-export function writeSecretFile(file: string, secret: string, what = 'credential'): void {
+export interface SecretFile {
+  write(secret: string): void;
+  /** Closes the file; one that was never written is removed again. */
+  close(): void;
+}
+
+/**
+ * Creates the file a credential will be written to (mode 600, never over an existing file) before
+ * the credential is made: a file that cannot be written then fails the command before the bank
+ * records a credential nobody would ever see.
+ */
+export function openSecretFile(file: string, what = 'credential'): SecretFile {
+  let fd: number;
   try {
-    writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+    fd = openSync(file, 'wx', 0o600);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new EcashError('file-exists', code === 'EEXIST' ? `${file} already exists; choose a new file for the ${what}` : `cannot write ${file} (${code ?? 'error'})`);
+    if (code === 'EEXIST') throw new EcashError('file-exists', `${file} already exists; choose a new file for the ${what}`);
+    throw new EcashError('file-unwritable', `cannot create ${file} for the ${what} (${code ?? 'error'})`);
   }
+  let written = false;
+  let closed = false;
+  return {
+    write(secret) {
+      writeSync(fd, secret + '\n');
+      written = true;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      closeSync(fd);
+      if (!written) unlinkSync(file);
+    },
+  };
 }
