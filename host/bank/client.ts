@@ -4,7 +4,7 @@
  * `BankError` with the bank's stable code and the HTTP status; a bank that cannot be reached is
  * `bank-unreachable`, and an answer that is not the API's JSON is `bank-protocol`.
  */
-import { EcashError, type Group, type Transcript, transcriptToJson } from '../../core/index.js';
+import { type AccountOpening, EcashError, type Group, toHex, type Transcript, transcriptToJson } from '../../core/index.js';
 import type {
   AccountJson,
   AccountOpenedJson,
@@ -32,6 +32,16 @@ export class BankError extends EcashError {
     this.name = 'BankError';
     this.status = status;
   }
+}
+
+/** A card's account opening (I and its proof, bound to `holder`) as the bank's API takes it. */
+export function accountOpeningJson(group: Group, holder: string, opening: AccountOpening): AccountOpeningJson {
+  return {
+    suite: group.suite,
+    holder,
+    I: toHex(group.encode(opening.I)),
+    proof: { t: toHex(group.encode(opening.proof.t)), s: toHex(group.scalars.encode(opening.proof.s)) },
+  };
 }
 
 export interface BankClientOptions {

@@ -8,10 +8,10 @@
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { EcashError, fromHex, isEcashError, KEY_ID_LENGTH, toHex } from '../../core/index.js';
-import type { ErrorJson } from './api-types.js';
+import type { AccountOpeningJson, ErrorJson } from './api-types.js';
 import { unauthorized } from './credentials.js';
 import { holderAccount, merchantAccount } from './ledger.js';
-import { type BankService, decodeElementHex, decodeScalarHex, MAX_DEPOSIT_BATCH, type Party } from './service.js';
+import { type BankService, decodeScalarHex, MAX_DEPOSIT_BATCH, type Party } from './service.js';
 
 /**
  * A deposit batch of MAX_DEPOSIT_BATCH transcripts of the largest suite (modp2048-256: 256-byte
@@ -272,11 +272,7 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
         },
       },
       async (req, reply) => {
-        const b = req.body as { suite: string; holder: string; I: string; proof: { t: string; s: string } };
-        checkSuite(b.suite);
-        const I = decodeElementHex(group, b.I, 'I');
-        const proof = { t: decodeElementHex(group, b.proof.t, 'proof.t'), s: decodeScalarHex(group, b.proof.s, 'proof.s') };
-        return reply.code(201).send(await service.openAccount(b.holder, I, proof));
+        return reply.code(201).send(await service.openAccountJson(req.body as AccountOpeningJson));
       },
     );
 

@@ -32,6 +32,7 @@ import {
 } from '../../core/index.js';
 import type {
   AccountJson,
+  AccountOpeningJson,
   AccountOpenedJson,
   DepositBatchJson,
   DepositResultJson,
@@ -308,6 +309,19 @@ export class BankService {
     const a = await this.storage.getAccount(accountId);
     if (a === undefined) throw new EcashError('account-not-found', `no account ${accountId}`);
     return this.remember(accountId, this.group.decode(a.I, 'I'));
+  }
+
+  /**
+   * `openAccount` from the API's JSON (the HTTP body, or the file `ecash bank account open` reads):
+   * the suite must be the bank's, I and the proof decode strictly; `field` prefixes the names in errors.
+   */
+  openAccountJson(opening: AccountOpeningJson, field = ''): Promise<AccountOpenedJson> {
+    if (opening.suite !== this.suite) {
+      throw new EcashError('wrong-suite', `this bank uses suite ${this.suite}, not ${opening.suite}; fetch /v1/parameters`);
+    }
+    const I = decodeElementHex(this.group, opening.I, `${field}I`);
+    const proof = { t: decodeElementHex(this.group, opening.proof.t, `${field}proof.t`), s: decodeScalarHex(this.group, opening.proof.s, `${field}proof.s`) };
+    return this.openAccount(opening.holder, I, proof);
   }
 
   /**

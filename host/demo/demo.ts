@@ -20,14 +20,13 @@ import {
   type KeyJson,
   proofFromJson,
   type SuiteId,
-  toHex,
   type TranscriptJson,
   transcriptToJson,
   verifyDoubleSpendProof,
 } from '../../core/index.js';
 import { createCardImage, type EcashCard, openCard } from '../../firmware-sim/index.js';
 import { EcashCardClient, VirtualTransport } from '../../reader-bridge/index.js';
-import { BankClient } from '../bank/client.js';
+import { accountOpeningJson, BankClient } from '../bank/client.js';
 import { startBankServer } from '../bank/http.js';
 import { KeyFile } from '../bank/keyfile.js';
 import { BankService } from '../bank/service.js';
@@ -127,12 +126,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     await cardClient.select();
     await cardClient.verifyPin(PIN);
     const opening = await cardClient.openAccount('Alice');
-    const opened = await new BankClient({ baseUrl: server.url }).openAccount({
-      suite,
-      holder: 'Alice',
-      I: toHex(group.encode(opening.I)),
-      proof: { t: toHex(group.encode(opening.proof.t)), s: toHex(group.scalars.encode(opening.proof.s)) },
-    });
+    const opened = await new BankClient({ baseUrl: server.url }).openAccount(accountOpeningJson(group, 'Alice', opening));
     say(`card: ${capacity / 1024} KiB image at ${cardPath}; the card made its secret u1 and proved knowledge of it; account ${opened.accountId} opened for Alice`);
     await operator.credit(opened.accountId, { currency: CURRENCY, amount: 10_000, reference: 'cash at the counter' });
     say(`bank: Alice paid in ${formatAmount(10_000, CURRENCY)}`);

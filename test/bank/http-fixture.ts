@@ -26,7 +26,7 @@ import {
   type TranscriptJson,
 } from '../../core/index.js';
 import type { AccountOpenedJson, AccountOpeningJson } from '../../host/bank/api-types.js';
-import { BankClient } from '../../host/bank/client.js';
+import { accountOpeningJson, BankClient } from '../../host/bank/client.js';
 import { type BankServer, startBankServer } from '../../host/bank/http.js';
 import { memoryKeyStore } from '../../host/bank/keyfile.js';
 import { BankService } from '../../host/bank/service.js';
@@ -127,12 +127,7 @@ export async function startBank(kind: AdapterKind, opts: FixtureOptions = {}): P
 }
 
 export function openingBody(group: Group, account: Account): AccountOpeningJson {
-  return {
-    suite: group.suite,
-    holder: account.holder,
-    I: toHex(group.encode(account.I)),
-    proof: { t: toHex(group.encode(account.opening.proof.t)), s: toHex(group.scalars.encode(account.opening.proof.s)) },
-  };
+  return accountOpeningJson(group, account.holder, account.opening);
 }
 
 export interface Holder {

@@ -11,11 +11,10 @@ import {
   getGroup,
   type SuiteId,
   systemRandom,
-  toHex,
 } from '../../core/index.js';
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
 import { type CardChannel, EcashCardClient, type ReaderSource, type VirtualTransport } from '../../reader-bridge/index.js';
-import { BankClient } from '../../host/bank/client.js';
+import { accountOpeningJson, BankClient } from '../../host/bank/client.js';
 import { startBankServer } from '../../host/bank/http.js';
 import { memoryKeyStore } from '../../host/bank/keyfile.js';
 import { BankService } from '../../host/bank/service.js';
@@ -97,13 +96,7 @@ export class World {
     await client.select();
     await client.verifyPin(PIN);
     const opening = await client.openAccount(name);
-    const g = client.group;
-    const opened = await new BankClient({ baseUrl: this.url }).openAccount({
-      suite: g.suite,
-      holder: name,
-      I: toHex(g.encode(opening.I)),
-      proof: { t: toHex(g.encode(opening.proof.t)), s: toHex(g.scalars.encode(opening.proof.s)) },
-    });
+    const opened = await new BankClient({ baseUrl: this.url }).openAccount(accountOpeningJson(client.group, name, opening));
     if (credit > 0) await this.operator.credit(opened.accountId, { currency: CURRENCY, amount: credit, reference: 'test cash-in' });
     return { accountId: opened.accountId, bank: this.operator.withToken(opened.credential) };
   }
