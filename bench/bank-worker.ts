@@ -4,7 +4,7 @@
  * - `mint`: real, distinct coins paid to the bench's merchants, as wire transcripts. The bench holds
  *   the key's secret x, so it signs each coin directly (fresh s, x1, x2 and nonce t per coin:
  *   a' = g^t, b' = A^t, r' = c'·x + t), which yields exactly the coins a blind withdrawal yields
- *   (there t = w·u + v') at a fifth of the cost: every base is fixed (g, g1, g2 and the account's
+ *   (there t = w·u + v') for less: every base is fixed (g, g1, g2 and the account's
  *   I·g2), so no variable-base exponentiation is needed. The first coins are checked with core's
  *   verifyCoin, and the bank verifies every one on deposit.
  * - `withdraw`: card-side withdrawal loops over HTTP, one per account, all at once after "go".

@@ -15,8 +15,9 @@
  *
  * PostgreSQL comes from ECASH_BENCH_PG_URL or ECASH_TEST_PG_URL, in a random schema dropped after.
  * CPU is split three ways: the bank's main thread (its event loop's busy time, which includes
- * SQLite's synchronous writes and fsyncs), this whole process (plus workers) and the machine (the
- * rest is PostgreSQL and whatever else runs on this shared machine).
+ * SQLite's synchronous statements; the commits' fsyncs run on the thread pool), this whole process
+ * (plus workers) and the machine (the rest is PostgreSQL and whatever else runs on this shared
+ * machine).
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -121,8 +122,8 @@ async function measure(fn: () => Promise<void>): Promise<Sample> {
 }
 
 /**
- * Median time of appending 4 KiB to a file and fsyncing it in `dir`: what SQLite does to its WAL
- * on every commit under synchronous=FULL, so the floor of one durable commit on this disk.
+ * Median time of appending 4 KiB to a file and fsyncing it in `dir`: what the bank's group commit
+ * does to SQLite's WAL (one fsync for the commits made meanwhile), the floor of a durable commit.
  */
 function fsyncMs(dir: string, count: number): number {
   const path = join(dir, 'fsync-probe');
@@ -448,8 +449,9 @@ async function withdrawals(ctx: BenchContext, cfg: Config, dir: string, fsync: n
           ? `the machine's ${availableParallelism()} cores (${pct(machine)} busy): besides the bank's main thread, the card threads' HTTP clients and the rest of the process take ${Math.max(0, process_ - main)} µs per coin`
           : `not the bank's main thread (busy ${pct(busy)} of the time) but the cards' round trips`;
     ctx.log(
-      `   → limit: ${who}. The main thread spends ${main} µs per coin: the service's CPU ${cpu} µs (the offer's exponentiations, encodings, SQL), HTTP and the rest ${Math.max(0, main - cpu)} µs. ` +
-        `Each coin also waits ${Math.max(0, wall - cpu)} µs for its two durable commits (a group fsync on the thread pool, ${fsync} ms on this disk): latency, not main-thread time`,
+      `   → limit: ${who}. The main thread spends ${main} µs per coin under load; the service alone, one coin at a time, used ${cpu} µs of CPU ` +
+        `(the offer's exponentiations, encodings, SQL), so about ${Math.max(0, main - cpu)} µs is HTTP and the rest (an estimate from two runs). ` +
+        `One coin at a time also waited ${Math.max(0, wall - cpu)} µs beyond its CPU: its two commits' group fsync (${fsync} ms on this disk) or a busy core, not split`,
     );
     return f;
   } finally {
@@ -592,7 +594,7 @@ export const bankBench: BenchModule = {
       const t0 = performance.now();
       const coins = await mintCoins(count);
       f.bench_mint_coins_per_s = round((count * 1000) / (performance.now() - t0), 0);
-      ctx.log(`   minted at ${f.bench_mint_coins_per_s} coins/s (signed directly with the key's secret; a blind withdrawal costs the card ~5x more)`);
+      ctx.log(`   minted at ${f.bench_mint_coins_per_s} coins/s (signed directly with the key's secret instead of blind withdrawals)`);
       Object.assign(f, checkCpu(coins, cfg.runs));
       ctx.log(
         `   a deposit check on one thread: parsing ${f.deposit_parse_cpu_us_per_coin} µs + batch verification ${f.deposit_batch_verify_cpu_us_per_coin} µs of CPU per coin ` +
