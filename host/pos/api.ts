@@ -83,7 +83,7 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
   app.setErrorHandler((e, _req, reply) => sendError(reply, e));
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: { code: 'not-found', message: 'no such endpoint; see docs/pos-api.md' } }));
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (req.url.split('?')[0] === '/v1/health') return;
+    if (req.routeOptions.url === '/v1/health') return; // the matched route, whatever the query
     if (!keyMatches(key, req.headers.authorization)) {
       await reply.code(401).send({ error: { code: 'unauthorized', message: 'send the terminal API key as "Authorization: Bearer <key>"' } });
     }

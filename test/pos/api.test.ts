@@ -17,7 +17,7 @@ import { buildPosApi } from '../../host/pos/api.js';
 import type { PaymentView } from '../../host/pos/terminal.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
 import { OpenApiFile, recordResponses, registeredRoutes } from '../helpers/openapi.js';
-import { loadViaReader, PIN, reasonOf, valueViaReader, World } from '../helpers/world.js';
+import { finalView, loadViaReader, PIN, reasonOf, valueViaReader, World } from '../helpers/world.js';
 
 const API_KEY = 'register-key-0123456789';
 const READER = 'Counter';
@@ -539,6 +539,26 @@ describe('POS API over HTTP', () => {
     const report = await call<{ outcomes: Record<string, number> }>('POST', '/settlement');
     expect(report.body.outcomes).toMatchObject({ credited: expect.any(Number) });
     expect((await shop.merchant('corner-shop')).balances).toEqual([{ currency: 'EUR', balance: 1_234 + 500 + 300 + 300 + 400 + 250 }]);
+  });
+
+  it('answers 502 bad-bank-answer when the bank returns the wrong number of results, and keeps the batch', async () => {
+    const card = await loaded('gus', 500);
+    const miscounting = { ...httpAcquirer(shop), deposit: async () => [] };
+    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: miscounting }, { readerName: 'Load', terminalId: 'pos-miscount' });
+    const p = t.startPayment({ amount: 200, currency: 'EUR' });
+    readers.insertCard('Load', card);
+    expect((await finalView(t, p.id)).state).toBe('approved');
+    readers.removeCard('Load');
+    const app = buildPosApi(t, { apiKey: API_KEY });
+    try {
+      const authorization = `Bearer ${API_KEY}`;
+      const settled = await app.inject({ method: 'POST', url: '/v1/settlement', headers: { authorization } });
+      expect(settled.statusCode).toBe(502);
+      expect(settled.json()).toMatchObject({ error: { code: 'bad-bank-answer' } });
+      expect((await app.inject({ method: 'GET', url: '/v1/settlement', headers: { authorization } })).json()).toMatchObject({ pendingBatches: 1 });
+    } finally {
+      await app.close();
+    }
   });
 });
 
