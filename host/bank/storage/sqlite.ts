@@ -124,6 +124,22 @@ function lockFor(path: string): FileLock {
   return lock;
 }
 
+/** A transaction waiting for its turn, and how to answer its caller. */
+interface QueuedTransaction {
+  write: boolean;
+  fn: (tx: SqlTx) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+interface Settled {
+  q: QueuedTransaction;
+  value: unknown;
+}
+
+/** The most transactions one COMMIT carries (bounds how long one group holds the file). */
+const MAX_GROUP = 64;
+
 const asParam = (v: SqlValue): SqlValue => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v);
 
 /**
@@ -211,36 +227,103 @@ class SqliteDriver implements SqlDriver {
     };
   }
 
-  private exclusive<T>(begin: string, fn: (tx: SqlTx) => Promise<T>): Promise<T> {
-    const run = async () => {
-      this.db.exec(begin);
-      try {
-        const out = await fn(this.tx);
-        this.db.exec('COMMIT');
-        this.wal()?.committedOne();
-        return out;
-      } catch (e) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        throw e;
-      }
-    };
-    const result = this.lock.tail.then(run, run);
-    this.lock.tail = result.catch(() => undefined);
-    return result;
+  /** Transactions waiting for this handle's next turn on the file. */
+  private pending: QueuedTransaction[] = [];
+  private scheduled = false;
+
+  private enqueue<T>(write: boolean, fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ write, fn, resolve: resolve as (v: unknown) => void, reject });
+      this.schedule();
+    });
   }
 
-  /** The caller hears of its commit once it is on disk; the next transaction may already run. */
-  async transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
-    const out = await this.exclusive('BEGIN IMMEDIATE', fn);
-    await this.wal()?.sync();
-    return out;
+  private schedule(): void {
+    if (this.scheduled || this.pending.length === 0) return;
+    this.scheduled = true;
+    const run = () => this.runGroup();
+    const turn = this.lock.tail.then(run, run);
+    this.lock.tail = turn.catch(() => undefined);
+  }
+
+  /**
+   * Runs every transaction queued so far (up to MAX_GROUP) inside one BEGIN … COMMIT, each in its
+   * own savepoint: a transaction that throws is rolled back alone and its caller gets the error;
+   * the others commit together. Under load most of a commit's cost (writing the WAL frames of the
+   * pages it touched, BEGIN and COMMIT themselves) is shared by the group; one at a time it is
+   * exactly the former single transaction. Callers hear of the outcome only after the COMMIT, and
+   * writers (and readers, who may have seen writes) after the fsync that covers it.
+   */
+  private async runGroup(): Promise<void> {
+    this.scheduled = false;
+    const group = this.pending.splice(0, MAX_GROUP);
+    this.schedule();
+    const alone = group.length === 1;
+    const begin = group.some((q) => q.write) ? 'BEGIN IMMEDIATE' : 'BEGIN';
+    /** Transactions whose work is in the open SQLite transaction, with their results. */
+    let done: Settled[] = [];
+    /** Transactions whose caller has its answer (an error) or will have it after the fsync. */
+    const answered = new Set<QueuedTransaction>();
+    const fail = (q: QueuedTransaction, e: unknown) => {
+      answered.add(q);
+      q.reject(e);
+    };
+    const failDone = (e: unknown) => {
+      for (const d of done) fail(d.q, e);
+      done = [];
+    };
+    try {
+      for (const q of group) {
+        // SQLite ends a transaction itself after an I/O, full-disk or memory error: whatever ran
+        // in it is lost, and the rest of the group starts a fresh one.
+        if (!this.db.inTransaction) this.db.exec(begin);
+        if (!alone) this.db.exec('SAVEPOINT grouped');
+        try {
+          const value = await q.fn(this.tx);
+          if (!alone) this.db.exec('RELEASE grouped');
+          done.push({ q, value });
+        } catch (e) {
+          if (!this.db.inTransaction) failDone(e);
+          else if (alone) this.db.exec('ROLLBACK');
+          else this.db.exec('ROLLBACK TO grouped; RELEASE grouped');
+          fail(q, e);
+        }
+      }
+      if (this.db.inTransaction) this.db.exec('COMMIT');
+    } catch (e) {
+      // BEGIN, a savepoint or COMMIT failed: nothing of this group is committed.
+      try {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      } catch {
+        // The connection is broken; every caller still hears of the first error.
+      }
+      for (const q of group) if (!answered.has(q)) fail(q, e);
+      return;
+    }
+    if (done.length === 0) return;
+    this.wal()?.committedOne();
+    void this.deliver(done);
+  }
+
+  /** Answers the committed transactions once their commit is on disk. */
+  private async deliver(settled: Settled[]): Promise<void> {
+    try {
+      await this.wal()?.sync();
+    } catch (e) {
+      for (const d of settled) d.q.reject(e);
+      return;
+    }
+    for (const d of settled) d.q.resolve(d.value);
+  }
+
+  /** The caller hears of its commit once it is on disk; the next transactions may already run. */
+  transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+    return this.enqueue(true, fn);
   }
 
   /** What a reader saw may include others' commits: it is answered once they are on disk too. */
-  async read<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
-    const out = await this.exclusive('BEGIN', fn);
-    await this.wal()?.sync();
-    return out;
+  read<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+    return this.enqueue(false, fn);
   }
 
   async insertSpentCoins(tx: SqlTx, rows: readonly SpentCoinRow[]): Promise<boolean[]> {
@@ -278,14 +361,18 @@ class SqliteDriver implements SqlDriver {
   }
 
   async close(): Promise<void> {
-    await this.lock.tail;
+    do await this.lock.tail;
+    while (this.scheduled);
     await this.wal()?.close();
     this.db.close();
   }
 }
 
-/** Opens (creating if needed) the bank's SQLite database at `path` and brings its schema up to date. */
-export async function openSqliteStorage(path: string): Promise<SqlBankStorage> {
+/**
+ * The driver under the bank's SQLite store: opens (creating if needed) the database at `path` and
+ * brings its schema up to date. Exported for the tests of its transaction discipline.
+ */
+export async function openSqliteDriver(path: string): Promise<SqlDriver> {
   let db: Database.Database;
   try {
     db = new Database(path);
@@ -297,8 +384,8 @@ export async function openSqliteStorage(path: string): Promise<SqlBankStorage> {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 10000');
   let wal: GroupSync | undefined;
-  const storage = new SqlBankStorage(new SqliteDriver(db, lockFor(path), () => wal));
-  await storage.migrate();
+  const driver = new SqliteDriver(db, lockFor(path), () => wal);
+  await driver.migrate();
   // The WAL exists once the database has been opened in WAL mode and written (the migrations'
   // first run, or earlier). If it cannot be opened here, commits keep fsyncing themselves.
   try {
@@ -307,5 +394,10 @@ export async function openSqliteStorage(path: string): Promise<SqlBankStorage> {
   } catch {
     wal = undefined;
   }
-  return storage;
+  return driver;
+}
+
+/** Opens (creating if needed) the bank's SQLite database at `path` and brings its schema up to date. */
+export async function openSqliteStorage(path: string): Promise<SqlBankStorage> {
+  return new SqlBankStorage(await openSqliteDriver(path));
 }
