@@ -384,7 +384,8 @@ export class BankService {
     }
     const session = BankWithdrawalSession.offer(this.group, entry.secret, { base: this.offerBase(accountId, account) }, this.rng);
     const { w, offer } = session.persistentState();
-    const sessionId = randomBytes(16).toString('hex');
+    // From the pooled CSPRNG: randomBytes cost a call to it per withdrawal.
+    const sessionId = toHex(systemRandom.bytes(16));
     const a = this.group.encode(offer.a);
     const b = this.group.encode(offer.b);
     const expiresAt = now + this.sessionTtlMs;

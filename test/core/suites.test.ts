@@ -22,6 +22,7 @@ import {
   randomWeight,
   SUITE_IDS,
   seededRandom,
+  systemRandom,
   toHex,
   u32be,
   utf8,
@@ -242,6 +243,24 @@ describe('randomness', () => {
   it('the seeded stream is SHA-512("ECASH-V1/TEST-RNG" ‖ seed ‖ u64be(i)) block by block', () => {
     const expected = sha('sha512', utf8('ECASH-V1/TEST-RNG'), utf8('abc'), new Uint8Array(8));
     expect(toHex(seededRandom('abc').bytes(64))).toBe(toHex(expected));
+  });
+
+  it('the system source gives every caller its own bytes, across refills of its pool and beyond its size', () => {
+    const prefixes = new Set<string>();
+    let draws = 0;
+    for (let total = 0, n = 16; total < 3 * 4096; total += n, n = 16 + ((n * 7) % 90)) {
+      const b = systemRandom.bytes(n);
+      expect(b.length).toBe(n);
+      prefixes.add(toHex(b.subarray(0, 16)));
+      draws++;
+    }
+    // No two draws share their first 16 bytes: bytes cut from the pool are never handed out twice
+    // (nor the wiped zeros).
+    expect(prefixes.size).toBe(draws);
+    const large = systemRandom.bytes(100_000);
+    expect(large.length).toBe(100_000);
+    expect(new Set(large).size).toBeGreaterThan(200);
+    expect(systemRandom.bytes(0).length).toBe(0);
   });
 
   it('scalars are reduced, nonzero where asked, and weights are nonzero and 128-bit', () => {

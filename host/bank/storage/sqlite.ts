@@ -212,19 +212,27 @@ class SqliteDriver implements SqlDriver {
     /** Makes the WAL durable; undefined where commits fsync themselves (synchronous=FULL). */
     private readonly wal: () => GroupSync | undefined,
   ) {
-    const stmt = (sql: string) => {
-      let s = this.statements.get(sql);
-      if (s === undefined) {
-        s = this.db.prepare(sql);
-        this.statements.set(sql, s);
-      }
-      return s;
-    };
+    const stmt = (sql: string) => this.statement(sql);
     this.tx = {
       all: async <T>(sql: string, params: readonly SqlValue[] = []) => stmt(sql).all(...params.map(asParam)) as T[],
       get: async <T>(sql: string, params: readonly SqlValue[] = []) => stmt(sql).get(...params.map(asParam)) as T | undefined,
       run: async (sql: string, params: readonly SqlValue[] = []) => stmt(sql).run(...params.map(asParam)).changes,
     };
+  }
+
+  /** Every statement is prepared once per handle. */
+  private statement(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  /** A transaction-control statement, prepared (exec would parse it every time). */
+  private control(sql: 'BEGIN' | 'BEGIN IMMEDIATE' | 'COMMIT' | 'ROLLBACK' | 'SAVEPOINT grouped' | 'RELEASE grouped' | 'ROLLBACK TO grouped'): void {
+    this.statement(sql).run();
   }
 
   /** Transactions waiting for this handle's next turn on the file. */
@@ -276,24 +284,27 @@ class SqliteDriver implements SqlDriver {
       for (const q of group) {
         // SQLite ends a transaction itself after an I/O, full-disk or memory error: whatever ran
         // in it is lost, and the rest of the group starts a fresh one.
-        if (!this.db.inTransaction) this.db.exec(begin);
-        if (!alone) this.db.exec('SAVEPOINT grouped');
+        if (!this.db.inTransaction) this.control(begin);
+        if (!alone) this.control('SAVEPOINT grouped');
         try {
           const value = await q.fn(this.tx);
-          if (!alone) this.db.exec('RELEASE grouped');
+          if (!alone) this.control('RELEASE grouped');
           done.push({ q, value });
         } catch (e) {
           if (!this.db.inTransaction) failDone(e);
-          else if (alone) this.db.exec('ROLLBACK');
-          else this.db.exec('ROLLBACK TO grouped; RELEASE grouped');
+          else if (alone) this.control('ROLLBACK');
+          else {
+            this.control('ROLLBACK TO grouped');
+            this.control('RELEASE grouped');
+          }
           fail(q, e);
         }
       }
-      if (this.db.inTransaction) this.db.exec('COMMIT');
+      if (this.db.inTransaction) this.control('COMMIT');
     } catch (e) {
       // BEGIN, a savepoint or COMMIT failed: nothing of this group is committed.
       try {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        if (this.db.inTransaction) this.control('ROLLBACK');
       } catch {
         // The connection is broken; every caller still hears of the first error.
       }
