@@ -42,7 +42,7 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
   async function bank(keys: BankKeyStore | DenominationSecret[], opts: { sessionTtlMs?: number } = {}): Promise<{ svc: BankService; storage: BankStorage }> {
     const st = await storage();
     const store = Array.isArray(keys) ? memoryKeyStore(G.suite, keys) : keys;
-    const svc = await BankService.create({ storage: st, keys: store, verifyThreads: 0, now: () => clock, ...opts });
+    const svc = await BankService.create({ storage: st, keys: store, workerThreads: 0, now: () => clock, ...opts });
     open.push(svc);
     return { svc, storage: st };
   }
@@ -71,7 +71,7 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     expect(await st.initSuite('ristretto255-sha512')).toBe('ristretto255-sha512');
     await expect(st.initSuite('p256-uprove')).rejects.toMatchObject({ code: 'wrong-suite' });
     const P = getGroup('p256-uprove');
-    await expect(BankService.create({ storage: st, keys: memoryKeyStore(P.suite, [bankKey(P, systemRandom)]), verifyThreads: 0 })).rejects.toMatchObject({
+    await expect(BankService.create({ storage: st, keys: memoryKeyStore(P.suite, [bankKey(P, systemRandom)]), workerThreads: 0 })).rejects.toMatchObject({
       code: 'wrong-suite',
     });
   });
@@ -164,12 +164,24 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
       w: null,
     });
 
-    // Spend the rest, then the start is refused; and the storage refuses an answer without funds
-    // even when a session was opened (the balance is checked again inside the transaction).
+    // Spend the rest, then the start is refused, by the storage too; and the storage refuses an
+    // answer without funds even for a session that is open (the balance is checked again inside
+    // the answer's transaction): here one written straight into the table.
     await withdrawCoin(svc, G, alice.account, alice.accountId, key);
     await expect(svc.startWithdrawal(alice.accountId, key.key.keyId)).rejects.toMatchObject({ code: 'insufficient-funds' });
     const keyNo = (await st.listKeys())[0]!.keyNo;
-    await st.openSession({ sessionId: 'direct', accountId: alice.accountId, keyNo, w: new Uint8Array(32).fill(1), a: G.encode(G.g), b: G.encode(G.g), createdAt: clock, expiresAt: clock + 1000 });
+    const direct = { accountId: alice.accountId, keyNo, w: new Uint8Array(32).fill(1), a: G.encode(G.g), b: G.encode(G.g), createdAt: clock, expiresAt: clock + 1000 };
+    await expect(st.openSession({ sessionId: 'refused', ...direct })).rejects.toMatchObject({ code: 'insufficient-funds' });
+    await db.raw("INSERT INTO withdrawal_sessions (session_id, account_id, key_no, state, w, a, b, created_at, expires_at) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?)", [
+      'direct',
+      direct.accountId,
+      keyNo,
+      Buffer.from(direct.w),
+      Buffer.from(direct.a),
+      Buffer.from(direct.b),
+      direct.createdAt,
+      direct.expiresAt,
+    ]);
     let called = false;
     await expect(
       st.answerSession({ sessionId: 'direct', accountId: alice.accountId, c: new Uint8Array(32), now: clock, answer: () => ((called = true), new Uint8Array(32)) }),

@@ -140,7 +140,9 @@ function unavailable(cause: unknown): EcashError {
 
 class PostgresDriver implements SqlDriver {
   readonly kind = 'postgres' as const;
-  readonly forUpdate = ' FOR UPDATE';
+  forUpdate(of?: string): string {
+    return of === undefined ? ' FOR UPDATE' : ` FOR UPDATE OF ${of}`;
+  }
 
   constructor(
     private readonly pool: pg.Pool,

@@ -107,14 +107,17 @@ async function post(tx: SqlTx, kind: LedgerEntry['kind'], reference: string, pos
     [kind, reference, now],
   );
   const entryId = row!.entry_id;
-  for (const p of merged) {
-    await tx.run('INSERT INTO ledger_postings (entry_id, account, currency, amount) VALUES (?, ?, ?, ?)', [entryId, p.account, p.currency, p.amount]);
-    await tx.run(
-      'INSERT INTO ledger_balances (account, currency, balance) VALUES (?, ?, ?) ' +
-        'ON CONFLICT (account, currency) DO UPDATE SET balance = ledger_balances.balance + excluded.balance',
-      [p.account, p.currency, p.amount],
-    );
-  }
+  // One statement for the postings and one for the balances, whatever their number (each
+  // statement is a round trip on PostgreSQL). The postings are sorted, so concurrent entries lock
+  // balance rows in one order.
+  if (merged.length === 0) return entryId;
+  const rows = merged.map(() => '(?, ?, ?, ?)').join(', ');
+  await tx.run(`INSERT INTO ledger_postings (entry_id, account, currency, amount) VALUES ${rows}`, merged.flatMap((p) => [entryId, p.account, p.currency, p.amount]));
+  await tx.run(
+    `INSERT INTO ledger_balances (account, currency, balance) VALUES ${merged.map(() => '(?, ?, ?)').join(', ')} ` +
+      'ON CONFLICT (account, currency) DO UPDATE SET balance = ledger_balances.balance + excluded.balance',
+    merged.flatMap((p) => [p.account, p.currency, p.amount]),
+  );
   return entryId;
 }
 
@@ -126,6 +129,10 @@ interface SessionRow {
   c: Uint8Array | null;
   r: Uint8Array | null;
   expires_at: number;
+  /** The session's key, joined in. */
+  key_id: Uint8Array;
+  value: number;
+  currency: string;
 }
 
 type AnswerOutcome = { r: Uint8Array } | { error: EcashError };
@@ -297,27 +304,35 @@ export class SqlBankStorage implements BankStorage {
   }
 
   async openSession(s: NewSession): Promise<void> {
-    try {
-      await this.db.transaction(async (tx) => {
-        await tx.run("UPDATE withdrawal_sessions SET state = 'expired', w = NULL WHERE account_id = ? AND state = 'open' AND expires_at <= ?", [s.accountId, s.createdAt]);
-        await tx.run(
-          "INSERT INTO withdrawal_sessions (session_id, account_id, key_no, state, w, a, b, created_at, expires_at) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?)",
-          [s.sessionId, s.accountId, s.keyNo, s.w, s.a, s.b, s.createdAt, s.expiresAt],
-        );
-      });
-    } catch (e) {
-      if (this.db.isUniqueViolation(e)) {
+    const insert = (tx: SqlTx) =>
+      tx.run(
+        "INSERT INTO withdrawal_sessions (session_id, account_id, key_no, state, w, a, b, created_at, expires_at) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?) " +
+          "ON CONFLICT (account_id) WHERE state = 'open' DO NOTHING",
+        [s.sessionId, s.accountId, s.keyNo, s.w, s.a, s.b, s.createdAt, s.expiresAt],
+      );
+    await this.db.transaction(async (tx) => {
+      const funds = await tx.get<{ value: number; currency: string; balance: number | null }>(
+        'SELECT k.value, k.currency, b.balance FROM denomination_keys k LEFT JOIN ledger_balances b ON b.account = ? AND b.currency = k.currency WHERE k.key_no = ?',
+        [holderAccount(s.accountId), s.keyNo],
+      );
+      if ((funds?.balance ?? 0) < funds!.value) {
+        throw new EcashError('insufficient-funds', `the account's ${funds!.currency} balance is below the coin's value ${funds!.value}; top it up first`);
+      }
+      if ((await insert(tx)) === 1) return;
+      // The account has an open session: if it is stale, expire it (w erased) and open this one.
+      const expired = await tx.run("UPDATE withdrawal_sessions SET state = 'expired', w = NULL WHERE account_id = ? AND state = 'open' AND expires_at <= ?", [s.accountId, s.createdAt]);
+      if (expired === 0 || (await insert(tx)) !== 1) {
         throw new EcashError('session-open', 'this account already has an open withdrawal session; answer or cancel it, or wait until it expires');
       }
-      throw e;
-    }
+    });
   }
 
   async answerSession(q: AnswerRequest): Promise<Uint8Array> {
     // Expiry is committed before the error is raised, so the outcome is returned, not thrown.
     const outcome = await this.db.transaction(async (tx): Promise<AnswerOutcome> => {
       const s = await tx.get<SessionRow>(
-        `SELECT account_id, key_no, state, w, c, r, expires_at FROM withdrawal_sessions WHERE session_id = ?${this.db.forUpdate}`,
+        'SELECT s.account_id, s.key_no, s.state, s.w, s.c, s.r, s.expires_at, k.key_id, k.value, k.currency FROM withdrawal_sessions s ' +
+          `JOIN denomination_keys k ON k.key_no = s.key_no WHERE s.session_id = ?${this.db.forUpdate('s')}`,
         [q.sessionId],
       );
       if (s === undefined || s.account_id !== q.accountId) {
@@ -332,11 +347,10 @@ export class SqlBankStorage implements BankStorage {
         await tx.run("UPDATE withdrawal_sessions SET state = 'expired', w = NULL WHERE session_id = ? AND state = 'open'", [q.sessionId]);
         return { error: new EcashError('session-expired', 'this withdrawal session expired before it was answered; start a new one') };
       }
-      const key = await tx.get<KeyRow>('SELECT * FROM denomination_keys WHERE key_no = ?', [s.key_no]);
       const holder = holderAccount(q.accountId);
-      const bal = await tx.get<{ balance: number }>(`SELECT balance FROM ledger_balances WHERE account = ? AND currency = ?${this.db.forUpdate}`, [holder, key!.currency]);
-      if ((bal?.balance ?? 0) < key!.value) {
-        return { error: new EcashError('insufficient-funds', `the account's ${key!.currency} balance is below the coin's value ${key!.value}; top it up first`) };
+      const bal = await tx.get<{ balance: number }>(`SELECT balance FROM ledger_balances WHERE account = ? AND currency = ?${this.db.forUpdate()}`, [holder, s.currency]);
+      if ((bal?.balance ?? 0) < s.value) {
+        return { error: new EcashError('insufficient-funds', `the account's ${s.currency} balance is below the coin's value ${s.value}; top it up first`) };
       }
       const r = q.answer(s.w, s.key_no);
       const changed = await tx.run(
@@ -349,8 +363,8 @@ export class SqlBankStorage implements BankStorage {
         'withdrawal',
         `withdrawal:${q.sessionId}`,
         [
-          { account: holder, currency: key!.currency, amount: -key!.value },
-          { account: outstandingAccount(key!.key_id), currency: key!.currency, amount: key!.value },
+          { account: holder, currency: s.currency, amount: -s.value },
+          { account: outstandingAccount(s.key_id), currency: s.currency, amount: s.value },
         ],
         q.now,
       );
@@ -455,7 +469,7 @@ export class SqlBankStorage implements BankStorage {
   private async settleConflict(tx: SqlTx, q: DepositBatchRequest, v: VerifiedDeposit): Promise<DepositResult> {
     // Locking the coin's row serialises the settling of its conflicts: two deposits of the same
     // second transcript at once would otherwise both find no record and both insert one.
-    const first = await tx.get<{ transcript: Uint8Array }>(`SELECT transcript FROM spent_coins WHERE a = ?${this.db.forUpdate}`, [v.A]);
+    const first = await tx.get<{ transcript: Uint8Array }>(`SELECT transcript FROM spent_coins WHERE a = ?${this.db.forUpdate()}`, [v.A]);
     if (first === undefined) throw new EcashError('internal', 'a spent coin vanished during a deposit');
     const later = await tx.all<{ double_spend_id: number; transcript: Uint8Array; account_id: string | null }>(
       'SELECT double_spend_id, transcript, account_id FROM double_spends WHERE a = ? ORDER BY double_spend_id',

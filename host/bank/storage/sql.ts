@@ -20,8 +20,11 @@ export interface SpentCoinRow {
 
 export interface SqlDriver {
   readonly kind: 'sqlite' | 'postgres';
-  /** Appended to a SELECT that must lock its rows until commit ('' where a writer locks all). */
-  readonly forUpdate: string;
+  /**
+   * Appended to a SELECT that must lock its rows until commit ('' where a writer locks all): of
+   * every table it reads, or only of the table aliased `of` (a joined table's rows stay unlocked).
+   */
+  forUpdate(of?: string): string;
   /** Runs `fn` in one read-write transaction (retried on serialization failures where needed). */
   transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T>;
   /** Runs `fn` with a consistent read-only view. */

@@ -202,7 +202,9 @@ class GroupSync {
 
 class SqliteDriver implements SqlDriver {
   readonly kind = 'sqlite' as const;
-  readonly forUpdate = '';
+  forUpdate(): string {
+    return '';
+  }
   private readonly statements = new Map<string, Database.Statement>();
   private readonly tx: SqlTx;
 

@@ -225,8 +225,9 @@ export interface BankStorage {
   statement(query: StatementQuery): Promise<LedgerEntry[]>;
 
   /**
-   * Opens a session after expiring the account's stale ones (their w erased). Fails with
-   * `session-open` if the account still has an unexpired open session.
+   * Opens a session, in one transaction: fails with `insufficient-funds` if the account's balance
+   * is below the key's value, and with `session-open` if the account still has an unexpired open
+   * session (a stale one is expired first, its w erased).
    */
   openSession(session: NewSession): Promise<void>;
   /**
