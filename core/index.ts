@@ -33,6 +33,7 @@ export {
   type WithdrawalOffer,
   type OfferedSessionState,
   BankWithdrawalSession,
+  withdrawalOffer,
   type CardWithdrawalContext,
   type PendingWithdrawal,
   blindWithdrawal,

@@ -28,6 +28,18 @@ export interface OfferedSessionState {
   offer: WithdrawalOffer;
 }
 
+/**
+ * Step 1's arithmetic alone: a fresh w with a = g^w and b = (I·g2)^w. It needs no key (only the
+ * answer uses x), so a bank may compute offers away from its secrets, in another thread, and
+ * restore the session from w to answer. `account` is I, or the base I·g2 prepared with
+ * `group.precompute`.
+ */
+export function withdrawalOffer(group: Group, account: GroupElement | { base: GroupElement }, rng: RandomSource): OfferedSessionState {
+  const w = randomNonZeroScalar(group, rng);
+  const base = 'base' in account ? account.base : group.mul(account, group.g2);
+  return { w, offer: { a: group.exp(group.g, w), b: group.exp(base, w) } };
+}
+
 export class BankWithdrawalSession {
   #w: bigint | undefined;
   readonly #offer: WithdrawalOffer | undefined;
@@ -52,10 +64,7 @@ export class BankWithdrawalSession {
    * base I·g2 already prepared with `group.precompute` instead of I.
    */
   static offer(group: Group, secret: DenominationSecret, account: GroupElement | { base: GroupElement }, rng: RandomSource): BankWithdrawalSession {
-    const w = randomNonZeroScalar(group, rng);
-    const base = 'base' in account ? account.base : group.mul(account, group.g2);
-    const offer = { a: group.exp(group.g, w), b: group.exp(base, w) };
-    return new BankWithdrawalSession(group, secret, { w, offer });
+    return new BankWithdrawalSession(group, secret, withdrawalOffer(group, account, rng));
   }
 
   /**

@@ -1,20 +1,22 @@
 /**
- * A small pool of worker threads for deposit checks. A batch is split into one slice per worker
- * (batch verification stays efficient on slices of a few dozen coins and more); with zero threads
- * the checks run in process. Parsing a ristretto transcript costs about as much as verifying it,
- * so the workers get the wire JSON and do both.
+ * A small pool of worker threads for the bank's arithmetic: deposit checks and withdrawal offers.
+ * A deposit batch is split into one slice per worker (batch verification stays efficient on slices
+ * of a few dozen coins and more); parsing a ristretto transcript costs about as much as verifying
+ * it, so the workers get the wire JSON and do both. An offer goes to the thread that keeps the
+ * account's base table (chosen by I). With zero threads everything runs in process.
  */
 import { Worker } from 'node:worker_threads';
-import { EcashError, getGroup, type KeyJson, type SuiteId } from '../../core/index.js';
+import { EcashError, getGroup, type KeyJson, type RandomSource, type SuiteId } from '../../core/index.js';
+import type { CryptoJob, CryptoTask, CryptoWorkerData } from './crypto-worker.js';
 import { type CheckedTranscript, checkDeposits, type DepositCheckRequest } from './deposit-check.js';
+import { type EncodedOffer, OfferMaker } from './offers.js';
 import { KeyCache } from './public-parameters.js';
-import type { VerifyTask, VerifyWorkerData } from './verify-worker.js';
 
 /** Below this many transcripts per slice a batch is not split further. */
 const MIN_SLICE = 32;
 
 interface Pending {
-  resolve: (r: CheckedTranscript[]) => void;
+  resolve: (r: unknown) => void;
   reject: (e: Error) => void;
 }
 
@@ -28,20 +30,26 @@ interface PoolWorker {
 }
 
 /** Running from TypeScript sources (tests, tsx), the worker loads through tsx; from dist/, directly. */
-function spawn(data: VerifyWorkerData): Worker {
+function spawn(data: CryptoWorkerData): Worker {
   const here = import.meta.url;
   if (here.endsWith('.ts')) {
-    const worker = new URL('./verify-worker.ts', here).href;
+    const worker = new URL('./crypto-worker.ts', here).href;
     const tsx = import.meta.resolve('tsx/esm/api');
     const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(worker)}); });`;
     return new Worker(boot, { eval: true, workerData: data });
   }
-  return new Worker(new URL('./verify-worker.js', here), { workerData: data });
+  return new Worker(new URL('./crypto-worker.js', here), { workerData: data });
 }
 
-const threadFailed = (e: Error) => new EcashError('internal', `a deposit verification thread failed (${e.message}); restart the bank`);
+const threadFailed = (e: Error) => new EcashError('internal', `a worker thread of the bank failed (${e.message}); restart the bank`);
 
-export class VerifyPool {
+/** Work done in process when the pool has no threads. */
+interface InProcess {
+  keys: KeyCache;
+  offers: OfferMaker;
+}
+
+export class CryptoPool {
   private readonly pending = new Map<number, Pending & { worker: PoolWorker }>();
   private nextTask = 1;
   private closed = false;
@@ -49,19 +57,23 @@ export class VerifyPool {
   private constructor(
     private readonly suite: SuiteId,
     private readonly workers: PoolWorker[],
-    /** The parsed keys, for checks in process (zero threads). */
-    private readonly local: KeyCache | undefined,
+    /** Zero threads: the parsed keys and the offers' base tables, in process. */
+    private readonly local: InProcess | undefined,
   ) {}
 
-  /** Starts `threads` workers (0: checks run in process) over the bank's fixed `keys`. */
-  static async start(suite: SuiteId, threads: number, keys: KeyJson[]): Promise<VerifyPool> {
+  /**
+   * Starts `threads` workers (0: the work runs in process, offers from `rng`) over the bank's
+   * fixed public `keys`. Threads draw their offers from the system CSPRNG.
+   */
+  static async start(suite: SuiteId, threads: number, keys: KeyJson[], rng: RandomSource): Promise<CryptoPool> {
     if (threads === 0) {
-      const local = new KeyCache(getGroup(suite));
-      local.addJson(keys);
-      return new VerifyPool(suite, [], local);
+      const group = getGroup(suite);
+      const local = { keys: new KeyCache(group), offers: new OfferMaker(group, rng) };
+      local.keys.addJson(keys);
+      return new CryptoPool(suite, [], local);
     }
     const workers: PoolWorker[] = [];
-    const pool = new VerifyPool(suite, workers, undefined);
+    const pool = new CryptoPool(suite, workers, undefined);
     for (let i = 0; i < threads; i++) workers.push(pool.spawnWorker({ suite, keys }));
     try {
       await Promise.all(workers.map((w) => w.ready));
@@ -72,7 +84,7 @@ export class VerifyPool {
     return pool;
   }
 
-  private spawnWorker(data: VerifyWorkerData): PoolWorker {
+  private spawnWorker(data: CryptoWorkerData): PoolWorker {
     let loaded!: () => void;
     let broke!: (e: Error) => void;
     const ready = new Promise<void>((resolve, reject) => {
@@ -91,14 +103,14 @@ export class VerifyPool {
         p.reject(threadFailed(e));
       }
     };
-    pw.worker.on('message', (m: { ready?: true; taskId: number; results?: CheckedTranscript[]; error?: string }) => {
+    pw.worker.on('message', (m: { ready?: true; taskId: number; result?: unknown; error?: string }) => {
       if (m.ready === true) return loaded();
       const p = this.pending.get(m.taskId);
       if (p === undefined) return;
       this.pending.delete(m.taskId);
       if (--pw.busy === 0) pw.worker.unref();
-      if (m.results !== undefined) p.resolve(m.results);
-      else p.reject(new EcashError('internal', `deposit verification failed: ${m.error ?? 'unknown error'}`));
+      if (m.error === undefined) p.resolve(m.result);
+      else p.reject(new EcashError('internal', `a worker thread's task failed: ${m.error}`));
     });
     pw.worker.on('error', fail);
     pw.worker.on('exit', (code) => fail(new Error(`the thread exited with code ${code}`)));
@@ -114,26 +126,36 @@ export class VerifyPool {
     return this.workers.length;
   }
 
-  private async run(pw: PoolWorker, request: DepositCheckRequest): Promise<CheckedTranscript[]> {
+  private async run<T>(pw: PoolWorker, job: CryptoJob): Promise<T> {
     if (pw.failed !== undefined) throw threadFailed(pw.failed);
     const taskId = this.nextTask++;
     if (pw.busy++ === 0) pw.worker.ref();
     await pw.ready;
-    return new Promise((resolve, reject) => {
-      this.pending.set(taskId, { resolve, reject, worker: pw });
-      pw.worker.postMessage({ taskId, request } satisfies VerifyTask);
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(taskId, { resolve: resolve as (r: unknown) => void, reject, worker: pw });
+      pw.worker.postMessage({ taskId, ...job } satisfies CryptoTask);
     });
+  }
+
+  /** A withdrawal offer for the account whose (encoded) I is `I`. */
+  async offer(I: Uint8Array): Promise<EncodedOffer> {
+    if (this.closed) throw new EcashError('service-stopped', 'the bank service is stopping');
+    if (this.local !== undefined) return this.local.offers.make(I);
+    // The same account to the same thread, which keeps its base table.
+    return this.run(this.workers[I[I.length - 1]! % this.workers.length]!, { kind: 'offer', I });
   }
 
   async check(request: DepositCheckRequest): Promise<CheckedTranscript[]> {
     if (this.closed) throw new EcashError('service-stopped', 'the bank service is stopping');
-    if (this.local !== undefined) return checkDeposits(getGroup(this.suite), this.local, request);
+    if (this.local !== undefined) return checkDeposits(getGroup(this.suite), this.local.keys, request);
     const n = request.transcripts.length;
     const idle = [...this.workers].sort((a, b) => a.busy - b.busy);
     const slices = Math.max(1, Math.min(idle.length, Math.floor(n / MIN_SLICE)));
     const size = Math.ceil(n / slices);
     const parts = await Promise.all(
-      Array.from({ length: slices }, (_, i) => this.run(idle[i]!, { ...request, transcripts: request.transcripts.slice(i * size, (i + 1) * size) })),
+      Array.from({ length: slices }, (_, i) =>
+        this.run<CheckedTranscript[]>(idle[i]!, { kind: 'deposits', request: { ...request, transcripts: request.transcripts.slice(i * size, (i + 1) * size) } }),
+      ),
     );
     return parts.flat();
   }

@@ -1,33 +1,37 @@
 /**
- * A deposit-verification worker thread: parses and checks its share of a deposit batch
- * (deposit-check.ts) so that parsing and batch verification use every core. The bank's keys are
- * fixed while it runs; the thread parses them once, from its start data.
+ * A worker thread of the bank's crypto pool: parses and checks its share of a deposit batch
+ * (deposit-check.ts), and makes withdrawal offers (offers.ts), so that this arithmetic uses every
+ * core and leaves the main thread to HTTP and storage. The bank's public keys are fixed while it
+ * runs; the thread parses them once, from its start data. It holds no secret key.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { KeyJson, SuiteId } from '../../core/index.js';
-import { getGroup } from '../../core/index.js';
+import { getGroup, systemRandom } from '../../core/index.js';
 import { checkDeposits, type DepositCheckRequest } from './deposit-check.js';
+import { OfferMaker } from './offers.js';
 import { KeyCache } from './public-parameters.js';
 
-export interface VerifyWorkerData {
+export interface CryptoWorkerData {
   suite: SuiteId;
   keys: KeyJson[];
 }
 
-export interface VerifyTask {
-  taskId: number;
-  request: DepositCheckRequest;
-}
+/** What a thread is asked to do. */
+export type CryptoJob = { kind: 'deposits'; request: DepositCheckRequest } | { kind: 'offer'; I: Uint8Array };
 
-const data = workerData as VerifyWorkerData;
+export type CryptoTask = { taskId: number } & CryptoJob;
+
+const data = workerData as CryptoWorkerData;
 const group = getGroup(data.suite);
 const keys = new KeyCache(group);
 keys.addJson(data.keys);
+const offers = new OfferMaker(group, systemRandom);
 const port = parentPort!;
 
-port.on('message', (task: VerifyTask) => {
+port.on('message', (task: CryptoTask) => {
   try {
-    port.postMessage({ taskId: task.taskId, results: checkDeposits(group, keys, task.request) });
+    const result = task.kind === 'deposits' ? checkDeposits(group, keys, task.request) : offers.make(task.I);
+    port.postMessage({ taskId: task.taskId, result });
   } catch (e) {
     port.postMessage({ taskId: task.taskId, error: e instanceof Error ? e.message : String(e) });
   }

@@ -47,18 +47,12 @@ import { credentialIdOf, issueCredential, sha256Text, tokenMatches, unauthorized
 import { ACCOUNT_DEPOSITOR_PREFIX, accountDepositorId, holderAccount, merchantAccount } from './ledger.js';
 import type { BankKeyStore } from './keyfile.js';
 import type { BankStorage, CredentialRecord, DepositBatchRecord, DepositResult, KeyRecord, VerifiedDeposit } from './storage/index.js';
-import { VerifyPool } from './verify-pool.js';
+import { CryptoPool } from './crypto-pool.js';
 
 export const DEFAULT_SESSION_TTL_MS = 120_000;
 export const MAX_DEPOSIT_BATCH = 1000;
 const STATEMENT_MAX = 100;
 const ACCOUNT_CACHE_SIZE = 10_000;
-/**
- * Accounts whose I·g2 keeps a fixed-base table (about 80 KB each on the elliptic curves, 240 KB on
- * modp2048): an offer's b = (I·g2)^w then costs a quarter of a plain exponentiation, and a card
- * loading tens of coins pays the table's build once.
- */
-const OFFER_BASE_CACHE_SIZE = 256;
 /** How long an authenticated credential is trusted without asking the database again. */
 const CREDENTIAL_CACHE_MS = 10_000;
 const CREDENTIAL_CACHE_SIZE = 10_000;
@@ -75,9 +69,13 @@ export interface BankServiceOptions {
   keys: BankKeyStore;
   /** How long a withdrawal session stays open unanswered. */
   sessionTtlMs?: number;
-  /** Worker threads for deposit verification (0: in process). Default: the machine's cores, at most 4. */
-  verifyThreads?: number;
+  /**
+   * Worker threads for deposit checks and withdrawal offers (0: in process). Default: the
+   * machine's cores, at most 4.
+   */
+  workerThreads?: number;
   now?: () => number;
+  /** Randomness of the offers made in process (with zero worker threads; threads use the system's). */
   rng?: RandomSource;
 }
 
@@ -91,7 +89,10 @@ interface KeyEntry {
 
 interface AccountEntry {
   I: GroupElement;
-  z: Map<string, GroupElement>;
+  /** I as stored, for the offer threads. */
+  encodedI: Uint8Array;
+  /** z = (I·g2)^x per key id, as the API sends it (hex): every withdrawal start returns it. */
+  z: Map<string, string>;
 }
 
 function checkName(value: string, what: string): void {
@@ -125,13 +126,12 @@ export class BankService {
   private readonly accounts = new Map<string, AccountEntry>();
   /** Authenticated credentials: their record (the secret's hash, never the token) for a short while. */
   private readonly credentials = new Map<string, { party: Party; record: CredentialRecord; until: number }>();
-  private pool!: VerifyPool;
+  private pool!: CryptoPool;
   private sweeper: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly storage: BankStorage,
     readonly now: () => number,
-    private readonly rng: RandomSource,
     suite: SuiteId,
     sessionTtlMs: number,
   ) {
@@ -146,13 +146,13 @@ export class BankService {
   static async create(opts: BankServiceOptions): Promise<BankService> {
     const suite = opts.keys.suite;
     await opts.storage.initSuite(suite);
-    const threads = opts.verifyThreads ?? Math.min(4, availableParallelism());
-    const service = new BankService(opts.storage, opts.now ?? Date.now, opts.rng ?? systemRandom, suite, opts.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS);
+    const threads = opts.workerThreads ?? Math.min(4, availableParallelism());
+    const service = new BankService(opts.storage, opts.now ?? Date.now, suite, opts.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS);
     const secrets = new Map<string, DenominationSecret>();
     for (const secret of opts.keys.loadSecrets()) secrets.set(await service.registerKey(secret), secret);
     await service.reloadKeys(secrets);
-    // The keys are fixed from here on: the verification threads parse them once, at start.
-    service.pool = await VerifyPool.start(suite, threads, service.publicKeyJson());
+    // The keys are fixed from here on: the worker threads parse them once, at start.
+    service.pool = await CryptoPool.start(suite, threads, service.publicKeyJson(), opts.rng ?? systemRandom);
     service.sweeper = setInterval(() => void service.storage.expireSessions(service.now()).catch(() => undefined), Math.max(1000, service.sessionTtlMs / 4));
     service.sweeper.unref();
     return service;
@@ -162,7 +162,7 @@ export class BankService {
     return this.group.suite;
   }
 
-  get verifyThreads(): number {
+  get workerThreads(): number {
     return this.pool.threads;
   }
 
@@ -271,33 +271,21 @@ export class BankService {
 
   // --------------------------------------------------------------------------------- accounts
 
-  private zFor(account: AccountEntry, entry: KeyEntry): GroupElement {
-    const hex = entry.json.keyId;
-    let z = account.z.get(hex);
+  private zFor(account: AccountEntry, entry: KeyEntry): string {
+    const keyId = entry.json.keyId;
+    let z = account.z.get(keyId);
     if (z === undefined) {
-      z = this.group.exp(this.group.mul(account.I, this.group.g2), entry.secret!.x);
-      account.z.set(hex, z);
+      z = toHex(this.group.encode(this.group.exp(this.group.mul(account.I, this.group.g2), entry.secret!.x)));
+      account.z.set(keyId, z);
     }
     return z;
   }
 
-  /** I·g2 with a small table per recently withdrawing account, least recently used first. */
-  private readonly offerBases = new Map<string, GroupElement>();
-
-  private offerBase(accountId: string, account: AccountEntry): GroupElement {
-    let base = this.offerBases.get(accountId);
-    this.offerBases.delete(accountId);
-    base ??= this.group.precompute(this.group.mul(account.I, this.group.g2), 'small');
-    this.offerBases.set(accountId, base);
-    if (this.offerBases.size > OFFER_BASE_CACHE_SIZE) this.offerBases.delete(this.offerBases.keys().next().value!);
-    return base;
-  }
-
-  private remember(accountId: string, I: GroupElement): AccountEntry {
+  private remember(accountId: string, I: GroupElement, encodedI: Uint8Array): AccountEntry {
     let entry = this.accounts.get(accountId);
     if (entry === undefined) {
       if (this.accounts.size >= ACCOUNT_CACHE_SIZE) this.accounts.delete(this.accounts.keys().next().value!);
-      entry = { I, z: new Map() };
+      entry = { I, encodedI, z: new Map() };
       this.accounts.set(accountId, entry);
     }
     return entry;
@@ -308,7 +296,7 @@ export class BankService {
     if (cached !== undefined) return cached;
     const a = await this.storage.getAccount(accountId);
     if (a === undefined) throw new EcashError('account-not-found', `no account ${accountId}`);
-    return this.remember(accountId, this.group.decode(a.I, 'I'));
+    return this.remember(accountId, this.group.decode(a.I, 'I'), a.I);
   }
 
   /**
@@ -333,13 +321,14 @@ export class BankService {
     verifyAccountOpening(this.group, holder, { I, proof });
     const now = this.now();
     const accountId = randomBytes(12).toString('hex');
-    await this.storage.createAccount({ accountId, holder, I: this.group.encode(I), createdAt: now });
+    const encodedI = this.group.encode(I);
+    await this.storage.createAccount({ accountId, holder, I: encodedI, createdAt: now });
     const issued = issueCredential('account', accountId, now);
     await this.storage.addCredential(issued.record);
-    const entry = this.remember(accountId, I);
+    const entry = this.remember(accountId, I, encodedI);
     const z = [...this.keysByHex.values()]
       .filter((e) => e.secret !== undefined && canWithdraw(e.key, now))
-      .map((e) => ({ keyId: e.json.keyId, z: toHex(this.group.encode(this.zFor(entry, e))) }));
+      .map((e) => ({ keyId: e.json.keyId, z: this.zFor(entry, e) }));
     return { accountId, holder, credential: issued.token, depositorId: accountDepositorId(accountId), z };
   }
 
@@ -378,19 +367,16 @@ export class BankService {
       throw new EcashError('key-not-withdrawable', 'coins of this key cannot be withdrawn now; fetch the current keys from /v1/parameters');
     }
     const account = await this.account(accountId);
-    const balance = (await this.storage.balances(holderAccount(accountId))).find((b) => b.currency === entry.key.currency)?.balance ?? 0;
-    if (balance < entry.key.value) {
-      throw new EcashError('insufficient-funds', `the account's ${entry.key.currency} balance is below the coin's value ${entry.key.value}; top it up first`);
-    }
-    const session = BankWithdrawalSession.offer(this.group, entry.secret, { base: this.offerBase(accountId, account) }, this.rng);
-    const { w, offer } = session.persistentState();
+    // The offer is made before the storage checks the funds and the open session, in the same
+    // transaction that stores it: one transaction per step instead of two. A start that fails costs
+    // the bank the offer's exponentiations, within the credential's rate limit.
+    // In a worker thread (about 0.8 ms with ristretto255: two exponentiations and two encodings).
+    const { w, a, b } = await this.pool.offer(account.encodedI);
     // From the pooled CSPRNG: randomBytes cost a call to it per withdrawal.
     const sessionId = toHex(systemRandom.bytes(16));
-    const a = this.group.encode(offer.a);
-    const b = this.group.encode(offer.b);
     const expiresAt = now + this.sessionTtlMs;
-    await this.storage.openSession({ sessionId, accountId, keyNo: entry.record.keyNo, w: this.group.scalars.encode(w), a, b, createdAt: now, expiresAt });
-    return { sessionId, keyId: entry.json.keyId, z: toHex(this.group.encode(this.zFor(account, entry))), a: toHex(a), b: toHex(b), expiresAt };
+    await this.storage.openSession({ sessionId, accountId, keyNo: entry.record.keyNo, w, a, b, createdAt: now, expiresAt });
+    return { sessionId, keyId: entry.json.keyId, z: this.zFor(account, entry), a: toHex(a), b: toHex(b), expiresAt };
   }
 
   /**

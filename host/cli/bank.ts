@@ -130,7 +130,7 @@ async function withBank<T>(
     const suite = await storage.getSuite();
     if (suite === undefined && !creating) throw new EcashError('bank-not-initialised', `the database ${describeDb(opts.db)} holds no bank; run ecash bank init first`);
     const keys = keyFile ?? memoryKeyStore(suite!, []);
-    const svc = await BankService.create({ storage, keys, verifyThreads: 0 });
+    const svc = await BankService.create({ storage, keys, workerThreads: 0 });
     try {
       return await fn(svc, storage, keyFile);
     } finally {
@@ -262,11 +262,11 @@ export function registerBankCommands(program: Command): void {
     .description("run the bank's HTTP API until SIGINT or SIGTERM")
     .option('--port <n>', 'TCP port (0: any free port)', '8080')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--verify-threads <n>', 'worker threads verifying deposits (default: cores, at most 4)')
+    .option('--worker-threads <n>', 'worker threads checking deposits and making withdrawal offers (default: cores, at most 4)')
     .option('--log', "request log (method, URL, status, time) as JSON lines on stdout; not with --json")
     .option('--trust-proxy <address>', "behind a reverse proxy: its address or CIDR, whose X-Forwarded-For is trusted for per-client rate limits")
     .action(
-      action(async (opts: KeyOptions & { port: string; host: string; verifyThreads?: string; log?: boolean; trustProxy?: string }, cmd: Command) => {
+      action(async (opts: KeyOptions & { port: string; host: string; workerThreads?: string; log?: boolean; trustProxy?: string }, cmd: Command) => {
         const port = wholeNumber(opts.port, '--port');
         if (port > 65535) throw new EcashError('bad-option', '--port must be at most 65535');
         // With --json, stdout carries exactly one document; the request log would interleave.
@@ -277,7 +277,7 @@ export function registerBankCommands(program: Command): void {
         try {
           // A mistyped --db must not quietly become a new, empty bank.
           if ((await storage.getSuite()) === undefined) throw new EcashError('bank-not-initialised', `the database ${describeDb(opts.db)} holds no bank; run ecash bank init first`);
-          svc = await BankService.create({ storage, keys: keyFile, ...(opts.verifyThreads === undefined ? {} : { verifyThreads: wholeNumber(opts.verifyThreads, '--verify-threads') }) });
+          svc = await BankService.create({ storage, keys: keyFile, ...(opts.workerThreads === undefined ? {} : { workerThreads: wholeNumber(opts.workerThreads, '--worker-threads') }) });
           const server = await startBankServer({
             service: svc,
             host: opts.host,

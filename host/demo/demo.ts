@@ -97,7 +97,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       VALUES.map((value) => ({ value, currency: CURRENCY, withdrawFrom: now - DAY, withdrawUntil: now + 30 * DAY, depositUntil: now + 90 * DAY, scope: '' })),
     );
     const storage = await openStorage(join(dir, 'bank.db'));
-    const service = await BankService.create({ storage, keys: keyFile, verifyThreads: 1 });
+    const service = await BankService.create({ storage, keys: keyFile, workerThreads: 1 });
     cleanups.push(async () => {
       await service.close();
       await storage.close();

@@ -240,11 +240,11 @@ describe.each(ADAPTERS)('bank HTTP API on $kind', ({ kind, available }) => {
   });
 });
 
-describe('bank HTTP API with two verification threads', () => {
-  it('verifies a deposit in worker threads with the same outcomes', async () => {
-    const bank = await startBank('sqlite', { verifyThreads: 2 });
+describe('bank HTTP API with two worker threads', () => {
+  it('withdraws with offers made in the threads (each answer checked by the card) and verifies a deposit there with the same outcomes', async () => {
+    const bank = await startBank('sqlite', { workerThreads: 2 });
     try {
-      expect(bank.service.verifyThreads).toBe(2);
+      expect(bank.service.workerThreads).toBe(2);
       const h = await newHolder(bank, 'erin', 2000);
       const shop = bank.anon.withToken((await bank.operator.addMerchant({ merchantId: 'shop-w' })).credential);
       const coins = [await withdrawCoin(bank, h), await withdrawCoin(bank, h), await withdrawCoin(bank, h)];
@@ -260,7 +260,7 @@ describe('bank HTTP API with two verification threads', () => {
   });
 
   it('splits a large batch between the threads and puts every result back in its place', async () => {
-    const bank = await startBank('sqlite', { verifyThreads: 2 });
+    const bank = await startBank('sqlite', { workerThreads: 2 });
     try {
       const n = 70; // two slices of 35 (a batch splits from 2 × 32 transcripts)
       const h = await newHolder(bank, 'fay', n * bank.key.key.value);

@@ -28,7 +28,7 @@ it('prints the bank figures as one JSON object', { timeout: 180_000 }, async () 
   expect(f.bank_error).toBeUndefined();
   for (const name of [
     'withdraw_coins_per_s',
-    'withdraw_bank_only_coins_per_s',
+    'withdraw_with_card_math_coins_per_s',
     'withdraw_bank_main_thread_us_per_coin',
     'withdraw_service_cpu_us_per_coin',
     'withdraw_service_wall_us_per_coin',
@@ -45,9 +45,9 @@ it('prints the bank figures as one JSON object', { timeout: 180_000 }, async () 
     expect(f[`deposit_bytes_${db}_deposits`], db).toBe(DEPOSITS);
     expect((f[`deposit_bytes_per_coin_${db}_by_table`] as Record<string, number>).spent_coins, db).toBeGreaterThan(0);
   }
-  if (withPostgres) expect(f.withdraw_bank_only_coins_per_s_postgres).toBeGreaterThan(0);
+  if (withPostgres) expect(f.withdraw_coins_per_s_postgres).toBeGreaterThan(0);
   if (!withPostgres) {
-    for (const name of ['deposit_coins_per_s_postgres', 'deposit_bytes_per_coin_postgres']) {
+    for (const name of ['withdraw_coins_per_s_postgres', 'deposit_coins_per_s_postgres', 'deposit_bytes_per_coin_postgres']) {
       expect(f[name], name).toBeNull();
       expect(f[`${name}_reason`], name).toMatch(/PostgreSQL/);
     }

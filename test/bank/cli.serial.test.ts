@@ -159,7 +159,7 @@ describe('ecash bank (the built command)', () => {
   });
 
   it('serves the HTTP API until SIGTERM', async () => {
-    const child = spawn('node', ['bin/ecash.js', '--json', 'bank', 'serve', '--db', db, '--keys', keys, '--port', '0', '--verify-threads', '0'], {
+    const child = spawn('node', ['bin/ecash.js', '--json', 'bank', 'serve', '--db', db, '--keys', keys, '--port', '0', '--worker-threads', '0'], {
       env: { ...process.env, ECASH_BANK_PASSPHRASE: PASSPHRASE },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -27,7 +27,7 @@ describe.each(adapters())('bank concurrency on $kind', ({ kind, available }) => 
     services = [];
     for (let i = 0; i < 2; i++) {
       const storage = await openStorage(db.url);
-      const svc = await BankService.create({ storage, keys: memoryKeyStore(G.suite, [key]), verifyThreads: 0, now: () => PAYMENT_TIME });
+      const svc = await BankService.create({ storage, keys: memoryKeyStore(G.suite, [key]), workerThreads: 0, now: () => PAYMENT_TIME });
       closers.push(storage, svc);
       services.push(svc);
     }

@@ -34,7 +34,7 @@ interface Server {
 }
 
 async function startServer(db: string, keys: string): Promise<Server> {
-  const child = spawn('node', ['bin/ecash.js', '--json', 'bank', 'serve', '--db', db, '--keys', keys, '--port', '0', '--verify-threads', '2'], {
+  const child = spawn('node', ['bin/ecash.js', '--json', 'bank', 'serve', '--db', db, '--keys', keys, '--port', '0', '--worker-threads', '2'], {
     env: { ...process.env, ECASH_BANK_PASSPHRASE: PASSPHRASE },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -132,7 +132,7 @@ describe.each(adapters())('bank crash recovery on $kind', ({ kind, available }) 
     secret = file.loadSecrets()[0]!;
     // The history before the crash, made in process: COINS coins withdrawn and paid to a shop.
     const storage = await openStorage(db.url);
-    const svc = await BankService.create({ storage, keys: file, verifyThreads: 0 });
+    const svc = await BankService.create({ storage, keys: file, workerThreads: 0 });
     try {
       const alice = await newAccount(svc, G, 'alice');
       await svc.cashIn(alice.accountId, 'EUR', COINS * VALUE, 'cash');

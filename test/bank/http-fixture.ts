@@ -57,7 +57,7 @@ export interface BankFixture {
 
 export interface FixtureOptions {
   suite?: SuiteId;
-  verifyThreads?: number;
+  workerThreads?: number;
   rateLimit?: { max: number; timeWindowMs: number } | false;
   bodyLimit?: number;
   sessionTtlMs?: number;
@@ -93,7 +93,7 @@ export async function startBank(kind: AdapterKind, opts: FixtureOptions = {}): P
   const service = await BankService.create({
     storage,
     keys: memoryKeyStore(group.suite, [key, small]),
-    verifyThreads: opts.verifyThreads ?? 0,
+    workerThreads: opts.workerThreads ?? 0,
     now: () => clock.now,
     ...(opts.sessionTtlMs === undefined ? {} : { sessionTtlMs: opts.sessionTtlMs }),
   });

@@ -25,7 +25,7 @@ describe('docs/openapi/bank.json', () => {
     dir = mkdtempSync(join(tmpdir(), 'ecash-openapi-'));
     storage = await openStorage(join(dir, 'bank.db'));
     const G = getGroup('ristretto255-sha512');
-    service = await BankService.create({ storage, keys: memoryKeyStore(G.suite, [bankKey(G, seededRandom('openapi'))]), verifyThreads: 0 });
+    service = await BankService.create({ storage, keys: memoryKeyStore(G.suite, [bankKey(G, seededRandom('openapi'))]), workerThreads: 0 });
   });
   afterAll(async () => {
     await service?.close();

@@ -57,7 +57,7 @@ export class World {
     const terms = (value: number) => ({ value, currency: CURRENCY, withdrawFrom: now - DAY, withdrawUntil: now + 30 * DAY, depositUntil: now + 90 * DAY, scope: '' });
     const secrets = values.map((v) => generateDenominationKey(this.group, terms(v), systemRandom));
     const storage = await openStorage(join(this.dir, 'bank.db'));
-    this.service = await BankService.create({ storage, keys: memoryKeyStore(this.suite, secrets), verifyThreads: 0 });
+    this.service = await BankService.create({ storage, keys: memoryKeyStore(this.suite, secrets), workerThreads: 0 });
     const server = await startBankServer({ service: this.service, port: 0 });
     this.url = server.url;
     this.stopServer = () => server.close();
