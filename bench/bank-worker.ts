@@ -7,10 +7,10 @@
  *   (there t = w·u + v') for less: every base is fixed (g, g1, g2 and the account's
  *   I·g2), so no variable-base exponentiation is needed. The first coins are checked with core's
  *   verifyCoin, and the bank verifies every one on deposit.
- * - `withdraw`: card-side withdrawal loops over HTTP, one per account, all at once after "go".
- *   With `blind` each loop does the card's real work (blindWithdrawal, completeWithdrawal, which
- *   checks the bank's answer); without it the loop sends a random challenge and skips the card's
- *   math, which the bank cannot tell apart, to measure what the bank alone sustains.
+ * - `withdraw`: card-side withdrawal loops over HTTP, one per account, all at once on each "go".
+ *   A blind run does the card's real work (blindWithdrawal, completeWithdrawal, which checks the
+ *   bank's answer); otherwise the loop sends a random challenge and skips the card's math, which
+ *   the bank cannot tell apart, to measure what the bank sustains when cards compute elsewhere.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import {
@@ -54,6 +54,10 @@ export interface WithdrawTask {
   key: KeyJson;
   accounts: { token: string; I: string; z: string }[];
   coinsPerAccount: number;
+}
+
+/** Starts one run of every withdrawal loop of a thread. */
+export interface WithdrawGo {
   blind: boolean;
 }
 
@@ -98,7 +102,7 @@ function mint(t: MintTask): { index: number; transcript: TranscriptJson }[] {
   return out;
 }
 
-async function withdrawLoop(t: WithdrawTask, a: WithdrawTask['accounts'][number]): Promise<number> {
+async function withdrawLoop(t: WithdrawTask, a: WithdrawTask['accounts'][number], blind: boolean): Promise<number> {
   const G = getGroup(t.suite);
   const key = keyFromJson(G, t.key);
   const client = new BankClient({ baseUrl: t.baseUrl, token: a.token });
@@ -107,7 +111,7 @@ async function withdrawLoop(t: WithdrawTask, a: WithdrawTask['accounts'][number]
   let n = 0;
   for (let i = 0; i < t.coinsPerAccount; i++) {
     const s = await client.startWithdrawal(t.key.keyId);
-    if (t.blind) {
+    if (blind) {
       const pending = blindWithdrawal(G, { ...ctx, z: G.decode(fromHex(s.z), 'z') }, { a: G.decode(fromHex(s.a), 'a'), b: G.decode(fromHex(s.b), 'b') }, systemRandom);
       const { r } = await client.answerWithdrawal(s.sessionId, toHex(G.scalars.encode(pending.c)));
       completeWithdrawal(G, ctx, pending, G.scalars.decode(fromHex(r), 'r'));
@@ -128,8 +132,8 @@ async function main(): Promise<void> {
   // runs the loops once more: the bench sends an untimed first one so the timed ones run warm.
   const t = task;
   keyFromJson(getGroup(t.suite), t.key);
-  port.on('message', () => {
-    Promise.all(t.accounts.map((a) => withdrawLoop(t, a))).then(
+  port.on('message', (go: WithdrawGo) => {
+    Promise.all(t.accounts.map((a) => withdrawLoop(t, a, go.blind))).then(
       (counts) => port.postMessage({ withdrawn: counts.reduce((x, y) => x + y, 0) } satisfies WorkerReply),
       (e: unknown) => port.postMessage({ error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) } satisfies WorkerReply),
     );

@@ -3,10 +3,12 @@
  * server (fastify + BankService in this process's main thread, deposit checks in 2 worker
  * threads), and the storage each deposited coin costs, indexes included.
  *
- * - withdraw_coins_per_s: K cards withdraw at once over HTTP (start, blind, answer, complete), the
- *   cards' loops in 2 worker threads of this process, so the card math shares the 2 cores with the
- *   bank. withdraw_bank_only_coins_per_s runs the same loop with cards that send a random challenge
- *   instead of blinding (the bank cannot tell), which is what the bank alone sustains here.
+ * - withdraw_coins_per_s: what the bank signs over HTTP with K cards withdrawing at once (start a
+ *   session, answer a challenge), their loops in 2 worker threads of this process. In the timed
+ *   runs the cards send random challenges instead of blinding, which the bank cannot tell apart
+ *   (r = c·x + w for any c): in the field the cards' math runs on their chips, and here it would
+ *   take the bank's 2 cores. The untimed first run blinds and checks every answer.
+ *   withdraw_with_card_math_coins_per_s times the full loop (blind, answer, check and unblind).
  * - deposit_coins_per_s_<db>: 4 merchants post batches of 250 real, distinct transcripts at once;
  *   median of 3 runs, each on a fresh database.
  * - deposit_bytes_per_coin_<db>: growth of the database (tables and indexes, after a WAL
@@ -46,13 +48,14 @@ import { memoryKeyStore } from '../host/bank/keyfile.js';
 import { BankService } from '../host/bank/service.js';
 import { openPostgresStorage, openSqliteStorage, type BankStorage } from '../host/bank/storage/index.js';
 import { bankKey, openAccount, PAYMENT_TIME } from '../test/core/fixtures.js';
-import type { WorkerReply, WorkerTask } from './bank-worker.js';
+import type { WithdrawGo, WorkerReply, WorkerTask } from './bank-worker.js';
 import { type BenchContext, type BenchModule, type Figures, median, round, unmeasured } from './harness.js';
 
 const SUITE = DEFAULT_SUITE;
 const KEY_SEED = 'bench/bank/key';
 const MERCHANTS = ['bench-shop-0', 'bench-shop-1', 'bench-shop-2', 'bench-shop-3'];
-const VERIFY_THREADS = 2;
+/** The bank's worker threads (deposit checks, withdrawal offers), as `ecash bank serve` starts on 2 cores. */
+const BANK_THREADS = 2;
 /** Client threads (withdrawal loops) and minting threads. */
 const THREADS = 2;
 export const DEFAULT_DEPOSITS = 100_000;
@@ -76,7 +79,7 @@ function config(quick: boolean): Config {
   }
   return quick
     ? { runs: 1, throughputCoins: 100, batch: 25, deposits, withdrawAccounts: 2, coinsPerAccount: 2 }
-    : { runs: 3, throughputCoins: 4000, batch: 250, deposits, withdrawAccounts: 8, coinsPerAccount: 25 };
+    : { runs: 3, throughputCoins: 4000, batch: 250, deposits, withdrawAccounts: 32, coinsPerAccount: 12 };
 }
 
 // ------------------------------------------------------------------------------ measurement
@@ -217,7 +220,7 @@ async function dropSchema(base: string, schema: string): Promise<void> {
   }
 }
 
-async function openBench(kind: DbKind, dir: string, verifyThreads: number): Promise<Bench> {
+async function openBench(kind: DbKind, dir: string, workerThreads: number): Promise<Bench> {
   let storage: BankStorage;
   let location: string;
   let schema: string | undefined;
@@ -237,7 +240,7 @@ async function openBench(kind: DbKind, dir: string, verifyThreads: number): Prom
   const t0 = Date.now();
   // The key's year starts at 2026-01-01; a clock that starts at the fixtures' payment time and
   // moves with real time keeps the bench inside it whatever today's date.
-  const service = await BankService.create({ storage, keys: memoryKeyStore(SUITE, [secret]), verifyThreads, now: () => PAYMENT_TIME + (Date.now() - t0) });
+  const service = await BankService.create({ storage, keys: memoryKeyStore(SUITE, [secret]), workerThreads, now: () => PAYMENT_TIME + (Date.now() - t0) });
   const server = await startBankServer({ service, rateLimit: false });
   const merchantTokens: string[] = [];
   for (const m of MERCHANTS) merchantTokens.push((await service.addMerchant({ merchantId: m })).credential);
@@ -339,7 +342,7 @@ const pct = (x: unknown): string => `${round((x as number) * 100, 0)}%`;
  */
 async function withdrawals(ctx: BenchContext, cfg: Config, dir: string, fsync: number, kind: DbKind): Promise<Figures> {
   const G = getGroup(SUITE);
-  const b = await openBench(kind, dir, 0);
+  const b = await openBench(kind, dir, BANK_THREADS);
   try {
     const secret = bankKey(G, seededRandom(KEY_SEED));
     const keyJson = keyToJson(G, secret.key);
@@ -354,105 +357,90 @@ async function withdrawals(ctx: BenchContext, cfg: Config, dir: string, fsync: n
       accountIds.push(opened.accountId);
     }
     const coinsPerRun = cfg.withdrawAccounts * cfg.coinsPerAccount;
-    /** The card threads of one mode, kept for all its runs (a fresh thread's first coins run cold). */
-    const cards = async (blind: boolean) => {
-      const per = Math.ceil(accounts.length / THREADS);
-      const workers = Array.from({ length: THREADS }, (_, i) =>
-        spawn({ task: 'withdraw', suite: SUITE, baseUrl: b.url, key: keyJson, accounts: accounts.slice(i * per, (i + 1) * per), coinsPerAccount: cfg.coinsPerAccount, blind }),
-      );
+    // The card threads, kept for every run (a fresh thread's first coins run cold).
+    const per = Math.ceil(accounts.length / THREADS);
+    const workers = Array.from({ length: THREADS }, (_, i) =>
+      spawn({ task: 'withdraw', suite: SUITE, baseUrl: b.url, key: keyJson, accounts: accounts.slice(i * per, (i + 1) * per), coinsPerAccount: cfg.coinsPerAccount }),
+    );
+    const f: Figures = {};
+    const sfx = kind === 'sqlite' ? '' : '_postgres';
+    try {
       await Promise.all(workers.map(nextReply)); // ready
-      const once = async () => {
+      const once = async (blind: boolean) => {
         const done = workers.map(nextReply);
-        for (const w of workers) w.postMessage('go');
+        for (const w of workers) w.postMessage({ blind } satisfies WithdrawGo);
         const n = (await Promise.all(done)).reduce((s, r) => s + ('withdrawn' in r ? r.withdrawn : 0), 0);
         if (n !== coinsPerRun) throw new Error(`withdrew ${n} coins, expected ${coinsPerRun}`);
       };
-      await once(); // warm-up, untimed
-      return { run: () => measure(once), close: () => Promise.all(workers.map((w) => w.terminate())) };
-    };
-    const f: Figures = {};
-    // The service alone, in process and one coin at a time: its CPU per coin (the offer's
-    // exponentiations, encodings, SQL) against its wall time, the difference being commit waits.
-    const sfx = kind === 'sqlite' ? '' : '_postgres';
-    const serviceCoins = Math.max(4, Math.round(coinsPerRun / 4));
-    const serviceCpu: number[] = [];
-    const serviceWall: number[] = [];
-    for (let r = 0; r < cfg.runs; r++) {
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      for (let i = 0; i < serviceCoins; i++) {
-        const session = await b.service.startWithdrawal(accountIds[0]!, secret.key.keyId);
-        await b.service.answerWithdrawal(accountIds[0]!, session.sessionId, randomScalar(G, systemRandom));
+      // Untimed: warms every path up, and checks every answer of this bank (completeWithdrawal).
+      await once(true);
+
+      // The service alone, in process and one coin at a time: its CPU per coin (the offer's
+      // exponentiations, encodings, SQL) against its wall time, the difference being commit waits.
+      const serviceCoins = Math.max(4, Math.round(coinsPerRun / 4));
+      const serviceCpu: number[] = [];
+      const serviceWall: number[] = [];
+      for (let r = 0; r < cfg.runs; r++) {
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        for (let i = 0; i < serviceCoins; i++) {
+          const session = await b.service.startWithdrawal(accountIds[0]!, secret.key.keyId);
+          await b.service.answerWithdrawal(accountIds[0]!, session.sessionId, randomScalar(G, systemRandom));
+        }
+        const c = process.cpuUsage(c0);
+        serviceWall.push(((performance.now() - t0) * 1000) / serviceCoins);
+        serviceCpu.push((c.user + c.system) / serviceCoins);
       }
-      const c = process.cpuUsage(c0);
-      serviceWall.push(((performance.now() - t0) * 1000) / serviceCoins);
-      serviceCpu.push((c.user + c.system) / serviceCoins);
-    }
-    f[`withdraw_service_cpu_us_per_coin${sfx}`] = round(median(serviceCpu), 0);
-    f[`withdraw_service_wall_us_per_coin${sfx}`] = round(median(serviceWall), 0);
-    ctx.log(
-      `   ${kind}: the service alone in process, one coin at a time: ${f[`withdraw_service_wall_us_per_coin${sfx}`]} µs/coin, of which CPU ${f[`withdraw_service_cpu_us_per_coin${sfx}`]} µs ` +
-        `(the rest is waiting: for commits, or for a core on a busy machine)`,
-    );
-    const modes = kind === 'sqlite' ? ([['withdraw', true], ['withdraw_bank_only', false]] as const) : ([['withdraw_bank_only_postgres', false]] as const);
-    for (const [name, blind] of modes) {
-      const samples: Sample[] = [];
-      const mode = await cards(blind);
-      try {
-        for (let r = 0; r < cfg.runs; r++) samples.push(await mode.run());
-      } finally {
-        await mode.close();
-      }
-      const rate = median(samples.map((s) => (coinsPerRun * 1000) / s.wallMs));
-      f[name === 'withdraw_bank_only_postgres' ? 'withdraw_bank_only_coins_per_s_postgres' : `${name}_coins_per_s`] = round(rate, 0);
-      f[`${name}_bank_main_thread_us_per_coin`] = round(median(samples.map((s) => (s.mainMs * 1000) / coinsPerRun)), 0);
-      f[`${name}_process_cpu_us_per_coin`] = round(median(samples.map((s) => (s.processMs * 1000) / coinsPerRun)), 0);
-      f[`${name}_bank_main_thread_busy`] = round(median(samples.map((s) => s.mainMs / s.wallMs)), 2);
-      f[`${name}_machine_cpu_busy`] = round(median(samples.map((s) => s.machineBusy)), 2);
-      f[`${name}_process_cores`] = round(median(samples.map((s) => s.processMs / s.wallMs)), 2);
-    }
-    if (kind === 'postgres') {
-      const main = f.withdraw_bank_only_postgres_bank_main_thread_busy as number;
-      const machine = f.withdraw_bank_only_postgres_machine_cpu_busy as number;
+      f[`withdraw_service_cpu_us_per_coin${sfx}`] = round(median(serviceCpu), 0);
+      f[`withdraw_service_wall_us_per_coin${sfx}`] = round(median(serviceWall), 0);
       ctx.log(
-        `   the bank alone on PostgreSQL: ${f.withdraw_bank_only_coins_per_s_postgres} coins/s; main thread ${f.withdraw_bank_only_postgres_bank_main_thread_us_per_coin} µs/coin, busy ${pct(main)}; ` +
-          `machine ${pct(machine)} busy → limit: ${
-            main >= 0.85
-              ? "the bank's main thread (HTTP, the offer's exponentiations, the driver)"
-              : machine >= 0.85
-                ? `the ${availableParallelism()} cores (the bank, PostgreSQL and other work on the machine)`
-                : 'commit waits: each card waits for two commits per coin, and the cards are few'
-          }`,
+        `   ${kind}: the service alone in process, one coin at a time: ${f[`withdraw_service_wall_us_per_coin${sfx}`]} µs/coin, of which CPU ${f[`withdraw_service_cpu_us_per_coin${sfx}`]} µs ` +
+          `(the rest is waiting: for commits, or for a core on a busy machine)`,
       );
-      return f;
+
+      const modes = kind === 'sqlite' ? ([['withdraw', false], ['withdraw_with_card_math', true]] as const) : ([['withdraw', false]] as const);
+      for (const [name, blind] of modes) {
+        const samples: Sample[] = [];
+        for (let r = 0; r < cfg.runs; r++) samples.push(await measure(() => once(blind)));
+        f[`${name}_coins_per_s${sfx}`] = round(median(samples.map((s) => (coinsPerRun * 1000) / s.wallMs)), 0);
+        f[`${name}_bank_main_thread_us_per_coin${sfx}`] = round(median(samples.map((s) => (s.mainMs * 1000) / coinsPerRun)), 0);
+        f[`${name}_process_cpu_us_per_coin${sfx}`] = round(median(samples.map((s) => (s.processMs * 1000) / coinsPerRun)), 0);
+        f[`${name}_bank_main_thread_busy${sfx}`] = round(median(samples.map((s) => s.mainMs / s.wallMs)), 2);
+        f[`${name}_machine_cpu_busy${sfx}`] = round(median(samples.map((s) => s.machineBusy)), 2);
+        f[`${name}_process_cores${sfx}`] = round(median(samples.map((s) => s.processMs / s.wallMs)), 2);
+      }
+    } finally {
+      await Promise.all(workers.map((w) => w.terminate()));
     }
-    f.withdraw_accounts = cfg.withdrawAccounts;
-    f.withdraw_coins_per_run = coinsPerRun;
+    const at = (name: string) => f[`${name}${sfx}`] as number;
+    const main = at('withdraw_bank_main_thread_us_per_coin');
+    const busy = at('withdraw_bank_main_thread_busy');
+    const machine = at('withdraw_machine_cpu_busy');
+    const process_ = at('withdraw_process_cpu_us_per_coin');
+    const cpu = at('withdraw_service_cpu_us_per_coin');
+    const wall = at('withdraw_service_wall_us_per_coin');
     ctx.log(
-      `   withdrawals (SQLite, ${cfg.withdrawAccounts} cards at once over HTTP, ${coinsPerRun} coins a run): ${f.withdraw_coins_per_s} coins/s with the cards' blinding on the same cores ` +
-        `(process CPU ${f.withdraw_process_cpu_us_per_coin} µs/coin, ${f.withdraw_process_cores} cores; bank main thread ${f.withdraw_bank_main_thread_us_per_coin} µs/coin, busy ${pct(f.withdraw_bank_main_thread_busy)}; machine ${pct(f.withdraw_machine_cpu_busy)} busy)`,
+      `   withdrawals on ${kind} (${cfg.withdrawAccounts} cards at once over HTTP, ${coinsPerRun} coins a run, the cards' math elsewhere): ${at('withdraw_coins_per_s')} coins/s; ` +
+        `bank main thread ${main} µs/coin, busy ${pct(busy)}; process CPU ${process_} µs/coin; machine ${pct(machine)} busy`,
     );
-    ctx.log(
-      `   the bank alone (cards send random challenges instead of blinding): ${f.withdraw_bank_only_coins_per_s} coins/s; main thread ${f.withdraw_bank_only_bank_main_thread_us_per_coin} µs/coin, ` +
-        `busy ${pct(f.withdraw_bank_only_bank_main_thread_busy)}; process CPU ${f.withdraw_bank_only_process_cpu_us_per_coin} µs/coin`,
-    );
-    const main = f.withdraw_bank_only_bank_main_thread_us_per_coin as number;
-    const busy = f.withdraw_bank_only_bank_main_thread_busy as number;
-    const cpu = f.withdraw_service_cpu_us_per_coin as number;
-    const wall = f.withdraw_service_wall_us_per_coin as number;
-    const machine = f.withdraw_bank_only_machine_cpu_busy as number;
-    const process_ = f.withdraw_bank_only_process_cpu_us_per_coin as number;
     const who =
       busy >= 0.85
         ? `the bank's main thread, busy ${pct(busy)} of the time`
         : machine >= 0.85
-          ? `the machine's ${availableParallelism()} cores (${pct(machine)} busy): besides the bank's main thread, the card threads' HTTP clients and the rest of the process take ${Math.max(0, process_ - main)} µs per coin`
-          : `not the bank's main thread (busy ${pct(busy)} of the time) but the cards' round trips`;
+          ? `the machine's ${availableParallelism()} cores (${pct(machine)} busy): besides the bank's main thread, the card threads' HTTP clients and the rest of this process take ${Math.max(0, process_ - main)} µs per coin${kind === 'postgres' ? ', and PostgreSQL the rest' : ''}`
+          : `not the bank's main thread (busy ${pct(busy)} of the time) but the cards' round trips (each waits for two commits per coin)`;
     ctx.log(
       `   → limit: ${who}. The main thread spends ${main} µs per coin under load; the service alone, one coin at a time, used ${cpu} µs of CPU ` +
-        `(the offer's exponentiations, encodings, SQL), so about ${Math.max(0, main - cpu)} µs is HTTP and the rest (an estimate from two runs). ` +
-        `One coin at a time also waited ${Math.max(0, wall - cpu)} µs beyond its CPU: its two commits' group fsync (${fsync} ms on this disk) or a busy core, not split`,
+        `(the offer's exponentiations, encodings, SQL) and waited ${Math.max(0, wall - cpu)} µs beyond it: its commits${kind === 'sqlite' ? ` (the group fsync, ${fsync} ms on this disk)` : ''} or a busy core, not split`,
     );
+    if (kind === 'sqlite') {
+      f.withdraw_accounts = cfg.withdrawAccounts;
+      f.withdraw_coins_per_run = coinsPerRun;
+      ctx.log(
+        `   with the cards' blinding on the same cores: ${f.withdraw_with_card_math_coins_per_s} coins/s (process CPU ${f.withdraw_with_card_math_process_cpu_us_per_coin} µs/coin, ` +
+          `${f.withdraw_with_card_math_process_cores} cores; bank main thread busy ${pct(f.withdraw_with_card_math_bank_main_thread_busy)}; machine ${pct(f.withdraw_with_card_math_machine_cpu_busy)} busy)`,
+      );
+    }
     return f;
   } finally {
     await b.close();
@@ -498,7 +486,7 @@ async function deposits(ctx: BenchContext, cfg: Config, dir: string, kind: DbKin
   const n = subset.reduce((s, c) => s + c.length, 0);
   const samples: Sample[] = [];
   for (let r = 0; r < cfg.runs; r++) {
-    const b = await openBench(kind, dir, VERIFY_THREADS);
+    const b = await openBench(kind, dir, BANK_THREADS);
     try {
       let credited = 0;
       samples.push(await measure(async () => void (credited = await depositAll(b, subset, cfg.batch))));
@@ -519,7 +507,7 @@ async function deposits(ctx: BenchContext, cfg: Config, dir: string, kind: DbKin
 
   // The storage figure: exactly cfg.deposits coins, through the same path, into one fresh database.
   const forStorage = trimTo(coins, cfg.deposits);
-  const b = await openBench(kind, dir, VERIFY_THREADS);
+  const b = await openBench(kind, dir, BANK_THREADS);
   try {
     if (kind === 'postgres') await vacuum(b);
     const before = await b.storage.sizeBytes();
@@ -558,7 +546,7 @@ function logDeposits(ctx: BenchContext, kind: DbKind, f: Figures, cfg: Config): 
     main >= 0.85
       ? "the bank's main thread (HTTP parsing, the request hash, the SQL transaction) is busy all the time"
       : busy >= 0.85
-        ? `the machine's ${availableParallelism()} cores are busy: this process (parsing and verification in ${VERIFY_THREADS} threads, the main thread) uses ${cores} of them, the rest is ${kind === 'postgres' ? 'PostgreSQL and ' : ''}other work on the machine`
+        ? `the machine's ${availableParallelism()} cores are busy: this process (parsing and verification in ${BANK_THREADS} threads, the main thread) uses ${cores} of them, the rest is ${kind === 'postgres' ? 'PostgreSQL and ' : ''}other work on the machine`
         : 'neither the main thread nor the cores are saturated: waits (fsync, locks, round trips) limit it';
   const tables = Object.entries(f[`deposit_bytes_per_coin_${kind}_by_table`] as Figures)
     .map(([t, v]) => `${t} ${v}`)
@@ -598,13 +586,13 @@ export const bankBench: BenchModule = {
       Object.assign(f, checkCpu(coins, cfg.runs));
       ctx.log(
         `   a deposit check on one thread: parsing ${f.deposit_parse_cpu_us_per_coin} µs + batch verification ${f.deposit_batch_verify_cpu_us_per_coin} µs of CPU per coin ` +
-          `→ at most ${round(1e6 * VERIFY_THREADS / ((f.deposit_parse_cpu_us_per_coin as number) + (f.deposit_batch_verify_cpu_us_per_coin as number)), 0)} coins/s on ${VERIFY_THREADS} idle cores before HTTP and storage`,
+          `→ at most ${round(1e6 * BANK_THREADS / ((f.deposit_parse_cpu_us_per_coin as number) + (f.deposit_batch_verify_cpu_us_per_coin as number)), 0)} coins/s on ${BANK_THREADS} idle cores before HTTP and storage`,
       );
       Object.assign(f, await deposits(ctx, cfg, dir, 'sqlite', coins));
       if (pgBaseUrl() === undefined) {
         const reason = 'no PostgreSQL: set ECASH_BENCH_PG_URL or ECASH_TEST_PG_URL (postgres://user:password@host:port/database)';
-        Object.assign(f, unmeasured('deposit_coins_per_s_postgres', reason), unmeasured('deposit_bytes_per_coin_postgres', reason));
-        ctx.log(`   deposits (postgres): not measured, ${reason}`);
+        Object.assign(f, unmeasured('withdraw_coins_per_s_postgres', reason), unmeasured('deposit_coins_per_s_postgres', reason), unmeasured('deposit_bytes_per_coin_postgres', reason));
+        ctx.log(`   withdrawals and deposits (postgres): not measured, ${reason}`);
       } else {
         Object.assign(f, await deposits(ctx, cfg, dir, 'postgres', coins));
       }
