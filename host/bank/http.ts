@@ -10,8 +10,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { EcashError, fromHex, isEcashError, KEY_ID_LENGTH, toHex } from '../../core/index.js';
 import type { AccountOpeningJson, ErrorJson } from './api-types.js';
 import { unauthorized } from './credentials.js';
-import { holderAccount, merchantAccount } from './ledger.js';
-import { type BankService, decodeScalarHex, MAX_DEPOSIT_BATCH, type Party } from './service.js';
+import { type BankService, decodeScalarHex, MAX_DEPOSIT_BATCH, PAGE_MAX, type Party } from './service.js';
 
 /**
  * A deposit batch of MAX_DEPOSIT_BATCH transcripts of the largest suite (modp2048-256: 256-byte
@@ -162,7 +161,7 @@ const BATCH_PARAMS = { type: 'object', required: ['batchId'], properties: { batc
 
 function pageOf(q: { limit?: string }, cursorValue: string | undefined): { cursor: number | undefined; limit: number } {
   const limit = q.limit === undefined ? STATEMENT_DEFAULT_LIMIT : Number(q.limit);
-  if (limit < 1 || limit > 100) throw new EcashError('bad-request', 'querystring/limit must be 1 to 100');
+  if (limit < 1 || limit > PAGE_MAX) throw new EcashError('bad-request', `querystring/limit must be 1 to ${PAGE_MAX}`);
   return { cursor: cursorValue === undefined ? undefined : Number(cursorValue), limit };
 }
 
@@ -290,9 +289,7 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
         accountOrOperator(req, accountId);
         const q = req.query as { before?: string; limit?: string };
         const page = pageOf(q, q.before);
-        // A missing account has no entries; say so instead of answering an empty page.
-        await service.accountView(accountId);
-        return service.statement(holderAccount(accountId), page.cursor, page.limit);
+        return service.accountStatement(accountId, page.cursor, page.limit);
       },
     );
 
@@ -437,8 +434,7 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
         merchantOrOperator(req, merchantId);
         const q = req.query as { before?: string; limit?: string };
         const page = pageOf(q, q.before);
-        await service.merchantView(merchantId);
-        return service.statement(merchantAccount(merchantId), page.cursor, page.limit);
+        return service.merchantStatement(merchantId, page.cursor, page.limit);
       },
     );
   });

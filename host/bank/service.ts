@@ -51,7 +51,8 @@ import { CryptoPool } from './crypto-pool.js';
 
 export const DEFAULT_SESSION_TTL_MS = 120_000;
 export const MAX_DEPOSIT_BATCH = 1000;
-const STATEMENT_MAX = 100;
+/** The most entries a page of a statement or of the double-spend list holds (the API checks it). */
+export const PAGE_MAX = 100;
 const ACCOUNT_CACHE_SIZE = 10_000;
 /** How long an authenticated credential is trusted without asking the database again. */
 const CREDENTIAL_CACHE_MS = 10_000;
@@ -350,10 +351,25 @@ export class BankService {
     return { ...m, balances: await this.storage.balances(merchantAccount(merchantId)) };
   }
 
-  async statement(ledgerAccount: string, before: number | undefined, limit: number): Promise<StatementJson> {
-    const n = Math.min(Math.max(1, limit), STATEMENT_MAX);
-    const entries = await this.storage.statement({ account: ledgerAccount, ...(before === undefined ? {} : { before }), limit: n });
-    return entries.length === n ? { entries, next: entries[entries.length - 1]!.entryId } : { entries };
+  /** A page of an account's statement, newest first (`limit` is 1 to PAGE_MAX). */
+  accountStatement(accountId: string, before: number | undefined, limit: number): Promise<StatementJson> {
+    return this.statement(holderAccount(accountId), before, limit, async () => {
+      if ((await this.storage.getAccount(accountId)) === undefined) throw new EcashError('account-not-found', `no account ${accountId}`);
+    });
+  }
+
+  /** A page of a merchant's statement, newest first (`limit` is 1 to PAGE_MAX). */
+  merchantStatement(merchantId: string, before: number | undefined, limit: number): Promise<StatementJson> {
+    return this.statement(merchantAccount(merchantId), before, limit, async () => {
+      if ((await this.storage.getMerchant(merchantId)) === undefined) throw new EcashError('merchant-not-found', `no merchant ${merchantId}`);
+    });
+  }
+
+  /** An empty page may be a party that does not exist: only then is `exists` asked, to say so. */
+  private async statement(ledgerAccount: string, before: number | undefined, limit: number, exists: () => Promise<void>): Promise<StatementJson> {
+    const entries = await this.storage.statement({ account: ledgerAccount, ...(before === undefined ? {} : { before }), limit });
+    if (entries.length === 0) await exists();
+    return entries.length === limit ? { entries, next: entries[entries.length - 1]!.entryId } : { entries };
   }
 
   // ------------------------------------------------------------------------------ withdrawals
@@ -480,9 +496,8 @@ export class BankService {
 
   /** Double spends with their proofs: all for an operator, those of its own deposits otherwise. */
   async listDoubleSpends(party: Party, after: number | undefined, limit: number): Promise<DoubleSpendListJson> {
-    const n = Math.min(Math.max(1, limit), STATEMENT_MAX);
     const depositor = party.kind === 'operator' ? undefined : this.depositorOf(party).depositor;
-    const records = await this.storage.listDoubleSpends({ ...(depositor === undefined ? {} : { depositor }), ...(after === undefined ? {} : { after }), limit: n });
+    const records = await this.storage.listDoubleSpends({ ...(depositor === undefined ? {} : { depositor }), ...(after === undefined ? {} : { after }), limit });
     const holders = new Map<string, string | null>();
     const out = [];
     for (const r of records) {
@@ -503,7 +518,7 @@ export class BankService {
         proof: proofToJson(this.group, proof),
       });
     }
-    return out.length === n ? { doubleSpends: out, next: out[out.length - 1]!.doubleSpendId } : { doubleSpends: out };
+    return out.length === limit ? { doubleSpends: out, next: out[out.length - 1]!.doubleSpendId } : { doubleSpends: out };
   }
 
   // ------------------------------------------------------------------------------------ books

@@ -264,7 +264,7 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     expect(await st.balances('merchant:shop-fee')).toEqual([{ currency: 'EUR', balance: 394 }]);
     expect(await st.balances('fees')).toEqual([{ currency: 'EUR', balance: 6 }]);
     expect(await st.balances(`outstanding:${hex(key.key.keyId)}`)).toEqual([{ currency: 'EUR', balance: 0 }]);
-    const entry = (await svc.statement('merchant:shop-fee', undefined, 10)).entries[0]!;
+    const entry = (await svc.merchantStatement('shop-fee', undefined, 10)).entries[0]!;
     expect(entry.kind).toBe('deposit');
     expect(entry.postings).toEqual([
       { account: 'fees', currency: 'EUR', amount: 6 },
@@ -276,7 +276,7 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
   });
 
   it.skipIf(!available)('pages statements from the newest entry back', async () => {
-    const { svc } = await bank([bankKey(G, systemRandom)]);
+    const { svc, storage: st } = await bank([bankKey(G, systemRandom)]);
     const alice = await newAccount(svc, G, 'alice');
     const bob = await newAccount(svc, G, 'bob');
     for (let i = 1; i <= 5; i++) {
@@ -286,16 +286,18 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     const seen: string[] = [];
     let before: number | undefined;
     for (let page = 0; page < 5; page++) {
-      const s = await svc.statement(`holder:${alice.accountId}`, before, 2);
+      const s = await svc.accountStatement(alice.accountId, before, 2);
       seen.push(...s.entries.map((e) => e.reference));
       expect(s.entries.length).toBeLessThanOrEqual(2);
       if (s.next === undefined) break;
       before = s.next;
     }
     expect(seen).toEqual(['ref-5', 'ref-4', 'ref-3', 'ref-2', 'ref-1']);
-    const cash = await svc.statement('cash', undefined, 100);
-    expect(cash.entries).toHaveLength(10);
-    expect(cash.next).toBeUndefined();
+    expect(await st.statement({ account: 'cash', limit: 100 })).toHaveLength(10);
+    // A party with no entries gets an empty page; one that does not exist, an error.
+    expect(await svc.accountStatement(bob.accountId, 1, 10)).toEqual({ entries: [] });
+    await expect(svc.accountStatement('0'.repeat(24), undefined, 10)).rejects.toMatchObject({ code: 'account-not-found' });
+    await expect(svc.merchantStatement('nobody', undefined, 10)).rejects.toMatchObject({ code: 'merchant-not-found' });
   });
 
   it.skipIf(!available)('audits a mixed history as balanced and reports a tampered row', async () => {
