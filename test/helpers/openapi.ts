@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv';
 import type { FastifyInstance } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import { afterAll, beforeAll, expect } from 'vitest';
 
 export interface Recorded {
@@ -39,27 +42,80 @@ export interface OpenApiDoc {
 const EVENT_STREAM = 'text/event-stream';
 
 /**
- * Records every answer fetched from a /v1 URL while the calling test file runs; `keep` narrows
- * it (a test that talks to two APIs records the one it checks).
+ * Passes one exchange through to the client's handler (undici hands interceptors its new-style
+ * handlers) and keeps the answer's status, content type and body.
+ */
+class RecordingHandler implements Dispatcher.DispatchHandler {
+  private status = 0;
+  private contentType: string | null = null;
+  private readonly chunks: Buffer[] = [];
+
+  constructor(
+    private readonly handler: Dispatcher.DispatchHandler,
+    private readonly request: { method: string; path: string },
+    private readonly out: Recorded[],
+  ) {}
+
+  private get streaming(): boolean {
+    return (this.contentType ?? '').startsWith(EVENT_STREAM);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    this.handler.onRequestStart?.(controller, context);
+  }
+
+  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
+    this.handler.onRequestUpgrade?.(controller, statusCode, headers, socket);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    this.status = statusCode;
+    const type = headers['content-type'];
+    this.contentType = (Array.isArray(type) ? type[0] : type) ?? null;
+    // An event stream stays with the caller (its events are checked one by one): recorded at once.
+    if (this.streaming) this.record('');
+    this.handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.streaming) this.chunks.push(chunk);
+    this.handler.onResponseData?.(controller, chunk);
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+    if (!this.streaming) this.record(Buffer.concat(this.chunks).toString('utf8'));
+    this.handler.onResponseEnd?.(controller, trailers);
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    this.handler.onResponseError?.(controller, error);
+  }
+
+  private record(body: string): void {
+    this.out.push({ method: this.request.method, path: this.request.path, status: this.status, contentType: this.contentType, body });
+  }
+}
+
+/**
+ * Records every answer to a /v1 URL while the calling test file runs, whoever asked (BankClient
+ * through undici, the tests' own fetch: both go through undici's global dispatcher); `keep`
+ * narrows it (a test that talks to two APIs records the one it checks).
  */
 export function recordResponses(keep: (url: URL) => boolean = () => true): Recorded[] {
   const out: Recorded[] = [];
-  const original = globalThis.fetch;
+  let previous: Dispatcher | undefined;
   beforeAll(() => {
-    globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-      const res = await original(input, init);
-      const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
-      if (url.pathname.startsWith('/v1/') && keep(url)) {
-        const contentType = res.headers.get('content-type');
-        // Reading a clone of an event stream would wait for the stream's end before the caller gets it.
-        const body = (contentType ?? '').startsWith(EVENT_STREAM) ? '' : await res.clone().text();
-        out.push({ method: (init?.method ?? 'GET').toLowerCase(), path: url.pathname, status: res.status, contentType, body });
-      }
-      return res;
-    };
+    previous = getGlobalDispatcher();
+    setGlobalDispatcher(
+      previous.compose((dispatch) => (opts, handler) => {
+        const url = new URL(opts.path, opts.origin);
+        if (!url.pathname.startsWith('/v1/') || !keep(url)) return dispatch(opts, handler);
+        return dispatch(opts, new RecordingHandler(handler, { method: (opts.method ?? 'GET').toLowerCase(), path: url.pathname }, out));
+      }),
+    );
   });
   afterAll(() => {
-    globalThis.fetch = original;
+    if (previous !== undefined) setGlobalDispatcher(previous);
   });
   return out;
 }
@@ -154,8 +210,10 @@ export class OpenApiFile {
   }
 
   /** Validates every recorded answer against its operation and status in the file. */
-  validateRecorded(records: readonly Recorded[]): void {
+  /** Validates every recorded answer; returns the operations (`method path`) they covered. */
+  validateRecorded(records: readonly Recorded[]): string[] {
     expect(records.length, 'no responses were recorded').toBeGreaterThan(0);
+    const covered = new Set<string>();
     const { doc, ajv } = this;
     // Literal segments win over templated ones (as fastify routes them).
     const templates = Object.keys(doc.paths)
@@ -173,6 +231,7 @@ export class OpenApiFile {
         else if (!errorSchema(JSON.parse(r.body))) problems.push(`${where}: ${ajv.errorsText(errorSchema.errors)}`);
         continue;
       }
+      covered.add(`${r.method} ${t.t}`);
       let resp = op.responses[String(r.status)] ?? op.responses.default;
       if (resp?.$ref !== undefined) resp = doc.components.responses?.[resp.$ref.replace('#/components/responses/', '')];
       if (resp === undefined) {
@@ -206,5 +265,6 @@ export class OpenApiFile {
       if (!validate(body)) problems.push(`${where}: ${ajv.errorsText(validate.errors)} in ${r.body.slice(0, 300)}`);
     }
     expect(problems).toEqual([]);
+    return [...covered].sort();
   }
 }
