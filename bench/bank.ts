@@ -26,7 +26,7 @@ import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from '
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import {
@@ -46,6 +46,7 @@ import { BankClient } from '../host/bank/client.js';
 import { startBankServer } from '../host/bank/http.js';
 import { memoryKeyStore } from '../host/bank/keyfile.js';
 import { BankService } from '../host/bank/service.js';
+import { startWorker } from '../host/bank/threads.js';
 import { openPostgresStorage, openSqliteStorage, type BankStorage } from '../host/bank/storage/index.js';
 import { bankKey, openAccount, PAYMENT_TIME } from '../test/core/fixtures.js';
 import type { WithdrawGo, WorkerReply, WorkerTask } from './bank-worker.js';
@@ -150,10 +151,7 @@ function fsyncMs(dir: string, count: number): number {
 // ---------------------------------------------------------------------------------- workers
 
 function spawn(task: WorkerTask): Worker {
-  const worker = new URL('./bank-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(worker)}); });`;
-  return new Worker(boot, { eval: true, workerData: task });
+  return startWorker(new URL('./bank-worker.ts', import.meta.url), task);
 }
 
 function nextReply(w: Worker): Promise<WorkerReply> {
@@ -210,15 +208,18 @@ function pgBaseUrl(): string | undefined {
   return process.env.ECASH_BENCH_PG_URL || process.env.ECASH_TEST_PG_URL || undefined;
 }
 
-async function dropSchema(base: string, schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: base });
+/** One connection of the bench's own to the PostgreSQL server, for `fn`. */
+async function withPg<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: pgBaseUrl()! });
   await client.connect();
   try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    return await fn(client);
   } finally {
     await client.end();
   }
 }
+
+const dropSchema = (schema: string): Promise<unknown> => withPg((c) => c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
 
 async function openBench(kind: DbKind, dir: string, workerThreads: number): Promise<Bench> {
   let storage: BankStorage;
@@ -256,7 +257,7 @@ async function openBench(kind: DbKind, dir: string, workerThreads: number): Prom
       await service.close();
       await storage.close();
       if (kind === 'sqlite') for (const suffix of ['', '-wal', '-shm']) rmSync(location + suffix, { force: true });
-      else await dropSchema(pgBaseUrl()!, schema!);
+      else await dropSchema(schema!);
     },
   };
 }
@@ -303,9 +304,7 @@ async function tableBytes(kind: DbKind, b: Bench): Promise<Record<string, number
     }
     return out;
   }
-  const client = new pg.Client({ connectionString: pgBaseUrl()! });
-  await client.connect();
-  try {
+  await withPg(async (client) => {
     const res = await client.query<{ name: string; bytes: string }>(
       `SELECT COALESCE(p.relname, c.relname) AS name, pg_total_relation_size(c.oid) AS bytes
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -314,22 +313,16 @@ async function tableBytes(kind: DbKind, b: Bench): Promise<Record<string, number
       [b.schema],
     );
     for (const r of res.rows) out[r.name] = (out[r.name] ?? 0) + Number(r.bytes);
-  } finally {
-    await client.end();
-  }
+  });
   return out;
 }
 
 /** PostgreSQL: VACUUM ANALYZE every table, so dead row versions of updated rows are reusable space. */
 async function vacuum(b: Bench): Promise<void> {
-  const client = new pg.Client({ connectionString: pgBaseUrl()! });
-  await client.connect();
-  try {
+  await withPg(async (client) => {
     await client.query(`SET search_path TO ${b.schema}`);
     await client.query('VACUUM ANALYZE');
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 // ------------------------------------------------------------------------------ withdrawals

@@ -6,7 +6,7 @@
  */
 import { createDiffieHellman, createECDH, diffieHellman, generateKeyPairSync } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import {
   BankWithdrawalSession,
   batchVerifyTranscripts,
@@ -40,6 +40,7 @@ import {
   zeroCounts,
 } from '../core/index.js';
 import { MODP_G, MODP_P } from '../core/suites/modp2048.js';
+import { startWorker } from '../host/bank/threads.js';
 import { accountZ, bankKey, cardContext, openAccount, paymentContext, spend, withdraw } from '../test/core/fixtures.js';
 import { type BenchContext, type BenchModule, type Figures, median, round } from './harness.js';
 
@@ -96,13 +97,10 @@ function nativeExpUs(suite: SuiteId, runs: number, count: number): { name: strin
 
 /** Batched verification of `transcripts` split over `threads` worker threads: coins per second. */
 async function batchedCoinsPerSecond(group: Group, keyBytes: Uint8Array, transcripts: Transcript[], threads: number, runs: number): Promise<number> {
-  const worker = new URL('./core-verify-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(worker)}); });`;
   const share = Math.ceil(transcripts.length / threads);
   const workers = Array.from({ length: threads }, (_, i) => {
     const mine = transcripts.slice(i * share, (i + 1) * share).map((t) => encodeTranscript(group, t));
-    return new Worker(boot, { eval: true, workerData: { suite: group.suite, key: keyBytes, transcripts: mine } });
+    return startWorker(new URL('./core-verify-worker.ts', import.meta.url), { suite: group.suite, key: keyBytes, transcripts: mine });
   });
   const next = (w: Worker) =>
     new Promise<unknown>((resolve, reject) => {

@@ -5,11 +5,12 @@
  * it, so the workers get the wire JSON and do both. An offer goes to the thread that keeps the
  * account's base table (chosen by I). With zero threads everything runs in process.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { EcashError, getGroup, type KeyJson, type RandomSource, type SuiteId } from '../../core/index.js';
 import type { CryptoJob, CryptoTask, CryptoWorkerData } from './crypto-worker.js';
 import { type CheckedTranscript, checkDeposits, type DepositCheckRequest } from './deposit-check.js';
 import { type EncodedOffer, OfferMaker } from './offers.js';
+import { startWorker } from './threads.js';
 import { KeyCache } from './public-parameters.js';
 
 /** Below this many transcripts per slice a batch is not split further. */
@@ -29,17 +30,8 @@ interface PoolWorker {
   failed: Error | undefined;
 }
 
-/** Running from TypeScript sources (tests, tsx), the worker loads through tsx; from dist/, directly. */
-function spawn(data: CryptoWorkerData): Worker {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    const worker = new URL('./crypto-worker.ts', here).href;
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(worker)}); });`;
-    return new Worker(boot, { eval: true, workerData: data });
-  }
-  return new Worker(new URL('./crypto-worker.js', here), { workerData: data });
-}
+/** The worker module beside this one: TypeScript when running from the sources, JavaScript from dist/. */
+const spawn = (data: CryptoWorkerData): Worker => startWorker(new URL(import.meta.url.endsWith('.ts') ? './crypto-worker.ts' : './crypto-worker.js', import.meta.url), data);
 
 const threadFailed = (e: Error) => new EcashError('internal', `a worker thread of the bank failed (${e.message}); restart the bank`);
 
