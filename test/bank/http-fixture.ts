@@ -5,10 +5,6 @@
  * Plus the card's side of the protocol over the client (open an account, withdraw, pay).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
 import {
   blindWithdrawal,
   type Coin,
@@ -32,8 +28,7 @@ import { memoryKeyStore } from '../../host/bank/keyfile.js';
 import { BankService } from '../../host/bank/service.js';
 import { type BankStorage, openStorage } from '../../host/bank/storage/index.js';
 import { type Account, bankKey, openAccount, PAYMENT_TIME, paymentContext, spend } from '../core/fixtures.js';
-import { postgresUrl } from '../helpers/env.js';
-import { type AdapterKind, adapters } from './helpers.js';
+import { type AdapterKind, adapters, testDb } from './helpers.js';
 
 /** Both adapters; PostgreSQL is skipped only outside CI when ECASH_TEST_PG_URL is not set. */
 export const ADAPTERS = adapters();
@@ -68,28 +63,9 @@ export async function startBank(kind: AdapterKind, opts: FixtureOptions = {}): P
   const rng = seededRandom(`bank-http-${kind}`);
   const key = bankKey(group, rng, 500);
   const small = bankKey(group, rng, 100);
-  let url: string;
-  let cleanup: () => Promise<void>;
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'ecash-bank-http-'));
-    url = join(dir, 'bank.db');
-    cleanup = async () => rmSync(dir, { recursive: true, force: true });
-  } else {
-    const base = postgresUrl()!;
-    const schema = `t_http_${randomBytes(6).toString('hex')}`;
-    url = `${base}${base.includes('?') ? '&' : '?'}schema=${schema}`;
-    cleanup = async () => {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      try {
-        await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      } finally {
-        await c.end();
-      }
-    };
-  }
+  const db = testDb(kind);
   const clock = { now: PAYMENT_TIME };
-  const storage = await openStorage(url);
+  const storage = await openStorage(db.url);
   const service = await BankService.create({
     storage,
     keys: memoryKeyStore(group.suite, [key, small]),
@@ -121,7 +97,7 @@ export async function startBank(kind: AdapterKind, opts: FixtureOptions = {}): P
       await server.close();
       await service.close();
       await storage.close();
-      await cleanup();
+      await db.dispose();
     },
   };
 }
