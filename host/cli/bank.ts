@@ -119,26 +119,33 @@ function dateOf(ms: number): string {
  * must hold a bank already (except for `init`): a mistyped --db must not become a new bank.
  */
 async function withBank<T>(
-  opts: DbOptions & { keys?: string; passphraseFile?: string },
-  secrets: boolean,
-  fn: (svc: BankService, storage: BankStorage, keyFile?: KeyFile) => Promise<T>,
-  creating = false,
+  opts: { db?: string },
+  keyFile: KeyFile | undefined,
+  fn: (svc: BankService, storage: BankStorage) => Promise<T>,
+  /** `threads`: the service's worker threads; one-off commands need none, a server the default. */
+  options: { creating?: boolean; threads?: number | 'default' } = {},
 ): Promise<T> {
-  const keyFile = secrets ? KeyFile.open(requiredOption(opts.keys, '--keys'), passphrase(opts)) : undefined;
-  const storage = await openStorage(requiredOption(opts.db, '--db'));
+  const db = requiredOption(opts.db, '--db');
+  const storage = await openStorage(db);
   try {
     const suite = await storage.getSuite();
-    if (suite === undefined && !creating) throw new EcashError('bank-not-initialised', `the database ${describeDb(opts.db)} holds no bank; run ecash bank init first`);
+    if (suite === undefined && options.creating !== true) throw new EcashError('bank-not-initialised', `the database ${describeDb(db)} holds no bank; run ecash bank init first`);
     const keys = keyFile ?? memoryKeyStore(suite!, []);
-    const svc = await BankService.create({ storage, keys, workerThreads: 0 });
+    const threads = options.threads ?? 0;
+    const svc = await BankService.create({ storage, keys, ...(threads === 'default' ? {} : { workerThreads: threads }) });
     try {
-      return await fn(svc, storage, keyFile);
+      return await fn(svc, storage);
     } finally {
       await svc.close();
     }
   } finally {
     await storage.close();
   }
+}
+
+/** The key file of --keys, unlocked (scrypt: about 0.1 s, so once per command). */
+function openKeyFile(opts: { keys?: string; passphraseFile?: string }): KeyFile {
+  return KeyFile.open(requiredOption(opts.keys, '--keys'), passphrase(opts));
 }
 
 function requiredOption(value: string | undefined, option: string): string {
@@ -240,11 +247,16 @@ export function registerBankCommands(program: Command): void {
             await storage.close();
           }
           const keyFile = KeyFile.create(opts.keys, pass, suite, terms);
-            result = await withBank(opts, true, async (svc) => {
-            const { credential } = await svc.addOperator(opts.operator);
-            tokenFile?.write(credential);
-            return { suite, db: describeDb(opts.db), keys: keyFile.path, keyIds: keyFile.publicKeys().map((k) => k.keyId), operatorCredential: credential };
-          }, true);
+          result = await withBank(
+            opts,
+            keyFile,
+            async (svc) => {
+              const { credential } = await svc.addOperator(opts.operator);
+              tokenFile?.write(credential);
+              return { suite, db: describeDb(opts.db), keys: keyFile.path, keyIds: keyFile.publicKeys().map((k) => k.keyId), operatorCredential: credential };
+            },
+            { creating: true },
+          );
         } finally {
           tokenFile?.close();
         }
@@ -271,36 +283,32 @@ export function registerBankCommands(program: Command): void {
         if (port > 65535) throw new EcashError('bad-option', '--port must be at most 65535');
         // With --json, stdout carries exactly one document; the request log would interleave.
         if (opts.log === true && json(cmd)) throw new EcashError('bad-option', '--log writes JSON lines to stdout and cannot be combined with --json');
-        const keyFile = KeyFile.open(opts.keys, passphrase(opts));
-        const storage = await openStorage(opts.db);
-        let svc: BankService | undefined;
-        try {
-          // A mistyped --db must not quietly become a new, empty bank.
-          if ((await storage.getSuite()) === undefined) throw new EcashError('bank-not-initialised', `the database ${describeDb(opts.db)} holds no bank; run ecash bank init first`);
-          svc = await BankService.create({ storage, keys: keyFile, ...(opts.workerThreads === undefined ? {} : { workerThreads: wholeNumber(opts.workerThreads, '--worker-threads') }) });
-          const server = await startBankServer({
-            service: svc,
-            host: opts.host,
-            port,
-            ...(opts.log === true ? { logger: true } : {}),
-            ...(opts.trustProxy === undefined ? {} : { trustProxy: opts.trustProxy }),
-          });
-          const service = svc;
-          printResult({ json: json(cmd) }, { url: server.url, suite: svc.suite, storage: storage.kind }, () => `bank listening on ${server.url} (suite ${service.suite}, ${storage.kind})`);
-          await new Promise<void>((resolve) => {
-            const stop = (signal: string) => {
-              info(`${signal}: closing the bank server`);
-              resolve();
-            };
-            process.once('SIGINT', () => stop('SIGINT'));
-            process.once('SIGTERM', () => stop('SIGTERM'));
-          });
-          // In-flight requests finish (fastify waits for them) before the database closes.
-          await server.close();
-        } finally {
-          await svc?.close();
-          await storage.close();
-        }
+        const threads = opts.workerThreads === undefined ? 'default' : wholeNumber(opts.workerThreads, '--worker-threads');
+        await withBank(
+          opts,
+          openKeyFile(opts),
+          async (svc, storage) => {
+            const server = await startBankServer({
+              service: svc,
+              host: opts.host,
+              port,
+              ...(opts.log === true ? { logger: true } : {}),
+              ...(opts.trustProxy === undefined ? {} : { trustProxy: opts.trustProxy }),
+            });
+            printResult({ json: json(cmd) }, { url: server.url, suite: svc.suite, storage: storage.kind }, () => `bank listening on ${server.url} (suite ${svc.suite}, ${storage.kind})`);
+            await new Promise<void>((resolve) => {
+              const stop = (signal: string) => {
+                info(`${signal}: closing the bank server`);
+                resolve();
+              };
+              process.once('SIGINT', () => stop('SIGINT'));
+              process.once('SIGTERM', () => stop('SIGTERM'));
+            });
+            // In-flight requests finish (fastify waits for them) before the service and the database close.
+            await server.close();
+          },
+          { threads },
+        );
       }),
     );
 
@@ -308,7 +316,7 @@ export function registerBankCommands(program: Command): void {
     .description('prove from the database that the books balance and issued = outstanding + deposited for every key (exit 1 on a problem)')
     .action(
       action(async (opts: DbOptions, cmd: Command) => {
-        const report = await withBank(opts, false, (svc) => svc.audit());
+        const report = await withBank(opts, undefined, (svc) => svc.audit());
         printResult({ json: json(cmd) }, report, () => {
           const lines = [report.ok ? 'audit ok: the books balance' : `audit FAILED: ${report.problems.length} problem(s)`];
           for (const p of report.problems) lines.push(`  - ${p}`);
@@ -333,7 +341,7 @@ export function registerBankCommands(program: Command): void {
         const credentialFile = opts.credentialFile === undefined ? undefined : openSecretFile(opts.credentialFile);
         let opened: AccountOpenedJson;
         try {
-          opened = await withBank(opts, true, (svc) => svc.openAccountJson(opening, 'opening.'));
+          opened = await withBank(opts, openKeyFile(opts), (svc) => svc.openAccountJson(opening, 'opening.'));
           credentialFile?.write(opened.credential);
         } finally {
           credentialFile?.close();
@@ -349,7 +357,7 @@ export function registerBankCommands(program: Command): void {
     .argument('<accountId>')
     .action(
       action(async (accountId: string, opts: DbOptions, cmd: Command) => {
-        const view = await withBank(opts, false, (svc) => svc.accountView(accountId));
+        const view = await withBank(opts, undefined, (svc) => svc.accountView(accountId));
         printResult({ json: json(cmd) }, view, () =>
           [`account ${view.accountId}: ${view.holder}, opened ${dateOf(view.createdAt)}`, ...(view.balances.length === 0 ? ['  no balance'] : view.balances.map((b) => `  ${b.balance} ${b.currency}`))].join('\n'),
         );
@@ -365,7 +373,7 @@ export function registerBankCommands(program: Command): void {
     .action(
       action(async (accountId: string, opts: DbOptions & { amount: string; currency: string; reference: string }, cmd: Command) => {
         const amount = wholeNumber(opts.amount, '--amount');
-        const out = await withBank(opts, false, async (svc) => {
+        const out = await withBank(opts, undefined, async (svc) => {
           const { entryId } = await svc.cashIn(accountId, opts.currency, amount, opts.reference);
           return { entryId, ...(await svc.accountView(accountId)) };
         });
@@ -387,7 +395,7 @@ export function registerBankCommands(program: Command): void {
         const tokenFile = opts.tokenFile === undefined ? undefined : openSecretFile(opts.tokenFile);
         let added: { merchantId: string; credential: string };
         try {
-          added = await withBank(opts, false, (svc) => svc.addMerchant({ merchantId, ...(opts.name ? { name: opts.name } : {}), scopes: opts.scope, feePerCoin: fee }));
+          added = await withBank(opts, undefined, (svc) => svc.addMerchant({ merchantId, ...(opts.name ? { name: opts.name } : {}), scopes: opts.scope, feePerCoin: fee }));
           tokenFile?.write(added.credential);
         } finally {
           tokenFile?.close();
@@ -401,7 +409,7 @@ export function registerBankCommands(program: Command): void {
     .argument('<merchantId>')
     .action(
       action(async (merchantId: string, opts: DbOptions, cmd: Command) => {
-        const view = await withBank(opts, false, (svc) => svc.merchantView(merchantId));
+        const view = await withBank(opts, undefined, (svc) => svc.merchantView(merchantId));
         printResult({ json: json(cmd) }, view, () =>
           [
             `merchant ${view.merchantId} (${view.name}): fee ${view.feePerCoin} per coin, scopes ${view.scopes.length === 0 ? 'none' : view.scopes.join(', ')}`,
@@ -422,7 +430,7 @@ export function registerBankCommands(program: Command): void {
         const now = Date.now();
         let list: KeyListJson[];
         if (opts.db !== undefined) {
-          list = await withBank({ db: opts.db }, false, async (_svc, storage) =>
+          list = await withBank(opts, undefined, async (_svc, storage) =>
             (await storage.listKeys()).map((k) => ({ keyId: toHex(k.keyId), value: k.value, currency: k.currency, scope: k.scope, withdrawFrom: k.withdrawFrom, withdrawUntil: k.withdrawUntil, depositUntil: k.depositUntil, state: keyState(k, now) })),
           );
         } else if (opts.keys !== undefined) {
@@ -446,14 +454,14 @@ export function registerBankCommands(program: Command): void {
       action(async (opts: KeyOptions & { value: string; currency: string; from?: string; withdrawDays: string; depositDays: string; scope: string }, cmd: Command) => {
         const from = parseTime(opts.from, '--from', Date.now());
         const terms = termsFor(parseDenominations(`${opts.currency}:${opts.value}`), from, wholeNumber(opts.withdrawDays, '--withdraw-days'), wholeNumber(opts.depositDays, '--deposit-days'), opts.scope);
-        const keyFile = KeyFile.open(opts.keys, passphrase(opts));
+        const keyFile = openKeyFile(opts);
         // The database must be this key file's bank before the key file changes.
-        await withBank({ db: opts.db }, false, async (svc) => {
+        await withBank(opts, undefined, async (svc) => {
           if (svc.suite !== keyFile.suite) throw new EcashError('wrong-suite', `the database belongs to a bank of suite ${svc.suite}, the key file is of ${keyFile.suite}`);
         });
         const added = terms.map((t) => keyFile.addKey(t));
         // Opening the service over the rewritten key file registers the new public keys.
-        const listed = await withBank(opts, true, async (_svc, storage) => (await storage.listKeys()).map((k) => toHex(k.keyId)));
+        const listed = await withBank(opts, keyFile, async (_svc, storage) => (await storage.listKeys()).map((k) => toHex(k.keyId)));
         const now = Date.now();
         const out = added.map((s) => ({ keyId: toHex(s.key.keyId), value: s.key.value, currency: s.key.currency, scope: s.key.scope, withdrawFrom: s.key.withdrawFrom, withdrawUntil: s.key.withdrawUntil, depositUntil: s.key.depositUntil, state: keyState(s.key, now) }));
         for (const k of out) if (!listed.includes(k.keyId)) throw new EcashError('internal', `key ${k.keyId} was not registered in the database`);
