@@ -4,15 +4,14 @@
  * PostgreSQL. Checks exit codes, `--json` documents, files written mode 600, and that neither the
  * passphrase nor a credential other than the one being issued shows up in the output.
  */
-import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getGroup, makeDoubleSpendProof, proofToJson, systemRandom, toHex } from '../../core/index.js';
 import { bankKey, openAccount, paymentContext, spend, withdraw } from '../core/fixtures.js';
+import { jsonUrl, startCli, waitForOutput } from '../helpers/cli.js';
 import { adapters, testDb, type TestDb } from './helpers.js';
 import { openingBody } from './http-fixture.js';
 
@@ -159,28 +158,13 @@ describe('ecash bank (the built command)', () => {
   });
 
   it('serves the HTTP API until SIGTERM', async () => {
-    const child = spawn('node', ['bin/ecash.js', '--json', 'bank', 'serve', '--db', db, '--keys', keys, '--port', '0', '--worker-threads', '0'], {
-      env: { ...process.env, ECASH_BANK_PASSPHRASE: PASSPHRASE },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    const lines = createInterface({ input: child.stdout });
-    lines.on('line', (l) => (out += l + '\n'));
-    let url: string | undefined;
-    for (let i = 0; i < 200 && url === undefined; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      try {
-        url = (JSON.parse(out) as { url: string }).url;
-      } catch {
-        // Not the whole document yet.
-      }
-    }
+    const server = startCli(['--json', 'bank', 'serve', '--db', db, '--keys', keys, '--port', '0', '--worker-threads', '0'], { ECASH_BANK_PASSPHRASE: PASSPHRASE });
+    const url = await waitForOutput(server, jsonUrl);
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const health = (await (await fetch(`${url}/v1/health`)).json()) as { status: string; storage: string };
     expect(health).toMatchObject({ status: 'ok', storage: 'sqlite' });
-    child.kill('SIGTERM');
-    const [code] = (await once(child, 'exit')) as [number | null];
-    expect(code).toBe(0);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
   });
 
   it('verify-proof checks a double-spend proof with public data only', async () => {

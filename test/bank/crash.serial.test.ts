@@ -5,7 +5,7 @@
  * sent (same batch id, same challenge) must end with exactly one credit per coin, one debit per
  * coin withdrawn, and books that balance.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import { BankService } from '../../host/bank/service.js';
 import { openStorage } from '../../host/bank/storage/index.js';
 import { auditBooks } from '../../host/bank/audit.js';
 import { paymentContext, spend } from '../core/fixtures.js';
+import { jsonUrl, startCli, waitForOutput } from '../helpers/cli.js';
 import { postgresUrl } from '../helpers/env.js';
 import { adapters, newAccount, testDb, type TestDb, withdrawCoin } from './helpers.js';
 
@@ -34,24 +35,8 @@ interface Server {
 }
 
 async function startServer(db: string, keys: string): Promise<Server> {
-  const child = spawn('node', ['bin/ecash.js', '--json', 'bank', 'serve', '--db', db, '--keys', keys, '--port', '0', '--worker-threads', '2'], {
-    env: { ...process.env, ECASH_BANK_PASSPHRASE: PASSPHRASE },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  for (let i = 0; i < 600; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    try {
-      return { url: (JSON.parse(out) as { url: string }).url, child };
-    } catch {
-      if (child.exitCode !== null) throw new Error(`the bank server exited: ${err}`);
-    }
-  }
-  child.kill('SIGKILL');
-  throw new Error(`the bank server did not start: ${err}`);
+  const p = startCli(['--json', 'bank', 'serve', '--db', db, '--keys', keys, '--port', '0', '--worker-threads', '2'], { ECASH_BANK_PASSPHRASE: PASSPHRASE });
+  return { url: await waitForOutput(p, jsonUrl), child: p.child };
 }
 
 async function kill(server: Server): Promise<void> {

@@ -4,11 +4,11 @@
  * holds the card in this test; a cash register drives it over HTTP, takes a payment, settles it
  * at the bank, and stops it with SIGTERM. Without an API key it refuses to start.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridgeServer, type BridgeServer, VirtualTransport } from '../../reader-bridge/index.js';
 import type { PaymentView } from '../../host/pos/terminal.js';
+import { type CliProcess, posApiUrl, startCli, untilFinal, waitForOutput } from '../helpers/cli.js';
 import { World } from '../helpers/world.js';
 
 const API_KEY = 'register-key-for-the-cli-0123';
@@ -33,27 +33,10 @@ afterAll(async () => {
   await world?.close();
 });
 
-function serve(env: Record<string, string>): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
-  const args = ['bin/ecash.js', 'pos', 'serve', '--bank', world.url, '--merchant', 'kiosk', '--terminal', 'cli-1', '--reader', 'Counter', '--bridge', bridge.url];
+function serve(env: Record<string, string>): CliProcess {
+  const args = ['pos', 'serve', '--bank', world.url, '--merchant', 'kiosk', '--terminal', 'cli-1', '--reader', 'Counter', '--bridge', bridge.url];
   args.push('--journal', join(world.dir, 'cli-pos.db'), '--port', '0', '--settle-every', '0');
-  const child = spawn('node', args, { env: { ...process.env, ECASH_BANK_TOKEN: merchantToken, ECASH_BRIDGE_TOKEN: BRIDGE_TOKEN, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  child.stdout!.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stderr: () => err, exited };
-}
-
-async function apiUrl(stderr: () => string, exited: Promise<number | null>): Promise<string> {
-  const until = Date.now() + 20_000;
-  for (;;) {
-    const m = /API at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(stderr());
-    if (m !== null) return m[1]!;
-    const done = await Promise.race([exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 50))]);
-    if (done || Date.now() > until) throw new Error(`ecash pos serve did not start: ${stderr()}`);
-  }
+  return startCli(args, { ECASH_BANK_TOKEN: merchantToken, ECASH_BRIDGE_TOKEN: BRIDGE_TOKEN, ...env });
 }
 
 describe('ecash pos serve', () => {
@@ -74,21 +57,17 @@ describe('ecash pos serve', () => {
     await ch.disconnect('reset');
     readers.removeCard('Load');
 
-    const { child, stderr, exited } = serve({ ECASH_POS_API_KEY: API_KEY });
+    const server = serve({ ECASH_POS_API_KEY: API_KEY });
+    const { child, stderr, exited } = server;
     try {
-      const base = await apiUrl(stderr, exited);
+      const base = await waitForOutput(server, posApiUrl);
       const auth = { authorization: `Bearer ${API_KEY}` };
       expect((await fetch(`${base}/payments`)).status).toBe(401);
       const created = await fetch(`${base}/payments`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ amount: 650, currency: 'EUR', reference: 'cli-1' }) });
       expect(created.status).toBe(201);
       const { id } = (await created.json()) as PaymentView;
       readers.insertCard('Counter', card);
-      let view: PaymentView;
-      const until = Date.now() + 15_000;
-      do {
-        await new Promise((r) => setTimeout(r, 50));
-        view = (await (await fetch(`${base}/payments/${id}`, { headers: auth })).json()) as PaymentView;
-      } while (!['approved', 'declined', 'cancelled'].includes(view.state) && Date.now() < until);
+      const view = await untilFinal(async () => (await (await fetch(`${base}/payments/${id}`, { headers: auth })).json()) as PaymentView);
       expect(view.state).toBe('approved');
       expect(view.receipt).toContain('6.50');
       const settled = await fetch(`${base}/settlement`, { method: 'POST', headers: auth });

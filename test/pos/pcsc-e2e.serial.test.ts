@@ -17,6 +17,7 @@ import { Journal } from '../../host/pos/journal.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
 import type { BankClient } from '../../host/bank/client.js';
 import { readerState } from '../bridge/conformance.js';
+import { posApiUrl, startCli, untilFinal, waitForOutput } from '../helpers/cli.js';
 import { pcscdAvailable, requireService } from '../helpers/env.js';
 import { cardValue, finalView, type Holder, PIN, PUK, reasonOf, World } from '../helpers/world.js';
 
@@ -207,19 +208,12 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
     const tokenFile = join(dir, 'serve-shop.token');
     writeFileSync(tokenFile, world.merchantTokens.get('corner-shop')!, { mode: 0o600 });
     const apiKey = 'register-key-0123456789';
-    const server = spawn(
-      'node',
-      ['bin/ecash.js', 'pos', 'serve', '--reader', READER, '--bank', world.url, '--token-file', tokenFile, '--merchant', 'corner-shop', '--terminal', 'serve', '--journal', join(dir, 'serve.db'), '--port', '0', '--settle-every', '0'],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ECASH_POS_API_KEY: apiKey } },
+    const server = startCli(
+      ['pos', 'serve', '--reader', READER, '--bank', world.url, '--token-file', tokenFile, '--merchant', 'corner-shop', '--terminal', 'serve', '--journal', join(dir, 'serve.db'), '--port', '0', '--settle-every', '0'],
+      { ECASH_POS_API_KEY: apiKey },
     );
     try {
-      const base = await new Promise<string>((resolve, reject) => {
-        createInterface({ input: server.stderr }).on('line', (line) => {
-          const m = /API at (http:\/\/[^\s]+)\/v1/.exec(line);
-          if (m) resolve(m[1]!);
-        });
-        server.once('exit', (code) => reject(new Error(`pos serve exited with ${code}`)));
-      });
+      const base = await waitForOutput(server, posApiUrl);
       const api = async (method: string, path: string, body?: unknown) => {
         const res = await fetch(`${base}${path}`, {
           method,
@@ -229,24 +223,20 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
         return { status: res.status, body: (await res.json()) as Record<string, unknown> };
       };
       const before = await balanceOf(shop, 'corner-shop');
-      const created = await api('POST', '/v1/payments', { amount: 450, currency: 'EUR', reference: 'till-7' });
+      const created = await api('POST', '/payments', { amount: 450, currency: 'EUR', reference: 'till-7' });
       expect(created.status).toBe(201);
       const id = created.body.id as string;
       await insert(card);
-      let state = '';
-      for (let i = 0; i < 200 && !['approved', 'declined', 'cancelled'].includes(state); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        state = (await api('GET', `/v1/payments/${id}`)).body.state as string;
-      }
+      const { state } = await untilFinal(async () => (await api('GET', `/payments/${id}`)).body as { state: string });
       await remove();
       expect(state).toBe('approved');
-      const settled = await api('POST', '/v1/settlement');
+      const settled = await api('POST', '/settlement');
       expect(settled.status).toBe(200);
       expect(await balanceOf(shop, 'corner-shop')).toBe(before + 450);
-      expect((await api('GET', `/v1/payments/${id}`)).body.state).toBe('settled');
+      expect((await api('GET', `/payments/${id}`)).body.state).toBe('settled');
     } finally {
-      server.kill('SIGTERM');
-      await new Promise((r) => server.once('exit', r));
+      server.child.kill('SIGTERM');
+      await server.exited;
     }
     expect(await value(card)).toBe(1_550);
   }, 90_000);
