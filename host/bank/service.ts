@@ -37,6 +37,7 @@ import type {
   DepositBatchJson,
   DepositResultJson,
   DoubleSpendListJson,
+  HealthJson,
   MerchantJson,
   ParametersJson,
   StatementJson,
@@ -157,6 +158,16 @@ export class BankService {
     service.sweeper = setInterval(() => void service.storage.expireSessions(service.now()).catch(() => undefined), Math.max(1000, service.sessionTtlMs / 4));
     service.sweeper.unref();
     return service;
+  }
+
+  /** Up only if the database answers a query: a liveness probe must see a bank that cannot work. */
+  async health(): Promise<HealthJson> {
+    try {
+      await this.storage.getSuite();
+    } catch (cause) {
+      throw new EcashError('database-unavailable', "the bank's database does not answer", { cause });
+    }
+    return { status: 'ok', suite: this.suite, storage: this.storage.kind };
   }
 
   get suite(): SuiteId {

@@ -240,6 +240,25 @@ describe.each(ADAPTERS)('bank HTTP API on $kind', ({ kind, available }) => {
   });
 });
 
+describe('bank HTTP API without its database', () => {
+  it('answers health with 503 database-unavailable once the database is gone, and no detail of it', async () => {
+    const bank = await startBank('sqlite');
+    try {
+      expect((await bank.anon.health()).status).toBe('ok');
+      await bank.storage.close();
+      const e = await bank.anon.health().then(
+        () => undefined,
+        (x: unknown) => x as BankError,
+      );
+      expect(e).toBeInstanceOf(BankError);
+      expect({ status: e!.status, code: e!.code }).toEqual({ status: 503, code: 'database-unavailable' });
+      expect(e!.message).not.toMatch(/connection|sqlite|\.db/i);
+    } finally {
+      await bank.dispose();
+    }
+  });
+});
+
 describe('bank HTTP API with two worker threads', () => {
   it('withdraws with offers made in the threads (each answer checked by the card) and verifies a deposit there with the same outcomes', async () => {
     const bank = await startBank('sqlite', { workerThreads: 2 });
