@@ -31,8 +31,8 @@ let base: string;
 let rich: EcashCard; // 5 000 loaded, no-PIN limit above every amount here
 let pinCard: EcashCard; // 2 000 loaded, PIN needed above 100
 
-// Only the POS API's answers: the terminal's own calls to the bank go through fetch too.
-const recorded = recordResponses((url) => base !== undefined && url.origin === new URL(base).origin);
+// Every POS API's answers (this file starts four apps), not the terminals' own calls to the bank.
+const recorded = recordResponses((url) => world !== undefined && url.origin !== new URL(world.url).origin);
 const spec = new OpenApiFile('pos');
 
 async function loaded(name: string, amount: number, noPinLimit?: number): Promise<EcashCard> {
