@@ -250,6 +250,21 @@ export class BankService {
     return party;
   }
 
+  /**
+   * Operator task: revokes a credential by its id (the 16 hex digits after "ecash." in its token).
+   * This process forgets it at once; another server on the same database stops accepting it within
+   * its credential cache time (10 s).
+   */
+  async revokeCredential(credentialId: string): Promise<{ credentialId: string; kind: CredentialRecord['kind']; partyId: string; revokedAt: number }> {
+    if (!/^[0-9a-f]{16}$/.test(credentialId)) {
+      throw new EcashError('bad-credential-id', 'a credential id is the 16 hex digits after "ecash." in its token (never pass the whole token: it is a secret)');
+    }
+    const record = await this.storage.revokeCredential(credentialId, this.now());
+    if (record === undefined) throw new EcashError('credential-not-found', `no credential ${credentialId}`);
+    this.credentials.delete(credentialId);
+    return { credentialId, kind: record.kind, partyId: record.partyId, revokedAt: record.revokedAt! };
+  }
+
   /** Operator task: a merchant with the scopes it accepts and its fee; returns its token. */
   async addMerchant(m: { merchantId: string; name?: string; scopes?: string[]; feePerCoin?: number }): Promise<{ merchantId: string; credential: string }> {
     checkName(m.merchantId, 'merchant id');

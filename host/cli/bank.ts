@@ -419,6 +419,17 @@ export function registerBankCommands(program: Command): void {
       }),
     );
 
+  const credential = bank.command('credential').description('credentials of account holders, merchants and operators');
+  dbOption(credential.command('revoke'))
+    .description('revoke a credential for good (a running server stops accepting it within 10 s)')
+    .argument('<credentialId>', 'the 16 hex digits after "ecash." in its token; never the whole token')
+    .action(
+      action(async (credentialId: string, opts: DbOptions, cmd: Command) => {
+        const revoked = await withBank(opts, undefined, (svc) => svc.revokeCredential(credentialId));
+        printResult({ json: json(cmd) }, revoked, () => `credential ${revoked.credentialId} of ${revoked.kind} ${revoked.partyId} revoked at ${dateOf(revoked.revokedAt)}`);
+      }),
+    );
+
   const keys = bank.command('keys').description('denomination keys');
   keys
     .command('list')

@@ -117,6 +117,17 @@ describe('ecash bank (the built command)', () => {
     const taken = await ecash(['--json', 'bank', 'merchant', 'add', 'shop-2', '--db', db, '--token-file', mtoken]);
     expect(jsonOf(taken)).toMatchObject({ error: { code: 'file-exists' } });
     expect(jsonOf(await ecash(['--json', 'bank', 'merchant', 'show', 'shop-2', '--db', db]))).toMatchObject({ error: { code: 'merchant-not-found' } });
+
+    // Revoking the merchant's credential, by its id (the token itself is refused: it is a secret).
+    const token = readFileSync(mtoken, 'utf8').trim();
+    const id = token.split('.')[1]!;
+    const revoked = await ecash(['--json', 'bank', 'credential', 'revoke', id, '--db', db]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(jsonOf(revoked)).toMatchObject({ credentialId: id, kind: 'merchant', partyId: 'shop-1', revokedAt: expect.any(Number) });
+    const withToken = await ecash(['--json', 'bank', 'credential', 'revoke', token, '--db', db]);
+    expect(jsonOf(withToken)).toMatchObject({ error: { code: 'bad-credential-id' } });
+    expect(withToken.stdout + withToken.stderr).not.toContain(token.split('.')[2]!);
+    expect(jsonOf(await ecash(['--json', 'bank', 'credential', 'revoke', '0123456789abcdef', '--db', db]))).toMatchObject({ error: { code: 'credential-not-found' } });
   });
 
   it('rotates keys into the key file and the database, with their windows', async () => {

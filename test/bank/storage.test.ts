@@ -275,6 +275,22 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     await expect(svc.addMerchant({ merchantId: 'neg', feePerCoin: -1 })).rejects.toMatchObject({ code: 'bad-amount' });
   });
 
+  it.skipIf(!available)('revokes a credential for good: refused from then on, on a second revocation too', async () => {
+    const { svc } = await bank([bankKey(G, systemRandom)]);
+    const alice = await newAccount(svc, G, 'alice');
+    const shop = await svc.addMerchant({ merchantId: 'shop-r' });
+    await svc.authenticate(alice.credential); // now in the credential cache
+    const id = alice.credential.split('.')[1]!;
+    const first = await svc.revokeCredential(id);
+    expect(first).toMatchObject({ credentialId: id, kind: 'account', partyId: alice.accountId, revokedAt: clock });
+    await expect(svc.authenticate(alice.credential)).rejects.toMatchObject({ code: 'unauthorized' });
+    clock += 1000;
+    expect((await svc.revokeCredential(id)).revokedAt).toBe(first.revokedAt);
+    expect((await svc.authenticate(shop.credential)).kind).toBe('merchant');
+    await expect(svc.revokeCredential('0123456789abcdef')).rejects.toMatchObject({ code: 'credential-not-found' });
+    await expect(svc.revokeCredential(alice.credential)).rejects.toMatchObject({ code: 'bad-credential-id' });
+  });
+
   it.skipIf(!available)('pages statements from the newest entry back', async () => {
     const { svc, storage: st } = await bank([bankKey(G, systemRandom)]);
     const alice = await newAccount(svc, G, 'alice');

@@ -256,6 +256,11 @@ export class SqlBankStorage implements BankStorage {
     return row && { credentialId: row.credential_id, kind: row.kind, partyId: row.party_id, secretHash: row.secret_hash, createdAt: row.created_at, revokedAt: row.revoked_at };
   }
 
+  async revokeCredential(credentialId: string, now: number): Promise<CredentialRecord | undefined> {
+    await this.db.transaction((tx) => tx.run('UPDATE credentials SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL', [now, credentialId]));
+    return this.getCredential(credentialId);
+  }
+
   async cashIn(accountId: string, currency: string, amount: number, reference: string, now: number): Promise<number> {
     if (!Number.isSafeInteger(amount) || amount <= 0) throw new EcashError('bad-amount', 'a cash-in amount must be a positive integer of minor units');
     return this.db.transaction(async (tx) => {

@@ -218,6 +218,8 @@ export interface BankStorage {
 
   addCredential(credential: CredentialRecord): Promise<void>;
   getCredential(credentialId: string): Promise<CredentialRecord | undefined>;
+  /** Revokes a credential for good (a revoked one keeps its first revocation time); undefined if there is none. */
+  revokeCredential(credentialId: string, now: number): Promise<CredentialRecord | undefined>;
 
   /** Operator cash-in: `holder:<id>` is credited against `cash`. Returns the entry id. */
   cashIn(accountId: string, currency: string, amount: number, reference: string, now: number): Promise<number>;
