@@ -19,13 +19,23 @@ import { type BankService, decodeScalarHex, MAX_DEPOSIT_BATCH, PAGE_MAX, type Pa
  * indented JSON without letting one request pin much memory; test/bank/api.test.ts checks it fits.
  */
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
-/** Requests per credential (or per IP without one) per window. */
-export const DEFAULT_RATE_LIMIT = { max: 600, timeWindowMs: 60_000 };
+/**
+ * Requests per credential (or per IP without one) per window; account openings, which need no
+ * credential and cost the bank a proof check and a z per key (a few ms of CPU), per IP and fewer.
+ */
+export const DEFAULT_RATE_LIMIT: RateLimit = { max: 600, timeWindowMs: 60_000, accountOpeningMax: 30 };
+
+export interface RateLimit {
+  max: number;
+  timeWindowMs: number;
+  /** Account openings per client address per window (default: max / 20, at least 1). */
+  accountOpeningMax?: number;
+}
 const STATEMENT_DEFAULT_LIMIT = 50;
 
 export interface BankAppOptions {
   bodyLimit?: number;
-  rateLimit?: { max: number; timeWindowMs: number } | false;
+  rateLimit?: RateLimit | false;
   /** Fastify's request log (method, URL, status; never bodies or the Authorization header). */
   logger?: boolean;
   /**
@@ -190,8 +200,8 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
   app.setErrorHandler((e, req, reply) => sendError(req, reply, e));
   app.setNotFoundHandler((_req, reply) => reply.code(404).send(body('not-found', 'no such endpoint; see docs/bank-api.md')));
 
-  if (opts.rateLimit !== false) {
-    const rl = opts.rateLimit ?? DEFAULT_RATE_LIMIT;
+  const rl = opts.rateLimit === false ? undefined : (opts.rateLimit ?? DEFAULT_RATE_LIMIT);
+  if (rl !== undefined) {
     void app.register(rateLimit, {
       max: rl.max,
       timeWindow: rl.timeWindowMs,
@@ -251,6 +261,8 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
     api.post(
       '/v1/accounts',
       {
+        // Its own, smaller allowance per client address (it has no credential to count by).
+        ...(rl === undefined ? {} : { config: { rateLimit: { max: rl.accountOpeningMax ?? Math.max(1, Math.floor(rl.max / 20)), timeWindow: rl.timeWindowMs } } }),
         schema: {
           body: {
             type: 'object',

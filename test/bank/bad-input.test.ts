@@ -7,7 +7,7 @@
  * full deposit batch of the largest suite fits the default body limit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getGroup, toHex } from '../../core/index.js';
+import { getGroup, systemRandom, toHex } from '../../core/index.js';
 import { DEFAULT_BODY_LIMIT } from '../../host/bank/http.js';
 import { MAX_DEPOSIT_BATCH } from '../../host/bank/service.js';
 import { ADAPTERS, type BankFixture, type Holder, newHolder, openingBody, pay, raw, snapshot, startBank, withdrawCoin } from './http-fixture.js';
@@ -247,6 +247,20 @@ describe('bank HTTP API rate limit', () => {
       // No credential: limited per address, like account opening.
       for (let i = 0; i < 3; i++) expect((await raw(bank, 'GET', '/v1/health')).status).toBe(200);
       expectCleanError(await raw(bank, 'GET', '/v1/health'), 429, 'rate-limited', 'health');
+    } finally {
+      await bank.dispose();
+    }
+  });
+
+  it('allows fewer account openings per address, on an allowance of their own', async () => {
+    const bank = await startBank('sqlite', { rateLimit: { max: 40, timeWindowMs: 60_000 } });
+    try {
+      // 40 / 20 = 2 openings a window by default.
+      for (const name of ['ann', 'ben']) expect((await raw(bank, 'POST', '/v1/accounts', { body: JSON.stringify(openingBody(bank.group, openAccount(bank.group, name, systemRandom))) })).status).toBe(201);
+      const third = await raw(bank, 'POST', '/v1/accounts', { body: JSON.stringify(openingBody(bank.group, openAccount(bank.group, 'cat', systemRandom))) });
+      expectCleanError(third, 429, 'rate-limited', 'third opening');
+      // The address's general allowance is untouched.
+      expect((await raw(bank, 'GET', '/v1/health')).status).toBe(200);
     } finally {
       await bank.dispose();
     }

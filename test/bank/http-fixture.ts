@@ -23,7 +23,7 @@ import {
 } from '../../core/index.js';
 import type { AccountOpenedJson, AccountOpeningJson } from '../../host/bank/api-types.js';
 import { accountOpeningJson, BankClient } from '../../host/bank/client.js';
-import { type BankServer, startBankServer } from '../../host/bank/http.js';
+import { type BankServer, type RateLimit, startBankServer } from '../../host/bank/http.js';
 import { memoryKeyStore } from '../../host/bank/keyfile.js';
 import { BankService } from '../../host/bank/service.js';
 import { type BankStorage, openStorage } from '../../host/bank/storage/index.js';
@@ -53,7 +53,7 @@ export interface BankFixture {
 export interface FixtureOptions {
   suite?: SuiteId;
   workerThreads?: number;
-  rateLimit?: { max: number; timeWindowMs: number } | false;
+  rateLimit?: RateLimit | false;
   bodyLimit?: number;
   sessionTtlMs?: number;
 }
