@@ -10,8 +10,8 @@ import { EcashError, getGroup, type KeyJson, type RandomSource, type SuiteId } f
 import type { CryptoJob, CryptoTask, CryptoWorkerData } from './crypto-worker.js';
 import { type CheckedTranscript, checkDeposits, type DepositCheckRequest } from './deposit-check.js';
 import { type EncodedOffer, OfferMaker } from './offers.js';
-import { startWorker } from './threads.js';
 import { KeyCache } from './public-parameters.js';
+import { startWorker } from './threads.js';
 
 /** Below this many transcripts per slice a batch is not split further. */
 const MIN_SLICE = 32;
