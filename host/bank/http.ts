@@ -169,10 +169,13 @@ const MERCHANT_PARAMS = { type: 'object', required: ['merchantId'], properties: 
 const SESSION_PARAMS = { type: 'object', required: ['sessionId'], properties: { sessionId: HEX_ID(32) } } as const;
 const BATCH_PARAMS = { type: 'object', required: ['batchId'], properties: { batchId: BATCH_ID } } as const;
 
-function pageOf(q: { limit?: string }, cursorValue: string | undefined): { cursor: number | undefined; limit: number } {
+/** A page's cursor (`before` or `after`, as PAGE_QUERY named it) and its size, from a request's query. */
+function pageOf(query: unknown, cursor: 'before' | 'after'): { cursor: number | undefined; limit: number } {
+  const q = query as { limit?: string } & Partial<Record<typeof cursor, string>>;
   const limit = q.limit === undefined ? STATEMENT_DEFAULT_LIMIT : Number(q.limit);
   if (limit < 1 || limit > PAGE_MAX) throw new EcashError('bad-request', `querystring/limit must be 1 to ${PAGE_MAX}`);
-  return { cursor: cursorValue === undefined ? undefined : Number(cursorValue), limit };
+  const at = q[cursor];
+  return { cursor: at === undefined ? undefined : Number(at), limit };
 }
 
 declare module 'fastify' {
@@ -299,8 +302,7 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
       async (req) => {
         const { accountId } = req.params as { accountId: string };
         accountOrOperator(req, accountId);
-        const q = req.query as { before?: string; limit?: string };
-        const page = pageOf(q, q.before);
+        const page = pageOf(req.query, 'before');
         return service.accountStatement(accountId, page.cursor, page.limit);
       },
     );
@@ -402,8 +404,7 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
     );
 
     api.get('/v1/double-spends', { schema: { querystring: PAGE_QUERY('after') }, preValidation: auth }, async (req) => {
-      const q = req.query as { after?: string; limit?: string };
-      const page = pageOf(q, q.after);
+      const page = pageOf(req.query, 'after');
       return service.listDoubleSpends(partyOf(req), page.cursor, page.limit);
     });
 
@@ -444,8 +445,7 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
       async (req) => {
         const { merchantId } = req.params as { merchantId: string };
         merchantOrOperator(req, merchantId);
-        const q = req.query as { before?: string; limit?: string };
-        const page = pageOf(q, q.before);
+        const page = pageOf(req.query, 'before');
         return service.merchantStatement(merchantId, page.cursor, page.limit);
       },
     );

@@ -110,6 +110,11 @@ function parseTime(value: string | undefined, option: string, fallback: number):
   return t;
 }
 
+/** A party's balances, one indented line each, for the human output of show commands. */
+function balanceLines(balances: readonly { currency: string; balance: number }[]): string[] {
+  return balances.length === 0 ? ['  no balance'] : balances.map((b) => `  ${b.balance} ${b.currency}`);
+}
+
 function dateOf(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -359,7 +364,7 @@ export function registerBankCommands(program: Command): void {
       action(async (accountId: string, opts: DbOptions, cmd: Command) => {
         const view = await withBank(opts, undefined, (svc) => svc.accountView(accountId));
         printResult({ json: json(cmd) }, view, () =>
-          [`account ${view.accountId}: ${view.holder}, opened ${dateOf(view.createdAt)}`, ...(view.balances.length === 0 ? ['  no balance'] : view.balances.map((b) => `  ${b.balance} ${b.currency}`))].join('\n'),
+          [`account ${view.accountId}: ${view.holder}, opened ${dateOf(view.createdAt)}`, ...balanceLines(view.balances)].join('\n'),
         );
       }),
     );
@@ -413,7 +418,7 @@ export function registerBankCommands(program: Command): void {
         printResult({ json: json(cmd) }, view, () =>
           [
             `merchant ${view.merchantId} (${view.name}): fee ${view.feePerCoin} per coin, scopes ${view.scopes.length === 0 ? 'none' : view.scopes.join(', ')}`,
-            ...(view.balances.length === 0 ? ['  no balance'] : view.balances.map((b) => `  ${b.balance} ${b.currency}`)),
+            ...balanceLines(view.balances),
           ].join('\n'),
         );
       }),
