@@ -642,7 +642,7 @@ export class PaymentTerminal extends EventEmitter {
     if (outcomes === undefined) {
       // The card has paid and every coin verified; declining now would charge the holder
       // without a sale. Stand in offline: the batch stays pending and settlement resends it.
-      this.record(id, 'approved', { coins: transcripts.length, code: 'offline-fallback', message: 'the bank stopped answering after the card paid: approved offline, deposited at settlement' });
+      this.record(id, 'approved', { coins: transcripts.length, code: 'offline-fallback', message: 'the bank gave no usable answer after the card paid: approved offline, deposited at settlement' });
       return;
     }
     const double = outcomes.flatMap((o, i) => (o.outcome === 'double-spend' ? [i] : []));
@@ -664,20 +664,42 @@ export class PaymentTerminal extends EventEmitter {
   }
 
   /**
-   * Online mode: deposit this payment's transcripts before approving. Undefined when the bank
-   * did not answer (the batch stays pending under its id).
+   * Online mode: deposit this payment's transcripts before approving. Undefined when the bank gave
+   * no usable answer (the batch stays pending under its id and settlement resends it).
    */
   private async depositNow(id: string, transcripts: readonly Transcript[]): Promise<DepositOutcome[] | undefined> {
     const batchId = `pay-${this.config.terminalId}-${id}`;
-    this.journal.recordBatch(batchId, transcripts.map((_, index) => ({ paymentId: id, index })));
+    const items = transcripts.map((_, index) => ({ paymentId: id, index }));
+    this.journal.recordBatch(batchId, items);
+    try {
+      return await this.depositRecorded(batchId, items, transcripts);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Sends one batch and keeps the bank's per-coin results. A failed attempt is recorded and
+   * thrown, and so is an answer with another number of results than transcripts: none of its
+   * results is kept, since none can be matched to its coin.
+   */
+  private async depositRecorded(batchId: string, items: readonly { paymentId: string; index: number }[], transcripts: readonly Transcript[]): Promise<DepositOutcome[]> {
     let outcomes: DepositOutcome[];
     try {
       outcomes = await this.bank.deposit(batchId, transcripts);
     } catch (e) {
       this.journal.recordAttemptFailure(batchId, (e as Error).message);
-      return undefined;
+      throw e;
     }
-    this.journal.recordResults(batchId, outcomes.map((o, index) => ({ paymentId: id, index, outcome: o.outcome, detail: o.code === undefined ? undefined : { code: o.code, message: o.message } })));
+    if (outcomes.length !== items.length) {
+      const e = new EcashError('bad-bank-answer', `the bank answered ${outcomes.length} results for ${items.length} transcripts`);
+      this.journal.recordAttemptFailure(batchId, e.message);
+      throw e;
+    }
+    this.journal.recordResults(
+      batchId,
+      outcomes.map((o, i) => ({ ...items[i]!, outcome: o.outcome, detail: o.code === undefined ? undefined : { code: o.code, message: o.message } })),
+    );
     return outcomes;
   }
 
@@ -710,16 +732,11 @@ export class PaymentTerminal extends EventEmitter {
     const transcripts = items.map((it) => decodeTranscript(group, this.journal.transcript(it.paymentId, it.index).bytes));
     let outcomes: DepositOutcome[];
     try {
-      outcomes = await this.bank.deposit(batchId, transcripts);
+      outcomes = await this.depositRecorded(batchId, items, transcripts);
     } catch (e) {
-      this.journal.recordAttemptFailure(batchId, (e as Error).message);
+      if (isEcashError(e, 'bad-bank-answer')) throw e;
       throw new EcashError('settlement-failed', `the bank did not take batch ${batchId}: ${(e as Error).message}; it will be resent as it is`, { cause: e });
     }
-    if (outcomes.length !== items.length) throw new EcashError('bad-bank-answer', `the bank answered ${outcomes.length} results for ${items.length} transcripts`);
-    this.journal.recordResults(
-      batchId,
-      outcomes.map((o, i) => ({ ...items[i]!, outcome: o.outcome, detail: o.code === undefined ? undefined : { code: o.code, message: o.message } })),
-    );
     report.batches++;
     report.transcripts += items.length;
     outcomes.forEach((o, i) => {

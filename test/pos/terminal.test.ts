@@ -323,4 +323,19 @@ describe('POS terminal', () => {
     expect((await t.settle()).outcomes).toEqual({ credited: 1 });
     expect(await balanceAt(shop, 'corner-shop')).toBe(500);
   });
+
+  it('online with a bank that answers the wrong number of results: keeps none of them, stands in offline, settles later', async () => {
+    const { card } = await loadedCard('tia', 10_000, 2_000);
+    let miscount = true;
+    const real = httpAcquirer(shop);
+    const shortAnswers: AcquirerBank = { ...real, deposit: async (batchId, transcripts) => (miscount ? [] : real.deposit(batchId, transcripts)) };
+    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shortAnswers }, { readerName: 'Counter', terminalId: 't1', mode: 'online' });
+    const view = await pay(t, card, 500);
+    // An empty answer checked no coin for a double spend: not an online approval.
+    expect(view.state).toBe('approved');
+    expect(reasonOf(view)).toBe('offline-fallback');
+    miscount = false;
+    expect((await t.settle()).outcomes).toEqual({ credited: 1 });
+    expect(await balanceAt(shop, 'corner-shop')).toBe(500);
+  });
 });
