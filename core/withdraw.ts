@@ -59,12 +59,9 @@ export class BankWithdrawalSession {
     return this.#offer;
   }
 
-  /**
-   * Step 1: a = g^w, b = (I·g2)^w for a fresh w. A bank serving the account often may pass its
-   * base I·g2 already prepared with `group.precompute` instead of I.
-   */
-  static offer(group: Group, secret: DenominationSecret, account: GroupElement | { base: GroupElement }, rng: RandomSource): BankWithdrawalSession {
-    return new BankWithdrawalSession(group, secret, withdrawalOffer(group, account, rng));
+  /** Step 1: a = g^w, b = (I·g2)^w for a fresh w (see withdrawalOffer). */
+  static offer(group: Group, secret: DenominationSecret, I: GroupElement, rng: RandomSource): BankWithdrawalSession {
+    return new BankWithdrawalSession(group, secret, withdrawalOffer(group, I, rng));
   }
 
   /**

@@ -249,11 +249,6 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
     if (p.kind === 'operator' || (p.kind === 'merchant' && p.merchantId === merchantId)) return;
     throw forbidden('read this merchant: use its own credential or an operator\'s');
   };
-  const checkSuite = (suite: string): void => {
-    if (suite !== service.suite) {
-      throw new EcashError('wrong-suite', `this bank uses suite ${service.suite}, not ${suite}; fetch /v1/parameters`);
-    }
-  };
 
   // The routes go in a plugin registered after the rate limiter, so its onRoute hook sees them all.
   void app.register(async (api) => {
@@ -394,7 +389,7 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
       async (req) => {
         const party = partyOf(req);
         const b = req.body as { suite: string; batchId: string; transcripts: unknown[] };
-        checkSuite(b.suite);
+        service.checkSuite(b.suite);
         return service.deposit(party, b.batchId, b.transcripts);
       },
     );

@@ -146,9 +146,12 @@ export class BankService {
    * every key of the key store is registered (its public half) before the service answers.
    */
   static async create(opts: BankServiceOptions): Promise<BankService> {
+    const threads = opts.workerThreads ?? Math.min(4, availableParallelism());
+    if (opts.rng !== undefined && threads > 0) {
+      throw new EcashError('bad-option', 'rng sets the randomness of offers made in process: pass it with workerThreads: 0 (worker threads use the system CSPRNG)');
+    }
     const suite = opts.keys.suite;
     await opts.storage.initSuite(suite);
-    const threads = opts.workerThreads ?? Math.min(4, availableParallelism());
     const service = new BankService(opts.storage, opts.now ?? Date.now, suite, opts.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS);
     const secrets = new Map<string, DenominationSecret>();
     for (const secret of opts.keys.loadSecrets()) secrets.set(await service.registerKey(secret), secret);
@@ -168,6 +171,11 @@ export class BankService {
       throw new EcashError('database-unavailable', "the bank's database does not answer", { cause });
     }
     return { status: 'ok', suite: this.suite, storage: this.storage.kind };
+  }
+
+  /** A request names its suite (account opening, deposit batch): it must be this bank's. */
+  checkSuite(suite: string): void {
+    if (suite !== this.suite) throw new EcashError('wrong-suite', `this bank uses suite ${this.suite}, not ${suite}; fetch /v1/parameters`);
   }
 
   get suite(): SuiteId {
@@ -331,9 +339,7 @@ export class BankService {
    * the suite must be the bank's, I and the proof decode strictly; `field` prefixes the names in errors.
    */
   openAccountJson(opening: AccountOpeningJson, field = ''): Promise<AccountOpenedJson> {
-    if (opening.suite !== this.suite) {
-      throw new EcashError('wrong-suite', `this bank uses suite ${this.suite}, not ${opening.suite}; fetch /v1/parameters`);
-    }
+    this.checkSuite(opening.suite);
     const I = decodeElementHex(this.group, opening.I, `${field}I`);
     const proof = { t: decodeElementHex(this.group, opening.proof.t, `${field}proof.t`), s: decodeScalarHex(this.group, opening.proof.s, `${field}proof.s`) };
     return this.openAccount(opening.holder, I, proof);

@@ -76,6 +76,11 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     });
   });
 
+  it.skipIf(!available)('refuses an rng it would ignore: offers made in worker threads use the system CSPRNG', async () => {
+    const st = await storage();
+    await expect(BankService.create({ storage: st, keys: memoryKeyStore(G.suite, [bankKey(G, systemRandom)]), workerThreads: 2, rng: systemRandom })).rejects.toMatchObject({ code: 'bad-option' });
+  });
+
   it.skipIf(!available)('registers keys once, in order, and lists them', async () => {
     const k1 = bankKey(G, systemRandom, 100);
     const k2 = bankKey(G, systemRandom, 200);
