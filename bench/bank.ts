@@ -579,7 +579,7 @@ export const bankBench: BenchModule = {
       Object.assign(f, checkCpu(coins, cfg.runs));
       ctx.log(
         `   a deposit check on one thread: parsing ${f.deposit_parse_cpu_us_per_coin} µs + batch verification ${f.deposit_batch_verify_cpu_us_per_coin} µs of CPU per coin ` +
-          `→ at most ${round(1e6 * BANK_THREADS / ((f.deposit_parse_cpu_us_per_coin as number) + (f.deposit_batch_verify_cpu_us_per_coin as number)), 0)} coins/s on ${BANK_THREADS} idle cores before HTTP and storage`,
+          `→ estimated from these, at most ${round(1e6 * BANK_THREADS / ((f.deposit_parse_cpu_us_per_coin as number) + (f.deposit_batch_verify_cpu_us_per_coin as number)), 0)} coins/s on ${BANK_THREADS} idle cores before HTTP and storage`,
       );
       Object.assign(f, await deposits(ctx, cfg, dir, 'sqlite', coins));
       if (pgBaseUrl() === undefined) {

@@ -10,7 +10,7 @@ export interface RandomSource {
   bytes(n: number): Uint8Array;
 }
 
-/** Bytes drawn from the CSPRNG at once (each call costs about 8 µs whatever its size). */
+/** Bytes drawn from the CSPRNG at once (a call cost about 8 µs whatever its size, timed once here). */
 const POOL_BYTES = 4096;
 let pool = new Uint8Array(0);
 let poolUsed = 0;
