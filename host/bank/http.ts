@@ -10,7 +10,8 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { EcashError, fromHex, isEcashError, KEY_ID_LENGTH, toHex } from '../../core/index.js';
 import type { AccountOpeningJson, ErrorJson } from './api-types.js';
 import { unauthorized } from './credentials.js';
-import { type BankService, decodeScalarHex, MAX_DEPOSIT_BATCH, PAGE_MAX, type Party } from './service.js';
+import { decodeScalarHex } from './public-parameters.js';
+import { type BankService, MAX_DEPOSIT_BATCH, PAGE_MAX, type Party } from './service.js';
 
 /**
  * A deposit batch of MAX_DEPOSIT_BATCH transcripts of the largest suite (modp2048-256: 256-byte

@@ -3,7 +3,8 @@
  * and its typed client, and the JSON bodies they exchange. Other components import only this.
  */
 export * from './api-types.js';
-export { BankService, type BankServiceOptions, type Party, DEFAULT_SESSION_TTL_MS, MAX_DEPOSIT_BATCH, decodeElementHex, decodeScalarHex } from './service.js';
+export { BankService, type BankServiceOptions, type Party, DEFAULT_SESSION_TTL_MS, MAX_DEPOSIT_BATCH } from './service.js';
+export { decodeElementHex, decodeScalarHex } from './public-parameters.js';
 export { type AuditReport } from './audit.js';
 export { KeyFile, memoryKeyStore, type BankKeyStore } from './keyfile.js';
 export { openStorage, openSqliteStorage, openPostgresStorage, isPostgresUrl, type BankStorage } from './storage/index.js';

@@ -3,7 +3,7 @@
  * parsed once. Parsing a key builds a fixed-base table (tens of ms), so terminals that refresh
  * keys before every payment or load keep the parsed keys and only parse new ones.
  */
-import { type DenominationKey, EcashError, getGroup, type Group, isSuiteId, keyFromJson, type KeyJson } from '../../core/index.js';
+import { type DenominationKey, EcashError, fromHex, getGroup, type Group, type GroupElement, isSuiteId, keyFromJson, type KeyJson } from '../../core/index.js';
 import type { ParametersJson } from './api-types.js';
 
 /** Parsed keys by key id, parsed once per process (parsing a key is not free). */
@@ -42,4 +42,13 @@ export class ParsedParameters {
     const cache = (this.cache ??= new KeyCache(getGroup(params.suite)));
     return { group: cache.group, keys: cache.addJson(params.keys, 'parameters.keys') };
   }
+}
+
+/** The strict decoders of the API's hex fields (group elements, scalars): the bank's edge and its clients. */
+export function decodeElementHex(group: Group, hex: string, what: string): GroupElement {
+  return group.decode(fromHex(hex, what, group.elementLength), what);
+}
+
+export function decodeScalarHex(group: Group, hex: string, what: string): bigint {
+  return group.scalars.decode(fromHex(hex, what, group.scalarLength), what);
 }

@@ -15,7 +15,6 @@ import {
   type DenominationKey,
   type DenominationSecret,
   EcashError,
-  fromHex,
   type Group,
   type GroupElement,
   getGroup,
@@ -45,6 +44,7 @@ import type {
 } from './api-types.js';
 import { type AuditReport, auditBooks } from './audit.js';
 import { credentialIdOf, issueCredential, sha256Text, tokenMatches, unauthorized } from './credentials.js';
+import { decodeElementHex, decodeScalarHex } from './public-parameters.js';
 import { ACCOUNT_DEPOSITOR_PREFIX, accountDepositorId, holderAccount, merchantAccount } from './ledger.js';
 import type { BankKeyStore } from './keyfile.js';
 import type { BankStorage, CredentialRecord, DepositBatchRecord, DepositResult, KeyRecord, VerifiedDeposit } from './storage/index.js';
@@ -565,11 +565,3 @@ export class BankService {
   }
 }
 
-/** The strict decoders the HTTP edge uses for the crypto fields of a request. */
-export function decodeElementHex(group: Group, hex: string, what: string): GroupElement {
-  return group.decode(fromHex(hex, what, group.elementLength), what);
-}
-
-export function decodeScalarHex(group: Group, hex: string, what: string): bigint {
-  return group.scalars.decode(fromHex(hex, what, group.scalarLength), what);
-}

@@ -5,8 +5,7 @@
  */
 import { type Group, toHex, type Transcript } from '../../core/index.js';
 import type { BankClient } from '../bank/client.js';
-import { ParsedParameters } from '../bank/public-parameters.js';
-import { decodeElementHex, decodeScalarHex } from '../bank/service.js';
+import { decodeElementHex, decodeScalarHex, ParsedParameters } from '../bank/public-parameters.js';
 import type { IssuerBank, WithdrawalStart } from './load-terminal.js';
 
 export async function httpIssuer(client: BankClient, accountId: string): Promise<IssuerBank> {

@@ -170,8 +170,9 @@ export class PaymentTerminal extends EventEmitter {
 
   /** Fetches the bank's current keys and caches them in the journal for offline use. */
   async refreshKeys(): Promise<void> {
-    const group = await this.bank.group();
+    // Keys first: they fetch the parameters, and the group then comes from what they fetched.
     const fresh = await this.bank.denominationKeys();
+    const group = await this.bank.group();
     this.groupCache = group;
     this.journal.setMeta('suite', group.suite);
     this.loadCachedKeys();
