@@ -82,7 +82,9 @@ describe('BankClient', () => {
       const e = await failure(bank.anon.withToken(TOKEN).account('0'.repeat(24)));
       expect({ code: e.code, status: e.status }).toEqual({ code: 'unauthorized', status: 401 });
       expect(e.message).toMatch(/Authorization: Bearer/);
-      expect(await bank.operator.withToken(TOKEN).health()).toMatchObject({ status: 'ok' });
+      // withToken makes a new client with the other token; the original keeps its own.
+      await expect(bank.operator.withToken(TOKEN).doubleSpends()).rejects.toMatchObject({ code: 'unauthorized' });
+      expect((await bank.operator.doubleSpends()).doubleSpends).toEqual([]);
     } finally {
       await bank.dispose();
     }

@@ -7,8 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import {
   blindWithdrawal,
-  type Coin,
-  type CoinSecrets,
   completeWithdrawal,
   type DenominationSecret,
   fromHex,
@@ -18,7 +16,6 @@ import {
   seededRandom,
   systemRandom,
   toHex,
-  transcriptToJson,
   type TranscriptJson,
 } from '../../core/index.js';
 import type { AccountOpenedJson, AccountOpeningJson } from '../../host/bank/api-types.js';
@@ -27,8 +24,8 @@ import { type BankServer, type RateLimit, startBankServer } from '../../host/ban
 import { memoryKeyStore } from '../../host/bank/keyfile.js';
 import { BankService } from '../../host/bank/service.js';
 import { type BankStorage, openStorage } from '../../host/bank/storage/index.js';
-import { type Account, bankKey, openAccount, PAYMENT_TIME, paymentContext, spend } from '../core/fixtures.js';
-import { type AdapterKind, adapters, testDb } from './helpers.js';
+import { type Account, bankKey, openAccount, PAYMENT_TIME, type Withdrawn } from '../core/fixtures.js';
+import { type AdapterKind, adapters, pay as payAs, testDb } from './helpers.js';
 
 /** Both adapters; PostgreSQL is skipped only outside CI when ECASH_TEST_PG_URL is not set. */
 export const ADAPTERS = adapters();
@@ -122,10 +119,7 @@ export async function newHolder(bank: BankFixture, name: string, amount = 0): Pr
   return { account, opened, client: bank.anon.withToken(opened.credential) };
 }
 
-export interface WithdrawnCoin {
-  coin: Coin;
-  secrets: CoinSecrets;
-}
+export type WithdrawnCoin = Pick<Withdrawn, 'coin' | 'secrets'>;
 
 /** One withdrawal over HTTP with the card's blinding done by core. */
 export async function withdrawCoin(bank: BankFixture, holder: Holder, key: DenominationSecret = bank.key): Promise<WithdrawnCoin> {
@@ -139,7 +133,7 @@ export async function withdrawCoin(bank: BankFixture, holder: Holder, key: Denom
 
 /** The card pays `merchantId` with `coin`: the shop's transcript as JSON. */
 export function pay(bank: BankFixture, holder: Holder, coin: WithdrawnCoin, merchantId: string): TranscriptJson {
-  return transcriptToJson(bank.group, spend(bank.group, holder.account, coin, paymentContext(systemRandom, merchantId)));
+  return payAs(bank.group, holder.account, coin, merchantId);
 }
 
 /** Everything a bad request must leave untouched: the audit, every balance and double spend. */
