@@ -59,8 +59,9 @@ export interface DemoOptions {
 const CURRENCY = 'EUR';
 const VALUES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000];
 const DAY = 24 * 3600 * 1000;
-const PIN = '2468';
-const PUK = '13579246';
+/** The demo card's PIN and PUK (exported so the demo's test can check the story never shows them). */
+export const DEMO_PIN = '2468';
+export const DEMO_PUK = '13579246';
 
 /** Runs a payment at `terminal` with `card` tapped on `reader` and returns its final view. */
 async function tap(terminal: PaymentTerminal, readers: VirtualTransport, reader: string, card: EcashCard, amount: number, reference: string): Promise<PaymentView> {
@@ -117,14 +118,14 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     const cardPath = join(dir, 'alice.card');
     // A modp2048 coin is about eight times an elliptic-curve coin: give that card room for a useful mix.
     const capacity = suite === 'modp2048-256' ? 96 * 1024 : 32 * 1024;
-    await createCardImage(cardPath, { suite, pin: PIN, puk: PUK, noPinLimit: 2000, capacity });
+    await createCardImage(cardPath, { suite, pin: DEMO_PIN, puk: DEMO_PUK, noPinLimit: 2000, capacity });
     let card = openCard(cardPath);
     const readers = new VirtualTransport(['Counter 1', 'Counter 2', 'Counter 3', 'Load Station']);
     readers.insertCard('Load Station', card);
     const loadChannel = await readers.connect('Load Station', { share: 'exclusive' });
     const cardClient = EcashCardClient.on(loadChannel);
     await cardClient.select();
-    await cardClient.verifyPin(PIN);
+    await cardClient.verifyPin(DEMO_PIN);
     const opening = await cardClient.openAccount('Alice');
     const opened = await new BankClient({ baseUrl: server.url }).openAccount(accountOpeningJson(group, 'Alice', opening));
     say(`card: ${capacity / 1024} KiB image at ${cardPath}; the card made its secret u1 and proved knowledge of it; account ${opened.accountId} opened for Alice`);

@@ -6,7 +6,7 @@
  * after its request reached the card and finished by the next run.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -244,21 +244,21 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
   it('`ecash account open` and `ecash load` register and load a card through pcscd', async () => {
     const card = await world.card();
     const credFile = join(world.dir, 'holder.token');
-    const run = (args: string[]) =>
-      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn('node', ['bin/ecash.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ECASH_PIN: PIN, ECASH_BANK_URL: world.url } });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.once('exit', (code) => resolve({ code, stdout, stderr }));
-      });
+    const run = async (args: string[], pin = PIN) => {
+      const p = startCli(args, { ECASH_PIN: pin, ECASH_BANK_URL: world.url });
+      const code = await p.exited;
+      return { code, stdout: p.stdout(), stderr: p.stderr() };
+    };
     await insert(card);
     try {
       const opened = await run(['--json', 'account', 'open', '--holder', 'Wanda', '--reader', READER, '--credential-out', credFile]);
       expect(opened.code, opened.stderr).toBe(0);
       const account = JSON.parse(opened.stdout) as { accountId: string; credential: string };
-      expect(account.credential).not.toMatch(/^ecash\./); // written to the file, not printed
+      // The credential is written to its file (mode 600), and its secret part printed nowhere.
+      const token = readFileSync(credFile, 'utf8').trim();
+      expect(token).toMatch(/^ecash\./);
+      expect(statSync(credFile).mode & 0o777).toBe(0o600);
+      expect((opened.stdout + opened.stderr).includes(token.split('.')[2]!), 'the credential in the output of account open').toBe(false);
       await world.operator.credit(account.accountId, { currency: 'EUR', amount: 3_000, reference: 'test' });
 
       const loaded = await run(['--json', 'load', '1500', '--reader', READER, '--account', account.accountId, '--token-file', credFile, '--journal', join(world.dir, 'cli-load.db')]);
@@ -266,21 +266,14 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
       const report = JSON.parse(loaded.stdout) as { loaded: { loaded: number }; balance: { value: number; count: number }[] };
       expect(report.loaded.loaded).toBe(1_500);
       expect(report.balance.reduce((sum, b) => sum + b.value * b.count, 0)).toBe(1_500);
-      expect(loaded.stderr).not.toContain(PIN);
+      // The messages (stderr; stdout is JSON full of hex, where four digits can occur by chance).
+      for (const out of [opened, loaded]) expect(out.stderr.includes(PIN), 'the PIN in the messages').toBe(false);
 
       const tooMuch = await run(['--json', 'load', '5000', '--reader', READER, '--account', account.accountId, '--token-file', credFile, '--journal', join(world.dir, 'cli-load.db')]);
       expect(tooMuch.code).toBe(1);
       expect(JSON.parse(tooMuch.stdout)).toMatchObject({ error: { code: 'insufficient-funds' } });
 
-      const wrongPin = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-        const child = spawn('node', ['bin/ecash.js', '--json', 'load', '100', '--reader', READER, '--account', account.accountId, '--token-file', credFile, '--journal', join(world.dir, 'cli-load.db')], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-          env: { ...process.env, ECASH_PIN: '9999', ECASH_BANK_URL: world.url },
-        });
-        let stdout = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.once('exit', (code) => resolve({ code, stdout }));
-      });
+      const wrongPin = await run(['--json', 'load', '100', '--reader', READER, '--account', account.accountId, '--token-file', credFile, '--journal', join(world.dir, 'cli-load.db')], '9999');
       expect(wrongPin.code).toBe(1);
       expect(JSON.parse(wrongPin.stdout)).toMatchObject({ error: { code: 'pin-wrong' } });
     } finally {
