@@ -345,6 +345,9 @@ export class PaymentTerminal extends EventEmitter {
     const signal = active.abort.signal;
     try {
       if (this.journal.latestRequest(id) === undefined && !FINAL_STATES.includes(this.journal.currentState(id))) {
+        // Online, the bank must answer before a card spends anything: asked now, not with the
+        // card held in the field for a round trip.
+        if (this.journal.payment(id).mode === 'online') await this.requireBank();
         // A fresh sale must not read the previous customer's card, still in the reader.
         if (this.journal.currentState(id) !== 'waiting-for-card') this.record(id, 'waiting-for-card');
         await this.waitForCardGone(signal, this.config.cardWaitMs);
@@ -496,7 +499,6 @@ export class PaymentTerminal extends EventEmitter {
         throw new Decline('wrong-suite', `the card works in suite ${String(fci.suite)}, this terminal's bank in ${this.group.suite}`);
       }
       let request = this.journal.latestRequest(id);
-      if (request === undefined && payment.mode === 'online') await this.requireBank();
       if (request === undefined) {
         const choice = this.chooseCoins(await card.balance(), payment.amount);
         request = {
@@ -655,10 +657,10 @@ export class PaymentTerminal extends EventEmitter {
     this.record(id, 'approved', { coins: transcripts.length });
   }
 
-  /** Online mode: before the card spends anything, make sure the bank answers. */
+  /** Online mode: before the card spends anything, make sure the bank answers (and take its current keys). */
   private async requireBank(): Promise<void> {
     try {
-      await this.bank.denominationKeys();
+      await this.refreshKeys();
     } catch (e) {
       throw new Decline('bank-unreachable', `online payment needs the bank, which did not answer (nothing was spent): ${(e as Error).message}`);
     }
