@@ -214,7 +214,9 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
       // address (account opening, health, bad credentials).
       keyGenerator: async (req) => {
         try {
-          return `cred:${(await service.authenticate(bearer(req))).credentialId}`;
+          // Kept for the route's own check (auth below), which then has nothing left to ask.
+          req.party = await service.authenticate(bearer(req));
+          return `cred:${req.party.credentialId}`;
         } catch {
           return `ip:${req.ip}`;
         }
@@ -225,7 +227,7 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
   }
 
   const auth = async (req: FastifyRequest): Promise<void> => {
-    req.party = await service.authenticate(bearer(req));
+    req.party ??= await service.authenticate(bearer(req));
   };
   const partyOf = (req: FastifyRequest): Party => {
     if (req.party === null) throw unauthorized();
