@@ -7,7 +7,7 @@
 import { SUITE_IDS, type SuiteId } from '../core/index.js';
 import { serveOverVpcd, type VpcdConnection } from '../firmware-sim/index.js';
 import { type ReaderSource, VirtualTransport } from '../reader-bridge/index.js';
-import { atState, finalView, World } from '../test/helpers/world.js';
+import { atState, World } from '../test/helpers/world.js';
 import { median, round, type BenchContext, type BenchModule, type Figures } from './harness.js';
 import { throughPcscd, vpcdCardState, VPCD_READER } from './vpcd.js';
 const COIN = 100;
@@ -38,7 +38,7 @@ async function taps(world: World, readers: ReaderSource, reader: string, runs: n
     const approved = atState(terminal, 'approved', () => (t1 = performance.now()));
     const p = terminal.startPayment({ amount: COIN * COINS_PER_TAP, currency: 'EUR' });
     await hand.present();
-    const view = await finalView(terminal, p.id);
+    const view = await terminal.outcome(p.id);
     await reading;
     if (view.state === 'approved') await approved;
     await hand.remove();

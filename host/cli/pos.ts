@@ -8,7 +8,7 @@ import { EcashError, isEcashError } from '../../core/index.js';
 import { VirtualTransport } from '../../reader-bridge/index.js';
 import { buildPosApi } from '../pos/api.js';
 import { httpAcquirer } from '../pos/bank-acquirer.js';
-import { FINAL_STATES, Journal, type PaymentEvent, type RiskMode } from '../pos/journal.js';
+import { Journal, type PaymentEvent, type RiskMode } from '../pos/journal.js';
 import { formatAmount } from '../pos/receipt.js';
 import { DEFAULT_TERMINAL_CONFIG, PaymentTerminal, type TerminalConfig } from '../pos/terminal.js';
 import { addBankOptions, type BankLinkOptions, bankClientFrom, parseAmount, parseCurrency } from './bank-link.js';
@@ -142,12 +142,7 @@ export function registerPosCommands(program: Command): void {
         const { terminal, close } = await openTerminal(opts, true);
         try {
           await finishInterrupted(terminal);
-          const done = new Promise<string>((resolve) => {
-            terminal.on('payment-event', (id: string, ev: PaymentEvent) => {
-              info(`${formatAmount(amount, terminal.config.currency)} ${describeEvent(ev)}`);
-              if (FINAL_STATES.includes(ev.state)) resolve(id);
-            });
-          });
+          terminal.on('payment-event', (_id: string, ev: PaymentEvent) => info(`${formatAmount(amount, terminal.config.currency)} ${describeEvent(ev)}`));
           const record = terminal.startPayment({ amount, currency: terminal.config.currency, reference: opts.reference ?? null });
           const stop = untilSignal().then(() => {
             try {
@@ -158,9 +153,7 @@ export function registerPosCommands(program: Command): void {
             }
           });
           void stop;
-          const id = await done;
-          await terminal.idle();
-          const view = terminal.view(id);
+          const view = await terminal.outcome(record.id);
           printResult({ json }, view, () => view.receipt ?? describeEvent(view.events[view.events.length - 1]!));
           if (view.state !== 'approved') process.exitCode = 2;
         } finally {

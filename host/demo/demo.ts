@@ -35,7 +35,7 @@ import { httpIssuer } from '../load/bank-issuer.js';
 import { LoadJournal } from '../load/journal.js';
 import { loadCard } from '../load/load-terminal.js';
 import { httpAcquirer } from '../pos/bank-acquirer.js';
-import { FINAL_STATES, Journal, type RiskMode } from '../pos/journal.js';
+import { Journal, type RiskMode } from '../pos/journal.js';
 import { formatAmount } from '../pos/receipt.js';
 import { DEFAULT_TERMINAL_CONFIG, PaymentTerminal, type PaymentView } from '../pos/terminal.js';
 
@@ -65,21 +65,11 @@ export const DEMO_PUK = '13579246';
 
 /** Runs a payment at `terminal` with `card` tapped on `reader` and returns its final view. */
 async function tap(terminal: PaymentTerminal, readers: VirtualTransport, reader: string, card: EcashCard, amount: number, reference: string): Promise<PaymentView> {
-  const done = new Promise<string>((resolve) => {
-    const onEvent = (id: string, ev: { state: string }) => {
-      if ((FINAL_STATES as readonly string[]).includes(ev.state)) {
-        terminal.off('payment-event', onEvent);
-        resolve(id);
-      }
-    };
-    terminal.on('payment-event', onEvent);
-  });
-  terminal.startPayment({ amount, currency: CURRENCY, reference });
+  const { id } = terminal.startPayment({ amount, currency: CURRENCY, reference });
   readers.insertCard(reader, card);
-  const id = await done;
-  await terminal.idle();
+  const view = await terminal.outcome(id);
   readers.removeCard(reader);
-  return terminal.view(id);
+  return view;
 }
 
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {

@@ -244,6 +244,22 @@ export class PaymentTerminal extends EventEmitter {
     await this.active?.done;
   }
 
+  /** Resolves with payment `id`'s view once it is approved, declined or cancelled and its run has ended. */
+  outcome(id: string): Promise<PaymentView> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!FINAL_STATES.includes(this.view(id).state)) return;
+        this.off('payment-event', onEvent);
+        void this.idle().then(() => resolve(this.view(id)));
+      };
+      const onEvent = (eventId: string) => {
+        if (eventId === id) check();
+      };
+      this.on('payment-event', onEvent);
+      check();
+    });
+  }
+
   /**
    * Cancels a payment that has not asked the card to pay yet. After the request reached a card
    * (`interrupted`), cancelling needs `abandon`: the card may have spent its coins and only

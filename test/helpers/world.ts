@@ -24,7 +24,7 @@ import { LoadJournal } from '../../host/load/journal.js';
 import { loadCard, type LoadReport } from '../../host/load/load-terminal.js';
 import type { AcquirerBank } from '../../host/pos/acquirer.js';
 import { httpAcquirer } from '../../host/pos/bank-acquirer.js';
-import { FINAL_STATES, Journal, type RiskMode } from '../../host/pos/journal.js';
+import { Journal, type RiskMode } from '../../host/pos/journal.js';
 import { DEFAULT_TERMINAL_CONFIG, PaymentTerminal, type PaymentView, type TerminalConfig } from '../../host/pos/terminal.js';
 
 export const PIN = '2468';
@@ -151,25 +151,6 @@ export class World {
   }
 }
 
-/** Resolves with the payment's view when it reaches a final state. */
-export function finalView(terminal: PaymentTerminal, id: string): Promise<PaymentView> {
-  return new Promise((resolve) => {
-    const check = () => {
-      const v = terminal.view(id);
-      if ((FINAL_STATES as readonly string[]).includes(v.state)) {
-        terminal.off('payment-event', onEvent);
-        void terminal.idle().then(() => resolve(terminal.view(id)));
-        return true;
-      }
-      return false;
-    };
-    const onEvent = (eventId: string) => {
-      if (eventId === id) check();
-    };
-    terminal.on('payment-event', onEvent);
-    check();
-  });
-}
 
 /** The last event's reason code of a declined or cancelled payment. */
 export function reasonOf(view: PaymentView): string | undefined {

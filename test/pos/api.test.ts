@@ -17,7 +17,7 @@ import { buildPosApi } from '../../host/pos/api.js';
 import type { PaymentView } from '../../host/pos/terminal.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
 import { OpenApiFile, recordResponses, registeredRoutes } from '../helpers/openapi.js';
-import { finalView, loadViaReader, PIN, reasonOf, valueViaReader, World } from '../helpers/world.js';
+import { loadViaReader, PIN, reasonOf, valueViaReader, World } from '../helpers/world.js';
 
 const API_KEY = 'register-key-0123456789';
 const READER = 'Counter';
@@ -547,7 +547,7 @@ describe('POS API over HTTP', () => {
     const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: miscounting }, { readerName: 'Load', terminalId: 'pos-miscount' });
     const p = t.startPayment({ amount: 200, currency: 'EUR' });
     readers.insertCard('Load', card);
-    expect((await finalView(t, p.id)).state).toBe('approved');
+    expect((await t.outcome(p.id)).state).toBe('approved');
     readers.removeCard('Load');
     const app = buildPosApi(t, { apiKey: API_KEY });
     try {

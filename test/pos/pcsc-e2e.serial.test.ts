@@ -19,7 +19,7 @@ import type { BankClient } from '../../host/bank/client.js';
 import { readerState } from '../bridge/conformance.js';
 import { posApiUrl, startCli, untilFinal, waitForOutput } from '../helpers/cli.js';
 import { pcscdAvailable, requireService } from '../helpers/env.js';
-import { cardValue, finalView, type Holder, PIN, PUK, reasonOf, World } from '../helpers/world.js';
+import { cardValue, type Holder, PIN, PUK, reasonOf, World } from '../helpers/world.js';
 
 const READER = 'Virtual PCD 00 00';
 const VPCD_PORT = 35963;
@@ -68,7 +68,7 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
   async function pay(terminal: PaymentTerminal, card: SimulatedCard, amount: number) {
     const p = terminal.startPayment({ amount, currency: 'EUR' });
     await insert(card);
-    const view = await finalView(terminal, p.id);
+    const view = await terminal.outcome(p.id);
     await remove();
     return view;
   }
@@ -138,11 +138,11 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
     const p = t.startPayment({ amount: 750, currency: 'EUR' });
     await insert(card);
     // Either the card answered before it left (approved at once) or the terminal waits for it again.
-    const outcome = await Promise.race([finalView(t, p.id), new Promise<'interrupted'>((resolve) => t.on('payment-event', (_: string, ev: { state: string }) => ev.state === 'interrupted' && resolve('interrupted')))]);
+    const outcome = await Promise.race([t.outcome(p.id), new Promise<'interrupted'>((resolve) => t.on('payment-event', (_: string, ev: { state: string }) => ev.state === 'interrupted' && resolve('interrupted')))]);
     await pulled;
     if (outcome === 'interrupted') {
       await insert(card);
-      const view = await finalView(t, p.id);
+      const view = await t.outcome(p.id);
       await remove();
       expect(view.state).toBe('approved');
     } else {

@@ -15,7 +15,7 @@ import { httpIssuer } from '../../host/load/bank-issuer.js';
 import { loadCard, recoverInterruptedLoads } from '../../host/load/load-terminal.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
 import type { BankClient } from '../../host/bank/client.js';
-import { atState, cardValue, finalView, type Holder, loadViaReader, PIN, PUK, reasonOf, valueViaReader, World } from '../helpers/world.js';
+import { atState, cardValue, type Holder, loadViaReader, PIN, PUK, reasonOf, valueViaReader, World } from '../helpers/world.js';
 
 let world: World;
 let readers: VirtualTransport;
@@ -44,7 +44,7 @@ const valueOf = (card: EcashCard) => valueViaReader(readers, 'Load', card);
 async function pay(terminal: PaymentTerminal, card: EcashCard, amount: number) {
   const p = terminal.startPayment({ amount, currency: 'EUR', reference: 'ref' });
   readers.insertCard('Counter', card);
-  const view = await finalView(terminal, p.id);
+  const view = await terminal.outcome(p.id);
   readers.removeCard('Counter');
   return view;
 }
@@ -145,7 +145,7 @@ describe('POS terminal', () => {
       const t = await coarse.terminal(coarseReaders, { merchantId: 'corner-shop', bank }, { readerName: 'Counter', terminalId: 't1' });
       const p = t.startPayment({ amount: 300, currency: 'EUR' });
       coarseReaders.insertCard('Counter', card);
-      const view = await finalView(t, p.id);
+      const view = await t.outcome(p.id);
       expect(view.state).toBe('declined');
       expect(reasonOf(view)).toBe('no-exact-change');
       expect((view.events.at(-1)!.detail as { message: string }).message).toMatch(/rebalance/);
@@ -217,7 +217,7 @@ describe('POS terminal', () => {
     readers.insertCard('Counter', card);
     await interrupted;
     readers.insertCard('Counter', card);
-    const view = await finalView(t, p.id);
+    const view = await t.outcome(p.id);
     readers.removeCard('Counter');
     expect(view.state).toBe('approved');
     expect(await valueOf(card)).toBe(2_000 - 750);
@@ -234,7 +234,7 @@ describe('POS terminal', () => {
     expect(reasonOf(t.view(p.id))).toBe('no-reader');
     readers.addReader('Counter');
     readers.insertCard('Counter', card);
-    const view = await finalView(t, p.id);
+    const view = await t.outcome(p.id);
     readers.removeCard('Counter');
     expect(view.state).toBe('approved');
     expect(await valueOf(card)).toBe(2_000 - 650);
@@ -247,7 +247,7 @@ describe('POS terminal', () => {
     void atState(t, 'request-sent', () => readers.removeCard('Counter'));
     const p = t.startPayment({ amount: 650, currency: 'EUR' });
     readers.insertCard('Counter', card);
-    const view = await finalView(t, p.id);
+    const view = await t.outcome(p.id);
     expect(view.state).toBe('declined');
     expect(reasonOf(view)).toBe('card-not-returned');
     expect(view.events.map((e) => e.state)).toContain('interrupted');
@@ -276,7 +276,7 @@ describe('POS terminal', () => {
     const restarted = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' }, journal);
     expect(restarted.resumeUnfinished()).toEqual([p.id]);
     readers.insertCard('Counter', card);
-    const view = await finalView(restarted, p.id);
+    const view = await restarted.outcome(p.id);
     readers.removeCard('Counter');
     expect(view.state).toBe('approved');
     expect(view.coins.reduce((sum, c) => sum + c.value, 0)).toBe(300);
