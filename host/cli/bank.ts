@@ -39,6 +39,7 @@ import {
   type BankStorage,
 } from '../bank/index.js';
 import { action, info, printResult } from './output.js';
+import { portOption, wantsJson, wholeNumber } from './options.js';
 import { openSecretFile, readSecret } from './secrets.js';
 
 const PASSPHRASE_ENV = 'ECASH_BANK_PASSPHRASE';
@@ -54,17 +55,6 @@ interface DbOptions {
 interface KeyOptions extends DbOptions {
   keys: string;
   passphraseFile?: string;
-}
-
-const json = (cmd: Command) => cmd.optsWithGlobals<{ json?: boolean }>().json === true;
-
-function wholeNumber(value: string | undefined, option: string, fallback?: number): number {
-  if (value === undefined) {
-    if (fallback === undefined) throw new EcashError('bad-option', `${option} is required`);
-    return fallback;
-  }
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new EcashError('bad-option', `${option} takes a whole number, got "${value}"`);
-  return Number(value);
 }
 
 /** The key file's passphrase: from a file or the environment, never from argv. */
@@ -265,7 +255,7 @@ export function registerBankCommands(program: Command): void {
         } finally {
           tokenFile?.close();
         }
-        printResult({ json: json(cmd) }, result, () =>
+        printResult({ json: wantsJson(cmd) }, result, () =>
           [
             `bank initialised: suite ${suite}, ${result.keyIds.length} denomination keys in ${result.keys}, database ${result.db}`,
             `operator credential (shown once${opts.operatorTokenFile ? `; also in ${opts.operatorTokenFile}` : ''}):`,
@@ -284,10 +274,9 @@ export function registerBankCommands(program: Command): void {
     .option('--trust-proxy <address>', "behind a reverse proxy: its address or CIDR, whose X-Forwarded-For is trusted for per-client rate limits")
     .action(
       action(async (opts: KeyOptions & { port: string; host: string; workerThreads?: string; log?: boolean; trustProxy?: string }, cmd: Command) => {
-        const port = wholeNumber(opts.port, '--port');
-        if (port > 65535) throw new EcashError('bad-option', '--port must be at most 65535');
+        const port = portOption(opts.port);
         // With --json, stdout carries exactly one document; the request log would interleave.
-        if (opts.log === true && json(cmd)) throw new EcashError('bad-option', '--log writes JSON lines to stdout and cannot be combined with --json');
+        if (opts.log === true && wantsJson(cmd)) throw new EcashError('bad-option', '--log writes JSON lines to stdout and cannot be combined with --json');
         const threads = opts.workerThreads === undefined ? 'default' : wholeNumber(opts.workerThreads, '--worker-threads');
         await withBank(
           opts,
@@ -300,7 +289,7 @@ export function registerBankCommands(program: Command): void {
               ...(opts.log === true ? { logger: true } : {}),
               ...(opts.trustProxy === undefined ? {} : { trustProxy: opts.trustProxy }),
             });
-            printResult({ json: json(cmd) }, { url: server.url, suite: svc.suite, storage: storage.kind }, () => `bank listening on ${server.url} (suite ${svc.suite}, ${storage.kind})`);
+            printResult({ json: wantsJson(cmd) }, { url: server.url, suite: svc.suite, storage: storage.kind }, () => `bank listening on ${server.url} (suite ${svc.suite}, ${storage.kind})`);
             await new Promise<void>((resolve) => {
               const stop = (signal: string) => {
                 info(`${signal}: closing the bank server`);
@@ -322,7 +311,7 @@ export function registerBankCommands(program: Command): void {
     .action(
       action(async (opts: DbOptions, cmd: Command) => {
         const report = await withBank(opts, undefined, (svc) => svc.audit());
-        printResult({ json: json(cmd) }, report, () => {
+        printResult({ json: wantsJson(cmd) }, report, () => {
           const lines = [report.ok ? 'audit ok: the books balance' : `audit FAILED: ${report.problems.length} problem(s)`];
           for (const p of report.problems) lines.push(`  - ${p}`);
           for (const t of report.totals) lines.push(`  ${t.currency}: all balances sum to ${t.balance}`);
@@ -351,7 +340,7 @@ export function registerBankCommands(program: Command): void {
         } finally {
           credentialFile?.close();
         }
-        printResult({ json: json(cmd) }, opened, () =>
+        printResult({ json: wantsJson(cmd) }, opened, () =>
           [`account ${opened.accountId} opened for ${opened.holder} (deposits as ${opened.depositorId})`, 'credential (shown once):', `  ${opened.credential}`].join('\n'),
         );
       }),
@@ -363,7 +352,7 @@ export function registerBankCommands(program: Command): void {
     .action(
       action(async (accountId: string, opts: DbOptions, cmd: Command) => {
         const view = await withBank(opts, undefined, (svc) => svc.accountView(accountId));
-        printResult({ json: json(cmd) }, view, () =>
+        printResult({ json: wantsJson(cmd) }, view, () =>
           [`account ${view.accountId}: ${view.holder}, opened ${dateOf(view.createdAt)}`, ...balanceLines(view.balances)].join('\n'),
         );
       }),
@@ -382,7 +371,7 @@ export function registerBankCommands(program: Command): void {
           const { entryId } = await svc.cashIn(accountId, opts.currency, amount, opts.reference);
           return { entryId, ...(await svc.accountView(accountId)) };
         });
-        printResult({ json: json(cmd) }, out, () => `credited ${amount} ${opts.currency} to ${accountId} (entry ${out.entryId}); balances: ${out.balances.map((b) => `${b.balance} ${b.currency}`).join(', ')}`);
+        printResult({ json: wantsJson(cmd) }, out, () => `credited ${amount} ${opts.currency} to ${accountId} (entry ${out.entryId}); balances: ${out.balances.map((b) => `${b.balance} ${b.currency}`).join(', ')}`);
       }),
     );
 
@@ -405,7 +394,7 @@ export function registerBankCommands(program: Command): void {
         } finally {
           tokenFile?.close();
         }
-        printResult({ json: json(cmd) }, added, () => [`merchant ${merchantId} added`, 'credential (shown once):', `  ${added.credential}`].join('\n'));
+        printResult({ json: wantsJson(cmd) }, added, () => [`merchant ${merchantId} added`, 'credential (shown once):', `  ${added.credential}`].join('\n'));
       }),
     );
 
@@ -415,7 +404,7 @@ export function registerBankCommands(program: Command): void {
     .action(
       action(async (merchantId: string, opts: DbOptions, cmd: Command) => {
         const view = await withBank(opts, undefined, (svc) => svc.merchantView(merchantId));
-        printResult({ json: json(cmd) }, view, () =>
+        printResult({ json: wantsJson(cmd) }, view, () =>
           [
             `merchant ${view.merchantId} (${view.name}): fee ${view.feePerCoin} per coin, scopes ${view.scopes.length === 0 ? 'none' : view.scopes.join(', ')}`,
             ...balanceLines(view.balances),
@@ -431,7 +420,7 @@ export function registerBankCommands(program: Command): void {
     .action(
       action(async (credentialId: string, opts: DbOptions, cmd: Command) => {
         const revoked = await withBank(opts, undefined, (svc) => svc.revokeCredential(credentialId));
-        printResult({ json: json(cmd) }, revoked, () => `credential ${revoked.credentialId} of ${revoked.kind} ${revoked.partyId} revoked at ${dateOf(revoked.revokedAt)}`);
+        printResult({ json: wantsJson(cmd) }, revoked, () => `credential ${revoked.credentialId} of ${revoked.kind} ${revoked.partyId} revoked at ${dateOf(revoked.revokedAt)}`);
       }),
     );
 
@@ -454,7 +443,7 @@ export function registerBankCommands(program: Command): void {
         } else {
           throw new EcashError('bad-option', 'give --db (the keys the bank registered) or --keys (the key file)');
         }
-        printResult({ json: json(cmd) }, { keys: list }, () => describeKeys(list));
+        printResult({ json: wantsJson(cmd) }, { keys: list }, () => describeKeys(list));
       }),
     );
 
@@ -481,7 +470,7 @@ export function registerBankCommands(program: Command): void {
         const now = Date.now();
         const out = added.map((s) => ({ keyId: toHex(s.key.keyId), value: s.key.value, currency: s.key.currency, scope: s.key.scope, withdrawFrom: s.key.withdrawFrom, withdrawUntil: s.key.withdrawUntil, depositUntil: s.key.depositUntil, state: keyState(s.key, now) }));
         for (const k of out) if (!listed.includes(k.keyId)) throw new EcashError('internal', `key ${k.keyId} was not registered in the database`);
-        printResult({ json: json(cmd) }, { added: out }, () => `added ${out.length} key(s); restart ecash bank serve to use them\n${describeKeys(out)}`);
+        printResult({ json: wantsJson(cmd) }, { added: out }, () => `added ${out.length} key(s); restart ecash bank serve to use them\n${describeKeys(out)}`);
       }),
     );
 
@@ -516,7 +505,7 @@ export function registerBankCommands(program: Command): void {
           key: { keyId: toHex(proof.key.keyId), value: proof.key.value, currency: proof.key.currency, scope: proof.key.scope },
           merchants: proof.transcripts.map((t) => t.merchantId),
         };
-        printResult({ json: json(cmd) }, out, () =>
+        printResult({ json: wantsJson(cmd) }, out, () =>
           [`double-spend proof verifies (suite ${suite})`, `  spender I: ${out.I}`, `  coin of ${out.key.value} ${out.key.currency}, key ${out.key.keyId}`, `  paid to: ${out.merchants.join(', ')}`].join('\n'),
         );
       }),

@@ -21,6 +21,7 @@ import {
   type ShareMode,
 } from '../../reader-bridge/index.js';
 import { action, info, printResult } from './output.js';
+import { portOption, wantsJson } from './options.js';
 import { readSecret } from './secrets.js';
 
 export interface ReaderCliOptions {
@@ -122,7 +123,7 @@ export function registerBridgeCommands(program: Command): void {
     .option('--watch', 'keep running and print reader and card events (with --json: one JSON object per line)')
     .action(
       action(async (opts: ReaderCliOptions & { watch?: boolean }, cmd: Command) => {
-        const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+        const json = wantsJson(cmd);
         const readers = readersFrom(opts);
         try {
           const { readers: found, unavailable } = await readers.survey();
@@ -154,7 +155,7 @@ export function registerBridgeCommands(program: Command): void {
     .option('--leave', 'leave the card powered and its session (selected applet, PIN) as it is afterwards')
     .action(
       action(async (hexes: string[], opts: ReaderCliOptions & { leave?: boolean }, cmd: Command) => {
-        const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+        const json = wantsJson(cmd);
         const commands = hexes.map((h, i) => fromHex(h.toLowerCase().replace(/\s+/g, ''), `APDU ${i + 1}`));
         const card = await openCard({ ...opts, json });
         try {
@@ -184,9 +185,8 @@ export function registerBridgeCommands(program: Command): void {
     .option('--token-file <file>', 'file holding the token clients must present')
     .action(
       action(async (opts: ReaderCliOptions & { host?: string; port: string; tokenFile?: string }, cmd: Command) => {
-        const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
-        const port = Number(opts.port);
-        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new EcashError('bad-port', `--port must be 0 … 65535, got "${opts.port}"`);
+        const json = wantsJson(cmd);
+        const port = portOption(opts.port);
         if (opts.bridge !== undefined) throw new EcashError('bad-option', 'a bridge serves local readers: --bridge makes no sense here');
         const source = readersFrom(opts);
         const server = await startBridgeServer({ source, token: readToken(opts.tokenFile), host: opts.host, port, log: info });

@@ -21,6 +21,7 @@ import {
 } from '../../firmware-sim/index.js';
 import { redactCommand } from '../../reader-bridge/index.js';
 import { action, info, printResult } from './output.js';
+import { wantsJson, wholeNumber } from './options.js';
 
 interface CreateOptions {
   pin?: string;
@@ -35,14 +36,6 @@ interface ServeOptions {
   profile?: string;
   trace?: boolean;
   quickack?: boolean;
-}
-
-const json = (cmd: Command) => cmd.optsWithGlobals<{ json?: boolean }>().json === true;
-
-function wholeNumber(value: string | undefined, option: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new EcashError('bad-option', `${option} takes a whole number, got "${value}"`);
-  return Number(value);
 }
 
 /** A PIN or PUK the holder did not choose: printed once, like an issuer's PIN letter. */
@@ -114,7 +107,7 @@ export function registerCardCommands(program: Command): void {
         });
         const summary = inspectCardImage(file);
         const generated = { ...(opts.pin === undefined ? { pin } : {}), ...(opts.puk === undefined ? { puk } : {}) };
-        printResult({ json: json(cmd) }, { file, ...summary, ...generated }, () =>
+        printResult({ json: wantsJson(cmd) }, { file, ...summary, ...generated }, () =>
           [
             describeCard(file, summary),
             ...(opts.pin === undefined ? [`PIN (write it down, it is not stored in clear): ${pin}`] : []),
@@ -130,7 +123,7 @@ export function registerCardCommands(program: Command): void {
     .action(
       action(async (file: string, _opts: unknown, cmd: Command) => {
         const summary = inspectCardImage(file);
-        printResult({ json: json(cmd) }, { file, ...summary }, () => describeCard(file, summary));
+        printResult({ json: wantsJson(cmd) }, { file, ...summary }, () => describeCard(file, summary));
       }),
     );
 
@@ -159,7 +152,7 @@ export function registerCardCommands(program: Command): void {
         });
         const q = connection.quickAck;
         if (!q.active && opts.quickack !== false) info(`ecash: TCP_QUICKACK unavailable (${q.reason}): expect ~40 ms per APDU through pcscd`);
-        printResult({ json: json(cmd) }, { file, vpcd: address, profile: emulated.profile?.id ?? null, quickAck: q.active }, () =>
+        printResult({ json: wantsJson(cmd) }, { file, vpcd: address, profile: emulated.profile?.id ?? null, quickAck: q.active }, () =>
           `serving ${file} on vpcd ${address.host}:${address.port}${emulated.profile ? ` as ${emulated.profile.name}` : ''} (Ctrl-C to stop)`,
         );
         await untilSignal();
@@ -174,7 +167,7 @@ export function registerCardCommands(program: Command): void {
     .action(
       action(async (_opts: unknown, cmd: Command) => {
         const profiles = Object.values(CHIP_PROFILES);
-        printResult({ json: json(cmd) }, profiles, () =>
+        printResult({ json: wantsJson(cmd) }, profiles, () =>
           profiles.map((p) => `${p.id}: ${p.name} — ${p.summary}\n  exp ${p.ec.exp} ms, mul mod q ${p.ec.scalarMul} ms, point add ${p.ec.groupMul} ms, per command ${p.ec.command} ms`).join('\n'),
         );
       }),

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { EcashError, isSuiteId, SUITE_IDS } from '../../core/index.js';
 import { runDemo } from '../demo/demo.js';
 import { action, info } from './output.js';
+import { wantsJson } from './options.js';
 
 export function registerDemoCommands(program: Command): void {
   program
@@ -12,7 +13,7 @@ export function registerDemoCommands(program: Command): void {
     .option('--keep', 'keep the bank database, journals and card images (the path is printed)')
     .action(
       action(async (opts: { suite?: string; keep?: boolean }, cmd: Command) => {
-        const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+        const json = wantsJson(cmd);
         if (opts.suite !== undefined && !isSuiteId(opts.suite)) {
           throw new EcashError('unknown-suite', `--suite must be one of ${SUITE_IDS.join(', ')}, not "${opts.suite}"`);
         }

@@ -14,6 +14,7 @@ import { formatAmount } from '../pos/receipt.js';
 import { addBankOptions, type BankLinkOptions, bankClientFrom, parseAmount, parseCurrency } from './bank-link.js';
 import { addReaderOptions, openCard, type ReaderCliOptions } from './bridge.js';
 import { action, info, printResult } from './output.js';
+import { wantsJson } from './options.js';
 import { openSecretFile, readSecret } from './secrets.js';
 
 const PIN_ENV = 'ECASH_PIN';
@@ -100,7 +101,7 @@ export function registerLoadCommands(program: Command): void {
     .option('--credential-out <file>', 'write the account credential here (mode 600) instead of printing it')
     .action(
       action(async (opts: HolderOptions & { holder: string; credentialOut?: string }, cmd: Command) => {
-        const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+        const json = wantsJson(cmd);
         const bank = bankClientFrom(opts, false);
         const credentialFile = opts.credentialOut === undefined ? undefined : openSecretFile(opts.credentialOut);
         const { card, close } = await openHolderCard(opts).catch((e: unknown) => {
@@ -129,7 +130,7 @@ export function registerLoadCommands(program: Command): void {
     .option('--rebalance', "exchange the card's coins for a mix that pays any amount in fewer coins (after loading, if an amount is given)")
     .action(
       action(async (amountText: string | undefined, opts: HolderOptions & { account: string; currency: string; journal: string; rebalance?: boolean }, cmd: Command) => {
-        const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+        const json = wantsJson(cmd);
         if (amountText === undefined && !opts.rebalance) throw new EcashError('bad-amount', 'say how much to load (minor units), or use --rebalance');
         const amount = amountText === undefined ? undefined : parseAmount(amountText);
         const currency = parseCurrency(opts.currency);

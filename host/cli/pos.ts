@@ -14,6 +14,7 @@ import { DEFAULT_TERMINAL_CONFIG, PaymentTerminal, type TerminalConfig } from '.
 import { addBankOptions, type BankLinkOptions, bankClientFrom, parseAmount, parseCurrency } from './bank-link.js';
 import { addReaderOptions, type ReaderCliOptions, readersFrom } from './bridge.js';
 import { action, info, printResult } from './output.js';
+import { portOption, wantsJson } from './options.js';
 import { readSecret } from './secrets.js';
 
 interface TerminalCliOptions extends BankLinkOptions, ReaderCliOptions {
@@ -137,7 +138,7 @@ export function registerPosCommands(program: Command): void {
     .option('--reference <text>', "the cash register's reference for the payment")
     .action(
       action(async (amountText: string, opts: TerminalCliOptions & { reference?: string }, cmd: Command) => {
-        const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+        const json = wantsJson(cmd);
         const amount = parseAmount(amountText);
         const { terminal, close } = await openTerminal(opts, true);
         try {
@@ -164,7 +165,7 @@ export function registerPosCommands(program: Command): void {
 
   addTerminalOptions(pos.command('settle').description('deposit every unsettled payment with the bank (idempotent; resends batches in flight under their ids)'), false).action(
     action(async (opts: TerminalCliOptions, cmd: Command) => {
-      const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+      const json = wantsJson(cmd);
       const { terminal, close } = await openTerminal(opts, false);
       try {
         const report = await terminal.settle();
@@ -189,7 +190,7 @@ export function registerPosCommands(program: Command): void {
     .option('--limit <n>', 'how many recent payments', '20')
     .action(
       action((opts: { journal: string; payment?: string; limit: string }, cmd: Command) => {
-        const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+        const json = wantsJson(cmd);
         const journal = new Journal(opts.journal);
         try {
           if (opts.payment !== undefined) {
@@ -226,8 +227,7 @@ export function registerPosCommands(program: Command): void {
         if (apiKey === undefined || apiKey.length < 16) {
           throw new EcashError('api-key-missing', `the API needs a key of at least 16 characters: --api-key-file <file> or $${API_KEY_ENV}`);
         }
-        const port = Number(opts.port);
-        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new EcashError('bad-port', `--port must be 0-65535, not "${opts.port}"`);
+        const port = portOption(opts.port);
         const every = Number(opts.settleEvery);
         if (!Number.isFinite(every) || every < 0) throw new EcashError('bad-schedule', `--settle-every is a number of seconds, not "${opts.settleEvery}"`);
         const { terminal, close } = await openTerminal(opts, true);
