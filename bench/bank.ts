@@ -59,7 +59,7 @@ const MERCHANTS = ['bench-shop-0', 'bench-shop-1', 'bench-shop-2', 'bench-shop-3
 const BANK_THREADS = 2;
 /** Client threads (withdrawal loops) and minting threads. */
 const THREADS = 2;
-export const DEFAULT_DEPOSITS = 100_000;
+const DEFAULT_DEPOSITS = 100_000;
 
 interface Config {
   runs: number;

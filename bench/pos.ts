@@ -64,7 +64,7 @@ async function loadCoins(world: World, readers: ReaderSource, reader: string, co
   }
 }
 
-async function virtualTap(ctx: BenchContext, suite: SuiteId, runs: number): Promise<number> {
+async function virtualTap(suite: SuiteId, runs: number): Promise<number> {
   const readers = new VirtualTransport(['bench']);
   const world = new World(suite);
   try {
@@ -123,7 +123,7 @@ export const posBench: BenchModule = {
     const figures: Figures = {};
     const bySuite: Figures = {};
     for (const suite of ctx.quick ? (['ristretto255-sha512'] as const) : SUITE_IDS) {
-      const ms = await virtualTap(ctx, suite, runs);
+      const ms = await virtualTap(suite, runs);
       bySuite[suite] = { tap_5coin_virtual_ms: round(ms, 2) };
       if (suite === 'ristretto255-sha512') figures.tap_5coin_virtual_ms = round(ms, 2);
       ctx.log(`tap to approval on the virtual transport, 5 coins offline, ${suite}: median ${round(ms, 1)} ms`);
