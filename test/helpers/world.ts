@@ -152,6 +152,11 @@ export class World {
 }
 
 
+/** A merchant's EUR balance at the bank (0 before its first credit). */
+export async function merchantBalance(client: BankClient, merchantId: string): Promise<number> {
+  return (await client.merchant(merchantId)).balances.find((b) => b.currency === 'EUR')?.balance ?? 0;
+}
+
 /** The last event's reason code of a declined or cancelled payment. */
 export function reasonOf(view: PaymentView): string | undefined {
   return (view.events[view.events.length - 1]!.detail as { code?: string } | null)?.code;

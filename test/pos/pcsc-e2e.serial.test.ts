@@ -19,7 +19,7 @@ import type { BankClient } from '../../host/bank/client.js';
 import { readerState } from '../bridge/conformance.js';
 import { posApiUrl, startCli, untilFinal, waitForOutput } from '../helpers/cli.js';
 import { pcscdAvailable, requireService } from '../helpers/env.js';
-import { cardValue, type Holder, PIN, PUK, reasonOf, World } from '../helpers/world.js';
+import { cardValue, type Holder, merchantBalance, PIN, PUK, reasonOf, World } from '../helpers/world.js';
 
 const READER = 'Virtual PCD 00 00';
 const VPCD_PORT = 35963;
@@ -73,7 +73,6 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
     return view;
   }
 
-  const balanceOf = async (client: BankClient, id: string) => (await client.merchant(id)).balances.find((b) => b.currency === 'EUR')?.balance ?? 0;
 
   beforeAll(async () => {
     world = new World();
@@ -98,9 +97,9 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
     const online = await world.terminal(pcsc, { merchantId: 'corner-shop', bank: shop }, { readerName: READER, terminalId: 'pcsc-online', mode: 'online' });
     const b = await pay(online, card, 766);
     expect(b).toMatchObject({ state: 'approved', mode: 'online' });
-    expect(await balanceOf(shop, 'corner-shop')).toBe(766);
+    expect(await merchantBalance(shop, 'corner-shop')).toBe(766);
     expect((await offline.settle()).outcomes).toEqual({ credited: a.coins.length });
-    expect(await balanceOf(shop, 'corner-shop')).toBe(2_000);
+    expect(await merchantBalance(shop, 'corner-shop')).toBe(2_000);
     expect(await value(card)).toBe(3_000);
     expect((await world.service.audit()).ok).toBe(true);
   }, 60_000);
@@ -125,7 +124,7 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
     const refused = await pay(t3, evil, 500);
     expect(refused.state).toBe('declined');
     expect(reasonOf(refused)).toBe('double-spend');
-    expect(await balanceOf(kiosk, 'kiosk')).toBe(0);
+    expect(await merchantBalance(kiosk, 'kiosk')).toBe(0);
   }, 60_000);
 
   it('a card pulled from the reader after the request is finished by the same request, charged once', async () => {
@@ -222,7 +221,7 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
         });
         return { status: res.status, body: (await res.json()) as Record<string, unknown> };
       };
-      const before = await balanceOf(shop, 'corner-shop');
+      const before = await merchantBalance(shop, 'corner-shop');
       const created = await api('POST', '/payments', { amount: 450, currency: 'EUR', reference: 'till-7' });
       expect(created.status).toBe(201);
       const id = created.body.id as string;
@@ -232,7 +231,7 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
       expect(state).toBe('approved');
       const settled = await api('POST', '/settlement');
       expect(settled.status).toBe(200);
-      expect(await balanceOf(shop, 'corner-shop')).toBe(before + 450);
+      expect(await merchantBalance(shop, 'corner-shop')).toBe(before + 450);
       expect((await api('GET', `/payments/${id}`)).body.state).toBe('settled');
     } finally {
       server.child.kill('SIGTERM');

@@ -15,7 +15,7 @@ import { httpIssuer } from '../../host/load/bank-issuer.js';
 import { loadCard, recoverInterruptedLoads } from '../../host/load/load-terminal.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
 import type { BankClient } from '../../host/bank/client.js';
-import { atState, cardValue, type Holder, loadViaReader, PIN, PUK, reasonOf, valueViaReader, World } from '../helpers/world.js';
+import { atState, cardValue, type Holder, merchantBalance, loadViaReader, PIN, PUK, reasonOf, valueViaReader, World } from '../helpers/world.js';
 
 let world: World;
 let readers: VirtualTransport;
@@ -47,10 +47,6 @@ async function pay(terminal: PaymentTerminal, card: EcashCard, amount: number) {
   const view = await terminal.outcome(p.id);
   readers.removeCard('Counter');
   return view;
-}
-
-async function balanceAt(client: BankClient, merchantId: string): Promise<number> {
-  return (await client.merchant(merchantId)).balances.find((b) => b.currency === 'EUR')?.balance ?? 0;
 }
 
 describe('load terminal', () => {
@@ -118,14 +114,14 @@ describe('POS terminal', () => {
     expect(view.coins.reduce((s, c) => s + c.value, 0)).toBe(1_234);
     expect(view.receipt).toContain('12.34');
     expect(await valueOf(card)).toBe(5_000 - 1_234);
-    expect(await balanceAt(shop, 'corner-shop')).toBe(0);
+    expect(await merchantBalance(shop, 'corner-shop')).toBe(0);
 
     const report = await t.settle();
     expect(report.outcomes).toEqual({ credited: view.coins.length });
-    expect(await balanceAt(shop, 'corner-shop')).toBe(1_234);
+    expect(await merchantBalance(shop, 'corner-shop')).toBe(1_234);
     expect(t.view(view.id).state).toBe('settled');
     expect((await t.settle()).transcripts).toBe(0);
-    expect(await balanceAt(shop, 'corner-shop')).toBe(1_234);
+    expect(await merchantBalance(shop, 'corner-shop')).toBe(1_234);
     expect((await world.service.audit()).ok).toBe(true);
   });
 
@@ -160,13 +156,13 @@ describe('POS terminal', () => {
     const online = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't-online', mode: 'online' });
     const v = await pay(online, card, 700);
     expect(v).toMatchObject({ state: 'approved', mode: 'online' });
-    expect(await balanceAt(shop, 'corner-shop')).toBe(700);
+    expect(await merchantBalance(shop, 'corner-shop')).toBe(700);
     await online.close();
 
     const floor = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't-floor', mode: 'floor-limit', floorLimit: 1_000 });
     expect((await pay(floor, card, 500)).mode).toBe('offline');
     expect((await pay(floor, card, 1_500)).mode).toBe('online');
-    expect(await balanceAt(shop, 'corner-shop')).toBe(700 + 1_500);
+    expect(await merchantBalance(shop, 'corner-shop')).toBe(700 + 1_500);
   });
 
   it('catches a card that spends a coin twice: at settlement offline, at the counter online', async () => {
@@ -191,7 +187,7 @@ describe('POS terminal', () => {
     const refused = await pay(t3, evil, 500);
     expect(refused.state).toBe('declined');
     expect(reasonOf(refused)).toBe('double-spend');
-    expect(await balanceAt(kiosk, 'kiosk')).toBe(0);
+    expect(await merchantBalance(kiosk, 'kiosk')).toBe(0);
     expect((await world.service.audit()).ok).toBe(true);
   });
 
@@ -293,7 +289,7 @@ describe('POS terminal', () => {
     await world.bankUp();
     const report = await t.settle();
     expect(report).toMatchObject({ batches: 1, outcomes: { credited: 1 } });
-    expect(await balanceAt(shop, 'corner-shop')).toBe(500);
+    expect(await merchantBalance(shop, 'corner-shop')).toBe(500);
   });
 
   it('online with the bank down before the tap: declines and the card spends nothing', async () => {
@@ -321,7 +317,7 @@ describe('POS terminal', () => {
     expect(reasonOf(view)).toBe('offline-fallback');
     bankAnswers = true;
     expect((await t.settle()).outcomes).toEqual({ credited: 1 });
-    expect(await balanceAt(shop, 'corner-shop')).toBe(500);
+    expect(await merchantBalance(shop, 'corner-shop')).toBe(500);
   });
 
   it('online with a bank that answers the wrong number of results: keeps none of them, stands in offline, settles later', async () => {
@@ -336,6 +332,6 @@ describe('POS terminal', () => {
     expect(reasonOf(view)).toBe('offline-fallback');
     miscount = false;
     expect((await t.settle()).outcomes).toEqual({ credited: 1 });
-    expect(await balanceAt(shop, 'corner-shop')).toBe(500);
+    expect(await merchantBalance(shop, 'corner-shop')).toBe(500);
   });
 });
