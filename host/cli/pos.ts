@@ -10,7 +10,7 @@ import { buildPosApi } from '../pos/api.js';
 import { httpAcquirer } from '../pos/bank-acquirer.js';
 import { Journal, type PaymentEvent, type RiskMode } from '../pos/journal.js';
 import { formatAmount } from '../pos/receipt.js';
-import { DEFAULT_TERMINAL_CONFIG, PaymentTerminal, type TerminalConfig } from '../pos/terminal.js';
+import { DEFAULT_TERMINAL_CONFIG, PaymentTerminal, type SettlementReport, type TerminalConfig } from '../pos/terminal.js';
 import { addBankOptions, type BankLinkOptions, bankClientFrom, parseAmount, parseCurrency } from './bank-link.js';
 import { addReaderOptions, type ReaderCliOptions, readersFrom } from './bridge.js';
 import { action, info, printResult } from './output.js';
@@ -168,14 +168,29 @@ export function registerPosCommands(program: Command): void {
       const json = wantsJson(cmd);
       const { terminal, close } = await openTerminal(opts, false);
       try {
-        const report = await terminal.settle();
-        printResult({ json }, report, () =>
+        // Coins the bank did not take for a reason on this side stay pending: the report of what
+        // was settled is printed all the same, then what to fix, and the exit code is 1.
+        let report: SettlementReport;
+        let incomplete: EcashError | undefined;
+        try {
+          report = await terminal.settle();
+        } catch (e) {
+          const partial = isEcashError(e) ? (e.details as { report?: SettlementReport } | undefined)?.report : undefined;
+          if (partial === undefined) throw e;
+          report = partial;
+          incomplete = e as EcashError;
+        }
+        const error = incomplete === undefined ? {} : { error: { code: incomplete.code, message: incomplete.message } };
+        printResult({ json }, { ...report, ...error }, () =>
           [
-            `${report.transcripts} coins in ${report.batches} batches: ${Object.entries(report.outcomes).map(([k, v]) => `${v} ${k}`).join(', ') || 'nothing to settle'}`,
+            `${report.transcripts} coins in ${report.batches} batches: ${Object.entries(report.outcomes).map(([k, v]) => `${v} ${k}`).join(', ') || 'nothing settled'}`,
             ...report.doubleSpends.map((d) => `DOUBLE SPEND: payment ${d.paymentId} coin ${d.index}: the bank holds the spender's identity and the proof`),
           ].join('\n'),
         );
-        if (report.doubleSpends.length > 0) process.exitCode = 3;
+        if (incomplete !== undefined) {
+          info(`ecash: settlement incomplete: ${incomplete.message} [${incomplete.code}]`);
+          process.exitCode = 1;
+        } else if (report.doubleSpends.length > 0) process.exitCode = 3;
       } finally {
         await close();
       }

@@ -20,7 +20,9 @@ export interface AcquirerBank {
   denominationKeys(): Promise<DenominationKey[]>;
   /**
    * Deposits a batch; `batchId` is its idempotency key (a resent batch is answered from the
-   * bank's record of the first). One outcome per transcript, in order.
+   * bank's record of the first). One outcome per transcript, in order. Without a per-coin answer it
+   * throws an EcashError with the bank's code (`bank-unreachable` when none came) and, when the
+   * bank answered, its HTTP `status`: settlement-verdicts.ts decides what either means.
    */
   deposit(batchId: string, transcripts: readonly Transcript[]): Promise<DepositOutcome[]>;
 }

@@ -8,6 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { EcashError, isEcashError } from '../../core/index.js';
 import type { PaymentEvent } from './journal.js';
+import { SETTLEMENT_PROBLEM_CODES } from './settlement-verdicts.js';
 import type { PaymentTerminal, PaymentView } from './terminal.js';
 
 export interface PosApiOptions {
@@ -28,8 +29,8 @@ const STATUS: Record<string, number> = {
   'payment-final': 409,
   'payment-in-flight': 409,
   'pin-not-expected': 409,
-  'settlement-failed': 502,
-  'bad-bank-answer': 502,
+  // Settlement left coins pending: the bank, or this terminal's configuration for it, is at fault.
+  ...Object.fromEntries(SETTLEMENT_PROBLEM_CODES.map((code) => [code, 502])),
 };
 
 function sendError(reply: FastifyReply, e: unknown): FastifyReply {

@@ -72,6 +72,25 @@ export interface SettlementResult {
   detail?: Record<string, unknown>;
 }
 
+/**
+ * A coin the bank refused for a reason on the terminal's side (its credential, its bank, its
+ * merchant's scopes at the bank...), taken back out of its batch: it is unsettled again and goes
+ * into a new batch at the next settlement. A resend under the old batch id would only get the
+ * bank's stored answer to that batch again.
+ */
+export interface ReleasedItem {
+  paymentId: string;
+  index: number;
+  code: string;
+  message: string;
+}
+
+/** Where a settlement run has got to in the unsettled transcripts (their order is payment id, index). */
+export interface TranscriptCursor {
+  paymentId: string;
+  index: number;
+}
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS payments (
@@ -135,6 +154,15 @@ CREATE TABLE IF NOT EXISTS settlement_attempts (
   batch_id TEXT NOT NULL,
   at INTEGER NOT NULL,
   error TEXT
+);
+CREATE TABLE IF NOT EXISTS settlement_releases (
+  batch_id TEXT NOT NULL,
+  payment_id TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  code TEXT NOT NULL,
+  message TEXT,
+  PRIMARY KEY (batch_id, payment_id, idx)
 );
 `;
 
@@ -301,17 +329,22 @@ export class Journal {
     );
   }
 
-  /** Transcripts to deposit: those of approved payments and evidence, not yet in any settlement batch. */
-  unsettledTranscripts(limit: number): StoredTranscript[] {
+  /**
+   * Transcripts to deposit: those of approved payments and evidence that are in no batch (or only
+   * in batches that released them), in (payment id, index) order, after `after` if given.
+   */
+  unsettledTranscripts(limit: number, after?: TranscriptCursor): StoredTranscript[] {
     return (
       this.db
         .prepare(
           `SELECT t.* FROM coin_transcripts t
            WHERE (t.evidence_only = 1 OR (SELECT state FROM payment_events e WHERE e.payment_id = t.payment_id ORDER BY seq DESC LIMIT 1) = 'approved')
-             AND NOT EXISTS (SELECT 1 FROM settlement_items i WHERE i.payment_id = t.payment_id AND i.idx = t.idx)
+             AND NOT EXISTS (SELECT 1 FROM settlement_items i WHERE i.payment_id = t.payment_id AND i.idx = t.idx
+               AND NOT EXISTS (SELECT 1 FROM settlement_releases r WHERE r.batch_id = i.batch_id AND r.payment_id = i.payment_id AND r.idx = i.idx))
+             AND (t.payment_id, t.idx) > (?, ?)
            ORDER BY t.payment_id, t.idx LIMIT ?`,
         )
-        .all(limit) as Record<string, unknown>[]
+        .all(after?.paymentId ?? '', after?.index ?? -1, limit) as Record<string, unknown>[]
     ).map(rowToTranscript);
   }
 
@@ -324,12 +357,14 @@ export class Journal {
     })();
   }
 
-  /** Batches sent but without results (after a crash or a network failure): resend them as they are. */
+  /** Batches sent but not answered (after a crash, a network failure, a refusal): resend them as they are. */
   pendingBatches(): { batchId: string; items: { paymentId: string; index: number }[] }[] {
     const batches = this.db
       .prepare(
-        `SELECT b.batch_id FROM settlement_batches b WHERE NOT EXISTS (
-           SELECT 1 FROM settlement_results r WHERE r.batch_id = b.batch_id) ORDER BY b.created_at`,
+        `SELECT b.batch_id FROM settlement_batches b
+         WHERE NOT EXISTS (SELECT 1 FROM settlement_results r WHERE r.batch_id = b.batch_id)
+           AND NOT EXISTS (SELECT 1 FROM settlement_releases r WHERE r.batch_id = b.batch_id)
+         ORDER BY b.created_at`,
       )
       .all() as { batch_id: string }[];
     return batches.map((b) => ({
@@ -351,10 +386,16 @@ export class Journal {
     this.db.prepare('INSERT INTO settlement_attempts (batch_id, at, error) VALUES (?, ?, ?)').run(batchId, now, error);
   }
 
-  /** Stores the bank's per-coin results and marks payments whose coins are all settled. */
-  recordResults(batchId: string, results: readonly SettlementResult[], now = Date.now()): void {
+  /**
+   * Stores the bank's answer to a batch: its verdicts per coin, and the coins it `released` (refused
+   * for a reason on this side, to be deposited again in a new batch). Marks payments whose coins
+   * all have a verdict settled.
+   */
+  recordResults(batchId: string, results: readonly SettlementResult[], now = Date.now(), released: readonly ReleasedItem[] = []): void {
     this.db.transaction(() => {
       const ins = this.db.prepare('INSERT OR IGNORE INTO settlement_results (payment_id, idx, batch_id, at, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)');
+      const release = this.db.prepare('INSERT OR IGNORE INTO settlement_releases (batch_id, payment_id, idx, at, code, message) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const r of released) release.run(batchId, r.paymentId, r.index, now, r.code, r.message);
       const touched = new Set<string>();
       for (const r of results) {
         ins.run(r.paymentId, r.index, batchId, now, r.outcome, r.detail === undefined ? null : JSON.stringify(r.detail));

@@ -33,8 +33,19 @@ import {
 import { type CommandClass, EcashCardClient, type ReaderSource } from '../../reader-bridge/index.js';
 import type { AcquirerBank, DepositOutcome } from './acquirer.js';
 import { type AcceptancePolicy, chooseCoins } from './coin-selection.js';
-import { type Journal, type PaymentEvent, type PaymentRecord, type PaymentState, type RiskMode, FINAL_STATES } from './journal.js';
+import {
+  type Journal,
+  type PaymentEvent,
+  type PaymentRecord,
+  type PaymentState,
+  type ReleasedItem,
+  type RiskMode,
+  type SettlementResult,
+  type TranscriptCursor,
+  FINAL_STATES,
+} from './journal.js';
 import { renderReceipt } from './receipt.js';
+import { failureProblem, isCoinVerdict, rejectionProblem, type SettlementProblem } from './settlement-verdicts.js';
 
 export interface TerminalConfig {
   merchantId: string;
@@ -684,30 +695,35 @@ export class PaymentTerminal extends EventEmitter {
 
   /**
    * Online mode: deposit this payment's transcripts before approving. Undefined when the bank gave
-   * no usable answer (the batch stays pending under its id and settlement resends it).
+   * no usable answer, or refused coins for a reason on this side (the coins stay pending and
+   * settlement deposits them): the card has paid and every coin verified here.
    */
   private async depositNow(id: string, transcripts: readonly Transcript[]): Promise<DepositOutcome[] | undefined> {
     const batchId = `pay-${this.config.terminalId}-${id}`;
     const items = transcripts.map((_, index) => ({ paymentId: id, index }));
     this.journal.recordBatch(batchId, items);
+    let outcomes: DepositOutcome[];
     try {
-      return await this.depositRecorded(batchId, items, transcripts);
+      outcomes = await this.depositRecorded(batchId, items, transcripts);
     } catch {
       return undefined;
     }
+    const refusedForTheCoin = outcomes.some((o) => o.outcome === 'double-spend' || (o.outcome === 'rejected' && isCoinVerdict(o)));
+    return refusedForTheCoin || outcomes.every(isCoinVerdict) ? outcomes : undefined;
   }
 
   /**
-   * Sends one batch and keeps the bank's per-coin results. A failed attempt is recorded and
-   * thrown, and so is an answer with another number of results than transcripts: none of its
-   * results is kept, since none can be matched to its coin.
+   * Sends one batch and keeps the bank's answer: its verdicts per coin, and the coins it refused
+   * for a reason on this side, released for a new batch (settlement-verdicts.ts). A failed
+   * attempt is recorded and thrown, and so is an answer with another number of results than
+   * transcripts: none of its results is kept, since none can be matched to its coin.
    */
   private async depositRecorded(batchId: string, items: readonly { paymentId: string; index: number }[], transcripts: readonly Transcript[]): Promise<DepositOutcome[]> {
     let outcomes: DepositOutcome[];
     try {
       outcomes = await this.bank.deposit(batchId, transcripts);
     } catch (e) {
-      this.journal.recordAttemptFailure(batchId, (e as Error).message);
+      this.journal.recordAttemptFailure(batchId, isEcashError(e) ? `${e.code}: ${e.message}` : String(e));
       throw e;
     }
     if (outcomes.length !== items.length) {
@@ -715,16 +731,24 @@ export class PaymentTerminal extends EventEmitter {
       this.journal.recordAttemptFailure(batchId, e.message);
       throw e;
     }
-    this.journal.recordResults(
-      batchId,
-      outcomes.map((o, i) => ({ ...items[i]!, outcome: o.outcome, detail: o.code === undefined ? undefined : { code: o.code, message: o.message } })),
-    );
+    const verdicts: SettlementResult[] = [];
+    const released: ReleasedItem[] = [];
+    outcomes.forEach((o, i) => {
+      if (isCoinVerdict(o)) verdicts.push({ ...items[i]!, outcome: o.outcome, detail: o.code === undefined ? undefined : { code: o.code, message: o.message } });
+      else released.push({ ...items[i]!, code: o.code ?? 'rejected', message: o.message ?? '' });
+    });
+    this.journal.recordResults(batchId, verdicts, Date.now(), released);
     return outcomes;
   }
 
   // ------------------------------------------------------------------------- settlement
 
-  /** Deposits everything unsettled: batches in flight first (same ids), then new ones. Idempotent. */
+  /**
+   * Deposits everything unsettled: batches in flight first (same ids), then new ones. Idempotent.
+   * When coins stay pending for a reason on this side (credential, bank URL, scopes, a bank that
+   * is down, failing or busy), the run goes on where it can and then throws the first problem's
+   * code, its message saying what to fix, with `details.report` and `details.problems`.
+   */
   settle(): Promise<SettlementReport> {
     this.settling ??= this.settleOnce().finally(() => {
       this.settling = undefined;
@@ -734,35 +758,70 @@ export class PaymentTerminal extends EventEmitter {
 
   private async settleOnce(): Promise<SettlementReport> {
     const report: SettlementReport = { batches: 0, transcripts: 0, outcomes: {}, doubleSpends: [] };
-    for (const batch of this.journal.pendingBatches()) await this.sendBatch(batch.batchId, batch.items, report);
-    for (;;) {
-      const todo = this.journal.unsettledTranscripts(this.config.settleBatchSize);
+    const problems: SettlementProblem[] = [];
+    let stopped = false;
+    for (const batch of this.journal.pendingBatches()) {
+      stopped = await this.sendBatch(batch.batchId, batch.items, report, problems);
+      if (stopped) break;
+    }
+    // The cursor moves past every batch built in this run: coins a batch gives back are deposited
+    // again in the next run, not over and over in this one.
+    let after: TranscriptCursor | undefined;
+    while (!stopped) {
+      const todo = this.journal.unsettledTranscripts(this.config.settleBatchSize, after);
       if (todo.length === 0) break;
+      after = todo[todo.length - 1]!;
       const batchId = `settle-${this.config.terminalId}-${Date.now().toString(36)}-${toHex(new Uint8Array(randomBytes(4)))}`;
       const items = todo.map((t) => ({ paymentId: t.paymentId, index: t.index }));
       this.journal.recordBatch(batchId, items);
-      await this.sendBatch(batchId, items, report);
+      stopped = await this.sendBatch(batchId, items, report, problems);
     }
-    return report;
+    if (problems.length === 0) return report;
+    const first = problems.find((p) => p.code !== 'batch-refused') ?? problems[0]!;
+    const others = problems.filter((p) => p !== first).map((p) => p.message);
+    const pending = this.journal.settlementStatus();
+    throw new EcashError(
+      first.code,
+      `${first.message}${others.length > 0 ? `; also: ${others.join('; ')}` : ''} (settled now: ${report.transcripts} coins; waiting: ${pending.unsettled} coins and ${pending.pendingBatches} batches)`,
+      { details: { report, problems } },
+    );
   }
 
-  private async sendBatch(batchId: string, items: readonly { paymentId: string; index: number }[], report: SettlementReport): Promise<void> {
+  /** Sends one batch and adds its answer to the run's report and problems; true when the run must stop. */
+  private async sendBatch(batchId: string, items: readonly { paymentId: string; index: number }[], report: SettlementReport, problems: SettlementProblem[]): Promise<boolean> {
     const group = this.group;
     const transcripts = items.map((it) => decodeTranscript(group, this.journal.transcript(it.paymentId, it.index).bytes));
     let outcomes: DepositOutcome[];
     try {
       outcomes = await this.depositRecorded(batchId, items, transcripts);
     } catch (e) {
-      if (isEcashError(e, 'bad-bank-answer')) throw e;
-      throw new EcashError('settlement-failed', `the bank did not take batch ${batchId}: ${(e as Error).message}; it will be resent as it is`, { cause: e });
+      const failure = failureProblem(e, batchId, this.config);
+      if (failure.rebatch) {
+        this.journal.recordResults(batchId, [], Date.now(), items.map((it) => ({ ...it, code: 'batch-id-reused', message: failure.message })));
+        return false;
+      }
+      problems.push({ code: failure.code, message: failure.message, batchId, coins: items.length });
+      return failure.stopsRun;
     }
     report.batches++;
-    report.transcripts += items.length;
+    const refused = new Map<string | undefined, DepositOutcome[]>();
     outcomes.forEach((o, i) => {
+      if (!isCoinVerdict(o)) {
+        refused.set(o.code, [...(refused.get(o.code) ?? []), o]);
+        return;
+      }
+      report.transcripts++;
       report.outcomes[o.outcome] = (report.outcomes[o.outcome] ?? 0) + 1;
       if (o.outcome === 'double-spend') report.doubleSpends.push(items[i]!);
     });
+    let stop = false;
+    for (const [code, coins] of refused) {
+      const problem = rejectionProblem(code, coins[0]!.message, coins.length, this.config);
+      problems.push({ code: problem.code, message: problem.message, batchId, coins: coins.length });
+      stop ||= problem.stopsRun;
+    }
     for (const id of new Set(items.map((i) => i.paymentId))) this.emitEvent(id);
+    return stop;
   }
 
   /** Stops taking payments: cancels one that has not reached a card, waits for the rest. */

@@ -526,12 +526,12 @@ describe('POS API over HTTP', () => {
     expect(older.every((p) => p.createdAt < all[0]!.createdAt)).toBe(true);
   });
 
-  it('says settlement-failed with the bank down, and the same batch goes through later', async () => {
+  it('says bank-unreachable with the bank down, and the same batch goes through later', async () => {
     const created = await createPayment(250);
     expect((await tapUntilFinal(created.id, rich)).state).toBe('approved');
     await world.bankDown();
     try {
-      await expectError(call('POST', '/settlement'), 502, 'settlement-failed');
+      await expectError(call('POST', '/settlement'), 502, 'bank-unreachable');
       expect((await call('GET', '/settlement')).body).toMatchObject({ pendingBatches: 1 });
     } finally {
       await world.bankUp();

@@ -87,6 +87,27 @@ describe('Journal', () => {
     j.close();
   });
 
+  it('gives coins a batch released back to the next batch, and a run\'s cursor moves past them', () => {
+    const j = new Journal(path);
+    const p = j.createPayment(base);
+    j.recordResponses(p.id, [transcript(0, 1), transcript(1, 2)]);
+    j.appendEvent(p.id, 'approved');
+    const items = j.unsettledTranscripts(100).map((t) => ({ paymentId: t.paymentId, index: t.index }));
+    j.recordBatch('batch-1', items);
+    j.recordResults('batch-1', [{ ...items[0]!, outcome: 'credited' }], Date.now(), [{ ...items[1]!, code: 'scope-not-accepted', message: 'not this scope' }]);
+    // Answered (not pending), the credited coin settled, the released one unsettled again.
+    expect(j.pendingBatches()).toEqual([]);
+    expect(j.unsettledTranscripts(100).map((t) => t.index)).toEqual([1]);
+    expect(j.unsettledTranscripts(100, { paymentId: p.id, index: 1 })).toEqual([]);
+    expect(j.currentState(p.id)).toBe('approved');
+    j.recordBatch('batch-2', [items[1]!]);
+    j.recordResults('batch-2', [{ ...items[1]!, outcome: 'credited' }]);
+    expect(j.unsettledTranscripts(100)).toEqual([]);
+    expect(j.currentState(p.id)).toBe('settled');
+    expect(j.settlementStatus()).toMatchObject({ unsettled: 0, pendingBatches: 0, outcomes: { credited: 2 } });
+    j.close();
+  });
+
   it('lists unfinished payments so a restarted terminal can resume them', () => {
     const j = new Journal(path);
     const p = j.createPayment(base);

@@ -284,7 +284,7 @@ describe('POS terminal', () => {
     const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
     await world.bankDown();
     expect((await pay(t, card, 500)).state).toBe('approved');
-    await expect(t.settle()).rejects.toMatchObject({ code: 'settlement-failed' });
+    await expect(t.settle()).rejects.toMatchObject({ code: 'bank-unreachable' });
     expect(await valueOf(card)).toBe(1_500);
     await world.bankUp();
     const report = await t.settle();
