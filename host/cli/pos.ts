@@ -245,6 +245,9 @@ export function registerPosCommands(program: Command): void {
         const port = portOption(opts.port);
         const every = Number(opts.settleEvery);
         if (!Number.isFinite(every) || every < 0) throw new EcashError('bad-schedule', `--settle-every is a number of seconds, not "${opts.settleEvery}"`);
+        if (every * 1000 >= DEFAULT_TERMINAL_CONFIG.depositMarginMs) {
+          throw new EcashError('bad-schedule', `--settle-every must be shorter than the deposit margin (${DEFAULT_TERMINAL_CONFIG.depositMarginMs / 1000} s): coins are taken until then before their key expires`);
+        }
         const { terminal, close } = await openTerminal(opts, true);
         const resumed = terminal.resumeUnfinished();
         if (resumed.length > 0) info(`resuming ${resumed.length} payment(s) a restart interrupted: tap the card again`);
@@ -256,20 +259,25 @@ export function registerPosCommands(program: Command): void {
           if (every > 0) {
             // On failure the next attempt comes sooner, doubling from 5 s up to the schedule's period.
             let retryMs = 5_000;
+            // The keys are refreshed first: a key the bank retired is no longer taken.
             const settle = () => {
-              terminal.settle().then(
-                (r) => {
-                  if (r.transcripts > 0) info(`settled ${r.transcripts} coins: ${JSON.stringify(r.outcomes)}`);
-                  for (const d of r.doubleSpends) info(`DOUBLE SPEND: payment ${d.paymentId} coin ${d.index}: the bank holds the spender's identity and the proof`);
-                  retryMs = 5_000;
-                  timer = setTimeout(settle, every * 1000);
-                },
-                (e: unknown) => {
-                  info(`settlement failed, retrying in ${Math.round(retryMs / 1000)} s: ${(e as Error).message}`);
-                  timer = setTimeout(settle, retryMs);
-                  retryMs = Math.min(retryMs * 2, every * 1000);
-                },
-              );
+              void terminal
+                .refreshKeys()
+                .catch((e: unknown) => info(`could not refresh the bank's keys: ${(e as Error).message}`))
+                .then(() => terminal.settle())
+                .then(
+                  (r) => {
+                    if (r.transcripts > 0) info(`settled ${r.transcripts} coins: ${JSON.stringify(r.outcomes)}`);
+                    for (const d of r.doubleSpends) info(`DOUBLE SPEND: payment ${d.paymentId} coin ${d.index}: the bank holds the spender's identity and the proof`);
+                    retryMs = 5_000;
+                    timer = setTimeout(settle, every * 1000);
+                  },
+                  (e: unknown) => {
+                    info(`settlement failed, retrying in ${Math.round(retryMs / 1000)} s: ${(e as Error).message}`);
+                    timer = setTimeout(settle, retryMs);
+                    retryMs = Math.min(retryMs * 2, every * 1000);
+                  },
+                );
             };
             timer = setTimeout(settle, every * 1000);
           }

@@ -13,7 +13,6 @@ import { randomBytes } from 'node:crypto';
 import {
   type BalanceEntry,
   batchVerifyTranscripts,
-  type DenominationKey,
   decodeTranscript,
   EcashError,
   encodeTranscript,
@@ -21,8 +20,6 @@ import {
   getGroup,
   type Group,
   isEcashError,
-  keyFromJson,
-  keyToJson,
   NONCE_LENGTH,
   type PaidCoin,
   type PaymentContext,
@@ -44,6 +41,7 @@ import {
   type TranscriptCursor,
   FINAL_STATES,
 } from './journal.js';
+import { acceptedKeys, TerminalKeyCache } from './key-cache.js';
 import { renderReceipt } from './receipt.js';
 import { failureProblem, isCoinVerdict, rejectionProblem, type SettlementProblem } from './settlement-verdicts.js';
 
@@ -60,12 +58,17 @@ export interface TerminalConfig {
   readerName: string;
   /** Coins whose key's deposit deadline is closer than this are refused (time to settle). */
   depositMarginMs: number;
+  /** The terminal's clock for its keys' windows (Date.now unless a test moves time). */
+  now?: () => number;
   /** How long to wait for a card (or for it to come back, or for a PIN) before declining. */
   cardWaitMs: number;
   pinWaitMs: number;
   settleBatchSize: number;
   cardTimeouts?: Partial<Record<CommandClass, number>>;
 }
+
+/** The least deposit margin a terminal takes: time for a few settlement attempts before a key expires. */
+export const MIN_DEPOSIT_MARGIN_MS = 3600 * 1000;
 
 export const DEFAULT_TERMINAL_CONFIG = {
   scopes: [] as string[],
@@ -104,8 +107,6 @@ export interface SettlementReport {
   doubleSpends: { paymentId: string; index: number }[];
 }
 
-const KEYS_META = 'denomination-keys';
-
 /** Raised inside a payment run to end it with a reason the journal records. */
 class Decline extends Error {
   constructor(
@@ -132,7 +133,7 @@ interface ActivePayment {
 
 export class PaymentTerminal extends EventEmitter {
   private active: ActivePayment | undefined;
-  private keys = new Map<string, DenominationKey>();
+  private readonly keys: TerminalKeyCache;
   private groupCache: Group | undefined;
   private settling: Promise<SettlementReport> | undefined;
   /**
@@ -149,6 +150,14 @@ export class PaymentTerminal extends EventEmitter {
     readonly config: TerminalConfig,
   ) {
     super();
+    if (!(config.depositMarginMs >= MIN_DEPOSIT_MARGIN_MS)) {
+      throw new EcashError('bad-deposit-margin', `the deposit margin must be at least ${MIN_DEPOSIT_MARGIN_MS / 60_000} minutes: coins of a key about to expire must leave time to deposit them`);
+    }
+    this.keys = new TerminalKeyCache(journal);
+  }
+
+  private now(): number {
+    return this.config.now?.() ?? Date.now();
   }
 
   /** Loads the cached keys and refreshes them from the bank when it answers (offline is fine). */
@@ -161,7 +170,7 @@ export class PaymentTerminal extends EventEmitter {
         throw new EcashError('bank-unreachable', `the terminal has never reached its bank and has no denomination keys: ${(e as Error).message}`);
       }
       this.groupCache = getGroup(suite);
-      this.loadCachedKeys();
+      this.keys.load(this.groupCache, this.now());
     }
   }
 
@@ -170,25 +179,21 @@ export class PaymentTerminal extends EventEmitter {
     return this.groupCache;
   }
 
-  private loadCachedKeys(): void {
-    const raw = this.journal.getMeta(KEYS_META);
-    if (raw === undefined) return;
-    for (const k of JSON.parse(raw) as unknown[]) {
-      const key = keyFromJson(this.group, k);
-      this.keys.set(toHex(key.keyId), key);
-    }
-  }
-
-  /** Fetches the bank's current keys and caches them in the journal for offline use. */
+  /**
+   * Fetches the bank's current keys and caches them in the journal for offline use, in place of
+   * the old ones: a key the bank no longer lists is no longer taken (key-cache.ts).
+   */
   async refreshKeys(): Promise<void> {
     // Keys first: they fetch the parameters, and the group then comes from what they fetched.
     const fresh = await this.bank.denominationKeys();
     const group = await this.bank.group();
+    const suite = this.journal.getMeta('suite');
+    if (suite !== undefined && suite !== group.suite) {
+      throw new EcashError('wrong-suite', `the bank works in suite ${group.suite} and this terminal's journal in ${suite}: check --bank`);
+    }
     this.groupCache = group;
     this.journal.setMeta('suite', group.suite);
-    this.loadCachedKeys();
-    for (const k of fresh) this.keys.set(toHex(k.keyId), k);
-    this.journal.setMeta(KEYS_META, JSON.stringify([...this.keys.values()].map((k) => keyToJson(group, k))));
+    this.keys.replace(group, fresh, this.now());
   }
 
   // ------------------------------------------------------------------------- payments
@@ -590,13 +595,16 @@ export class PaymentTerminal extends EventEmitter {
   }
 
   private acceptance(): AcceptancePolicy {
-    return { currency: this.config.currency, scopes: this.config.scopes, now: Date.now(), depositMarginMs: this.config.depositMarginMs };
+    return { currency: this.config.currency, scopes: this.config.scopes, now: this.now(), depositMarginMs: this.config.depositMarginMs };
   }
 
   private chooseCoins(balance: BalanceEntry[], amount: number) {
-    const known = balance.filter((b) => this.keys.has(toHex(b.keyId)));
+    // Which keys are taken is decided on the terminal's own copy of the bank's keys, not on what the card says of them.
+    const policy = this.acceptance();
+    const accepted = new Set(acceptedKeys(this.keys.current(policy.now), policy).map((k) => toHex(k.keyId)));
+    const known = balance.filter((b) => accepted.has(toHex(b.keyId)));
     try {
-      return chooseCoins(known, amount, this.acceptance());
+      return chooseCoins(known, amount, policy);
     } catch (e) {
       if (isEcashError(e)) throw new Decline(e.code, e.message, e.details ?? {});
       throw e;
@@ -623,7 +631,11 @@ export class PaymentTerminal extends EventEmitter {
     if ([...wanted.values()].some((n) => n !== 0)) {
       return new Decline('card-answer-mismatch', 'the card answered with other coins than the ones asked for');
     }
-    const items = transcripts.map((t) => ({ key: this.keys.get(toHex(t.coin.keyId))!, transcript: t }));
+    const keys = transcripts.map((t) => this.keys.get(toHex(t.coin.keyId)));
+    // A key can have expired and left the cache between a request and its (resumed) answer.
+    const unknown = keys.flatMap((k, i) => (k === undefined ? [i] : []));
+    if (unknown.length > 0) return new Decline('invalid-coin', `the terminal holds no valid key for ${unknown.length} of the card's coins`, { coins: unknown });
+    const items = transcripts.map((t, i) => ({ key: keys[i]!, transcript: t }));
     const bad = batchVerifyTranscripts(this.group, items);
     if (bad.length > 0) return new Decline('invalid-coin', `${bad.length} of the card's coins do not verify`, { coins: bad });
     const total = items.reduce((s, it) => s + it.key.value, 0);

@@ -51,13 +51,16 @@ export class World {
     return getGroup(this.suite);
   }
 
-  /** Starts the bank with general (unscoped) keys of `values`. */
-  async startBank(values: readonly number[] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000]): Promise<void> {
-    const now = Date.now();
+  /**
+   * Starts the bank with general (unscoped) keys of `values`, on an SQLite file of its own unless
+   * `storage` names another database (a PostgreSQL URL); `now` is the bank's clock (tests move it).
+   */
+  async startBank(values: readonly number[] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000], opts: { storage?: string; now?: () => number } = {}): Promise<void> {
+    const now = opts.now?.() ?? Date.now();
     const terms = (value: number) => ({ value, currency: CURRENCY, withdrawFrom: now - DAY, withdrawUntil: now + 30 * DAY, depositUntil: now + 90 * DAY, scope: '' });
     const secrets = values.map((v) => generateDenominationKey(this.group, terms(v), systemRandom));
-    const storage = await openStorage(join(this.dir, 'bank.db'));
-    this.service = await BankService.create({ storage, keys: memoryKeyStore(this.suite, secrets), workerThreads: 0 });
+    const storage = await openStorage(opts.storage ?? join(this.dir, 'bank.db'));
+    this.service = await BankService.create({ storage, keys: memoryKeyStore(this.suite, secrets), workerThreads: 0, ...(opts.now === undefined ? {} : { now: opts.now }) });
     const server = await startBankServer({ service: this.service, port: 0 });
     this.url = server.url;
     this.stopServer = () => server.close();

@@ -1,0 +1,87 @@
+/**
+ * The POS terminal's copy of its bank's denomination keys, kept in the journal so that it verifies
+ * coins offline, and the rule for which keys' coins it takes.
+ *
+ * The copy holds exactly the keys the bank listed at the last refresh, less those whose deposit
+ * deadline has passed since: a key the bank retired or that expired leaves it, and the terminal
+ * stops taking its coins (the bank would refuse them: `unknown-key`, `key-expired`).
+ */
+import { type DenominationKey, type Group, keyFromJson, keyToJson, toHex } from '../../core/index.js';
+import type { AcceptancePolicy } from './coin-selection.js';
+
+/**
+ * The keys whose coins a terminal may take: its currency, general money or a scope its merchant
+ * accepts, withdrawal window started (no honest coin of a key exists before), and a deposit
+ * deadline more than the policy's margin away, so the terminal has time to deposit them.
+ * Pure: the card's own claims about its coins play no part.
+ */
+export function acceptedKeys(keys: Iterable<DenominationKey>, policy: AcceptancePolicy): DenominationKey[] {
+  return [...keys].filter(
+    (k) =>
+      k.currency === policy.currency &&
+      (k.scope === '' || policy.scopes.includes(k.scope)) &&
+      k.withdrawFrom <= policy.now &&
+      k.depositUntil - policy.depositMarginMs > policy.now,
+  );
+}
+
+/** Where the cache lives: two entries of the journal's meta table. */
+export interface KeyStore {
+  getMeta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+}
+
+const KEYS_META = 'denomination-keys';
+
+export class TerminalKeyCache {
+  private readonly byId = new Map<string, DenominationKey>();
+  private group: Group | undefined;
+
+  constructor(private readonly store: KeyStore) {}
+
+  /** Loads the keys the journal holds (after a restart, with the bank unreachable). */
+  load(group: Group, now: number): void {
+    this.group = group;
+    this.byId.clear();
+    const raw = this.store.getMeta(KEYS_META);
+    if (raw === undefined) return;
+    for (const k of JSON.parse(raw) as unknown[]) {
+      const key = keyFromJson(group, k, 'the journal\'s cached key');
+      this.byId.set(toHex(key.keyId), key);
+    }
+    this.dropExpired(now);
+  }
+
+  /** The bank's current list replaces the copy: keys it no longer lists are dropped. */
+  replace(group: Group, fresh: readonly DenominationKey[], now: number): void {
+    this.group = group;
+    this.byId.clear();
+    for (const k of fresh) this.byId.set(toHex(k.keyId), k);
+    this.dropExpired(now, true);
+  }
+
+  /** Drops the keys whose deposit deadline has passed (and saves the copy if anything changed). */
+  dropExpired(now: number, save = false): void {
+    let changed = save;
+    for (const [id, k] of this.byId) {
+      if (k.depositUntil < now) {
+        this.byId.delete(id);
+        changed = true;
+      }
+    }
+    if (changed && this.group !== undefined) {
+      const group = this.group;
+      this.store.setMeta(KEYS_META, JSON.stringify([...this.byId.values()].map((k) => keyToJson(group, k))));
+    }
+  }
+
+  get(keyIdHex: string): DenominationKey | undefined {
+    return this.byId.get(keyIdHex);
+  }
+
+  /** Every key held, expired ones dropped first. */
+  current(now: number): DenominationKey[] {
+    this.dropExpired(now);
+    return [...this.byId.values()];
+  }
+}
