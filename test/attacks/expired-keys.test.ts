@@ -17,7 +17,7 @@ import { VirtualTransport } from '../../reader-bridge/index.js';
 import type { BankClient } from '../../host/bank/client.js';
 import type { EcashCard } from '../../firmware-sim/index.js';
 import type { PaymentTerminal, PaymentView } from '../../host/pos/terminal.js';
-import { loadViaReader, merchantBalance, reasonOf, World } from '../helpers/world.js';
+import { loadViaReader, merchantBalance, payWithCard, reasonOf, World } from '../helpers/world.js';
 
 const HOUR = 3600 * 1000;
 
@@ -43,13 +43,7 @@ afterEach(async () => {
   await world.close();
 });
 
-async function pay(terminal: PaymentTerminal, amount: number): Promise<PaymentView> {
-  const p = terminal.startPayment({ amount, currency: 'EUR' });
-  readers.insertCard('Counter', card);
-  const view = await terminal.outcome(p.id);
-  readers.removeCard('Counter');
-  return view;
-}
+const pay = (terminal: PaymentTerminal, amount: number): Promise<PaymentView> => payWithCard(terminal, readers, 'Counter', card, amount);
 
 /** The deposit deadline the World gives all its keys. */
 async function depositDeadline(): Promise<number> {

@@ -33,7 +33,7 @@ import { httpAcquirer } from '../../host/pos/bank-acquirer.js';
 import type { Journal } from '../../host/pos/journal.js';
 import type { PaymentTerminal, PaymentView, SettlementReport } from '../../host/pos/terminal.js';
 import { startCli } from '../helpers/cli.js';
-import { loadViaReader, merchantBalance, reasonOf, World } from '../helpers/world.js';
+import { loadViaReader, merchantBalance, payWithCard, reasonOf, World } from '../helpers/world.js';
 
 let world: World;
 let readers: VirtualTransport;
@@ -61,12 +61,16 @@ function terminalOf(journal: Journal, bank: BankClient | AcquirerBank, extra: { 
   return world.terminal(readers, { merchantId: 'shop-a', bank }, { readerName: 'Counter', terminalId: 'till-1', ...extra }, journal);
 }
 
-async function pay(terminal: PaymentTerminal, amount: number): Promise<PaymentView> {
-  const p = terminal.startPayment({ amount, currency: 'EUR' });
-  readers.insertCard('Counter', card);
-  const view = await terminal.outcome(p.id);
-  readers.removeCard('Counter');
-  return view;
+const pay = (terminal: PaymentTerminal, amount: number): Promise<PaymentView> => payWithCard(terminal, readers, 'Counter', card, amount);
+
+/** A sale of `amount` at shop A's till, with the bank answering; the till is closed after it. */
+async function sale(amount: number): Promise<{ journal: Journal; view: PaymentView }> {
+  const journal = world.journal('till-1');
+  const t = await terminalOf(journal, shopA);
+  const view = await pay(t, amount);
+  expect(view.state).toBe('approved');
+  await t.close();
+  return { journal, view };
 }
 
 /** The settlement's refusal: its code and message, and the report of what it did settle. */
@@ -90,6 +94,18 @@ async function stillPending(t: PaymentTerminal, view: PaymentView): Promise<void
   expect(status.outcomes).toEqual({});
   expect(await merchantBalance(shopA, 'shop-a')).toBe(0);
   expect(await merchantBalance(shopB, 'shop-b')).toBe(0);
+}
+
+/** A till that reaches its bank through `bank` settles the journal: refused, the sale still pending. */
+async function refusedVia(journal: Journal, bank: BankClient, view: PaymentView): Promise<{ code: string; message: string; report: SettlementReport }> {
+  const t = await terminalOf(journal, bank);
+  try {
+    const r = await refusal(t.settle());
+    await stillPending(t, view);
+    return r;
+  } finally {
+    await t.close();
+  }
 }
 
 /** With the fault fixed, settlement credits shop A the sale exactly once. */
@@ -127,53 +143,34 @@ async function failingBank(): Promise<{ shopA: BankClient; close(): Promise<void
 
 describe('settlement refused for a reason on the terminal\'s side keeps the coins pending', () => {
   it("another merchant's credential: wrong-merchant is not the coins' verdict; the right credential then credits them", async () => {
-    const journal = world.journal('till-1');
-    const wrong = await terminalOf(journal, shopB);
-    const view = await pay(wrong, 700);
-    expect(view.state).toBe('approved');
-    const r = await refusal(wrong.settle());
+    const { journal, view } = await sale(700);
+    const r = await refusedVia(journal, shopB, view);
     expect(r.code).toBe('bank-credential-refused');
     expect(r.message).toContain('--token-file');
     expect(r.report.transcripts).toBe(0);
-    await stillPending(wrong, view);
-    await wrong.close();
     await settlesOnceWith(journal, shopA, view);
   });
 
-  it('an unknown token (401) and an operator\'s (403): the same batch is resent under its id and credited later', async () => {
-    const journal = world.journal('till-1');
-    const unknown = await terminalOf(journal, shopA.withToken('ecash.000000000000000000000000.not-a-secret-the-bank-issued-0000000'));
-    const view = await pay(unknown, 350);
-    const r401 = await refusal(unknown.settle());
-    expect(r401).toMatchObject({ code: 'bank-credential-refused' });
+  it("an unknown token (401) and an operator's (403): the same batch is resent under its id and credited later", async () => {
+    const { journal, view } = await sale(350);
+    const unknown = shopA.withToken('ecash.000000000000000000000000.not-a-secret-the-bank-issued-0000000');
+    const r401 = await refusedVia(journal, unknown, view);
+    expect(r401.code).toBe('bank-credential-refused');
     expect(r401.message).toContain('--token-file');
-    await stillPending(unknown, view);
     const [pending] = journal.pendingBatches();
-    await unknown.close();
-
-    const operator = await terminalOf(journal, world.operator);
-    expect((await refusal(operator.settle())).code).toBe('bank-credential-refused');
-    await stillPending(operator, view);
+    expect((await refusedVia(journal, world.operator, view)).code).toBe('bank-credential-refused');
     expect(journal.pendingBatches().map((b) => b.batchId)).toEqual([pending!.batchId]);
-    await operator.close();
     await settlesOnceWith(journal, shopA, view);
   });
 
-  it('a bank that does not know the coins\' key (the terminal points at another bank): wrong-bank; at the right bank: credited', async () => {
-    const journal = world.journal('till-1');
-    const t = await terminalOf(journal, shopA);
-    const view = await pay(t, 420);
-    await t.close();
+  it("a bank that does not know the coins' key (the terminal points at another bank): wrong-bank; at the right bank: credited", async () => {
+    const { journal, view } = await sale(420);
     const other = new World();
     try {
       await other.startBank();
-      const otherShopA = await other.addMerchant('shop-a');
-      const misdirected = await terminalOf(journal, otherShopA);
-      const r = await refusal(misdirected.settle());
+      const r = await refusedVia(journal, await other.addMerchant('shop-a'), view);
       expect(r.code).toBe('wrong-bank');
       expect(r.message).toContain('--bank');
-      await stillPending(misdirected, view);
-      await misdirected.close();
     } finally {
       await other.close();
     }
@@ -181,18 +178,11 @@ describe('settlement refused for a reason on the terminal\'s side keeps the coin
   });
 
   it('a bank that answers 500: bank-failed, the batch stays pending under its id and is credited later', async () => {
-    const journal = world.journal('till-1');
-    const t = await terminalOf(journal, shopA);
-    const view = await pay(t, 230);
-    await t.close();
+    const { journal, view } = await sale(230);
     const failing = await failingBank();
     try {
-      const broken = await terminalOf(journal, failing.shopA);
-      const r = await refusal(broken.settle());
-      expect(r.code).toBe('bank-failed');
-      await stillPending(broken, view);
+      expect((await refusedVia(journal, failing.shopA, view)).code).toBe('bank-failed');
       expect(journal.pendingBatches()).toHaveLength(1);
-      await broken.close();
     } finally {
       await failing.close();
     }
@@ -220,20 +210,13 @@ describe('settlement refused for a reason on the terminal\'s side keeps the coin
   });
 
   it('a bank that rate-limits the terminal (429): bank-rate-limited; credited once the limit is lifted', async () => {
-    const journal = world.journal('till-1');
-    const t = await terminalOf(journal, shopA);
-    const view = await pay(t, 130);
-    await t.close();
+    const { journal, view } = await sale(130);
     // The same bank behind a server that allows one request per credential and minute, spent here.
     const strict = await startBankServer({ service: world.service, port: 0, rateLimit: { max: 1, timeWindowMs: 60_000 } });
     try {
       const strictShop = new BankClient({ baseUrl: strict.url, token: world.merchantTokens.get('shop-a')! });
       await strictShop.merchant('shop-a');
-      const throttled = await terminalOf(journal, strictShop);
-      const r = await refusal(throttled.settle());
-      expect(r.code).toBe('bank-rate-limited');
-      await stillPending(throttled, view);
-      await throttled.close();
+      expect((await refusedVia(journal, strictShop, view)).code).toBe('bank-rate-limited');
     } finally {
       await strict.close();
     }
@@ -284,10 +267,7 @@ describe('a batch refused for its content does not block the others', () => {
 
 describe('ecash pos settle', () => {
   it("with another merchant's token file: exits non-zero saying to check --token-file, settles nothing; with the right one it credits", async () => {
-    const journal = world.journal('till-1');
-    const t = await terminalOf(journal, shopA);
-    const view = await pay(t, 910);
-    await t.close();
+    const { journal, view } = await sale(910);
     const tokenFile = (merchant: string) => {
       const f = join(world.dir, `${merchant}.token`);
       writeFileSync(f, world.merchantTokens.get(merchant)!, { mode: 0o600 });

@@ -160,6 +160,15 @@ export async function merchantBalance(client: BankClient, merchantId: string): P
   return (await client.merchant(merchantId)).balances.find((b) => b.currency === 'EUR')?.balance ?? 0;
 }
 
+/** A payment of `amount` on `terminal`, the card put in the virtual reader `reader` and taken out at its outcome. */
+export async function payWithCard(terminal: PaymentTerminal, readers: VirtualTransport, reader: string, card: EcashCard, amount: number): Promise<PaymentView> {
+  const p = terminal.startPayment({ amount, currency: CURRENCY });
+  readers.insertCard(reader, card);
+  const view = await terminal.outcome(p.id);
+  readers.removeCard(reader);
+  return view;
+}
+
 /** The last event's reason code of a declined or cancelled payment. */
 export function reasonOf(view: PaymentView): string | undefined {
   return (view.events[view.events.length - 1]!.detail as { code?: string } | null)?.code;
