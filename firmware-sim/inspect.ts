@@ -1,13 +1,13 @@
 /**
  * What the holder may see of a card image file without a reader (`ecash card info`): balance by
  * denomination, coin slots, PIN state, a pending withdrawal. Never a secret, never I. The file is
- * read, not written: an interrupted transaction is resolved on a copy in RAM.
+ * read under the image's lock (`card-in-use` while a process has the card open: its memory may be
+ * mid-transaction), not written: an interrupted transaction is resolved on a copy in RAM.
  */
-import { readFileSync } from 'node:fs';
 import { getGroup, toHex, type SuiteId } from '../core/index.js';
 import { PersistentMemory } from './memory/journal.js';
 import { KEY_ENTRIES, LOG_ENTRIES, SLOT_SPENDABLE } from './memory/layout.js';
-import { RamNvm } from './memory/nvm.js';
+import { FileNvm, RamNvm } from './memory/nvm.js';
 import { WalletStore } from './memory/wallet-store.js';
 
 export interface CardDenomination {
@@ -36,8 +36,17 @@ export interface CardImageSummary {
   paymentsLogged: number;
 }
 
+function readImage(path: string): Uint8Array {
+  const file = FileNvm.open(path, { readOnly: true });
+  try {
+    return file.readAll();
+  } finally {
+    file.close();
+  }
+}
+
 export function inspectCardImage(path: string): CardImageSummary {
-  const memory = PersistentMemory.load(new RamNvm(new Uint8Array(readFileSync(path))));
+  const memory = PersistentMemory.load(new RamNvm(readImage(path)));
   const store = new WalletStore(memory);
   const suite = store.suite;
   if (suite === undefined) {

@@ -5,6 +5,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { EcashError } from '../../core/index.js';
+import { ImageLock } from './image-lock.js';
 
 export interface NvmDevice {
   readonly size: number;
@@ -45,39 +46,60 @@ export class RamNvm implements NvmDevice {
 }
 
 /**
- * An image file. Writes go straight to the file (no buffering in this process), so a card
- * process that dies leaves exactly the writes it made; surviving a host OS crash would also need
- * fsync per write, which the model of a card pulled from a reader does not require.
+ * An image file, held exclusively (image-lock.ts): while it is open no other process, and no
+ * other opener in this one, can open it. Writes go straight to the file (no buffering in this
+ * process), so a card process that dies leaves exactly the writes it made; surviving a host OS
+ * crash would also need fsync per write, which the model of a card pulled from a reader does not
+ * require.
  */
 export class FileNvm implements NvmDevice {
   private fd: number | undefined;
   readonly size: number;
 
-  private constructor(fd: number, readonly path: string) {
+  private constructor(fd: number, readonly path: string, private readonly lock: ImageLock) {
     this.fd = fd;
     this.size = fstatSync(fd).size;
   }
 
   /** Creates a new image of `size` zero bytes; refuses to overwrite an existing file. */
   static create(path: string, size: number): FileNvm {
+    const lock = ImageLock.acquire(path);
     let fd: number;
     try {
       fd = openSync(path, 'wx+');
     } catch (cause) {
+      lock.release();
       throw new EcashError('card-image-exists', `cannot create the card image ${path}: ${(cause as Error).message}; choose a new file name`, { cause });
     }
-    writeSync(fd, new Uint8Array(size), 0, size, 0);
-    return new FileNvm(fd, path);
+    try {
+      writeSync(fd, new Uint8Array(size), 0, size, 0);
+    } catch (e) {
+      closeSync(fd);
+      lock.release();
+      throw e;
+    }
+    return new FileNvm(fd, path, lock);
   }
 
-  static open(path: string): FileNvm {
+  /**
+   * Opens an image under its lock (`card-in-use` if another opener holds it); `readOnly` for
+   * inspection, which takes the lock all the same so that it never reads a half-written state.
+   */
+  static open(path: string, opts: { readOnly?: boolean } = {}): FileNvm {
     let fd: number;
     try {
-      fd = openSync(path, 'r+');
+      fd = openSync(path, opts.readOnly ? 'r' : 'r+');
     } catch (cause) {
       throw new EcashError('card-image-unreadable', `cannot open the card image ${path}: ${(cause as Error).message}`, { cause });
     }
-    return new FileNvm(fd, path);
+    let lock: ImageLock;
+    try {
+      lock = ImageLock.acquire(path);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    return new FileNvm(fd, path, lock);
   }
 
   private get handle(): number {
@@ -105,6 +127,7 @@ export class FileNvm implements NvmDevice {
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+    this.lock.release();
   }
 }
 
