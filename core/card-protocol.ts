@@ -588,16 +588,28 @@ export function decodeLog(data: Uint8Array): PaymentLogEntry[] {
 
 // ------------------------------------------------------------------------------- SET LIMIT
 
-export function encodeSetLimit(limit: number): Uint8Array {
-  validateAmount(limit, 'the no-PIN limit');
-  return u64be(limit);
+/**
+ * SET LIMIT carries the PIN itself (`str8 PIN | u64 limit`): a new limit decides what can be paid
+ * without the PIN, so it is authorised on its own, never by a verification of the session.
+ */
+export interface SetLimitRequest {
+  pin: string;
+  limit: number;
 }
 
-export function decodeSetLimit(data: Uint8Array): number {
+export function encodeSetLimit(req: SetLimitRequest): Uint8Array {
+  validatePin(req.pin);
+  validateAmount(req.limit, 'the no-PIN limit');
+  return concatBytes(str8(req.pin, 'PIN'), u64be(req.limit));
+}
+
+export function decodeSetLimit(data: Uint8Array): SetLimitRequest {
   const r = new ByteReader(data, 'SET LIMIT');
+  const pin = readStr8(r, 'PIN');
   const limit = readSafeU64(r, 'the no-PIN limit');
   r.end();
-  return limit;
+  validatePin(pin);
+  return { pin, limit };
 }
 
 // -------------------------------------------------------------------------------- GET COST

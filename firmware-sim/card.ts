@@ -32,6 +32,7 @@ import { chipProfile, modelledMs, pricesFor, type ChipProfile } from './cost.js'
 import { PersistentMemory } from './memory/journal.js';
 import { ACCOUNT_PERSONALISED, checkCapacity, computeLayout, DEFAULT_CAPACITY, JOURNAL_CAPACITY } from './memory/layout.js';
 import { FileNvm, RamNvm, type NvmDevice } from './memory/nvm.js';
+import { upgradeImage } from './memory/upgrade.js';
 import { WalletStore } from './memory/wallet-store.js';
 import { CardRuntime } from './runtime.js';
 
@@ -229,10 +230,16 @@ export async function createCardImage(path: string, opts: CreateCardOptions): Pr
   device.close();
 }
 
-/** Opens a card image file; throws `card-image-foreign` / `card-image-corrupt` for a bad file. */
+/**
+ * Opens a card image file for this process alone (`card-in-use` while another opener holds it),
+ * upgrading an image of an earlier format in place; throws `card-image-foreign` /
+ * `card-image-corrupt` for a bad file.
+ */
 export function openCard(path: string, options: CardOptions = {}): EcashCard {
   const device = FileNvm.open(path);
   try {
+    const upgraded = upgradeImage(device.readAll());
+    if (upgraded !== undefined) device.replaceAll(upgraded);
     return cardOnDevice(device, options);
   } catch (e) {
     device.close();

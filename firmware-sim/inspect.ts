@@ -8,6 +8,7 @@ import { getGroup, toHex, type SuiteId } from '../core/index.js';
 import { PersistentMemory } from './memory/journal.js';
 import { KEY_ENTRIES, LOG_ENTRIES, SLOT_SPENDABLE } from './memory/layout.js';
 import { FileNvm, RamNvm } from './memory/nvm.js';
+import { upgradeImage } from './memory/upgrade.js';
 import { WalletStore } from './memory/wallet-store.js';
 
 export interface CardDenomination {
@@ -29,6 +30,8 @@ export interface CardImageSummary {
   pinTriesLeft: number | null;
   pukTriesLeft: number | null;
   noPinLimit: number | null;
+  /** Paid without the PIN since it was last verified (the card asks for it once this plus a payment exceeds the limit). */
+  noPinSpent: number | null;
   pendingWithdrawal: { keyId: string; value: number; currency: string } | null;
   denominations: CardDenomination[];
   /** Total spendable value per currency, in minor units. */
@@ -46,7 +49,9 @@ function readImage(path: string): Uint8Array {
 }
 
 export function inspectCardImage(path: string): CardImageSummary {
-  const memory = PersistentMemory.load(new RamNvm(readImage(path)));
+  const image = readImage(path);
+  // An image of an earlier format is shown as it will be once a card opens it (the file is not written).
+  const memory = PersistentMemory.load(new RamNvm(upgradeImage(image) ?? image));
   const store = new WalletStore(memory);
   const suite = store.suite;
   if (suite === undefined) {
@@ -59,6 +64,7 @@ export function inspectCardImage(path: string): CardImageSummary {
       pinTriesLeft: null,
       pukTriesLeft: null,
       noPinLimit: null,
+      noPinSpent: null,
       pendingWithdrawal: null,
       denominations: [],
       totals: {},
@@ -97,6 +103,7 @@ export function inspectCardImage(path: string): CardImageSummary {
     pinTriesLeft: account.pin.tries,
     pukTriesLeft: account.puk.tries,
     noPinLimit: account.noPinLimit,
+    noPinSpent: account.noPinSpent,
     pendingWithdrawal: pending === undefined ? null : { keyId: toHex(pending.keyId), value: pending.terms.value, currency: pending.terms.currency },
     denominations: denominations.sort((a, b) => b.value - a.value),
     totals,

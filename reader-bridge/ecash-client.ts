@@ -119,7 +119,7 @@ const COMMANDS = {
     notFound: 'the card does not hold the coins asked for (they may be spent already)',
   },
   readLog: { name: 'READ LOG', cla: CLA_ECASH, ins: ECASH_INS.READ_LOG, commandClass: 'control' },
-  setLimit: { name: 'SET LIMIT', cla: CLA_ECASH, ins: ECASH_INS.SET_LIMIT, commandClass: 'control' },
+  setLimit: { name: 'SET LIMIT', cla: CLA_ECASH, ins: ECASH_INS.SET_LIMIT, commandClass: 'pin' },
   cost: { name: 'GET COST', cla: CLA_ECASH, ins: ECASH_INS.GET_COST, commandClass: 'control' },
 } as const satisfies Record<string, CommandSpec>;
 
@@ -296,8 +296,9 @@ export class EcashCardClient {
     return this.decode(COMMANDS.readLog, () => decodeLog(r.data));
   }
 
-  async setLimit(limit: number): Promise<void> {
-    await this.run(COMMANDS.setLimit, encodeSetLimit(limit), undefined);
+  /** SET LIMIT: the holder's PIN goes with it (a wrong one costs a try, like VERIFY). */
+  async setLimit(pin: string, limit: number): Promise<void> {
+    await this.run(COMMANDS.setLimit, encodeSetLimit({ pin, limit }), undefined);
   }
 
   /** The work counts of the previous command. */

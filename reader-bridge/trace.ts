@@ -32,7 +32,7 @@ export function carriesSecret(command: Uint8Array): boolean {
   const cla = command[0]!;
   const ins = command[1]!;
   const proprietary = (cla & 0x80) !== 0;
-  if (proprietary) return ins === ECASH_INS.PERSONALISE;
+  if (proprietary) return ins === ECASH_INS.PERSONALISE || ins === ECASH_INS.SET_LIMIT;
   return ins === ISO_INS.VERIFY || ins === ISO_INS.CHANGE_REFERENCE_DATA || ins === ISO_INS.RESET_RETRY_COUNTER;
 }
 

@@ -77,6 +77,11 @@ export interface CoinToSpend {
 }
 
 export class EcashApplet implements Applet {
+  /**
+   * The PIN state (RAM: a reset or power loss clears it). A successful VERIFY opens it for the
+   * loading and administration commands of the session, and it authorises ONE payment: the PAY
+   * that spends (or a SET LIMIT) ends it. docs/card.md, "PIN policy".
+   */
   private pinVerified = false;
   private identity: GroupElement | undefined;
 
@@ -255,14 +260,21 @@ export class EcashApplet implements Applet {
 
   // --------------------------------------------------------------------------- PIN and PUK
 
-  /** Decrement, commit, compare: a tear during a wrong guess still costs the try. */
+  /**
+   * Decrement, commit, compare: a tear during a wrong guess still costs the try. A right PIN also
+   * resets the amount paid without it, in the transaction that restores the tries.
+   */
   private checkSecret(which: 'pin' | 'puk', presented: string): boolean {
     const E = this.E;
-    const check = this.account()[which];
+    const account = this.account();
+    const check = account[which];
     if (check.tries === 0) refuse(SW.AUTH_METHOD_BLOCKED, `the ${which.toUpperCase()} is blocked`);
     this.atomically(() => this.store.writeTries(E, which, check.tries - 1));
     if (!secretMatches(check, presented)) return false;
-    this.atomically(() => this.store.writeTries(E, which, which === 'pin' ? PIN_TRIES : PUK_TRIES));
+    this.atomically(() => {
+      this.store.writeTries(E, which, which === 'pin' ? PIN_TRIES : PUK_TRIES);
+      if (which === 'pin' && account.noPinSpent !== 0) this.store.writeNoPinSpent(E, 0);
+    });
     return true;
   }
 
@@ -325,6 +337,7 @@ export class EcashApplet implements Applet {
         puk: makeSecretCheck(req.puk, PUK_TRIES, this.rng),
         noPinLimit: req.noPinLimit,
         paymentSeq: 0,
+        noPinSpent: 0,
       }),
     );
     this.identity = I;
@@ -486,8 +499,14 @@ export class EcashApplet implements Applet {
     const amount = chosen.reduce((sum, c) => sum + c.key.value, 0);
     if (!Number.isSafeInteger(amount)) refuse(SW.INVALID_DATA, 'the payment amount is out of range');
     const account = this.account();
-    if (amount > account.noPinLimit && !this.pinVerified) {
-      refuse(SW.SECURITY_STATUS_NOT_SATISFIED, 'this payment is above the no-PIN limit: VERIFY the PIN first');
+    // A payment with the PIN uses up the verification; one without adds to the cumulative amount.
+    const withPin = this.pinVerified;
+    const noPinSpent = withPin ? account.noPinSpent : account.noPinSpent + amount;
+    if (!withPin && !(Number.isSafeInteger(noPinSpent) && noPinSpent <= account.noPinLimit)) {
+      refuse(
+        SW.SECURITY_STATUS_NOT_SATISFIED,
+        `this payment with the ${account.noPinSpent} paid without the PIN since it was last verified exceeds the no-PIN limit of ${account.noPinLimit}: VERIFY the PIN first`,
+      );
     }
 
     // The payment step proper: per coin one hash (d) and two multiplications mod q, no group operation.
@@ -501,11 +520,12 @@ export class EcashApplet implements Applet {
     });
     const seq = account.paymentSeq + 1;
     this.atomically(() => {
-      this.store.writePaymentSeq(E, seq);
+      this.store.writePaymentCounters(E, seq, noPinSpent);
       spends.forEach((spend, position) => this.spendCoin(spend, seq, position));
       this.writeLogEntry({ seq, context: req.context, amount, currency, coins: spends.length });
       this.store.writeLastPayment(E, { seq, requestHash, coins: spends.length });
     });
+    this.pinVerified = false;
     return encodePayResponse(group, spends.map((s) => s.paid));
   }
 
@@ -564,10 +584,16 @@ export class EcashApplet implements Applet {
     return encodeLog(entries.map(({ timestamp, merchantId, terminalId, amount, currency, coins }) => ({ timestamp, merchantId, terminalId, amount, currency, coins })));
   }
 
+  /**
+   * A new limit decides what can be paid without the PIN, so SET LIMIT carries the PIN itself
+   * (checked like VERIFY: a wrong one costs a try) rather than riding on the session's
+   * verification, which a reader could use for it before the payment the holder meant.
+   */
   private setLimit(data: Uint8Array): Uint8Array {
-    this.requirePin();
-    const limit = parseData(() => decodeSetLimit(data));
-    this.atomically(() => this.store.writeNoPinLimit(this.E, limit));
+    this.group();
+    const req = parseData(() => decodeSetLimit(data));
+    if (!this.checkSecret('pin', req.pin)) this.wrongPin();
+    this.atomically(() => this.store.writeNoPinLimit(this.E, req.limit));
     return new Uint8Array(0);
   }
 }

@@ -20,7 +20,8 @@ import { JOURNAL_CAPACITY } from './layout.js';
 import type { NvmDevice } from './nvm.js';
 
 export const IMAGE_MAGIC = new TextEncoder().encode('ECASHNVM');
-export const IMAGE_FORMAT_VERSION = 1;
+/** 2: the account record holds the cumulative no-PIN amount (format 1 is upgraded: upgrade.ts). */
+export const IMAGE_FORMAT_VERSION = 2;
 export const IMAGE_HEADER_LENGTH = 32;
 export const JOURNAL_OFFSET = IMAGE_HEADER_LENGTH;
 const JOURNAL_HEADER_LENGTH = 16;
@@ -43,7 +44,7 @@ function readU32(b: Uint8Array, off: number): number {
   return new DataView(b.buffer, b.byteOffset + off, 4).getUint32(0, false);
 }
 
-function imageHeader(capacity: number, journalCapacity: number): Uint8Array {
+export function imageHeader(capacity: number, journalCapacity: number): Uint8Array {
   const h = new Uint8Array(IMAGE_HEADER_LENGTH);
   h.set(IMAGE_MAGIC, 0);
   h[8] = IMAGE_FORMAT_VERSION >> 8;
@@ -65,6 +66,8 @@ export class PersistentMemory {
     private readonly device: NvmDevice,
     readonly journalCapacity: number,
     mirror: Uint8Array,
+    /** The image's format version (only the current one is ever used by a card; see upgrade.ts). */
+    readonly version: number,
   ) {
     this.mirror = mirror;
   }
@@ -76,9 +79,22 @@ export class PersistentMemory {
 
   /**
    * Power-up: checks the image header (a foreign or corrupt image is refused) and finishes or
-   * discards an interrupted transaction.
+   * discards an interrupted transaction. An image of an earlier format is refused with
+   * `card-image-old-format`: `openCard` upgrades it first.
    */
   static load(device: NvmDevice): PersistentMemory {
+    const memory = PersistentMemory.loadAnyVersion(device);
+    if (memory.version !== IMAGE_FORMAT_VERSION) {
+      throw new EcashError(
+        'card-image-old-format',
+        `the card image has format version ${memory.version}; open it with this version's \`ecash card serve\` (or openCard), which upgrades it to ${IMAGE_FORMAT_VERSION}`,
+      );
+    }
+    return memory;
+  }
+
+  /** As `load`, for the upgrade of an earlier format too (the journal is the same in every format). */
+  static loadAnyVersion(device: NvmDevice): PersistentMemory {
     const image = device.readAll();
     if (image.length < IMAGE_HEADER_LENGTH || !bytesEqual(image.subarray(0, IMAGE_MAGIC.length), IMAGE_MAGIC)) {
       throw new EcashError('card-image-foreign', 'this file is not an e-cash card image (wrong magic); create one with `ecash card create`');
@@ -88,15 +104,15 @@ export class PersistentMemory {
       throw new EcashError('card-image-corrupt', 'the card image header fails its checksum: the file is damaged');
     }
     const version = (header[8]! << 8) | header[9]!;
-    if (version !== IMAGE_FORMAT_VERSION) {
-      throw new EcashError('card-image-foreign', `the card image has format version ${version}; this card supports ${IMAGE_FORMAT_VERSION}`);
+    if (version < 1 || version > IMAGE_FORMAT_VERSION) {
+      throw new EcashError('card-image-foreign', `the card image has format version ${version}; this card supports 1 to ${IMAGE_FORMAT_VERSION} (a newer program made it?)`);
     }
     const capacity = readU32(header, 10);
     const journalCapacity = readU32(header, 14);
     if (capacity !== image.length || JOURNAL_OFFSET + JOURNAL_HEADER_LENGTH + journalCapacity > capacity) {
       throw new EcashError('card-image-corrupt', `the card image declares ${capacity} bytes but the file holds ${image.length}: it was truncated or extended`);
     }
-    const memory = new PersistentMemory(device, journalCapacity, image);
+    const memory = new PersistentMemory(device, journalCapacity, image, version);
     memory.recover();
     return memory;
   }

@@ -47,7 +47,9 @@ export const ACCOUNT_AFTER_I = {
   pukTries: 97,
   noPinLimit: 98,
   paymentSeq: 106,
-  end: 110,
+  /** Image format 2: the amount paid without the PIN since the last PIN verification (u64). */
+  noPinSpent: 110,
+  end: 118,
 } as const;
 export const ACCOUNT_PERSONALISED = 0xa5;
 

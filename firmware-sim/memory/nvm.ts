@@ -3,7 +3,8 @@
  * written at offsets. Two devices: an image file on disk and a RAM array (tests, demo). A tear
  * (the card pulled from the field) can be injected at any write, landing part of that write.
  */
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { EcashError } from '../../core/index.js';
 import { ImageLock } from './image-lock.js';
 
@@ -99,7 +100,39 @@ export class FileNvm implements NvmDevice {
       closeSync(fd);
       throw e;
     }
+    // A format upgrade interrupted before its rename left a copy of the card: not a second card.
+    if (!opts.readOnly && existsSync(FileNvm.upgradePath(path))) unlinkSync(FileNvm.upgradePath(path));
     return new FileNvm(fd, path, lock);
+  }
+
+  private static upgradePath(path: string): string {
+    return `${path}.upgrade`;
+  }
+
+  /**
+   * Replaces the whole image at once (a format upgrade): a new file, synced, renamed over the old
+   * one, so that a crash leaves the old image or the new one, never a mixture.
+   */
+  replaceAll(bytes: Uint8Array): void {
+    if (bytes.length !== this.size) throw new EcashError('card-internal', 'a replacement image must keep the image size');
+    const tmp = FileNvm.upgradePath(this.path);
+    const fd = openSync(tmp, 'w', fstatSync(this.handle).mode & 0o777);
+    try {
+      let done = 0;
+      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, done);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.path);
+    const dir = openSync(dirname(this.path), 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+    closeSync(this.handle);
+    this.fd = openSync(this.path, 'r+');
   }
 
   private get handle(): number {

@@ -51,6 +51,8 @@ export interface AccountRecord {
   noPinLimit: number;
   /** Counts the card's payments; the last payment's coins carry its value. */
   paymentSeq: number;
+  /** Paid without the PIN since the last PIN verification (the cumulative no-PIN amount). */
+  noPinSpent: number;
 }
 
 export interface PendingRecord {
@@ -226,7 +228,7 @@ export class WalletStore {
     const secret = (): SecretCheck => ({ salt: r.take(16).slice(), hash: r.take(32).slice(), tries: r.u8() });
     const pin = secret();
     const puk = secret();
-    return { suite, u1, I, pin, puk, noPinLimit: safeNumber(r.u64()), paymentSeq: r.u32() };
+    return { suite, u1, I, pin, puk, noPinLimit: safeNumber(r.u64()), paymentSeq: r.u32(), noPinSpent: safeNumber(r.u64()) };
   }
 
   writeAccount(elementLength: number, a: AccountRecord): void {
@@ -242,6 +244,7 @@ export class WalletStore {
         secret(a.puk),
         u64be(a.noPinLimit),
         u32be(a.paymentSeq),
+        u64be(a.noPinSpent),
       ),
     );
   }
@@ -261,8 +264,13 @@ export class WalletStore {
     this.writeField(this.layoutFor(elementLength).account, ACCOUNT.I + elementLength + ACCOUNT_AFTER_I.noPinLimit, u64be(limit));
   }
 
-  writePaymentSeq(elementLength: number, seq: number): void {
-    this.writeField(this.layoutFor(elementLength).account, ACCOUNT.I + elementLength + ACCOUNT_AFTER_I.paymentSeq, u32be(seq));
+  /** A payment's account update: its number and the cumulative no-PIN amount, side by side in one write. */
+  writePaymentCounters(elementLength: number, seq: number, noPinSpent: number): void {
+    this.writeField(this.layoutFor(elementLength).account, ACCOUNT.I + elementLength + ACCOUNT_AFTER_I.paymentSeq, concatBytes(u32be(seq), u64be(noPinSpent)));
+  }
+
+  writeNoPinSpent(elementLength: number, amount: number): void {
+    this.writeField(this.layoutFor(elementLength).account, ACCOUNT.I + elementLength + ACCOUNT_AFTER_I.noPinSpent, u64be(amount));
   }
 
   // ----------------------------------------------------------------------------- pending

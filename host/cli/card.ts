@@ -48,7 +48,8 @@ function describeCard(file: string, s: CardImageSummary): string {
     `card ${file}: ${s.personalised ? s.suite : 'factory-fresh'}, ${s.capacity} bytes, ${s.coinSlots} coin slots (${s.freeSlots} free)`,
   ];
   if (s.personalised) {
-    lines.push(`PIN: ${s.pinTriesLeft} tries left, PUK: ${s.pukTriesLeft} tries left; payments up to ${s.noPinLimit} need no PIN`);
+    lines.push(`PIN: ${s.pinTriesLeft} tries left, PUK: ${s.pukTriesLeft} tries left`);
+    lines.push(`payments without the PIN: ${s.noPinSpent} of ${s.noPinLimit} used since the PIN was last entered (the card asks for it beyond that)`);
     const totals = Object.entries(s.totals).map(([c, v]) => `${v} ${c}`);
     lines.push(`balance: ${totals.length === 0 ? 'empty' : totals.join(', ')}`);
     for (const d of s.denominations) lines.push(`  ${d.count} × ${d.value} ${d.currency}${d.scope ? ` (${d.scope})` : ''}  key ${d.keyId.slice(0, 16)}…`);
@@ -91,7 +92,7 @@ export function registerCardCommands(program: Command): void {
     .option('--puk <digits>', 'the unblocking PUK, 8-16 digits (default: a random 10-digit PUK, printed)')
     .option('--suite <id>', `group suite: ${SUITE_IDS.join(', ')}`, DEFAULT_SUITE)
     .option('--capacity <bytes>', 'persistent memory size of the card', String(DEFAULT_CAPACITY))
-    .option('--limit <minor units>', 'payments up to this total need no PIN (0: every payment needs it)', '0')
+    .option('--limit <minor units>', 'payments need no PIN until together they exceed this (a PIN entry starts the count again; 0: every payment needs it)', '0')
     .action(
       action(async (file: string, opts: CreateOptions, cmd: Command) => {
         const suite = opts.suite ?? DEFAULT_SUITE;

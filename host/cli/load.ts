@@ -67,7 +67,7 @@ async function openHolderCard(opts: HolderOptions) {
     const card = new EcashCardClient(opened.client);
     await card.select();
     await card.verifyPin(pin);
-    return { card, close: () => opened.close('reset') };
+    return { card, verifyPin: () => card.verifyPin(pin), close: () => opened.close('reset') };
   } catch (e) {
     await opened.close('reset');
     throw e;
@@ -136,12 +136,12 @@ export function registerLoadCommands(program: Command): void {
         const currency = parseCurrency(opts.currency);
         const issuer = await httpIssuer(bankClientFrom(opts), opts.account);
         const journal = new LoadJournal(opts.journal);
-        const { card, close } = await openHolderCard(opts);
+        const { card, verifyPin, close } = await openHolderCard(opts);
         const bar = progressBar(json, currency);
         try {
           const base = { card, bank: issuer, journal, account: opts.account, currency, onProgress: (p: LoadProgress) => bar.update(p) };
           const loaded = amount === undefined ? undefined : await loadCard({ ...base, amount });
-          const rebalanced = opts.rebalance ? await rebalanceCard(base) : undefined;
+          const rebalanced = opts.rebalance ? await rebalanceCard({ ...base, verifyPin }) : undefined;
           bar.stop();
           const result = { ...(loaded === undefined ? {} : { loaded }), ...(rebalanced === undefined ? {} : { rebalanced }), balance: (await card.balance()).map((b) => ({ ...b, keyId: toHex(b.keyId) })) };
           printResult({ json }, result, () =>

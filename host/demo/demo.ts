@@ -63,13 +63,26 @@ const DAY = 24 * 3600 * 1000;
 export const DEMO_PIN = '2468';
 export const DEMO_PUK = '13579246';
 
-/** Runs a payment at `terminal` with `card` tapped on `reader` and returns its final view. */
-async function tap(terminal: PaymentTerminal, readers: VirtualTransport, reader: string, card: EcashCard, amount: number, reference: string): Promise<PaymentView> {
+/**
+ * Runs a payment at `terminal` with `card` tapped on `reader` and returns its final view. When the
+ * card asks for the PIN (its no-PIN total is reached), the holder types it on the terminal.
+ */
+async function tap(terminal: PaymentTerminal, readers: VirtualTransport, reader: string, card: EcashCard, amount: number, reference: string, say: (line: string) => void): Promise<PaymentView> {
   const { id } = terminal.startPayment({ amount, currency: CURRENCY, reference });
-  readers.insertCard(reader, card);
-  const view = await terminal.outcome(id);
-  readers.removeCard(reader);
-  return view;
+  const onEvent = (eventId: string, event: { state: string }) => {
+    if (eventId !== id || event.state !== 'pin-required') return;
+    say(`pos: the card asks for the PIN (the payments without it have reached its no-PIN limit); the holder enters it`);
+    terminal.supplyPin(id, DEMO_PIN);
+  };
+  terminal.on('payment-event', onEvent);
+  try {
+    readers.insertCard(reader, card);
+    const view = await terminal.outcome(id);
+    readers.removeCard(reader);
+    return view;
+  } finally {
+    terminal.off('payment-event', onEvent);
+  }
 }
 
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
@@ -169,7 +182,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       say(`pos ${where}: ${formatAmount(v.amount, v.currency)} approved ${v.mode}, ${v.coins.length} coin${v.coins.length === 1 ? '' : 's'} (${v.coins.map((c) => formatAmount(c.value, CURRENCY)).join(' + ')}), payment ${v.id}`);
     };
     for (const [amount, ref] of [[1_234, 'order-1'], [500, 'order-2']] as const) {
-      const v = await tap(shop, readers, 'Counter 1', card, amount, ref);
+      const v = await tap(shop, readers, 'Counter 1', card, amount, ref, say);
       paid(v, 'corner-shop');
     }
 
@@ -184,10 +197,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       clone.close();
     });
     say('fraud: someone copies the card\'s memory (a cloned card with the same coins)');
-    const first = await tap(shop, readers, 'Counter 1', card, 700, 'order-3');
+    const first = await tap(shop, readers, 'Counter 1', card, 700, 'order-3', say);
     paid(first, 'corner-shop');
     const cafe = await terminal('cafe', 'cafe-t1', 'Counter 2', 'offline');
-    const second = await tap(cafe, readers, 'Counter 2', clone, 700, 'latte');
+    const second = await tap(cafe, readers, 'Counter 2', clone, 700, 'latte', say);
     paid(second, 'cafe (the clone, offline: the cafe cannot know)');
 
     // ----------------------------------------------------------------------------- settlement
@@ -205,12 +218,12 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
 
     // An online shop refuses the clone at the counter: it deposits before approving.
     const kiosk = await terminal('kiosk', 'kiosk-t1', 'Counter 3', 'online');
-    const honest = await tap(shop, readers, 'Counter 1', card, 100, 'order-4');
+    const honest = await tap(shop, readers, 'Counter 1', card, 100, 'order-4', say);
     paid(honest, 'corner-shop');
     await shop.settle();
     clone.close();
     clone = openCard(clonePath);
-    const refused = await tap(kiosk, readers, 'Counter 3', clone, 100, 'ticket');
+    const refused = await tap(kiosk, readers, 'Counter 3', clone, 100, 'ticket', say);
     const why = refused.events[refused.events.length - 1]!.detail as { code?: string } | null;
     if (refused.state !== 'declined' || why?.code !== 'double-spend') {
       throw new EcashError('demo-failed', `the online kiosk did not refuse the clone (state ${refused.state}, ${why?.code ?? 'no code'})`);

@@ -185,9 +185,11 @@ export interface RebalanceReport {
 /**
  * Exchanges the card's coins for the mix `planRebalance` recommends: the card pays the coins to
  * give back to the holder's own account (deposited at once), then the same value is withdrawn
- * in better denominations. The PIN must already be verified on `card`.
+ * in better denominations. The PIN must already be verified on `card`; the payment uses that
+ * verification up (the card authorises one payment per PIN entry), so `verifyPin` verifies it
+ * again for what follows.
  */
-export async function rebalanceCard(opts: LoadOptions): Promise<RebalanceReport> {
+export async function rebalanceCard(opts: LoadOptions & { verifyPin: () => Promise<void> }): Promise<RebalanceReport> {
   const now = opts.now ?? Date.now;
   const { card, bank } = opts;
   const { recovered, unresolved } = await recoverInterruptedLoads(opts);
@@ -218,6 +220,7 @@ export async function rebalanceCard(opts: LoadOptions): Promise<RebalanceReport>
     nonce: new Uint8Array(randomBytes(NONCE_LENGTH)),
   };
   const paid = await card.pay({ context, coins });
+  await opts.verifyPin();
   const transcripts = paymentTranscripts(context, paid);
   const batchId = `rebalance-${opts.account}-${toHex(context.nonce)}`;
   const outcomes = await bank.depositToAccount(batchId, transcripts);

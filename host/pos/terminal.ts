@@ -571,8 +571,8 @@ export class PaymentTerminal extends EventEmitter {
           throw new Decline('card-did-not-pay', 'the card no longer holds the coins this payment asked for and did not pay it: start a new payment');
         }
         if (!isEcashError(e, 'pin-required')) throw e;
-        this.record(id, 'pin-required', { message: 'the amount is above the card holder\'s no-PIN limit: enter the PIN' });
-        const pin = await new Promise<string>((resolve, reject) => {
+        // Ready for the PIN before anyone hears that it is wanted.
+        const entered = new Promise<string>((resolve, reject) => {
           const timer = setTimeout(() => reject(new Decline('pin-timeout', 'no PIN was entered in time')), this.config.pinWaitMs);
           active.abort.signal.addEventListener('abort', () => reject(new EcashError('cancelled', 'cancelled')), { once: true });
           active.pin = (p) => {
@@ -581,6 +581,10 @@ export class PaymentTerminal extends EventEmitter {
             resolve(p);
           };
         });
+        this.record(id, 'pin-required', {
+          message: "the card asks for the holder's PIN: this payment, with what was paid without the PIN since it was last entered, is above the card's no-PIN limit",
+        });
+        const pin = await entered;
         try {
           await card.verifyPin(pin);
         } catch (err) {

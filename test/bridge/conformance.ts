@@ -190,11 +190,15 @@ export function conformanceSuite(name: string, makeFixture: () => Promise<Confor
       // a lost answer is recovered by asking again: the same coins, the same responses
       expect(await card.pay(request)).toEqual(paid);
       expect(await card.balance()).toMatchObject([{ count: 1 }]);
+      // The payment used up the verification: one PIN entry, one payment.
+      await expect(card.pay(bank.payment(1))).rejects.toSatisfy((e) => isEcashError(e, 'pin-required'));
+      await card.verifyPin(PIN);
       await expect(card.pay(bank.payment(2))).rejects.toSatisfy((e) => isEcashError(e, 'card-not-found'));
 
       const log = await card.readLog();
       expect(log[0]).toMatchObject({ merchantId: 'shop-42', terminalId: 'till-1', amount: 200, currency: 'EUR', coins: 2 });
-      await card.setLimit(500);
+      await expect(card.setLimit('0000', 500)).rejects.toSatisfy((e) => isEcashError(e, 'pin-wrong'));
+      await card.setLimit(PIN, 500);
       const cost = await card.cost();
       expect(cost.exp).toBe(0);
       await card.changePin(PIN, '97531');

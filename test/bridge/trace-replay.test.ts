@@ -16,11 +16,12 @@ import {
 const PIN = '31323334'; // "1234"
 
 describe('redaction', () => {
-  it('hides the body of VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER and PERSONALISE', () => {
+  it('hides the body of VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER, PERSONALISE and SET LIMIT', () => {
     expect(redactCommand(fromHex('0020008004' + PIN))).toBe('00200080 [redacted]');
     expect(redactCommand(fromHex('002400800a04' + PIN + '04' + PIN))).toBe('00240080 [redacted]');
     expect(redactCommand(fromHex('002c008006' + '04' + PIN + '00'))).toBe('002c0080 [redacted]');
     expect(redactCommand(fromHex('8010000003010203'))).toBe('80100000 [redacted]');
+    expect(redactCommand(fromHex('804800000d04' + PIN + '0000000000000064'))).toBe('80480000 [redacted]');
     // a chained part of PERSONALISE carries secrets just the same
     expect(redactCommand(fromHex('9010000003010203'))).toBe('90100000 [redacted]');
     // even a malformed VERIFY is judged on its header

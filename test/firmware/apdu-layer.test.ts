@@ -50,7 +50,7 @@ describe('APDU layer', () => {
     expect(await sw(card, '80 30 00')).toBe(0x6700); // shorter than a header
     expect(await sw(card, '80 30 00 00 05 01 02')).toBe(0x6700); // Lc does not match
     expect(await sw(card, '80 30 00 00 02 01 02 00')).toBe(0x6700); // GET BALANCE takes no data
-    expect(await sw(card, '80 48 00 00 07 00 00 00 00 00 00 01')).toBe(0x6982); // PIN before length
+    expect(await sw(card, '80 46 00 00 01 01')).toBe(0x6982); // PIN before length
     expect(await sw(card, '00 C0 00 00 10')).toBe(0x6985); // nothing to get
     expect(await sw(card, '00 C0 01 00 10')).toBe(0x6a86);
     expect(await sw(card, '80 10 00 00 01 01')).toBe(0x6985); // personalised already
@@ -71,9 +71,9 @@ describe('APDU layer', () => {
     expect((await raw(card, '00 C0 00 00 12')).sw).toBe(0x9000);
     const extended = await raw(card, '80 30 00 00 00 00 00'); // case 2 extended
     expect(decodeBalance(extended.data)[0]!.count).toBe(1);
-    await verifyPin(card);
-    const ext3 = await raw(card, '80 48 00 00 00 00 08 00 00 00 00 00 00 00 64'); // case 3 extended
+    const ext3 = await raw(card, '80 48 00 00 00 00 0D 04 31 32 33 34 00 00 00 00 00 00 00 64'); // case 3 extended (SET LIMIT with its PIN)
     expect(ext3.sw).toBe(0x9000);
+    await verifyPin(card);
     expect(await sw(card, '80 26 00 00')).toBe(0x6a88); // case 1
   });
 

@@ -78,19 +78,22 @@ describe('PIN', () => {
     expect((await send(card, CLA_ISO, ISO_INS.VERIFY, new Uint8Array(0), { p2: PIN_REFERENCE })).sw).toBe(0x63c3);
   });
 
-  it('guards loading and administration, not balance or small payments', async () => {
+  it('guards loading and administration, not balance or small payments; SET LIMIT carries the PIN', async () => {
     const { card, bank } = await freshCard('ristretto255-sha512', 500);
     await bank.withdraw(card, 200);
     await bank.withdraw(card, 500);
     card.reset();
     await select(card);
     expect((await bank.begin(card, 200)).sw).toBe(0x6982);
-    expect((await send(card, CLA_ECASH, ECASH_INS.SET_LIMIT, encodeSetLimit(0))).sw).toBe(0x6982);
     expect((await send(card, CLA_ECASH, ECASH_INS.OPEN_ACCOUNT, Uint8Array.of(1, 0x61))).sw).toBe(0x6982);
+    expect((await send(card, CLA_ECASH, ECASH_INS.SET_LIMIT, encodeSetLimit({ pin: '0000', limit: 0 }))).sw).toBe(0x63c2);
+    expect((await send(card, CLA_ECASH, ECASH_INS.SET_LIMIT, encodeSetLimit({ pin: PIN, limit: 500 }))).sw).toBe(0x9000);
+    // SET LIMIT's own PIN opens no session.
+    expect((await send(card, CLA_ECASH, ECASH_INS.READ_LOG)).sw).toBe(0x6982);
     expect((await balance(card)).length).toBe(2);
     const group = getGroup('ristretto255-sha512');
     expect((await pay(card, group, paymentContext(), [{ keyId: bank.key(200).key.keyId, count: 1 }])).sw).toBe(0x9000);
-    // 500 alone is at the limit (allowed); 500 + 200 would be over it.
+    // 500 alone is at the limit (allowed) once a PIN verification has reset the 200 paid without it.
     await verifyPin(card);
     await bank.withdraw(card, 200);
     card.reset();
@@ -98,6 +101,45 @@ describe('PIN', () => {
     const over = await pay(card, group, paymentContext(), [{ keyId: bank.key(200).key.keyId, count: 1 }, { keyId: bank.key(500).key.keyId, count: 1 }]);
     expect(over.sw).toBe(0x6982);
     expect((await pay(card, group, paymentContext(), [{ keyId: bank.key(500).key.keyId, count: 1 }])).sw).toBe(0x9000);
+  });
+
+  it('lets a verification authorise one payment, and payments without it share a limit that only the PIN resets', async () => {
+    const { card, bank } = await freshCard('ristretto255-sha512', 300);
+    for (const v of [100, 100, 100, 100, 100, 100, 500, 500]) await bank.withdraw(card, v);
+    card.reset();
+    await select(card);
+    const group = getGroup('ristretto255-sha512');
+    const payOne = async (value: number, ctx = paymentContext()) => (await pay(card, group, ctx, [{ keyId: bank.key(value).key.keyId, count: 1 }])).sw;
+    const pinState = async () => (await send(card, CLA_ISO, ISO_INS.VERIFY, new Uint8Array(0), { p2: PIN_REFERENCE })).sw;
+    expect(await payOne(100)).toBe(0x9000);
+    expect(await payOne(100)).toBe(0x9000);
+    card.powerOff(); // pulling the card keeps the running total
+    card.powerOn();
+    await select(card);
+    expect(await payOne(100)).toBe(0x9000);
+    expect(await payOne(100)).toBe(0x6982);
+
+    // With the PIN: one payment (not counted in the total, which the verification reset).
+    expect((await verifyPin(card)).sw).toBe(0x9000);
+    expect(await pinState()).toBe(0x9000);
+    const ctx = paymentContext();
+    const withPin = await pay(card, group, ctx, [{ keyId: bank.key(500).key.keyId, count: 1 }]);
+    expect(withPin.sw).toBe(0x9000);
+    expect(await pinState()).toBe(0x63c3);
+    expect((await send(card, CLA_ECASH, ECASH_INS.READ_LOG)).sw).toBe(0x6982);
+    expect(await payOne(500)).toBe(0x6982);
+    // The lost answer of the PIN payment is still recovered: same request, same answer.
+    const again = await pay(card, group, ctx, [{ keyId: bank.key(500).key.keyId, count: 1 }]);
+    expect(again.sw).toBe(0x9000);
+    expect(again.paid[0]!.r1).toBe(withPin.paid[0]!.r1);
+    // The verification reset the total: up to 300 without the PIN again.
+    expect(await payOne(100)).toBe(0x9000);
+    expect(await payOne(100)).toBe(0x9000);
+    expect(await payOne(500)).toBe(0x6982);
+    // CHANGE REFERENCE DATA verifies the PIN too: it resets the total and authorises one payment.
+    expect((await send(card, CLA_ISO, ISO_INS.CHANGE_REFERENCE_DATA, encodeChangePin({ oldPin: PIN, newPin: PIN }), { p2: PIN_REFERENCE })).sw).toBe(0x9000);
+    expect(await payOne(500)).toBe(0x9000);
+    expect(await payOne(100)).toBe(0x9000);
   });
 });
 
@@ -131,6 +173,7 @@ describe('withdrawal', () => {
     expect((await bank.begin(card, 10)).sw).toBe(0x6a84);
     const group = getGroup('modp2048-256');
     expect((await pay(card, group, paymentContext(), [{ keyId: bank.key(10).key.keyId, count: 1 }])).sw).toBe(0x9000);
+    await verifyPin(card); // the payment used up the verification
     await bank.withdraw(card, 10);
     expect((await balance(card))[0]!.count).toBe(fci.capacity);
   });
@@ -204,6 +247,7 @@ describe('payment', () => {
     expect((await pay(card, group, paymentContext(), [{ keyId: new Uint8Array(32), count: 1 }])).sw).toBe(0x6a88);
     expect((await pay(card, group, paymentContext('shop-a'), [{ keyId: usd.key.keyId, count: 1 }])).sw).toBe(0x9000);
     expect((await pay(card, group, paymentContext('shop-b'), [{ keyId: bank.key(100).key.keyId, count: 1 }])).sw).toBe(0x9000);
+    await verifyPin(card);
     const log = decodeLog(await expectOk(send(card, CLA_ECASH, ECASH_INS.READ_LOG)));
     expect(log.map((e) => [e.merchantId, e.amount, e.currency, e.coins])).toEqual([['shop-b', 100, 'EUR', 1], ['shop-a', 7, 'USD', 1]]);
   });
@@ -212,9 +256,11 @@ describe('payment', () => {
     const { card, bank } = await freshCard('ristretto255-sha512', 10_000);
     const group = getGroup('ristretto255-sha512');
     for (let i = 0; i < 12; i++) {
+      await verifyPin(card);
       await bank.withdraw(card, 1);
       expect((await pay(card, group, paymentContext(`shop-${i}`), [{ keyId: bank.key(1).key.keyId, count: 1 }])).sw).toBe(0x9000);
     }
+    await verifyPin(card);
     const log = decodeLog(await expectOk(send(card, CLA_ECASH, ECASH_INS.READ_LOG)));
     expect(log.map((e) => e.merchantId)).toEqual(Array.from({ length: 10 }, (_, i) => `shop-${11 - i}`));
   });

@@ -139,11 +139,13 @@ describe('card protocol, suite-independent messages', () => {
     expect(decodeUnblockPin(encodeUnblockPin({ puk: '12345678', newPin: '0000' }))).toEqual({ puk: '12345678', newPin: '0000' });
     const p = { suite: 'ristretto255-sha512' as const, pin: '1234', puk: '1234567890', noPinLimit: 2000 };
     expect(decodePersonalise(encodePersonalise(p))).toEqual(p);
-    expect(decodeSetLimit(encodeSetLimit(0))).toBe(0);
+    expect(decodeSetLimit(encodeSetLimit({ pin: '1234', limit: 0 }))).toEqual({ pin: '1234', limit: 0 });
+    expectCode(() => encodeSetLimit({ pin: '12', limit: 5 }), 'bad-card-message');
     expectCode(() => decodeVerify(new TextEncoder().encode('12a4')), 'bad-card-message');
     expectCode(() => decodeVerify(new TextEncoder().encode('123')), 'bad-card-message');
     expectCode(() => encodeUnblockPin({ puk: '1234567', newPin: '1234' }), 'bad-card-message');
     expectCode(() => decodeSetLimit(new Uint8Array(7)), 'truncated');
+    expectCode(() => decodeSetLimit(Uint8Array.of(4, 0x31, 0x32, 0x33, 0x34, 0, 0, 0, 0, 0, 0, 0)), 'truncated');
     expectCode(() => decodePersonalise(Uint8Array.of(9, 4, 0x31, 0x32, 0x33, 0x34)), 'bad-card-message');
   });
 

@@ -5,7 +5,9 @@
  * exactly one of the states the untorn command passes through between transactions (before,
  * after, or between its transactions), and the wallet must be sound: every coin the card lists
  * pays and verifies (so it kept all its secrets), no erased coin can be paid, and a pending
- * withdrawal is whole. A second tear during recovery itself is covered for PAY.
+ * withdrawal is whole. A second tear during recovery itself is covered for PAY. PAY runs with and
+ * without the PIN: without it, the cumulative no-PIN amount is written in the transaction that
+ * erases the coins; a right PIN resets it in the transaction that restores the try counter.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -94,11 +96,14 @@ async function walletImage(opts: { pending?: boolean } = {}): Promise<{ image: U
   await verifyPin(card);
   const bank = new TestBank(SUITE, seededRandom('tear-bank'));
   await bank.open(card);
-  for (const v of [100, 100, 20]) await bank.withdraw(card, v);
-  // A payment, so the last-payment record and spent slots exist too.
+  for (const v of [100, 100, 20, 5]) await bank.withdraw(card, v);
+  // Payments, so the last-payment record, spent slots and a cumulative no-PIN amount exist too:
+  // one with the PIN (it uses up the verification), one without.
   await pay(card, bank.group, paymentContext('setup-shop'), [{ keyId: bank.key(20).key.keyId, count: 1 }]);
+  await pay(card, bank.group, paymentContext('setup-shop'), [{ keyId: bank.key(5).key.keyId, count: 1 }]);
   let pendingR: bigint | undefined;
   if (opts.pending) {
+    await verifyPin(card);
     const { session, c } = await bank.begin(card, 50);
     pendingR = session.answer(c);
   }
@@ -147,7 +152,7 @@ async function scenarios(): Promise<Scenario[]> {
       prepare: select,
       command: (c) => ok(send(c, CLA_ISO, ISO_INS.RESET_RETRY_COUNTER, encodeUnblockPin({ puk: PUK, newPin: PIN }), { p2: PIN_REFERENCE })),
     },
-    { name: 'SET LIMIT', image: wallet.image, bank: wallet.bank, prepare: withPin, command: (c) => ok(send(c, CLA_ECASH, ECASH_INS.SET_LIMIT, encodeSetLimit(5))) },
+    { name: 'SET LIMIT', image: wallet.image, bank: wallet.bank, prepare: select, command: (c) => ok(send(c, CLA_ECASH, ECASH_INS.SET_LIMIT, encodeSetLimit({ pin: PIN, limit: 5 }))) },
     { name: 'WITHDRAW BEGIN', image: wallet.image, bank: wallet.bank, prepare: withPin, command: (c) => ok(send(c, CLA_ECASH, ECASH_INS.WITHDRAW_BEGIN, beginData)) },
     {
       name: 'WITHDRAW END',
@@ -158,10 +163,18 @@ async function scenarios(): Promise<Scenario[]> {
     },
     { name: 'WITHDRAW ABORT', image: pending.image, bank: pending.bank, prepare: withPin, command: (c) => ok(send(c, CLA_ECASH, ECASH_INS.WITHDRAW_ABORT)) },
     {
+      // Without the PIN: the cumulative no-PIN amount changes with the coins' erasure.
       name: 'PAY',
       image: wallet.image,
       bank: wallet.bank,
       prepare: select,
+      command: async (c) => expect((await pay(c, wallet.bank.group, payContext, [{ keyId: wallet.bank.key(100).key.keyId, count: 2 }])).sw).toBe(0x9000),
+    },
+    {
+      name: 'PAY (PIN)',
+      image: wallet.image,
+      bank: wallet.bank,
+      prepare: withPin,
       command: async (c) => expect((await pay(c, wallet.bank.group, payContext, [{ keyId: wallet.bank.key(100).key.keyId, count: 2 }])).sw).toBe(0x9000),
     },
   ];
@@ -178,9 +191,10 @@ async function checkSound(image: Uint8Array, bank: TestBank): Promise<void> {
   await select(card);
   const fresh = (await send(card, CLA_ISO, ISO_INS.VERIFY, new Uint8Array(0), { p2: PIN_REFERENCE })).sw === 0x6985;
   if (fresh) return; // torn before PERSONALISE committed: still factory-fresh, nothing to check
-  expect((await verifyPin(card)).sw).toBe(0x9000);
   const group = getGroup(SUITE);
   for (const entry of await balance(card)) {
+    // One verification per payment: the limit is not what is checked here.
+    expect((await verifyPin(card)).sw).toBe(0x9000);
     const ctx = paymentContext('checker');
     const r = await pay(card, group, ctx, [{ keyId: entry.keyId, count: entry.count }]);
     expect(r.sw).toBe(0x9000);
@@ -188,6 +202,7 @@ async function checkSound(image: Uint8Array, bank: TestBank): Promise<void> {
     for (const t of paymentTranscripts(ctx, r.paid)) expect(verifyTranscript(group, key, t)).toBe(true);
   }
   expect(await balance(card)).toEqual([]);
+  expect((await verifyPin(card)).sw).toBe(0x9000);
   const status = await send(card, CLA_ECASH, ECASH_INS.WITHDRAW_STATUS);
   if (status.sw === 0x9000) {
     expect(decodeWithdrawChallenge(group, status.data).keyId.length).toBe(32);
