@@ -31,7 +31,8 @@ import { median, medianMs, round, unmeasured, type BenchContext, type BenchModul
 
 const PIN = '2468';
 const PUK = '13572468';
-const GET_BALANCE = encodeCommand({ cla: CLA_ECASH, ins: ECASH_INS.GET_BALANCE, p1: 0, p2: 0, data: new Uint8Array(0), le: 256 });
+/** The round-trip probe: a command that needs no PIN and does no work (GET BALANCE needs the PIN). */
+const GET_COST = encodeCommand({ cla: CLA_ECASH, ins: ECASH_INS.GET_COST, p1: 0, p2: 0, data: new Uint8Array(0), le: 256 });
 const SELECT = encodeCommand({ cla: CLA_ISO, ins: ISO_INS.SELECT, p1: SELECT_BY_AID_P1, p2: 0, data: ECASH_AID, le: 256 });
 const PCSC_READER = 'Virtual PCD 00 01';
 const PCSC_PORT = 35964;
@@ -51,7 +52,7 @@ async function virtualRtt(ctx: BenchContext): Promise<number> {
   const card = await createVolatileCard({ pin: PIN, puk: PUK });
   card.powerOn();
   await card.transmit(SELECT);
-  return medianMs(() => card.transmit(GET_BALANCE), ctx.quick ? 200 : 5000, 100);
+  return medianMs(() => card.transmit(GET_COST), ctx.quick ? 200 : 5000, 100);
 }
 
 async function pcscRtt(ctx: BenchContext, quickAck: 'auto' | 'off'): Promise<{ ms: number; quickAck: boolean; reason: string | undefined }> {
@@ -63,7 +64,7 @@ async function pcscRtt(ctx: BenchContext, quickAck: 'auto' | 'off'): Promise<{ m
     try {
       // Without QUICKACK each exchange costs ~40 ms: fewer of them say the same.
       const runs = quickAck === 'off' ? (ctx.quick ? 10 : 50) : ctx.quick ? 100 : 1000;
-      const ms = await medianMs(() => link.transmit(GET_BALANCE), runs, 10);
+      const ms = await medianMs(() => link.transmit(GET_COST), runs, 10);
       return { ms, quickAck: served.quickAck.active, reason: served.quickAck.reason };
     } finally {
       await link.close();
@@ -82,8 +83,10 @@ async function payment(ctx: BenchContext, suite: SuiteId): Promise<{ ms: number;
   const times: number[] = [];
   let last: { cost: CommandCost; linkBytes: number } | undefined;
   for (let i = 0; i <= runs; i++) {
+    await verifyPin(card, PIN); // the previous payment used up the verification
     for (let c = 0; c < 5; c++) await bank.withdraw(card, 10); // a modp card holds 15 coins
-    const request = encodeCommand({ cla: CLA_ECASH, ins: ECASH_INS.PAY, p1: 0, p2: 0, data: encodePay({ context: paymentContext('bench-shop'), coins: [{ keyId, count: 5 }] }), le: 65536 });
+    const pay = encodePay({ context: paymentContext('bench-shop'), amount: 50, currency: 'EUR', acceptedKeys: [keyId] });
+    const request = encodeCommand({ cla: CLA_ECASH, ins: ECASH_INS.PAY, p1: 0, p2: 0, data: pay, le: 65536 });
     // The card's time alone: the terminal's parsing and checking of the answer is not in it.
     const started = performance.now();
     const response = await card.transmit(request);
@@ -119,7 +122,7 @@ export const cardBench: BenchModule = {
   name: 'card',
   async run(ctx) {
     const card: Figures = {};
-    ctx.log('   APDU round trip in process (GET BALANCE)');
+    ctx.log('   APDU round trip in process (GET COST)');
     card.apdu_rtt_virtual_ms = round(await virtualRtt(ctx), 4);
 
     ctx.log('   APDU round trip through pcscd, plain pcsclite client');

@@ -1,7 +1,7 @@
 /**
  * Tap to approval: a 5-coin payment in offline mode, from the terminal holding the card (the
- * payment already waiting for it; state `reading`, after the reader's detection) to the approved state — select, balance, coin choice, the
- * journalled request, PAY for 5 coins, batch verification and the journal's durable responses
+ * payment already waiting for it; state `reading`, after the reader's detection) to the approved state — select, the offered
+ * keys, the journalled request, PAY (the card choosing its 5 coins), batch verification and the journal's durable responses
  * (SQLite, synchronous=FULL). On the virtual transport (per suite) and through pcscd + vpcd.
  */
 import { SUITE_IDS, type SuiteId } from '../core/index.js';

@@ -28,6 +28,8 @@ export const SW = {
   AUTH_METHOD_BLOCKED: 0x6983,
   CONDITIONS_NOT_SATISFIED: 0x6985,
   INVALID_DATA: 0x6a80,
+  /** Record not found: PAY's "no coins add up to the amount" (docs/apdu.md). */
+  RECORD_NOT_FOUND: 0x6a83,
   NOT_ENOUGH_MEMORY: 0x6a84,
   WRONG_P1P2: 0x6a86,
   DATA_NOT_FOUND: 0x6a88,

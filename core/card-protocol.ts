@@ -15,7 +15,7 @@ import type { Coin } from './coin.js';
 import { coinBody, KEY_ID_LENGTH, readCoinBody, suiteCode } from './encoding.js';
 import { EcashError } from './errors.js';
 import type { Group, GroupElement } from './group.js';
-import { computeKeyId, type DenominationKey, type DenominationTerms, validateTerms } from './keys.js';
+import { computeKeyId, type DenominationKey, type DenominationTerms, isCurrencyCode, validateTerms } from './keys.js';
 import type { OpCounts } from './meter.js';
 import { NONCE_LENGTH, type PaymentContext, type PaymentResponse, type Transcript, validatePaymentContext } from './payment.js';
 import { SUITE_IDS, type SuiteId } from './suite-ids.js';
@@ -27,7 +27,8 @@ import type { WithdrawalOffer } from './withdraw.js';
 export const ECASH_AID: Uint8Array = Uint8Array.from([0xf0, 0x45, 0x43, 0x41, 0x53, 0x48, 0x01]);
 /** T=1, no historical bytes: the ATR names no card. */
 export const CARD_ATR: Uint8Array = Uint8Array.from([0x3b, 0x80, 0x80, 0x01, 0x01]);
-export const APPLET_VERSION = 1;
+/** 2: PAY names an amount and the keys the terminal accepts (the card chooses the coins); GET BALANCE needs the PIN. */
+export const APPLET_VERSION = 2;
 
 export const CLA_ISO = 0x00;
 export const CLA_ECASH = 0x80;
@@ -64,6 +65,8 @@ export const PIN_REFERENCE = 0x80;
 
 /** Most coins one PAY may spend: the answer must fit one extended response in every suite. */
 export const MAX_COINS_PER_PAYMENT = 32;
+/** Most key ids one PAY may offer (a u8 count). */
+export const MAX_ACCEPTED_KEYS = 255;
 export const PIN_MIN_DIGITS = 4;
 export const PIN_MAX_DIGITS = 12;
 export const PUK_MIN_DIGITS = 8;
@@ -441,36 +444,39 @@ export function decodeBalance(data: Uint8Array): BalanceEntry[] {
 
 // -------------------------------------------------------------------------------------- PAY
 
-export interface CoinChoice {
-  keyId: Uint8Array;
-  count: number;
-}
-
+/**
+ * PAY: the terminal names the amount, its currency and the keys whose coins it accepts (from its
+ * own copy of the bank's key list: the right currency and scope, deposit deadline far enough,
+ * withdrawal window started); the card chooses its coins among those keys.
+ */
 export interface PayRequest {
   context: PaymentContext;
-  /** Distinct key ids, each with 1 to 255 coins; MAX_COINS_PER_PAYMENT coins at most in all. */
-  coins: CoinChoice[];
+  /** Minor units of `currency`, positive. */
+  amount: number;
+  currency: string;
+  /** Distinct key ids, 1 to MAX_ACCEPTED_KEYS. */
+  acceptedKeys: Uint8Array[];
 }
 
-function validateChoices(coins: readonly CoinChoice[]): void {
-  if (coins.length === 0 || coins.length > 0xff) invalid('a payment names 1 to 255 denominations');
-  let total = 0;
+function validatePayTerms(req: Pick<PayRequest, 'amount' | 'currency' | 'acceptedKeys'>): void {
+  if (!Number.isSafeInteger(req.amount) || req.amount <= 0) invalid('PAY: the amount must be a positive integer of minor units');
+  if (!isCurrencyCode(req.currency)) invalid('PAY: the currency must be an ISO 4217 code such as EUR');
+  const keys = req.acceptedKeys;
+  if (!Array.isArray(keys) || keys.length === 0 || keys.length > MAX_ACCEPTED_KEYS) invalid(`PAY: a payment offers 1 to ${MAX_ACCEPTED_KEYS} keys`);
   const seen = new Set<string>();
-  for (const c of coins) {
-    if (!(c.keyId instanceof Uint8Array) || c.keyId.length !== KEY_ID_LENGTH) invalid(`a key id is ${KEY_ID_LENGTH} bytes`);
-    if (!Number.isInteger(c.count) || c.count < 1 || c.count > 0xff) invalid('a payment takes 1 to 255 coins of each denomination it names');
-    const hex = Buffer.from(c.keyId).toString('hex');
-    if (seen.has(hex)) invalid('a payment names each denomination once');
+  for (const k of keys) {
+    if (!(k instanceof Uint8Array) || k.length !== KEY_ID_LENGTH) invalid(`PAY: a key id is ${KEY_ID_LENGTH} bytes`);
+    const hex = Buffer.from(k).toString('hex');
+    if (seen.has(hex)) invalid('PAY: a payment offers each key once');
     seen.add(hex);
-    total += c.count;
   }
-  if (total > MAX_COINS_PER_PAYMENT) invalid(`a payment spends at most ${MAX_COINS_PER_PAYMENT} coins`);
 }
 
 function badContext(cause: unknown): never {
   throw new EcashError('bad-card-message', `PAY: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
 }
 
+/** `str8 merchantId | str8 terminalId | u64 timestamp | nonce | u64 amount | str8 currency | u8 n | n × keyId`. */
 export function encodePay(req: PayRequest): Uint8Array {
   const ctx = req.context;
   try {
@@ -478,14 +484,16 @@ export function encodePay(req: PayRequest): Uint8Array {
   } catch (cause) {
     badContext(cause);
   }
-  validateChoices(req.coins);
+  validatePayTerms(req);
   return concatBytes(
     str8(ctx.merchantId, 'merchant id'),
     str8(ctx.terminalId, 'terminal id'),
     u64be(ctx.timestamp),
     ctx.nonce,
-    Uint8Array.of(req.coins.length),
-    ...req.coins.map((c) => concatBytes(c.keyId, Uint8Array.of(c.count))),
+    u64be(req.amount),
+    str8(req.currency, 'currency'),
+    Uint8Array.of(req.acceptedKeys.length),
+    ...req.acceptedKeys,
   );
 }
 
@@ -495,9 +503,11 @@ export function decodePay(data: Uint8Array): PayRequest {
   const terminalId = readStr8(r, 'terminal id');
   const timestamp = readSafeU64(r, 'timestamp');
   const nonce = r.take(NONCE_LENGTH).slice();
+  const amount = readSafeU64(r, 'amount');
+  const currency = readStr8(r, 'currency');
   const n = r.u8();
-  const coins: CoinChoice[] = [];
-  for (let i = 0; i < n; i++) coins.push({ keyId: r.take(KEY_ID_LENGTH).slice(), count: r.u8() });
+  const acceptedKeys: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) acceptedKeys.push(r.take(KEY_ID_LENGTH).slice());
   r.end();
   const context = { merchantId, terminalId, timestamp, nonce };
   try {
@@ -505,8 +515,9 @@ export function decodePay(data: Uint8Array): PayRequest {
   } catch (cause) {
     badContext(cause);
   }
-  validateChoices(coins);
-  return { context, coins };
+  const req = { context, amount, currency, acceptedKeys };
+  validatePayTerms(req);
+  return req;
 }
 
 /** One spent coin as the card answers it. */

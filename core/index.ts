@@ -66,3 +66,4 @@ export { type MsmOps, straus, pippenger } from './msm.js';
 export * from './apdu.js';
 export * from './hid-framing.js';
 export * from './card-protocol.js';
+export { chooseExactCoins, MAX_SEARCH_STEPS, type ExactChoice, type HeldCoins } from './coin-selection.js';

@@ -37,13 +37,18 @@ export interface DenominationSecret {
 }
 
 const CURRENCY_RE = /^[A-Z]{3}$/;
+
+/** An ISO 4217 alphabetic code's shape: three capital letters. */
+export function isCurrencyCode(s: unknown): s is string {
+  return typeof s === 'string' && CURRENCY_RE.test(s);
+}
 const SCOPE_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export function validateTerms(t: DenominationTerms): void {
   if (!Number.isSafeInteger(t.value) || t.value <= 0) {
     throw new EcashError('bad-value', 'a denomination value must be a positive integer number of minor units');
   }
-  if (!CURRENCY_RE.test(t.currency)) throw new EcashError('bad-currency', 'currency must be an ISO 4217 code such as EUR');
+  if (!isCurrencyCode(t.currency)) throw new EcashError('bad-currency', 'currency must be an ISO 4217 code such as EUR');
   for (const [name, v] of [['withdrawFrom', t.withdrawFrom], ['withdrawUntil', t.withdrawUntil], ['depositUntil', t.depositUntil]] as const) {
     if (!Number.isSafeInteger(v) || v < 0) throw new EcashError('bad-window', `${name} must be a non-negative integer of milliseconds`);
   }

@@ -119,6 +119,7 @@ export class CardRuntime {
     // GET COST reports the command before it, so the meter is the runtime's, not the applet's.
     if (baseCla === CLA_ECASH && ins === ECASH_INS.GET_COST) {
       if (p1 !== 0 || p2 !== 0) refuse(SW.WRONG_P1P2, 'GET COST takes P1-P2 00 00');
+      if (data.length !== 0) refuse(SW.WRONG_LENGTH, 'GET COST takes no data');
       return { data: encodeCost(this.lastCost), le };
     }
     this.lastCost = cost;

@@ -32,6 +32,7 @@ import {
   encodeWithdrawEnd,
   getGroup,
   isEcashError,
+  MAX_COINS_PER_PAYMENT,
   pinTriesLeft,
   swHex,
   EcashError,
@@ -69,6 +70,10 @@ export const CARD_ERROR = {
   CARD_ERROR: 'card-error',
   CARD_NOT_SELECTED: 'card-not-selected',
   CARD_NOT_PERSONALISED: 'card-not-personalised',
+  /** PAY: the card holds less than the amount in coins of the keys offered. */
+  CARD_INSUFFICIENT_FUNDS: 'card-insufficient-funds',
+  /** PAY: enough value, but no coins of the keys offered add up to the amount (in at most 32 coins). */
+  CARD_NO_EXACT_CHANGE: 'card-no-exact-change',
 } as const;
 
 interface CommandSpec {
@@ -82,6 +87,8 @@ interface CommandSpec {
   refusal?: string;
   /** What 6A88 (referenced data not found) means for this command. */
   notFound?: string;
+  /** Status words this command gives a meaning of its own (code and message). */
+  own?: Readonly<Record<number, { code: string; message: string }>>;
 }
 
 const EXTENDED_LE = 65536;
@@ -116,7 +123,10 @@ const COMMANDS = {
     cla: CLA_ECASH,
     ins: ECASH_INS.PAY,
     commandClass: 'payment',
-    notFound: 'the card does not hold the coins asked for (they may be spent already)',
+    own: {
+      [SW.DATA_NOT_FOUND]: { code: CARD_ERROR.CARD_INSUFFICIENT_FUNDS, message: 'the card holds less than the amount in coins this terminal accepts' },
+      [SW.RECORD_NOT_FOUND]: { code: CARD_ERROR.CARD_NO_EXACT_CHANGE, message: 'the card holds enough, but no coins this terminal accepts add up to exactly the amount' },
+    },
   },
   readLog: { name: 'READ LOG', cla: CLA_ECASH, ins: ECASH_INS.READ_LOG, commandClass: 'control' },
   setLimit: { name: 'SET LIMIT', cla: CLA_ECASH, ins: ECASH_INS.SET_LIMIT, commandClass: 'pin' },
@@ -128,6 +138,8 @@ export function cardStatusError(sw: number, command: CommandSpec): EcashError {
   const name = command.name;
   const details = { sw: swHex(sw), command: name };
   const make = (code: string, message: string) => new EcashError(code, message, { details: { ...details } });
+  const own = command.own?.[sw];
+  if (own !== undefined) return make(own.code, `${name}: ${own.message}`);
   const tries = pinTriesLeft(sw);
   if (tries !== undefined) {
     const what = command.ins === ISO_INS.RESET_RETRY_COUNTER ? 'PUK' : 'PIN';
@@ -275,18 +287,21 @@ export class EcashCardClient {
     await this.run(COMMANDS.withdrawAbort, new Uint8Array(0), undefined);
   }
 
+  /** GET BALANCE: the holder's own view of the card's coins (needs the PIN). */
   async balance(): Promise<BalanceEntry[]> {
     const r = await this.run(COMMANDS.balance, new Uint8Array(0), EXTENDED_LE);
     return this.decode(COMMANDS.balance, () => decodeBalance(r.data));
   }
 
   /**
-   * PAY. If the answer is lost (timeout, card pulled), send the same request again: the card
-   * answers it the same way without spending anything more.
+   * PAY: the card chooses coins of the offered keys adding up to the amount. If the answer is lost
+   * (timeout, card pulled), send the same request again: the card answers it the same way without
+   * spending anything more. `coinsAtMost` sizes the time budget (per coin; default the most a
+   * payment may carry): a terminal knows it from the smallest value it offers.
    */
-  async pay(request: PayRequest): Promise<PaidCoin[]> {
+  async pay(request: PayRequest, opts: { coinsAtMost?: number } = {}): Promise<PaidCoin[]> {
     const group = this.group;
-    const coins = request.coins.reduce((n, c) => n + c.count, 0);
+    const coins = Math.min(MAX_COINS_PER_PAYMENT, Math.max(1, opts.coinsAtMost ?? MAX_COINS_PER_PAYMENT));
     const r = await this.run(COMMANDS.pay, encodePay(request), EXTENDED_LE, coins);
     return this.decode(COMMANDS.pay, () => decodePayResponse(group, r.data));
   }

@@ -12,11 +12,11 @@ import { EcashError } from '../core/index.js';
 export const COMMAND_CLASSES = ['control', 'pin', 'account', 'withdrawal', 'payment', 'personalisation', 'default'] as const;
 
 /**
- * - `control`: SELECT, GET RESPONSE, GET BALANCE, WITHDRAW STATUS/ABORT, READ LOG, SET LIMIT, GET COST
- * - `pin`: VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER (cards slow PIN checks on purpose)
+ * - `control`: SELECT, GET RESPONSE, GET BALANCE, WITHDRAW STATUS/ABORT, READ LOG, GET COST
+ * - `pin`: VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER, SET LIMIT (cards slow PIN checks on purpose)
  * - `account`: OPEN ACCOUNT (a proof of knowledge: two exponentiations)
  * - `withdrawal`: WITHDRAW BEGIN and END (the blinding and the signature check: many exponentiations)
- * - `payment`: PAY, per coin (two multiplications and the erasure of each coin's secrets)
+ * - `payment`: PAY, per coin it may spend (two multiplications and the erasure of each coin's secrets)
  * - `personalisation`: PERSONALISE (key generation)
  * - `default`: anything else (raw diagnostics)
  */

@@ -32,7 +32,10 @@ import {
   encodeWithdrawEndResponse,
   generateAccountSecret,
   getGroup,
+  chooseExactCoins,
   isEcashError,
+  MAX_COINS_PER_PAYMENT,
+  toHex,
   ISO_INS,
   meteredGroup,
   paymentChallenge,
@@ -48,6 +51,7 @@ import {
   type GroupElement,
   type PaidCoin,
   type PaymentContext,
+  type PayRequest,
   type PendingWithdrawal,
   type RandomSource,
 } from '../../core/index.js';
@@ -68,6 +72,18 @@ interface StoragePlan {
 
 /** Decoded coins by slot, with the stored bytes they were decoded from. */
 export type DecodedCoins = Map<number, { elements: Uint8Array; coin: Coin }>;
+
+/** The spendable coins of one key-table entry (slots in slot order). */
+export interface HeldDenomination {
+  key: KeyRecord;
+  slots: number[];
+}
+
+/** One coin a payment spends. */
+export interface CoinChoice {
+  slot: number;
+  key: KeyRecord;
+}
 
 /** A coin the payment step has chosen, with what the card answers for it. */
 export interface CoinToSpend {
@@ -463,7 +479,9 @@ export class EcashApplet implements Applet {
 
   // ------------------------------------------------------------------------------ balance
 
+  /** The holder's own view of the card (a shop never needs it: PAY takes an amount), so it needs the PIN. */
   private balance(data: Uint8Array): Uint8Array {
+    this.requirePin();
     this.noData(data);
     const entries: BalanceEntry[] = [];
     for (const [keyIndex, slots] of [...this.spendableByKey()].sort((a, b) => a[0] - b[0])) {
@@ -486,18 +504,8 @@ export class EcashApplet implements Applet {
     const last = this.store.readLastPayment(E);
     if (last !== undefined && bytesEqual(last.requestHash, requestHash)) return encodePayResponse(group, this.replay(group, last.seq, last.coins));
 
-    const spendable = this.spendableByKey();
-    const chosen: { slot: number; key: KeyRecord; keyIndex: number }[] = [];
-    for (const choice of req.coins) {
-      const found = this.findKey(choice.keyId);
-      const slots = found === undefined ? [] : (spendable.get(found.index) ?? []);
-      if (found === undefined || slots.length < choice.count) refuse(SW.DATA_NOT_FOUND, 'the card does not hold the coins asked for');
-      for (const slot of slots.slice(0, choice.count)) chosen.push({ slot, key: found.key, keyIndex: found.index });
-    }
-    const currency = chosen[0]!.key.currency;
-    if (chosen.some((c) => c.key.currency !== currency)) refuse(SW.INVALID_DATA, 'one payment spends coins of one currency');
-    const amount = chosen.reduce((sum, c) => sum + c.key.value, 0);
-    if (!Number.isSafeInteger(amount)) refuse(SW.INVALID_DATA, 'the payment amount is out of range');
+    // The PIN first: without it, above the limit, a terminal learns nothing of what the card holds.
+    const { amount, currency } = req;
     const account = this.account();
     // A payment with the PIN uses up the verification; one without adds to the cumulative amount.
     const withPin = this.pinVerified;
@@ -508,6 +516,7 @@ export class EcashApplet implements Applet {
         `this payment with the ${account.noPinSpent} paid without the PIN since it was last verified exceeds the no-PIN limit of ${account.noPinLimit}: VERIFY the PIN first`,
       );
     }
+    const chosen = this.chooseCoins(this.heldDenominations(), req);
 
     // The payment step proper: per coin one hash (d) and two multiplications mod q, no group operation.
     const metered = meteredGroup(group, cost);
@@ -527,6 +536,48 @@ export class EcashApplet implements Applet {
     });
     this.pinVerified = false;
     return encodePayResponse(group, spends.map((s) => s.paid));
+  }
+
+  /** The spendable coins by key-table entry, as the payment step chooses among them. */
+  private heldDenominations(): HeldDenomination[] {
+    const out: HeldDenomination[] = [];
+    for (const [keyIndex, slots] of this.spendableByKey()) {
+      const key = this.store.readKey(this.E, keyIndex);
+      if (key === undefined) refuse(SW.UNKNOWN, 'a coin refers to a missing key entry');
+      out.push({ key, slots });
+    }
+    return out;
+  }
+
+  /**
+   * The coins that pay the request: only coins of the keys the terminal offered, in its currency,
+   * exactly the amount with the fewest coins. (The test-only tampered card overrides this.)
+   */
+  protected chooseCoins(held: readonly HeldDenomination[], req: PayRequest): CoinChoice[] {
+    const offered = new Set(req.acceptedKeys.map(toHex));
+    return this.coinsForAmount(
+      held.filter((h) => h.key.currency === req.currency && offered.has(toHex(h.key.keyId))),
+      req.amount,
+    );
+  }
+
+  /**
+   * Exactly `amount` from `held` (core's search; larger values first, and among equal values the
+   * coins whose deposit deadline comes first), or the refusal that says only whether the card
+   * holds too little (`6A88`) or cannot make the exact sum in one payment (`6A83`).
+   */
+  protected coinsForAmount(held: readonly HeldDenomination[], amount: number): CoinChoice[] {
+    const order = [...held].sort((a, b) => b.key.value - a.key.value || a.key.depositUntil - b.key.depositUntil);
+    const choice = chooseExactCoins(
+      order.map((h) => ({ value: h.key.value, count: h.slots.length })),
+      amount,
+      MAX_COINS_PER_PAYMENT,
+    );
+    if (!choice.ok) {
+      if (choice.reason === 'insufficient') refuse(SW.DATA_NOT_FOUND, 'the card holds less than the amount in the keys and currency offered');
+      refuse(SW.RECORD_NOT_FOUND, `no coins of the keys offered add up to exactly the amount in at most ${MAX_COINS_PER_PAYMENT} coins`);
+    }
+    return order.flatMap((h, i) => h.slots.slice(0, choice.counts[i]).map((slot) => ({ slot, key: h.key })));
   }
 
   /**

@@ -14,6 +14,7 @@ import {
   type Group,
   type GroupElement,
   isEcashError,
+  MAX_COINS_PER_PAYMENT,
   NONCE_LENGTH,
   paymentTranscripts,
   toHex,
@@ -185,9 +186,10 @@ export interface RebalanceReport {
 /**
  * Exchanges the card's coins for the mix `planRebalance` recommends: the card pays the coins to
  * give back to the holder's own account (deposited at once), then the same value is withdrawn
- * in better denominations. The PIN must already be verified on `card`; the payment uses that
- * verification up (the card authorises one payment per PIN entry), so `verifyPin` verifies it
- * again for what follows.
+ * in better denominations. The PIN must already be verified on `card`. The card chooses the coins
+ * of a payment itself, so the coins to give back go one value at a time (a payment of n × v
+ * offering only the card's keys of value v is exactly n coins of v); and the card authorises one
+ * payment per PIN entry, so `verifyPin` verifies it again before each payment and for what follows.
  */
 export async function rebalanceCard(opts: LoadOptions & { verifyPin: () => Promise<void> }): Promise<RebalanceReport> {
   const now = opts.now ?? Date.now;
@@ -202,27 +204,25 @@ export async function rebalanceCard(opts: LoadOptions & { verifyPin: () => Promi
   const report: RebalanceReport = { gaveBack: [], withdrew: [], recovered, unresolved };
   if (plan.giveBack.length === 0) return report;
 
-  // Which denominations to spend: counts per key id of the values to give back.
-  const wanted = new Map<number, number>();
-  for (const v of plan.giveBack) wanted.set(v, (wanted.get(v) ?? 0) + 1);
-  const coins = balance
-    .filter((b) => wanted.has(b.value))
-    .map((b) => {
-      const n = Math.min(b.count, wanted.get(b.value)!);
-      wanted.set(b.value, wanted.get(b.value)! - n);
-      return { keyId: b.keyId, count: n };
-    })
-    .filter((c) => c.count > 0);
-  const context = {
-    merchantId: bank.accountMerchantId(),
-    terminalId: 'load-terminal',
-    timestamp: now(),
-    nonce: new Uint8Array(randomBytes(NONCE_LENGTH)),
-  };
-  const paid = await card.pay({ context, coins });
+  const giveBack = new Map<number, number>();
+  for (const v of plan.giveBack) giveBack.set(v, (giveBack.get(v) ?? 0) + 1);
+  const transcripts: Transcript[] = [];
+  const batchNonce = new Uint8Array(randomBytes(NONCE_LENGTH));
+  for (const [value, total] of giveBack) {
+    for (let left = total; left > 0; ) {
+      const count = Math.min(left, MAX_COINS_PER_PAYMENT);
+      const context = { merchantId: bank.accountMerchantId(), terminalId: 'load-terminal', timestamp: now(), nonce: new Uint8Array(randomBytes(NONCE_LENGTH)) };
+      await opts.verifyPin();
+      const paid = await card.pay(
+        { context, amount: value * count, currency: opts.currency, acceptedKeys: balance.filter((b) => b.value === value).map((b) => b.keyId) },
+        { coinsAtMost: count },
+      );
+      transcripts.push(...paymentTranscripts(context, paid));
+      left -= count;
+    }
+  }
   await opts.verifyPin();
-  const transcripts = paymentTranscripts(context, paid);
-  const batchId = `rebalance-${opts.account}-${toHex(context.nonce)}`;
+  const batchId = `rebalance-${opts.account}-${toHex(batchNonce)}`;
   const outcomes = await bank.depositToAccount(batchId, transcripts);
   const refused = outcomes.filter((o) => o.outcome !== 'credited' && o.outcome !== 'replay');
   if (refused.length > 0) {

@@ -48,7 +48,12 @@ export interface PaymentEvent {
 export interface StoredRequest {
   timestamp: number;
   nonce: Uint8Array;
-  selection: { keyId: string; count: number }[];
+  /**
+   * The key ids (hex) the PAY request offered, in its order; the amount and currency are the
+   * payment's. Empty for a request journalled by a terminal of the earlier protocol (which named
+   * coins): such a request cannot be sent again.
+   */
+  accepted: string[];
 }
 
 export interface StoredTranscript {
@@ -280,8 +285,8 @@ export class Journal {
       const row = this.db.prepare('SELECT COALESCE(MAX(attempt), 0) AS n FROM payment_requests WHERE payment_id = ?').get(id) as { n: number };
       this.db
         .prepare('INSERT INTO payment_requests (payment_id, attempt, timestamp, nonce, selection) VALUES (?, ?, ?, ?, ?)')
-        .run(id, row.n + 1, request.timestamp, Buffer.from(request.nonce), JSON.stringify(request.selection));
-      this.appendEvent(id, 'request-sent', { attempt: row.n + 1, coins: request.selection.reduce((s, x) => s + x.count, 0) }, now);
+        .run(id, row.n + 1, request.timestamp, Buffer.from(request.nonce), JSON.stringify(request.accepted));
+      this.appendEvent(id, 'request-sent', { attempt: row.n + 1, keysOffered: request.accepted.length }, now);
     })();
   }
 
@@ -290,7 +295,10 @@ export class Journal {
       | { timestamp: number; nonce: Buffer; selection: string }
       | undefined;
     if (row === undefined) return undefined;
-    return { timestamp: row.timestamp, nonce: new Uint8Array(row.nonce), selection: JSON.parse(row.selection) as StoredRequest['selection'] };
+    // The column kept its name; it holds the offered key ids (an earlier protocol's coin choices otherwise).
+    const selection = JSON.parse(row.selection) as unknown[];
+    const accepted = selection.every((k): k is string => typeof k === 'string') ? selection : [];
+    return { timestamp: row.timestamp, nonce: new Uint8Array(row.nonce), accepted };
   }
 
   /**

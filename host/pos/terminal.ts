@@ -11,7 +11,6 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import {
-  type BalanceEntry,
   batchVerifyTranscripts,
   decodeTranscript,
   EcashError,
@@ -23,13 +22,14 @@ import {
   NONCE_LENGTH,
   type PaidCoin,
   type PaymentContext,
+  type PayRequest,
   paymentTranscripts,
   toHex,
   type Transcript,
 } from '../../core/index.js';
-import { type CommandClass, EcashCardClient, type ReaderSource } from '../../reader-bridge/index.js';
+import { CARD_ERROR, type CommandClass, EcashCardClient, type ReaderSource } from '../../reader-bridge/index.js';
 import type { AcquirerBank, DepositOutcome } from './acquirer.js';
-import { type AcceptancePolicy, chooseCoins } from './coin-selection.js';
+import { type AcceptancePolicy, coinsAtMost, offeredKeys } from './coin-selection.js';
 import {
   type Journal,
   type PaymentEvent,
@@ -41,7 +41,7 @@ import {
   type TranscriptCursor,
   FINAL_STATES,
 } from './journal.js';
-import { acceptedKeys, TerminalKeyCache } from './key-cache.js';
+import { TerminalKeyCache } from './key-cache.js';
 import { renderReceipt } from './receipt.js';
 import { failureProblem, isCoinVerdict, rejectionProblem, type SettlementProblem } from './settlement-verdicts.js';
 
@@ -532,15 +532,19 @@ export class PaymentTerminal extends EventEmitter {
       }
       let request = this.journal.latestRequest(id);
       if (request === undefined) {
-        const choice = this.chooseCoins(await card.balance(), payment.amount);
-        request = {
-          timestamp: Date.now(),
-          nonce: new Uint8Array(randomBytes(NONCE_LENGTH)),
-          selection: choice.map((c) => ({ keyId: toHex(c.keyId), count: c.count })),
-        };
+        // The card is offered the keys this terminal takes, from its own key list; it chooses the coins.
+        const policy = this.acceptance();
+        const accepted = offeredKeys(this.keys.current(policy.now), policy);
+        if (accepted.length === 0) {
+          throw new Decline('no-acceptable-keys', `this terminal holds no key of ${payment.currency} it can accept now (scope, deposit deadline beyond the margin, withdrawal window): refresh its keys from the bank`);
+        }
+        request = { timestamp: Date.now(), nonce: new Uint8Array(randomBytes(NONCE_LENGTH)), accepted: accepted.map((k) => toHex(k.keyId)) };
         // Durable before the card sees it: after a crash the same request recovers the answer.
         this.journal.recordRequest(id, request);
         this.emitEvent(id);
+      }
+      if (request.accepted.length === 0) {
+        throw new Decline('request-format-old', "this payment's request was made by an earlier version of the terminal and cannot be sent again; the card's payment log shows whether it paid");
       }
       const context: PaymentContext = {
         merchantId: payment.merchantId,
@@ -548,27 +552,30 @@ export class PaymentTerminal extends EventEmitter {
         timestamp: request.timestamp,
         nonce: request.nonce,
       };
-      const coins = request.selection.map((s) => ({ keyId: fromHex(s.keyId, 'key id', 32), count: s.count }));
-      const paid = await this.payWithPin(id, active, card, { context, coins });
-      await this.conclude(id, payment, context, coins, paid);
+      const offered = request.accepted.map((k) => fromHex(k, 'key id', 32));
+      const known = offered.flatMap((k) => this.keys.get(toHex(k)) ?? []);
+      const paid = await this.payWithPin(id, active, card, { context, amount: payment.amount, currency: payment.currency, acceptedKeys: offered }, coinsAtMost(payment.amount, known));
+      await this.conclude(id, payment, context, request.accepted, paid);
     } finally {
       await channel.disconnect('reset').catch(() => undefined);
       this.watchCardLeaving();
     }
   }
 
-  private async payWithPin(
-    id: string,
-    active: ActivePayment,
-    card: EcashCardClient,
-    request: { context: PaymentContext; coins: { keyId: Uint8Array; count: number }[] },
-  ): Promise<PaidCoin[]> {
+  private async payWithPin(id: string, active: ActivePayment, card: EcashCardClient, request: PayRequest, coins: number): Promise<PaidCoin[]> {
     for (;;) {
       try {
-        return await card.pay(request);
+        return await card.pay(request, { coinsAtMost: coins });
       } catch (e) {
-        if (isEcashError(e, 'card-not-found')) {
-          throw new Decline('card-did-not-pay', 'the card no longer holds the coins this payment asked for and did not pay it: start a new payment');
+        // The card tells one bit about what it holds, nothing more (docs/card.md, privacy).
+        if (isEcashError(e, CARD_ERROR.CARD_INSUFFICIENT_FUNDS)) {
+          throw new Decline('insufficient-funds', `the card cannot pay ${request.amount}: it holds less than that in coins this terminal accepts; load the card, or pay less`);
+        }
+        if (isEcashError(e, CARD_ERROR.CARD_NO_EXACT_CHANGE)) {
+          throw new Decline(
+            'no-exact-change',
+            `the card holds enough, but no coins this terminal accepts add up to exactly ${request.amount} (e-cash has no change); charge another amount, or the holder can rebalance the card at a load terminal (ecash load --rebalance)`,
+          );
         }
         if (!isEcashError(e, 'pin-required')) throw e;
         // Ready for the PIN before anyone hears that it is wanted.
@@ -602,45 +609,33 @@ export class PaymentTerminal extends EventEmitter {
     return { currency: this.config.currency, scopes: this.config.scopes, now: this.now(), depositMarginMs: this.config.depositMarginMs };
   }
 
-  private chooseCoins(balance: BalanceEntry[], amount: number) {
-    // Which keys are taken is decided on the terminal's own copy of the bank's keys, not on what the card says of them.
-    const policy = this.acceptance();
-    const accepted = new Set(acceptedKeys(this.keys.current(policy.now), policy).map((k) => toHex(k.keyId)));
-    const known = balance.filter((b) => accepted.has(toHex(b.keyId)));
-    try {
-      return chooseCoins(known, amount, policy);
-    } catch (e) {
-      if (isEcashError(e)) throw new Decline(e.code, e.message, e.details ?? {});
-      throw e;
-    }
-  }
-
-  /** Why the card's answers must be refused, if they must. */
-  private checkAnswers(
-    payment: PaymentRecord,
-    transcripts: readonly Transcript[],
-    seen: readonly boolean[],
-    asked: readonly { keyId: Uint8Array; count: number }[],
-  ): Decline | undefined {
+  /**
+   * Why the card's answers must be refused, if they must. Every coin is judged by this terminal's
+   * own key list: its key must be one the request offered, and its value, currency, scope and
+   * windows are that key's; the card's word counts for nothing.
+   */
+  private checkAnswers(payment: PaymentRecord, transcripts: readonly Transcript[], seen: readonly boolean[], offered: readonly string[]): Decline | undefined {
     if (seen.some((s) => s)) {
       return new Decline('coin-already-seen', 'the card spent a coin this terminal has already taken: the payment is refused and the evidence goes to the bank', {
         coins: seen.flatMap((s, i) => (s ? [i] : [])),
       });
     }
-    const wanted = new Map(asked.map((a) => [toHex(a.keyId), a.count]));
-    for (const t of transcripts) {
-      const k = toHex(t.coin.keyId);
-      wanted.set(k, (wanted.get(k) ?? 0) - 1);
-    }
-    if ([...wanted.values()].some((n) => n !== 0)) {
-      return new Decline('card-answer-mismatch', 'the card answered with other coins than the ones asked for');
+    const group = this.group;
+    const repeated = transcripts.flatMap((t, i) => (transcripts.findIndex((u) => group.equals(u.coin.A, t.coin.A)) < i ? [i] : []));
+    if (repeated.length > 0) return new Decline('card-answer-mismatch', 'the card answered with the same coin twice', { coins: repeated });
+    const asked = new Set(offered);
+    const outside = transcripts.flatMap((t, i) => (asked.has(toHex(t.coin.keyId)) ? [] : [i]));
+    if (outside.length > 0) {
+      return new Decline('coin-not-accepted', `the card paid with ${outside.length} coin(s) of keys this terminal did not offer (another currency or scope, or a deposit deadline too near): a tampered card`, {
+        coins: outside,
+      });
     }
     const keys = transcripts.map((t) => this.keys.get(toHex(t.coin.keyId)));
     // A key can have expired and left the cache between a request and its (resumed) answer.
     const unknown = keys.flatMap((k, i) => (k === undefined ? [i] : []));
     if (unknown.length > 0) return new Decline('invalid-coin', `the terminal holds no valid key for ${unknown.length} of the card's coins`, { coins: unknown });
     const items = transcripts.map((t, i) => ({ key: keys[i]!, transcript: t }));
-    const bad = batchVerifyTranscripts(this.group, items);
+    const bad = batchVerifyTranscripts(group, items);
     if (bad.length > 0) return new Decline('invalid-coin', `${bad.length} of the card's coins do not verify`, { coins: bad });
     const total = items.reduce((s, it) => s + it.key.value, 0);
     if (total !== payment.amount) return new Decline('card-answer-mismatch', `the coins add up to ${total}, not ${payment.amount}`);
@@ -657,7 +652,7 @@ export class PaymentTerminal extends EventEmitter {
     id: string,
     payment: PaymentRecord,
     context: PaymentContext,
-    asked: readonly { keyId: Uint8Array; count: number }[],
+    offered: readonly string[],
     paid: PaidCoin[],
   ): Promise<void> {
     const group = this.group;
@@ -671,7 +666,7 @@ export class PaymentTerminal extends EventEmitter {
       bytes: encodeTranscript(group, t),
       evidenceOnly: seen[index]!,
     }));
-    const refusal = this.checkAnswers(payment, transcripts, seen, asked);
+    const refusal = this.checkAnswers(payment, transcripts, seen, offered);
     if (refusal !== undefined || payment.mode !== 'online') {
       const outcome =
         refusal === undefined

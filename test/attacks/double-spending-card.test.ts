@@ -54,8 +54,8 @@ describe('the double-spending card (test only)', () => {
     const key = bank.key(100).key;
     const ctxA = paymentContext('shop-a');
     const ctxB = paymentContext('shop-b');
-    const [t1] = paymentTranscripts(ctxA, (await pay(card, group, ctxA, [{ keyId: key.keyId, count: 1 }])).paid);
-    const [t2] = paymentTranscripts(ctxB, (await pay(card, group, ctxB, [{ keyId: key.keyId, count: 1 }])).paid);
+    const [t1] = paymentTranscripts(ctxA, (await pay(card, group, ctxA, key.value, [key.keyId])).paid);
+    const [t2] = paymentTranscripts(ctxB, (await pay(card, group, ctxB, key.value, [key.keyId])).paid);
     expect(verifyTranscript(group, key, t1!)).toBe(true);
     expect(verifyTranscript(group, key, t2!)).toBe(true);
     expect(group.equals(t1!.coin.A, t2!.coin.A)).toBe(true);

@@ -124,7 +124,9 @@ export class TestBank {
   payment(coins: number): PayRequest {
     return {
       context: { merchantId: 'shop-42', terminalId: 'till-1', timestamp: Date.now(), nonce: new Uint8Array(randomBytes(16)) },
-      coins: [{ keyId: this.secret.key.keyId, count: coins }],
+      amount: coins * this.secret.key.value,
+      currency: this.secret.key.currency,
+      acceptedKeys: [this.secret.key.keyId],
     };
   }
 
@@ -170,7 +172,7 @@ export function conformanceSuite(name: string, makeFixture: () => Promise<Confor
       const channel = await connect();
       const card = EcashCardClient.on(channel);
       const fci = await card.select();
-      expect(fci).toMatchObject({ version: 1, suite: 'ristretto255-sha512' });
+      expect(fci).toMatchObject({ version: 2, suite: 'ristretto255-sha512' });
       expect(await card.pinState()).toEqual({ verified: false, triesLeft: 3 });
       await expect(card.verifyPin('0000')).rejects.toSatisfy((e) => isEcashError(e, 'pin-wrong') && e.details?.triesLeft === 2);
       await expect(card.openAccount('holder-1')).rejects.toSatisfy((e) => isEcashError(e, 'pin-required'));
@@ -189,11 +191,12 @@ export function conformanceSuite(name: string, makeFixture: () => Promise<Confor
       bank.verify(card, request, paid);
       // a lost answer is recovered by asking again: the same coins, the same responses
       expect(await card.pay(request)).toEqual(paid);
-      expect(await card.balance()).toMatchObject([{ count: 1 }]);
-      // The payment used up the verification: one PIN entry, one payment.
+      // The payment used up the verification: one PIN entry, one payment (and no balance without it).
       await expect(card.pay(bank.payment(1))).rejects.toSatisfy((e) => isEcashError(e, 'pin-required'));
+      await expect(card.balance()).rejects.toSatisfy((e) => isEcashError(e, 'pin-required'));
       await card.verifyPin(PIN);
-      await expect(card.pay(bank.payment(2))).rejects.toSatisfy((e) => isEcashError(e, 'card-not-found'));
+      expect(await card.balance()).toMatchObject([{ count: 1 }]);
+      await expect(card.pay(bank.payment(2))).rejects.toSatisfy((e) => isEcashError(e, 'card-insufficient-funds'));
 
       const log = await card.readLog();
       expect(log[0]).toMatchObject({ merchantId: 'shop-42', terminalId: 'till-1', amount: 200, currency: 'EUR', coins: 2 });
@@ -276,6 +279,7 @@ export function conformanceSuite(name: string, makeFixture: () => Promise<Confor
       // the card finished anyway; asked again within a realistic budget it answers the same payment
       const paid = await card.pay(request);
       bank.verify(card, request, paid);
+      await card.verifyPin(PIN);
       expect(await card.balance()).toEqual([]);
     });
 

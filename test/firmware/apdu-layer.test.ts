@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CLA_ECASH,
   CLA_ISO,
-  decodeBalance,
+  COST_FIELDS,
   decodeFci,
   ECASH_INS,
   encodeCommand,
@@ -49,7 +49,8 @@ describe('APDU layer', () => {
     expect(await sw(card, '00 20 00 81 04 31 32 33 34')).toBe(0x6a86);
     expect(await sw(card, '80 30 00')).toBe(0x6700); // shorter than a header
     expect(await sw(card, '80 30 00 00 05 01 02')).toBe(0x6700); // Lc does not match
-    expect(await sw(card, '80 30 00 00 02 01 02 00')).toBe(0x6700); // GET BALANCE takes no data
+    expect(await sw(card, '80 30 00 00 02 01 02 00')).toBe(0x6982); // GET BALANCE: the PIN before anything else
+    expect(await sw(card, '80 50 00 00 02 01 02 00')).toBe(0x6700); // GET COST takes no data
     expect(await sw(card, '80 46 00 00 01 01')).toBe(0x6982); // PIN before length
     expect(await sw(card, '00 C0 00 00 10')).toBe(0x6985); // nothing to get
     expect(await sw(card, '00 C0 01 00 10')).toBe(0x6a86);
@@ -69,8 +70,9 @@ describe('APDU layer', () => {
     expect(partial.data.length).toBe(5);
     expect(partial.sw).toBe(0x6112);
     expect((await raw(card, '00 C0 00 00 12')).sw).toBe(0x9000);
-    const extended = await raw(card, '80 30 00 00 00 00 00'); // case 2 extended
-    expect(decodeBalance(extended.data)[0]!.count).toBe(1);
+    const extended = await raw(card, '80 50 00 00 00 00 00'); // case 2 extended (GET COST)
+    expect(extended).toMatchObject({ sw: 0x9000 });
+    expect(extended.data.length).toBe(4 * COST_FIELDS.length);
     const ext3 = await raw(card, '80 48 00 00 00 00 0D 04 31 32 33 34 00 00 00 00 00 00 00 64'); // case 3 extended (SET LIMIT with its PIN)
     expect(ext3.sw).toBe(0x9000);
     await verifyPin(card);
@@ -79,7 +81,7 @@ describe('APDU layer', () => {
 
   it('returns a long answer in 256-byte parts with 61xx, or whole with an extended Le', async () => {
     const { card, bank } = await cardWithCoins(3);
-    const data = encodePay({ context: paymentContext(), coins: [{ keyId: bank.key(5).key.keyId, count: 3 }] });
+    const data = encodePay({ context: paymentContext(), amount: 15, currency: 'EUR', acceptedKeys: [bank.key(5).key.keyId] });
     const first = parseResponse(await card.transmit(encodeCommand({ cla: CLA_ECASH, ins: ECASH_INS.PAY, p1: 0, p2: 0, data, le: 256 })));
     expect(first.data.length).toBe(256);
     expect(first.sw).toBe(0x6100);
@@ -101,7 +103,7 @@ describe('APDU layer', () => {
 
   it('joins chained commands, and drops a chain another command interrupts', async () => {
     const { card, bank } = await cardWithCoins(2);
-    const data = encodePay({ context: paymentContext(), coins: [{ keyId: bank.key(5).key.keyId, count: 1 }] });
+    const data = encodePay({ context: paymentContext(), amount: 5, currency: 'EUR', acceptedKeys: [bank.key(5).key.keyId] });
     const part = (cla: number, d: Uint8Array) => card.transmit(encodeCommand({ cla, ins: ECASH_INS.PAY, p1: 0, p2: 0, data: d, le: 65536 }));
     expect(parseResponse(await part(CLA_ECASH | 0x10, data.subarray(0, 20))).sw).toBe(0x9000);
     expect(parseResponse(await part(CLA_ECASH | 0x10, data.subarray(20, 40))).sw).toBe(0x9000);
@@ -109,10 +111,11 @@ describe('APDU layer', () => {
     expect(done.sw).toBe(0x9000);
     expect(done.data[0]).toBe(1);
     // Interrupted: the PAY chain is dropped and the interloper answers 6883.
-    const next = encodePay({ context: paymentContext(), coins: [{ keyId: bank.key(5).key.keyId, count: 1 }] });
+    const next = encodePay({ context: paymentContext(), amount: 5, currency: 'EUR', acceptedKeys: [bank.key(5).key.keyId] });
     expect(parseResponse(await part(CLA_ECASH | 0x10, next.subarray(0, 20))).sw).toBe(0x9000);
     expect(await sw(card, '80 30 00 00 00')).toBe(0x6883);
     expect(parseResponse(await part(CLA_ECASH, next.subarray(20))).sw).toBe(0x6a80); // only the tail: garbage
+    await verifyPin(card);
     expect((await balance(card))[0]!.count).toBe(1);
   });
 
@@ -128,9 +131,10 @@ describe('APDU layer', () => {
     await expect(card.transmit(Uint8Array.of(0x80, 0x30, 0, 0, 0))).rejects.toMatchObject({ code: 'card-unpowered' });
     card.powerOn();
     await select(card);
-    expect((await balance(card))[0]!.count).toBe(1);
     expect(
       parseResponse(await card.transmit(encodeCommand({ cla: CLA_ISO, ins: ISO_INS.VERIFY, p1: 0, p2: PIN_REFERENCE, data: new Uint8Array(0), le: undefined }))).sw,
     ).toBe(0x63c3);
+    await verifyPin(card);
+    expect((await balance(card))[0]!.count).toBe(1);
   });
 });

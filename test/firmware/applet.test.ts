@@ -78,7 +78,7 @@ describe('PIN', () => {
     expect((await send(card, CLA_ISO, ISO_INS.VERIFY, new Uint8Array(0), { p2: PIN_REFERENCE })).sw).toBe(0x63c3);
   });
 
-  it('guards loading and administration, not balance or small payments; SET LIMIT carries the PIN', async () => {
+  it('guards loading, administration and the balance, not small payments; SET LIMIT carries the PIN', async () => {
     const { card, bank } = await freshCard('ristretto255-sha512', 500);
     await bank.withdraw(card, 200);
     await bank.withdraw(card, 500);
@@ -90,17 +90,17 @@ describe('PIN', () => {
     expect((await send(card, CLA_ECASH, ECASH_INS.SET_LIMIT, encodeSetLimit({ pin: PIN, limit: 500 }))).sw).toBe(0x9000);
     // SET LIMIT's own PIN opens no session.
     expect((await send(card, CLA_ECASH, ECASH_INS.READ_LOG)).sw).toBe(0x6982);
-    expect((await balance(card)).length).toBe(2);
+    expect((await send(card, CLA_ECASH, ECASH_INS.GET_BALANCE)).sw).toBe(0x6982);
     const group = getGroup('ristretto255-sha512');
-    expect((await pay(card, group, paymentContext(), [{ keyId: bank.key(200).key.keyId, count: 1 }])).sw).toBe(0x9000);
+    expect((await pay(card, group, paymentContext(), 200, [bank.key(200).key.keyId])).sw).toBe(0x9000);
     // 500 alone is at the limit (allowed) once a PIN verification has reset the 200 paid without it.
     await verifyPin(card);
     await bank.withdraw(card, 200);
     card.reset();
     await select(card);
-    const over = await pay(card, group, paymentContext(), [{ keyId: bank.key(200).key.keyId, count: 1 }, { keyId: bank.key(500).key.keyId, count: 1 }]);
+    const over = await pay(card, group, paymentContext(), 700, [bank.key(200).key.keyId, bank.key(500).key.keyId]);
     expect(over.sw).toBe(0x6982);
-    expect((await pay(card, group, paymentContext(), [{ keyId: bank.key(500).key.keyId, count: 1 }])).sw).toBe(0x9000);
+    expect((await pay(card, group, paymentContext(), 500, [bank.key(500).key.keyId])).sw).toBe(0x9000);
   });
 
   it('lets a verification authorise one payment, and payments without it share a limit that only the PIN resets', async () => {
@@ -109,7 +109,7 @@ describe('PIN', () => {
     card.reset();
     await select(card);
     const group = getGroup('ristretto255-sha512');
-    const payOne = async (value: number, ctx = paymentContext()) => (await pay(card, group, ctx, [{ keyId: bank.key(value).key.keyId, count: 1 }])).sw;
+    const payOne = async (value: number, ctx = paymentContext()) => (await pay(card, group, ctx, value, [bank.key(value).key.keyId])).sw;
     const pinState = async () => (await send(card, CLA_ISO, ISO_INS.VERIFY, new Uint8Array(0), { p2: PIN_REFERENCE })).sw;
     expect(await payOne(100)).toBe(0x9000);
     expect(await payOne(100)).toBe(0x9000);
@@ -123,13 +123,13 @@ describe('PIN', () => {
     expect((await verifyPin(card)).sw).toBe(0x9000);
     expect(await pinState()).toBe(0x9000);
     const ctx = paymentContext();
-    const withPin = await pay(card, group, ctx, [{ keyId: bank.key(500).key.keyId, count: 1 }]);
+    const withPin = await pay(card, group, ctx, 500, [bank.key(500).key.keyId]);
     expect(withPin.sw).toBe(0x9000);
     expect(await pinState()).toBe(0x63c3);
     expect((await send(card, CLA_ECASH, ECASH_INS.READ_LOG)).sw).toBe(0x6982);
     expect(await payOne(500)).toBe(0x6982);
     // The lost answer of the PIN payment is still recovered: same request, same answer.
-    const again = await pay(card, group, ctx, [{ keyId: bank.key(500).key.keyId, count: 1 }]);
+    const again = await pay(card, group, ctx, 500, [bank.key(500).key.keyId]);
     expect(again.sw).toBe(0x9000);
     expect(again.paid[0]!.r1).toBe(withPin.paid[0]!.r1);
     // The verification reset the total: up to 300 without the PIN again.
@@ -172,7 +172,7 @@ describe('withdrawal', () => {
     for (let i = 0; i < fci.capacity; i++) await bank.withdraw(card, 10);
     expect((await bank.begin(card, 10)).sw).toBe(0x6a84);
     const group = getGroup('modp2048-256');
-    expect((await pay(card, group, paymentContext(), [{ keyId: bank.key(10).key.keyId, count: 1 }])).sw).toBe(0x9000);
+    expect((await pay(card, group, paymentContext(), 10, [bank.key(10).key.keyId])).sw).toBe(0x9000);
     await verifyPin(card); // the payment used up the verification
     await bank.withdraw(card, 10);
     expect((await balance(card))[0]!.count).toBe(fci.capacity);
@@ -196,10 +196,10 @@ describe('payment', () => {
     for (const v of [100, 100, 100, 50, 20]) await bank.withdraw(card, v);
     const group = getGroup('ristretto255-sha512');
     const ctx = paymentContext();
-    const coins = [{ keyId: bank.key(100).key.keyId, count: 3 }, { keyId: bank.key(50).key.keyId, count: 1 }, { keyId: bank.key(20).key.keyId, count: 1 }];
-    const r = await pay(card, group, ctx, coins);
+    const r = await pay(card, group, ctx, 370, [100, 50, 20].map((v) => bank.key(v).key.keyId));
     expect(r.sw).toBe(0x9000);
-    expect(r.paid.map((p) => toHex(p.coin.keyId))).toEqual(coins.flatMap((c) => Array(c.count).fill(toHex(c.keyId))));
+    // The card chose the coins: larger values first.
+    expect(r.paid.map((p) => toHex(p.coin.keyId))).toEqual([100, 100, 100, 50, 20].map((v) => toHex(bank.key(v).key.keyId)));
     for (const t of paymentTranscripts(ctx, r.paid)) {
       const key = [...bank.keys.values()].find((k) => toHex(k.key.keyId) === toHex(t.coin.keyId))!.key;
       expect(verifyTranscript(group, key, t)).toBe(true);
@@ -211,7 +211,32 @@ describe('payment', () => {
     expect(c.scalarAdd).toBe(2 * 5);
     expect(c.hash).toBe(5 + 1); // d per coin, and the request digest
     expect(c.nvmBytesWritten).toBeGreaterThan(0);
+    await verifyPin(card);
     expect(await balance(card)).toEqual([]);
+  });
+
+  it('chooses the fewest coins of the offered keys only, and tells only whether it cannot pay for lack of value or of exact change', async () => {
+    const { card, bank } = await freshCard('ristretto255-sha512', 100_000);
+    for (const v of [200, 100, 100, 50, 20, 20, 20, 5]) await bank.withdraw(card, v);
+    const group = getGroup('ristretto255-sha512');
+    const keys = (...values: number[]) => values.map((v) => bank.key(v).key.keyId);
+    const all = keys(200, 100, 50, 20, 5);
+    card.reset();
+    await select(card);
+    // 60 = 20+20+20 (50 cannot make it: 50+5+5 is not held).
+    const sixty = await pay(card, group, paymentContext(), 60, all);
+    expect(sixty.paid.map((p) => toHex(p.coin.keyId))).toEqual(keys(20, 20, 20).map(toHex));
+    // Only what is offered: 200 without offering the 200 key takes 100+100.
+    const twoHundred = await pay(card, group, paymentContext(), 200, keys(100, 50));
+    expect(twoHundred.paid.map((p) => toHex(p.coin.keyId))).toEqual(keys(100, 100).map(toHex));
+    // Left: 200, 50, 5. Not enough value among the keys offered: 6A88; enough but no exact sum: 6A83.
+    expect((await pay(card, group, paymentContext(), 60, keys(50, 5))).sw).toBe(0x6a88);
+    expect((await pay(card, group, paymentContext(), 100, all)).sw).toBe(0x6a83);
+    // Another currency's keys, or keys it does not hold, make nothing.
+    expect((await pay(card, group, paymentContext(), 5, keys(5), { currency: 'USD' })).sw).toBe(0x6a88);
+    expect((await pay(card, group, paymentContext(), 5, [new Uint8Array(32)])).sw).toBe(0x6a88);
+    // Nothing was spent by the refusals.
+    expect((await pay(card, group, paymentContext(), 255, all)).sw).toBe(0x9000);
   });
 
   it('answers a repeated request identically, and refuses erased coins to any other request', async () => {
@@ -219,34 +244,39 @@ describe('payment', () => {
     await bank.withdraw(card, 100);
     const group = getGroup('ristretto255-sha512');
     const ctx = paymentContext();
-    const coins = [{ keyId: bank.key(100).key.keyId, count: 1 }];
-    const first = await pay(card, group, ctx, coins);
+    const keys = [bank.key(100).key.keyId];
+    const first = await pay(card, group, ctx, 100, keys);
     card.powerOff(); // the answer was lost with the card
     card.powerOn();
     await select(card);
-    const again = await pay(card, group, ctx, coins);
+    const again = await pay(card, group, ctx, 100, keys);
     expect(again.sw).toBe(0x9000);
     expect(again.paid[0]!.r1).toBe(first.paid[0]!.r1);
     expect(again.paid[0]!.r2).toBe(first.paid[0]!.r2);
     const c = await cost(card);
     expect(c.scalarMul).toBe(0);
     expect(c.nvmBytesWritten).toBe(0);
-    expect((await pay(card, group, { ...ctx, nonce: new Uint8Array(16).fill(9) }, coins)).sw).toBe(0x6a88);
-    expect((await pay(card, group, { ...ctx, merchantId: 'another-shop' }, coins)).sw).toBe(0x6a88);
+    expect((await pay(card, group, { ...ctx, nonce: new Uint8Array(16).fill(9) }, 100, keys)).sw).toBe(0x6a88);
+    expect((await pay(card, group, { ...ctx, merchantId: 'another-shop' }, 100, keys)).sw).toBe(0x6a88);
   });
 
-  it('refuses to mix currencies, to pay a key it does not hold, and logs what it paid', async () => {
+  it('pays in the currency asked, refuses malformed requests, and logs what it paid', async () => {
     const { card, bank } = await freshCard();
     await bank.withdraw(card, 100);
     const usd = bank.key(7, 'USD');
     bank.keys.set(7, usd);
     await bank.withdraw(card, 7);
     const group = getGroup('ristretto255-sha512');
-    const mixed = [{ keyId: bank.key(100).key.keyId, count: 1 }, { keyId: usd.key.keyId, count: 1 }];
-    expect((await pay(card, group, paymentContext(), mixed)).sw).toBe(0x6a80);
-    expect((await pay(card, group, paymentContext(), [{ keyId: new Uint8Array(32), count: 1 }])).sw).toBe(0x6a88);
-    expect((await pay(card, group, paymentContext('shop-a'), [{ keyId: usd.key.keyId, count: 1 }])).sw).toBe(0x9000);
-    expect((await pay(card, group, paymentContext('shop-b'), [{ keyId: bank.key(100).key.keyId, count: 1 }])).sw).toBe(0x9000);
+    const both = [bank.key(100).key.keyId, usd.key.keyId];
+    // The request itself is checked: a currency code, distinct keys, a positive amount.
+    const { encodePay } = await import('../../core/index.js');
+    const good = encodePay({ context: paymentContext(), amount: 7, currency: 'USD', acceptedKeys: both });
+    const lowerCase = good.slice();
+    lowerCase.set(new TextEncoder().encode('usd'), good.length - 1 - 2 * 32 - 3);
+    expect((await send(card, CLA_ECASH, ECASH_INS.PAY, lowerCase)).sw).toBe(0x6a80);
+    expect((await send(card, CLA_ECASH, ECASH_INS.PAY, good.subarray(0, good.length - 1))).sw).toBe(0x6700);
+    expect((await pay(card, group, paymentContext('shop-a'), 7, both, { currency: 'USD' })).sw).toBe(0x9000);
+    expect((await pay(card, group, paymentContext('shop-b'), 100, both)).sw).toBe(0x9000);
     await verifyPin(card);
     const log = decodeLog(await expectOk(send(card, CLA_ECASH, ECASH_INS.READ_LOG)));
     expect(log.map((e) => [e.merchantId, e.amount, e.currency, e.coins])).toEqual([['shop-b', 100, 'EUR', 1], ['shop-a', 7, 'USD', 1]]);
@@ -258,7 +288,7 @@ describe('payment', () => {
     for (let i = 0; i < 12; i++) {
       await verifyPin(card);
       await bank.withdraw(card, 1);
-      expect((await pay(card, group, paymentContext(`shop-${i}`), [{ keyId: bank.key(1).key.keyId, count: 1 }])).sw).toBe(0x9000);
+      expect((await pay(card, group, paymentContext(`shop-${i}`), 1, [bank.key(1).key.keyId])).sw).toBe(0x9000);
     }
     await verifyPin(card);
     const log = decodeLog(await expectOk(send(card, CLA_ECASH, ECASH_INS.READ_LOG)));
@@ -276,7 +306,7 @@ describe('privacy', () => {
     expect(toHex(fciA)).toBe(toHex(fciB));
     await verifyPin(a.card);
     await a.bank.withdraw(a.card, 100);
-    const r = await pay(a.card, a.bank.group, paymentContext(), [{ keyId: a.bank.key(100).key.keyId, count: 1 }]);
+    const r = await pay(a.card, a.bank.group, paymentContext(), 100, [a.bank.key(100).key.keyId]);
     const I = toHex(a.bank.group.encode(a.bank.I!));
     const { encodePayResponse } = await import('../../core/index.js');
     expect(toHex(encodePayResponse(a.bank.group, r.paid))).not.toContain(I);
@@ -300,13 +330,13 @@ describe.each(SUITE_IDS)('every suite end to end on %s', (suite) => {
     const { card, bank } = await freshCard(suite, 10_000);
     for (let i = 0; i < 10; i++) await bank.withdraw(card, 10);
     const group = getGroup(suite);
-    const coins = [{ keyId: bank.key(10).key.keyId, count: 5 }];
     for (const extended of [false, true]) {
       const ctx = paymentContext();
-      const r = await pay(card, group, ctx, coins, extended);
+      const r = await pay(card, group, ctx, 50, [bank.key(10).key.keyId], { extended });
       expect(r.sw).toBe(0x9000);
       for (const t of paymentTranscripts(ctx, r.paid)) expect(verifyTranscript(group, bank.key(10).key, t)).toBe(true);
     }
+    await verifyPin(card);
     expect(await balance(card)).toEqual([]);
   });
 });

@@ -33,6 +33,7 @@ import {
   encodeOpenAccountResponse,
   encodePay,
   encodePayResponse,
+  MAX_ACCEPTED_KEYS,
   encodePersonalise,
   encodeSetLimit,
   encodeUnblockPin,
@@ -101,11 +102,14 @@ describe.each(SUITE_IDS)('card protocol on %s', (suite) => {
 
     const request: PayRequest = {
       context: { merchantId: 'shop-1', terminalId: 'till-2', timestamp: 1_700_000_000_000, nonce: rng.bytes(16) },
-      coins: [{ keyId: coin.keyId, count: 1 }],
+      amount: secret.key.value,
+      currency: secret.key.currency,
+      acceptedKeys: [coin.keyId],
     };
     const decoded = decodePay(encodePay(request));
     expect(decoded.context.merchantId).toBe('shop-1');
-    expect(decoded.coins[0]!.count).toBe(1);
+    expect(decoded).toMatchObject({ amount: secret.key.value, currency: secret.key.currency });
+    expect(decoded.acceptedKeys.map((k) => Buffer.from(k))).toEqual([Buffer.from(coin.keyId)]);
     const d = paymentChallenge(group, coin, decoded.context);
     const paid = decodePayResponse(group, encodePayResponse(group, [{ coin, ...respondToPayment(group, u1, secrets, d) }]));
     const [transcript] = paymentTranscripts(request.context, paid);
@@ -160,12 +164,25 @@ describe('card protocol, suite-independent messages', () => {
     expectCode(() => decodeBalance(Uint8Array.of(1)), 'truncated');
   });
 
-  it('refuses payment requests that name a key twice, no coins or too many', () => {
+  it('refuses payment requests that offer a key twice, no key or too many, or no proper amount or currency', () => {
     const keyId = new Uint8Array(32);
     const context = { merchantId: 'm', terminalId: 't', timestamp: 1, nonce: new Uint8Array(16) };
-    expectCode(() => encodePay({ context, coins: [] }), 'bad-card-message');
-    expectCode(() => encodePay({ context, coins: [{ keyId, count: 1 }, { keyId, count: 1 }] }), 'bad-card-message');
-    expectCode(() => encodePay({ context, coins: [{ keyId, count: 33 }] }), 'bad-card-message');
-    expectCode(() => encodePay({ context: { ...context, merchantId: '' }, coins: [{ keyId, count: 1 }] }), 'bad-card-message');
+    const ok = { context, amount: 100, currency: 'EUR', acceptedKeys: [keyId] };
+    expect(decodePay(encodePay(ok)).amount).toBe(100);
+    expectCode(() => encodePay({ ...ok, acceptedKeys: [] }), 'bad-card-message');
+    expectCode(() => encodePay({ ...ok, acceptedKeys: [keyId, keyId] }), 'bad-card-message');
+    const many = Array.from({ length: MAX_ACCEPTED_KEYS + 1 }, (_, i) => Uint8Array.of(i & 0xff, i >> 8, ...new Uint8Array(30)));
+    expectCode(() => encodePay({ ...ok, acceptedKeys: many }), 'bad-card-message');
+    expect(decodePay(encodePay({ ...ok, acceptedKeys: many.slice(1) })).acceptedKeys).toHaveLength(MAX_ACCEPTED_KEYS);
+    for (const amount of [0, -1, 1.5]) expectCode(() => encodePay({ ...ok, amount }), 'bad-card-message');
+    expectCode(() => encodePay({ ...ok, currency: 'eur' }), 'bad-card-message');
+    expectCode(() => encodePay({ ...ok, context: { ...context, merchantId: '' } }), 'bad-card-message');
+    // On the wire: an amount of 0 and a key offered twice are refused by the decoder too.
+    const wire = encodePay(ok);
+    const zero = wire.slice();
+    zero.fill(0, wire.length - 32 - 1 - 4 - 8, wire.length - 32 - 1 - 4);
+    expectCode(() => decodePay(zero), 'bad-card-message');
+    expectCode(() => decodePay(Uint8Array.of(...wire.subarray(0, wire.length - 33), 2, ...keyId, ...keyId)), 'bad-card-message');
+    expectCode(() => decodePay(wire.subarray(0, wire.length - 1)), 'truncated');
   });
 });

@@ -38,8 +38,8 @@ describe('cost model', () => {
       const waited = performance.now() - started;
       expect(seen[0]!.modelledMs).toBeCloseTo(40, 3);
       expect(waited).toBeGreaterThanOrEqual(39); // never answers before the chip would
-      const balance = await send(card, CLA_ECASH, ECASH_INS.GET_BALANCE);
-      expect(balance.sw).toBe(0x9000);
+      const cost = await send(card, CLA_ECASH, ECASH_INS.GET_COST);
+      expect(cost.sw).toBe(0x9000);
       card.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

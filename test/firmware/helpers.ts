@@ -119,8 +119,19 @@ export function paymentContext(merchantId = 'merchant-1'): PaymentContext {
   return { merchantId, terminalId: 'till-1', timestamp: 1_750_000_000_000 + nonceCounter, nonce };
 }
 
-export async function pay(card: CardLink, group: Group, context: PaymentContext, coins: { keyId: Uint8Array; count: number }[], extended = false): Promise<{ sw: number; paid: PaidCoin[]; request: Uint8Array }> {
-  const request = encodePay({ context, coins });
-  const res = await send(card, CLA_ECASH, ECASH_INS.PAY, request, extended ? { le: 65536, extended: true } : {});
+/**
+ * PAY `amount` (EUR unless said) offering `keys`: the card chooses its coins among them. Returns
+ * the status word, the decoded coins on success, and the request's bytes.
+ */
+export async function pay(
+  card: CardLink,
+  group: Group,
+  context: PaymentContext,
+  amount: number,
+  keys: Uint8Array[],
+  opts: { extended?: boolean; currency?: string } = {},
+): Promise<{ sw: number; paid: PaidCoin[]; request: Uint8Array }> {
+  const request = encodePay({ context, amount, currency: opts.currency ?? 'EUR', acceptedKeys: keys });
+  const res = await send(card, CLA_ECASH, ECASH_INS.PAY, request, opts.extended ? { le: 65536, extended: true } : {});
   return { sw: res.sw, paid: res.sw === 0x9000 ? decodePayResponse(group, res.data) : [], request };
 }

@@ -59,7 +59,7 @@ describe('card image format 1', () => {
       // The largest transaction there is: 32 coins in one payment, with the PIN.
       const group = getGroup('ristretto255-sha512');
       const ctx = paymentContext('after-upgrade');
-      const r = await pay(card, group, ctx, [{ keyId: bank.key(1).key.keyId, count: 32 }], true);
+      const r = await pay(card, group, ctx, 32, [bank.key(1).key.keyId], { extended: true });
       expect(r.sw).toBe(0x9000);
       for (const t of paymentTranscripts(ctx, r.paid)) expect(verifyTranscript(group, bank.key(1).key, t)).toBe(true);
       expect((await verifyPin(card)).sw).toBe(0x9000);

@@ -38,6 +38,7 @@ describe('card image file', () => {
     const card = openCard(file);
     card.powerOn();
     await select(card);
+    await verifyPin(card);
     expect((await balance(card)).map((e) => [e.value, e.count])).toEqual([
       [100, 1],
       [5, 1],

@@ -99,8 +99,8 @@ async function walletImage(opts: { pending?: boolean } = {}): Promise<{ image: U
   for (const v of [100, 100, 20, 5]) await bank.withdraw(card, v);
   // Payments, so the last-payment record, spent slots and a cumulative no-PIN amount exist too:
   // one with the PIN (it uses up the verification), one without.
-  await pay(card, bank.group, paymentContext('setup-shop'), [{ keyId: bank.key(20).key.keyId, count: 1 }]);
-  await pay(card, bank.group, paymentContext('setup-shop'), [{ keyId: bank.key(5).key.keyId, count: 1 }]);
+  await pay(card, bank.group, paymentContext('setup-shop'), 20, [bank.key(20).key.keyId]);
+  await pay(card, bank.group, paymentContext('setup-shop'), 5, [bank.key(5).key.keyId]);
   let pendingR: bigint | undefined;
   if (opts.pending) {
     await verifyPin(card);
@@ -168,14 +168,14 @@ async function scenarios(): Promise<Scenario[]> {
       image: wallet.image,
       bank: wallet.bank,
       prepare: select,
-      command: async (c) => expect((await pay(c, wallet.bank.group, payContext, [{ keyId: wallet.bank.key(100).key.keyId, count: 2 }])).sw).toBe(0x9000),
+      command: async (c) => expect((await pay(c, wallet.bank.group, payContext, 200, [wallet.bank.key(100).key.keyId])).sw).toBe(0x9000),
     },
     {
       name: 'PAY (PIN)',
       image: wallet.image,
       bank: wallet.bank,
       prepare: withPin,
-      command: async (c) => expect((await pay(c, wallet.bank.group, payContext, [{ keyId: wallet.bank.key(100).key.keyId, count: 2 }])).sw).toBe(0x9000),
+      command: async (c) => expect((await pay(c, wallet.bank.group, payContext, 200, [wallet.bank.key(100).key.keyId])).sw).toBe(0x9000),
     },
   ];
 }
@@ -192,17 +192,17 @@ async function checkSound(image: Uint8Array, bank: TestBank): Promise<void> {
   const fresh = (await send(card, CLA_ISO, ISO_INS.VERIFY, new Uint8Array(0), { p2: PIN_REFERENCE })).sw === 0x6985;
   if (fresh) return; // torn before PERSONALISE committed: still factory-fresh, nothing to check
   const group = getGroup(SUITE);
+  // One verification per payment (the limit is not what is checked here), and for the balance.
+  expect((await verifyPin(card)).sw).toBe(0x9000);
   for (const entry of await balance(card)) {
-    // One verification per payment: the limit is not what is checked here.
-    expect((await verifyPin(card)).sw).toBe(0x9000);
     const ctx = paymentContext('checker');
-    const r = await pay(card, group, ctx, [{ keyId: entry.keyId, count: entry.count }]);
+    const r = await pay(card, group, ctx, entry.value * entry.count, [entry.keyId]);
     expect(r.sw).toBe(0x9000);
+    expect((await verifyPin(card)).sw).toBe(0x9000);
     const key = [...bank.keys.values()].find((k) => toHex(k.key.keyId) === toHex(entry.keyId))!.key;
     for (const t of paymentTranscripts(ctx, r.paid)) expect(verifyTranscript(group, key, t)).toBe(true);
   }
   expect(await balance(card)).toEqual([]);
-  expect((await verifyPin(card)).sw).toBe(0x9000);
   const status = await send(card, CLA_ECASH, ECASH_INS.WITHDRAW_STATUS);
   if (status.sw === 0x9000) {
     expect(decodeWithdrawChallenge(group, status.data).keyId.length).toBe(32);

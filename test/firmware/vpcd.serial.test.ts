@@ -17,6 +17,7 @@ import {
   decodePayResponse,
   ECASH_AID,
   encodePay,
+  encodeVerify,
   getGroup,
   paymentTranscripts,
   toHex,
@@ -104,20 +105,25 @@ describe.runIf(available)('the card through pcscd and vpcd', () => {
     }
   });
 
-  it('opensc-tool selects the applet, reads the balance and pays', async () => {
+  it('opensc-tool selects the applet, reads the balance with the PIN and pays', async () => {
     const context = paymentContext('opensc-shop');
-    const pay = encodePay({ context, coins: [{ keyId: bank.key(200).key.keyId, count: 2 }] });
+    const pay = encodePay({ context, amount: 400, currency: 'EUR', acceptedKeys: [bank.key(200).key.keyId, bank.key(50).key.keyId] });
+    const verify = encodeVerify(PIN);
     const apdus = [
       `00:A4:04:00:${hex(Uint8Array.of(ECASH_AID.length))}:${hex(ECASH_AID)}:00`,
+      '80:30:00:00:00', // a shop's view: no balance without the PIN
+      `00:20:00:80:${hex(Uint8Array.of(verify.length))}:${hex(verify)}`,
       '80:30:00:00:00',
       // Short: the 577-byte answer comes in 256-byte parts behind 61xx, which OpenSC follows with
       // GET RESPONSE itself (it sends extended APDUs only to cards its drivers know).
       `80:40:00:00:${hex(Uint8Array.of(pay.length))}:${hex(pay)}:00`,
     ];
     const { stdout } = await run(OPENSC_TOOL, ['--reader', READER, ...apdus.flatMap((a) => ['--send-apdu', a])]);
-    const [selected, listed, paid] = openscResponses(stdout);
+    const [selected, refused, verified, listed, paid] = openscResponses(stdout);
     expect(selected!.sw).toBe(0x9000);
-    expect(decodeFci(selected!.data).suite).toBe('ristretto255-sha512');
+    expect(decodeFci(selected!.data)).toMatchObject({ suite: 'ristretto255-sha512', version: 2 });
+    expect(refused!.sw).toBe(0x6982);
+    expect(verified!.sw).toBe(0x9000);
     expect(decodeBalance(listed!.data).map((e) => e.count)).toEqual([2, 1]);
     expect(paid!.sw).toBe(0x9000);
     const group = getGroup('ristretto255-sha512');
@@ -159,11 +165,12 @@ describe.runIf(available)('modp2048-256 through pcscd: 256-byte elements in shor
       const { pay } = await import('./helpers.js');
       for (const extended of [false, true]) {
         const context = paymentContext('modp-shop');
-        const r = await pay(link, group, context, [{ keyId: modpBank.key(10).key.keyId, count: 5 }], extended);
+        const r = await pay(link, group, context, 50, [modpBank.key(10).key.keyId], { extended });
         expect(r.sw).toBe(0x9000);
         expect(r.paid).toHaveLength(5);
         for (const t of paymentTranscripts(context, r.paid)) expect(verifyTranscript(group, modpBank.key(10).key, t)).toBe(true);
       }
+      await verifyPin(link);
       expect(await balance(link)).toEqual([]);
     } finally {
       await link.close();

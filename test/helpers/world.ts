@@ -7,10 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  type DenominationTerms,
   generateDenominationKey,
   getGroup,
   type SuiteId,
   systemRandom,
+  toHex,
 } from '../../core/index.js';
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
 import { type CardChannel, EcashCardClient, type ReaderSource, type VirtualTransport } from '../../reader-bridge/index.js';
@@ -52,13 +54,17 @@ export class World {
   }
 
   /**
-   * Starts the bank with general (unscoped) keys of `values`, on an SQLite file of its own unless
-   * `storage` names another database (a PostgreSQL URL); `now` is the bank's clock (tests move it).
+   * Starts the bank with general (unscoped) keys of `values`, and keys of any `other` terms, on an
+   * SQLite file of its own unless `storage` names another database (a PostgreSQL URL); `now` is
+   * the bank's clock (tests move it).
    */
-  async startBank(values: readonly number[] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000], opts: { storage?: string; now?: () => number } = {}): Promise<void> {
+  async startBank(
+    values: readonly number[] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000],
+    opts: { storage?: string; now?: () => number; other?: readonly DenominationTerms[] } = {},
+  ): Promise<void> {
     const now = opts.now?.() ?? Date.now();
     const terms = (value: number) => ({ value, currency: CURRENCY, withdrawFrom: now - DAY, withdrawUntil: now + 30 * DAY, depositUntil: now + 90 * DAY, scope: '' });
-    const secrets = values.map((v) => generateDenominationKey(this.group, terms(v), systemRandom));
+    const secrets = [...values.map(terms), ...(opts.other ?? [])].map((t) => generateDenominationKey(this.group, t, systemRandom));
     const storage = await openStorage(opts.storage ?? join(this.dir, 'bank.db'));
     this.service = await BankService.create({ storage, keys: memoryKeyStore(this.suite, secrets), workerThreads: 0, ...(opts.now === undefined ? {} : { now: opts.now }) });
     const server = await startBankServer({ service: this.service, port: 0 });
@@ -174,9 +180,11 @@ export function reasonOf(view: PaymentView): string | undefined {
   return (view.events[view.events.length - 1]!.detail as { code?: string } | null)?.code;
 }
 
+/** The value the card in `channel` holds (the holder's view: the PIN is verified). */
 export async function cardValue(channel: CardChannel): Promise<number> {
   const client = EcashCardClient.on(channel);
   await client.select();
+  await client.verifyPin(PIN);
   return (await client.balance()).reduce((s, b) => s + b.value * b.count, 0);
 }
 
@@ -191,6 +199,32 @@ export async function loadViaReader(world: World, readers: VirtualTransport, rea
     const holder = await world.holder(ch, name, credit);
     if (amount > 0) await world.load(ch, holder, amount);
     return holder;
+  } finally {
+    await ch.disconnect('reset');
+    readers.removeCard(reader);
+  }
+}
+
+/**
+ * Withdraws one coin of each key (hex ids, any scope or currency: the operator credits the account
+ * first) onto `card` in the virtual reader `reader`, as a load terminal would.
+ */
+export async function withdrawKeys(world: World, readers: VirtualTransport, reader: string, card: EcashCard, holder: Holder, keyIds: readonly string[]): Promise<void> {
+  const issuer = await httpIssuer(holder.bank, holder.accountId);
+  readers.insertCard(reader, card);
+  const ch = await readers.connect(reader);
+  try {
+    const client = EcashCardClient.on(ch);
+    await client.select();
+    await client.verifyPin(PIN);
+    const keys = await issuer.denominationKeys();
+    for (const keyId of keyIds) {
+      const key = keys.find((k) => toHex(k.keyId) === keyId)!;
+      await world.operator.credit(holder.accountId, { currency: key.currency, amount: key.value, reference: 'test cash-in' });
+      const start = await issuer.startWithdrawal(key.keyId);
+      const challenge = await client.withdrawBegin({ key: start.key, z: start.z, offer: start.offer });
+      await client.withdrawEnd(await issuer.answerWithdrawal(start.sessionId, challenge.c));
+    }
   } finally {
     await ch.disconnect('reset');
     readers.removeCard(reader);

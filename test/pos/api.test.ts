@@ -363,7 +363,8 @@ describe('POS API over HTTP', () => {
     expect(reasonOf(view)).toBe('insufficient-funds');
     expect(view.coins).toEqual([]);
     expect(view.receipt).toBeNull();
-    expect(stream.states()).toEqual(['created', 'waiting-for-card', 'reading', 'declined']);
+    // The card decides whether it can pay, after the request was made durable and sent.
+    expect(stream.states()).toEqual(['created', 'waiting-for-card', 'reading', 'request-sent', 'declined']);
     expect(stream.events.at(-1)!.data.detail).toMatchObject({ code: 'insufficient-funds' });
     expect(await valueOf(rich)).toBe(5_000 - 1_234 - 500 - 300);
   });

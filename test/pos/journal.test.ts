@@ -27,14 +27,14 @@ describe('Journal', () => {
     const j = new Journal(path);
     const p = j.createPayment(base);
     j.appendEvent(p.id, 'waiting-for-card');
-    j.recordRequest(p.id, { timestamp: 1, nonce: new Uint8Array(16).fill(7), selection: [{ keyId: 'aa', count: 2 }] });
+    j.recordRequest(p.id, { timestamp: 1, nonce: new Uint8Array(16).fill(7), accepted: ['aa'.repeat(32), 'bb'.repeat(32)] });
     j.recordResponses(p.id, [transcript(0, 1), transcript(1, 2)]);
     j.appendEvent(p.id, 'approved');
     j.close();
 
     const again = new Journal(path);
     expect(again.events(p.id).map((e) => e.state)).toEqual(['created', 'waiting-for-card', 'request-sent', 'responses-received', 'approved']);
-    expect(again.latestRequest(p.id)?.nonce).toEqual(new Uint8Array(16).fill(7));
+    expect(again.latestRequest(p.id)).toEqual({ timestamp: 1, nonce: new Uint8Array(16).fill(7), accepted: ['aa'.repeat(32), 'bb'.repeat(32)] });
     expect(again.transcripts(p.id)).toHaveLength(2);
     expect(again.payment(p.id)).toMatchObject(base);
     again.close();
@@ -111,7 +111,7 @@ describe('Journal', () => {
   it('lists unfinished payments so a restarted terminal can resume them', () => {
     const j = new Journal(path);
     const p = j.createPayment(base);
-    j.recordRequest(p.id, { timestamp: 1, nonce: new Uint8Array(16), selection: [] });
+    j.recordRequest(p.id, { timestamp: 1, nonce: new Uint8Array(16), accepted: ['aa'.repeat(32)] });
     const done = j.createPayment(base);
     j.appendEvent(done.id, 'cancelled');
     expect(j.unfinishedPayments().map((x) => x.id)).toEqual([p.id]);

@@ -4,18 +4,17 @@
  * The same flows run through pcscd and vpcd in test/pos/pcsc-e2e.serial.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EcashError, toHex } from '../../core/index.js';
+import { EcashError, fromHex, toHex } from '../../core/index.js';
 import type { EcashCard } from '../../firmware-sim/index.js';
 import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.js';
 import { EcashCardClient, VirtualTransport } from '../../reader-bridge/index.js';
 import type { AcquirerBank } from '../../host/pos/acquirer.js';
 import { httpAcquirer } from '../../host/pos/bank-acquirer.js';
-import { chooseCoins } from '../../host/pos/coin-selection.js';
 import { httpIssuer } from '../../host/load/bank-issuer.js';
 import { loadCard, recoverInterruptedLoads } from '../../host/load/load-terminal.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
 import type { BankClient } from '../../host/bank/client.js';
-import { atState, cardValue, type Holder, merchantBalance, loadViaReader, PIN, PUK, reasonOf, valueViaReader, World } from '../helpers/world.js';
+import { atState, cardValue, type Holder, merchantBalance, loadViaReader, payWithCard, PIN, PUK, reasonOf, valueViaReader, withdrawKeys, World } from '../helpers/world.js';
 
 let world: World;
 let readers: VirtualTransport;
@@ -41,13 +40,7 @@ async function loadedCard(name: string, credit: number, load: number, card?: Eca
 
 const valueOf = (card: EcashCard) => valueViaReader(readers, 'Load', card);
 
-async function pay(terminal: PaymentTerminal, card: EcashCard, amount: number) {
-  const p = terminal.startPayment({ amount, currency: 'EUR', reference: 'ref' });
-  readers.insertCard('Counter', card);
-  const view = await terminal.outcome(p.id);
-  readers.removeCard('Counter');
-  return view;
-}
+const pay = (terminal: PaymentTerminal, card: EcashCard, amount: number) => payWithCard(terminal, readers, 'Counter', card, amount);
 
 describe('load terminal', () => {
   it('withdraws the amount onto the card and debits the account once', async () => {
@@ -148,6 +141,33 @@ describe('POS terminal', () => {
     } finally {
       await coarseReaders.close();
       await coarse.close();
+    }
+  });
+
+  it("pays with coins of the keys the terminal offers only: a transit coin pays a transit shop, not a general one", async () => {
+    const scoped = new World();
+    const scopedReaders = new VirtualTransport(['Counter', 'Load']);
+    try {
+      const now = Date.now();
+      await scoped.startBank([100], { other: [{ value: 500, currency: 'EUR', withdrawFrom: now - 60_000, withdrawUntil: now + 3_600_000, depositUntil: now + 7 * 24 * 3_600_000, scope: 'transit' }] });
+      const general = await scoped.addMerchant('corner-shop');
+      const transit = await scoped.addMerchant('metro', ['transit']);
+      const card = await scoped.card();
+      const holder = await loadViaReader(scoped, scopedReaders, 'Load', card, 'uma', 1_000, 0);
+      const transitKey = (await scoped.operator.parameters()).keys.find((k) => k.scope === 'transit')!;
+      await withdrawKeys(scoped, scopedReaders, 'Load', card, holder, [transitKey.keyId]);
+      const payAt = (t: PaymentTerminal) => payWithCard(t, scopedReaders, 'Counter', card, 500);
+      const shopTerminal = await scoped.terminal(scopedReaders, { merchantId: 'corner-shop', bank: general }, { readerName: 'Counter', terminalId: 't-shop' });
+      const refused = await payAt(shopTerminal);
+      expect(refused.state).toBe('declined');
+      expect(reasonOf(refused)).toBe('insufficient-funds');
+      const metro = await scoped.terminal(scopedReaders, { merchantId: 'metro', bank: transit }, { readerName: 'Counter', terminalId: 't-metro', scopes: ['transit'] });
+      const paid = await payAt(metro);
+      expect(paid.state).toBe('approved');
+      expect(paid.coins).toEqual([{ keyId: transitKey.keyId, value: 500, evidenceOnly: false }]);
+    } finally {
+      await scopedReaders.close();
+      await scoped.close();
     }
   });
 
@@ -261,10 +281,11 @@ describe('POS terminal', () => {
     const ch = await readers.connect('Counter');
     const client = EcashCardClient.on(ch);
     await client.select();
-    const coins = chooseCoins(await client.balance(), 300, { currency: 'EUR', scopes: [], now: Date.now(), depositMarginMs: 0 }).map((c) => ({ keyId: c.keyId, count: c.count }));
-    const request = { timestamp: Date.now(), nonce: new Uint8Array(16).fill(7), selection: coins.map((c) => ({ keyId: toHex(c.keyId), count: c.count })) };
+    const accepted = (await world.operator.parameters()).keys.filter((k) => k.currency === 'EUR' && k.scope === '').map((k) => k.keyId).sort();
+    const request = { timestamp: Date.now(), nonce: new Uint8Array(16).fill(7), accepted };
     journal.recordRequest(p.id, request);
-    await client.pay({ context: { merchantId: 'corner-shop', terminalId: 't1', timestamp: request.timestamp, nonce: request.nonce }, coins });
+    const context = { merchantId: 'corner-shop', terminalId: 't1', timestamp: request.timestamp, nonce: request.nonce };
+    await client.pay({ context, amount: 300, currency: 'EUR', acceptedKeys: accepted.map((k) => fromHex(k, 'key id', 32)) });
     await ch.disconnect('reset');
     readers.removeCard('Counter');
     expect(await valueOf(card)).toBe(1_700);
