@@ -65,14 +65,15 @@ describe('expired and retired keys leave the terminal', () => {
     clock.now = deadline - 12 * HOUR;
     const late = await pay(t, 500);
     expect(late.state).toBe('declined');
-    expect(reasonOf(late)).toBe('insufficient-funds');
-    expect(late.events.at(-1)!.detail).toMatchObject({ acceptable: 0 });
+    // The terminal has no key left to offer the card: it does not even ask it to pay.
+    expect(reasonOf(late)).toBe('no-acceptable-keys');
+    expect(late.events.map((e) => e.state)).not.toContain('request-sent');
     expect(JSON.parse(journal.getMeta('denomination-keys')!)).not.toEqual([]);
 
     // Past the deadline: the key leaves the cache, here and in the journal a restart reads.
     clock.now = deadline + 1;
     const expired = await pay(t, 500);
-    expect(reasonOf(expired)).toBe('insufficient-funds');
+    expect(reasonOf(expired)).toBe('no-acceptable-keys');
     expect(JSON.parse(journal.getMeta('denomination-keys')!)).toEqual([]);
 
     // The coins taken in time still settle (the bank's own clock is before the deadline).
@@ -90,12 +91,12 @@ describe('expired and retired keys leave the terminal', () => {
     expect((await shop.parameters()).keys).toEqual([]);
     await t.refreshKeys();
     const refused = await pay(t, 200);
-    expect(reasonOf(refused)).toBe('insufficient-funds');
+    expect(reasonOf(refused)).toBe('no-acceptable-keys');
     await t.close();
 
     await world.bankDown();
     const restarted = await world.terminal(readers, { merchantId: 'kiosk', bank: shop }, { readerName: 'Counter', terminalId: 't1' }, journal);
-    expect(reasonOf(await pay(restarted, 200))).toBe('insufficient-funds');
+    expect(reasonOf(await pay(restarted, 200))).toBe('no-acceptable-keys');
     await world.bankUp();
   });
 });
