@@ -5,6 +5,7 @@
  * EcashError a terminal can act on. Each command runs under its class's time budget.
  */
 import {
+  APPLET_VERSION,
   CLA_ECASH,
   CLA_ISO,
   ECASH_AID,
@@ -215,11 +216,19 @@ export class EcashCardClient {
     }
   }
 
-  /** SELECT by AID; resets the applet's session (PIN state). */
+  /** SELECT by AID; resets the applet's session (PIN state). Refuses an applet of another version. */
   async select(): Promise<CardFci> {
     const r = await this.run(COMMANDS.select, ECASH_AID, SHORT_LE);
-    this.fci = this.decode(COMMANDS.select, () => decodeFci(r.data));
-    return this.fci;
+    const fci = this.decode(COMMANDS.select, () => decodeFci(r.data));
+    if (fci.version !== APPLET_VERSION) {
+      throw new EcashError(
+        CARD_ERROR.CARD_FORMAT_MISMATCH,
+        `the card's e-cash applet is version ${fci.version} and this program speaks version ${APPLET_VERSION} (PAY by amount): update the card or the program`,
+        { details: { command: COMMANDS.select.name, version: fci.version } },
+      );
+    }
+    this.fci = fci;
+    return fci;
   }
 
   async verifyPin(pin: string): Promise<void> {

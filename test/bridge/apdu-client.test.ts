@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { isEcashError, toHex } from '../../core/index.js';
+import { encodeFci, isEcashError, toHex } from '../../core/index.js';
 import {
   ApduClient,
+  EcashCardClient,
   ReplayTransport,
   type CardChannel,
   type Cassette,
@@ -128,5 +129,15 @@ describe('ApduClient', () => {
       isEcashError(e, 'bad-apdu-length'),
     );
     expect(transport.remaining).toBe(0);
+  });
+});
+
+describe('EcashCardClient', () => {
+  it('refuses a card whose applet speaks another version of the command set', async () => {
+    const v1 = encodeFci({ version: 1, suite: 'ristretto255-sha512', capacity: 81 });
+    const { channel } = await scripted([{ command: '00a4040007f045434153480100', response: toHex(v1) + '9000' }]);
+    const client = EcashCardClient.on(channel);
+    await expect(client.select()).rejects.toSatisfy((e) => isEcashError(e, 'card-format-mismatch') && e.details?.version === 1 && /version 1/.test(e.message));
+    expect(client.card).toBeUndefined();
   });
 });
