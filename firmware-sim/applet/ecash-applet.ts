@@ -96,7 +96,7 @@ export class EcashApplet implements Applet {
   /**
    * The PIN state (RAM: a reset or power loss clears it). A successful VERIFY opens it for the
    * loading and administration commands of the session, and it authorises ONE payment: the PAY
-   * that spends (or a SET LIMIT) ends it. docs/card.md, "PIN policy".
+   * that spends ends it. (SET LIMIT carries the PIN itself.) docs/card.md, "PIN policy".
    */
   private pinVerified = false;
   private identity: GroupElement | undefined;
