@@ -1,34 +1,41 @@
 /**
- * Deposit classification and double-spender identification. Keyed by A:
+ * Deposit classification and double-spender identification. A coin is its key, A and B: a card
+ * that withdraws twice with the same s gets two coins with one A (and two B), each paid for; a
+ * card that withdraws twice with the same s, x1 and x2 gets two signatures on one (key, A, B),
+ * which is one coin, since both pay with the same secrets. Against the coin's first transcript:
  * - unseen: new; seen with the same d: replay; seen with a different d: double spend, where
  *   u1 = (r1 − r1')/(r2 − r2') mod q and I = g1^u1 names the account.
  * The proof (key, both transcripts, u1, I) is checkable by anyone with public parameters only.
  */
-import { bytesEqual } from './bytes.js';
+import { bytesEqual, utf8 } from './bytes.js';
 import { EcashError } from './errors.js';
 import type { Group, GroupElement } from './group.js';
+import { sha256Fields, TAG_COIN_ID, tag } from './hash.js';
 import { computeKeyId, type DenominationKey } from './keys.js';
 import { paymentChallenge, type Transcript, verifyTranscript } from './payment.js';
+import type { SuiteId } from './suite-ids.js';
 
 export type DepositClass = 'new' | 'replay' | 'double-spend';
 
-function sameCoin(group: Group, t1: Transcript, t2: Transcript): boolean {
-  const a = t1.coin;
-  const b = t2.coin;
-  return (
-    bytesEqual(a.keyId, b.keyId) &&
-    group.equals(a.A, b.A) &&
-    group.equals(a.B, b.B) &&
-    group.equals(a.z, b.z) &&
-    group.equals(a.a, b.a) &&
-    group.equals(a.b, b.b) &&
-    a.r === b.r
-  );
+/**
+ * The bank's name for a coin, from its encoded key id, A and B (32 bytes):
+ * SHA-256(f("ECASH-V1/COIN") f(suite) f(keyId) f(A) f(B)). The spent-coin table is keyed by it.
+ */
+export function coinIdOfEncoded(suite: SuiteId, keyId: Uint8Array, A: Uint8Array, B: Uint8Array): Uint8Array {
+  return sha256Fields([tag(TAG_COIN_ID), utf8(suite), keyId, A, B]);
 }
 
 /**
- * How a verified incoming transcript relates to the one already stored for the same A (if any).
- * Both must be valid transcripts; `previous` must have the same A.
+ * One coin: the same key, A and B. The signature (z', a', b', r') is left out: two signatures on
+ * one (A, B) answer payments with the same s, x1, x2, so two payments reveal u1 all the same.
+ */
+function sameCoin(group: Group, t1: Transcript, t2: Transcript): boolean {
+  return bytesEqual(t1.coin.keyId, t2.coin.keyId) && group.equals(t1.coin.A, t2.coin.A) && group.equals(t1.coin.B, t2.coin.B);
+}
+
+/**
+ * How a verified incoming transcript relates to the one already stored for the same coin (if any).
+ * Both must be valid transcripts; `previous` must be of the same key, A and B.
  */
 export function classifyDeposit(group: Group, incoming: Transcript, previous: Transcript | undefined): DepositClass {
   if (previous === undefined) return 'new';

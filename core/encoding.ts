@@ -15,7 +15,7 @@
  */
 import { ByteReader, bytesEqual, concatBytes, fromHex, toHex, u16be, u64be, utf8 } from './bytes.js';
 import type { Coin } from './coin.js';
-import type { DoubleSpendProof } from './double-spend.js';
+import { coinIdOfEncoded, type DoubleSpendProof } from './double-spend.js';
 import { EcashError } from './errors.js';
 import type { Group } from './group.js';
 import { expectArray, expectLiteral, expectObject, expectSafeInteger, expectString } from './json.js';
@@ -277,6 +277,18 @@ export function encodeTranscript(group: Group, t: Transcript): Uint8Array {
     group.scalars.encode(t.r1),
     group.scalars.encode(t.r2),
   );
+}
+
+/**
+ * The coin id (`coinIdOfEncoded`) of a transcript in binary form, read from its key id, A and B as
+ * they are encoded, without decoding anything: the bank computes it for every deposit and for
+ * every stored transcript when its database is migrated.
+ */
+export function transcriptCoinId(group: Group, bytes: Uint8Array): Uint8Array {
+  const r = new ByteReader(bytes, 'transcript');
+  readHeader(r, group, 'transcript');
+  const n = group.elementLength;
+  return coinIdOfEncoded(group.suite, r.take(KEY_ID_LENGTH), r.take(n), r.take(n));
 }
 
 export function decodeTranscript(group: Group, bytes: Uint8Array): Transcript {

@@ -8,7 +8,7 @@ export type { Group, GroupElement, ScalarField } from './group.js';
 export { SUITE_IDS, DEFAULT_SUITE, isSuiteId, type SuiteId } from './suite-ids.js';
 export { getGroup } from './suites/index.js';
 export { meteredGroup, zeroCounts, groupExponentiations, type OpCounts } from './meter.js';
-export { encodeFields, TAG_H, TAG_H0, TAG_OPEN, TAG_KEY_ID } from './hash.js';
+export { encodeFields, TAG_H, TAG_H0, TAG_OPEN, TAG_KEY_ID, TAG_COIN_ID } from './hash.js';
 export { systemRandom, seededRandom, randomScalar, randomNonZeroScalar, randomWeight, type RandomSource } from './random.js';
 export {
   type DenominationTerms,
@@ -55,6 +55,7 @@ export {
   type DoubleSpender,
   type DoubleSpendProof,
   classifyDeposit,
+  coinIdOfEncoded,
   identifyDoubleSpender,
   makeDoubleSpendProof,
   verifyDoubleSpendProof,

@@ -13,6 +13,7 @@ import {
   isEcashError,
   toHex,
   type Transcript,
+  transcriptCoinId,
   transcriptFromJson,
 } from '../../core/index.js';
 import { KeyCache } from './public-parameters.js';
@@ -27,7 +28,7 @@ export interface DepositCheckRequest {
 
 export type CheckedTranscript =
   | { ok: false; code: string; message: string }
-  | { ok: true; keyId: Uint8Array; A: Uint8Array; transcript: Uint8Array };
+  | { ok: true; keyId: Uint8Array; coin: Uint8Array; transcript: Uint8Array };
 
 function reject(code: string, message: string): CheckedTranscript {
   return { ok: false, code, message };
@@ -62,9 +63,12 @@ export function checkDeposits(group: Group, keys: KeyCache, req: DepositCheckReq
   });
   const bad = new Set(batchVerifyTranscripts(group, candidates.map((c) => ({ key: c.key, transcript: c.transcript }))));
   candidates.forEach((c, i) => {
-    out[c.index] = bad.has(i)
-      ? reject('invalid-transcript', 'the coin or the payment response does not verify')
-      : { ok: true, keyId: c.key.keyId, A: group.encode(c.transcript.coin.A), transcript: encodeTranscript(group, c.transcript) };
+    if (bad.has(i)) {
+      out[c.index] = reject('invalid-transcript', 'the coin or the payment response does not verify');
+      return;
+    }
+    const transcript = encodeTranscript(group, c.transcript);
+    out[c.index] = { ok: true, keyId: c.key.keyId, coin: transcriptCoinId(group, transcript), transcript };
   });
   return out;
 }

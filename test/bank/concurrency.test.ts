@@ -59,7 +59,7 @@ describe.each(adapters())('bank concurrency on $kind', ({ kind, available }) => 
     // The winner's other deposits are replays, the loser's are all the same double spend.
     outcomes.forEach((o, i) => expect(o).toBe(i % 2 === winner ? (o === 'credited' ? 'credited' : 'replay') : 'double-spend'));
     expect(await db.raw('SELECT double_spend_id FROM double_spends')).toHaveLength(1);
-    expect(await db.raw('SELECT a FROM spent_coins')).toHaveLength(1);
+    expect(await db.raw('SELECT coin FROM spent_coins')).toHaveLength(1);
     const ops = await a.authenticate((await a.addOperator('ops')).credential);
     const ds = (await b.listDoubleSpends(ops, undefined, 10)).doubleSpends;
     expect(ds.map((d) => [d.accountId, d.depositor])).toEqual([[alice.accountId, winner === 0 ? 'shop-2' : 'shop-1']]);

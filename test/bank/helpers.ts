@@ -16,6 +16,7 @@ import {
   type DenominationSecret,
   fromHex,
   type Group,
+  type RandomSource,
   systemRandom,
   toHex,
   transcriptToJson,
@@ -105,11 +106,21 @@ export async function newAccount(svc: BankService, group: Group, holder: string)
   return { account, accountId: opened.accountId, credential: opened.credential };
 }
 
-/** One whole withdrawal through the service: start, blind, answer, unblind. */
-export async function withdrawCoin(svc: BankService, group: Group, account: Account, accountId: string, secret: DenominationSecret): Promise<Pick<Withdrawn, 'coin' | 'secrets'>> {
+/**
+ * One whole withdrawal through the service: start, blind, answer, unblind. `rng` is the card's
+ * randomness (a card of the holder's own making may choose s, x1, x2 as it likes).
+ */
+export async function withdrawCoin(
+  svc: BankService,
+  group: Group,
+  account: Account,
+  accountId: string,
+  secret: DenominationSecret,
+  rng: RandomSource = systemRandom,
+): Promise<Pick<Withdrawn, 'coin' | 'secrets'>> {
   const s = await svc.startWithdrawal(accountId, secret.key.keyId);
   const ctx = { key: secret.key, z: group.decode(fromHex(s.z)), I: account.I };
-  const pending = blindWithdrawal(group, ctx, { a: group.decode(fromHex(s.a)), b: group.decode(fromHex(s.b)) }, systemRandom);
+  const pending = blindWithdrawal(group, ctx, { a: group.decode(fromHex(s.a)), b: group.decode(fromHex(s.b)) }, rng);
   const r = await svc.answerWithdrawal(accountId, s.sessionId, pending.c);
   return completeWithdrawal(group, ctx, pending, r);
 }

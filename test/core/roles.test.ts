@@ -16,6 +16,7 @@ import {
   computeKeyId,
   type DenominationSecret,
   encodeFields,
+  encodeTranscript,
   generateDenominationKey,
   getGroup,
   groupExponentiations,
@@ -30,6 +31,7 @@ import {
   seededRandom,
   type Transcript,
   toHex,
+  transcriptCoinId,
   u64be,
   utf8,
   validatePaymentContext,
@@ -343,6 +345,39 @@ describe.each(SUITE_IDS)('%s roles', (suite) => {
       const coin2 = withdraw(G, bank, alice, rng);
       const other = spend(G, alice, coin2, paymentContext(rng, 'shop-2'));
       expectCode(() => identifyDoubleSpender(G, t1, other), 'not-double-spend');
+    });
+
+    it('takes a coin for its key, A and B: two signatures on one (A, B) are one coin, another B is another coin', () => {
+      // A card of its holder's making withdraws again with coin1's s (and x1, x2, or fresh ones):
+      // blindWithdrawal draws s, u, x1, x2, v' in this order, 64 bytes each, read mod q.
+      const reusing = (secrets: (bigint | undefined)[]) => {
+        let draw = 0;
+        return {
+          bytes(n: number): Uint8Array {
+            const v = secrets[draw++];
+            return v === undefined ? rng.bytes(n) : new Uint8Array([...new Uint8Array(32), ...F.encode(v)]);
+          },
+        };
+      };
+      const again = (secrets: (bigint | undefined)[]) => {
+        const session = BankWithdrawalSession.offer(G, bank, alice.I, rng);
+        const ctx = cardContext(G, bank, alice);
+        const pending = blindWithdrawal(G, ctx, session.offer, reusing(secrets));
+        return completeWithdrawal(G, ctx, pending, session.answer(pending.c));
+      };
+      const { s, x1, x2 } = coin1.secrets;
+      const twin = again([s, undefined, x1, x2]);
+      expect(G.equals(twin.coin.A, coin1.coin.A) && G.equals(twin.coin.B, coin1.coin.B) && twin.coin.r !== coin1.coin.r).toBe(true);
+      const t3 = spend(G, alice, twin, paymentContext(rng, 'shop-3'));
+      const coinIdOf = (t: Transcript) => toHex(transcriptCoinId(G, encodeTranscript(G, t)));
+      expect(coinIdOf(t3)).toBe(coinIdOf(t1));
+      expect(identifyDoubleSpender(G, t1, t3).u1).toBe(alice.u1);
+      expect(() => verifyDoubleSpendProof(G, makeDoubleSpendProof(G, bank.key, t1, t3))).not.toThrow();
+      // The same s with fresh x1, x2: the same A, another B, another coin.
+      const sibling = spend(G, alice, again([s]), paymentContext(rng, 'shop-3'));
+      expect(G.equals(sibling.coin.A, coin1.coin.A)).toBe(true);
+      expect(coinIdOf(sibling)).not.toBe(coinIdOf(t1));
+      expectCode(() => identifyDoubleSpender(G, t1, sibling), 'not-double-spend');
     });
 
     it('builds a proof anyone can check with public parameters only', () => {

@@ -2,7 +2,7 @@
  * PostgreSQL driver (pg): a connection pool, READ COMMITTED transactions with explicit row locks
  * (SELECT … FOR UPDATE on the session and balance rows, unique indexes for "one open session" and
  * "a coin is spent once", INSERT … ON CONFLICT that waits for a concurrent insert of the same A),
- * retried on deadlock or serialization failure. The spent-coin table is partitioned by hash of A,
+ * retried on deadlock or serialization failure. The spent-coin table is partitioned by hash of the coin id,
  * the layout a sharded PostgreSQL such as Citus distributes unchanged (see docs/operations.md).
  *
  * A `schema` query parameter in the URL (postgres://…/db?schema=bank1) puts the bank's tables in
@@ -15,7 +15,30 @@ import { SqlBankStorage } from './sql-store.js';
 
 const SPENT_COIN_PARTITIONS = 16;
 
-const MIGRATIONS: readonly string[] = [
+/** `s(suite, n)`: the bank's suite and its element length in bytes (docs/protocol.md §1), for migrations. */
+const BANK_SUITE = `s AS (SELECT value AS suite, CASE value WHEN 'ristretto255-sha512' THEN 32 WHEN 'p256-uprove' THEN 65 WHEN 'modp2048-256' THEN 256 END AS n FROM meta WHERE name = 'suite')`;
+
+/**
+ * core's `transcriptCoinId` in SQL, for migrations: SHA-256 of the fields ECASH-V1/COIN, suite,
+ * key id, A and B, each a 4-byte big-endian length and its bytes; the binary transcript is
+ * version, suite code, key id (32 bytes), A, B, … (docs/protocol.md §5).
+ */
+function coinIdSql(transcript: string): string {
+  const field = (bytes: string) => `int4send(length(${bytes})) || ${bytes}`;
+  return `sha256(${[
+    field("convert_to('ECASH-V1/COIN', 'UTF8')"),
+    field("convert_to(s.suite, 'UTF8')"),
+    field(`substring(${transcript} from 3 for 32)`),
+    field(`substring(${transcript} from 35 for s.n)`),
+    field(`substring(${transcript} from 35 + s.n for s.n)`),
+  ].join(' || ')})`;
+}
+
+/**
+ * Schema versions, applied in order; `schema_migrations` records each. Exported for the tests that
+ * build a database of an earlier version and migrate it.
+ */
+export const POSTGRES_MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE meta (name text PRIMARY KEY, value text NOT NULL);
   CREATE TABLE denomination_keys (
@@ -98,6 +121,33 @@ const MIGRATIONS: readonly string[] = [
     created_at bigint NOT NULL,
     PRIMARY KEY (depositor, batch_id)
   );
+  `,
+  // 2: a coin is its key, A and B. Spent coins and double spends were keyed by A alone, so a
+  // second coin with the same A (a card that reuses s) was taken for a double spend of the first.
+  // The table is rebuilt partitioned by hash of the coin id (uniform, as A was).
+  `
+  CREATE TABLE spent_coins_v2 (key_no smallint NOT NULL, coin bytea NOT NULL, transcript bytea NOT NULL, PRIMARY KEY (coin)) PARTITION BY HASH (coin);
+  DO $$ BEGIN
+    FOR i IN 0..${SPENT_COIN_PARTITIONS - 1} LOOP
+      EXECUTE format('CREATE TABLE spent_coins_v2_p%s PARTITION OF spent_coins_v2 FOR VALUES WITH (MODULUS ${SPENT_COIN_PARTITIONS}, REMAINDER %s)', i, i);
+    END LOOP;
+  END $$;
+  WITH ${BANK_SUITE} INSERT INTO spent_coins_v2 (key_no, coin, transcript) SELECT key_no, ${coinIdSql('transcript')}, transcript FROM spent_coins, s;
+  DROP TABLE spent_coins;
+  ALTER TABLE spent_coins_v2 RENAME TO spent_coins;
+  ALTER INDEX spent_coins_v2_pkey RENAME TO spent_coins_pkey;
+  DO $$ BEGIN
+    FOR i IN 0..${SPENT_COIN_PARTITIONS - 1} LOOP
+      EXECUTE format('ALTER TABLE spent_coins_v2_p%s RENAME TO spent_coins_p%s', i, i);
+      EXECUTE format('ALTER INDEX spent_coins_v2_p%s_pkey RENAME TO spent_coins_p%s_pkey', i, i);
+    END LOOP;
+  END $$;
+  ALTER TABLE double_spends ADD COLUMN coin bytea;
+  WITH ${BANK_SUITE} UPDATE double_spends SET coin = ${coinIdSql('transcript')} FROM s;
+  ALTER TABLE double_spends ALTER COLUMN coin SET NOT NULL;
+  DROP INDEX double_spends_by_coin;
+  ALTER TABLE double_spends DROP COLUMN a;
+  CREATE INDEX double_spends_by_coin ON double_spends (coin);
   `,
 ];
 
@@ -184,12 +234,12 @@ class PostgresDriver implements SqlDriver {
   async insertSpentCoins(tx: SqlTx, rows: readonly SpentCoinRow[]): Promise<boolean[]> {
     if (rows.length === 0) return [];
     const buf = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-    const inserted = await tx.all<{ a: Buffer }>(
-      'INSERT INTO spent_coins (key_no, a, transcript) SELECT * FROM unnest(?::int2[], ?::bytea[], ?::bytea[]) ON CONFLICT (a) DO NOTHING RETURNING a',
-      [rows.map((r) => r.keyNo), rows.map((r) => buf(r.A)), rows.map((r) => buf(r.transcript))] as unknown as SqlValue[],
+    const inserted = await tx.all<{ coin: Buffer }>(
+      'INSERT INTO spent_coins (key_no, coin, transcript) SELECT * FROM unnest(?::int2[], ?::bytea[], ?::bytea[]) ON CONFLICT (coin) DO NOTHING RETURNING coin',
+      [rows.map((r) => r.keyNo), rows.map((r) => buf(r.coin)), rows.map((r) => buf(r.transcript))] as unknown as SqlValue[],
     );
-    const set = new Set(inserted.map((r) => r.a.toString('hex')));
-    return rows.map((r) => set.has(buf(r.A).toString('hex')));
+    const set = new Set(inserted.map((r) => r.coin.toString('hex')));
+    return rows.map((r) => set.has(buf(r.coin).toString('hex')));
   }
 
   isUniqueViolation(e: unknown): boolean {
@@ -211,11 +261,11 @@ class PostgresDriver implements SqlDriver {
       await tx.run('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)');
       const row = await tx.get<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
       const version = row?.v ?? 0;
-      if (version > MIGRATIONS.length) {
-        throw new EcashError('database-too-new', `the database schema is version ${version}, newer than this program's ${MIGRATIONS.length}; upgrade ecash`);
+      if (version > POSTGRES_MIGRATIONS.length) {
+        throw new EcashError('database-too-new', `the database schema is version ${version}, newer than this program's ${POSTGRES_MIGRATIONS.length}; upgrade ecash`);
       }
-      for (let v = version; v < MIGRATIONS.length; v++) {
-        await tx.run(MIGRATIONS[v]!);
+      for (let v = version; v < POSTGRES_MIGRATIONS.length; v++) {
+        await tx.run(POSTGRES_MIGRATIONS[v]!);
         await tx.run('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)', [v + 1, Date.now()]);
       }
     });

@@ -1,8 +1,9 @@
 /**
  * The bank's store over any SqlDriver: every domain transaction once, in SQL both SQLite and
  * PostgreSQL accept. Balance rows are always locked in the order of their account names (the
- * postings are sorted), spent coins are inserted in the order of A, and sessions are locked
- * before balances, so concurrent transactions on PostgreSQL never wait on each other in a cycle.
+ * postings are sorted), spent coins are inserted in the order of their coin ids, and sessions are
+ * locked before balances, so concurrent transactions on PostgreSQL never wait on each other in a
+ * cycle.
  */
 import { bytesEqual, EcashError, isSuiteId, type SuiteId, toHex } from '../../../core/index.js';
 import { CASH_ACCOUNT, FEES_ACCOUNT, holderAccount, outstandingAccount } from '../ledger.js';
@@ -13,6 +14,7 @@ import type {
   AuditFacts,
   Balance,
   BankStorage,
+  ConflictClass,
   CredentialRecord,
   DepositBatchRecord,
   DepositBatchRequest,
@@ -423,16 +425,16 @@ export class SqlBankStorage implements BankStorage {
         return { depositor: prior.depositor, batchId: prior.batchId, createdAt: prior.createdAt, results: prior.results, credited: prior.credited };
       }
       const results = [...q.prechecked];
-      // The first transcript of each A in the batch goes in one insert, in the order of A.
-      const firstOfA = new Map<string, VerifiedDeposit>();
+      // The first transcript of each coin in the batch goes in one insert, in the order of coin ids.
+      const firstOfCoin = new Map<string, VerifiedDeposit>();
       for (const v of q.verified) {
-        const k = toHex(v.A);
-        if (!firstOfA.has(k)) firstOfA.set(k, v);
+        const k = toHex(v.coin);
+        if (!firstOfCoin.has(k)) firstOfCoin.set(k, v);
       }
-      const firsts = [...firstOfA.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, v]) => v);
+      const firsts = [...firstOfCoin.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, v]) => v);
       const inserted = await this.db.insertSpentCoins(
         tx,
-        firsts.map((v) => ({ A: v.A, keyNo: v.keyNo, transcript: v.transcript })),
+        firsts.map((v) => ({ coin: v.coin, keyNo: v.keyNo, transcript: v.transcript })),
       );
       const credited: VerifiedDeposit[] = [];
       firsts.forEach((v, i) => {
@@ -474,21 +476,33 @@ export class SqlBankStorage implements BankStorage {
   private async settleConflict(tx: SqlTx, q: DepositBatchRequest, v: VerifiedDeposit): Promise<DepositResult> {
     // Locking the coin's row serialises the settling of its conflicts: two deposits of the same
     // second transcript at once would otherwise both find no record and both insert one.
-    const first = await tx.get<{ transcript: Uint8Array }>(`SELECT transcript FROM spent_coins WHERE a = ?${this.db.forUpdate()}`, [v.A]);
+    const first = await tx.get<{ transcript: Uint8Array }>(`SELECT transcript FROM spent_coins WHERE coin = ?${this.db.forUpdate()}`, [v.coin]);
     if (first === undefined) throw new EcashError('internal', 'a spent coin vanished during a deposit');
     const later = await tx.all<{ double_spend_id: number; transcript: Uint8Array; account_id: string | null }>(
-      'SELECT double_spend_id, transcript, account_id FROM double_spends WHERE a = ? ORDER BY double_spend_id',
-      [v.A],
+      'SELECT double_spend_id, transcript, account_id FROM double_spends WHERE coin = ? ORDER BY double_spend_id',
+      [v.coin],
     );
     if (bytesEqual(first.transcript, v.transcript)) return { outcome: 'replay' };
     const same = later.find((l) => bytesEqual(l.transcript, v.transcript));
     if (same !== undefined) return { outcome: 'double-spend', doubleSpendId: same.double_spend_id, accountId: same.account_id };
-    const cls = q.classify(v, first.transcript);
+    let cls: ConflictClass;
+    try {
+      cls = q.classify(v, first.transcript);
+    } catch {
+      // Only a stored transcript that is not what the bank wrote (or a bug) gets here: valid
+      // transcripts of one coin are a replay or identify their spender. This transcript is
+      // refused alone and not stored, so it can be deposited again once the record is repaired.
+      return {
+        outcome: 'rejected',
+        code: 'conflict-unresolved',
+        message: "this coin's earlier deposit could not be compared with this payment; nothing was credited; keep the transcript and tell the bank's operator",
+      };
+    }
     if (cls.kind === 'replay') return { outcome: 'replay' };
     const account = await tx.get<{ account_id: string }>('SELECT account_id FROM accounts WHERE i = ?', [cls.I]);
     const row = await tx.get<{ double_spend_id: number }>(
-      'INSERT INTO double_spends (key_no, a, transcript, u1, i, account_id, depositor, batch_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING double_spend_id',
-      [v.keyNo, v.A, v.transcript, cls.u1, cls.I, account?.account_id ?? null, q.depositor, q.batchId, q.now],
+      'INSERT INTO double_spends (key_no, coin, transcript, u1, i, account_id, depositor, batch_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING double_spend_id',
+      [v.keyNo, v.coin, v.transcript, cls.u1, cls.I, account?.account_id ?? null, q.depositor, q.batchId, q.now],
     );
     return { outcome: 'double-spend', doubleSpendId: row!.double_spend_id, accountId: account?.account_id ?? null };
   }
@@ -505,7 +519,7 @@ export class SqlBankStorage implements BankStorage {
       tx.all<{
         double_spend_id: number;
         key_no: number;
-        a: Uint8Array;
+        coin: Uint8Array;
         first: Uint8Array;
         transcript: Uint8Array;
         u1: Uint8Array;
@@ -515,15 +529,15 @@ export class SqlBankStorage implements BankStorage {
         batch_id: string;
         created_at: number;
       }>(
-        `SELECT d.double_spend_id, d.key_no, d.a, s.transcript AS first, d.transcript, d.u1, d.i, d.account_id, d.depositor, d.batch_id, d.created_at
-         FROM double_spends d JOIN spent_coins s ON s.a = d.a WHERE ${where} ORDER BY d.double_spend_id LIMIT ?`,
+        `SELECT d.double_spend_id, d.key_no, d.coin, s.transcript AS first, d.transcript, d.u1, d.i, d.account_id, d.depositor, d.batch_id, d.created_at
+         FROM double_spends d JOIN spent_coins s ON s.coin = d.coin WHERE ${where} ORDER BY d.double_spend_id LIMIT ?`,
         params,
       ),
     );
     return rows.map((r) => ({
       doubleSpendId: r.double_spend_id,
       keyNo: r.key_no,
-      A: r.a,
+      coin: r.coin,
       first: r.first,
       second: r.transcript,
       u1: r.u1,

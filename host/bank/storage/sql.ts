@@ -13,7 +13,8 @@ export interface SqlTx {
 }
 
 export interface SpentCoinRow {
-  A: Uint8Array;
+  /** The coin id (key, A and B hashed). */
+  coin: Uint8Array;
   keyNo: number;
   transcript: Uint8Array;
 }
@@ -29,7 +30,7 @@ export interface SqlDriver {
   transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T>;
   /** Runs `fn` with a consistent read-only view. */
   read<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T>;
-  /** Inserts coins not yet spent; returns, per row, whether it was inserted (false: A exists). */
+  /** Inserts coins not yet spent; returns, per row, whether it was inserted (false: the coin exists). */
   insertSpentCoins(tx: SqlTx, rows: readonly SpentCoinRow[]): Promise<boolean[]>;
   isUniqueViolation(e: unknown): boolean;
   migrate(): Promise<void>;

@@ -17,12 +17,15 @@
  */
 import { closeSync, fsync, openSync, realpathSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { EcashError } from '../../../core/index.js';
+import { EcashError, getGroup, transcriptCoinId } from '../../../core/index.js';
 import type { SpentCoinRow, SqlDriver, SqlTx, SqlValue } from './sql.js';
 import { SqlBankStorage } from './sql-store.js';
 
-/** Schema versions, applied in order; `PRAGMA user_version` records how many ran. */
-const MIGRATIONS: readonly string[] = [
+/**
+ * Schema versions, applied in order; `PRAGMA user_version` records how many ran. Exported for the
+ * tests that build a database of an earlier version and migrate it.
+ */
+export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
   CREATE TABLE denomination_keys (
@@ -100,6 +103,31 @@ const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL,
     PRIMARY KEY (depositor, batch_id)
   );
+  `,
+  // 2: a coin is its key, A and B. Spent coins and double spends were keyed by A alone, so a
+  // second coin with the same A (a card that reuses s) was taken for a double spend of the first.
+  `
+  CREATE TABLE spent_coins_v2 (coin BLOB PRIMARY KEY, key_no INTEGER NOT NULL, transcript BLOB NOT NULL) WITHOUT ROWID;
+  INSERT INTO spent_coins_v2 (coin, key_no, transcript) SELECT ecash_coin_id(transcript), key_no, transcript FROM spent_coins;
+  DROP TABLE spent_coins;
+  ALTER TABLE spent_coins_v2 RENAME TO spent_coins;
+  CREATE TABLE double_spends_v2 (
+    double_spend_id INTEGER PRIMARY KEY,
+    key_no INTEGER NOT NULL,
+    coin BLOB NOT NULL,
+    transcript BLOB NOT NULL,
+    u1 BLOB NOT NULL,
+    i BLOB NOT NULL,
+    account_id TEXT,
+    depositor TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  INSERT INTO double_spends_v2 (double_spend_id, key_no, coin, transcript, u1, i, account_id, depositor, batch_id, created_at)
+    SELECT double_spend_id, key_no, ecash_coin_id(transcript), transcript, u1, i, account_id, depositor, batch_id, created_at FROM double_spends;
+  DROP TABLE double_spends;
+  ALTER TABLE double_spends_v2 RENAME TO double_spends;
+  CREATE INDEX double_spends_by_coin ON double_spends (coin);
   `,
 ];
 
@@ -342,7 +370,7 @@ class SqliteDriver implements SqlDriver {
   async insertSpentCoins(tx: SqlTx, rows: readonly SpentCoinRow[]): Promise<boolean[]> {
     const out: boolean[] = [];
     for (const r of rows) {
-      out.push((await tx.run('INSERT INTO spent_coins (a, key_no, transcript) VALUES (?, ?, ?) ON CONFLICT (a) DO NOTHING', [r.A, r.keyNo, r.transcript])) === 1);
+      out.push((await tx.run('INSERT INTO spent_coins (coin, key_no, transcript) VALUES (?, ?, ?) ON CONFLICT (coin) DO NOTHING', [r.coin, r.keyNo, r.transcript])) === 1);
     }
     return out;
   }
@@ -354,15 +382,27 @@ class SqliteDriver implements SqlDriver {
 
   async migrate(): Promise<void> {
     const version = this.db.pragma('user_version', { simple: true }) as number;
-    if (version > MIGRATIONS.length) {
-      throw new EcashError('database-too-new', `the database schema is version ${version}, newer than this program's ${MIGRATIONS.length}; upgrade ecash`);
+    if (version > SQLITE_MIGRATIONS.length) {
+      throw new EcashError('database-too-new', `the database schema is version ${version}, newer than this program's ${SQLITE_MIGRATIONS.length}; upgrade ecash`);
     }
-    for (let v = version; v < MIGRATIONS.length; v++) {
+    for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
+      if (v > 0) this.defineCoinId();
       this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v]!);
+        this.db.exec(SQLITE_MIGRATIONS[v]!);
         this.db.pragma(`user_version = ${v + 1}`);
       }).immediate();
     }
+  }
+
+  /**
+   * `ecash_coin_id(transcript)`, core's coin id of a stored transcript, for the migrations: the
+   * suite is read first (a statement cannot run while the one calling the function does). A bank
+   * without a suite has no transcripts to call it on.
+   */
+  private defineCoinId(): void {
+    const suite = this.db.prepare("SELECT value FROM meta WHERE name = 'suite'").pluck().get() as string | undefined;
+    const group = suite === undefined ? undefined : getGroup(suite);
+    this.db.function('ecash_coin_id', { deterministic: true }, (transcript: unknown) => Buffer.from(transcriptCoinId(group!, transcript as Uint8Array)));
   }
 
   async sizeBytes(): Promise<number> {

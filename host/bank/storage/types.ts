@@ -107,8 +107,11 @@ export interface VerifiedDeposit {
   keyId: Uint8Array;
   value: number;
   currency: string;
-  /** A, encoded: the spent-coin key. */
-  A: Uint8Array;
+  /**
+   * The coin id (core's `transcriptCoinId`: its key, A and B hashed), the spent-coin key: a coin
+   * at the bank is (key, A, B), so two coins with one A and different B are two coins.
+   */
+  coin: Uint8Array;
   /** The whole transcript in core's binary encoding. */
   transcript: Uint8Array;
 }
@@ -122,6 +125,8 @@ export type DepositResult =
 /**
  * How an incoming transcript for an already spent coin relates to the coin's first (credited)
  * transcript: the same challenge d (a replay), or another one (a double spend, u1 and I derived).
+ * If it throws, the storage rejects that transcript alone (`conflict-unresolved`) and the rest of
+ * the batch is booked: one transcript never fails a batch.
  */
 export type ConflictClass = { kind: 'replay' } | { kind: 'double-spend'; u1: Uint8Array; I: Uint8Array };
 export type ConflictClassifier = (incoming: VerifiedDeposit, first: Uint8Array) => ConflictClass;
@@ -153,7 +158,8 @@ export interface DepositBatchRecord {
 export interface DoubleSpendRecord {
   doubleSpendId: number;
   keyNo: number;
-  A: Uint8Array;
+  /** The coin id. */
+  coin: Uint8Array;
   /** The coin's first transcript (the one credited) and the later, different one. */
   first: Uint8Array;
   second: Uint8Array;
