@@ -1,8 +1,12 @@
 /**
  * The audit: proves from the database that the books balance and that no e-cash was created or
  * lost. Three independent records must agree for every key: the withdrawal sessions that answered
- * (issued), the spent-coin table (deposited) and the ledger's liability account (outstanding):
+ * (issued), the spent-coin table (deposited: its credited rows) and the ledger's liability
+ * account (outstanding):
  *   issued × value = outstanding balance + deposited × value.
+ * A coin recorded as spent by a payment the bank refused (the depositor's scope, the key's deposit
+ * window) was not credited: it is still outstanding, and is counted apart (refused), so
+ * issued ≥ deposited + refused: every recorded coin, credited or not, was issued.
  * Besides, every ledger entry sums to zero per currency, every stored balance equals the sum of
  * its postings, and all balances together sum to zero per currency.
  */
@@ -15,6 +19,8 @@ export interface KeyAuditJson {
   currency: string;
   issued: number;
   deposited: number;
+  /** Of the outstanding coins, those recorded as spent by a refused payment. */
+  refused: number;
   outstanding: number;
   outstandingBalance: number;
   ok: boolean;
@@ -38,13 +44,16 @@ export async function auditBooks(storage: BankStorage): Promise<AuditReport> {
   const keys = facts.keys.map((k) => {
     const keyId = toHex(k.keyId);
     const outstanding = k.issued - k.deposited;
-    const ok = outstanding >= 0 && k.outstandingBalance === outstanding * k.value;
-    if (!ok) {
+    const balanced = outstanding >= 0 && k.outstandingBalance === outstanding * k.value;
+    if (!balanced) {
       problems.push(
         `key ${keyId}: issued ${k.issued} coins of ${k.value} ${k.currency}, deposited ${k.deposited}, but the outstanding liability is ${k.outstandingBalance} (expected ${outstanding * k.value})`,
       );
     }
-    return { keyId, value: k.value, currency: k.currency, issued: k.issued, deposited: k.deposited, outstanding, outstandingBalance: k.outstandingBalance, ok };
+    const recorded = k.refused <= outstanding;
+    if (!recorded) problems.push(`key ${keyId}: ${k.refused} coins are recorded as spent by refused payments, more than the ${outstanding} outstanding`);
+    const ok = balanced && recorded;
+    return { keyId, value: k.value, currency: k.currency, issued: k.issued, deposited: k.deposited, refused: k.refused, outstanding, outstandingBalance: k.outstandingBalance, ok };
   });
   return { ok: problems.length === 0, problems, totals: facts.totals, keys };
 }

@@ -3,6 +3,12 @@
  * transcript with core's strict decoder, check it against the bank's rules one by one (known key,
  * deposit window, the depositor's own merchant id, scope), then batch-verify the survivors. A bad
  * transcript is rejected with a reason and never fails the rest of the batch.
+ *
+ * A payment to the depositor refused only for the depositor's scope or the key's deposit window
+ * is verified all the same: if it verifies, the holder did pay with the coin, and the bank records
+ * the coin as spent (not credited) so that another payment of it is a double spend. Only the
+ * payer's card can make a valid payment to the depositor, so a merchant cannot burn someone
+ * else's coin this way; a transcript paid to another merchant is refused and recorded nowhere.
  */
 import {
   batchVerifyTranscripts,
@@ -26,17 +32,30 @@ export interface DepositCheckRequest {
   transcripts: readonly unknown[];
 }
 
+export interface Refusal {
+  code: string;
+  message: string;
+}
+
+/** Rejected, or verified: with a `refusal`, a payment that spends its coin but is not credited. */
 export type CheckedTranscript =
-  | { ok: false; code: string; message: string }
-  | { ok: true; keyId: Uint8Array; coin: Uint8Array; transcript: Uint8Array };
+  | ({ ok: false } & Refusal)
+  | { ok: true; keyId: Uint8Array; coin: Uint8Array; transcript: Uint8Array; refusal?: Refusal };
 
 function reject(code: string, message: string): CheckedTranscript {
   return { ok: false, code, message };
 }
 
+function windowRefusal(key: DenominationKey, now: number): Refusal | undefined {
+  if (canDeposit(key, now)) return undefined;
+  return now > key.depositUntil
+    ? { code: 'key-expired', message: "the coin's key is past its deposit deadline; the bank no longer takes it" }
+    : { code: 'key-not-yet-valid', message: "the coin's key is not valid yet" };
+}
+
 export function checkDeposits(group: Group, keys: KeyCache, req: DepositCheckRequest): CheckedTranscript[] {
   const out: CheckedTranscript[] = new Array(req.transcripts.length);
-  const candidates: { index: number; key: DenominationKey; transcript: Transcript }[] = [];
+  const candidates: { index: number; key: DenominationKey; transcript: Transcript; refusal: Refusal | undefined }[] = [];
   req.transcripts.forEach((raw, index) => {
     let t: Transcript;
     try {
@@ -49,26 +68,28 @@ export function checkDeposits(group: Group, keys: KeyCache, req: DepositCheckReq
     const key = keys.get(toHex(t.coin.keyId));
     if (key === undefined) {
       out[index] = reject('unknown-key', 'the coin names a denomination key this bank does not have');
-    } else if (!canDeposit(key, req.now)) {
-      out[index] = req.now > key.depositUntil
-        ? reject('key-expired', "the coin's key is past its deposit deadline; the bank no longer takes it")
-        : reject('key-not-yet-valid', "the coin's key is not valid yet");
-    } else if (t.merchantId !== req.depositor) {
-      out[index] = reject('wrong-merchant', `the payment was made to "${t.merchantId}", not to the depositor; only the payee may deposit it`);
-    } else if (key.scope !== '' && !req.scopes.includes(key.scope)) {
-      out[index] = reject('scope-not-accepted', `the coin is of scope "${key.scope}", which this depositor does not accept`);
-    } else {
-      candidates.push({ index, key, transcript: t });
+      return;
     }
+    const closed = windowRefusal(key, req.now);
+    if (t.merchantId !== req.depositor) {
+      out[index] = closed === undefined
+        ? reject('wrong-merchant', `the payment was made to "${t.merchantId}", not to the depositor; only the payee may deposit it`)
+        : { ok: false, ...closed };
+      return;
+    }
+    const refusal = closed ?? (key.scope !== '' && !req.scopes.includes(key.scope)
+      ? { code: 'scope-not-accepted', message: `the coin is of scope "${key.scope}", which this depositor does not accept` }
+      : undefined);
+    candidates.push({ index, key, transcript: t, refusal });
   });
   const bad = new Set(batchVerifyTranscripts(group, candidates.map((c) => ({ key: c.key, transcript: c.transcript }))));
   candidates.forEach((c, i) => {
     if (bad.has(i)) {
-      out[c.index] = reject('invalid-transcript', 'the coin or the payment response does not verify');
+      out[c.index] = c.refusal === undefined ? reject('invalid-transcript', 'the coin or the payment response does not verify') : { ok: false, ...c.refusal };
       return;
     }
     const transcript = encodeTranscript(group, c.transcript);
-    out[c.index] = { ok: true, keyId: c.key.keyId, coin: transcriptCoinId(group, transcript), transcript };
+    out[c.index] = { ok: true, keyId: c.key.keyId, coin: transcriptCoinId(group, transcript), transcript, ...(c.refusal === undefined ? {} : { refusal: c.refusal }) };
   });
   return out;
 }

@@ -497,7 +497,16 @@ export class BankService {
       }
       const entry = this.keysByHex.get(toHex(c.keyId))!;
       prechecked.push(undefined);
-      verified.push({ index, keyNo: entry.record.keyNo, keyId: c.keyId, value: entry.key.value, currency: entry.key.currency, coin: c.coin, transcript: c.transcript });
+      verified.push({
+        index,
+        keyNo: entry.record.keyNo,
+        keyId: c.keyId,
+        value: entry.key.value,
+        currency: entry.key.currency,
+        coin: c.coin,
+        transcript: c.transcript,
+        ...(c.refusal === undefined ? {} : { refusal: c.refusal }),
+      });
     });
     const record = await this.storage.depositBatch({
       depositor: d.depositor,

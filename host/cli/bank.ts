@@ -316,7 +316,8 @@ export function registerBankCommands(program: Command): void {
           for (const p of report.problems) lines.push(`  - ${p}`);
           for (const t of report.totals) lines.push(`  ${t.currency}: all balances sum to ${t.balance}`);
           for (const k of report.keys) {
-            lines.push(`  key ${k.keyId.slice(0, 16)}… ${k.value} ${k.currency}: issued ${k.issued}, deposited ${k.deposited}, outstanding ${k.outstanding} (${k.outstandingBalance})${k.ok ? '' : '  <- mismatch'}`);
+            const refused = k.refused === 0 ? '' : `, ${k.refused} of them spent by payments the bank refused`;
+            lines.push(`  key ${k.keyId.slice(0, 16)}… ${k.value} ${k.currency}: issued ${k.issued}, deposited ${k.deposited}, outstanding ${k.outstanding} (${k.outstandingBalance})${refused}${k.ok ? '' : '  <- mismatch'}`);
           }
           return lines.join('\n');
         });

@@ -96,6 +96,8 @@ describe.each(adapters())('bank schema migrations on $kind', ({ kind, available 
       expect(rows.length).toBeGreaterThan(0);
       for (const r of rows) expect(toHex(r.coin)).toBe(toHex(transcriptCoinId(G, r.transcript)));
     }
+    // Every coin version 1 stored was credited (it stored no other).
+    expect((await db.raw<{ credited: unknown }>('SELECT credited FROM spent_coins')).map((r) => Boolean(r.credited))).toEqual([true, true]);
     if (kind === 'postgres') {
       expect(await db.raw("SELECT pg_get_partkeydef('spent_coins'::regclass) AS k")).toEqual([{ k: 'HASH (coin)' }]);
       const parts = await db.raw<{ name: string }>("SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'spent_coins'::regclass ORDER BY 1");

@@ -18,7 +18,7 @@ import { adapters, hex, newAccount, pay, testDb, type TestDb, withdrawCoin } fro
 const G = getGroup('ristretto255-sha512');
 const PASSPHRASE = 'correct horse battery staple';
 /** Schema versions both adapters have (the migrations of sqlite.ts and postgres.ts). */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
   let db: TestDb;

@@ -149,6 +149,11 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   ALTER TABLE double_spends DROP COLUMN a;
   CREATE INDEX double_spends_by_coin ON double_spends (coin);
   `,
+  // 3: a payment refused for the depositor's scope or the key's deposit window that verifies is
+  // kept as the coin's spending, not credited.
+  `
+  ALTER TABLE spent_coins ADD COLUMN credited boolean NOT NULL DEFAULT true;
+  `,
 ];
 
 /** Deadlock and serialization failure: the transaction is safe to run again. */
@@ -235,8 +240,8 @@ class PostgresDriver implements SqlDriver {
     if (rows.length === 0) return [];
     const buf = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
     const inserted = await tx.all<{ coin: Buffer }>(
-      'INSERT INTO spent_coins (key_no, coin, transcript) SELECT * FROM unnest(?::int2[], ?::bytea[], ?::bytea[]) ON CONFLICT (coin) DO NOTHING RETURNING coin',
-      [rows.map((r) => r.keyNo), rows.map((r) => buf(r.coin)), rows.map((r) => buf(r.transcript))] as unknown as SqlValue[],
+      'INSERT INTO spent_coins (key_no, coin, transcript, credited) SELECT * FROM unnest(?::int2[], ?::bytea[], ?::bytea[], ?::bool[]) ON CONFLICT (coin) DO NOTHING RETURNING coin',
+      [rows.map((r) => r.keyNo), rows.map((r) => buf(r.coin)), rows.map((r) => buf(r.transcript)), rows.map((r) => r.credited)] as unknown as SqlValue[],
     );
     const set = new Set(inserted.map((r) => r.coin.toString('hex')));
     return rows.map((r) => set.has(buf(r.coin).toString('hex')));

@@ -78,6 +78,8 @@ function loadResult(s: StoredResult): DepositResult {
   return { outcome: 'rejected', code: s[1], message: s[2] };
 }
 
+const refused = (r: { code: string; message: string }): DepositResult => ({ outcome: 'rejected', ...r });
+
 /** The sum of postings per (account, currency), sorted by account: the lock order. */
 function mergePostings(postings: readonly LedgerPosting[]): LedgerPosting[] {
   const m = new Map<string, LedgerPosting>();
@@ -434,21 +436,17 @@ export class SqlBankStorage implements BankStorage {
       const firsts = [...firstOfCoin.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, v]) => v);
       const inserted = await this.db.insertSpentCoins(
         tx,
-        firsts.map((v) => ({ coin: v.coin, keyNo: v.keyNo, transcript: v.transcript })),
+        firsts.map((v) => ({ coin: v.coin, keyNo: v.keyNo, credited: v.refusal === undefined, transcript: v.transcript })),
       );
-      const credited: VerifiedDeposit[] = [];
       firsts.forEach((v, i) => {
-        if (inserted[i]) {
-          results[v.index] = { outcome: 'credited' };
-          credited.push(v);
-        }
+        if (inserted[i]) results[v.index] = v.refusal === undefined ? { outcome: 'credited' } : refused(v.refusal);
       });
       for (const v of q.verified) {
         if (results[v.index] === undefined) results[v.index] = await this.settleConflict(tx, q, v);
       }
       const postings: LedgerPosting[] = [];
       const creditedTotals = new Map<string, number>();
-      for (const v of credited) {
+      for (const v of q.verified.filter((c) => results[c.index]?.outcome === 'credited')) {
         const fee = Math.min(q.feePerCoin, v.value);
         postings.push(
           { account: outstandingAccount(v.keyId), currency: v.currency, amount: -v.value },
@@ -476,13 +474,24 @@ export class SqlBankStorage implements BankStorage {
   private async settleConflict(tx: SqlTx, q: DepositBatchRequest, v: VerifiedDeposit): Promise<DepositResult> {
     // Locking the coin's row serialises the settling of its conflicts: two deposits of the same
     // second transcript at once would otherwise both find no record and both insert one.
-    const first = await tx.get<{ transcript: Uint8Array }>(`SELECT transcript FROM spent_coins WHERE coin = ?${this.db.forUpdate()}`, [v.coin]);
+    const first = await tx.get<{ transcript: Uint8Array; credited: boolean | number }>(
+      `SELECT transcript, credited FROM spent_coins WHERE coin = ?${this.db.forUpdate()}`,
+      [v.coin],
+    );
     if (first === undefined) throw new EcashError('internal', 'a spent coin vanished during a deposit');
     const later = await tx.all<{ double_spend_id: number; transcript: Uint8Array; account_id: string | null }>(
       'SELECT double_spend_id, transcript, account_id FROM double_spends WHERE coin = ? ORDER BY double_spend_id',
       [v.coin],
     );
-    if (bytesEqual(first.transcript, v.transcript)) return { outcome: 'replay' };
+    const replay = async (): Promise<DepositResult> => {
+      if (first.credited) return { outcome: 'replay' };
+      if (v.refusal !== undefined) return refused(v.refusal);
+      // The payment the bank recorded when it refused it, from its payee, who the bank now
+      // credits (a deposit window that has opened, a scope the merchant was given).
+      await tx.run('UPDATE spent_coins SET credited = TRUE WHERE coin = ?', [v.coin]);
+      return { outcome: 'credited' };
+    };
+    if (bytesEqual(first.transcript, v.transcript)) return replay();
     const same = later.find((l) => bytesEqual(l.transcript, v.transcript));
     if (same !== undefined) return { outcome: 'double-spend', doubleSpendId: same.double_spend_id, accountId: same.account_id };
     let cls: ConflictClass;
@@ -498,7 +507,7 @@ export class SqlBankStorage implements BankStorage {
         message: "this coin's earlier deposit could not be compared with this payment; nothing was credited; keep the transcript and tell the bank's operator",
       };
     }
-    if (cls.kind === 'replay') return { outcome: 'replay' };
+    if (cls.kind === 'replay') return replay();
     const account = await tx.get<{ account_id: string }>('SELECT account_id FROM accounts WHERE i = ?', [cls.I]);
     const row = await tx.get<{ double_spend_id: number }>(
       'INSERT INTO double_spends (key_no, coin, transcript, u1, i, account_id, depositor, batch_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING double_spend_id',
@@ -575,7 +584,8 @@ export class SqlBankStorage implements BankStorage {
       const issued = new Map(
         (await tx.all<{ key_no: number; n: number }>("SELECT key_no, COUNT(*) AS n FROM withdrawal_sessions WHERE state = 'answered' GROUP BY key_no")).map((r) => [r.key_no, r.n]),
       );
-      const deposited = new Map((await tx.all<{ key_no: number; n: number }>('SELECT key_no, COUNT(*) AS n FROM spent_coins GROUP BY key_no')).map((r) => [r.key_no, r.n]));
+      const spent = await tx.all<{ key_no: number; credited: boolean | number; n: number }>('SELECT key_no, credited, COUNT(*) AS n FROM spent_coins GROUP BY key_no, credited');
+      const count = (keyNo: number, credited: boolean) => spent.find((r) => r.key_no === keyNo && Boolean(r.credited) === credited)?.n ?? 0;
       return {
         unbalancedEntries: unbalanced.map((u) => ({ entryId: u.entry_id, currency: u.currency, sum: u.sum })),
         balanceMismatches: mismatches,
@@ -586,7 +596,8 @@ export class SqlBankStorage implements BankStorage {
           value: k.value,
           currency: k.currency,
           issued: issued.get(k.key_no) ?? 0,
-          deposited: deposited.get(k.key_no) ?? 0,
+          deposited: count(k.key_no, true),
+          refused: count(k.key_no, false),
           outstandingBalance: postedMap.get(key(outstandingAccount(k.key_id), k.currency)) ?? 0,
         })),
       };

@@ -16,6 +16,8 @@ export interface SpentCoinRow {
   /** The coin id (key, A and B hashed). */
   coin: Uint8Array;
   keyNo: number;
+  /** False for a payment recorded but refused (see VerifiedDeposit.refusal). */
+  credited: boolean;
   transcript: Uint8Array;
 }
 

@@ -129,6 +129,11 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE double_spends_v2 RENAME TO double_spends;
   CREATE INDEX double_spends_by_coin ON double_spends (coin);
   `,
+  // 3: a payment refused for the depositor's scope or the key's deposit window that verifies is
+  // kept as the coin's spending, not credited (a constant needs no byte in an SQLite record).
+  `
+  ALTER TABLE spent_coins ADD COLUMN credited INTEGER NOT NULL DEFAULT 1 CHECK (credited IN (0, 1));
+  `,
 ];
 
 /** The end of the queue of transactions on one database file, shared by this process's handles. */
@@ -370,7 +375,9 @@ class SqliteDriver implements SqlDriver {
   async insertSpentCoins(tx: SqlTx, rows: readonly SpentCoinRow[]): Promise<boolean[]> {
     const out: boolean[] = [];
     for (const r of rows) {
-      out.push((await tx.run('INSERT INTO spent_coins (coin, key_no, transcript) VALUES (?, ?, ?) ON CONFLICT (coin) DO NOTHING', [r.coin, r.keyNo, r.transcript])) === 1);
+      out.push(
+        (await tx.run('INSERT INTO spent_coins (coin, key_no, credited, transcript) VALUES (?, ?, ?, ?) ON CONFLICT (coin) DO NOTHING', [r.coin, r.keyNo, r.credited ? 1 : 0, r.transcript])) === 1,
+      );
     }
     return out;
   }

@@ -114,6 +114,13 @@ export interface VerifiedDeposit {
   coin: Uint8Array;
   /** The whole transcript in core's binary encoding. */
   transcript: Uint8Array;
+  /**
+   * Set for a payment the bank refuses only for the depositor's scope or the key's deposit
+   * window: it verifies, so it spends the coin. Stored as the coin's spending, not credited; the
+   * same payment again is refused the same way (or credited, if the bank now takes it); another
+   * payment of the coin is a double spend.
+   */
+  refusal?: { code: string; message: string };
 }
 
 export type DepositResult =
@@ -123,8 +130,9 @@ export type DepositResult =
   | { outcome: 'rejected'; code: string; message: string };
 
 /**
- * How an incoming transcript for an already spent coin relates to the coin's first (credited)
- * transcript: the same challenge d (a replay), or another one (a double spend, u1 and I derived).
+ * How an incoming transcript for an already spent coin relates to the coin's first transcript (the
+ * one credited, or recorded when refused): the same challenge d (a replay), or another one (a
+ * double spend, u1 and I derived).
  * If it throws, the storage rejects that transcript alone (`conflict-unresolved`) and the rest of
  * the batch is booked: one transcript never fails a batch.
  */
@@ -160,7 +168,7 @@ export interface DoubleSpendRecord {
   keyNo: number;
   /** The coin id. */
   coin: Uint8Array;
-  /** The coin's first transcript (the one credited) and the later, different one. */
+  /** The coin's first transcript (credited, or recorded when refused) and the later, different one. */
   first: Uint8Array;
   second: Uint8Array;
   u1: Uint8Array;
@@ -178,8 +186,10 @@ export interface KeyAudit {
   currency: string;
   /** Coins answered by withdrawal sessions under the key. */
   issued: number;
-  /** Distinct coins deposited (rows of the spent-coin table). */
+  /** Distinct coins deposited and credited (rows of the spent-coin table). */
   deposited: number;
+  /** Coins recorded as spent by a payment the bank refused (scope, window): still outstanding. */
+  refused: number;
   /** The liability account's balance (minor units). */
   outstandingBalance: number;
 }
