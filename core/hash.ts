@@ -11,6 +11,8 @@ export const TAG_H0 = 'ECASH-V1/H0';
 export const TAG_OPEN = 'ECASH-V1/OPEN';
 export const TAG_KEY_ID = 'ECASH-V1/KEYID';
 export const TAG_COIN_ID = 'ECASH-V1/COIN';
+export const TAG_NONCE_KEY = 'ECASH-V1/W-KEY';
+export const TAG_NONCE = 'ECASH-V1/W';
 
 /** f(x1) ‖ f(x2) ‖ … with f(x) = len32be(x) ‖ x. */
 export function encodeFields(fields: readonly Uint8Array[]): Uint8Array {

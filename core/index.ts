@@ -8,7 +8,7 @@ export type { Group, GroupElement, ScalarField } from './group.js';
 export { SUITE_IDS, DEFAULT_SUITE, isSuiteId, type SuiteId } from './suite-ids.js';
 export { getGroup } from './suites/index.js';
 export { meteredGroup, zeroCounts, groupExponentiations, type OpCounts } from './meter.js';
-export { encodeFields, TAG_H, TAG_H0, TAG_OPEN, TAG_KEY_ID, TAG_COIN_ID } from './hash.js';
+export { encodeFields, TAG_H, TAG_H0, TAG_OPEN, TAG_KEY_ID, TAG_COIN_ID, TAG_NONCE_KEY, TAG_NONCE } from './hash.js';
 export { systemRandom, seededRandom, randomScalar, randomNonZeroScalar, randomWeight, type RandomSource } from './random.js';
 export {
   type DenominationTerms,
@@ -34,6 +34,8 @@ export {
   type OfferedSessionState,
   BankWithdrawalSession,
   withdrawalOffer,
+  type WithdrawalSessionFacts,
+  WithdrawalNonces,
   type CardWithdrawalContext,
   type PendingWithdrawal,
   blindWithdrawal,

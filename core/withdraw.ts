@@ -3,17 +3,22 @@
  *
  * Bank: offer (w random; a = g^w, b = (I·g2)^w) → answer(c): r = c·x + w, once. The session is an
  * object whose w is erased when it answers; a second answer throws `session-answered`. Storage
- * keeps the same rule with a conditional update (see host/bank).
+ * keeps the same rule with a conditional update (see host/bank). A bank that stores its sessions
+ * derives w instead (`WithdrawalNonces`), so that nothing from which x follows is ever stored.
  *
  * Card: blind(offer) picks s, u ∈ Z_q*, x1, x2, v' ∈ Z_q and computes
  *   A = (I·g2)^s, z' = z^s, B = g1^x1·g2^x2, a' = a^u·g^v', b' = b^(s·u)·A^v',
  *   c' = H(suite, keyId, A, B, z', a', b'), c = c'/u
  * then complete(r) accepts only if g^r = h^c·a and (I·g2)^r = z^c·b, and sets r' = r·u + v'.
  */
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { bytesToBigInt, u64be, utf8 } from './bytes.js';
 import type { Coin, CoinSecrets } from './coin.js';
 import { coinChallenge } from './coin.js';
 import { EcashError } from './errors.js';
 import type { Group, GroupElement } from './group.js';
+import { encodeFields, TAG_NONCE, TAG_NONCE_KEY, tag } from './hash.js';
 import type { DenominationKey, DenominationSecret } from './keys.js';
 import { type RandomSource, randomNonZeroScalar, randomScalar } from './random.js';
 
@@ -29,15 +34,52 @@ export interface OfferedSessionState {
 }
 
 /**
- * Step 1's arithmetic alone: a fresh w with a = g^w and b = (I·g2)^w. It needs no key (only the
+ * Step 1's arithmetic alone: a = g^w and b = (I·g2)^w for a given w. It needs no key (only the
  * answer uses x), so a bank may compute offers away from its secrets, in another thread, and
  * restore the session from w to answer. `account` is I, or the base I·g2 prepared with
  * `group.precompute`.
  */
-export function withdrawalOffer(group: Group, account: GroupElement | { base: GroupElement }, rng: RandomSource): OfferedSessionState {
-  const w = randomNonZeroScalar(group, rng);
+export function withdrawalOffer(group: Group, account: GroupElement | { base: GroupElement }, w: bigint): WithdrawalOffer {
   const base = 'base' in account ? account.base : group.mul(account, group.g2);
-  return { w, offer: { a: group.exp(group.g, w), b: group.exp(base, w) } };
+  return { a: group.exp(group.g, w), b: group.exp(base, w) };
+}
+
+/** The public facts of one bank withdrawal session that its w is derived from. */
+export interface WithdrawalSessionFacts {
+  sessionId: string;
+  /** When the session was opened and when it expires, in ms since the Unix epoch. */
+  createdAt: number;
+  expiresAt: number;
+}
+
+/**
+ * The bank's w of a session, derived from the denomination secret like RFC 6979's deterministic
+ * nonces, so that no w is ever stored (with w, c and r of one session, x = (r − w)/c):
+ *   K = SHA-512(f("ECASH-V1/W-KEY") f(suite) f(keyId) f(x))
+ *   w = HMAC-SHA-512(K, f("ECASH-V1/W") f(suite) f(keyId) f(sessionId) f(u64 createdAt) f(u64 expiresAt))
+ *       read as a big-endian integer, mod (q − 1), plus 1
+ * so w ∈ [1, q − 1], its bias below 2^-250. The session's times are in it so that storage edited
+ * to give a session a longer life or a later opening yields another w, useless against the offer
+ * already sent. The same facts always give the same w: answering one session twice with two
+ * challenges reveals x, and the bank must make sure it never does (docs/protocol.md).
+ */
+export class WithdrawalNonces {
+  readonly #key: Uint8Array;
+  readonly #keyId: Uint8Array;
+
+  constructor(
+    private readonly group: Group,
+    secret: DenominationSecret,
+  ) {
+    this.#keyId = secret.key.keyId;
+    this.#key = sha512(encodeFields([tag(TAG_NONCE_KEY), utf8(group.suite), this.#keyId, group.scalars.encode(secret.x)]));
+  }
+
+  /** w of the session with these facts, under this key. */
+  w(session: WithdrawalSessionFacts): bigint {
+    const message = encodeFields([tag(TAG_NONCE), utf8(this.group.suite), this.#keyId, utf8(session.sessionId), u64be(session.createdAt), u64be(session.expiresAt)]);
+    return (bytesToBigInt(hmac(sha512, this.#key, message)) % (this.group.q - 1n)) + 1n;
+  }
 }
 
 export class BankWithdrawalSession {
@@ -61,7 +103,8 @@ export class BankWithdrawalSession {
 
   /** Step 1: a = g^w, b = (I·g2)^w for a fresh w (see withdrawalOffer). */
   static offer(group: Group, secret: DenominationSecret, I: GroupElement, rng: RandomSource): BankWithdrawalSession {
-    return new BankWithdrawalSession(group, secret, withdrawalOffer(group, I, rng));
+    const w = randomNonZeroScalar(group, rng);
+    return new BankWithdrawalSession(group, secret, { w, offer: withdrawalOffer(group, I, w) });
   }
 
   /**

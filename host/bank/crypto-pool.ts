@@ -6,7 +6,7 @@
  * account's base table (chosen by I). With zero threads everything runs in process.
  */
 import type { Worker } from 'node:worker_threads';
-import { EcashError, getGroup, type KeyJson, type RandomSource, type SuiteId } from '../../core/index.js';
+import { EcashError, getGroup, type KeyJson, type SuiteId } from '../../core/index.js';
 import type { CryptoJob, CryptoTask, CryptoWorkerData } from './crypto-worker.js';
 import { type CheckedTranscript, checkDeposits, type DepositCheckRequest } from './deposit-check.js';
 import { type EncodedOffer, OfferMaker } from './offers.js';
@@ -53,14 +53,11 @@ export class CryptoPool {
     private readonly local: InProcess | undefined,
   ) {}
 
-  /**
-   * Starts `threads` workers (0: the work runs in process, offers from `rng`) over the bank's
-   * fixed public `keys`. Threads draw their offers from the system CSPRNG.
-   */
-  static async start(suite: SuiteId, threads: number, keys: KeyJson[], rng: RandomSource): Promise<CryptoPool> {
+  /** Starts `threads` workers (0: the work runs in process) over the bank's fixed public `keys`. */
+  static async start(suite: SuiteId, threads: number, keys: KeyJson[]): Promise<CryptoPool> {
     if (threads === 0) {
       const group = getGroup(suite);
-      const local = { keys: new KeyCache(group), offers: new OfferMaker(group, rng) };
+      const local = { keys: new KeyCache(group), offers: new OfferMaker(group) };
       local.keys.addJson(keys);
       return new CryptoPool(suite, [], local);
     }
@@ -129,12 +126,12 @@ export class CryptoPool {
     });
   }
 
-  /** A withdrawal offer for the account whose (encoded) I is `I`. */
-  async offer(I: Uint8Array): Promise<EncodedOffer> {
+  /** The withdrawal offer of the session's w (encoded) for the account whose (encoded) I is `I`. */
+  async offer(I: Uint8Array, w: Uint8Array): Promise<EncodedOffer> {
     if (this.closed) throw new EcashError('service-stopped', 'the bank service is stopping');
-    if (this.local !== undefined) return this.local.offers.make(I);
+    if (this.local !== undefined) return this.local.offers.make(I, w);
     // The same account to the same thread, which keeps its base table.
-    return this.run(this.workers[I[I.length - 1]! % this.workers.length]!, { kind: 'offer', I });
+    return this.run(this.workers[I[I.length - 1]! % this.workers.length]!, { kind: 'offer', I, w });
   }
 
   async check(request: DepositCheckRequest): Promise<CheckedTranscript[]> {

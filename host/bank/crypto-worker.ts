@@ -2,11 +2,12 @@
  * A worker thread of the bank's crypto pool: parses and checks its share of a deposit batch
  * (deposit-check.ts), and makes withdrawal offers (offers.ts), so that this arithmetic uses every
  * core and leaves the main thread to HTTP and storage. The bank's public keys are fixed while it
- * runs; the thread parses them once, from its start data. It holds no secret key.
+ * runs; the thread parses them once, from its start data. It holds no secret key: an offer's w
+ * comes with its task, derived in the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { KeyJson, SuiteId } from '../../core/index.js';
-import { getGroup, systemRandom } from '../../core/index.js';
+import { getGroup } from '../../core/index.js';
 import { checkDeposits, type DepositCheckRequest } from './deposit-check.js';
 import { OfferMaker } from './offers.js';
 import { KeyCache } from './public-parameters.js';
@@ -17,7 +18,7 @@ export interface CryptoWorkerData {
 }
 
 /** What a thread is asked to do. */
-export type CryptoJob = { kind: 'deposits'; request: DepositCheckRequest } | { kind: 'offer'; I: Uint8Array };
+export type CryptoJob = { kind: 'deposits'; request: DepositCheckRequest } | { kind: 'offer'; I: Uint8Array; w: Uint8Array };
 
 export type CryptoTask = { taskId: number } & CryptoJob;
 
@@ -25,12 +26,12 @@ const data = workerData as CryptoWorkerData;
 const group = getGroup(data.suite);
 const keys = new KeyCache(group);
 keys.addJson(data.keys);
-const offers = new OfferMaker(group, systemRandom);
+const offers = new OfferMaker(group);
 const port = parentPort!;
 
 port.on('message', (task: CryptoTask) => {
   try {
-    const result = task.kind === 'deposits' ? checkDeposits(group, keys, task.request) : offers.make(task.I);
+    const result = task.kind === 'deposits' ? checkDeposits(group, keys, task.request) : offers.make(task.I, task.w);
     port.postMessage({ taskId: task.taskId, result });
   } catch (e) {
     port.postMessage({ taskId: task.taskId, error: e instanceof Error ? e.message : String(e) });

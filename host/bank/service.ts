@@ -22,12 +22,12 @@ import {
   type KeyJson,
   makeDoubleSpendProof,
   proofToJson,
-  type RandomSource,
   type SuiteId,
   systemRandom,
   toHex,
   verifyAccountOpening,
   keyToJson,
+  WithdrawalNonces,
 } from '../../core/index.js';
 import type {
   AccountJson,
@@ -77,16 +77,15 @@ export interface BankServiceOptions {
    */
   workerThreads?: number;
   now?: () => number;
-  /** Randomness of the offers made in process (with zero worker threads; threads use the system's). */
-  rng?: RandomSource;
 }
 
 interface KeyEntry {
   record: KeyRecord;
   key: DenominationKey;
   json: KeyJson;
-  /** Present while the key file holds its secret. */
+  /** Present while the key file holds its secret, with the sessions' w derived from it. */
   secret?: DenominationSecret;
+  nonces?: WithdrawalNonces;
 }
 
 interface AccountEntry {
@@ -130,6 +129,10 @@ export class BankService {
   private readonly credentials = new Map<string, { party: Party; record: CredentialRecord; until: number }>();
   private pool!: CryptoPool;
   private sweeper: NodeJS.Timeout | undefined;
+  /** Sessions opened before this moment are never answered by this process (see answerWithdrawal). */
+  private readonly startedAt: number;
+  /** Sessions this process answered, with their challenge, until they expire (see answerWithdrawal). */
+  private readonly answered = new Map<string, { c: bigint; until: number }>();
 
   private constructor(
     readonly storage: BankStorage,
@@ -139,6 +142,7 @@ export class BankService {
   ) {
     this.group = getGroup(suite);
     this.sessionTtlMs = sessionTtlMs;
+    this.startedAt = now();
   }
 
   /**
@@ -147,9 +151,6 @@ export class BankService {
    */
   static async create(opts: BankServiceOptions): Promise<BankService> {
     const threads = opts.workerThreads ?? Math.min(4, availableParallelism());
-    if (opts.rng !== undefined && threads > 0) {
-      throw new EcashError('bad-option', 'rng sets the randomness of offers made in process: pass it with workerThreads: 0 (worker threads use the system CSPRNG)');
-    }
     const suite = opts.keys.suite;
     await opts.storage.initSuite(suite);
     const service = new BankService(opts.storage, opts.now ?? Date.now, suite, opts.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS);
@@ -157,7 +158,7 @@ export class BankService {
     for (const secret of opts.keys.loadSecrets()) secrets.set(await service.registerKey(secret), secret);
     await service.reloadKeys(secrets);
     // The keys are fixed from here on: the worker threads parse them once, at start.
-    service.pool = await CryptoPool.start(suite, threads, service.publicKeyJson(), opts.rng ?? systemRandom);
+    service.pool = await CryptoPool.start(suite, threads, service.publicKeyJson());
     service.sweeper = setInterval(() => void service.storage.expireSessions(service.now()).catch(() => undefined), Math.max(1000, service.sessionTtlMs / 4));
     service.sweeper.unref();
     return service;
@@ -210,7 +211,12 @@ export class BankService {
       if (this.keysByHex.has(hex)) continue;
       const json = JSON.parse(record.keyJson) as KeyJson;
       const secret = secrets.get(hex);
-      const entry: KeyEntry = { record, json, key: secret?.key ?? keyFromJson(this.group, json), ...(secret ? { secret } : {}) };
+      const entry: KeyEntry = {
+        record,
+        json,
+        key: secret?.key ?? keyFromJson(this.group, json),
+        ...(secret ? { secret, nonces: new WithdrawalNonces(this.group, secret) } : {}),
+      };
       this.keysByHex.set(hex, entry);
       this.keysByNo.set(record.keyNo, entry);
     }
@@ -415,36 +421,65 @@ export class BankService {
       throw new EcashError('key-not-withdrawable', 'coins of this key cannot be withdrawn now; fetch the current keys from /v1/parameters');
     }
     const account = await this.account(accountId);
-    // The offer is made before the storage checks the funds and the open session, in the same
-    // transaction that stores it: one transaction per step instead of two. A start that fails costs
-    // the bank the offer's exponentiations, within the credential's rate limit.
-    // In a worker thread (about 0.8 ms with ristretto255: two exponentiations and two encodings).
-    const { w, a, b } = await this.pool.offer(account.encodedI);
     // From the pooled CSPRNG: randomBytes cost a call to it per withdrawal.
-    const sessionId = toHex(systemRandom.bytes(16));
-    const expiresAt = now + this.sessionTtlMs;
-    await this.storage.openSession({ sessionId, accountId, keyNo: entry.record.keyNo, w, a, b, createdAt: now, expiresAt });
-    return { sessionId, keyId: entry.json.keyId, z: this.zFor(account, entry), a: toHex(a), b: toHex(b), expiresAt };
+    const session = { sessionId: toHex(systemRandom.bytes(16)), createdAt: now, expiresAt: now + this.sessionTtlMs };
+    // w is derived here, from the key's secret and the session's public facts, and stored nowhere:
+    // the answer derives it again. The offer is made before the storage checks the funds and the
+    // open session, in the same transaction that stores it: one transaction per step instead of
+    // two. A start that fails costs the bank the offer's exponentiations, within the credential's
+    // rate limit. In a worker thread (about 0.8 ms with ristretto255: two exponentiations and two
+    // encodings), which gets w but never x.
+    const { a, b } = await this.pool.offer(account.encodedI, this.group.scalars.encode(entry.nonces!.w(session)));
+    await this.storage.openSession({ ...session, accountId, keyNo: entry.record.keyNo, a, b });
+    return { sessionId: session.sessionId, keyId: entry.json.keyId, z: this.zFor(account, entry), a: toHex(a), b: toHex(b), expiresAt: session.expiresAt };
   }
 
   /**
    * Step 3: r = c·x + w, once, with the debit in the same transaction. The same c again returns
    * the same r (a lost answer); see BankStorage.answerSession for the errors.
+   *
+   * w follows from the session's key, id and times, so the database alone cannot stop a second
+   * answer on one w (which reveals x = (r − r')/(c − c')) once it has lost the first: a backup
+   * restored, a replica promoted without the last commits, a row edited. Two rules outside it do:
+   * a session opened before this process started is not answered (a restore needs a restart;
+   * `session-expired`, the card starts again), and this process remembers every session it has
+   * answered, with its challenge, until the session expires (`session-answered` for another c).
    */
   async answerWithdrawal(accountId: string, sessionId: string, c: bigint): Promise<bigint> {
     const F = this.group.scalars;
+    const now = this.now();
     const r = await this.storage.answerSession({
       sessionId,
       accountId,
       c: F.encode(c),
-      now: this.now(),
-      answer: (w, keyNo) => {
-        const entry = this.keysByNo.get(keyNo);
-        if (entry?.secret === undefined) throw new EcashError('key-not-withdrawable', "the session's key is no longer in the key file");
-        return F.encode(BankWithdrawalSession.restore(this.group, entry.secret, { w: F.decode(w, 'w') }).answer(c));
+      now,
+      answer: (session) => {
+        const entry = this.keysByNo.get(session.keyNo);
+        if (entry?.secret === undefined || entry.nonces === undefined) {
+          throw new EcashError('key-not-withdrawable', "the session's key is no longer in the key file");
+        }
+        if (session.createdAt < this.startedAt) {
+          throw new EcashError('session-expired', 'this withdrawal session was opened before the bank last started; start a new one');
+        }
+        if ((this.answered.get(sessionId)?.c ?? c) !== c) {
+          throw new EcashError('session-answered', 'this withdrawal session has already answered another challenge; start a new session for another coin');
+        }
+        const w = entry.nonces.w({ sessionId, createdAt: session.createdAt, expiresAt: session.expiresAt });
+        const answer = BankWithdrawalSession.restore(this.group, entry.secret, { w }).answer(c);
+        this.rememberAnswer(sessionId, c, session.expiresAt, now);
+        return F.encode(answer);
       },
     });
     return F.decode(r, 'r');
+  }
+
+  /** Keeps a session's challenge until the session expires; forgets those that have. */
+  private rememberAnswer(sessionId: string, c: bigint, until: number, now: number): void {
+    for (const [id, answered] of this.answered) {
+      if (answered.until > now) break;
+      this.answered.delete(id);
+    }
+    this.answered.set(sessionId, { c, until });
   }
 
   async cancelWithdrawal(accountId: string, sessionId: string): Promise<void> {

@@ -1,8 +1,10 @@
 /**
  * Upgrading a bank's database, on both adapters: a database made by the first schema version,
- * with the rows the bank of that version wrote (spent coins and double spends keyed by A), is
- * opened by this version and must keep every coin, record and answer, under the new keys.
+ * with the rows the bank of that version wrote (spent coins and double spends keyed by A,
+ * withdrawal sessions with w), is opened by this version and must keep every coin, record and
+ * answer, under the new keys, and lose every w.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -62,7 +64,7 @@ describe.each(adapters())('bank schema migrations on $kind', ({ kind, available 
     await db.raw('INSERT INTO schema_migrations (version, applied_at) VALUES (1, 0)');
   }
 
-  it.skipIf(!available)('keys version 1 spent coins and double spends by coin id; every deposit and record keeps its meaning', async () => {
+  it.skipIf(!available)('migrates version 1: spent coins and double spends keyed by coin id, sessions without w; every deposit, record and answer keeps its meaning', async () => {
     await versionOne();
     // What the bank of version 1 wrote: its suite, key and an account; three coins, two of them
     // deposited by shop-1, the first also paid to shop-2 and recorded as a double spend.
@@ -85,6 +87,23 @@ describe.each(adapters())('bank schema migrations on $kind', ({ kind, available 
       "INSERT INTO double_spends (key_no, a, transcript, u1, i, account_id, depositor, batch_id, created_at) VALUES (1, ?, ?, ?, ?, ?, 'shop-2', 'b1', ?)",
       [A(t1b), bin(t1b), Buffer.from(G.scalars.encode(spender.u1)), Buffer.from(G.encode(spender.I)), ALICE, PAYMENT_TIME],
     );
+    // And two withdrawal sessions: one answered (w erased, c and r kept), one open with its w.
+    const [answered, open] = [c1.view, withdraw(G, key, alice, rng).view];
+    const scalar = (v: bigint) => Buffer.from(G.scalars.encode(v));
+    const element = (e: typeof answered.a) => Buffer.from(G.encode(e));
+    const session = 'INSERT INTO withdrawal_sessions (session_id, account_id, key_no, state, w, a, b, c, r, created_at, expires_at, answered_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+    const times = [PAYMENT_TIME, PAYMENT_TIME + 120_000];
+    await db.raw(session, ['s-answered', ALICE, 'answered', null, element(answered.a), element(answered.b), scalar(answered.c), scalar(answered.r), ...times, PAYMENT_TIME]);
+    await db.raw(session, ['s-open', ALICE, 'open', scalar(open.w), element(open.a), element(open.b), null, null, ...times, null]);
+    const everything = async (): Promise<Buffer> => {
+      if (kind === 'sqlite') return Buffer.concat([db.file!, `${db.file}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f)));
+      const tables = await db.raw<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'");
+      const rows = [];
+      for (const { t } of tables) rows.push(...(await db.raw<{ row: string }>(`SELECT x::text AS row FROM ${t} x`)).map((r) => r.row));
+      return Buffer.from(rows.join('\n'), 'latin1');
+    };
+    const openW = [scalar(open.w), Buffer.from(scalar(open.w).toString('hex'), 'latin1')];
+    expect((await everything()).includes(kind === 'sqlite' ? openW[0]! : openW[1]!)).toBe(true);
 
     const storage = await openStorage(db.url);
     const svc = await BankService.create({ storage, keys: memoryKeyStore(G.suite, [key]), workerThreads: 0, now: () => PAYMENT_TIME });
@@ -118,5 +137,21 @@ describe.each(adapters())('bank schema migrations on $kind', ({ kind, available 
     expect((await svc.deposit(merchant('shop-3'), 'b1', [json(t2c)])).results[0]).toMatchObject({ outcome: 'double-spend' });
     const t3 = spend(G, alice, c3, paymentContext(rng, 'shop-1'));
     expect((await svc.deposit(merchant('shop-1'), 'new', [json(t3)])).results).toEqual([{ outcome: 'credited' }]);
+
+    // No w is left: not as a column, not in the rows, not in SQLite's free space or WAL. The open
+    // session (its offer made of a w the bank no longer has) is closed; the answered one still
+    // gives its r for its c (a lost answer).
+    const columns =
+      kind === 'sqlite'
+        ? await db.raw<{ name: string }>('SELECT name FROM pragma_table_info(?)', ['withdrawal_sessions'])
+        : await db.raw<{ name: string }>("SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'withdrawal_sessions'");
+    expect(columns.map((c) => c.name)).not.toContain('w');
+    for (const n of openW) expect((await everything()).includes(n)).toBe(false);
+    expect(await db.raw('SELECT session_id, state FROM withdrawal_sessions ORDER BY session_id')).toEqual([
+      { session_id: 's-answered', state: 'answered' },
+      { session_id: 's-open', state: 'expired' },
+    ]);
+    expect(await svc.answerWithdrawal(ALICE, 's-answered', answered.c)).toBe(answered.r);
+    await expect(svc.answerWithdrawal(ALICE, 's-open', answered.c)).rejects.toMatchObject({ code: 'session-expired' });
   });
 });

@@ -3,7 +3,7 @@
  * state machines, coin verification, payment, deposit classification and double-spender
  * identification with its publicly verifiable proof.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   BankWithdrawalSession,
@@ -41,6 +41,8 @@ import {
   verifyDoubleSpendProof,
   verifyPaymentResponse,
   verifyTranscript,
+  WithdrawalNonces,
+  withdrawalOffer,
   zeroCounts,
 } from '../../core/index.js';
 import { expectCode } from './expect-code.js';
@@ -196,6 +198,32 @@ describe.each(SUITE_IDS)('%s roles', (suite) => {
       const restored = BankWithdrawalSession.restore(G, bank, state);
       expect(G.equals(restored.offer.a, session.offer.a)).toBe(true);
       expect(restored.answer(777n)).toBe(session.answer(777n));
+    });
+
+    it('a bank that stores its sessions derives w: HMAC-SHA-512 under a key made of x, over the session\'s id and times', () => {
+      const nonces = new WithdrawalNonces(G, bank);
+      const session = { sessionId: '00112233445566778899aabbccddeeff', createdAt: 1_780_000_000_000, expiresAt: 1_780_000_120_000 };
+      // Recomputed here with node:crypto, from docs/protocol.md.
+      const field = (b: Uint8Array) => [...u64be(b.length).slice(4), ...b];
+      const fields = (...fs: Uint8Array[]) => new Uint8Array(fs.flatMap(field));
+      const K = sha('sha512', fields(utf8('ECASH-V1/W-KEY'), utf8(suite), bank.key.keyId, F.encode(bank.x)));
+      const mac = createHmac('sha512', K)
+        .update(fields(utf8('ECASH-V1/W'), utf8(suite), bank.key.keyId, utf8(session.sessionId), u64be(session.createdAt), u64be(session.expiresAt)))
+        .digest();
+      const w = (BigInt(`0x${mac.toString('hex')}`) % (G.q - 1n)) + 1n;
+      expect(nonces.w(session)).toBe(w);
+      // The same facts give the same w (a restarted bank answers the session it opened); any other
+      // fact, or another key, gives another.
+      expect(new WithdrawalNonces(G, bank).w({ ...session })).toBe(w);
+      for (const other of [{ ...session, sessionId: `${session.sessionId.slice(1)}0` }, { ...session, createdAt: session.createdAt + 1 }, { ...session, expiresAt: session.expiresAt + 1 }]) {
+        expect(nonces.w(other)).not.toBe(w);
+      }
+      expect(new WithdrawalNonces(G, bankKey(G, rng)).w(session)).not.toBe(w);
+      // Its offer answers like any session's.
+      const restored = BankWithdrawalSession.restore(G, bank, { w, offer: withdrawalOffer(G, alice.I, w) });
+      const ctx = cardContext(G, bank, alice);
+      const pending = blindWithdrawal(G, ctx, restored.offer, rng);
+      expect(() => completeWithdrawal(G, ctx, pending, restored.answer(pending.c))).not.toThrow();
     });
 
     it('the card blinds: A = (I·g2)^s, z\' = z^s, B = g1^x1·g2^x2, c = c\'/u, and unblinds r\' = r·u + v\'', () => {

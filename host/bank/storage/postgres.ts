@@ -154,6 +154,37 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE spent_coins ADD COLUMN credited boolean NOT NULL DEFAULT true;
   `,
+  // 4: no w in the database. An open session's row held w, and c and r stayed after the answer,
+  // so x = (r − w)/c followed from any copy that once held w. The bank derives w from the key's
+  // secret and the session's id and times now, so a session opened by an earlier version (its
+  // offer made of a random w) cannot be answered: it is closed. The table is rebuilt rather than
+  // the column dropped: a dropped column's values, and dead row versions, stay in the table's
+  // files; dropping the table removes them (WAL archives and backups keep them: docs/operations.md).
+  `
+  CREATE TABLE withdrawal_sessions_v4 (
+    session_id text PRIMARY KEY,
+    account_id text NOT NULL REFERENCES accounts (account_id),
+    key_no smallint NOT NULL REFERENCES denomination_keys (key_no),
+    state text NOT NULL CHECK (state IN ('open', 'answered', 'expired', 'cancelled')),
+    a bytea NOT NULL,
+    b bytea NOT NULL,
+    c bytea,
+    r bytea,
+    created_at bigint NOT NULL,
+    expires_at bigint NOT NULL,
+    answered_at bigint
+  );
+  INSERT INTO withdrawal_sessions_v4 (session_id, account_id, key_no, state, a, b, c, r, created_at, expires_at, answered_at)
+    SELECT session_id, account_id, key_no, CASE state WHEN 'open' THEN 'expired' ELSE state END, a, b, c, r, created_at, expires_at, answered_at FROM withdrawal_sessions;
+  DROP TABLE withdrawal_sessions;
+  ALTER TABLE withdrawal_sessions_v4 RENAME TO withdrawal_sessions;
+  ALTER INDEX withdrawal_sessions_v4_pkey RENAME TO withdrawal_sessions_pkey;
+  ALTER TABLE withdrawal_sessions RENAME CONSTRAINT withdrawal_sessions_v4_account_id_fkey TO withdrawal_sessions_account_id_fkey;
+  ALTER TABLE withdrawal_sessions RENAME CONSTRAINT withdrawal_sessions_v4_key_no_fkey TO withdrawal_sessions_key_no_fkey;
+  ALTER TABLE withdrawal_sessions RENAME CONSTRAINT withdrawal_sessions_v4_state_check TO withdrawal_sessions_state_check;
+  CREATE UNIQUE INDEX one_open_session_per_account ON withdrawal_sessions (account_id) WHERE state = 'open';
+  CREATE INDEX open_sessions_by_expiry ON withdrawal_sessions (expires_at) WHERE state = 'open';
+  `,
 ];
 
 /** Deadlock and serialization failure: the transaction is safe to run again. */

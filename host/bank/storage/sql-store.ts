@@ -129,9 +129,9 @@ interface SessionRow {
   account_id: string;
   key_no: number;
   state: string;
-  w: Uint8Array | null;
   c: Uint8Array | null;
   r: Uint8Array | null;
+  created_at: number;
   expires_at: number;
   /** The session's key, joined in. */
   key_id: Uint8Array;
@@ -315,9 +315,9 @@ export class SqlBankStorage implements BankStorage {
   async openSession(s: NewSession): Promise<void> {
     const insert = (tx: SqlTx) =>
       tx.run(
-        "INSERT INTO withdrawal_sessions (session_id, account_id, key_no, state, w, a, b, created_at, expires_at) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?) " +
+        "INSERT INTO withdrawal_sessions (session_id, account_id, key_no, state, a, b, created_at, expires_at) VALUES (?, ?, ?, 'open', ?, ?, ?, ?) " +
           "ON CONFLICT (account_id) WHERE state = 'open' DO NOTHING",
-        [s.sessionId, s.accountId, s.keyNo, s.w, s.a, s.b, s.createdAt, s.expiresAt],
+        [s.sessionId, s.accountId, s.keyNo, s.a, s.b, s.createdAt, s.expiresAt],
       );
     await this.db.transaction(async (tx) => {
       const funds = await tx.get<{ value: number; currency: string; balance: number | null }>(
@@ -328,8 +328,8 @@ export class SqlBankStorage implements BankStorage {
         throw new EcashError('insufficient-funds', `the account's ${funds!.currency} balance is below the coin's value ${funds!.value}; top it up first`);
       }
       if ((await insert(tx)) === 1) return;
-      // The account has an open session: if it is stale, expire it (w erased) and open this one.
-      const expired = await tx.run("UPDATE withdrawal_sessions SET state = 'expired', w = NULL WHERE account_id = ? AND state = 'open' AND expires_at <= ?", [s.accountId, s.createdAt]);
+      // The account has an open session: if it is stale, expire it and open this one.
+      const expired = await tx.run("UPDATE withdrawal_sessions SET state = 'expired' WHERE account_id = ? AND state = 'open' AND expires_at <= ?", [s.accountId, s.createdAt]);
       if (expired === 0 || (await insert(tx)) !== 1) {
         throw new EcashError('session-open', 'this account already has an open withdrawal session; answer or cancel it, or wait until it expires');
       }
@@ -340,7 +340,7 @@ export class SqlBankStorage implements BankStorage {
     // Expiry is committed before the error is raised, so the outcome is returned, not thrown.
     const outcome = await this.db.transaction(async (tx): Promise<AnswerOutcome> => {
       const s = await tx.get<SessionRow>(
-        'SELECT s.account_id, s.key_no, s.state, s.w, s.c, s.r, s.expires_at, k.key_id, k.value, k.currency FROM withdrawal_sessions s ' +
+        'SELECT s.account_id, s.key_no, s.state, s.c, s.r, s.created_at, s.expires_at, k.key_id, k.value, k.currency FROM withdrawal_sessions s ' +
           `JOIN denomination_keys k ON k.key_no = s.key_no WHERE s.session_id = ?${this.db.forUpdate('s')}`,
         [q.sessionId],
       );
@@ -352,8 +352,8 @@ export class SqlBankStorage implements BankStorage {
         return { error: new EcashError('session-answered', 'this withdrawal session has already answered another challenge; start a new session for another coin') };
       }
       if (s.state === 'cancelled') return { error: new EcashError('session-cancelled', 'this withdrawal session was cancelled; start a new one') };
-      if (s.state === 'expired' || s.expires_at <= q.now || s.w === null) {
-        await tx.run("UPDATE withdrawal_sessions SET state = 'expired', w = NULL WHERE session_id = ? AND state = 'open'", [q.sessionId]);
+      if (s.state === 'expired' || s.expires_at <= q.now) {
+        await tx.run("UPDATE withdrawal_sessions SET state = 'expired' WHERE session_id = ? AND state = 'open'", [q.sessionId]);
         return { error: new EcashError('session-expired', 'this withdrawal session expired before it was answered; start a new one') };
       }
       const holder = holderAccount(q.accountId);
@@ -361,9 +361,9 @@ export class SqlBankStorage implements BankStorage {
       if ((bal?.balance ?? 0) < s.value) {
         return { error: new EcashError('insufficient-funds', `the account's ${s.currency} balance is below the coin's value ${s.value}; top it up first`) };
       }
-      const r = q.answer(s.w, s.key_no);
+      const r = q.answer({ keyNo: s.key_no, createdAt: s.created_at, expiresAt: s.expires_at });
       const changed = await tx.run(
-        "UPDATE withdrawal_sessions SET state = 'answered', w = NULL, c = ?, r = ?, answered_at = ? WHERE session_id = ? AND state = 'open'",
+        "UPDATE withdrawal_sessions SET state = 'answered', c = ?, r = ?, answered_at = ? WHERE session_id = ? AND state = 'open'",
         [q.c, r, q.now, q.sessionId],
       );
       if (changed !== 1) throw new EcashError('session-answered', 'this withdrawal session has already answered');
@@ -385,7 +385,7 @@ export class SqlBankStorage implements BankStorage {
 
   async cancelSession(sessionId: string, accountId: string, now: number): Promise<boolean> {
     const n = await this.db.transaction((tx) =>
-      tx.run("UPDATE withdrawal_sessions SET state = 'cancelled', w = NULL, answered_at = ? WHERE session_id = ? AND account_id = ? AND state = 'open'", [
+      tx.run("UPDATE withdrawal_sessions SET state = 'cancelled', answered_at = ? WHERE session_id = ? AND account_id = ? AND state = 'open'", [
         now,
         sessionId,
         accountId,
@@ -395,7 +395,7 @@ export class SqlBankStorage implements BankStorage {
   }
 
   async expireSessions(now: number): Promise<number> {
-    return this.db.transaction((tx) => tx.run("UPDATE withdrawal_sessions SET state = 'expired', w = NULL WHERE state = 'open' AND expires_at <= ?", [now]));
+    return this.db.transaction((tx) => tx.run("UPDATE withdrawal_sessions SET state = 'expired' WHERE state = 'open' AND expires_at <= ?", [now]));
   }
 
   async getDepositBatch(depositor: string, batchId: string): Promise<(DepositBatchRecord & { requestHash: Uint8Array }) | undefined> {

@@ -134,7 +134,36 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE spent_coins ADD COLUMN credited INTEGER NOT NULL DEFAULT 1 CHECK (credited IN (0, 1));
   `,
+  // 4: no w in the database. An open session's row held w, and c and r stayed after the answer,
+  // so x = (r − w)/c followed from any copy that once held w. The bank derives w from the key's
+  // secret and the session's id and times now, so a session opened by an earlier version (its
+  // offer made of a random w) cannot be answered: it is closed. The file is then vacuumed
+  // (SCRUBBING_MIGRATION), so no old w is left in its free space or its WAL.
+  `
+  CREATE TABLE withdrawal_sessions_v4 (
+    session_id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts (account_id),
+    key_no INTEGER NOT NULL REFERENCES denomination_keys (key_no),
+    state TEXT NOT NULL CHECK (state IN ('open', 'answered', 'expired', 'cancelled')),
+    a BLOB NOT NULL,
+    b BLOB NOT NULL,
+    c BLOB,
+    r BLOB,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    answered_at INTEGER
+  );
+  INSERT INTO withdrawal_sessions_v4 (session_id, account_id, key_no, state, a, b, c, r, created_at, expires_at, answered_at)
+    SELECT session_id, account_id, key_no, CASE state WHEN 'open' THEN 'expired' ELSE state END, a, b, c, r, created_at, expires_at, answered_at FROM withdrawal_sessions;
+  DROP TABLE withdrawal_sessions;
+  ALTER TABLE withdrawal_sessions_v4 RENAME TO withdrawal_sessions;
+  CREATE UNIQUE INDEX one_open_session_per_account ON withdrawal_sessions (account_id) WHERE state = 'open';
+  CREATE INDEX open_sessions_by_expiry ON withdrawal_sessions (expires_at) WHERE state = 'open';
+  `,
 ];
+
+/** The migration after which the file is vacuumed and its WAL truncated (it dropped the w's). */
+const SCRUBBING_MIGRATION = 4;
 
 /** The end of the queue of transactions on one database file, shared by this process's handles. */
 interface FileLock {
@@ -398,6 +427,12 @@ class SqliteDriver implements SqlDriver {
         this.db.exec(SQLITE_MIGRATIONS[v]!);
         this.db.pragma(`user_version = ${v + 1}`);
       }).immediate();
+    }
+    // Deleted rows stay in a page's free space and in the WAL until overwritten: a database that
+    // held w's is rewritten whole, and its WAL emptied.
+    if (version > 0 && version < SCRUBBING_MIGRATION) {
+      this.db.exec('VACUUM');
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
     }
   }
 

@@ -56,12 +56,14 @@ export interface CredentialRecord {
 
 export type SessionState = 'open' | 'answered' | 'expired' | 'cancelled';
 
+/**
+ * A withdrawal session as stored: its offer (a, b) but never its w, which the bank derives from
+ * the key's secret and the session's id and times (core's WithdrawalNonces) when it answers.
+ */
 export interface NewSession {
   sessionId: string;
   accountId: string;
   keyNo: number;
-  /** The secret blinding exponent w, encoded; erased when the session answers or ends. */
-  w: Uint8Array;
   a: Uint8Array;
   b: Uint8Array;
   createdAt: number;
@@ -75,10 +77,11 @@ export interface AnswerRequest {
   c: Uint8Array;
   now: number;
   /**
-   * Computes r = c·x + w inside the transaction from the session's w and key: the caller restores
-   * core's session object, which answers once and is dropped.
+   * Computes r = c·x + w inside the transaction, for an open, unexpired session of the account
+   * with the funds: the caller derives w from the session's key, id and times, and may refuse
+   * (throw) to answer it. The transaction is then rolled back and the error thrown.
    */
-  answer: (w: Uint8Array, keyNo: number) => Uint8Array;
+  answer: (session: { keyNo: number; createdAt: number; expiresAt: number }) => Uint8Array;
 }
 
 export interface LedgerPosting {
@@ -245,18 +248,18 @@ export interface BankStorage {
   /**
    * Opens a session, in one transaction: fails with `insufficient-funds` if the account's balance
    * is below the key's value, and with `session-open` if the account still has an unexpired open
-   * session (a stale one is expired first, its w erased).
+   * session (a stale one is expired first).
    */
   openSession(session: NewSession): Promise<void>;
   /**
-   * Answers once: marks the session answered, erases w, stores c and r, debits the account and
-   * books the withdrawal, all in one transaction. The same c again returns the stored r; another
-   * c fails with `session-answered`; `session-expired`, `session-not-found`, `insufficient-funds`.
+   * Answers once: marks the session answered, stores c and r, debits the account and books the
+   * withdrawal, all in one transaction. The same c again returns the stored r; another c fails
+   * with `session-answered`; `session-expired`, `session-not-found`, `insufficient-funds`.
    */
   answerSession(request: AnswerRequest): Promise<Uint8Array>;
-  /** Ends an unanswered session (w erased). False if there was no open session of this account. */
+  /** Ends an unanswered session. False if there was no open session of this account. */
   cancelSession(sessionId: string, accountId: string, now: number): Promise<boolean>;
-  /** Erases w of every session past its expiry. Returns how many were closed. */
+  /** Closes every open session past its expiry. Returns how many were closed. */
   expireSessions(now: number): Promise<number>;
 
   /** The stored result of a batch, if this depositor has deposited one with this id. */
