@@ -15,6 +15,15 @@ import { SqlBankStorage } from './sql-store.js';
 
 const SPENT_COIN_PARTITIONS = 16;
 
+/** The partitions `<table>_p0` … of a table partitioned by hash, for migrations. */
+function hashPartitions(table: string): string {
+  return `DO $$ BEGIN
+    FOR i IN 0..${SPENT_COIN_PARTITIONS - 1} LOOP
+      EXECUTE format('CREATE TABLE ${table}_p%s PARTITION OF ${table} FOR VALUES WITH (MODULUS ${SPENT_COIN_PARTITIONS}, REMAINDER %s)', i, i);
+    END LOOP;
+  END $$;`;
+}
+
 /** `s(suite, n)`: the bank's suite and its element length in bytes (docs/protocol.md §1), for migrations. */
 const BANK_SUITE = `s AS (SELECT value AS suite, CASE value WHEN 'ristretto255-sha512' THEN 32 WHEN 'p256-uprove' THEN 65 WHEN 'modp2048-256' THEN 256 END AS n FROM meta WHERE name = 'suite')`;
 
@@ -95,11 +104,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE INDEX postings_by_account ON ledger_postings (account, entry_id);
   CREATE TABLE ledger_balances (account text NOT NULL, currency text NOT NULL, balance bigint NOT NULL, PRIMARY KEY (account, currency));
   CREATE TABLE spent_coins (key_no smallint NOT NULL, a bytea NOT NULL, transcript bytea NOT NULL, PRIMARY KEY (a)) PARTITION BY HASH (a);
-  DO $$ BEGIN
-    FOR i IN 0..${SPENT_COIN_PARTITIONS - 1} LOOP
-      EXECUTE format('CREATE TABLE spent_coins_p%s PARTITION OF spent_coins FOR VALUES WITH (MODULUS ${SPENT_COIN_PARTITIONS}, REMAINDER %s)', i, i);
-    END LOOP;
-  END $$;
+  ${hashPartitions('spent_coins')}
   CREATE TABLE double_spends (
     double_spend_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     key_no smallint NOT NULL,
@@ -127,11 +132,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   // The table is rebuilt partitioned by hash of the coin id (uniform, as A was).
   `
   CREATE TABLE spent_coins_v2 (key_no smallint NOT NULL, coin bytea NOT NULL, transcript bytea NOT NULL, PRIMARY KEY (coin)) PARTITION BY HASH (coin);
-  DO $$ BEGIN
-    FOR i IN 0..${SPENT_COIN_PARTITIONS - 1} LOOP
-      EXECUTE format('CREATE TABLE spent_coins_v2_p%s PARTITION OF spent_coins_v2 FOR VALUES WITH (MODULUS ${SPENT_COIN_PARTITIONS}, REMAINDER %s)', i, i);
-    END LOOP;
-  END $$;
+  ${hashPartitions('spent_coins_v2')}
   WITH ${BANK_SUITE} INSERT INTO spent_coins_v2 (key_no, coin, transcript) SELECT key_no, ${coinIdSql('transcript')}, transcript FROM spent_coins, s;
   DROP TABLE spent_coins;
   ALTER TABLE spent_coins_v2 RENAME TO spent_coins;

@@ -111,22 +111,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   INSERT INTO spent_coins_v2 (coin, key_no, transcript) SELECT ecash_coin_id(transcript), key_no, transcript FROM spent_coins;
   DROP TABLE spent_coins;
   ALTER TABLE spent_coins_v2 RENAME TO spent_coins;
-  CREATE TABLE double_spends_v2 (
-    double_spend_id INTEGER PRIMARY KEY,
-    key_no INTEGER NOT NULL,
-    coin BLOB NOT NULL,
-    transcript BLOB NOT NULL,
-    u1 BLOB NOT NULL,
-    i BLOB NOT NULL,
-    account_id TEXT,
-    depositor TEXT NOT NULL,
-    batch_id TEXT NOT NULL,
-    created_at INTEGER NOT NULL
-  );
-  INSERT INTO double_spends_v2 (double_spend_id, key_no, coin, transcript, u1, i, account_id, depositor, batch_id, created_at)
-    SELECT double_spend_id, key_no, ecash_coin_id(transcript), transcript, u1, i, account_id, depositor, batch_id, created_at FROM double_spends;
-  DROP TABLE double_spends;
-  ALTER TABLE double_spends_v2 RENAME TO double_spends;
+  ALTER TABLE double_spends ADD COLUMN coin BLOB NOT NULL DEFAULT x'';
+  UPDATE double_spends SET coin = ecash_coin_id(transcript);
+  DROP INDEX double_spends_by_coin;
+  ALTER TABLE double_spends DROP COLUMN a;
   CREATE INDEX double_spends_by_coin ON double_spends (coin);
   `,
   // 3: a payment refused for the depositor's scope or the key's deposit window that verifies is
