@@ -551,7 +551,7 @@ function logDeposits(ctx: BenchContext, kind: DbKind, f: Figures, cfg: Config): 
   );
   ctx.log(
     `   storage (${kind}): ${f[`deposit_bytes_per_coin_${kind}`]} bytes per coin after ${f[`deposit_bytes_${kind}_deposits`]} deposits (${tables}); ` +
-      `a spent coin's row is A (32 bytes), the key number and the ${f.deposit_transcript_bytes}-byte binary transcript, plus ${kind === 'sqlite' ? 'B-tree' : 'tuple headers, the index on A and'} page slack; ` +
+      `a spent coin's row is its coin id (32 bytes), the key number, the credited flag and the ${f.deposit_transcript_bytes}-byte binary transcript, plus ${kind === 'sqlite' ? 'B-tree' : 'tuple headers, the index on the coin id and'} page slack; ` +
       `the fill ran at ${f[`deposit_fill_coins_per_s_${kind}`]} coins/s`,
   );
 }
