@@ -64,7 +64,8 @@ export interface WithdrawalSessionFacts {
  * challenges reveals x, and the bank must make sure it never does (docs/protocol.md).
  */
 export class WithdrawalNonces {
-  readonly #key: Uint8Array;
+  /** HMAC-SHA-512 keyed by K, its key already absorbed: each w clones it (half the hashing). */
+  readonly #mac: ReturnType<typeof hmac.create>;
   readonly #keyId: Uint8Array;
 
   constructor(
@@ -72,13 +73,15 @@ export class WithdrawalNonces {
     secret: DenominationSecret,
   ) {
     this.#keyId = secret.key.keyId;
-    this.#key = sha512(encodeFields([tag(TAG_NONCE_KEY), utf8(group.suite), this.#keyId, group.scalars.encode(secret.x)]));
+    const key = sha512(encodeFields([tag(TAG_NONCE_KEY), utf8(group.suite), this.#keyId, group.scalars.encode(secret.x)]));
+    this.#mac = hmac.create(sha512, key);
+    key.fill(0);
   }
 
   /** w of the session with these facts, under this key. */
   w(session: WithdrawalSessionFacts): bigint {
     const message = encodeFields([tag(TAG_NONCE), utf8(this.group.suite), this.#keyId, utf8(session.sessionId), u64be(session.createdAt), u64be(session.expiresAt)]);
-    return (bytesToBigInt(hmac(sha512, this.#key, message)) % (this.group.q - 1n)) + 1n;
+    return (bytesToBigInt(this.#mac.clone().update(message).digest()) % (this.group.q - 1n)) + 1n;
   }
 }
 
