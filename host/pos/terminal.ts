@@ -139,6 +139,8 @@ export class PaymentTerminal extends EventEmitter {
   /**
    * Resolves once the card of the last tap has left the reader. A new sale reads only a card
    * presented for it: a card left in the reader after its own payment is not charged again.
+   * Watched from the start of the tap: a customer may take the card the moment the outcome shows
+   * and tap it again for the next sale before the terminal has let go of it.
    */
   private cardGone: Promise<void> = Promise.resolve();
   private stopCardWatch: () => void = () => undefined;
@@ -424,7 +426,7 @@ export class PaymentTerminal extends EventEmitter {
     }
   }
 
-  /** Starts watching for the tapped card to leave (after every tap, whatever its outcome). */
+  /** Starts watching for the card being tapped to leave (at every tap, whatever its outcome). */
   private watchCardLeaving(): void {
     this.stopCardWatch();
     const name = this.config.readerName;
@@ -522,6 +524,7 @@ export class PaymentTerminal extends EventEmitter {
   /** One tap: select, choose coins, ask the card to pay (or re-ask), verify, approve. */
   private async tap(id: string, active: ActivePayment): Promise<void> {
     const payment = this.journal.payment(id);
+    this.watchCardLeaving();
     const channel = await this.readers.connect(this.config.readerName, { share: 'exclusive' });
     try {
       const card = EcashCardClient.on(channel, { timeouts: this.config.cardTimeouts });
@@ -558,7 +561,6 @@ export class PaymentTerminal extends EventEmitter {
       await this.conclude(id, payment, context, request.accepted, paid);
     } finally {
       await channel.disconnect('reset').catch(() => undefined);
-      this.watchCardLeaving();
     }
   }
 

@@ -223,6 +223,27 @@ describe('POS terminal', () => {
     expect(again.coins[0]!.evidenceOnly).toBe(true);
   });
 
+  it('takes the next sale from a card taken out and tapped again the moment the outcome shows', async () => {
+    const { card } = await loadedCard('nina', 10_000, 1_000);
+    // A short card wait: a terminal that missed the card leaving declines the next sale with
+    // card-still-present once it runs out, instead of reading the card tapped for it.
+    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1', cardWaitMs: 2_000 });
+    // The customer takes the card as soon as the outcome shows and taps it again for the next
+    // sale, before the terminal has let go of its connection to the card.
+    const retapped = atState(t, 'approved', () => {
+      readers.removeCard('Counter');
+      readers.insertCard('Counter', card);
+    });
+    const first = t.startPayment({ amount: 300, currency: 'EUR' });
+    readers.insertCard('Counter', card);
+    expect((await t.outcome(first.id)).state).toBe('approved');
+    await retapped;
+    const next = await t.outcome(t.startPayment({ amount: 200, currency: 'EUR' }).id);
+    readers.removeCard('Counter');
+    expect({ state: next.state, reason: reasonOf(next) }).toEqual({ state: 'approved', reason: undefined });
+    expect(await valueOf(card)).toBe(1_000 - 300 - 200);
+  });
+
   it('a card pulled after the request reached it is finished by the same request, charging once', async () => {
     const { card } = await loadedCard('pat', 10_000, 2_000);
     const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
