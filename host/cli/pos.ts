@@ -111,15 +111,18 @@ function describeEvent(ev: PaymentEvent): string {
  * with the same request: the card answers it again without spending twice.
  */
 async function finishInterrupted(terminal: PaymentTerminal): Promise<void> {
-  for (;;) {
-    const [id] = terminal.resumeUnfinished();
-    if (id === undefined) return;
-    info(`payment ${id} was interrupted after the card was asked to pay: tap the same card to finish it`);
-    const log = (eventId: string, ev: PaymentEvent) => {
-      if (eventId === id) info(`payment ${id}: ${describeEvent(ev)}`);
-    };
-    terminal.on('payment-event', log);
-    await terminal.idle();
+  // Listening before resuming: resuming records the payment's first state (waiting for the card,
+  // or cancelled when no card was ever asked) before it returns.
+  const log = (id: string, ev: PaymentEvent) => info(`payment ${id}: ${describeEvent(ev)}`);
+  terminal.on('payment-event', log);
+  try {
+    for (;;) {
+      const [id] = terminal.resumeUnfinished();
+      if (id === undefined) return;
+      info(`payment ${id} was interrupted after the card was asked to pay: tap the same card to finish it`);
+      await terminal.idle();
+    }
+  } finally {
     terminal.off('payment-event', log);
   }
 }
