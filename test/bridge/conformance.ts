@@ -29,6 +29,7 @@ import {
   type CardChannel,
   type LengthMode,
   type ReaderEvent,
+  type ReaderInfo,
   type ReaderTransport,
   type TraceEntry,
 } from '../../reader-bridge/index.js';
@@ -50,21 +51,29 @@ export interface ConformanceFixture {
   close(): Promise<void>;
 }
 
-export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, ms = 10_000): Promise<T> {
+/** Polls `probe` until it gives a value; after `ms`, fails saying what it waited for and what it saw last. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, ms = 10_000, seen: () => string = () => ''): Promise<T> {
   const deadline = Date.now() + ms;
+  let failure = '';
   for (;;) {
-    const value = await probe().catch(() => undefined);
+    const value = await probe().catch((e: unknown) => {
+      failure = ` (the last look failed: ${e instanceof Error ? e.message : String(e)})`;
+      return undefined;
+    });
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${seen()}${failure}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
 /** Waits until the transport lists the reader with (or without) a card. */
 export function readerState(transport: ReaderTransport, reader: string, cardPresent: boolean): Promise<true> {
+  let listed: ReaderInfo[] | undefined;
   return eventually(
-    async () => ((await transport.listReaders()).some((r) => r.name === reader && r.cardPresent === cardPresent) ? true : undefined),
+    async () => ((listed = await transport.listReaders()).some((r) => r.name === reader && r.cardPresent === cardPresent) ? true : undefined),
     `${reader} ${cardPresent ? 'with' : 'without'} a card`,
+    10_000,
+    () => (listed === undefined ? '' : `; the transport lists ${listed.map((r) => `${r.name} ${r.cardPresent ? 'with' : 'without'} a card`).join(', ') || 'no readers'}`),
   );
 }
 

@@ -5,10 +5,10 @@
  * at the bank, and stops it with SIGTERM. Without an API key it refuses to start.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBridgeServer, type BridgeServer, VirtualTransport } from '../../reader-bridge/index.js';
 import type { PaymentView } from '../../host/pos/terminal.js';
-import { type CliProcess, posApiUrl, startCli, untilFinal, waitForOutput } from '../helpers/cli.js';
+import { type CliProcess, endStartedProcesses, exitOf, posApiUrl, startCli, untilFinal, waitForOutput } from '../helpers/cli.js';
 import { World } from '../helpers/world.js';
 
 const API_KEY = 'register-key-for-the-cli-0123';
@@ -27,6 +27,12 @@ beforeAll(async () => {
   bridge = await startBridgeServer({ source: readers, token: BRIDGE_TOKEN });
 });
 
+// A test that failed half-way leaves neither a server running nor a card in a reader.
+afterEach(async () => {
+  await endStartedProcesses();
+  for (const r of await readers.listReaders()) if (r.cardPresent) readers.removeCard(r.name);
+});
+
 afterAll(async () => {
   await bridge?.close();
   await readers?.close();
@@ -41,8 +47,9 @@ function serve(env: Record<string, string>): CliProcess {
 
 describe('ecash pos serve', () => {
   it('refuses to start without an API key, naming where to put one', async () => {
-    const { stderr, exited } = serve({ ECASH_POS_API_KEY: '' });
-    expect(await exited).not.toBe(0);
+    const refused = serve({ ECASH_POS_API_KEY: '' });
+    const { stderr } = refused;
+    expect(await exitOf(refused)).not.toBe(0);
     expect(stderr()).toContain('api-key-missing');
     expect(stderr()).toContain('ECASH_POS_API_KEY');
   });
@@ -58,16 +65,16 @@ describe('ecash pos serve', () => {
     readers.removeCard('Load');
 
     const server = serve({ ECASH_POS_API_KEY: API_KEY });
-    const { child, stderr, exited } = server;
+    const { child, stderr } = server;
     try {
-      const base = await waitForOutput(server, posApiUrl);
+      const base = await waitForOutput(server, posApiUrl, 'the API address');
       const auth = { authorization: `Bearer ${API_KEY}` };
       expect((await fetch(`${base}/payments`)).status).toBe(401);
       const created = await fetch(`${base}/payments`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ amount: 650, currency: 'EUR', reference: 'cli-1' }) });
       expect(created.status).toBe(201);
       const { id } = (await created.json()) as PaymentView;
       readers.insertCard('Counter', card);
-      const view = await untilFinal(async () => (await (await fetch(`${base}/payments/${id}`, { headers: auth })).json()) as PaymentView);
+      const view = await untilFinal(server, async () => (await (await fetch(`${base}/payments/${id}`, { headers: auth })).json()) as PaymentView);
       expect(view.state).toBe('approved');
       expect(view.receipt).toContain('6.50');
       const settled = await fetch(`${base}/settlement`, { method: 'POST', headers: auth });
@@ -78,7 +85,7 @@ describe('ecash pos serve', () => {
       // The key never shows in what the process prints.
       for (const secret of [API_KEY, merchantToken, BRIDGE_TOKEN]) expect((server.stdout() + stderr()).includes(secret), 'a secret in the output').toBe(false);
       child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await exitOf(server), stderr()).toBe(0);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
