@@ -40,7 +40,7 @@ async function taps(world: World, readers: ReaderSource, reader: string, runs: n
     await hand.present();
     const view = await terminal.outcome(p.id);
     await reading;
-    if (view.state === 'approved') await approved;
+    await approved; // rejects, saying how the payment ended, if it was not approved
     await hand.remove();
     if (view.state !== 'approved' || view.coins.length !== COINS_PER_TAP) throw new Error(`bench payment ended ${view.state} with ${view.coins.length} coins`);
     if (i > 0) times.push(t1 - t0);

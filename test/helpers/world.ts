@@ -26,7 +26,7 @@ import { LoadJournal } from '../../host/load/journal.js';
 import { loadCard, type LoadReport } from '../../host/load/load-terminal.js';
 import type { AcquirerBank } from '../../host/pos/acquirer.js';
 import { httpAcquirer } from '../../host/pos/bank-acquirer.js';
-import { Journal, type RiskMode } from '../../host/pos/journal.js';
+import { FINAL_STATES, Journal, type PaymentEvent, type RiskMode } from '../../host/pos/journal.js';
 import { DEFAULT_TERMINAL_CONFIG, PaymentTerminal, type PaymentView, type TerminalConfig } from '../../host/pos/terminal.js';
 
 export const PIN = '2468';
@@ -243,13 +243,25 @@ export async function valueViaReader(readers: VirtualTransport, reader: string, 
   }
 }
 
-/** Runs `action` once, at the first journal event of `state` of any payment on `terminal`; resolves after it. */
+/**
+ * Runs `action` once, at the first journal event of `state` of any payment on `terminal` (inside
+ * the event: nothing else happens in between), and resolves after it. Fails, saying how the
+ * payment ended, if a payment reaches its outcome without passing through `state`.
+ */
 export function atState(terminal: PaymentTerminal, state: string, action: () => unknown = () => undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const onEvent = (_id: string, ev: { state: string }) => {
-      if (ev.state !== state) return;
+  return new Promise((resolve, reject) => {
+    const onEvent = (id: string, ev: PaymentEvent) => {
+      if (ev.state !== state && !FINAL_STATES.includes(ev.state)) return;
       terminal.off('payment-event', onEvent);
-      void Promise.resolve(action()).then(() => resolve());
+      if (ev.state !== state) {
+        reject(new Error(`payment ${id} ended ${ev.state} (${JSON.stringify(ev.detail)}) without passing through ${state}`));
+        return;
+      }
+      try {
+        void Promise.resolve(action()).then(() => resolve(), reject);
+      } catch (e) {
+        reject(e);
+      }
     };
     terminal.on('payment-event', onEvent);
   });
