@@ -4,49 +4,46 @@
  * then what only PC/SC has: pcscd restarting under a connected client, sharing modes and a
  * reset by another application, and the `ecash` commands against a real reader.
  */
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { isEcashError } from '../../core/index.js';
-import { serveOverVpcd, type VpcdConnection } from '../../firmware-sim/index.js';
+import { serveOverVpcd, type SimulatedCard, type VpcdConnection } from '../../firmware-sim/index.js';
 import { EcashCardClient, PcscTransport, RemoteTransport, type ReaderEvent } from '../../reader-bridge/index.js';
+import { type CliProcess, endStartedProcesses, exitOf, startProcess, stdoutLines, whileRunning } from '../helpers/cli.js';
 import { pcscdAvailable, requireService } from '../helpers/env.js';
 import { conformanceSuite, eventually, newCard, PIN, readerState } from './conformance.js';
-import { stopPcscd } from './pcscd.js';
+import { cardInReader, serveCard, stopPcscd, unserveCard } from './pcscd.js';
 
 const READER = 'Virtual PCD 00 00';
 const VPCD_PORT = 35963;
 const run = promisify(execFile);
 const CLI = ['--import', 'tsx', 'host/cli/main.ts'];
 
-/** Starts a long-running `ecash` command; `line()` gives its stdout line by line. */
-function start(args: string[], env: Record<string, string> = {}): { child: ChildProcessWithoutNullStreams; line: () => Promise<string>; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, ...env } });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, line: async () => String((await lines.next()).value), exited };
+/** Starts a long-running `ecash` command (from the sources), followed from the start. */
+function start(args: string[], env: Record<string, string> = {}): CliProcess & { line: (what: string) => Promise<string> } {
+  const p = startProcess(process.execPath, [...CLI, ...args], env);
+  return { ...p, line: stdoutLines(p) };
 }
 
-async function serve(transport: PcscTransport, card: Parameters<typeof serveOverVpcd>[0]): Promise<VpcdConnection> {
-  const served = await serveOverVpcd(card, { port: VPCD_PORT });
-  await served.whenConnected();
-  await readerState(transport, READER, true);
-  return served;
-}
+const serve = (transport: PcscTransport, card: SimulatedCard) => serveCard(transport, READER, VPCD_PORT, card);
 
 /** Takes the card out and waits until pcscd has noticed (see the fixture's `remove`). */
 async function unserve(served: VpcdConnection): Promise<void> {
-  await served.close();
   const watcher = new PcscTransport();
-  await readerState(watcher, READER, false);
-  await watcher.close();
+  try {
+    await unserveCard(served, watcher, READER);
+  } finally {
+    await watcher.close();
+  }
 }
 
 describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))('PC/SC through pcscd and vpcd', () => {
+  afterEach(endStartedProcesses);
+
   conformanceSuite(`PC/SC (${READER})`, async () => {
     const transport = new PcscTransport({ recoveryIntervalMs: 200 });
     let served: VpcdConnection | undefined;
@@ -56,7 +53,9 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
       reader: READER,
       removalEvent: 'card-removed',
       insert: async (card) => {
-        served = await serve(transport, card);
+        // Kept before pcscd shows it, so close() takes it out even if the wait fails.
+        served = await serveOverVpcd(card, { port: VPCD_PORT });
+        await cardInReader(served, transport, READER, VPCD_PORT);
       },
       remove: async () => {
         const s = served;
@@ -84,6 +83,8 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
   it('survives pcscd restarting under a connected client', async () => {
     const transport = new PcscTransport({ recoveryIntervalMs: 200 });
     const served = await serve(transport, await newCard('ristretto255-sha512'));
+    // Started again in `finally` if the test fails while it is down: every later test needs it.
+    let restart: (() => Promise<void>) | undefined;
     try {
       const channel = await transport.connect(READER);
       const card = EcashCardClient.on(channel);
@@ -91,10 +92,12 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
       const events: ReaderEvent[] = [];
       const stop = transport.watch((e) => e.reader.name === READER && events.push(e));
 
-      const restart = await stopPcscd();
+      restart = await stopPcscd();
       await eventually(async () => (events.some((e) => e.type === 'reader-removed') ? true : undefined), 'reader-removed');
       await expect(card.select()).rejects.toSatisfy((e) => isEcashError(e, 'transport-failure'));
-      await restart();
+      const again = restart;
+      restart = undefined;
+      await again();
       await eventually(async () => (events.some((e) => e.type === 'reader-added') ? true : undefined), 'reader-added');
 
       await channel.reconnect(); // waits for the card to be back in the reader
@@ -103,6 +106,7 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
       stop();
       await channel.disconnect();
     } finally {
+      await restart?.();
       await transport.close();
       await unserve(served);
     }
@@ -158,24 +162,28 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
   it('`ecash readers --watch --json` streams events until interrupted', async () => {
     const transport = new PcscTransport();
     const watching = start(['readers', '--watch', '--json']);
+    let served: VpcdConnection | undefined;
     try {
-      expect(JSON.parse(await watching.line())).toMatchObject({ event: 'present', name: READER, cardPresent: false });
-      expect(JSON.parse(await watching.line())).toMatchObject({ event: 'present', name: 'Virtual PCD 00 01' });
+      expect(JSON.parse(await watching.line('the first reader'))).toMatchObject({ event: 'present', name: READER, cardPresent: false });
+      expect(JSON.parse(await watching.line('the second reader'))).toMatchObject({ event: 'present', name: 'Virtual PCD 00 01' });
       const next = async (event: string) => {
         for (;;) {
-          const e = JSON.parse(await watching.line()) as { event: string; name: string };
+          const e = JSON.parse(await watching.line(`${event} on ${READER}`)) as { event: string; name: string };
           if (e.event === event && e.name === READER) return e;
         }
       };
-      const served = await serve(transport, await newCard('ristretto255-sha512'));
+      served = await serve(transport, await newCard('ristretto255-sha512'));
       expect(await next('card-inserted')).toMatchObject({ transport: 'pcsc', cardPresent: true, atr: '3b80800101' });
-      await unserve(served);
+      const out = served;
+      served = undefined;
+      await unserve(out);
       expect(await next('card-removed')).toMatchObject({ transport: 'pcsc', cardPresent: false });
       watching.child.kill('SIGINT');
-      expect(await watching.exited).toBe(0);
+      expect(await exitOf(watching), watching.stderr()).toBe(0);
     } finally {
       watching.child.kill('SIGKILL');
       await transport.close();
+      if (served !== undefined) await unserve(served);
     }
   });
 
@@ -183,10 +191,11 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
     const token = 'cli-bridge-token-0123456789';
     const bridge = start(['bridge', 'serve', '--port', '0', '--json'], { ECASH_BRIDGE_TOKEN: token });
     const local = new PcscTransport();
-    const served = await serve(local, await newCard('ristretto255-sha512'));
+    let served: VpcdConnection | undefined;
     try {
+      served = await serve(local, await newCard('ristretto255-sha512'));
       let document = '';
-      while (!document.trimEnd().endsWith('}')) document += (await bridge.line()) + '\n';
+      while (!document.trimEnd().endsWith('}')) document += (await bridge.line('the bridge\'s address')) + '\n';
       const { url } = JSON.parse(document) as { url: string };
       expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/v1$/);
       await expect(new RemoteTransport({ url, token: 'not-the-token-0123456789' }).listReaders()).rejects.toSatisfy((e) => isEcashError(e, 'bridge-unauthorized'));
@@ -196,32 +205,38 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
       expect(await card.select()).toMatchObject({ suite: 'ristretto255-sha512' });
       await remote.close();
       bridge.child.kill('SIGTERM');
-      expect(await bridge.exited).toBe(0);
+      expect(await exitOf(bridge), bridge.stderr()).toBe(0);
     } finally {
       bridge.child.kill('SIGKILL');
       await local.close();
-      await unserve(served);
+      if (served !== undefined) await unserve(served);
     }
   });
 
   it('`ecash readers` shows Virtual PCD 00 00 with a card while `ecash card serve` runs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ecash-bridge-'));
     const image = join(dir, 'card.img');
-    await run(process.execPath, [...CLI, 'card', 'create', image, '--pin', PIN, '--puk', '13572468'], { timeout: 30_000 });
-    const serving = start(['card', 'serve', image, '--vpcd', `127.0.0.1:${VPCD_PORT}`]);
     const watcher = new PcscTransport();
+    let serving: CliProcess | undefined;
     try {
-      await readerState(watcher, READER, true);
+      await run(process.execPath, [...CLI, 'card', 'create', image, '--pin', PIN, '--puk', '13572468'], { timeout: 30_000 });
+      serving = start(['card', 'serve', image, '--vpcd', `127.0.0.1:${VPCD_PORT}`]);
+      await whileRunning(serving, readerState(watcher, READER, true));
       const readers = JSON.parse((await run(process.execPath, [...CLI, 'readers', '--json'], { timeout: 30_000 })).stdout) as unknown[];
       expect(readers).toContainEqual({ name: READER, transport: 'pcsc', cardPresent: true });
       const card = EcashCardClient.on(await watcher.connect(READER));
       expect(await card.select()).toMatchObject({ suite: 'ristretto255-sha512' });
       await card.verifyPin(PIN);
       serving.child.kill('SIGTERM');
-      await serving.exited;
+      await exitOf(serving);
       await readerState(watcher, READER, false);
     } finally {
-      serving.child.kill('SIGKILL');
+      // A `card serve` still running (the test failed) leaves the slot empty for the next test.
+      if (serving !== undefined && serving.child.exitCode === null && serving.child.signalCode === null) {
+        serving.child.kill('SIGKILL');
+        await serving.exited;
+        await readerState(watcher, READER, false);
+      }
       await watcher.close();
       rmSync(dir, { recursive: true, force: true });
     }

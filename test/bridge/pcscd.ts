@@ -56,18 +56,30 @@ export async function serveCard(transport: ReaderTransport, reader: string, port
  * what did not happen.
  */
 export async function cardInReader(served: VpcdConnection, transport: ReaderTransport, reader: string, port: number): Promise<void> {
+  await vpcdTookCard(served, port);
   try {
-    let timer: NodeJS.Timeout | undefined;
+    await readerState(transport, reader, true);
+  } catch (e) {
+    await served.close();
+    throw e;
+  }
+}
+
+/** Waits (10 s at most) until vpcd at `port` has taken the card `served`; takes it out again on failure. */
+export async function vpcdTookCard(served: VpcdConnection, port: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
     await Promise.race([
       served.whenConnected(),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`vpcd did not take the card on 127.0.0.1:${port} within 10 s: is pcscd running with vsmartcard-vpcd?`)), 10_000);
       }),
-    ]).finally(() => clearTimeout(timer));
-    await readerState(transport, reader, true);
+    ]);
   } catch (e) {
     await served.close();
     throw e;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -5,7 +5,7 @@
  * select the applet, read the balance and pay. The transcripts it got verify with core, and the
  * image file remembers the payment after the card process stops.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,9 +23,11 @@ import {
   toHex,
   verifyTranscript,
 } from '../../core/index.js';
+import { type CliProcess, endStartedProcesses, exitOf, startProcess, stderrLine, waitForOutput } from '../helpers/cli.js';
 import { pcscdAvailable, requireService } from '../helpers/env.js';
 import { balance, PIN, PUK, select, TestBank, verifyPin, paymentContext } from './helpers.js';
-import { connectPlain, waitUntilEmpty } from './pcsc-plain.js';
+import { vpcdTookCard } from '../bridge/pcscd.js';
+import { connectPlain, type PlainPcscCard, waitUntilEmpty } from './pcsc-plain.js';
 
 const run = promisify(execFile);
 const READER = 'Virtual PCD 00 01';
@@ -61,31 +63,25 @@ describe.runIf(available)('the card through pcscd and vpcd', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ecash-card-e2e-'));
   const file = join(dir, 'wallet.card');
   const bank = new TestBank('ristretto255-sha512');
-  let server: ChildProcess;
-  let serverExit: Promise<number | null>;
-  let serverLog = '';
+  let server: CliProcess | undefined;
 
   beforeAll(async () => {
     const created = await run('node', [...CLI, '--json', 'card', 'create', file, '--pin', PIN, '--puk', PUK, '--limit', '1000']);
     expect(JSON.parse(created.stdout)).toMatchObject({ personalised: true, suite: 'ristretto255-sha512', pinTriesLeft: 3 });
-    server = spawn('node', [...CLI, 'card', 'serve', file, '--vpcd', VPCD, '--trace'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    serverExit = new Promise((resolve) => server.once('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the card did not attach to vpcd: ${serverLog}`)), 20_000);
-      server.stderr!.on('data', (chunk: Buffer) => {
-        serverLog += chunk.toString();
-        if (serverLog.includes('card attached to vpcd')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    server = startProcess('node', [...CLI, 'card', 'serve', file, '--vpcd', VPCD, '--trace']);
+    await waitForOutput(server, stderrLine('card attached to vpcd'), 'that the card is attached to vpcd');
   });
 
   afterAll(async () => {
-    if (server.exitCode === null) server.kill('SIGTERM');
-    await serverExit;
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      if (server !== undefined && server.child.exitCode === null && server.child.signalCode === null) {
+        server.child.kill('SIGTERM');
+        await exitOf(server);
+      }
+    } finally {
+      await endStartedProcesses();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('loads coins through a plain pcsclite client', async () => {
@@ -133,8 +129,9 @@ describe.runIf(available)('the card through pcscd and vpcd', () => {
   });
 
   it('stops cleanly on SIGTERM, and the image file kept the payment', async () => {
-    server.kill('SIGTERM');
-    expect(await serverExit).toBe(0);
+    server!.child.kill('SIGTERM');
+    expect(await exitOf(server!), server!.stderr()).toBe(0);
+    const serverLog = server!.stderr();
     const { stdout } = await run('node', [...CLI, '--json', 'card', 'info', file]);
     const info = JSON.parse(stdout);
     expect(info.denominations.map((d: { value: number; count: number }) => [d.value, d.count])).toEqual([[50, 1]]);
@@ -154,9 +151,10 @@ describe.runIf(available)('modp2048-256 through pcscd: 256-byte elements in shor
     const card = await createVolatileCard({ suite: 'modp2048-256', pin: PIN, puk: PUK, noPinLimit: 10_000 });
     await waitUntilEmpty(READER); // the CLI's card of the tests above has left the slot
     const served = await serveOverVpcd(card, { port: 35964 });
-    await served.whenConnected();
-    const link = await connectPlain(READER);
+    let link: PlainPcscCard | undefined;
     try {
+      await vpcdTookCard(served, 35964);
+      link = await connectPlain(READER);
       await select(link);
       await verifyPin(link);
       const modpBank = new TestBank('modp2048-256');
@@ -173,7 +171,7 @@ describe.runIf(available)('modp2048-256 through pcscd: 256-byte elements in shor
       await verifyPin(link);
       expect(await balance(link)).toEqual([]);
     } finally {
-      await link.close();
+      await link?.close();
       await served.close();
       await waitUntilEmpty(READER);
     }

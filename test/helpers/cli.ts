@@ -129,6 +129,29 @@ export function exitOf(p: CliProcess, ms = 30_000): Promise<number | null> {
   });
 }
 
+/** `wait`, failed with the process's stderr if the process ends before it settles. */
+export function whileRunning<T>(p: CliProcess, wait: Promise<T>): Promise<T> {
+  return Promise.race([
+    wait,
+    p.exited.then(() => {
+      throw new Error(`${p.describe()} ended while the test waited for it; its stderr:\n${p.stderr()}`);
+    }),
+  ]);
+}
+
+/** Reads the process's stdout line by line: each call waits (as `waitForOutput`) for the next whole line. */
+export function stdoutLines(p: CliProcess): (what: string) => Promise<string> {
+  let taken = 0;
+  return async (what) => {
+    const line = await waitForOutput(p, (stdout) => {
+      const lines = stdout.split('\n');
+      return lines.length > taken + 1 ? lines[taken] : undefined;
+    }, what);
+    taken++;
+    return line;
+  };
+}
+
 /** A whole line of stderr containing `text`, for `waitForOutput`. */
 export const stderrLine =
   (text: string) =>
