@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   BankWithdrawalSession,
+  ECASH_INS,
   generateDenominationKey,
   getGroup,
   isEcashError,
@@ -75,6 +76,34 @@ export function readerState(transport: ReaderTransport, reader: string, cardPres
     10_000,
     () => (listed === undefined ? '' : `; the transport lists ${listed.map((r) => `${r.name} ${r.cardPresent ? 'with' : 'without'} a card`).join(', ') || 'no readers'}`),
   );
+}
+
+/**
+ * `card`, with `reached` resolving when a command of instruction `ins` reaches it: before the card
+ * acts on it, and while it works (a chip profile's time) before answering.
+ */
+function announcing(card: EcashCard, ins: number): { card: EcashCard; reached: Promise<void> } {
+  let announce!: () => void;
+  const reached = new Promise<void>((resolve) => (announce = resolve));
+  const watched: EcashCard = {
+    atr: card.atr,
+    get profile() {
+      return card.profile;
+    },
+    get powered() {
+      return card.powered;
+    },
+    powerOn: () => card.powerOn(),
+    reset: () => card.reset(),
+    powerOff: () => card.powerOff(),
+    onExchange: (listener) => card.onExchange(listener),
+    close: () => card.close(),
+    transmit: (command) => {
+      if (command[1] === ins) announce();
+      return card.transmit(command);
+    },
+  };
+  return { card: watched, reached };
 }
 
 const capacityFor = (suite: SuiteId) => (suite === 'modp2048-256' ? 64 * 1024 : DEFAULT_CAPACITY);
@@ -249,7 +278,8 @@ export function conformanceSuite(name: string, makeFixture: () => Promise<Confor
       // On jcop4 a PAY of two coins takes a few hundred ms: time to pull the card mid-command.
       const bank = new TestBank('ristretto255-sha512');
       const physical = await slowLoadedCard(bank, 2, 'jcop4');
-      await f.insert(physical);
+      const { card: watched, reached } = announcing(physical, ECASH_INS.PAY);
+      await f.insert(watched);
       const card = EcashCardClient.on(await connect());
       await card.select();
       await card.verifyPin(PIN);
@@ -258,7 +288,9 @@ export function conformanceSuite(name: string, makeFixture: () => Promise<Confor
         () => 'answered',
         (e: unknown) => e,
       );
-      await new Promise((r) => setTimeout(r, 100));
+      // Pulled as soon as the PAY reaches the card: the card has acted on it and is still working
+      // (jcop4's time), so its answer never leaves the reader.
+      await reached;
       await f.remove();
       expect(isEcashError(await paying, 'card-removed')).toBe(true);
 

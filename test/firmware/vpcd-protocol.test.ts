@@ -103,14 +103,23 @@ describe('vpcd client', () => {
     const port = vpcd.port;
     const card = await createVolatileCard({ pin: PIN, puk: PUK });
     const events: VpcdEvent['type'][] = [];
-    const connection: VpcdConnection = await serveOverVpcd(card, { port, retryMs: 50, onEvent: (e) => events.push(e.type) });
+    let disconnected!: () => void;
+    const gone = new Promise<void>((resolve) => (disconnected = resolve));
+    const connection: VpcdConnection = await serveOverVpcd(card, {
+      port,
+      retryMs: 50,
+      onEvent: (e) => {
+        events.push(e.type);
+        if (e.type === 'disconnected') disconnected();
+      },
+    });
     cleanup.push(() => connection.close());
     await vpcd.whenCardConnects();
     vpcd.send(Uint8Array.of(1));
     expect(toHex(await vpcd.exchange(Uint8Array.of(4)))).toBe(toHex(CARD_ATR));
     expect(card.powered).toBe(true);
     await vpcd.stop();
-    await new Promise((r) => setTimeout(r, 200)); // a few refused attempts
+    await gone; // the client has seen vpcd go (and tries again every 50 ms, refused until it is back)
     expect(connection.connected).toBe(false);
     expect(card.powered).toBe(false);
     const again = new FakeVpcd();
