@@ -8,10 +8,10 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getGroup, makeDoubleSpendProof, proofToJson, systemRandom, toHex } from '../../core/index.js';
 import { bankKey, openAccount, paymentContext, spend, withdraw } from '../core/fixtures.js';
-import { jsonUrl, startCli, waitForOutput } from '../helpers/cli.js';
+import { endStartedProcesses, exitOf, jsonUrl, startCli, waitForOutput } from '../helpers/cli.js';
 import { adapters, testDb, type TestDb } from './helpers.js';
 import { openingBody } from './http-fixture.js';
 
@@ -49,6 +49,7 @@ describe('ecash bank (the built command)', () => {
   });
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(endStartedProcesses); // a server a failed test left running
 
   it('init creates the key file, the database and an operator credential shown once', async () => {
     const missing = await ecash(['--json', 'bank', 'init', '--db', db, '--keys', keys]);
@@ -170,12 +171,12 @@ describe('ecash bank (the built command)', () => {
 
   it('serves the HTTP API until SIGTERM', async () => {
     const server = startCli(['--json', 'bank', 'serve', '--db', db, '--keys', keys, '--port', '0', '--worker-threads', '0'], { ECASH_BANK_PASSPHRASE: PASSPHRASE });
-    const url = await waitForOutput(server, jsonUrl);
+    const url = await waitForOutput(server, jsonUrl, 'its URL');
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const health = (await (await fetch(`${url}/v1/health`)).json()) as { status: string; storage: string };
     expect(health).toMatchObject({ status: 'ok', storage: 'sqlite' });
     server.child.kill('SIGTERM');
-    expect(await server.exited).toBe(0);
+    expect(await exitOf(server), server.stderr()).toBe(0);
   });
 
   it('verify-proof checks a double-spend proof with public data only', async () => {

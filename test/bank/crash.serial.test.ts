@@ -13,14 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { blindWithdrawal, completeWithdrawal, type DenominationSecret, fromHex, getGroup, systemRandom, toHex, transcriptToJson, type TranscriptJson } from '../../core/index.js';
 import { KeyFile } from '../../host/bank/keyfile.js';
 import { BankService } from '../../host/bank/service.js';
 import { openStorage } from '../../host/bank/storage/index.js';
 import { auditBooks } from '../../host/bank/audit.js';
 import { paymentContext, spend } from '../core/fixtures.js';
-import { jsonUrl, startCli, waitForOutput } from '../helpers/cli.js';
+import { endStartedProcesses, jsonUrl, startCli, waitForOutput } from '../helpers/cli.js';
 import { postgresUrl } from '../helpers/env.js';
 import { adapters, newAccount, testDb, type TestDb, withdrawCoin } from './helpers.js';
 
@@ -37,7 +37,7 @@ interface Server {
 
 async function startServer(db: string, keys: string): Promise<Server> {
   const p = startCli(['--json', 'bank', 'serve', '--db', db, '--keys', keys, '--port', '0', '--worker-threads', '2'], { ECASH_BANK_PASSPHRASE: PASSPHRASE });
-  return { url: await waitForOutput(p, jsonUrl), child: p.child };
+  return { url: await waitForOutput(p, jsonUrl, 'its URL'), child: p.child };
 }
 
 async function kill(server: Server): Promise<void> {
@@ -136,8 +136,13 @@ describe.each(adapters())('bank crash recovery on $kind', ({ kind, available }) 
     }
   }, 300_000);
 
+  // A server a failed test left running (the next test starts its own on the same database).
+  afterEach(async () => {
+    server = undefined;
+    await endStartedProcesses();
+  });
+
   afterAll(async () => {
-    if (server !== undefined) await kill(server);
     if (!available) return;
     await db.dispose();
     rmSync(dir, { recursive: true, force: true });
