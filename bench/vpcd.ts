@@ -38,7 +38,10 @@ export async function throughPcscd(
     if (isEcashError(e, 'pcsc-unavailable')) return unmeasured(figure, e.message);
     throw e;
   } finally {
-    await transport.close();
     await served.close();
+    // Whoever serves a card next must find the slot empty: a card served before pcscd noticed this
+    // one leave would be taken for it, still powered.
+    await vpcdCardState(transport, false).catch(() => false);
+    await transport.close();
   }
 }

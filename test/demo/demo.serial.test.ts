@@ -21,7 +21,8 @@ import { DEMO_PIN, DEMO_PUK, type DemoReport } from '../../host/demo/demo.js';
 const run = promisify(execFile);
 
 async function demo(args: string[]): Promise<{ report: DemoReport; stderr: string }> {
-  const { stdout, stderr } = await run('node', ['bin/ecash.js', 'demo', '--json', ...args], { maxBuffer: 16 * 1024 * 1024 });
+  // Ended (with its stderr in the error) before the test's timeout rather than left running.
+  const { stdout, stderr } = await run('node', ['bin/ecash.js', 'demo', '--json', ...args], { maxBuffer: 16 * 1024 * 1024, timeout: 110_000, killSignal: 'SIGKILL' });
   return { report: JSON.parse(stdout) as DemoReport, stderr };
 }
 
