@@ -19,6 +19,7 @@ import { PcscTransport } from '../../reader-bridge/index.js';
 import { Journal } from '../../host/pos/journal.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
 import type { BankClient } from '../../host/bank/client.js';
+import { readerState } from '../bridge/conformance.js';
 import { cardInReader, unserveCard } from '../bridge/pcscd.js';
 import { type CliProcess, endStartedProcesses, exitOf, posApiUrl, startCli, stderrLine, untilFinal, waitForOutput } from '../helpers/cli.js';
 import { pcscdAvailable, requireService } from '../helpers/env.js';
@@ -108,6 +109,8 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
   });
 
   beforeEach(async () => {
+    // The slot starts empty (a file run before this one may have taken its card out just now).
+    await readerState(pcsc, READER, false);
     world = new World();
     await world.startBank();
     shop = await world.addMerchant('corner-shop');
