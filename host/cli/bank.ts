@@ -39,6 +39,7 @@ import {
   type BankStorage,
 } from '../bank/index.js';
 import { action, info, printResult } from './output.js';
+import { listenForStop } from './signals.js';
 import { portOption, wantsJson, wholeNumber } from './options.js';
 import { openSecretFile, readSecret } from './secrets.js';
 
@@ -282,6 +283,7 @@ export function registerBankCommands(program: Command): void {
           opts,
           openKeyFile(opts),
           async (svc, storage) => {
+            const stop = listenForStop();
             const server = await startBankServer({
               service: svc,
               host: opts.host,
@@ -290,14 +292,7 @@ export function registerBankCommands(program: Command): void {
               ...(opts.trustProxy === undefined ? {} : { trustProxy: opts.trustProxy }),
             });
             printResult({ json: wantsJson(cmd) }, { url: server.url, suite: svc.suite, storage: storage.kind }, () => `bank listening on ${server.url} (suite ${svc.suite}, ${storage.kind})`);
-            await new Promise<void>((resolve) => {
-              const stop = (signal: string) => {
-                info(`${signal}: closing the bank server`);
-                resolve();
-              };
-              process.once('SIGINT', () => stop('SIGINT'));
-              process.once('SIGTERM', () => stop('SIGTERM'));
-            });
+            info(`${await stop.received}: closing the bank server`);
             // In-flight requests finish (fastify waits for them) before the service and the database close.
             await server.close();
           },

@@ -21,6 +21,7 @@ import {
   type ShareMode,
 } from '../../reader-bridge/index.js';
 import { action, info, printResult } from './output.js';
+import { listenForStop } from './signals.js';
 import { portOption, wantsJson } from './options.js';
 import { readSecret } from './secrets.js';
 
@@ -101,19 +102,6 @@ export async function openCard(opts: ReaderCliOptions): Promise<OpenedCard> {
   };
 }
 
-/** Resolves at SIGINT or SIGTERM. */
-function untilInterrupted(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-}
-
 function describeEvent(e: ReaderEvent): Record<string, unknown> {
   return { event: e.type, name: e.reader.name, transport: e.reader.transport, cardPresent: e.reader.cardPresent, ...(e.type === 'card-inserted' ? { atr: toHex(e.atr) } : {}) };
 }
@@ -135,9 +123,10 @@ export function registerBridgeCommands(program: Command): void {
             return;
           }
           const print = (line: Record<string, unknown>, human: string) => process.stdout.write((json ? JSON.stringify(line) : human) + '\n');
+          const interrupted = listenForStop();
           for (const r of found) print({ event: 'present', ...r }, `${r.name}\t${r.transport}\t${r.cardPresent ? 'card present' : 'empty'}`);
           const stop = readers.watch((e) => print(describeEvent(e), `${e.type}\t${e.reader.name}`));
-          await untilInterrupted();
+          await interrupted.received;
           stop();
         } finally {
           await readers.close();
@@ -189,12 +178,13 @@ export function registerBridgeCommands(program: Command): void {
         const port = portOption(opts.port);
         if (opts.bridge !== undefined) throw new EcashError('bad-option', 'a bridge serves local readers: --bridge makes no sense here');
         const source = readersFrom(opts);
+        const interrupted = listenForStop();
         const server = await startBridgeServer({ source, token: readToken(opts.tokenFile), host: opts.host, port, log: info });
         if (opts.host !== undefined && opts.host !== DEFAULT_BRIDGE_HOST && opts.host !== 'localhost' && opts.host !== '::1') {
           info('ecash: the bridge listens beyond this machine without TLS: put it behind a TLS proxy or an SSH tunnel');
         }
         printResult({ json }, { url: server.url }, () => `reader bridge listening on ${server.url} (Ctrl-C to stop)`);
-        await untilInterrupted();
+        await interrupted.received;
         await server.close();
         await source.close();
       }),

@@ -4,7 +4,6 @@
  * hosts never reach into it except through a reader, so these are the only commands that open
  * an image file directly.
  */
-import { once } from 'node:events';
 import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
 import { DEFAULT_SUITE, EcashError, isSuiteId, SUITE_IDS, swHex, toHex, type SuiteId } from '../../core/index.js';
@@ -21,6 +20,7 @@ import {
 } from '../../firmware-sim/index.js';
 import { redactCommand } from '../../reader-bridge/index.js';
 import { action, info, printResult } from './output.js';
+import { listenForStop } from './signals.js';
 import { wantsJson, wholeNumber } from './options.js';
 
 interface CreateOptions {
@@ -73,13 +73,6 @@ function traceLine(e: CardExchange): string {
   const modelled = e.modelledMs === undefined ? '' : ` chip ${e.modelledMs.toFixed(1)}ms`;
   const refusal = e.refusal === undefined ? '' : ` (${e.refusal})`;
   return `> ${redactCommand(e.command)}\n< ${toHex(e.response.subarray(0, Math.max(0, n - 2)))} ${sw}${refusal} [${e.elapsedMs.toFixed(3)}ms${modelled}${work.length ? ' ' + work.join(' ') : ''}]`;
-}
-
-/** Resolves on SIGINT or SIGTERM. */
-async function untilSignal(): Promise<void> {
-  const stop = new AbortController();
-  await Promise.race(['SIGINT', 'SIGTERM'].map((s) => once(process, s, { signal: stop.signal }).catch(() => undefined)));
-  stop.abort();
 }
 
 export function registerCardCommands(program: Command): void {
@@ -140,6 +133,7 @@ export function registerCardCommands(program: Command): void {
         if (opts.vpcd === undefined) throw new EcashError('bad-option', 'say where to serve the card: --vpcd [host:port]');
         const address = parseVpcdAddress(opts.vpcd === true ? undefined : opts.vpcd);
         const emulated = openCard(file, opts.profile === undefined ? {} : { profile: opts.profile });
+        const stop = listenForStop();
         if (opts.trace) emulated.onExchange((e) => info(traceLine(e)));
         const connection = await serveOverVpcd(emulated, {
           ...address,
@@ -156,7 +150,7 @@ export function registerCardCommands(program: Command): void {
         printResult({ json: wantsJson(cmd) }, { file, vpcd: address, profile: emulated.profile?.id ?? null, quickAck: q.active }, () =>
           `serving ${file} on vpcd ${address.host}:${address.port}${emulated.profile ? ` as ${emulated.profile.name}` : ''} (Ctrl-C to stop)`,
         );
-        await untilSignal();
+        await stop.received;
         await connection.close();
         emulated.close();
       }),

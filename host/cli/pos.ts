@@ -14,6 +14,7 @@ import { DEFAULT_TERMINAL_CONFIG, PaymentTerminal, type SettlementReport, type T
 import { addBankOptions, type BankLinkOptions, bankClientFrom, parseAmount, parseCurrency } from './bank-link.js';
 import { addReaderOptions, type ReaderCliOptions, readersFrom } from './bridge.js';
 import { action, info, printResult } from './output.js';
+import { listenForStop } from './signals.js';
 import { portOption, wantsJson } from './options.js';
 import { readSecret } from './secrets.js';
 
@@ -127,13 +128,6 @@ async function finishInterrupted(terminal: PaymentTerminal): Promise<void> {
   }
 }
 
-function untilSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
-}
-
 export function registerPosCommands(program: Command): void {
   const pos = program.command('pos').description('the point-of-sale terminal: take payments, settle them with the bank, serve the cash-register API');
 
@@ -147,8 +141,9 @@ export function registerPosCommands(program: Command): void {
         try {
           await finishInterrupted(terminal);
           terminal.on('payment-event', (_id: string, ev: PaymentEvent) => info(`${formatAmount(amount, terminal.config.currency)} ${describeEvent(ev)}`));
+          const interrupted = listenForStop();
           const record = terminal.startPayment({ amount, currency: terminal.config.currency, reference: opts.reference ?? null });
-          const stop = untilSignal().then(() => {
+          const stop = interrupted.received.then(() => {
             try {
               terminal.cancel(record.id);
             } catch (e) {
@@ -160,6 +155,7 @@ export function registerPosCommands(program: Command): void {
           const view = await terminal.outcome(record.id);
           printResult({ json }, view, () => view.receipt ?? describeEvent(view.events[view.events.length - 1]!));
           if (view.state !== 'approved') process.exitCode = 2;
+          interrupted.dispose();
         } finally {
           await close();
         }
@@ -255,6 +251,7 @@ export function registerPosCommands(program: Command): void {
         const resumed = terminal.resumeUnfinished();
         if (resumed.length > 0) info(`resuming ${resumed.length} payment(s) a restart interrupted: tap the card again`);
         const app = buildPosApi(terminal, { apiKey });
+        const interrupted = listenForStop();
         let timer: NodeJS.Timeout | undefined;
         try {
           const url = await app.listen({ host: opts.host, port });
@@ -284,7 +281,7 @@ export function registerPosCommands(program: Command): void {
             };
             timer = setTimeout(settle, every * 1000);
           }
-          info(`stopping on ${await untilSignal()}`);
+          info(`stopping on ${await interrupted.received}`);
         } finally {
           if (timer !== undefined) clearTimeout(timer);
           await app.close();

@@ -179,6 +179,13 @@ describe('ecash bank (the built command)', () => {
     expect(await exitOf(server), server.stderr()).toBe(0);
   });
 
+  it('stops cleanly on a SIGTERM sent the moment it prints its URL (it listens before it says it is ready)', async () => {
+    const server = startCli(['--json', 'bank', 'serve', '--db', db, '--keys', keys, '--port', '0', '--worker-threads', '0'], { ECASH_BANK_PASSPHRASE: PASSPHRASE });
+    await waitForOutput(server, jsonUrl, 'its URL');
+    server.child.kill('SIGTERM');
+    expect(await exitOf(server), server.stderr()).toBe(0);
+  });
+
   it('verify-proof checks a double-spend proof with public data only', async () => {
     const secret = bankKey(G, systemRandom, 500);
     const acct = openAccount(G, 'mallory', systemRandom);

@@ -54,6 +54,13 @@ describe('ecash pos serve', () => {
     expect(stderr()).toContain('ECASH_POS_API_KEY');
   });
 
+  it('stops cleanly on a SIGTERM sent the moment it prints its API address (it listens before it says it is ready)', async () => {
+    const server = serve({ ECASH_POS_API_KEY: API_KEY });
+    await waitForOutput(server, posApiUrl, 'the API address');
+    server.child.kill('SIGTERM');
+    expect(await exitOf(server), server.stderr()).toBe(0);
+  });
+
   it('serves the register on loopback: a payment with a card on the bridged reader, settled at the bank, then stops on SIGTERM', async () => {
     // A card with value, loaded at the bank over HTTP.
     const card = await world.card();
