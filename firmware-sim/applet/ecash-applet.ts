@@ -56,7 +56,7 @@ import {
   type RandomSource,
 } from '../../core/index.js';
 import { KEY_ENTRIES, LOG_ENTRIES, SLOT_SPENDABLE, SLOT_SPENT } from '../memory/layout.js';
-import type { AccountRecord, KeyRecord, SlotRecord, WalletStore } from '../memory/wallet-store.js';
+import type { AccountRecord, KeyRecord, LogRecord, SlotRecord, WalletStore } from '../memory/wallet-store.js';
 import type { Applet, AppletCommand } from '../runtime.js';
 import { parseData, refuse } from '../status.js';
 import { makeSecretCheck, PIN_TRIES, PUK_TRIES, secretMatches } from './pin.js';
@@ -503,6 +503,14 @@ export class EcashApplet implements Applet {
     cost.hash++;
     const last = this.store.readLastPayment(E);
     if (last !== undefined && bytesEqual(last.requestHash, requestHash)) return encodePayResponse(group, this.replay(group, last.seq, last.coins));
+    // A payment already in the log is never paid twice. The last payment's request is known whole,
+    // so one with its terms but other bytes is not a retry; an earlier payment, resumed after the
+    // holder paid elsewhere, gets its answer again while its coins are kept.
+    const logged = this.loggedPayment(req);
+    if (logged !== undefined) {
+      if (logged.seq === last?.seq) refuse(SW.CONDITIONS_NOT_SATISFIED, 'this payment was already made with another request: start a new payment');
+      return encodePayResponse(group, this.replay(group, logged.seq, logged.coins));
+    }
 
     // The PIN first: without it, above the limit, a terminal learns nothing of what the card holds.
     const { amount, currency } = req;
@@ -594,7 +602,17 @@ export class EcashApplet implements Applet {
     });
   }
 
-  /** The last payment's answer again, from what its transaction kept. */
+  /** The log's entry for this request's payment (same merchant, terminal, time, amount, currency). */
+  private loggedPayment(req: PayRequest): LogRecord | undefined {
+    const { merchantId, terminalId, timestamp } = req.context;
+    for (let i = 0; i < LOG_ENTRIES; i++) {
+      const e = this.store.readLog(this.E, i);
+      if (e?.merchantId === merchantId && e.terminalId === terminalId && e.timestamp === timestamp && e.amount === req.amount && e.currency === req.currency) return e;
+    }
+    return undefined;
+  }
+
+  /** A payment's answer again, from what its transaction kept (refused once its coins' slots were reused). */
   private replay(group: Group, seq: number, coins: number): PaidCoin[] {
     const E = group.elementLength;
     const spent: { slot: number; record: SlotRecord }[] = [];

@@ -256,7 +256,8 @@ describe('payment', () => {
     const c = await cost(card);
     expect(c.scalarMul).toBe(0);
     expect(c.nvmBytesWritten).toBe(0);
-    expect((await pay(card, group, { ...ctx, nonce: new Uint8Array(16).fill(9) }, 100, keys)).sw).toBe(0x6a88);
+    // The same payment's terms in another request: already made, not paid again (6985).
+    expect((await pay(card, group, { ...ctx, nonce: new Uint8Array(16).fill(9) }, 100, keys)).sw).toBe(0x6985);
     expect((await pay(card, group, { ...ctx, merchantId: 'another-shop' }, 100, keys)).sw).toBe(0x6a88);
   });
 
