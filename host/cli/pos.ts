@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { EcashError, isEcashError } from '../../core/index.js';
 import { VirtualTransport } from '../../reader-bridge/index.js';
 import { buildPosApi } from '../pos/api.js';
+import { registerTerminalDisplay } from '../web/index.js';
 import { httpAcquirer } from '../pos/bank-acquirer.js';
 import { Journal, type PaymentEvent, type RiskMode } from '../pos/journal.js';
 import { formatAmount } from '../pos/receipt.js';
@@ -251,11 +252,12 @@ export function registerPosCommands(program: Command): void {
         const resumed = terminal.resumeUnfinished();
         if (resumed.length > 0) info(`resuming ${resumed.length} payment(s) a restart interrupted: tap the card again`);
         const app = buildPosApi(terminal, { apiKey });
+        registerTerminalDisplay(app);
         const interrupted = listenForStop();
         let timer: NodeJS.Timeout | undefined;
         try {
           const url = await app.listen({ host: opts.host, port });
-          info(`pos: terminal ${terminal.config.terminalId} of ${terminal.config.merchantId} on reader "${terminal.config.readerName}", ${terminal.config.mode}; API at ${url}/v1`);
+          info(`pos: terminal ${terminal.config.terminalId} of ${terminal.config.merchantId} on reader "${terminal.config.readerName}", ${terminal.config.mode}; API at ${url}/v1, customer display at ${url}/display/`);
           if (every > 0) {
             // On failure the next attempt comes sooner, doubling from 5 s up to the schedule's period.
             let retryMs = 5_000;

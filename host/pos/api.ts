@@ -7,6 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { EcashError, isEcashError } from '../../core/index.js';
+import { BrowserSessions } from './browser-sessions.js';
 import type { PaymentEvent } from './journal.js';
 import { SETTLEMENT_PROBLEM_CODES } from './settlement-verdicts.js';
 import type { PaymentTerminal, PaymentView } from './terminal.js';
@@ -83,11 +84,18 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
 
   app.setErrorHandler((e, _req, reply) => sendError(reply, e));
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: { code: 'not-found', message: 'no such endpoint; see docs/pos-api.md' } }));
+  const sessions = new BrowserSessions();
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (req.routeOptions.url === '/v1/health') return; // the matched route, whatever the query
-    if (!keyMatches(key, req.headers.authorization)) {
-      await reply.code(401).send({ error: { code: 'unauthorized', message: 'send the terminal API key as "Authorization: Bearer <key>"' } });
+    // The API is under /v1; anything else served beside it (the display page's files) is public.
+    if (!req.url.startsWith('/v1/')) return;
+    const route = req.routeOptions.url; // the matched route, whatever the query
+    if (route === '/v1/health') return;
+    if (keyMatches(key, req.headers.authorization)) return;
+    // A browser page's session, except for opening one: that takes the key itself.
+    if (route !== '/v1/session' || req.method !== 'POST') {
+      if (sessions.admits(req.headers.cookie, req.headers.origin, `${req.protocol}://${req.headers.host ?? ''}`)) return;
     }
+    await reply.code(401).send({ error: { code: 'unauthorized', message: 'send the terminal API key as "Authorization: Bearer <key>"' } });
   });
 
   app.get('/v1/health', async () => ({ status: 'ok', terminalId: terminal.config.terminalId }));
@@ -189,6 +197,31 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
     };
     terminal.on('payment-event', onEvent);
     req.raw.on('close', finish);
+  });
+
+  // Browser pages (the terminal display) trade the key for a session cookie that EventSource sends.
+  app.post('/v1/session', { schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: {} } } }, async (_req, reply) =>
+    reply.code(204).header('set-cookie', sessions.open()).send(),
+  );
+  app.delete('/v1/session', async (req, reply) => reply.code(204).header('set-cookie', sessions.close(req.headers.cookie)).send());
+
+  // Server-sent events for the whole terminal: the latest payment first, then every payment's
+  // view as it changes (what a customer display or a browser register shows). Ends when the client goes.
+  app.get('/v1/events', (req, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const send = (view: PaymentView) => res.write(`event: payment\ndata: ${JSON.stringify(view)}\n\n`);
+    const latest = terminal.listPayments({ limit: 1 })[0];
+    res.write(`event: terminal\ndata: ${JSON.stringify({ terminalId: terminal.config.terminalId, merchantName: terminal.config.merchantName, currency: terminal.config.currency })}\n\n`);
+    if (latest !== undefined) send(terminal.view(latest.id));
+    const onEvent = (id: string) => send(terminal.view(id));
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    terminal.on('payment-event', onEvent);
+    req.raw.on('close', () => {
+      clearInterval(heartbeat);
+      terminal.off('payment-event', onEvent);
+    });
   });
 
   app.get('/v1/settlement', async () => terminal.settlementStatus());

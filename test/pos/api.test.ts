@@ -589,6 +589,70 @@ describe('POS API over HTTP', () => {
   });
 });
 
+describe('browser sessions and the terminal-wide event stream', () => {
+  const own = () => new URL(base).origin;
+
+  async function session(): Promise<string> {
+    const res = await fetch(`${base}/session`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` } });
+    expect(res.status).toBe(204);
+    const cookie = res.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^ecash_pos_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+    return cookie.split(';')[0]!;
+  }
+
+  it('opens a session only with the key, honours it from the own origin only, and ends it', async () => {
+    await expectError(call('POST', '/session', undefined, { authorization: '' }), 401, 'unauthorized', 'no key');
+    const cookie = await session();
+    // Only the key opens a session: a cookie cannot mint another.
+    await expectError(call('POST', '/session', undefined, { authorization: '', cookie }), 401, 'unauthorized', 'cookie opening a session');
+    expect((await call('GET', '/settlement', undefined, { authorization: '', cookie })).status).toBe(200);
+    expect((await call('GET', '/settlement', undefined, { authorization: '', cookie, origin: own() })).status).toBe(200);
+    // Another site's page that gets the browser to send the cookie along proves nothing.
+    await expectError(call('GET', '/settlement', undefined, { authorization: '', cookie, origin: 'http://evil.example' }), 401, 'unauthorized', 'foreign origin');
+    await expectError(call('GET', '/settlement', undefined, { authorization: '', cookie: 'ecash_pos_session=' + 'A'.repeat(43) }), 401, 'unauthorized', 'made-up session');
+    const ended = await fetch(`${base}/session`, { method: 'DELETE', headers: { cookie } });
+    expect(ended.status).toBe(204);
+    expect(ended.headers.get('set-cookie')).toContain('Max-Age=0');
+    await expectError(call('GET', '/settlement', undefined, { authorization: '', cookie }), 401, 'unauthorized', 'ended session');
+    await expectError(call('DELETE', '/session', undefined, { authorization: '' }), 401, 'unauthorized', 'logout without a session');
+  });
+
+  it('streams the terminal, then each payment as it changes, to a session', async () => {
+    await expectError(call('GET', '/events', undefined, { authorization: '' }), 401, 'unauthorized');
+    const cookie = await session();
+    const abort = new AbortController();
+    const res = await fetch(`${base}/events`, { headers: { cookie, accept: 'text/event-stream' }, signal: abort.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const until = async (found: () => boolean, what: string) => {
+      const deadline = Date.now() + 10_000;
+      while (!found()) {
+        if (Date.now() > deadline) throw new Error(`no ${what} in the stream: ${text}`);
+        const { done, value } = await reader.read();
+        if (done) throw new Error(`the stream ended before ${what}: ${text}`);
+        text += decoder.decode(value, { stream: true });
+      }
+    };
+    try {
+      await until(() => text.includes('event: terminal'), 'terminal event');
+      expect(text).toContain('"terminalId":"pos-api"');
+      const p = await createPayment(300, 'stream-1');
+      await until(() => text.includes(`"id":"${p.id}"`) && text.includes('"state":"waiting-for-card"'), 'the new payment');
+      await call('POST', `/payments/${p.id}/cancel`, {});
+      await until(() => new RegExp(`"id":"${p.id}"[^\\n]*"state":"cancelled"`).test(text), 'the cancelled payment');
+      const views = text.split('\n').filter((l) => l.startsWith('data: ') && l.includes('"events"')).map((l) => JSON.parse(l.slice(6)) as PaymentView);
+      expect(views.length).toBeGreaterThanOrEqual(2);
+      for (const v of views) spec.expectSchema('Payment', v);
+    } finally {
+      abort.abort();
+      await reader.cancel().catch(() => undefined);
+    }
+  });
+});
+
 describe('docs/openapi/pos.json', () => {
   it('documents exactly the routes the API registers', async () => {
     const probe = buildPosApi(terminal, { apiKey: API_KEY });

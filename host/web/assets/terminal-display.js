@@ -1,0 +1,105 @@
+// The customer's screen of a POS terminal: follows the terminal's payments over its API's event
+// stream (GET /v1/events, authenticated by the session cookie POST /v1/session sets) and takes
+// the holder's PIN when the card asks for it. No framework, no network beyond the terminal.
+const $ = (id) => document.getElementById(id);
+
+/** Minor units as the currency writes them (EUR 1234 → €12.34, JPY 1234 → ¥1,234). */
+function money(minor, currency) {
+  const fmt = new Intl.NumberFormat(undefined, { style: 'currency', currency });
+  const digits = fmt.resolvedOptions().maximumFractionDigits;
+  return fmt.format(minor / 10 ** digits);
+}
+
+/** What the customer reads in each state of a payment (docs/pos-api.md, "A payment's life"). */
+function screenFor(p) {
+  const last = p.events[p.events.length - 1];
+  const why = last && last.detail && last.detail.message ? last.detail.message : '';
+  switch (p.state) {
+    case 'created':
+    case 'waiting-for-card': return { status: 'Tap or insert your card' };
+    case 'reading': return { status: 'Reading card…', hint: 'Keep the card on the reader' };
+    case 'pin-required': return { status: 'Enter your PIN', pin: true };
+    case 'request-sent':
+    case 'responses-received': return { status: 'Paying…', hint: 'Keep the card on the reader' };
+    case 'interrupted': return { status: 'Card removed too soon', kind: 'bad', hint: 'Tap the same card again' };
+    case 'approved':
+    case 'settled': return { status: 'Approved', kind: 'ok', receipt: p.receipt };
+    case 'declined': return { status: 'Declined', kind: 'bad', hint: why };
+    case 'cancelled': return { status: 'Cancelled', kind: 'bad', hint: why };
+    default: return { status: p.state };
+  }
+}
+
+let current = null;
+
+function render(p) {
+  current = p;
+  const s = screenFor(p);
+  $('amount').textContent = money(p.amount, p.currency);
+  $('status').textContent = s.status;
+  $('status').className = `status ${s.kind || ''}`;
+  $('hint').textContent = s.hint || '';
+  const pinForm = $('pin-form');
+  const asking = Boolean(s.pin);
+  if (asking && pinForm.hidden) {
+    pinForm.hidden = false;
+    $('pin').value = '';
+    $('pin').focus();
+  } else if (!asking) pinForm.hidden = true;
+  $('receipt').hidden = !s.receipt;
+  $('receipt').textContent = s.receipt || '';
+}
+
+function follow() {
+  $('login').hidden = true;
+  $('screen').hidden = false;
+  const events = new EventSource('/v1/events');
+  events.addEventListener('terminal', (e) => {
+    const t = JSON.parse(e.data);
+    $('merchant').textContent = `${t.merchantName} · ${t.terminalId}`;
+  });
+  events.addEventListener('payment', (e) => render(JSON.parse(e.data)));
+  events.addEventListener('error', async () => {
+    // A restarted terminal forgets sessions: ask for the key again rather than retrying for ever.
+    const r = await fetch('/v1/settlement', { credentials: 'same-origin' }).catch(() => null);
+    if (r && r.status === 401) {
+      events.close();
+      $('screen').hidden = true;
+      $('login').hidden = false;
+    }
+  });
+}
+
+$('login-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const key = $('api-key').value;
+  const r = await fetch('/v1/session', { method: 'POST', headers: { authorization: `Bearer ${key}` }, credentials: 'same-origin' });
+  $('api-key').value = '';
+  if (r.status === 204) {
+    $('login-error').textContent = '';
+    follow();
+  } else {
+    const body = await r.json().catch(() => null);
+    $('login-error').textContent = body && body.error ? body.error.message : `the terminal answered ${r.status}`;
+  }
+});
+
+$('pin-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  if (!current) return;
+  const pin = $('pin').value;
+  $('pin').value = '';
+  const r = await fetch(`/v1/payments/${current.id}/pin`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    credentials: 'same-origin',
+    body: JSON.stringify({ pin }),
+  });
+  if (r.status !== 202) {
+    const body = await r.json().catch(() => null);
+    $('hint').textContent = body && body.error ? body.error.message : `the terminal answered ${r.status}`;
+  }
+});
+
+// A page reloaded with a live session follows at once; otherwise it asks for the key.
+fetch('/v1/settlement', { credentials: 'same-origin' }).then((r) => { if (r.status === 200) follow(); }, () => undefined);
