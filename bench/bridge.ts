@@ -4,7 +4,7 @@
  * over vpcd (`Virtual PCD 00 00`), and through the remote bridge on loopback to an in-process
  * card. Medians of many single exchanges.
  */
-import { ECASH_AID, encodeCommand, CLA_ISO, ISO_INS, SELECT_BY_AID_P1 } from '../core/index.js';
+import { ECASH_AID, encodeCommand, CLA_ISO, ISO_INS, SELECT_BY_AID_P1 } from '../wire/index.js';
 import { createVolatileCard } from '../firmware-sim/index.js';
 import {
   ApduClient,

@@ -7,6 +7,7 @@
  * same-named figure from another module does not hide the card's own.
  */
 import { existsSync } from 'node:fs';
+import { groupExponentiations, SUITE_IDS, type SuiteId } from '../core/index.js';
 import {
   CLA_ECASH,
   CLA_ISO,
@@ -16,13 +17,10 @@ import {
   encodeCommand,
   encodePay,
   parseResponse,
-  groupExponentiations,
   ISO_INS,
   SELECT_BY_AID_P1,
-  SUITE_IDS,
   type CommandCost,
-  type SuiteId,
-} from '../core/index.js';
+} from '../wire/index.js';
 import { CHIP_PROFILES, createVolatileCard, modelledMs, pricesFor, serveOverVpcd, type EcashCard } from '../firmware-sim/index.js';
 import { PCSCD_SOCKET } from '../test/helpers/env.js';
 import { expectOk, paymentContext, select, send, TestBank, verifyPin } from '../test/firmware/helpers.js';

@@ -15,6 +15,7 @@ export {
   type DenominationKey,
   type DenominationSecret,
   validateTerms,
+  isCurrencyCode,
   computeKeyId,
   makeDenominationKey,
   generateDenominationKey,
@@ -66,7 +67,4 @@ export { type BatchItem, batchVerifyTranscripts } from './batch.js';
 export * from './encoding.js';
 export * from './json.js';
 export { type MsmOps, straus, pippenger } from './msm.js';
-export * from './apdu.js';
-export * from './hid-framing.js';
-export * from './card-protocol.js';
 export { chooseExactCoins, MAX_SEARCH_STEPS, type ExactChoice, type HeldCoins } from './coin-selection.js';

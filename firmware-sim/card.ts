@@ -8,25 +8,27 @@
 import { unlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  EcashError,
+  getGroup,
+  isEcashError,
+  systemRandom,
+  type RandomSource,
+  type SuiteId,
+} from '../core/index.js';
+import {
   CARD_ATR,
   CLA_ECASH,
   CLA_ISO,
   ECASH_AID,
   ECASH_INS,
-  EcashError,
   encodeCommand,
   encodePersonalise,
-  getGroup,
-  isEcashError,
   ISO_INS,
   parseResponse,
   SELECT_BY_AID_P1,
   swHex,
-  systemRandom,
   type CommandCost,
-  type RandomSource,
-  type SuiteId,
-} from '../core/index.js';
+} from '../wire/index.js';
 import { EcashApplet, type DecodedCoins } from './applet/ecash-applet.js';
 import { chipProfile, modelledMs, pricesFor, type ChipProfile } from './cost.js';
 import { PersistentMemory } from './memory/journal.js';

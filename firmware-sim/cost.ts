@@ -3,7 +3,8 @@
  * bytes and writes to persistent memory), and a chip profile prices the counts in milliseconds so
  * the emulated card can answer as slowly as a real one. Figures and their sources: docs/card.md.
  */
-import { EcashError, zeroCounts, type CommandCost, type SuiteId } from '../core/index.js';
+import { EcashError, zeroCounts, type SuiteId } from '../core/index.js';
+import { type CommandCost } from '../wire/index.js';
 
 export function zeroCost(): CommandCost {
   return { ...zeroCounts(), nvmBytesWritten: 0, nvmWrites: 0 };

@@ -4,7 +4,7 @@
  * design could be ported to a real secure element. Hosts reach it through a reader: the bridge's
  * virtual transport (in-process), pcscd through vpcd, or USB HID framing. docs/card.md.
  *
- * The message layouts are core's (core/card-protocol.ts); this face gives the card itself.
+ * The message layouts are wire's (wire/card-protocol.ts); this face gives the card itself.
  */
 export {
   createCardImage,

@@ -4,22 +4,20 @@
  * response chunking with 61xx + GET RESPONSE, status words, and the per-command cost meter.
  * One applet is installed: the e-cash wallet.
  */
+import { bytesEqual, concatBytes, isEcashError } from '../core/index.js';
 import {
-  bytesEqual,
   CLA_CHAINING,
   CLA_ECASH,
   ECASH_INS,
   encodeCost,
-  concatBytes,
   ECASH_AID,
   encodeResponse,
-  isEcashError,
   ISO_INS,
   parseCommand,
   SELECT_BY_AID_P1,
   SW,
   type CommandCost,
-} from '../core/index.js';
+} from '../wire/index.js';
 import { zeroCost } from './cost.js';
 import { refuse, StatusWordError, SW_FILE_NOT_FOUND, SW_LAST_COMMAND_OF_CHAIN_EXPECTED } from './status.js';
 

@@ -3,7 +3,8 @@
  * applet throws a status word and the runtime answers it (after rolling back any open
  * transaction). The reason is for the card's own trace only; it never leaves the card.
  */
-import { isEcashError, SW } from '../core/index.js';
+import { isEcashError } from '../core/index.js';
+import { SW } from '../wire/index.js';
 
 export const SW_FILE_NOT_FOUND = 0x6a82;
 export const SW_LAST_COMMAND_OF_CHAIN_EXPECTED = 0x6883;

@@ -4,6 +4,7 @@
  * with the Le the card asked for, and data longer than a short APDU goes either as one extended
  * APDU or as a command chain (CLA bit 0x10 on every part but the last).
  */
+import { concatBytes } from '../core/index.js';
 import {
   CLA_CHAINING,
   ISO_INS,
@@ -12,10 +13,9 @@ import {
   isWrongLe,
   parseCommand,
   parseResponse,
-  concatBytes,
   type CommandApdu,
   type ResponseApdu,
-} from '../core/index.js';
+} from '../wire/index.js';
 import { bridgeError, BRIDGE_ERROR } from './errors.js';
 import { resolveTimeouts, type CommandClass, type TimeoutBudgets } from './timeouts.js';
 import type { CardChannel } from './transport.js';

@@ -1,9 +1,10 @@
 /**
  * The e-cash applet's commands as typed calls (docs/apdu.md), for hosts that would otherwise
- * build bytes: requests are encoded and responses decoded by core/card-protocol.ts (the card uses
+ * build bytes: requests are encoded and responses decoded by wire/card-protocol.ts (the card uses
  * the other halves of the same module), and every status word other than 9000 becomes an
  * EcashError a terminal can act on. Each command runs under its class's time budget.
  */
+import { getGroup, isEcashError, EcashError, type AccountOpening, type Group } from '../core/index.js';
 import {
   APPLET_VERSION,
   CLA_ECASH,
@@ -31,17 +32,12 @@ import {
   encodeVerify,
   encodeWithdrawBegin,
   encodeWithdrawEnd,
-  getGroup,
-  isEcashError,
   MAX_COINS_PER_PAYMENT,
   pinTriesLeft,
   swHex,
-  EcashError,
-  type AccountOpening,
   type BalanceEntry,
   type CardFci,
   type CommandCost,
-  type Group,
   type PaidCoin,
   type PayRequest,
   type PaymentLogEntry,
@@ -50,7 +46,7 @@ import {
   type WithdrawBeginRequest,
   type WithdrawChallenge,
   type WithdrawEndResponse,
-} from '../core/index.js';
+} from '../wire/index.js';
 import { ApduClient, type ApduClientOptions } from './apdu-client.js';
 import { bridgeError, BRIDGE_ERROR } from './errors.js';
 import type { CommandClass } from './timeouts.js';

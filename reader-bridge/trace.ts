@@ -4,7 +4,8 @@
  * marker (docs/apdu.md, "Secrets on the wire"). Used by `--trace` on the CLI, by tests, and by
  * the session recorder.
  */
-import { ECASH_INS, ISO_INS, isEcashError, swHex, toHex } from '../core/index.js';
+import { isEcashError, toHex } from '../core/index.js';
+import { ECASH_INS, ISO_INS, swHex } from '../wire/index.js';
 import type { CardChannel, Disposition, TransmitOptions } from './transport.js';
 
 export interface TraceEntry {

@@ -6,7 +6,7 @@
  * the device is open, like a token on the bus.
  */
 import { EventEmitter } from 'node:events';
-import { frameMessage, HID_REPORT_SIZE, HidMessageAssembler } from '../../core/index.js';
+import { frameMessage, HID_REPORT_SIZE, HidMessageAssembler } from '../../wire/index.js';
 import type { SimulatedCard } from '../card.js';
 
 const REPORT_ID = 0x00;

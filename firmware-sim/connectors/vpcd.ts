@@ -7,7 +7,8 @@
  * powers the card off, as pulling a card from a reader does.
  */
 import { connect, type Socket } from 'node:net';
-import { EcashError, encodeResponse, SW } from '../../core/index.js';
+import { EcashError } from '../../core/index.js';
+import { encodeResponse, SW } from '../../wire/index.js';
 import type { SimulatedCard } from '../card.js';
 import { loadQuickAck, type QuickAck } from './quickack.js';
 

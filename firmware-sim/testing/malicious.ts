@@ -14,7 +14,15 @@
  * They live behind this separate entry point, are not exported from firmware-sim's index, are not
  * reachable from the `ecash` command, and each asks for an explicit acknowledgement.
  */
-import { CLA_ECASH, decodeBalance, ECASH_INS, EcashError, encodeBalance, type CommandCost, type PayRequest, type RandomSource } from '../../core/index.js';
+import { EcashError, type RandomSource } from '../../core/index.js';
+import {
+  CLA_ECASH,
+  decodeBalance,
+  ECASH_INS,
+  encodeBalance,
+  type CommandCost,
+  type PayRequest,
+} from '../../wire/index.js';
 import { EcashApplet, type CoinChoice, type CoinToSpend, type DecodedCoins, type HeldDenomination } from '../applet/ecash-applet.js';
 import { cardOnDevice, formatDevice, personaliseCard, type AppletFactory, type CardOptions, type CreateCardOptions, type EcashCard } from '../card.js';
 import { DEFAULT_CAPACITY } from '../memory/layout.js';

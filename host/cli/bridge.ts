@@ -4,7 +4,8 @@
  * which talks to a card shares through `addReaderOptions` and `openCard`.
  */
 import type { Command } from 'commander';
-import { EcashError, fromHex, swHex, toHex } from '../../core/index.js';
+import { EcashError, fromHex, toHex } from '../../core/index.js';
+import { swHex } from '../../wire/index.js';
 import {
   ApduClient,
   DEFAULT_BRIDGE_HOST,

@@ -6,7 +6,8 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
-import { DEFAULT_SUITE, EcashError, isSuiteId, SUITE_IDS, swHex, toHex, type SuiteId } from '../../core/index.js';
+import { DEFAULT_SUITE, EcashError, isSuiteId, SUITE_IDS, toHex, type SuiteId } from '../../core/index.js';
+import { swHex } from '../../wire/index.js';
 import {
   CHIP_PROFILES,
   createCardImage,

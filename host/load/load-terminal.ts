@@ -14,13 +14,12 @@ import {
   type Group,
   type GroupElement,
   isEcashError,
-  MAX_COINS_PER_PAYMENT,
   NONCE_LENGTH,
-  paymentTranscripts,
   toHex,
   type Transcript,
   type WithdrawalOffer,
 } from '../../core/index.js';
+import { MAX_COINS_PER_PAYMENT, paymentTranscripts } from '../../wire/index.js';
 import type { EcashCardClient } from '../../reader-bridge/index.js';
 import { planDenominations, planRebalance } from './denomination-plan.js';
 import type { LoadJournal, LoadSession } from './journal.js';

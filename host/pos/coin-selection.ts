@@ -5,7 +5,8 @@
  * (`acceptedKeys`) — never from what a card says — and takes each paid coin's value, currency,
  * scope and windows from that list.
  */
-import { type DenominationKey, MAX_ACCEPTED_KEYS, MAX_COINS_PER_PAYMENT, toHex } from '../../core/index.js';
+import { type DenominationKey, toHex } from '../../core/index.js';
+import { MAX_ACCEPTED_KEYS, MAX_COINS_PER_PAYMENT } from '../../wire/index.js';
 import { acceptedKeys } from './key-cache.js';
 
 export interface AcceptancePolicy {

@@ -20,13 +20,11 @@ import {
   type Group,
   isEcashError,
   NONCE_LENGTH,
-  type PaidCoin,
   type PaymentContext,
-  type PayRequest,
-  paymentTranscripts,
   toHex,
   type Transcript,
 } from '../../core/index.js';
+import { type PaidCoin, type PayRequest, paymentTranscripts } from '../../wire/index.js';
 import { CARD_ERROR, type CommandClass, EcashCardClient, type ReaderSource } from '../../reader-bridge/index.js';
 import type { AcquirerBank, DepositOutcome } from './acquirer.js';
 import { type AcceptancePolicy, coinsAtMost, offeredKeys } from './coin-selection.js';

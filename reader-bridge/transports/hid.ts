@@ -1,11 +1,12 @@
 /**
  * USB HID card devices through node-hid: devices are found by vendor/product id and spoken to
- * with the APDU framing of docs/hid.md (core/hid-framing.ts). A HID device is reader and card in
+ * with the APDU framing of docs/hid.md (wire/hid-framing.ts). A HID device is reader and card in
  * one, so its reader is always "card present". node-hid has no hot-plug events, so watching
  * polls the device list.
  */
 import { randomInt } from 'node:crypto';
-import { EcashError, frameMessage, HidMessageAssembler } from '../../core/index.js';
+import { EcashError } from '../../core/index.js';
+import { frameMessage, HidMessageAssembler } from '../../wire/index.js';
 import { bridgeError, BRIDGE_ERROR, cardRemoved, channelClosed, noReader } from '../errors.js';
 import { QueuedChannel } from '../exchange-queue.js';
 import {

@@ -21,12 +21,12 @@ import {
   keyFromJson,
   keyToJson,
   makeDoubleSpendProof,
-  paymentTranscripts,
   proofFromJson,
   toHex,
   verifyDoubleSpendProof,
   verifyTranscript,
 } from '../../core/index.js';
+import { paymentTranscripts } from '../../wire/index.js';
 import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.js';
 import * as firmware from '../../firmware-sim/index.js';
 import { VirtualTransport } from '../../reader-bridge/index.js';

@@ -8,7 +8,8 @@
  * in the card's persistent memory, that only a PIN verification resets; SET LIMIT carries the PIN.
  */
 import { describe, expect, it } from 'vitest';
-import { CLA_ECASH, ECASH_INS, u64be } from '../../core/index.js';
+import { u64be } from '../../core/index.js';
+import { CLA_ECASH, ECASH_INS } from '../../wire/index.js';
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
 import { pay, paymentContext, PIN, PUK, select, send, TestBank, verifyPin } from '../firmware/helpers.js';
 

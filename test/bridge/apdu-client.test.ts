@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeFci, isEcashError, toHex } from '../../core/index.js';
+import { isEcashError, toHex } from '../../core/index.js';
+import { encodeFci } from '../../wire/index.js';
 import {
   ApduClient,
   EcashCardClient,

@@ -9,18 +9,16 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   BankWithdrawalSession,
-  ECASH_INS,
   generateDenominationKey,
   getGroup,
   isEcashError,
   systemRandom,
   verifyAccountOpening,
   verifyTranscript,
-  paymentTranscripts,
   type DenominationSecret,
-  type PayRequest,
   type SuiteId,
 } from '../../core/index.js';
+import { ECASH_INS, paymentTranscripts, type PayRequest } from '../../wire/index.js';
 import { cardOnDevice, createVolatileCard, DEFAULT_CAPACITY, formatDevice, personaliseCard, RamNvm, type EcashCard } from '../../firmware-sim/index.js';
 import {
   ApduClient,

@@ -15,7 +15,7 @@ import {
   parseResponse,
   PIN_REFERENCE,
   type ResponseApdu,
-} from '../../core/index.js';
+} from '../../wire/index.js';
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
 import { balance, paymentContext, PIN, PUK, select, TestBank, verifyPin } from './helpers.js';
 

@@ -4,6 +4,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  BankWithdrawalSession,
+  getGroup,
+  groupExponentiations,
+  seededRandom,
+  SUITE_IDS,
+  toHex,
+  verifyAccountOpening,
+  verifyTranscript,
+  type SuiteId,
+} from '../../core/index.js';
+import {
   CARD_ATR,
   CLA_ECASH,
   CLA_ISO,
@@ -13,21 +24,17 @@ import {
   decodeWithdrawChallenge,
   decodeWithdrawEndResponse,
   ECASH_INS,
+  decodeOpenAccountResponse,
   encodeChangePin,
+  encodePay,
+  encodePayResponse,
   encodeSetLimit,
   encodeUnblockPin,
-  getGroup,
-  groupExponentiations,
+  encodeWithdrawBegin,
   ISO_INS,
   paymentTranscripts,
   PIN_REFERENCE,
-  seededRandom,
-  SUITE_IDS,
-  toHex,
-  verifyAccountOpening,
-  verifyTranscript,
-  type SuiteId,
-} from '../../core/index.js';
+} from '../../wire/index.js';
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
 import { balance, expectOk, pay, paymentContext, PIN, PUK, select, send, TestBank, verifyPin } from './helpers.js';
 
@@ -181,7 +188,6 @@ describe('withdrawal', () => {
   it('refuses an offer element outside the group', async () => {
     const { card, bank } = await freshCard('p256-uprove');
     const secret = bank.key(100);
-    const { encodeWithdrawBegin, BankWithdrawalSession } = await import('../../core/index.js');
     const session = BankWithdrawalSession.offer(bank.group, secret, bank.I!, bank.rng);
     const data = encodeWithdrawBegin(bank.group, { key: secret.key, z: session.offer.a, offer: session.offer });
     data[data.length - 1] = data[data.length - 1]! ^ 1; // b is no longer on the curve
@@ -270,7 +276,6 @@ describe('payment', () => {
     const group = getGroup('ristretto255-sha512');
     const both = [bank.key(100).key.keyId, usd.key.keyId];
     // The request itself is checked: a currency code, distinct keys, a positive amount.
-    const { encodePay } = await import('../../core/index.js');
     const good = encodePay({ context: paymentContext(), amount: 7, currency: 'USD', acceptedKeys: both });
     const lowerCase = good.slice();
     lowerCase.set(new TextEncoder().encode('usd'), good.length - 1 - 2 * 32 - 3);
@@ -309,13 +314,11 @@ describe('privacy', () => {
     await a.bank.withdraw(a.card, 100);
     const r = await pay(a.card, a.bank.group, paymentContext(), 100, [a.bank.key(100).key.keyId]);
     const I = toHex(a.bank.group.encode(a.bank.I!));
-    const { encodePayResponse } = await import('../../core/index.js');
     expect(toHex(encodePayResponse(a.bank.group, r.paid))).not.toContain(I);
   });
 
   it('proves the account opening to the bank with a fresh proof each time', async () => {
     const { card, bank } = await freshCard('p256-uprove');
-    const { decodeOpenAccountResponse } = await import('../../core/index.js');
     const holder = Uint8Array.of(5, ...new TextEncoder().encode('alice'));
     const one = decodeOpenAccountResponse(bank.group, await expectOk(send(card, CLA_ECASH, ECASH_INS.OPEN_ACCOUNT, holder)));
     const two = decodeOpenAccountResponse(bank.group, await expectOk(send(card, CLA_ECASH, ECASH_INS.OPEN_ACCOUNT, holder)));

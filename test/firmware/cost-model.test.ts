@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLA_ECASH, ECASH_INS } from '../../core/index.js';
+import { CLA_ECASH, ECASH_INS } from '../../wire/index.js';
 import { CHIP_PROFILES, chipProfile, createCardImage, modelledMs, openCard, pricesFor, zeroCost, type CardExchange, type ChipProfile } from '../../firmware-sim/index.js';
 import { PIN, PUK, select, send } from './helpers.js';
 

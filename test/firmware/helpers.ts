@@ -4,9 +4,20 @@
  */
 import {
   BankWithdrawalSession,
+  concatBytes,
+  generateDenominationKey,
+  getGroup,
+  seededRandom,
+  type DenominationSecret,
+  type Group,
+  type GroupElement,
+  type PaymentContext,
+  type RandomSource,
+  type SuiteId,
+} from '../../core/index.js';
+import {
   CLA_ECASH,
   CLA_ISO,
-  concatBytes,
   decodeBalance,
   decodeOpenAccountResponse,
   decodePayResponse,
@@ -18,23 +29,14 @@ import {
   encodeVerify,
   encodeWithdrawBegin,
   encodeWithdrawEnd,
-  generateDenominationKey,
-  getGroup,
   ISO_INS,
   parseResponse,
   PIN_REFERENCE,
-  seededRandom,
   SELECT_BY_AID_P1,
   type BalanceEntry,
-  type DenominationSecret,
-  type Group,
-  type GroupElement,
   type PaidCoin,
-  type PaymentContext,
-  type RandomSource,
   type ResponseApdu,
-  type SuiteId,
-} from '../../core/index.js';
+} from '../../wire/index.js';
 import type { SimulatedCard } from '../../firmware-sim/index.js';
 
 /** Anything that exchanges APDUs with a card: a SimulatedCard, or a PC/SC client. */

@@ -4,7 +4,18 @@
  * a malformed report drops the message without killing the device.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeFci, encodeCommand, encodePay, frameMessage, getGroup, HidMessageAssembler, parseResponse, paymentTranscripts, verifyTranscript, type ResponseApdu } from '../../core/index.js';
+import { getGroup, verifyTranscript } from '../../core/index.js';
+import {
+  decodeFci,
+  decodePayResponse,
+  encodeCommand,
+  encodePay,
+  frameMessage,
+  HidMessageAssembler,
+  parseResponse,
+  paymentTranscripts,
+  type ResponseApdu,
+} from '../../wire/index.js';
 import { createVolatileCard, openHidDevice, type HidCardDevice } from '../../firmware-sim/index.js';
 import { paymentContext, PIN, PUK, TestBank, verifyPin, select, type CardLink } from './helpers.js';
 
@@ -45,7 +56,6 @@ describe('HID device side', () => {
     );
     expect(raw.sw).toBe(0x9000);
     expect(raw.data.length).toBe(1 + 5 * 1408); // 124 reports
-    const { decodePayResponse } = await import('../../core/index.js');
     const group = getGroup('modp2048-256');
     for (const t of paymentTranscripts(context, decodePayResponse(group, raw.data))) expect(verifyTranscript(group, bank.key(10).key, t)).toBe(true);
     await device.close();

@@ -9,7 +9,8 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLA_ECASH, decodeLog, ECASH_INS, getGroup, paymentTranscripts, toHex, verifyTranscript } from '../../core/index.js';
+import { getGroup, toHex, verifyTranscript } from '../../core/index.js';
+import { CLA_ECASH, decodeLog, ECASH_INS, paymentTranscripts } from '../../wire/index.js';
 import { cardOnDevice, inspectCardImage, openCard, RamNvm } from '../../firmware-sim/index.js';
 import { balance, expectOk, pay, paymentContext, select, send, TestBank, verifyPin } from './helpers.js';
 

@@ -13,6 +13,13 @@ import { describe, expect, it } from 'vitest';
 import {
   BankWithdrawalSession,
   bytesEqual,
+  getGroup,
+  seededRandom,
+  toHex,
+  verifyTranscript,
+  type SuiteId,
+} from '../../core/index.js';
+import {
   encodeWithdrawBegin,
   CLA_ECASH,
   CLA_ISO,
@@ -22,15 +29,10 @@ import {
   encodeSetLimit,
   encodeUnblockPin,
   encodePersonalise,
-  getGroup,
   ISO_INS,
   paymentTranscripts,
   PIN_REFERENCE,
-  seededRandom,
-  toHex,
-  verifyTranscript,
-  type SuiteId,
-} from '../../core/index.js';
+} from '../../wire/index.js';
 import {
   APPLET_DATA_OFFSET,
   cardOnDevice,

@@ -5,7 +5,8 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CARD_ATR, decodeFci, parseResponse, toHex } from '../../core/index.js';
+import { toHex } from '../../core/index.js';
+import { CARD_ATR, decodeFci, parseResponse } from '../../wire/index.js';
 import { createVolatileCard, parseVpcdAddress, serveOverVpcd, type VpcdConnection, type VpcdEvent } from '../../firmware-sim/index.js';
 import { PIN, PUK } from './helpers.js';
 

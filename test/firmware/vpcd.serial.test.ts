@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getGroup, toHex, verifyTranscript } from '../../core/index.js';
 import {
   decodeBalance,
   decodeFci,
@@ -18,11 +19,8 @@ import {
   ECASH_AID,
   encodePay,
   encodeVerify,
-  getGroup,
   paymentTranscripts,
-  toHex,
-  verifyTranscript,
-} from '../../core/index.js';
+} from '../../wire/index.js';
 import { type CliProcess, endStartedProcesses, exitOf, startProcess, stderrLine, waitForOutput } from '../helpers/cli.js';
 import { pcscdAvailable, requireService } from '../helpers/env.js';
 import { balance, PIN, PUK, select, TestBank, verifyPin, paymentContext } from './helpers.js';

@@ -5,7 +5,14 @@
  * test/core/coin-selection.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
-import { type DenominationTerms, generateDenominationKey, getGroup, MAX_ACCEPTED_KEYS, seededRandom, toHex } from '../../core/index.js';
+import {
+  type DenominationTerms,
+  generateDenominationKey,
+  getGroup,
+  seededRandom,
+  toHex,
+} from '../../core/index.js';
+import { MAX_ACCEPTED_KEYS } from '../../wire/index.js';
 import { coinsAtMost, offeredKeys } from '../../host/pos/coin-selection.js';
 
 const group = getGroup('ristretto255-sha512');

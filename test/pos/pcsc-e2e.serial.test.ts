@@ -12,7 +12,7 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ECASH_INS } from '../../core/index.js';
+import { ECASH_INS } from '../../wire/index.js';
 import { serveOverVpcd, type SimulatedCard, type VpcdConnection } from '../../firmware-sim/index.js';
 import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.js';
 import { PcscTransport } from '../../reader-bridge/index.js';

@@ -7,7 +7,7 @@
  * many reports as it needs, the last one zero-padded. A message is one command APDU (host to
  * device) or one response APDU (device to host).
  */
-import { EcashError } from './errors.js';
+import { EcashError } from '../core/index.js';
 
 export const HID_REPORT_SIZE = 64;
 export const HID_TAG_APDU = 0x05;

@@ -3,7 +3,7 @@
  * (the card parses commands and builds responses, the reader bridge the other way round).
  * Short and extended lengths, all four cases.
  */
-import { EcashError } from './errors.js';
+import { EcashError } from '../core/index.js';
 
 export interface CommandApdu {
   cla: number;

@@ -1,11 +1,25 @@
 /**
- * The applet's message codecs (core/card-protocol.ts): every request and response round-trips on
+ * The applet's message codecs (wire/card-protocol.ts): every request and response round-trips on
  * every suite, and strict decoding refuses wrong lengths, bad fields and non-members.
  */
 import { describe, expect, it } from 'vitest';
 import {
   blindWithdrawal,
   BankWithdrawalSession,
+  completeWithdrawal,
+  generateAccountSecret,
+  generateDenominationKey,
+  getGroup,
+  isEcashError,
+  paymentChallenge,
+  proveAccountOpening,
+  respondToPayment,
+  seededRandom,
+  SUITE_IDS,
+  verifyAccountOpening,
+  verifyTranscript,
+} from '../../core/index.js';
+import {
   COST_FIELDS,
   decodeBalance,
   decodeChangePin,
@@ -42,22 +56,10 @@ import {
   encodeWithdrawChallenge,
   encodeWithdrawEnd,
   encodeWithdrawEndResponse,
-  completeWithdrawal,
-  generateAccountSecret,
-  generateDenominationKey,
-  getGroup,
-  isEcashError,
-  paymentChallenge,
-  proveAccountOpening,
-  respondToPayment,
-  seededRandom,
-  SUITE_IDS,
-  verifyAccountOpening,
-  verifyTranscript,
   paymentTranscripts,
   type CommandCost,
   type PayRequest,
-} from '../../core/index.js';
+} from '../../wire/index.js';
 
 const rng = seededRandom('card-protocol-test');
 const terms = { value: 500, currency: 'EUR', withdrawFrom: 0, withdrawUntil: 2e12, depositUntil: 3e12, scope: '' };

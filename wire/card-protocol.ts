@@ -9,17 +9,37 @@
  * Wire notation: integers big-endian; `str8` is a u8 length and UTF-8 bytes; elements at the
  * suite's fixed length; scalars 32 bytes.
  */
-import { ByteReader, concatBytes, u16be, u32be, u64be, utf8 } from './bytes.js';
-import type { AccountOpening } from './account.js';
-import type { Coin } from './coin.js';
-import { coinBody, KEY_ID_LENGTH, readCoinBody, suiteCode } from './encoding.js';
-import { EcashError } from './errors.js';
-import type { Group, GroupElement } from './group.js';
-import { computeKeyId, type DenominationKey, type DenominationTerms, isCurrencyCode, validateTerms } from './keys.js';
-import type { OpCounts } from './meter.js';
-import { NONCE_LENGTH, type PaymentContext, type PaymentResponse, type Transcript, validatePaymentContext } from './payment.js';
-import { SUITE_IDS, type SuiteId } from './suite-ids.js';
-import type { WithdrawalOffer } from './withdraw.js';
+import {
+  type AccountOpening,
+  ByteReader,
+  type Coin,
+  coinBody,
+  computeKeyId,
+  concatBytes,
+  type DenominationKey,
+  type DenominationTerms,
+  EcashError,
+  type Group,
+  type GroupElement,
+  isCurrencyCode,
+  KEY_ID_LENGTH,
+  NONCE_LENGTH,
+  type OpCounts,
+  type PaymentContext,
+  type PaymentResponse,
+  readCoinBody,
+  SUITE_IDS,
+  type SuiteId,
+  suiteCode,
+  type Transcript,
+  u16be,
+  u32be,
+  u64be,
+  utf8,
+  validatePaymentContext,
+  validateTerms,
+  type WithdrawalOffer,
+} from '../core/index.js';
 
 // ------------------------------------------------------------------------------- identifiers
 

@@ -4,12 +4,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fromHex, toHex } from '../../core/index.js';
 import {
   type CommandApdu,
   encodeCommand,
   encodeResponse,
   frameMessage,
-  fromHex,
   HID_REPORT_SIZE,
   HidMessageAssembler,
   isMoreData,
@@ -19,9 +19,8 @@ import {
   pinTriesLeft,
   SW,
   swHex,
-  toHex,
-} from '../../core/index.js';
-import { expectCode } from './expect-code.js';
+} from '../../wire/index.js';
+import { expectCode } from '../core/expect-code.js';
 
 const cmd = (data: number, le: number | undefined): CommandApdu => ({ cla: 0x80, ins: 0x40, p1: 1, p2: 2, data: new Uint8Array(data).fill(0xab), le });
 
