@@ -32,7 +32,7 @@ import {
   type TranscriptJson,
   verifyCoin,
 } from '../core/index.js';
-import { BankClient } from '../host/bank/client.js';
+import { BankClient } from '../host/bank-client/index.js';
 import { bankKey, openAccount, paymentContext, spend } from '../test/core/fixtures.js';
 
 export interface MintTask {

@@ -42,7 +42,7 @@ import {
   transcriptFromJson,
   type TranscriptJson,
 } from '../core/index.js';
-import { BankClient } from '../host/bank/client.js';
+import { BankClient } from '../host/bank-client/index.js';
 import { startBankServer } from '../host/bank/http.js';
 import { memoryKeyStore } from '../host/bank/keyfile.js';
 import { BankService } from '../host/bank/service.js';

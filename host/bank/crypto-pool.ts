@@ -10,7 +10,7 @@ import { EcashError, getGroup, type KeyJson, type SuiteId } from '../../core/ind
 import type { CryptoJob, CryptoTask, CryptoWorkerData } from './crypto-worker.js';
 import { type CheckedTranscript, checkDeposits, type DepositCheckRequest } from './deposit-check.js';
 import { type EncodedOffer, OfferMaker } from './offers.js';
-import { KeyCache } from './public-parameters.js';
+import { KeyCache } from '../bank-client/index.js';
 import { startWorker } from './threads.js';
 
 /** Below this many transcripts per slice a batch is not split further. */

@@ -10,7 +10,7 @@ import type { KeyJson, SuiteId } from '../../core/index.js';
 import { getGroup } from '../../core/index.js';
 import { checkDeposits, type DepositCheckRequest } from './deposit-check.js';
 import { OfferMaker } from './offers.js';
-import { KeyCache } from './public-parameters.js';
+import { KeyCache } from '../bank-client/index.js';
 
 export interface CryptoWorkerData {
   suite: SuiteId;

@@ -22,7 +22,7 @@ import {
   transcriptCoinId,
   transcriptFromJson,
 } from '../../core/index.js';
-import { KeyCache } from './public-parameters.js';
+import { KeyCache } from '../bank-client/index.js';
 
 export interface DepositCheckRequest {
   depositor: string;

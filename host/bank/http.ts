@@ -8,9 +8,9 @@
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { EcashError, fromHex, isEcashError, KEY_ID_LENGTH, toHex } from '../../core/index.js';
-import type { AccountOpeningJson, ErrorJson } from './api-types.js';
+import type { AccountOpeningJson, ErrorJson } from '../bank-client/index.js';
 import { unauthorized } from './credentials.js';
-import { decodeScalarHex } from './public-parameters.js';
+import { decodeScalarHex } from '../bank-client/index.js';
 import { type BankService, MAX_DEPOSIT_BATCH, PAGE_MAX, type Party } from './service.js';
 
 /**

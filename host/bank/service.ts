@@ -41,10 +41,10 @@ import type {
   ParametersJson,
   StatementJson,
   WithdrawalStartJson,
-} from './api-types.js';
+} from '../bank-client/index.js';
 import { type AuditReport, auditBooks } from './audit.js';
 import { credentialIdOf, issueCredential, sha256Text, tokenMatches, unauthorized } from './credentials.js';
-import { decodeElementHex, decodeScalarHex } from './public-parameters.js';
+import { decodeElementHex, decodeScalarHex } from '../bank-client/index.js';
 import { ACCOUNT_DEPOSITOR_PREFIX, accountDepositorId, holderAccount, merchantAccount } from './ledger.js';
 import type { BankKeyStore } from './keyfile.js';
 import type { BankStorage, CredentialRecord, DepositBatchRecord, DepositResult, KeyRecord, VerifiedDeposit } from './storage/index.js';

@@ -1,7 +1,7 @@
 /** The options every host command uses to reach the bank, and the secrets it needs, read safely. */
 import type { Command } from 'commander';
 import { EcashError } from '../../core/index.js';
-import { BankClient } from '../bank/client.js';
+import { BankClient } from '../bank-client/index.js';
 import { readSecret } from './secrets.js';
 
 export interface BankLinkOptions {

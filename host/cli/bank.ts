@@ -28,9 +28,8 @@ import {
   validateTerms,
   verifyDoubleSpendProof,
 } from '../../core/index.js';
+import type { AccountOpenedJson, AccountOpeningJson } from '../bank-client/index.js';
 import {
-  type AccountOpenedJson,
-  type AccountOpeningJson,
   BankService,
   KeyFile,
   memoryKeyStore,

@@ -6,7 +6,7 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { EcashError, toHex } from '../../core/index.js';
 import { EcashCardClient } from '../../reader-bridge/index.js';
-import { accountOpeningJson } from '../bank/client.js';
+import { accountOpeningJson } from '../bank-client/index.js';
 import { httpIssuer } from '../load/bank-issuer.js';
 import { LoadJournal } from '../load/journal.js';
 import { type LoadProgress, loadCard, rebalanceCard } from '../load/load-terminal.js';

@@ -26,7 +26,7 @@ import {
 } from '../../core/index.js';
 import { createCardImage, type EcashCard, openCard } from '../../firmware-sim/index.js';
 import { EcashCardClient, VirtualTransport } from '../../reader-bridge/index.js';
-import { accountOpeningJson, BankClient } from '../bank/client.js';
+import { accountOpeningJson, BankClient } from '../bank-client/index.js';
 import { startBankServer } from '../bank/http.js';
 import { KeyFile } from '../bank/keyfile.js';
 import { BankService } from '../bank/service.js';

@@ -4,8 +4,7 @@
  * holder's own deposits (rebalancing) under /v1/deposits with the account's depositor id.
  */
 import { type Group, toHex, type Transcript } from '../../core/index.js';
-import type { BankClient } from '../bank/client.js';
-import { decodeElementHex, decodeScalarHex, ParsedParameters } from '../bank/public-parameters.js';
+import { type BankClient, decodeElementHex, decodeScalarHex, ParsedParameters } from '../bank-client/index.js';
 import type { IssuerBank, WithdrawalStart } from './load-terminal.js';
 
 export async function httpIssuer(client: BankClient, accountId: string): Promise<IssuerBank> {

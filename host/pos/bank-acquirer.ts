@@ -3,8 +3,7 @@
  * /v1/deposits under the merchant's credential, the batch id as the bank's idempotency key.
  */
 import type { Group, Transcript } from '../../core/index.js';
-import type { BankClient } from '../bank/client.js';
-import { ParsedParameters } from '../bank/public-parameters.js';
+import { type BankClient, ParsedParameters } from '../bank-client/index.js';
 import type { AcquirerBank, DepositOutcome } from './acquirer.js';
 
 export function httpAcquirer(client: BankClient): AcquirerBank {

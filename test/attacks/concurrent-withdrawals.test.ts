@@ -17,7 +17,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BankWithdrawalSession, fromHex, randomScalar, SUITE_IDS, seededRandom, toHex } from '../../core/index.js';
-import type { WithdrawalStartJson } from '../../host/bank/api-types.js';
+import type { WithdrawalStartJson } from '../../host/bank-client/index.js';
 import { expectCode } from '../core/expect-code.js';
 import { ADAPTERS, newHolder, withdrawCoin } from '../bank/http-fixture.js';
 import { equations, useAttackBank } from './helpers.js';

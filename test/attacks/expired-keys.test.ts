@@ -14,7 +14,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VirtualTransport } from '../../reader-bridge/index.js';
-import type { BankClient } from '../../host/bank/client.js';
+import type { BankClient } from '../../host/bank-client/index.js';
 import type { EcashCard } from '../../firmware-sim/index.js';
 import type { PaymentTerminal, PaymentView } from '../../host/pos/terminal.js';
 import { loadViaReader, merchantBalance, payWithCard, reasonOf, World } from '../helpers/world.js';

@@ -19,8 +19,7 @@ import {
   transcriptToJson,
   type TranscriptJson,
 } from '../../core/index.js';
-import type { DepositResultJson } from '../../host/bank/api-types.js';
-import type { BankClient } from '../../host/bank/client.js';
+import type { BankClient, DepositResultJson } from '../../host/bank-client/index.js';
 import { bankKey, openAccount } from '../core/fixtures.js';
 import { type BankFixture, type Holder, newHolder, startBank } from '../bank/http-fixture.js';
 import type { AdapterKind } from '../bank/helpers.js';

@@ -24,7 +24,7 @@ import {
   verifyAccountOpening,
   verifyTranscript,
 } from '../../core/index.js';
-import { BankError } from '../../host/bank/client.js';
+import { BankError } from '../../host/bank-client/index.js';
 import { expectCode } from '../core/expect-code.js';
 import { type Account, openAccount, paymentContext, withdraw } from '../core/fixtures.js';
 import { ADAPTERS, newHolder, openingBody } from '../bank/http-fixture.js';

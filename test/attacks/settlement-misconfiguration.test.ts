@@ -23,7 +23,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EcashError, generateDenominationKey, systemRandom } from '../../core/index.js';
 import type { EcashCard } from '../../firmware-sim/index.js';
 import { VirtualTransport } from '../../reader-bridge/index.js';
-import { BankClient } from '../../host/bank/client.js';
+import { BankClient } from '../../host/bank-client/index.js';
 import { startBankServer } from '../../host/bank/http.js';
 import { memoryKeyStore } from '../../host/bank/keyfile.js';
 import { BankService } from '../../host/bank/service.js';

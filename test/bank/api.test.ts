@@ -17,7 +17,7 @@ import {
   completeWithdrawal,
   type TranscriptJson,
 } from '../../core/index.js';
-import { BankError } from '../../host/bank/client.js';
+import { BankError } from '../../host/bank-client/index.js';
 import { openAccount } from '../core/fixtures.js';
 import { ADAPTERS, type BankFixture, type Holder, newHolder, openingBody, pay, raw, startBank, withdrawCoin } from './http-fixture.js';
 import { OpenApiFile, recordResponses } from '../helpers/openapi.js';

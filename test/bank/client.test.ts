@@ -7,7 +7,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { BankClient, BankError } from '../../host/bank/client.js';
+import { BankClient, BankError } from '../../host/bank-client/index.js';
 import { raw, startBank } from './http-fixture.js';
 
 const TOKEN = `ecash.0123456789abcdef.${'S'.repeat(43)}`;

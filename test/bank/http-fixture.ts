@@ -18,8 +18,7 @@ import {
   toHex,
   type TranscriptJson,
 } from '../../core/index.js';
-import type { AccountOpenedJson, AccountOpeningJson } from '../../host/bank/api-types.js';
-import { accountOpeningJson, BankClient } from '../../host/bank/client.js';
+import { type AccountOpenedJson, type AccountOpeningJson, accountOpeningJson, BankClient } from '../../host/bank-client/index.js';
 import { type BankServer, type RateLimit, startBankServer } from '../../host/bank/http.js';
 import { memoryKeyStore } from '../../host/bank/keyfile.js';
 import { BankService } from '../../host/bank/service.js';

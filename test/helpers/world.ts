@@ -16,7 +16,7 @@ import {
 } from '../../core/index.js';
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
 import { type CardChannel, EcashCardClient, type ReaderSource, type VirtualTransport } from '../../reader-bridge/index.js';
-import { accountOpeningJson, BankClient } from '../../host/bank/client.js';
+import { accountOpeningJson, BankClient } from '../../host/bank-client/index.js';
 import { startBankServer } from '../../host/bank/http.js';
 import { memoryKeyStore } from '../../host/bank/keyfile.js';
 import { BankService } from '../../host/bank/service.js';

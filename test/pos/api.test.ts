@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isEcashError } from '../../core/index.js';
 import type { EcashCard } from '../../firmware-sim/index.js';
 import { VirtualTransport } from '../../reader-bridge/index.js';
-import type { BankClient } from '../../host/bank/client.js';
+import type { BankClient } from '../../host/bank-client/index.js';
 import type { AcquirerBank } from '../../host/pos/acquirer.js';
 import { httpAcquirer } from '../../host/pos/bank-acquirer.js';
 import { FINAL_STATES } from '../../host/pos/journal.js';

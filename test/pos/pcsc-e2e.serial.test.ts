@@ -18,7 +18,7 @@ import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.j
 import { PcscTransport } from '../../reader-bridge/index.js';
 import { Journal } from '../../host/pos/journal.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
-import type { BankClient } from '../../host/bank/client.js';
+import type { BankClient } from '../../host/bank-client/index.js';
 import { readerState } from '../bridge/conformance.js';
 import { cardInReader, unserveCard } from '../bridge/pcscd.js';
 import { type CliProcess, endStartedProcesses, exitOf, posApiUrl, startCli, stderrLine, untilFinal, waitForOutput } from '../helpers/cli.js';

@@ -13,7 +13,7 @@ import { httpAcquirer } from '../../host/pos/bank-acquirer.js';
 import { httpIssuer } from '../../host/load/bank-issuer.js';
 import { loadCard, recoverInterruptedLoads } from '../../host/load/load-terminal.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
-import type { BankClient } from '../../host/bank/client.js';
+import type { BankClient } from '../../host/bank-client/index.js';
 import { atState, cardValue, type Holder, merchantBalance, loadViaReader, payWithCard, PIN, PUK, reasonOf, valueViaReader, withdrawKeys, World } from '../helpers/world.js';
 
 let world: World;
