@@ -1,7 +1,7 @@
 /** `ecash demo`: the whole story on embedded defaults (see host/demo/demo.ts). */
 import type { Command } from 'commander';
 import { EcashError, isSuiteId, SUITE_IDS } from '../../core/index.js';
-import { runDemo } from '../demo/demo.js';
+import { runDemo } from '../demo/index.js';
 import { action, info } from './output.js';
 import { wantsJson } from './options.js';
 

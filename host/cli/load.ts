@@ -4,13 +4,10 @@
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { EcashError, toHex } from '../../core/index.js';
+import { EcashError, formatAmount, toHex } from '../../core/index.js';
 import { EcashCardClient } from '../../reader-bridge/index.js';
 import { accountOpeningJson } from '../bank-client/index.js';
-import { httpIssuer } from '../load/bank-issuer.js';
-import { LoadJournal } from '../load/journal.js';
-import { type LoadProgress, loadCard, rebalanceCard } from '../load/load-terminal.js';
-import { formatAmount } from '../pos/receipt.js';
+import { httpIssuer, LoadJournal, type LoadProgress, loadCard, rebalanceCard } from '../load/index.js';
 import { addBankOptions, type BankLinkOptions, bankClientFrom, parseAmount, parseCurrency } from './bank-link.js';
 import { addReaderOptions, openCard, type ReaderCliOptions } from './bridge.js';
 import { action, info, printResult } from './output.js';

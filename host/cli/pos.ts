@@ -4,14 +4,20 @@
  * what the journal holds; `journal` shows it.
  */
 import type { Command } from 'commander';
-import { EcashError, isEcashError } from '../../core/index.js';
+import { EcashError, formatAmount, isEcashError } from '../../core/index.js';
 import { VirtualTransport } from '../../reader-bridge/index.js';
-import { buildPosApi } from '../pos/api.js';
+import {
+  buildPosApi,
+  DEFAULT_TERMINAL_CONFIG,
+  httpAcquirer,
+  Journal,
+  type PaymentEvent,
+  PaymentTerminal,
+  type RiskMode,
+  type SettlementReport,
+  type TerminalConfig,
+} from '../pos/index.js';
 import { registerTerminalDisplay } from '../web/index.js';
-import { httpAcquirer } from '../pos/bank-acquirer.js';
-import { Journal, type PaymentEvent, type RiskMode } from '../pos/journal.js';
-import { formatAmount } from '../pos/receipt.js';
-import { DEFAULT_TERMINAL_CONFIG, PaymentTerminal, type SettlementReport, type TerminalConfig } from '../pos/terminal.js';
 import { addBankOptions, type BankLinkOptions, bankClientFrom, parseAmount, parseCurrency } from './bank-link.js';
 import { addReaderOptions, type ReaderCliOptions, readersFrom } from './bridge.js';
 import { action, info, printResult } from './output.js';

@@ -16,6 +16,7 @@ import {
   DEFAULT_SUITE,
   type DoubleSpendProofJson,
   EcashError,
+  formatAmount,
   getGroup,
   type KeyJson,
   proofFromJson,
@@ -27,17 +28,9 @@ import {
 import { createCardImage, type EcashCard, openCard } from '../../firmware-sim/index.js';
 import { EcashCardClient, VirtualTransport } from '../../reader-bridge/index.js';
 import { accountOpeningJson, BankClient } from '../bank-client/index.js';
-import { startBankServer } from '../bank/http.js';
-import { KeyFile } from '../bank/keyfile.js';
-import { BankService } from '../bank/service.js';
-import { openStorage } from '../bank/storage/index.js';
-import { httpIssuer } from '../load/bank-issuer.js';
-import { LoadJournal } from '../load/journal.js';
-import { loadCard } from '../load/load-terminal.js';
-import { httpAcquirer } from '../pos/bank-acquirer.js';
-import { Journal, type RiskMode } from '../pos/journal.js';
-import { formatAmount } from '../pos/receipt.js';
-import { DEFAULT_TERMINAL_CONFIG, PaymentTerminal, type PaymentView } from '../pos/terminal.js';
+import { BankService, KeyFile, openStorage, startBankServer } from '../bank/index.js';
+import { httpIssuer, LoadJournal, loadCard } from '../load/index.js';
+import { DEFAULT_TERMINAL_CONFIG, httpAcquirer, Journal, PaymentTerminal, type PaymentView, type RiskMode } from '../pos/index.js';
 
 /** The demo's one JSON document (DESIGN.md): enough for a third party to re-check the run. */
 export interface DemoReport {

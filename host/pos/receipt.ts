@@ -2,6 +2,8 @@
  * The text receipt of a payment: merchant, amount, coins by denomination, time and the short
  * payment id. There is no card identifier to print, because the card reveals none.
  */
+import { formatAmount } from '../../core/index.js';
+
 export interface ReceiptInput {
   paymentId: string;
   merchantName: string;
@@ -13,16 +15,6 @@ export interface ReceiptInput {
   approvedAt: number;
   mode: string;
   coins: readonly { value: number }[];
-}
-
-/** Minor units as a decimal string for the currency (ISO 4217 exponent via Intl). */
-export function formatAmount(minor: number, currency: string): string {
-  const digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  const sign = minor < 0 ? '-' : '';
-  const abs = Math.abs(minor);
-  if (digits === 0) return `${sign}${abs} ${currency}`;
-  const unit = 10 ** digits;
-  return `${sign}${Math.floor(abs / unit)}.${String(abs % unit).padStart(digits, '0')} ${currency}`;
 }
 
 export function renderReceipt(r: ReceiptInput): string {
