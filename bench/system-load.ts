@@ -25,18 +25,10 @@ import { Command, Option } from 'commander';
 import { DEFAULT_SUITE, EcashError, getGroup, SUITE_IDS, type SuiteId, toHex } from '../core/index.js';
 import { createCardImage, type EcashCard, openCard } from '../firmware-sim/index.js';
 import { EcashCardClient, VirtualTransport } from '../reader-bridge/index.js';
-import { accountOpeningJson, BankClient } from '../host/bank/client.js';
-import { startBankServer } from '../host/bank/http.js';
-import { KeyFile } from '../host/bank/keyfile.js';
-import { BankService } from '../host/bank/service.js';
-import { openStorage } from '../host/bank/storage/index.js';
-import { httpIssuer } from '../host/load/bank-issuer.js';
-import { LoadJournal } from '../host/load/journal.js';
-import { loadCard } from '../host/load/load-terminal.js';
-import type { AcquirerBank } from '../host/pos/acquirer.js';
-import { httpAcquirer } from '../host/pos/bank-acquirer.js';
-import { Journal } from '../host/pos/journal.js';
-import { DEFAULT_TERMINAL_CONFIG, PaymentTerminal, type PaymentView } from '../host/pos/terminal.js';
+import { BankService, KeyFile, openStorage, startBankServer } from '../host/bank/index.js';
+import { accountOpeningJson, BankClient } from '../host/bank-client/index.js';
+import { httpIssuer, LoadJournal, loadCard } from '../host/load/index.js';
+import { type AcquirerBank, DEFAULT_TERMINAL_CONFIG, httpAcquirer, Journal, PaymentTerminal, type PaymentView } from '../host/pos/index.js';
 
 export interface SystemLoadOptions {
   /** SQLite file path or PostgreSQL URL; a fresh SQLite file in the work folder when absent. */
