@@ -11,7 +11,9 @@
  * its postings, and all balances together sum to zero per currency.
  */
 import { toHex } from '../../core/index.js';
-import type { BankStorage, Balance } from './storage/index.js';
+import { outstandingAccount } from './ledger.js';
+import type { SqlTx } from './storage/sql.js';
+import type { AuditFacts, Balance, BankStorage } from './storage/index.js';
 
 export interface KeyAuditJson {
   keyId: string;
@@ -56,4 +58,51 @@ export async function auditBooks(storage: BankStorage): Promise<AuditReport> {
     return { keyId, value: k.value, currency: k.currency, issued: k.issued, deposited: k.deposited, refused: k.refused, outstanding, outstandingBalance: k.outstandingBalance, ok };
   });
   return { ok: problems.length === 0, problems, totals: facts.totals, keys };
+}
+
+/** The facts the audit compares, read in one consistent view of the database. */
+export async function readAuditFacts(tx: SqlTx): Promise<AuditFacts> {
+  const unbalanced = await tx.all<{ entry_id: number; currency: string; sum: number }>(
+    'SELECT entry_id, currency, CAST(SUM(amount) AS BIGINT) AS sum FROM ledger_postings GROUP BY entry_id, currency HAVING SUM(amount) <> 0 ORDER BY entry_id',
+  );
+  const fromPostings = await tx.all<{ account: string; currency: string; sum: number }>(
+    'SELECT account, currency, CAST(SUM(amount) AS BIGINT) AS sum FROM ledger_postings GROUP BY account, currency',
+  );
+  const stored = await tx.all<{ account: string; currency: string; balance: number }>('SELECT account, currency, balance FROM ledger_balances');
+  const key = (a: string, c: string) => `${a}\u0000${c}`;
+  const storedMap = new Map(stored.map((s) => [key(s.account, s.currency), s.balance]));
+  const postedMap = new Map(fromPostings.map((p) => [key(p.account, p.currency), p.sum]));
+  const mismatches: AuditFacts['balanceMismatches'] = [];
+  for (const k of new Set([...storedMap.keys(), ...postedMap.keys()])) {
+    const s = storedMap.get(k) ?? 0;
+    const p = postedMap.get(k) ?? 0;
+    if (s !== p) {
+      const [account, currency] = k.split('\u0000') as [string, string];
+      mismatches.push({ account, currency, stored: s, fromPostings: p });
+    }
+  }
+  const totals = await tx.all<Balance>('SELECT currency, CAST(SUM(balance) AS BIGINT) AS balance FROM ledger_balances GROUP BY currency ORDER BY currency');
+  const keys = await tx.all<{ key_no: number; key_id: Uint8Array; value: number; currency: string }>(
+    'SELECT key_no, key_id, value, currency FROM denomination_keys ORDER BY key_no',
+  );
+  const issued = new Map(
+    (await tx.all<{ key_no: number; n: number }>("SELECT key_no, COUNT(*) AS n FROM withdrawal_sessions WHERE state = 'answered' GROUP BY key_no")).map((r) => [r.key_no, r.n]),
+  );
+  const spent = await tx.all<{ key_no: number; credited: boolean | number; n: number }>('SELECT key_no, credited, COUNT(*) AS n FROM spent_coins GROUP BY key_no, credited');
+  const count = (keyNo: number, credited: boolean) => spent.find((r) => r.key_no === keyNo && Boolean(r.credited) === credited)?.n ?? 0;
+  return {
+    unbalancedEntries: unbalanced.map((u) => ({ entryId: u.entry_id, currency: u.currency, sum: u.sum })),
+    balanceMismatches: mismatches,
+    totals,
+    keys: keys.map((k) => ({
+      keyNo: k.key_no,
+      keyId: k.key_id,
+      value: k.value,
+      currency: k.currency,
+      issued: issued.get(k.key_no) ?? 0,
+      deposited: count(k.key_no, true),
+      refused: count(k.key_no, false),
+      outstandingBalance: postedMap.get(key(outstandingAccount(k.key_id), k.currency)) ?? 0,
+    })),
+  };
 }

@@ -1,8 +1,12 @@
 /**
- * Names of the ledger's accounts. Amounts are credit-positive: what the bank owes a holder or a
- * merchant is positive, the bank's cash (an asset) is negative, and every entry sums to zero.
+ * The bank's double-entry ledger: the names of its accounts, and how an entry is posted. Amounts
+ * are credit-positive: what the bank owes a holder or a merchant is positive, the bank's cash (an
+ * asset) is negative, and every entry sums to zero per currency (checked before anything is
+ * written).
  */
-import { toHex } from '../../core/index.js';
+import { EcashError, toHex } from '../../core/index.js';
+import type { SqlTx } from './storage/sql.js';
+import type { LedgerEntry, LedgerPosting } from './storage/types.js';
 
 /** The bank's cash or settlement account: debited when an operator takes money in. */
 export const CASH_ACCOUNT = 'cash';
@@ -20,3 +24,52 @@ export const outstandingAccount = (keyId: Uint8Array): string => `outstanding:${
  */
 export const ACCOUNT_DEPOSITOR_PREFIX = 'account:';
 export const accountDepositorId = (accountId: string): string => `${ACCOUNT_DEPOSITOR_PREFIX}${accountId}`;
+
+/** The sum of postings per (account, currency), sorted by account: the lock order. */
+function mergePostings(postings: readonly LedgerPosting[]): LedgerPosting[] {
+  const m = new Map<string, LedgerPosting>();
+  for (const p of postings) {
+    const k = `${p.account}\u0000${p.currency}`;
+    const cur = m.get(k);
+    if (cur) cur.amount += p.amount;
+    else m.set(k, { ...p });
+  }
+  return [...m.values()].filter((p) => p.amount !== 0).sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : a.currency < b.currency ? -1 : 1));
+}
+
+function checkBalanced(postings: readonly LedgerPosting[]): void {
+  const sums = new Map<string, number>();
+  for (const p of postings) {
+    if (!Number.isSafeInteger(p.amount)) throw new EcashError('internal', 'a ledger amount is not a safe integer');
+    sums.set(p.currency, (sums.get(p.currency) ?? 0) + p.amount);
+  }
+  for (const [currency, sum] of sums) {
+    if (sum !== 0) throw new EcashError('internal', `a ledger entry does not balance in ${currency}; nothing was booked`);
+  }
+}
+
+/**
+ * Books one entry inside the caller's transaction: its postings merged per (account, currency) and
+ * checked to balance, then written with the balances they move. Returns the entry id.
+ */
+export async function postEntry(tx: SqlTx, kind: LedgerEntry['kind'], reference: string, postings: readonly LedgerPosting[], now: number): Promise<number> {
+  const merged = mergePostings(postings);
+  checkBalanced(merged);
+  const row = await tx.get<{ entry_id: number }>(
+    'INSERT INTO ledger_entries (kind, reference, created_at) VALUES (?, ?, ?) RETURNING entry_id',
+    [kind, reference, now],
+  );
+  const entryId = row!.entry_id;
+  // One statement for the postings and one for the balances, whatever their number (each
+  // statement is a round trip on PostgreSQL). The postings are sorted, so concurrent entries lock
+  // balance rows in one order.
+  if (merged.length === 0) return entryId;
+  const rows = merged.map(() => '(?, ?, ?, ?)').join(', ');
+  await tx.run(`INSERT INTO ledger_postings (entry_id, account, currency, amount) VALUES ${rows}`, merged.flatMap((p) => [entryId, p.account, p.currency, p.amount]));
+  await tx.run(
+    `INSERT INTO ledger_balances (account, currency, balance) VALUES ${merged.map(() => '(?, ?, ?)').join(', ')} ` +
+      'ON CONFLICT (account, currency) DO UPDATE SET balance = ledger_balances.balance + excluded.balance',
+    merged.flatMap((p) => [p.account, p.currency, p.amount]),
+  );
+  return entryId;
+}

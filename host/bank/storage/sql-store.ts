@@ -6,7 +6,8 @@
  * cycle.
  */
 import { bytesEqual, EcashError, isSuiteId, type SuiteId, toHex } from '../../../core/index.js';
-import { CASH_ACCOUNT, FEES_ACCOUNT, holderAccount, outstandingAccount } from '../ledger.js';
+import { readAuditFacts } from '../audit.js';
+import { CASH_ACCOUNT, FEES_ACCOUNT, holderAccount, outstandingAccount, postEntry } from '../ledger.js';
 import type { SqlDriver, SqlTx } from './sql.js';
 import type {
   AccountRecord,
@@ -79,51 +80,6 @@ function loadResult(s: StoredResult): DepositResult {
 }
 
 const refused = (r: { code: string; message: string }): DepositResult => ({ outcome: 'rejected', ...r });
-
-/** The sum of postings per (account, currency), sorted by account: the lock order. */
-function mergePostings(postings: readonly LedgerPosting[]): LedgerPosting[] {
-  const m = new Map<string, LedgerPosting>();
-  for (const p of postings) {
-    const k = `${p.account}\u0000${p.currency}`;
-    const cur = m.get(k);
-    if (cur) cur.amount += p.amount;
-    else m.set(k, { ...p });
-  }
-  return [...m.values()].filter((p) => p.amount !== 0).sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : a.currency < b.currency ? -1 : 1));
-}
-
-function checkBalanced(postings: readonly LedgerPosting[]): void {
-  const sums = new Map<string, number>();
-  for (const p of postings) {
-    if (!Number.isSafeInteger(p.amount)) throw new EcashError('internal', 'a ledger amount is not a safe integer');
-    sums.set(p.currency, (sums.get(p.currency) ?? 0) + p.amount);
-  }
-  for (const [currency, sum] of sums) {
-    if (sum !== 0) throw new EcashError('internal', `a ledger entry does not balance in ${currency}; nothing was booked`);
-  }
-}
-
-async function post(tx: SqlTx, kind: LedgerEntry['kind'], reference: string, postings: readonly LedgerPosting[], now: number): Promise<number> {
-  const merged = mergePostings(postings);
-  checkBalanced(merged);
-  const row = await tx.get<{ entry_id: number }>(
-    'INSERT INTO ledger_entries (kind, reference, created_at) VALUES (?, ?, ?) RETURNING entry_id',
-    [kind, reference, now],
-  );
-  const entryId = row!.entry_id;
-  // One statement for the postings and one for the balances, whatever their number (each
-  // statement is a round trip on PostgreSQL). The postings are sorted, so concurrent entries lock
-  // balance rows in one order.
-  if (merged.length === 0) return entryId;
-  const rows = merged.map(() => '(?, ?, ?, ?)').join(', ');
-  await tx.run(`INSERT INTO ledger_postings (entry_id, account, currency, amount) VALUES ${rows}`, merged.flatMap((p) => [entryId, p.account, p.currency, p.amount]));
-  await tx.run(
-    `INSERT INTO ledger_balances (account, currency, balance) VALUES ${merged.map(() => '(?, ?, ?)').join(', ')} ` +
-      'ON CONFLICT (account, currency) DO UPDATE SET balance = ledger_balances.balance + excluded.balance',
-    merged.flatMap((p) => [p.account, p.currency, p.amount]),
-  );
-  return entryId;
-}
 
 interface SessionRow {
   account_id: string;
@@ -270,7 +226,7 @@ export class SqlBankStorage implements BankStorage {
     return this.db.transaction(async (tx) => {
       const exists = await tx.get('SELECT 1 AS one FROM accounts WHERE account_id = ?', [accountId]);
       if (exists === undefined) throw new EcashError('account-not-found', `no account ${accountId}`);
-      return post(
+      return postEntry(
         tx,
         'cash-in',
         reference,
@@ -367,7 +323,7 @@ export class SqlBankStorage implements BankStorage {
         [q.c, r, q.now, q.sessionId],
       );
       if (changed !== 1) throw new EcashError('session-answered', 'this withdrawal session has already answered');
-      await post(
+      await postEntry(
         tx,
         'withdrawal',
         `withdrawal:${q.sessionId}`,
@@ -455,7 +411,7 @@ export class SqlBankStorage implements BankStorage {
         );
         creditedTotals.set(v.currency, (creditedTotals.get(v.currency) ?? 0) + v.value - fee);
       }
-      if (postings.length > 0) await post(tx, 'deposit', `deposit:${q.depositor}:${q.batchId}`, postings, q.now);
+      if (postings.length > 0) await postEntry(tx, 'deposit', `deposit:${q.depositor}:${q.batchId}`, postings, q.now);
       const final = results.map((r, i) => {
         if (r === undefined) throw new EcashError('internal', `deposit result ${i} was not decided`);
         return r;
@@ -558,49 +514,7 @@ export class SqlBankStorage implements BankStorage {
     }));
   }
 
-  async audit(): Promise<AuditFacts> {
-    return this.db.read(async (tx) => {
-      const unbalanced = await tx.all<{ entry_id: number; currency: string; sum: number }>(
-        'SELECT entry_id, currency, CAST(SUM(amount) AS BIGINT) AS sum FROM ledger_postings GROUP BY entry_id, currency HAVING SUM(amount) <> 0 ORDER BY entry_id',
-      );
-      const fromPostings = await tx.all<{ account: string; currency: string; sum: number }>(
-        'SELECT account, currency, CAST(SUM(amount) AS BIGINT) AS sum FROM ledger_postings GROUP BY account, currency',
-      );
-      const stored = await tx.all<{ account: string; currency: string; balance: number }>('SELECT account, currency, balance FROM ledger_balances');
-      const key = (a: string, c: string) => `${a}\u0000${c}`;
-      const storedMap = new Map(stored.map((s) => [key(s.account, s.currency), s.balance]));
-      const postedMap = new Map(fromPostings.map((p) => [key(p.account, p.currency), p.sum]));
-      const mismatches: AuditFacts['balanceMismatches'] = [];
-      for (const k of new Set([...storedMap.keys(), ...postedMap.keys()])) {
-        const s = storedMap.get(k) ?? 0;
-        const p = postedMap.get(k) ?? 0;
-        if (s !== p) {
-          const [account, currency] = k.split('\u0000') as [string, string];
-          mismatches.push({ account, currency, stored: s, fromPostings: p });
-        }
-      }
-      const totals = await tx.all<Balance>('SELECT currency, CAST(SUM(balance) AS BIGINT) AS balance FROM ledger_balances GROUP BY currency ORDER BY currency');
-      const keys = await tx.all<KeyRow>('SELECT * FROM denomination_keys ORDER BY key_no');
-      const issued = new Map(
-        (await tx.all<{ key_no: number; n: number }>("SELECT key_no, COUNT(*) AS n FROM withdrawal_sessions WHERE state = 'answered' GROUP BY key_no")).map((r) => [r.key_no, r.n]),
-      );
-      const spent = await tx.all<{ key_no: number; credited: boolean | number; n: number }>('SELECT key_no, credited, COUNT(*) AS n FROM spent_coins GROUP BY key_no, credited');
-      const count = (keyNo: number, credited: boolean) => spent.find((r) => r.key_no === keyNo && Boolean(r.credited) === credited)?.n ?? 0;
-      return {
-        unbalancedEntries: unbalanced.map((u) => ({ entryId: u.entry_id, currency: u.currency, sum: u.sum })),
-        balanceMismatches: mismatches,
-        totals,
-        keys: keys.map((k) => ({
-          keyNo: k.key_no,
-          keyId: k.key_id,
-          value: k.value,
-          currency: k.currency,
-          issued: issued.get(k.key_no) ?? 0,
-          deposited: count(k.key_no, true),
-          refused: count(k.key_no, false),
-          outstandingBalance: postedMap.get(key(outstandingAccount(k.key_id), k.currency)) ?? 0,
-        })),
-      };
-    });
+  audit(): Promise<AuditFacts> {
+    return this.db.read(readAuditFacts);
   }
 }
