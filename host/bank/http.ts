@@ -2,16 +2,23 @@
  * The bank's HTTP API (docs/bank-api.md, docs/openapi/bank.json): JSON under /v1 over fastify.
  * This is the edge: every body, parameter and query is checked here by a JSON schema (no type
  * coercion, no extra fields), then the crypto fields by core's strict decoders, and only typed
- * values reach BankService. Errors are always `{ "error": { code, message } }` with one status per
+ * values reach BankService. The routes are per resource (routes/), who may call them is access.ts's.
+ * Errors are always `{ "error": { code, message } }` with one status per
  * code (STATUS below); nothing else of an exception (stack, cause, database text) leaves the process.
  */
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { EcashError, fromHex, isEcashError, KEY_ID_LENGTH, toHex } from '../../core/index.js';
-import type { AccountOpeningJson, ErrorJson } from '../bank-client/index.js';
-import { unauthorized } from './credentials.js';
-import { decodeScalarHex } from '../bank-client/index.js';
-import { type BankService, MAX_DEPOSIT_BATCH, PAGE_MAX, type Party } from './service.js';
+import { EcashError, isEcashError } from '../../core/index.js';
+import type { ErrorJson } from '../bank-client/index.js';
+import { authenticateHook, authorize, partyOfRequest } from './access.js';
+import { accountRoutes } from './routes/accounts.js';
+import type { RouteContext } from './routes/context.js';
+import { depositRoutes } from './routes/deposits.js';
+import { doubleSpendRoutes } from './routes/double-spends.js';
+import { merchantRoutes } from './routes/merchants.js';
+import { parameterRoutes } from './routes/parameters.js';
+import { withdrawalRoutes } from './routes/withdrawals.js';
+import type { BankService } from './service.js';
 
 /**
  * A deposit batch of MAX_DEPOSIT_BATCH transcripts of the largest suite (modp2048-256: 256-byte
@@ -32,7 +39,6 @@ export interface RateLimit {
   /** Account openings per client address per window (default: max / 20, at least 1). */
   accountOpeningMax?: number;
 }
-const STATEMENT_DEFAULT_LIMIT = 50;
 
 export interface BankAppOptions {
   bodyLimit?: number;
@@ -148,46 +154,7 @@ function sendError(req: FastifyRequest, reply: FastifyReply, e: unknown): Fastif
   return reply.code(500).send(body('internal', HIDDEN_MESSAGE.internal!));
 }
 
-function bearer(req: FastifyRequest): string | undefined {
-  const h = req.headers.authorization;
-  if (h === undefined || !h.startsWith('Bearer ')) return undefined;
-  return h.slice(7).trim();
-}
-
-// ------------------------------------------------------------------------------------ schemas
-
-const hexOf = (bytes: number) => ({ type: 'string', pattern: `^[0-9a-f]{${bytes * 2}}$` }) as const;
-/** Holder names and merchant ids: the service checks the byte length and control characters. */
-const NAME = { type: 'string', minLength: 1, maxLength: 64 } as const;
-const HEX_ID = (n: number) => ({ type: 'string', pattern: `^[0-9a-f]{${n}}$` }) as const;
-const BATCH_ID = { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$' } as const;
-/** Query integers arrive as strings (no coercion anywhere, so bodies stay strictly typed). */
-const QUERY_INT = { type: 'string', pattern: '^[0-9]{1,15}$' } as const;
-const PAGE_QUERY = (cursor: 'before' | 'after') =>
-  ({ type: 'object', additionalProperties: false, properties: { [cursor]: QUERY_INT, limit: QUERY_INT } }) as const;
-const ACCOUNT_PARAMS = { type: 'object', required: ['accountId'], properties: { accountId: HEX_ID(24) } } as const;
-const MERCHANT_PARAMS = { type: 'object', required: ['merchantId'], properties: { merchantId: NAME } } as const;
-const SESSION_PARAMS = { type: 'object', required: ['sessionId'], properties: { sessionId: HEX_ID(32) } } as const;
-const BATCH_PARAMS = { type: 'object', required: ['batchId'], properties: { batchId: BATCH_ID } } as const;
-
-/** A page's cursor (`before` or `after`, as PAGE_QUERY named it) and its size, from a request's query. */
-function pageOf(query: unknown, cursor: 'before' | 'after'): { cursor: number | undefined; limit: number } {
-  const q = query as { limit?: string } & Partial<Record<typeof cursor, string>>;
-  const limit = q.limit === undefined ? STATEMENT_DEFAULT_LIMIT : Number(q.limit);
-  if (limit < 1 || limit > PAGE_MAX) throw new EcashError('bad-request', `querystring/limit must be 1 to ${PAGE_MAX}`);
-  const at = q[cursor];
-  return { cursor: at === undefined ? undefined : Number(at), limit };
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The authenticated caller, set by the `auth` preValidation hook of routes that need one. */
-    party: Party | null;
-  }
-}
-
 export function buildBankApp(service: BankService, opts: BankAppOptions = {}): FastifyInstance {
-  const group = service.group;
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
@@ -214,9 +181,8 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
       // address (account opening, health, bad credentials).
       keyGenerator: async (req) => {
         try {
-          // Kept for the route's own check (auth below), which then has nothing left to ask.
-          req.party = await service.authenticate(bearer(req));
-          return `cred:${req.party.credentialId}`;
+          // Kept for the route's own check (access.ts), which then has nothing left to ask.
+          return `cred:${(await partyOfRequest(req, (token) => service.authenticate(token))).credentialId}`;
         } catch {
           return `ip:${req.ip}`;
         }
@@ -226,227 +192,16 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
     });
   }
 
-  const auth = async (req: FastifyRequest): Promise<void> => {
-    req.party ??= await service.authenticate(bearer(req));
-  };
-  const partyOf = (req: FastifyRequest): Party => {
-    if (req.party === null) throw unauthorized();
-    return req.party;
-  };
-  const forbidden = (what: string) => new EcashError('forbidden', `this credential may not ${what}`);
-  const accountOnly = (req: FastifyRequest): string => {
-    const p = partyOf(req);
-    if (p.kind !== 'account') throw forbidden("withdraw: withdrawals belong to an account; use the account holder's credential");
-    return p.accountId;
-  };
-  const operatorOnly = (req: FastifyRequest, what: string): void => {
-    if (partyOf(req).kind !== 'operator') throw forbidden(`${what}: it needs an operator credential`);
-  };
-  const accountOrOperator = (req: FastifyRequest, accountId: string): void => {
-    const p = partyOf(req);
-    if (p.kind === 'operator' || (p.kind === 'account' && p.accountId === accountId)) return;
-    throw forbidden('read this account: use its own credential or an operator\'s');
-  };
-  const merchantOrOperator = (req: FastifyRequest, merchantId: string): void => {
-    const p = partyOf(req);
-    if (p.kind === 'operator' || (p.kind === 'merchant' && p.merchantId === merchantId)) return;
-    throw forbidden('read this merchant: use its own credential or an operator\'s');
-  };
-
-  // The routes go in a plugin registered after the rate limiter, so its onRoute hook sees them all.
+  // Authorization in one place (access.ts): every route's rule, applied by these two hooks. The
+  // routes go in a plugin registered after the rate limiter, so its onRoute hook sees them all.
   void app.register(async (api) => {
-    api.get('/v1/health', () => service.health());
-
-    api.get('/v1/parameters', async () => service.parameters());
-
-    api.post(
-      '/v1/accounts',
-      {
-        // Its own, smaller allowance per client address (it has no credential to count by).
-        ...(rl === undefined ? {} : { config: { rateLimit: { max: rl.accountOpeningMax ?? Math.max(1, Math.floor(rl.max / 20)), timeWindow: rl.timeWindowMs } } }),
-        schema: {
-          body: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['suite', 'holder', 'I', 'proof'],
-            properties: {
-              suite: { type: 'string', maxLength: 64 },
-              holder: NAME,
-              I: hexOf(group.elementLength),
-              proof: {
-                type: 'object',
-                additionalProperties: false,
-                required: ['t', 's'],
-                properties: { t: hexOf(group.elementLength), s: hexOf(group.scalarLength) },
-              },
-            },
-          },
-        },
-      },
-      async (req, reply) => {
-        return reply.code(201).send(await service.openAccountJson(req.body as AccountOpeningJson));
-      },
-    );
-
-    api.get('/v1/accounts/:accountId', { schema: { params: ACCOUNT_PARAMS }, preValidation: auth }, async (req) => {
-      const { accountId } = req.params as { accountId: string };
-      accountOrOperator(req, accountId);
-      return service.accountView(accountId);
-    });
-
-    api.get(
-      '/v1/accounts/:accountId/statement',
-      { schema: { params: ACCOUNT_PARAMS, querystring: PAGE_QUERY('before') }, preValidation: auth },
-      async (req) => {
-        const { accountId } = req.params as { accountId: string };
-        accountOrOperator(req, accountId);
-        const page = pageOf(req.query, 'before');
-        return service.accountStatement(accountId, page.cursor, page.limit);
-      },
-    );
-
-    api.post(
-      '/v1/accounts/:accountId/credit',
-      {
-        schema: {
-          params: ACCOUNT_PARAMS,
-          body: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['currency', 'amount', 'reference'],
-            properties: {
-              currency: { type: 'string', pattern: '^[A-Z]{3}$' },
-              amount: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
-              reference: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]*$' },
-            },
-          },
-        },
-        preValidation: auth,
-      },
-      async (req) => {
-        operatorOnly(req, 'credit accounts');
-        const { accountId } = req.params as { accountId: string };
-        const b = req.body as { currency: string; amount: number; reference: string };
-        return service.cashIn(accountId, b.currency, b.amount, b.reference);
-      },
-    );
-
-    api.post(
-      '/v1/withdrawals',
-      {
-        schema: {
-          body: { type: 'object', additionalProperties: false, required: ['keyId'], properties: { keyId: hexOf(KEY_ID_LENGTH) } },
-        },
-        preValidation: auth,
-      },
-      async (req, reply) => {
-        const accountId = accountOnly(req);
-        const keyId = fromHex((req.body as { keyId: string }).keyId, 'keyId', KEY_ID_LENGTH);
-        return reply.code(201).send(await service.startWithdrawal(accountId, keyId));
-      },
-    );
-
-    api.post(
-      '/v1/withdrawals/:sessionId/answer',
-      {
-        schema: {
-          params: SESSION_PARAMS,
-          body: { type: 'object', additionalProperties: false, required: ['c'], properties: { c: hexOf(group.scalarLength) } },
-        },
-        preValidation: auth,
-      },
-      async (req) => {
-        const accountId = accountOnly(req);
-        const { sessionId } = req.params as { sessionId: string };
-        const c = decodeScalarHex(group, (req.body as { c: string }).c, 'c');
-        const r = await service.answerWithdrawal(accountId, sessionId, c);
-        return { r: toHex(group.scalars.encode(r)) };
-      },
-    );
-
-    api.delete('/v1/withdrawals/:sessionId', { schema: { params: SESSION_PARAMS }, preValidation: auth }, async (req, reply) => {
-      const accountId = accountOnly(req);
-      await service.cancelWithdrawal(accountId, (req.params as { sessionId: string }).sessionId);
-      return reply.code(204).send();
-    });
-
-    api.post(
-      '/v1/deposits',
-      {
-        schema: {
-          body: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['suite', 'batchId', 'transcripts'],
-            properties: {
-              suite: { type: 'string', maxLength: 64 },
-              batchId: BATCH_ID,
-              // Each transcript's fields are checked by the verification workers, so one bad
-              // transcript is rejected on its own and the rest of the batch still counts.
-              transcripts: { type: 'array', minItems: 1, maxItems: MAX_DEPOSIT_BATCH, items: { type: 'object' } },
-            },
-          },
-        },
-        preValidation: auth,
-      },
-      async (req) => {
-        const party = partyOf(req);
-        const b = req.body as { suite: string; batchId: string; transcripts: unknown[] };
-        service.checkSuite(b.suite);
-        return service.deposit(party, b.batchId, b.transcripts);
-      },
-    );
-
-    api.get('/v1/deposits/:batchId', { schema: { params: BATCH_PARAMS }, preValidation: auth }, async (req) =>
-      service.getDepositBatch(partyOf(req), (req.params as { batchId: string }).batchId),
-    );
-
-    api.get('/v1/double-spends', { schema: { querystring: PAGE_QUERY('after') }, preValidation: auth }, async (req) => {
-      const page = pageOf(req.query, 'after');
-      return service.listDoubleSpends(partyOf(req), page.cursor, page.limit);
-    });
-
-    api.post(
-      '/v1/merchants',
-      {
-        schema: {
-          body: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['merchantId'],
-            properties: {
-              merchantId: NAME,
-              name: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]*$' },
-              scopes: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 64 } },
-              feePerCoin: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
-            },
-          },
-        },
-        preValidation: auth,
-      },
-      async (req, reply) => {
-        operatorOnly(req, 'add merchants');
-        const b = req.body as { merchantId: string; name?: string; scopes?: string[]; feePerCoin?: number };
-        return reply.code(201).send(await service.addMerchant(b));
-      },
-    );
-
-    api.get('/v1/merchants/:merchantId', { schema: { params: MERCHANT_PARAMS }, preValidation: auth }, async (req) => {
-      const { merchantId } = req.params as { merchantId: string };
-      merchantOrOperator(req, merchantId);
-      return service.merchantView(merchantId);
-    });
-
-    api.get(
-      '/v1/merchants/:merchantId/statement',
-      { schema: { params: MERCHANT_PARAMS, querystring: PAGE_QUERY('before') }, preValidation: auth },
-      async (req) => {
-        const { merchantId } = req.params as { merchantId: string };
-        merchantOrOperator(req, merchantId);
-        const page = pageOf(req.query, 'before');
-        return service.merchantStatement(merchantId, page.cursor, page.limit);
-      },
-    );
+    api.addHook('preValidation', authenticateHook((token) => service.authenticate(token)));
+    api.addHook('preHandler', authorize);
+    const ctx: RouteContext = {
+      service,
+      ...(rl === undefined ? {} : { accountOpeningRateLimit: { max: rl.accountOpeningMax ?? Math.max(1, Math.floor(rl.max / 20)), timeWindow: rl.timeWindowMs } }),
+    };
+    for (const routes of [parameterRoutes, accountRoutes, withdrawalRoutes, depositRoutes, doubleSpendRoutes, merchantRoutes]) routes(api, ctx);
   });
 
   return app;

@@ -65,6 +65,8 @@ export type Party =
   | { kind: 'account'; credentialId: string; accountId: string }
   | { kind: 'merchant'; credentialId: string; merchantId: string; scopes: string[]; feePerCoin: number }
   | { kind: 'operator'; credentialId: string };
+/** The parties that deposit: an account holder (its own coins) or a merchant; operators never do. */
+export type DepositingParty = Exclude<Party, { kind: 'operator' }>;
 
 export interface BankServiceOptions {
   storage: BankStorage;
@@ -490,14 +492,11 @@ export class BankService {
 
   // --------------------------------------------------------------------------------- deposits
 
-  private depositorOf(party: Party): { depositor: string; scopes: string[]; feePerCoin: number; creditAccount: string } {
+  private depositorOf(party: DepositingParty): { depositor: string; scopes: string[]; feePerCoin: number; creditAccount: string } {
     if (party.kind === 'account') {
       return { depositor: accountDepositorId(party.accountId), scopes: [], feePerCoin: 0, creditAccount: holderAccount(party.accountId) };
     }
-    if (party.kind === 'merchant') {
-      return { depositor: party.merchantId, scopes: party.scopes, feePerCoin: party.feePerCoin, creditAccount: merchantAccount(party.merchantId) };
-    }
-    throw new EcashError('forbidden', 'operators do not deposit; use a merchant or account credential');
+    return { depositor: party.merchantId, scopes: party.scopes, feePerCoin: party.feePerCoin, creditAccount: merchantAccount(party.merchantId) };
   }
 
   private batchToJson(r: DepositBatchRecord): DepositBatchJson {
@@ -508,7 +507,7 @@ export class BankService {
    * Deposits a batch of wire transcripts (JSON objects, parsed by the workers) for `party`,
    * idempotent by batch id. One result per transcript, in order.
    */
-  async deposit(party: Party, batchId: string, transcripts: readonly unknown[]): Promise<DepositBatchJson> {
+  async deposit(party: DepositingParty, batchId: string, transcripts: readonly unknown[]): Promise<DepositBatchJson> {
     const d = this.depositorOf(party);
     if (transcripts.length === 0 || transcripts.length > MAX_DEPOSIT_BATCH) {
       throw new EcashError('bad-batch', `a deposit batch holds 1 to ${MAX_DEPOSIT_BATCH} transcripts`);
@@ -563,7 +562,7 @@ export class BankService {
     return this.batchToJson(record);
   }
 
-  async getDepositBatch(party: Party, batchId: string): Promise<DepositBatchJson> {
+  async getDepositBatch(party: DepositingParty, batchId: string): Promise<DepositBatchJson> {
     const d = this.depositorOf(party);
     const record = await this.storage.getDepositBatch(d.depositor, batchId);
     if (record === undefined) throw new EcashError('batch-not-found', `no deposit batch ${batchId} from this depositor`);

@@ -27,7 +27,7 @@ import { memoryKeyStore } from '../../host/bank/keyfile.js';
 import { BankService } from '../../host/bank/service.js';
 import { openStorage } from '../../host/bank/storage/index.js';
 import { bankKey, PAYMENT_TIME } from '../core/fixtures.js';
-import { adapters, newAccount, pay, testDb, type TestDb, withdrawCoin } from '../bank/helpers.js';
+import { adapters, depositorParty, newAccount, pay, testDb, type TestDb, withdrawCoin } from '../bank/helpers.js';
 
 const G = getGroup('ristretto255-sha512');
 const VALUE = 500;
@@ -75,7 +75,7 @@ describe.each(adapters())('a coin at the bank is its key, A and B, on $kind', ({
   }
 
   async function merchant(merchantId: string) {
-    return svc.authenticate((await svc.addMerchant({ merchantId })).credential);
+    return depositorParty(svc, (await svc.addMerchant({ merchantId })).credential);
   }
 
   it.skipIf(!available)('two coins of one A (same s, other x1, x2) are two coins: both credited, and the batch never fails', async () => {

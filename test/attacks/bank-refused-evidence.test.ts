@@ -20,7 +20,7 @@ import { memoryKeyStore } from '../../host/bank/keyfile.js';
 import { BankService } from '../../host/bank/service.js';
 import { openStorage } from '../../host/bank/storage/index.js';
 import { bankKey, DEPOSIT_UNTIL, PAYMENT_TIME, WITHDRAW_FROM } from '../core/fixtures.js';
-import { adapters, newAccount, pay, testDb, type TestDb, withdrawCoin } from '../bank/helpers.js';
+import { adapters, depositorParty, newAccount, pay, testDb, type TestDb, withdrawCoin } from '../bank/helpers.js';
 
 const G = getGroup('ristretto255-sha512');
 
@@ -54,7 +54,7 @@ describe.each(adapters())('a refused but valid payment is evidence, on $kind', (
     return { alice, coins };
   }
 
-  const merchant = async (merchantId: string, scopes: string[] = []) => svc.authenticate((await svc.addMerchant({ merchantId, scopes })).credential);
+  const merchant = async (merchantId: string, scopes: string[] = []) => depositorParty(svc, (await svc.addMerchant({ merchantId, scopes })).credential);
 
   /** The audit finds no problem, and the key's counts are these. */
   async function books(keyId: Uint8Array, counts: { issued: number; deposited: number; refused: number; outstanding: number; outstandingBalance: number }) {

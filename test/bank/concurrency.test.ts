@@ -10,7 +10,7 @@ import { memoryKeyStore } from '../../host/bank/keyfile.js';
 import { BankService } from '../../host/bank/service.js';
 import { openStorage } from '../../host/bank/storage/index.js';
 import { bankKey, PAYMENT_TIME } from '../core/fixtures.js';
-import { adapters, newAccount, pay, testDb, type TestDb, withdrawCoin } from './helpers.js';
+import { adapters, depositorParty, newAccount, pay, testDb, type TestDb, withdrawCoin } from './helpers.js';
 
 const G = getGroup('ristretto255-sha512');
 const PARALLEL = 8;
@@ -43,8 +43,8 @@ describe.each(adapters())('bank concurrency on $kind', ({ kind, available }) => 
     const alice = await newAccount(a, G, 'alice');
     await a.cashIn(alice.accountId, 'EUR', 500, 'cash');
     const coin = await withdrawCoin(b, G, alice.account, alice.accountId, key);
-    const shop1 = await a.authenticate((await a.addMerchant({ merchantId: 'shop-1' })).credential);
-    const shop2 = await b.authenticate((await b.addMerchant({ merchantId: 'shop-2' })).credential);
+    const shop1 = await depositorParty(a, (await a.addMerchant({ merchantId: 'shop-1' })).credential);
+    const shop2 = await depositorParty(b, (await b.addMerchant({ merchantId: 'shop-2' })).credential);
     const t1 = pay(G, alice.account, coin, 'shop-1');
     const t2 = pay(G, alice.account, coin, 'shop-2');
     // Each merchant deposits its payment several times at once, in different batches, through

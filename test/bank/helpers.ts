@@ -22,7 +22,7 @@ import {
   transcriptToJson,
   type TranscriptJson,
 } from '../../core/index.js';
-import type { BankService } from '../../host/bank/service.js';
+import type { BankService, DepositingParty } from '../../host/bank/service.js';
 import { type Account, openAccount, paymentContext, spend, type Withdrawn } from '../core/fixtures.js';
 import { postgresUrl, requireService } from '../helpers/env.js';
 
@@ -131,3 +131,10 @@ export function pay(group: Group, account: Account, coin: Pick<Withdrawn, 'coin'
 }
 
 export const hex = toHex;
+
+/** The party of a merchant's or an account holder's credential, as the deposit routes let it through. */
+export async function depositorParty(svc: BankService, credential: string): Promise<DepositingParty> {
+  const party = await svc.authenticate(credential);
+  if (party.kind === 'operator') throw new Error('an operator credential does not deposit');
+  return party;
+}

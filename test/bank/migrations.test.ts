@@ -20,7 +20,7 @@ import {
   verifyDoubleSpendProof,
 } from '../../core/index.js';
 import { memoryKeyStore } from '../../host/bank/keyfile.js';
-import { BankService, type Party } from '../../host/bank/service.js';
+import { BankService, type DepositingParty, type Party } from '../../host/bank/service.js';
 import { openStorage } from '../../host/bank/storage/index.js';
 import { POSTGRES_MIGRATIONS } from '../../host/bank/storage/postgres.js';
 import { SQLITE_MIGRATIONS } from '../../host/bank/storage/sqlite.js';
@@ -32,7 +32,7 @@ const rng = seededRandom('bank migrations');
 const key = bankKey(G, rng, 500);
 const alice = openAccount(G, 'alice', rng);
 const ALICE = 'a1'.repeat(12);
-const merchant = (merchantId: string): Party => ({ kind: 'merchant', credentialId: `c-${merchantId}`, merchantId, scopes: [], feePerCoin: 0 });
+const merchant = (merchantId: string): DepositingParty => ({ kind: 'merchant', credentialId: `c-${merchantId}`, merchantId, scopes: [], feePerCoin: 0 });
 const operator: Party = { kind: 'operator', credentialId: 'c-ops' };
 
 describe.each(adapters())('bank schema migrations on $kind', ({ kind, available }) => {

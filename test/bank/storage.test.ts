@@ -13,7 +13,7 @@ import { KeyFile, memoryKeyStore, type BankKeyStore } from '../../host/bank/keyf
 import { BankService } from '../../host/bank/service.js';
 import { type BankStorage, openStorage } from '../../host/bank/storage/index.js';
 import { bankKey, DEPOSIT_UNTIL, PAYMENT_TIME, terms, WITHDRAW_UNTIL } from '../core/fixtures.js';
-import { adapters, hex, newAccount, pay, testDb, type TestDb, withdrawCoin } from './helpers.js';
+import { adapters, depositorParty, hex, newAccount, pay, testDb, type TestDb, withdrawCoin } from './helpers.js';
 
 const G = getGroup('ristretto255-sha512');
 const PASSPHRASE = 'correct horse battery staple';
@@ -190,8 +190,8 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     await svc.cashIn(alice.accountId, 'EUR', 1500, 'cash');
     const coins = [];
     for (let i = 0; i < 3; i++) coins.push(await withdrawCoin(svc, G, alice.account, alice.accountId, key));
-    const shop = await svc.authenticate((await svc.addMerchant({ merchantId: 'shop-1' })).credential);
-    const other = await svc.authenticate((await svc.addMerchant({ merchantId: 'shop-2' })).credential);
+    const shop = await depositorParty(svc, (await svc.addMerchant({ merchantId: 'shop-1' })).credential);
+    const other = await depositorParty(svc, (await svc.addMerchant({ merchantId: 'shop-2' })).credential);
     await expect(svc.addMerchant({ merchantId: 'shop-1' })).rejects.toMatchObject({ code: 'merchant-exists' });
 
     const t = coins.map((c) => pay(G, alice.account, c, 'shop-1'));
@@ -235,7 +235,7 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     // An account holder deposits its own coins under its depositor id; unknown keys are rejected.
     const foreign = bankKey(G, systemRandom, 500);
     const forged = pay(G, alice.account, { coin: { ...coins[0]!.coin, keyId: foreign.key.keyId }, secrets: coins[0]!.secrets }, `account:${alice.accountId}`);
-    const own = await svc.deposit(await svc.authenticate(alice.credential), 'own-1', [forged]);
+    const own = await svc.deposit(await depositorParty(svc, alice.credential), 'own-1', [forged]);
     expect(own.results[0]).toMatchObject({ outcome: 'rejected', code: 'unknown-key' });
     await expect(svc.deposit(shop, 'empty', [])).rejects.toMatchObject({ code: 'bad-batch' });
     const audit = await svc.audit();
@@ -250,7 +250,7 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     await svc.cashIn(alice.accountId, 'EUR', 400, 'cash');
     const c1 = await withdrawCoin(svc, G, alice.account, alice.accountId, key);
     const c2 = await withdrawCoin(svc, G, alice.account, alice.accountId, key);
-    const shop = await svc.authenticate((await svc.addMerchant({ merchantId: 'shop-fee', feePerCoin: 3 })).credential);
+    const shop = await depositorParty(svc, (await svc.addMerchant({ merchantId: 'shop-fee', feePerCoin: 3 })).credential);
     const b = await svc.deposit(shop, 'b', [pay(G, alice.account, c1, 'shop-fee'), pay(G, alice.account, c2, 'shop-fee')]);
     expect(b.credited).toEqual([{ currency: 'EUR', balance: 394 }]);
     expect(await st.balances('merchant:shop-fee')).toEqual([{ currency: 'EUR', balance: 394 }]);
@@ -319,10 +319,10 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     const e2 = await withdrawCoin(svc, G, alice.account, alice.accountId, k1);
     const u1 = await withdrawCoin(svc, G, alice.account, alice.accountId, k2);
     await withdrawCoin(svc, G, alice.account, alice.accountId, k2);
-    const shop = await svc.authenticate((await svc.addMerchant({ merchantId: 'shop', feePerCoin: 1 })).credential);
+    const shop = await depositorParty(svc, (await svc.addMerchant({ merchantId: 'shop', feePerCoin: 1 })).credential);
     await svc.deposit(shop, 'b1', [pay(G, alice.account, e1, 'shop'), pay(G, alice.account, u1, 'shop')]);
     await svc.deposit(shop, 'b2', [pay(G, alice.account, e1, 'shop'), pay(G, alice.account, e2, 'shop')]);
-    const own = await svc.authenticate(alice.credential);
+    const own = await depositorParty(svc, alice.credential);
     await svc.deposit(own, 'r1', [pay(G, alice.account, e2, `account:${alice.accountId}`)]);
 
     const ok = await svc.audit();
@@ -380,7 +380,7 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
       clock = WITHDRAW_UNTIL + 1;
       await expect(svc.startWithdrawal(alice.accountId, old.key.keyId)).rejects.toMatchObject({ code: 'key-not-withdrawable' });
       const newCoin = await withdrawCoin(svc, G, alice.account, alice.accountId, next);
-      const shop = await svc.authenticate((await svc.addMerchant({ merchantId: 'shop' })).credential);
+      const shop = await depositorParty(svc, (await svc.addMerchant({ merchantId: 'shop' })).credential);
       const b = await svc.deposit(shop, 'b', [pay(G, alice.account, oldCoin, 'shop'), pay(G, alice.account, newCoin, 'shop')]);
       expect(b.results.map((r) => r.outcome)).toEqual(['credited', 'credited']);
       clock = DEPOSIT_UNTIL + 1;

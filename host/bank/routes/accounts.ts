@@ -1,0 +1,69 @@
+/** Accounts: opening (anyone), reading and statements (the account or an operator), cash-in (an operator). */
+import { ACCESS } from '../access.js';
+import type { AccountOpeningJson } from '../../bank-client/index.js';
+import type { Routes } from './context.js';
+import { ACCOUNT_PARAMS, hexOf, NAME, PAGE_QUERY, pageOf, TEXT } from './schemas.js';
+
+export const accountRoutes: Routes = (api, { service, accountOpeningRateLimit }) => {
+  const group = service.group;
+  api.post(
+    '/v1/accounts',
+    {
+      // Its own, smaller allowance per client address (it has no credential to count by).
+      config: { access: ACCESS.anyone, ...(accountOpeningRateLimit === undefined ? {} : { rateLimit: accountOpeningRateLimit }) },
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['suite', 'holder', 'I', 'proof'],
+          properties: {
+            suite: { type: 'string', maxLength: 64 },
+            holder: NAME,
+            I: hexOf(group.elementLength),
+            proof: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['t', 's'],
+              properties: { t: hexOf(group.elementLength), s: hexOf(group.scalarLength) },
+            },
+          },
+        },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await service.openAccountJson(req.body as AccountOpeningJson)),
+  );
+
+  const read = { access: ACCESS.accountOrOperator };
+  api.get('/v1/accounts/:accountId', { config: read, schema: { params: ACCOUNT_PARAMS } }, async (req) =>
+    service.accountView((req.params as { accountId: string }).accountId),
+  );
+
+  api.get('/v1/accounts/:accountId/statement', { config: read, schema: { params: ACCOUNT_PARAMS, querystring: PAGE_QUERY('before') } }, async (req) => {
+    const page = pageOf(req.query, 'before');
+    return service.accountStatement((req.params as { accountId: string }).accountId, page.cursor, page.limit);
+  });
+
+  api.post(
+    '/v1/accounts/:accountId/credit',
+    {
+      config: { access: ACCESS.operator('credit accounts') },
+      schema: {
+        params: ACCOUNT_PARAMS,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['currency', 'amount', 'reference'],
+          properties: {
+            currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+            amount: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+            reference: TEXT(128),
+          },
+        },
+      },
+    },
+    async (req) => {
+      const b = req.body as { currency: string; amount: number; reference: string };
+      return service.cashIn((req.params as { accountId: string }).accountId, b.currency, b.amount, b.reference);
+    },
+  );
+};

@@ -1,0 +1,40 @@
+/** Merchants: added by an operator; read, with their statement, by themselves or an operator. */
+import { ACCESS } from '../access.js';
+import type { Routes } from './context.js';
+import { MERCHANT_PARAMS, NAME, PAGE_QUERY, pageOf, TEXT } from './schemas.js';
+
+export const merchantRoutes: Routes = (api, { service }) => {
+  api.post(
+    '/v1/merchants',
+    {
+      config: { access: ACCESS.operator('add merchants') },
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['merchantId'],
+          properties: {
+            merchantId: NAME,
+            name: TEXT(128),
+            scopes: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 64 } },
+            feePerCoin: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body as { merchantId: string; name?: string; scopes?: string[]; feePerCoin?: number };
+      return reply.code(201).send(await service.addMerchant(b));
+    },
+  );
+
+  const read = { access: ACCESS.merchantOrOperator };
+  api.get('/v1/merchants/:merchantId', { config: read, schema: { params: MERCHANT_PARAMS } }, async (req) =>
+    service.merchantView((req.params as { merchantId: string }).merchantId),
+  );
+
+  api.get('/v1/merchants/:merchantId/statement', { config: read, schema: { params: MERCHANT_PARAMS, querystring: PAGE_QUERY('before') } }, async (req) => {
+    const page = pageOf(req.query, 'before');
+    return service.merchantStatement((req.params as { merchantId: string }).merchantId, page.cursor, page.limit);
+  });
+};

@@ -1,0 +1,32 @@
+/**
+ * The JSON-schema pieces the bank's routes share, and the page query they read. Query integers
+ * arrive as strings (no coercion anywhere, so bodies stay strictly typed).
+ */
+import { EcashError } from '../../../core/index.js';
+import { PAGE_MAX } from '../service.js';
+
+const STATEMENT_DEFAULT_LIMIT = 50;
+
+export const hexOf = (bytes: number) => ({ type: 'string', pattern: `^[0-9a-f]{${bytes * 2}}$` }) as const;
+/** Holder names and merchant ids: the service checks the byte length and control characters. */
+export const NAME = { type: 'string', minLength: 1, maxLength: 64 } as const;
+/** Free text the bank stores and shows back (references, merchant names): no control characters. */
+export const TEXT = (maxLength: number) => ({ type: 'string', minLength: 1, maxLength, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }) as const;
+const HEX_ID = (n: number) => ({ type: 'string', pattern: `^[0-9a-f]{${n}}$` }) as const;
+export const BATCH_ID = { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$' } as const;
+const QUERY_INT = { type: 'string', pattern: '^[0-9]{1,15}$' } as const;
+export const PAGE_QUERY = (cursor: 'before' | 'after') =>
+  ({ type: 'object', additionalProperties: false, properties: { [cursor]: QUERY_INT, limit: QUERY_INT } }) as const;
+export const ACCOUNT_PARAMS = { type: 'object', required: ['accountId'], properties: { accountId: HEX_ID(24) } } as const;
+export const MERCHANT_PARAMS = { type: 'object', required: ['merchantId'], properties: { merchantId: NAME } } as const;
+export const SESSION_PARAMS = { type: 'object', required: ['sessionId'], properties: { sessionId: HEX_ID(32) } } as const;
+export const BATCH_PARAMS = { type: 'object', required: ['batchId'], properties: { batchId: BATCH_ID } } as const;
+
+/** A page's cursor (`before` or `after`, as PAGE_QUERY named it) and its size, from a request's query. */
+export function pageOf(query: unknown, cursor: 'before' | 'after'): { cursor: number | undefined; limit: number } {
+  const q = query as { limit?: string } & Partial<Record<typeof cursor, string>>;
+  const limit = q.limit === undefined ? STATEMENT_DEFAULT_LIMIT : Number(q.limit);
+  if (limit < 1 || limit > PAGE_MAX) throw new EcashError('bad-request', `querystring/limit must be 1 to ${PAGE_MAX}`);
+  const at = q[cursor];
+  return { cursor: at === undefined ? undefined : Number(at), limit };
+}
