@@ -25,6 +25,25 @@ export const outstandingAccount = (keyId: Uint8Array): string => `outstanding:${
 export const ACCOUNT_DEPOSITOR_PREFIX = 'account:';
 export const accountDepositorId = (accountId: string): string => `${ACCOUNT_DEPOSITOR_PREFIX}${accountId}`;
 
+/** A coin deposited: the key's liability settled, the depositor credited its value less the fee, the fee booked. */
+export const depositPostings = (keyId: Uint8Array, currency: string, value: number, creditAccount: string, fee: number): LedgerPosting[] => [
+  { account: outstandingAccount(keyId), currency, amount: -value },
+  { account: creditAccount, currency, amount: value - fee },
+  { account: FEES_ACCOUNT, currency, amount: fee },
+];
+
+/** An operator's cash-in: the bank's cash against the holder's account. */
+export const cashInPostings = (accountId: string, currency: string, amount: number): LedgerPosting[] => [
+  { account: CASH_ACCOUNT, currency, amount: -amount },
+  { account: holderAccount(accountId), currency, amount },
+];
+
+/** A coin withdrawn: the holder's account debited, the key's liability for e-cash out credited. */
+export const withdrawalPostings = (accountId: string, keyId: Uint8Array, currency: string, value: number): LedgerPosting[] => [
+  { account: holderAccount(accountId), currency, amount: -value },
+  { account: outstandingAccount(keyId), currency, amount: value },
+];
+
 /** The sum of postings per (account, currency), sorted by account: the lock order. */
 function mergePostings(postings: readonly LedgerPosting[]): LedgerPosting[] {
   const m = new Map<string, LedgerPosting>();

@@ -1,8 +1,10 @@
 /**
  * The bank's domain service: accounts, withdrawal sessions, deposits, double spends and the
  * books, over one BankStorage and the denomination secrets of a BankKeyStore. Protocol math is
- * core's; every rule that protects money is enforced inside a storage transaction. The HTTP layer
- * (http.ts) validates wire shapes and calls this; the CLI calls it directly for operator tasks.
+ * core's; every rule that protects money is decided here (and in deposit-booking.ts and
+ * ledger.ts), inside one storage transaction over the rows it reads and locks: the storage stores,
+ * the service decides. The HTTP layer (http.ts) validates wire shapes and who may call (access.ts)
+ * and calls this; the CLI calls it directly for operator tasks.
  */
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -10,7 +12,6 @@ import {
   BankWithdrawalSession,
   bytesEqual,
   canWithdraw,
-  classifyDeposit,
   decodeTranscript,
   type DenominationKey,
   type DenominationSecret,
@@ -45,9 +46,10 @@ import type {
 import { type AuditReport, auditBooks } from './audit.js';
 import { credentialIdOf, issueCredential, sha256Text, tokenMatches, unauthorized } from './credentials.js';
 import { decodeElementHex, decodeScalarHex } from '../bank-client/index.js';
-import { ACCOUNT_DEPOSITOR_PREFIX, accountDepositorId, holderAccount, merchantAccount } from './ledger.js';
+import { ACCOUNT_DEPOSITOR_PREFIX, accountDepositorId, cashInPostings, holderAccount, merchantAccount, withdrawalPostings } from './ledger.js';
 import type { BankKeyStore } from './keyfile.js';
-import type { BankStorage, CredentialRecord, DepositBatchRecord, DepositResult, KeyRecord, VerifiedDeposit } from './storage/index.js';
+import { bookDepositBatch, type ConflictKeys, type VerifiedDeposit } from './deposit-booking.js';
+import type { BankStorage, CredentialRecord, DepositBatchRecord, DepositResult, KeyRecord, SessionRecord } from './storage/index.js';
 import { CryptoPool } from './crypto-pool.js';
 
 export const DEFAULT_SESSION_TTL_MS = 120_000;
@@ -104,6 +106,9 @@ function checkName(value: string, what: string): void {
   }
 }
 
+const insufficientFunds = (currency: string, value: number) =>
+  new EcashError('insufficient-funds', `the account's ${currency} balance is below the coin's value ${value}; top it up first`);
+
 function resultToJson(r: DepositResult): DepositResultJson {
   switch (r.outcome) {
     case 'credited':
@@ -130,6 +135,8 @@ export class BankService {
   /** Authenticated credentials: their record (the secret's hash, never the token) for a short while. */
   private readonly credentials = new Map<string, { party: Party; record: CredentialRecord; until: number }>();
   private pool!: CryptoPool;
+  /** What the deposit booking needs to tell a replay from a double spend. */
+  private readonly conflictKeys: ConflictKeys;
   private sweeper: NodeJS.Timeout | undefined;
   /** Sessions opened before this moment are never answered by this process (see answerWithdrawal). */
   private readonly startedAt: number;
@@ -143,6 +150,7 @@ export class BankService {
     sessionTtlMs: number,
   ) {
     this.group = getGroup(suite);
+    this.conflictKeys = { group: this.group, keyOf: (keyNo) => this.keysByNo.get(keyNo)!.key };
     this.sessionTtlMs = sessionTtlMs;
     this.startedAt = now();
   }
@@ -309,7 +317,13 @@ export class BankService {
   /** Operator task: money in (cash or a transfer) credited to an account. */
   async cashIn(accountId: string, currency: string, amount: number, reference: string): Promise<{ entryId: number }> {
     if (!/^[A-Z]{3}$/.test(currency)) throw new EcashError('bad-currency', 'currency must be an ISO 4217 code such as EUR');
-    return { entryId: await this.storage.cashIn(accountId, currency, amount, reference, this.now()) };
+    if (!Number.isSafeInteger(amount) || amount <= 0) throw new EcashError('bad-amount', 'a cash-in amount must be a positive integer of minor units');
+    const now = this.now();
+    const entryId = await this.storage.transaction(async (tx) => {
+      if (!(await tx.accountExists(accountId))) throw new EcashError('account-not-found', `no account ${accountId}`);
+      return tx.post('cash-in', reference, cashInPostings(accountId, currency, amount), now);
+    });
+    return { entryId };
   }
 
   // --------------------------------------------------------------------------------- accounts
@@ -432,13 +446,24 @@ export class BankService {
     // rate limit. In a worker thread (about 0.8 ms with ristretto255: two exponentiations and two
     // encodings), which gets w but never x.
     const { a, b } = await this.pool.offer(account.encodedI, this.group.scalars.encode(entry.nonces!.w(session)));
-    await this.storage.openSession({ ...session, accountId, keyNo: entry.record.keyNo, a, b });
+    const { value, currency } = entry.record;
+    await this.storage.transaction(async (tx) => {
+      if ((await tx.balance(holderAccount(accountId), currency)) < value) throw insufficientFunds(currency, value);
+      const open = { ...session, accountId, keyNo: entry.record.keyNo, a, b };
+      if (await tx.insertOpenSession(open)) return;
+      // The account has an open session: if it is stale, expire it and open this one.
+      if (!(await tx.expireStaleSession(accountId, session.createdAt)) || !(await tx.insertOpenSession(open))) {
+        throw new EcashError('session-open', 'this account already has an open withdrawal session; answer or cancel it, or wait until it expires');
+      }
+    });
     return { sessionId: session.sessionId, keyId: entry.json.keyId, z: this.zFor(account, entry), a: toHex(a), b: toHex(b), expiresAt: session.expiresAt };
   }
 
   /**
    * Step 3: r = c·x + w, once, with the debit in the same transaction. The same c again returns
-   * the same r (a lost answer); see BankStorage.answerSession for the errors.
+   * the same r (a lost answer); another c fails with `session-answered`, and `session-expired`,
+   * `session-cancelled`, `session-not-found` (also another account's session) and
+   * `insufficient-funds` (the balance is read again, locked, in the answer's transaction).
    *
    * w follows from the session's key, id and times, so the database alone cannot stop a second
    * answer on one w (which reveals x = (r − r')/(c − c')) once it has lost the first: a backup
@@ -449,30 +474,50 @@ export class BankService {
    */
   async answerWithdrawal(accountId: string, sessionId: string, c: bigint): Promise<bigint> {
     const F = this.group.scalars;
+    const encodedC = F.encode(c);
     const now = this.now();
-    const r = await this.storage.answerSession({
-      sessionId,
-      accountId,
-      c: F.encode(c),
-      now,
-      answer: (session) => {
-        const entry = this.keysByNo.get(session.keyNo);
-        if (entry?.secret === undefined || entry.nonces === undefined) {
-          throw new EcashError('key-not-withdrawable', "the session's key is no longer in the key file");
-        }
-        if (session.createdAt < this.startedAt) {
-          throw new EcashError('session-expired', 'this withdrawal session was opened before the bank last started; start a new one');
-        }
-        if ((this.answered.get(sessionId)?.c ?? c) !== c) {
-          throw new EcashError('session-answered', 'this withdrawal session has already answered another challenge; start a new session for another coin');
-        }
-        const w = entry.nonces.w({ sessionId, createdAt: session.createdAt, expiresAt: session.expiresAt });
-        const answer = BankWithdrawalSession.restore(this.group, entry.secret, { w }).answer(c);
-        this.rememberAnswer(sessionId, c, session.expiresAt, now);
-        return F.encode(answer);
-      },
+    // Expiry is committed before the error is raised, so the outcome is returned, not thrown.
+    const outcome = await this.storage.transaction(async (tx): Promise<{ r: Uint8Array } | { error: EcashError }> => {
+      const s = await tx.lockSession(sessionId);
+      if (s === undefined || s.accountId !== accountId) {
+        return { error: new EcashError('session-not-found', 'no withdrawal session with this id for this account') };
+      }
+      if (s.state === 'answered') {
+        if (s.c !== null && s.r !== null && bytesEqual(s.c, encodedC)) return { r: s.r };
+        return { error: new EcashError('session-answered', 'this withdrawal session has already answered another challenge; start a new session for another coin') };
+      }
+      if (s.state === 'cancelled') return { error: new EcashError('session-cancelled', 'this withdrawal session was cancelled; start a new one') };
+      if (s.state === 'expired' || s.expiresAt <= now) {
+        await tx.expireSession(sessionId);
+        return { error: new EcashError('session-expired', 'this withdrawal session expired before it was answered; start a new one') };
+      }
+      const holder = holderAccount(accountId);
+      if ((await tx.balance(holder, s.currency, true)) < s.value) return { error: insufficientFunds(s.currency, s.value) };
+      const r = F.encode(this.answer(s, c, now));
+      if (!(await tx.answerSession(sessionId, encodedC, r, now))) throw new EcashError('session-answered', 'this withdrawal session has already answered');
+      await tx.post('withdrawal', `withdrawal:${sessionId}`, withdrawalPostings(accountId, s.keyId, s.currency, s.value), now);
+      return { r };
     });
-    return F.decode(r, 'r');
+    if ('error' in outcome) throw outcome.error;
+    return F.decode(outcome.r, 'r');
+  }
+
+  /** r = c·x + w for an open, unexpired, funded session, with w derived again (never stored). */
+  private answer(session: SessionRecord, c: bigint, now: number): bigint {
+    const entry = this.keysByNo.get(session.keyNo);
+    if (entry?.secret === undefined || entry.nonces === undefined) {
+      throw new EcashError('key-not-withdrawable', "the session's key is no longer in the key file");
+    }
+    if (session.createdAt < this.startedAt) {
+      throw new EcashError('session-expired', 'this withdrawal session was opened before the bank last started; start a new one');
+    }
+    if ((this.answered.get(session.sessionId)?.c ?? c) !== c) {
+      throw new EcashError('session-answered', 'this withdrawal session has already answered another challenge; start a new session for another coin');
+    }
+    const w = entry.nonces.w({ sessionId: session.sessionId, createdAt: session.createdAt, expiresAt: session.expiresAt });
+    const r = BankWithdrawalSession.restore(this.group, entry.secret, { w }).answer(c);
+    this.rememberAnswer(session.sessionId, c, session.expiresAt, now);
+    return r;
   }
 
   /** Keeps a session's challenge until the session expires; forgets those that have. */
@@ -542,23 +587,8 @@ export class BankService {
         ...(c.refusal === undefined ? {} : { refusal: c.refusal }),
       });
     });
-    const record = await this.storage.depositBatch({
-      depositor: d.depositor,
-      batchId,
-      requestHash,
-      prechecked,
-      verified,
-      creditAccount: d.creditAccount,
-      feePerCoin: d.feePerCoin,
-      now,
-      classify: (incoming, first) => {
-        const t2 = decodeTranscript(this.group, incoming.transcript);
-        const t1 = decodeTranscript(this.group, first);
-        if (classifyDeposit(this.group, t2, t1) === 'replay') return { kind: 'replay' };
-        const proof = makeDoubleSpendProof(this.group, this.keysByNo.get(incoming.keyNo)!.key, t1, t2);
-        return { kind: 'double-spend', u1: this.group.scalars.encode(proof.u1), I: this.group.encode(proof.I) };
-      },
-    });
+    const batch = { depositor: d.depositor, batchId, requestHash, prechecked, verified, creditAccount: d.creditAccount, feePerCoin: d.feePerCoin, now };
+    const record = await this.storage.transaction((tx) => bookDepositBatch(tx, batch, this.conflictKeys));
     return this.batchToJson(record);
   }
 

@@ -8,8 +8,9 @@
  *
  * Defences: the bank keeps at most one open session per account (host/bank/storage: the partial
  * unique index `one_open_session_per_account` and the `ON CONFLICT … DO NOTHING` insert of
- * `openSession`), so a second start is `409 session-open`, also when the requests race; a session
- * answers once (`answerSession` marks it answered and debits in one transaction; another c is
+ * BankTransaction `insertOpenSession`), so a second start is `409
+ * session-open`, also when the requests race; a session answers once (the service's
+ * `answerWithdrawal` locks it, marks it answered and debits in one transaction; another c is
  * `409 session-answered`, the same c gets the same r). These passed on main's code, the defence
  * existing; checked by taking out the one-open-session rule (the unique index and the
  * `ON CONFLICT` clause): the HTTP tests then failed (every concurrent start opened a session). The

@@ -7,8 +7,8 @@
  * Defence: at deposit the bank finds A already spent with another challenge d, recovers
  * u1 = (r1 − r1')/(r2 − r2'), names the account whose I = g1^u1 and keeps both transcripts as a
  * proof anyone can check with the public key alone (core/double-spend.ts; host/bank/service.ts
- * `deposit`, storage `depositBatch`). The second shop's settlement reports the double spend. These
- * passed on main's code, the defence existing; checked by making the storage answer every second
+ * `deposit`, host/bank/deposit-booking.ts `bookDepositBatch`). The second shop's settlement reports the double spend. These
+ * passed on main's code, the defence existing; checked by making the booking answer every second
  * deposit of a spent coin as a replay: the end-to-end tests then failed. The firmware-level test
  * is moved from test/firmware/malicious.test.ts; the end-to-end one is new (cards in the virtual
  * reader, POS terminals, the bank over HTTP on SQLite and on PostgreSQL).

@@ -6,9 +6,9 @@
  * Defences: deposits are idempotent by (depositor, batch id): the same batch again gets the
  * stored answer and books nothing (host/bank/service.ts `deposit`, storage `deposit_batches`);
  * the spent-coin record keyed by A classifies the same d again as a `replay`, credited once
- * (storage `depositBatch` with core's `classifyDeposit`). These passed on main's code, the defence
- * existing; checked by taking out the stored-answer lookup (in the service's `deposit` and the
- * storage's `depositBatch` both): the first test then failed (the second answer said `replay`
+ * (host/bank/deposit-booking.ts `bookDepositBatch` with core's `classifyDeposit`). These passed on
+ * main's code, the defence existing; checked by taking out the stored-answer lookup (in the
+ * service's `deposit` and in `bookDepositBatch` both): the first test then failed (the second answer said `replay`
  * instead of repeating the first); the replay classification keeps the money safe even then,
  * which is why there are two tests.
  */

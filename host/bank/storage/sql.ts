@@ -1,5 +1,5 @@
 /**
- * What an SQL database must offer the bank's store. The domain transactions are written once
+ * What an SQL database must offer the bank's store. The store's statements are written once
  * (sql-store.ts) in SQL both SQLite and PostgreSQL accept; a driver adds the connection, the
  * transaction discipline, the schema and the few statements that differ.
  */

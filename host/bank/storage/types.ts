@@ -1,9 +1,11 @@
 /**
- * The bank's one storage interface. Each method is one database transaction with a meaning in the
- * domain (open a withdrawal session, answer it and debit, deposit a batch and credit), so that
- * every rule that protects money holds inside the database: one open session per account, a
- * session answers once, a coin is credited once. Two adapters implement it: SQLite (embedded
- * default) and PostgreSQL; the same test suite runs on both.
+ * The bank's one storage interface: it stores, and the service decides. Reads and single writes
+ * are methods of BankStorage; the steps that move money (open a withdrawal session, answer it and
+ * debit, deposit a batch and credit) are the service's, each run as one `transaction` over the
+ * rows a BankTransaction reads and locks, so that every rule that protects money holds inside one
+ * database transaction: one open session per account (a unique index), a session answers once,
+ * a coin is credited once (its primary key). Two adapters implement it: SQLite (embedded default)
+ * and PostgreSQL; the same test suite runs on both.
  *
  * The ledger is double-entry with credit-positive amounts: every entry's postings sum to zero per
  * currency; a holder's or merchant's balance is what the bank owes them (positive), the bank's
@@ -70,18 +72,20 @@ export interface NewSession {
   expiresAt: number;
 }
 
-export interface AnswerRequest {
+/** A withdrawal session as the answer finds it (locked), with its key's denomination. */
+export interface SessionRecord {
   sessionId: string;
   accountId: string;
-  /** The card's challenge, encoded. */
-  c: Uint8Array;
-  now: number;
-  /**
-   * Computes r = c·x + w inside the transaction, for an open, unexpired session of the account
-   * with the funds: the caller derives w from the session's key, id and times, and may refuse
-   * (throw) to answer it. The transaction is then rolled back and the error thrown.
-   */
-  answer: (session: { keyNo: number; createdAt: number; expiresAt: number }) => Uint8Array;
+  keyNo: number;
+  state: SessionState;
+  /** The challenge answered and the answer, once answered. */
+  c: Uint8Array | null;
+  r: Uint8Array | null;
+  createdAt: number;
+  expiresAt: number;
+  keyId: Uint8Array;
+  value: number;
+  currency: string;
 }
 
 export interface LedgerPosting {
@@ -103,58 +107,30 @@ export interface Balance {
   balance: number;
 }
 
-/** One verified transcript ready to be stored, with what the bank derived from it. */
-export interface VerifiedDeposit {
-  index: number;
-  keyNo: number;
-  keyId: Uint8Array;
-  value: number;
-  currency: string;
-  /**
-   * The coin id (core's `transcriptCoinId`: its key, A and B hashed), the spent-coin key: a coin
-   * at the bank is (key, A, B), so two coins with one A and different B are two coins.
-   */
-  coin: Uint8Array;
-  /** The whole transcript in core's binary encoding. */
-  transcript: Uint8Array;
-  /**
-   * Set for a payment the bank refuses only for the depositor's scope or the key's deposit
-   * window: it verifies, so it spends the coin. Stored as the coin's spending, not credited; the
-   * same payment again is refused the same way (or credited, if the bank now takes it); another
-   * payment of the coin is a double spend.
-   */
-  refusal?: { code: string; message: string };
-}
-
 export type DepositResult =
   | { outcome: 'credited' }
   | { outcome: 'replay' }
   | { outcome: 'double-spend'; doubleSpendId: number; accountId: string | null }
   | { outcome: 'rejected'; code: string; message: string };
 
-/**
- * How an incoming transcript for an already spent coin relates to the coin's first transcript (the
- * one credited, or recorded when refused): the same challenge d (a replay), or another one (a
- * double spend, u1 and I derived).
- * If it throws, the storage rejects that transcript alone (`conflict-unresolved`) and the rest of
- * the batch is booked: one transcript never fails a batch.
- */
-export type ConflictClass = { kind: 'replay' } | { kind: 'double-spend'; u1: Uint8Array; I: Uint8Array };
-export type ConflictClassifier = (incoming: VerifiedDeposit, first: Uint8Array) => ConflictClass;
+/** A coin's first spending (credited, or recorded when refused), as a later transcript of it finds it. */
+export interface SpentCoin {
+  transcript: Uint8Array;
+  credited: boolean;
+}
 
-export interface DepositBatchRequest {
+/** A later, different transcript of a spent coin, recorded with what identifies its spender. */
+export interface NewDoubleSpend {
+  keyNo: number;
+  coin: Uint8Array;
+  transcript: Uint8Array;
+  u1: Uint8Array;
+  I: Uint8Array;
+  /** The account I belongs to, if the bank has one. */
+  accountId: string | null;
   depositor: string;
   batchId: string;
-  /** SHA-256 of the request's transcripts: the same batch id with other contents is refused. */
-  requestHash: Uint8Array;
-  /** Every transcript's result so far: rejected ones are final, the others are `undefined`. */
-  prechecked: (DepositResult | undefined)[];
-  verified: VerifiedDeposit[];
-  /** The ledger account credited (`merchant:<id>` or `holder:<id>`) and its per-coin fee. */
-  creditAccount: string;
-  feePerCoin: number;
-  classify: ConflictClassifier;
-  now: number;
+  createdAt: number;
 }
 
 export interface DepositBatchRecord {
@@ -240,23 +216,9 @@ export interface BankStorage {
   /** Revokes a credential for good (a revoked one keeps its first revocation time); undefined if there is none. */
   revokeCredential(credentialId: string, now: number): Promise<CredentialRecord | undefined>;
 
-  /** Operator cash-in: `holder:<id>` is credited against `cash`. Returns the entry id. */
-  cashIn(accountId: string, currency: string, amount: number, reference: string, now: number): Promise<number>;
   balances(account: string): Promise<Balance[]>;
   statement(query: StatementQuery): Promise<LedgerEntry[]>;
 
-  /**
-   * Opens a session, in one transaction: fails with `insufficient-funds` if the account's balance
-   * is below the key's value, and with `session-open` if the account still has an unexpired open
-   * session (a stale one is expired first).
-   */
-  openSession(session: NewSession): Promise<void>;
-  /**
-   * Answers once: marks the session answered, stores c and r, debits the account and books the
-   * withdrawal, all in one transaction. The same c again returns the stored r; another c fails
-   * with `session-answered`; `session-expired`, `session-not-found`, `insufficient-funds`.
-   */
-  answerSession(request: AnswerRequest): Promise<Uint8Array>;
   /** Ends an unanswered session. False if there was no open session of this account. */
   cancelSession(sessionId: string, accountId: string, now: number): Promise<boolean>;
   /** Closes every open session past its expiry. Returns how many were closed. */
@@ -264,12 +226,63 @@ export interface BankStorage {
 
   /** The stored result of a batch, if this depositor has deposited one with this id. */
   getDepositBatch(depositor: string, batchId: string): Promise<(DepositBatchRecord & { requestHash: Uint8Array }) | undefined>;
-  /** Deposits a batch in one transaction (see DepositBatchRequest); idempotent by batch id. */
-  depositBatch(request: DepositBatchRequest): Promise<DepositBatchRecord>;
+
+  /**
+   * Runs `fn` as one read-write transaction: all of its writes or none (a throw rolls it back and
+   * is thrown again). The service's steps that move money run here, over the rows BankTransaction
+   * reads and locks; `fn` may run more than once (PostgreSQL retries a deadlock), so it keeps its
+   * effects to the transaction.
+   */
+  transaction<T>(fn: (tx: BankTransaction) => Promise<T>): Promise<T>;
 
   listDoubleSpends(query: { depositor?: string; after?: number; limit: number }): Promise<DoubleSpendRecord[]>;
 
   audit(): Promise<AuditFacts>;
   /** Bytes the database occupies now (tables and indexes), for the storage benchmark. */
   sizeBytes(): Promise<number>;
+}
+
+/**
+ * What one transaction of the service may read and write. Locks are taken in the order the
+ * service asks for them: sessions before balances, spent coins in the order of their coin ids,
+ * balances in the order of their account names (ledger.ts sorts an entry's postings), so that
+ * concurrent transactions on PostgreSQL never wait on each other in a cycle. On SQLite a writer
+ * holds the whole database, and a lock is a no-op.
+ */
+export interface BankTransaction {
+  accountExists(accountId: string): Promise<boolean>;
+  /** The account whose card identity is I, if one is registered. */
+  accountWithI(I: Uint8Array): Promise<string | undefined>;
+  /** A ledger account's balance in a currency (0 without one); `lock`: held until commit. */
+  balance(account: string, currency: string, lock?: boolean): Promise<number>;
+  /** Books a balanced entry (ledger.ts); returns its id. */
+  post(kind: LedgerEntry['kind'], reference: string, postings: readonly LedgerPosting[], now: number): Promise<number>;
+
+  /** Inserts an open session; false if the account already has one open (nothing inserted). */
+  insertOpenSession(session: NewSession): Promise<boolean>;
+  /** Expires the account's open session if it is past its expiry at `now`; false if there was none such. */
+  expireStaleSession(accountId: string, now: number): Promise<boolean>;
+  /** The session with its key's denomination, locked until commit. */
+  lockSession(sessionId: string): Promise<SessionRecord | undefined>;
+  /** Marks an open session expired. */
+  expireSession(sessionId: string): Promise<void>;
+  /** Marks an open session answered with c and r; false if it was not open. */
+  answerSession(sessionId: string, c: Uint8Array, r: Uint8Array, now: number): Promise<boolean>;
+
+  /**
+   * Claims a batch id for a depositor (its results are saved at the end): false if it exists, then
+   * after waiting for a concurrent claim of the same id to commit or roll back.
+   */
+  claimBatch(depositor: string, batchId: string, requestHash: Uint8Array, now: number): Promise<boolean>;
+  readBatch(depositor: string, batchId: string): Promise<(DepositBatchRecord & { requestHash: Uint8Array }) | undefined>;
+  saveBatchResults(depositor: string, batchId: string, results: readonly DepositResult[], credited: readonly Balance[]): Promise<void>;
+  /** Records coins not yet spent, in the order given (coin ids ascending); per row, whether it was new. */
+  insertSpentCoins(rows: readonly { coin: Uint8Array; keyNo: number; credited: boolean; transcript: Uint8Array }[]): Promise<boolean[]>;
+  /** A spent coin's first spending, locked until commit: it serialises the settling of the coin's conflicts. */
+  lockSpentCoin(coin: Uint8Array): Promise<SpentCoin | undefined>;
+  /** Marks a spent coin's recorded (refused) spending credited. */
+  creditSpentCoin(coin: Uint8Array): Promise<void>;
+  /** The double spends recorded for a coin, oldest first. */
+  doubleSpendsOf(coin: Uint8Array): Promise<{ doubleSpendId: number; transcript: Uint8Array; accountId: string | null }[]>;
+  recordDoubleSpend(record: NewDoubleSpend): Promise<number>;
 }
