@@ -2,7 +2,7 @@
 import { ACCESS } from '../access.js';
 import type { AccountOpeningJson } from '../../bank-client/index.js';
 import type { Routes } from './context.js';
-import { ACCOUNT_PARAMS, hexOf, NAME, PAGE_QUERY, pageOf, TEXT } from './schemas.js';
+import { ACCOUNT_PARAMS, hexOf, NAME, partyRecordRoutes, TEXT } from './schemas.js';
 
 export const accountRoutes: Routes = (api, { service, accountOpeningRateLimit }) => {
   const group = service.group;
@@ -33,15 +33,8 @@ export const accountRoutes: Routes = (api, { service, accountOpeningRateLimit })
     async (req, reply) => reply.code(201).send(await service.openAccountJson(req.body as AccountOpeningJson)),
   );
 
-  const read = { access: ACCESS.accountOrOperator };
-  api.get('/v1/accounts/:accountId', { config: read, schema: { params: ACCOUNT_PARAMS } }, async (req) =>
-    service.accountView((req.params as { accountId: string }).accountId),
-  );
-
-  api.get('/v1/accounts/:accountId/statement', { config: read, schema: { params: ACCOUNT_PARAMS, querystring: PAGE_QUERY('before') } }, async (req) => {
-    const page = pageOf(req.query, 'before');
-    return service.accountStatement((req.params as { accountId: string }).accountId, page.cursor, page.limit);
-  });
+  const reads = { view: (id: string) => service.accountView(id), statement: service.accountStatement.bind(service) };
+  partyRecordRoutes(api, '/v1/accounts/:accountId', ACCOUNT_PARAMS, ACCESS.accountOrOperator, reads);
 
   api.post(
     '/v1/accounts/:accountId/credit',

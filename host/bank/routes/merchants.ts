@@ -1,7 +1,7 @@
 /** Merchants: added by an operator; read, with their statement, by themselves or an operator. */
 import { ACCESS } from '../access.js';
 import type { Routes } from './context.js';
-import { MERCHANT_PARAMS, NAME, PAGE_QUERY, pageOf, TEXT } from './schemas.js';
+import { MERCHANT_PARAMS, NAME, partyRecordRoutes, TEXT } from './schemas.js';
 
 export const merchantRoutes: Routes = (api, { service }) => {
   api.post(
@@ -28,13 +28,6 @@ export const merchantRoutes: Routes = (api, { service }) => {
     },
   );
 
-  const read = { access: ACCESS.merchantOrOperator };
-  api.get('/v1/merchants/:merchantId', { config: read, schema: { params: MERCHANT_PARAMS } }, async (req) =>
-    service.merchantView((req.params as { merchantId: string }).merchantId),
-  );
-
-  api.get('/v1/merchants/:merchantId/statement', { config: read, schema: { params: MERCHANT_PARAMS, querystring: PAGE_QUERY('before') } }, async (req) => {
-    const page = pageOf(req.query, 'before');
-    return service.merchantStatement((req.params as { merchantId: string }).merchantId, page.cursor, page.limit);
-  });
+  const reads = { view: (id: string) => service.merchantView(id), statement: service.merchantStatement.bind(service) };
+  partyRecordRoutes(api, '/v1/merchants/:merchantId', MERCHANT_PARAMS, ACCESS.merchantOrOperator, reads);
 };

@@ -1,8 +1,12 @@
 /**
- * The JSON-schema pieces the bank's routes share, and the page query they read. Query integers
- * arrive as strings (no coercion anywhere, so bodies stay strictly typed).
+ * The JSON-schema pieces the bank's routes share, the page query they read, and the two reads an
+ * account and a merchant share. Query integers arrive as strings (no coercion anywhere, so bodies
+ * stay strictly typed).
  */
+import type { FastifyInstance } from 'fastify';
 import { EcashError } from '../../../core/index.js';
+import type { Access } from '../access.js';
+import type { StatementJson } from '../../bank-client/index.js';
 import { PAGE_MAX } from '../service.js';
 
 const STATEMENT_DEFAULT_LIMIT = 50;
@@ -29,4 +33,25 @@ export function pageOf(query: unknown, cursor: 'before' | 'after'): { cursor: nu
   if (limit < 1 || limit > PAGE_MAX) throw new EcashError('bad-request', `querystring/limit must be 1 to ${PAGE_MAX}`);
   const at = q[cursor];
   return { cursor: at === undefined ? undefined : Number(at), limit };
+}
+
+/**
+ * GET `path` (an account's or a merchant's record) and GET `path`/statement (its ledger, a page
+ * at a time, newest first), for the parties `access` lets read it; the last path parameter is the
+ * party's id.
+ */
+export function partyRecordRoutes(
+  api: FastifyInstance,
+  path: string,
+  params: typeof ACCOUNT_PARAMS | typeof MERCHANT_PARAMS,
+  access: Access,
+  reads: { view: (id: string) => Promise<unknown>; statement: (id: string, before: number | undefined, limit: number) => Promise<StatementJson> },
+): void {
+  const config = { access };
+  const idOf = (p: unknown) => (p as Record<string, string>)[params.required[0]]!;
+  api.get(path, { config, schema: { params } }, async (req) => reads.view(idOf(req.params)));
+  api.get(`${path}/statement`, { config, schema: { params, querystring: PAGE_QUERY('before') } }, async (req) => {
+    const page = pageOf(req.query, 'before');
+    return reads.statement(idOf(req.params), page.cursor, page.limit);
+  });
 }
