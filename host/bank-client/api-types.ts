@@ -136,3 +136,32 @@ export interface DoubleSpendListJson {
 export interface ErrorJson {
   error: { code: string; message: string };
 }
+
+/** GET /v1/accounts and /v1/merchants (operator): a page in id order; `next` is the `after` of the next page. */
+export interface AccountListJson {
+  accounts: AccountJson[];
+  next?: string;
+}
+
+export interface MerchantListJson {
+  merchants: MerchantJson[];
+  next?: string;
+}
+
+/** GET /v1/audit (operator): the books' verdict, as `ecash bank audit` prints it. */
+export interface AuditJson {
+  ok: boolean;
+  problems: string[];
+  totals: BalanceJson[];
+  keys: {
+    keyId: string;
+    value: number;
+    currency: string;
+    issued: number;
+    deposited: number;
+    refused: number;
+    outstanding: number;
+    outstandingBalance: number;
+    ok: boolean;
+  }[];
+}

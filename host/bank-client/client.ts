@@ -22,6 +22,9 @@ import type {
   StatementJson,
   WithdrawalAnswerJson,
   WithdrawalStartJson,
+  AccountListJson,
+  AuditJson,
+  MerchantListJson,
 } from './api-types.js';
 
 export const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
@@ -58,9 +61,9 @@ export interface PageOptions {
   limit?: number;
 }
 
-function query(params: Record<string, number | undefined>): string {
+function query(params: Record<string, number | string | undefined>): string {
   const parts = Object.entries(params)
-    .filter((e): e is [string, number] => e[1] !== undefined)
+    .filter((e): e is [string, number | string] => e[1] !== undefined)
     .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
   return parts.length === 0 ? '' : `?${parts.join('&')}`;
 }
@@ -199,6 +202,21 @@ export class BankClient {
   /** Operator: a merchant and its credential (shown once). */
   addMerchant(body: { merchantId: string; name?: string; scopes?: string[]; feePerCoin?: number }): Promise<{ merchantId: string; credential: string }> {
     return this.request('POST', '/v1/merchants', body);
+  }
+
+  /** Operator: accounts with their balances, a page at a time in id order. */
+  accounts(page: PageOptions & { after?: string } = {}): Promise<AccountListJson> {
+    return this.request('GET', `/v1/accounts${query({ after: page.after, limit: page.limit })}`);
+  }
+
+  /** Operator: merchants with their balances, a page at a time in id order. */
+  merchants(page: PageOptions & { after?: string } = {}): Promise<MerchantListJson> {
+    return this.request('GET', `/v1/merchants${query({ after: page.after, limit: page.limit })}`);
+  }
+
+  /** Operator: the books' verdict. */
+  audit(): Promise<AuditJson> {
+    return this.request('GET', '/v1/audit');
   }
 
   merchant(merchantId: string): Promise<MerchantJson> {

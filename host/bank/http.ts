@@ -12,6 +12,7 @@ import { EcashError, isEcashError } from '../../core/index.js';
 import type { ErrorJson } from '../bank-client/index.js';
 import { authenticateHook, authorize, partyOfRequest } from './access.js';
 import { accountRoutes } from './routes/accounts.js';
+import { auditRoutes } from './routes/audit.js';
 import type { RouteContext } from './routes/context.js';
 import { depositRoutes } from './routes/deposits.js';
 import { doubleSpendRoutes } from './routes/double-spends.js';
@@ -201,7 +202,7 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
       service,
       ...(rl === undefined ? {} : { accountOpeningRateLimit: { max: rl.accountOpeningMax ?? Math.max(1, Math.floor(rl.max / 20)), timeWindow: rl.timeWindowMs } }),
     };
-    for (const routes of [parameterRoutes, accountRoutes, withdrawalRoutes, depositRoutes, doubleSpendRoutes, merchantRoutes]) routes(api, ctx);
+    for (const routes of [parameterRoutes, accountRoutes, withdrawalRoutes, depositRoutes, doubleSpendRoutes, merchantRoutes, auditRoutes]) routes(api, ctx);
   });
 
   return app;

@@ -39,6 +39,8 @@ import type {
   DoubleSpendListJson,
   HealthJson,
   MerchantJson,
+  MerchantListJson,
+  AccountListJson,
   ParametersJson,
   StatementJson,
   WithdrawalStartJson,
@@ -49,7 +51,7 @@ import { decodeElementHex, decodeScalarHex } from '../bank-client/index.js';
 import { ACCOUNT_DEPOSITOR_PREFIX, accountDepositorId, cashInPostings, holderAccount, merchantAccount, withdrawalPostings } from './ledger.js';
 import type { BankKeyStore } from './keyfile.js';
 import { bookDepositBatch, type ConflictKeys, type VerifiedDeposit } from './deposit-booking.js';
-import type { BankStorage, CredentialRecord, DepositBatchRecord, DepositResult, KeyRecord, SessionRecord } from './storage/index.js';
+import type { AccountRecord, BankStorage, CredentialRecord, DepositBatchRecord, DepositResult, KeyRecord, SessionRecord } from './storage/index.js';
 import { CryptoPool } from './crypto-pool.js';
 
 export const DEFAULT_SESSION_TTL_MS = 120_000;
@@ -390,13 +392,26 @@ export class BankService {
   async accountView(accountId: string): Promise<AccountJson> {
     const a = await this.storage.getAccount(accountId);
     if (a === undefined) throw new EcashError('account-not-found', `no account ${accountId}`);
-    return {
-      accountId,
-      holder: a.holder,
-      depositorId: accountDepositorId(accountId),
-      createdAt: a.createdAt,
-      balances: await this.storage.balances(holderAccount(accountId)),
-    };
+    return this.accountJson(a);
+  }
+
+  private async accountJson(a: AccountRecord): Promise<AccountJson> {
+    const { accountId, holder, createdAt } = a;
+    return { accountId, holder, depositorId: accountDepositorId(accountId), createdAt, balances: await this.storage.balances(holderAccount(accountId)) };
+  }
+
+  /** A page of accounts in id order, with their balances (the operator's console). */
+  async listAccounts(after: string | undefined, limit: number): Promise<AccountListJson> {
+    const records = await this.storage.listAccounts({ ...(after === undefined ? {} : { after }), limit });
+    const accounts = await Promise.all(records.map((a) => this.accountJson(a)));
+    return accounts.length === limit ? { accounts, next: accounts[accounts.length - 1]!.accountId } : { accounts };
+  }
+
+  /** A page of merchants in id order, with their balances. */
+  async listMerchants(after: string | undefined, limit: number): Promise<MerchantListJson> {
+    const records = await this.storage.listMerchants({ ...(after === undefined ? {} : { after }), limit });
+    const merchants = await Promise.all(records.map(async (m) => ({ ...m, balances: await this.storage.balances(merchantAccount(m.merchantId)) })));
+    return merchants.length === limit ? { merchants, next: merchants[merchants.length - 1]!.merchantId } : { merchants };
   }
 
   async merchantView(merchantId: string): Promise<MerchantJson> {

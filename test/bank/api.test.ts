@@ -237,6 +237,24 @@ describe.each(ADAPTERS)('bank HTTP API on $kind', ({ kind, available }) => {
       expect(r.json).toEqual({ error: { code: 'not-found', message: expect.any(String) } });
       expect((await bank.service.audit()).ok).toBe(true);
     });
+
+    it('lists accounts and merchants with their balances and gives the audit, to an operator only', async () => {
+      const accounts = await bank.operator.accounts();
+      expect(accounts.accounts.map((a) => a.holder)).toEqual(expect.arrayContaining(['alice', 'bob']));
+      expect(accounts.accounts.map((a) => a.accountId)).toEqual([...accounts.accounts.map((a) => a.accountId)].sort());
+      const first = await bank.operator.accounts({ limit: 1 });
+      expect(first.accounts).toHaveLength(1);
+      const rest = await bank.operator.accounts({ after: first.next!, limit: 100 });
+      expect([...first.accounts, ...rest.accounts].map((a) => a.accountId)).toEqual(accounts.accounts.map((a) => a.accountId));
+      const merchants = await bank.operator.merchants();
+      expect(merchants.merchants.find((m) => m.merchantId === 'shop-1')).toMatchObject({ name: 'Shop One', feePerCoin: 5 });
+      const audit = await bank.operator.audit();
+      expect(audit.ok).toBe(true);
+      expect(audit.keys.length).toBeGreaterThan(0);
+      for (const list of [() => alice.client.accounts(), () => shop1.merchants(), () => shop1.audit()]) await refused(list(), 'forbidden', 403);
+      await refused(bank.anon.audit(), 'unauthorized', 401);
+      await refused(bank.operator.accounts({ after: 'nothex' }), 'bad-request', 400);
+    });
   });
 });
 

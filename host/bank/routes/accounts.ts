@@ -1,11 +1,15 @@
-/** Accounts: opening (anyone), reading and statements (the account or an operator), cash-in (an operator). */
+/** Accounts: opening (anyone), reading and statements (the account or an operator), the list and cash-in (an operator). */
 import { ACCESS } from '../access.js';
 import type { AccountOpeningJson } from '../../bank-client/index.js';
 import type { Routes } from './context.js';
-import { ACCOUNT_PARAMS, hexOf, NAME, partyRecordRoutes, TEXT } from './schemas.js';
+import { ACCOUNT_ID, ACCOUNT_PARAMS, hexOf, ID_PAGE_QUERY, idPageOf, NAME, partyRecordRoutes, TEXT } from './schemas.js';
 
 export const accountRoutes: Routes = (api, { service, accountOpeningRateLimit }) => {
   const group = service.group;
+  api.get('/v1/accounts', { config: { access: ACCESS.operator('list accounts') }, schema: { querystring: ID_PAGE_QUERY(ACCOUNT_ID) } }, async (req) => {
+    const page = idPageOf(req.query);
+    return service.listAccounts(page.after, page.limit);
+  });
   api.post(
     '/v1/accounts',
     {

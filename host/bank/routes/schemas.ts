@@ -26,6 +26,16 @@ export const MERCHANT_PARAMS = { type: 'object', required: ['merchantId'], prope
 export const SESSION_PARAMS = { type: 'object', required: ['sessionId'], properties: { sessionId: HEX_ID(32) } } as const;
 export const BATCH_PARAMS = { type: 'object', required: ['batchId'], properties: { batchId: BATCH_ID } } as const;
 
+/** A page of a list in id order: `after` an id (of the form `id` allows) and its size. */
+export const ID_PAGE_QUERY = (id: object) => ({ type: 'object', additionalProperties: false, properties: { after: id, limit: QUERY_INT } }) as const;
+export const ACCOUNT_ID = HEX_ID(24);
+
+/** The `after` id and the size of an ID_PAGE_QUERY page. */
+export function idPageOf(query: unknown): { after: string | undefined; limit: number } {
+  const { limit } = pageOf({ limit: (query as { limit?: string }).limit }, 'after');
+  return { after: (query as { after?: string }).after, limit };
+}
+
 /** A page's cursor (`before` or `after`, as PAGE_QUERY named it) and its size, from a request's query. */
 export function pageOf(query: unknown, cursor: 'before' | 'after'): { cursor: number | undefined; limit: number } {
   const q = query as { limit?: string } & Partial<Record<typeof cursor, string>>;

@@ -230,6 +230,30 @@ class SqlBankTransaction implements BankTransaction {
   }
 }
 
+
+interface AccountRow {
+  account_id: string;
+  holder: string;
+  i: Uint8Array;
+  created_at: number;
+}
+const accountOf = (row: AccountRow): AccountRecord => ({ accountId: row.account_id, holder: row.holder, I: row.i, createdAt: row.created_at });
+
+interface MerchantRow {
+  merchant_id: string;
+  name: string;
+  scopes: string;
+  fee_per_coin: number;
+  created_at: number;
+}
+const merchantOf = (row: MerchantRow): MerchantRecord => ({
+  merchantId: row.merchant_id,
+  name: row.name,
+  scopes: JSON.parse(row.scopes) as string[],
+  feePerCoin: row.fee_per_coin,
+  createdAt: row.created_at,
+});
+
 export class SqlBankStorage implements BankStorage {
   constructor(private readonly db: SqlDriver) {}
 
@@ -294,10 +318,13 @@ export class SqlBankStorage implements BankStorage {
   }
 
   async getAccount(accountId: string): Promise<AccountRecord | undefined> {
-    const row = await this.db.read((tx) =>
-      tx.get<{ account_id: string; holder: string; i: Uint8Array; created_at: number }>('SELECT * FROM accounts WHERE account_id = ?', [accountId]),
-    );
-    return row && { accountId: row.account_id, holder: row.holder, I: row.i, createdAt: row.created_at };
+    const row = await this.db.read((tx) => tx.get<AccountRow>('SELECT * FROM accounts WHERE account_id = ?', [accountId]));
+    return row && accountOf(row);
+  }
+
+  async listAccounts(q: { after?: string; limit: number }): Promise<AccountRecord[]> {
+    const rows = await this.db.read((tx) => tx.all<AccountRow>('SELECT * FROM accounts WHERE account_id > ? ORDER BY account_id LIMIT ?', [q.after ?? '', q.limit]));
+    return rows.map(accountOf);
   }
 
   async createMerchant(m: MerchantRecord): Promise<void> {
@@ -318,12 +345,13 @@ export class SqlBankStorage implements BankStorage {
   }
 
   async getMerchant(merchantId: string): Promise<MerchantRecord | undefined> {
-    const row = await this.db.read((tx) =>
-      tx.get<{ merchant_id: string; name: string; scopes: string; fee_per_coin: number; created_at: number }>('SELECT * FROM merchants WHERE merchant_id = ?', [
-        merchantId,
-      ]),
-    );
-    return row && { merchantId: row.merchant_id, name: row.name, scopes: JSON.parse(row.scopes) as string[], feePerCoin: row.fee_per_coin, createdAt: row.created_at };
+    const row = await this.db.read((tx) => tx.get<MerchantRow>('SELECT * FROM merchants WHERE merchant_id = ?', [merchantId]));
+    return row && merchantOf(row);
+  }
+
+  async listMerchants(q: { after?: string; limit: number }): Promise<MerchantRecord[]> {
+    const rows = await this.db.read((tx) => tx.all<MerchantRow>('SELECT * FROM merchants WHERE merchant_id > ? ORDER BY merchant_id LIMIT ?', [q.after ?? '', q.limit]));
+    return rows.map(merchantOf);
   }
 
   async addCredential(c: CredentialRecord): Promise<void> {

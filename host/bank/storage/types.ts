@@ -210,6 +210,9 @@ export interface BankStorage {
   /** Fails with `merchant-exists`. */
   createMerchant(merchant: MerchantRecord): Promise<void>;
   getMerchant(merchantId: string): Promise<MerchantRecord | undefined>;
+  /** Accounts and merchants in id order after `after`, `limit` at most (the operator's console). */
+  listAccounts(query: { after?: string; limit: number }): Promise<AccountRecord[]>;
+  listMerchants(query: { after?: string; limit: number }): Promise<MerchantRecord[]>;
 
   addCredential(credential: CredentialRecord): Promise<void>;
   getCredential(credentialId: string): Promise<CredentialRecord | undefined>;
