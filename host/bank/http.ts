@@ -10,7 +10,8 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { EcashError, isEcashError } from '../../core/index.js';
 import type { ErrorJson } from '../bank-client/index.js';
-import { authenticateHook, authorize, partyOfRequest } from './access.js';
+import { ACCESS, authenticateHook, authorize, partyOfRequest } from './access.js';
+import { registerBankConsole } from '../web/index.js';
 import { accountRoutes } from './routes/accounts.js';
 import { auditRoutes } from './routes/audit.js';
 import type { RouteContext } from './routes/context.js';
@@ -203,6 +204,8 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
       ...(rl === undefined ? {} : { accountOpeningRateLimit: { max: rl.accountOpeningMax ?? Math.max(1, Math.floor(rl.max / 20)), timeWindow: rl.timeWindowMs } }),
     };
     for (const routes of [parameterRoutes, accountRoutes, withdrawalRoutes, depositRoutes, doubleSpendRoutes, merchantRoutes, auditRoutes]) routes(api, ctx);
+    // The operator's console: public files; what it shows comes from the routes above, under the operator's credential.
+    registerBankConsole(api, { access: ACCESS.anyone });
   });
 
   return app;

@@ -4,6 +4,7 @@
  * the source tree beside it, since the build compiles TypeScript only.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { fileURLToPath } from 'node:url';
 import { EcashError } from '../../core/index.js';
 
@@ -32,4 +33,26 @@ export interface Asset {
 export function readAssets(names: readonly string[]): Map<string, Asset> {
   const dir = assetDir();
   return new Map(names.map((name) => [name, { body: readFileSync(dir + name, 'utf8'), type: TYPES[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream' }]));
+}
+
+/**
+ * Strict content security: a screen runs only its own script and style, and talks only to its
+ * own origin (the API it is served beside).
+ */
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+/**
+ * Serves a screen at `mount` (`/display/`): its page at the mount, its files under it, the mount
+ * without its slash redirected. `config` is the route config the host's app asks of every route.
+ */
+export function registerScreen(app: FastifyInstance, mount: string, page: string, files: readonly string[], config: object = {}): void {
+  const assets = readAssets([page, ...files]);
+  const serve = (name: string) => {
+    const a = assets.get(name)!;
+    return async (_req: unknown, reply: FastifyReply) =>
+      reply.header('content-type', a.type).header('content-security-policy', CSP).header('x-content-type-options', 'nosniff').header('cache-control', 'no-cache').send(a.body);
+  };
+  app.get(mount.slice(0, -1), { config }, async (_req, reply) => reply.redirect(mount));
+  app.get(mount, { config }, serve(page));
+  for (const name of [page, ...files]) app.get(`${mount}${name}`, { config }, serve(name));
 }

@@ -1,2 +1,3 @@
-/** The screens people look at: the terminal display (more to come: simulator panel, bank console). */
+/** The screens people look at: the terminal display (ecash pos serve) and the bank console (ecash bank serve). */
 export { registerTerminalDisplay } from './terminal-display.js';
+export { registerBankConsole } from './bank-console.js';

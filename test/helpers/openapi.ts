@@ -142,6 +142,8 @@ export async function registeredRoutes(app: FastifyInstance): Promise<string[]> 
     const path = (prefixes[depth - 1] ?? '') + m[2]!;
     prefixes[depth] = path;
     prefixes.length = depth + 1;
+    // The API is /v1; the screens served beside it (/display/, /console/) are pages, not operations.
+    if (!path.startsWith('/v1')) continue;
     for (const method of (m[3] ?? '').split(', ')) {
       if (method !== '' && method !== '-' && method !== 'HEAD') registered.add(`${method.toLowerCase()} ${path.replace(/:([A-Za-z]+)/g, '{$1}')}`);
     }

@@ -1,14 +1,9 @@
 // The customer's screen of a POS terminal: follows the terminal's payments over its API's event
 // stream (GET /v1/events, authenticated by the session cookie POST /v1/session sets) and takes
 // the holder's PIN when the card asks for it. No framework, no network beyond the terminal.
-const $ = (id) => document.getElementById(id);
+import { money } from './money.js';
 
-/** Minor units as the currency writes them (EUR 1234 → €12.34, JPY 1234 → ¥1,234). */
-function money(minor, currency) {
-  const fmt = new Intl.NumberFormat(undefined, { style: 'currency', currency });
-  const digits = fmt.resolvedOptions().maximumFractionDigits;
-  return fmt.format(minor / 10 ** digits);
-}
+const $ = (id) => document.getElementById(id);
 
 /** What the customer reads in each state of a payment (docs/pos-api.md, "A payment's life"). */
 function screenFor(p) {
