@@ -1,4 +1,7 @@
-/** The three suites of SCHEME.md, built once on first use. */
+/**
+ * The three suites of SCHEME.md, built once on first use, on their reference arithmetic unless
+ * a faster implementation of the same suite was installed first (core/backends/).
+ */
 import { EcashError } from '../errors.js';
 import type { Group } from '../group.js';
 import { isSuiteId, SUITE_IDS, type SuiteId } from '../suite-ids.js';
@@ -24,4 +27,18 @@ export function getGroup(suite: string): Group {
     cache.set(suite, g);
   }
   return g;
+}
+
+/**
+ * Makes `group` the suite's group for every later `getGroup`. Only before the suite is first
+ * used: elements of two implementations do not mix, so replacing a group already handed out
+ * throws EcashError `internal`.
+ */
+export function installGroup(group: Group): void {
+  const current = cache.get(group.suite);
+  if (current === group) return;
+  if (current !== undefined) {
+    throw new EcashError('internal', `the ${group.suite} group is already in use; install its backend before the first getGroup`);
+  }
+  cache.set(group.suite, group);
 }

@@ -6,10 +6,12 @@
  * for the first counter from 0 that gives an element other than 1.
  * Encoding: 256 bytes big-endian; decoding requires 1 < y < p and y^q = 1.
  * JavaScript bigints are not constant-time; this suite is for study and long-APDU testing.
+ * A native exponentiation (`ModpPower`, backends/modp2048-openssl.ts) may take over every
+ * exponentiation and membership check; the bucket method stays in JavaScript.
  */
 import { sha512 } from '@noble/hashes/sha2.js';
 import { modInv, modPow } from 'bigint-crypto-utils';
-import { bigIntToBytes, bytesToBigInt, concatBytes, u32be, utf8 } from '../bytes.js';
+import { bigIntToBytes, bytesEqual, bytesToBigInt, concatBytes, u32be, utf8 } from '../bytes.js';
 import { EcashError } from '../errors.js';
 import type { Group, GroupElement } from '../group.js';
 import { sha512FieldsModQ } from '../hash.js';
@@ -49,8 +51,17 @@ class ModpElement {
   ) {}
 }
 
-/** Bases from which the bucket method beats Straus. */
+/** Bases from which the bucket method beats Straus (and native exponentiations one by one). */
 const BUCKET_THRESHOLD = 16;
+
+/**
+ * base^k mod p computed outside JavaScript's bigints. `base` is a 256-byte big-endian value with
+ * 1 < base < p − 1 and 0 < k; the result is 256 bytes. May throw for a value it refuses (a
+ * result of 1, say), which only a non-member base can give.
+ */
+export interface ModpPower {
+  pow(base: Uint8Array, k: bigint): Uint8Array;
+}
 
 export function modpGenerator(name: string): bigint {
   const exponent = (MODP_P - 1n) / MODP_Q;
@@ -62,7 +73,7 @@ export function modpGenerator(name: string): bigint {
   throw new Error(`no modp generator found for ${name}`);
 }
 
-export function makeModp2048Group(): Group {
+export function makeModp2048Group(native?: ModpPower): Group {
   const p = MODP_P;
   const q = MODP_Q;
   const wrap = (v: bigint, enc?: Uint8Array): GroupElement => new ModpElement(v, enc) as unknown as GroupElement;
@@ -101,8 +112,25 @@ export function makeModp2048Group(): Group {
     return el.table;
   };
 
-  const expValue = (el: ModpElement, k: bigint): bigint =>
-    el.fixedBase ? tableExp(tableOf(el), k) : modPow(el.value, k, p);
+  const encodingOf = (el: ModpElement): Uint8Array => (el.encoding ??= bigIntToBytes(el.value, ELEMENT_LENGTH));
+  /** y^k for 0 <= k < q (natively: faster than even a fixed-base table; bench/core.ts). */
+  const expElement = (el: ModpElement, k: bigint): ModpElement => {
+    if (native !== undefined && k !== 0n && el.value !== 1n) {
+      const out = native.pow(encodingOf(el), k);
+      return new ModpElement(bytesToBigInt(out), out);
+    }
+    return new ModpElement(el.fixedBase ? tableExp(tableOf(el), k) : modPow(el.value, k, p), undefined);
+  };
+  /** y^q = 1; natively as y^(q+1) = y, since a native power may refuse a result of 1. */
+  const inSubgroup = (y: bigint, bytes: Uint8Array): boolean => {
+    if (native === undefined) return modPow(y, q, p) === 1n;
+    if (y === p - 1n) return false; // order 2; native powers refuse it as a base
+    try {
+      return bytesEqual(native.pow(bytes, q + 1n), bytes);
+    } catch {
+      return false;
+    }
+  };
 
   const group: Group = {
     suite: SUITE,
@@ -116,7 +144,7 @@ export function makeModp2048Group(): Group {
     scalars: makeScalarField(q),
     mul: (a, b) => wrap((unwrap(a).value * unwrap(b).value) % p),
     invert: (a) => wrap(modInv(unwrap(a).value, p)),
-    exp: (a, k) => wrap(expValue(unwrap(a), k)),
+    exp: (a, k) => expElement(unwrap(a), k) as unknown as GroupElement,
     multiExp: (bases, exps) => {
       if (bases.length !== exps.length) throw new EcashError('internal', 'multiExp: bases and exponents differ in number');
       // Every element has order q, so y^k = y^(k+q): a negative exponent costs at most a
@@ -129,7 +157,8 @@ export function makeModp2048Group(): Group {
         const k = exps[i]!;
         if (k === 0n) continue;
         const el = unwrap(bases[i]!);
-        if (el.fixedBase) acc = (acc * tableExp(tableOf(el), k < 0n ? k + q : k)) % p;
+        if (native !== undefined && bases.length < BUCKET_THRESHOLD) acc = (acc * expElement(el, k < 0n ? k + q : k).value) % p;
+        else if (el.fixedBase) acc = (acc * tableExp(tableOf(el), k < 0n ? k + q : k)) % p;
         else {
           varValues.push(el.value);
           varExps.push(k);
@@ -150,8 +179,7 @@ export function makeModp2048Group(): Group {
     encode: (a) => {
       const el = unwrap(a);
       if (el.value === 1n) throw new EcashError('identity-element', 'the identity element has no encoding in this protocol');
-      el.encoding ??= bigIntToBytes(el.value, ELEMENT_LENGTH);
-      return el.encoding;
+      return encodingOf(el);
     },
     decode: (bytes, what = 'element') => {
       if (!(bytes instanceof Uint8Array) || bytes.length !== ELEMENT_LENGTH) {
@@ -159,7 +187,7 @@ export function makeModp2048Group(): Group {
       }
       const y = bytesToBigInt(bytes);
       if (y <= 1n || y >= p) throw new EcashError('bad-element', `${what} is out of range for ${SUITE} (needs 1 < y < p)`);
-      if (modPow(y, q, p) !== 1n) throw new EcashError('bad-element', `${what} is not in the prime-order subgroup of ${SUITE}`);
+      if (!inSubgroup(y, bytes)) throw new EcashError('bad-element', `${what} is not in the prime-order subgroup of ${SUITE}`);
       return wrap(y, bytes.slice());
     },
     hashToScalar: (fields) => sha512FieldsModQ(fields, q),
