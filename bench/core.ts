@@ -3,6 +3,11 @@
  * verification; deposit verification coin by coin and batched at 256 coins, on one core and on
  * two; the card's payment step counted in operations; and one exponentiation against OpenSSL's
  * (Node's native crypto) as the floor we measure ourselves against.
+ *
+ * A suite with a faster group backend installed (core/backends/) is measured on it and, under
+ * `reference`, on its reference arithmetic, with `speedup` (reference time / backend time) per
+ * figure; `steps` times each group operation alone on each, which is how the backend picks its
+ * path per operation.
  */
 import { createDiffieHellman, createECDH, diffieHellman, generateKeyPairSync } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -20,6 +25,7 @@ import {
   generateAccountSecret,
   getGroup,
   type Group,
+  type GroupElement,
   groupExponentiations,
   identifyDoubleSpender,
   makeDoubleSpendProof,
@@ -27,6 +33,7 @@ import {
   paymentChallenge,
   proveAccountOpening,
   randomNonZeroScalar,
+  referenceGroup,
   respondToPayment,
   SUITE_IDS,
   type SuiteId,
@@ -40,6 +47,7 @@ import {
   zeroCounts,
 } from '../core/index.js';
 import { MODP_G, MODP_P } from '../core/suites/modp2048.js';
+import { installGroupBackends } from '../core/backends/index.js';
 import { startWorker } from '../host/bank/threads.js';
 import { accountZ, bankKey, cardContext, openAccount, paymentContext, spend, withdraw } from '../test/core/fixtures.js';
 import { type BenchContext, type BenchModule, type Figures, median, round } from './harness.js';
@@ -96,11 +104,11 @@ function nativeExpUs(suite: SuiteId, runs: number, count: number): { name: strin
 }
 
 /** Batched verification of `transcripts` split over `threads` worker threads: coins per second. */
-async function batchedCoinsPerSecond(group: Group, keyBytes: Uint8Array, transcripts: Transcript[], threads: number, runs: number): Promise<number> {
+async function batchedCoinsPerSecond(group: Group, reference: boolean, keyBytes: Uint8Array, transcripts: Transcript[], threads: number, runs: number): Promise<number> {
   const share = Math.ceil(transcripts.length / threads);
   const workers = Array.from({ length: threads }, (_, i) => {
     const mine = transcripts.slice(i * share, (i + 1) * share).map((t) => encodeTranscript(group, t));
-    return startWorker(new URL('./core-verify-worker.ts', import.meta.url), { suite: group.suite, key: keyBytes, transcripts: mine });
+    return startWorker(new URL('./core-verify-worker.ts', import.meta.url), { suite: group.suite, key: keyBytes, transcripts: mine, reference });
   });
   const next = (w: Worker) =>
     new Promise<unknown>((resolve, reject) => {
@@ -122,8 +130,33 @@ async function batchedCoinsPerSecond(group: Group, keyBytes: Uint8Array, transcr
   }
 }
 
-async function benchSuite(suite: SuiteId, ctx: BenchContext): Promise<Figures> {
-  const G = getGroup(suite);
+/**
+ * Each group operation alone, in µs: an exponentiation of a received (decoded) element and of a
+ * fixed base (g), each with its result encoded as the protocol then does; decoding with the
+ * membership check; a multiplication of two received elements, encoded; a payment check's
+ * multi-exponentiation (g1, g2 and a received A); and a batch's, per base (5 received elements a
+ * coin, decoded in the timing, 128-bit and full exponents as batch verification has).
+ */
+function stepFigures(G: Group, runs: number, reps: number, batch: number, rng: ReturnType<typeof seededRandom>): Figures {
+  const received = (): GroupElement => G.decode(G.encode(G.exp(G.g2, randomNonZeroScalar(G, rng))));
+  const els = Array.from({ length: reps }, received);
+  const encs = els.map((e) => G.encode(e));
+  const ks = Array.from({ length: reps }, () => randomNonZeroScalar(G, rng));
+  const f: Figures = {};
+  f.exp_var_us = perCallUs(runs, reps, (i) => G.encode(G.exp(els[i]!, ks[i]!)));
+  f.exp_fixed_us = perCallUs(runs, reps, (i) => G.encode(G.exp(G.g, ks[i]!)));
+  f.decode_us = perCallUs(runs, reps, (i) => G.decode(encs[i]!));
+  f.mul_us = perCallUs(runs, reps, (i) => G.encode(G.mul(els[i]!, els[(i + 1) % reps]!)));
+  f.multiexp_payment_us = perCallUs(runs, reps, (i) => G.isIdentity(G.multiExp([G.g1, G.g2, els[i]!], [ks[i]!, ks[(i + 1) % reps]!, G.scalars.neg(ks[(i + 2) % reps]!)])));
+  const n = 5 * batch;
+  const batchEncs = Array.from({ length: n }, (_, i) => encs[i % reps]!);
+  const batchExps = Array.from({ length: n }, (_, i) => (i % 5 < 2 ? ks[i % reps]! : -(ks[i % reps]! >> 128n)));
+  f.msm_batch_per_base_us = perCallUs(runs, 1, () => G.multiExp(batchEncs.map((e) => G.decode(e)), batchExps)) / n;
+  return f;
+}
+
+async function benchSuite(G: Group, reference: boolean, ctx: BenchContext): Promise<Figures> {
+  const suite = G.suite;
   const slow = suite === 'modp2048-256';
   const runs = ctx.quick ? 2 : slow ? 3 : 5;
   const reps = ctx.quick ? 4 : slow ? 10 : 40;
@@ -191,7 +224,7 @@ async function benchSuite(suite: SuiteId, ctx: BenchContext): Promise<Figures> {
   f.deposit_batch_size = batchSize;
   f.deposit_verify_batched_coins_per_s_1thread = 1e6 / (f.deposit_verify_batched_coin_us as number);
   const cores = Math.min(2, availableParallelism());
-  f.deposit_verify_batched_coins_per_s_2threads = await batchedCoinsPerSecond(G, encodeKey(G, bank.key), transcripts, 2, runs);
+  f.deposit_verify_batched_coins_per_s_2threads = await batchedCoinsPerSecond(G, reference, encodeKey(G, bank.key), transcripts, 2, runs);
   f.cores_available = availableParallelism();
 
   const ds = doubleSpend(G, bank, alice, rng);
@@ -205,6 +238,7 @@ async function benchSuite(suite: SuiteId, ctx: BenchContext): Promise<Figures> {
   f.native_exp = native.name;
   f.native_exp_us = native.us;
   f.exp_vs_native_ratio = (f.exp_us as number) / native.us;
+  for (const [k, v] of Object.entries(stepFigures(G, runs, reps, ctx.quick ? 8 : slow ? 16 : 64, rng))) f[`step_${k}`] = v;
 
   const rounded: Figures = {};
   for (const [k, v] of Object.entries(f)) rounded[k] = typeof v === 'number' ? round(v, k.includes('_per_s') ? 0 : 2) : v;
@@ -227,13 +261,39 @@ function logSuite(ctx: BenchContext, suite: SuiteId, f: Figures, cores: number):
   ctx.log(`     deposit @${f.deposit_batch_size}: coin by coin ${ms('deposit_verify_coin_us')}/coin, batched ${ms('deposit_verify_batched_coin_us')}/coin → ${f.deposit_batch_ratio}x; ${f.deposit_verify_batched_coins_per_s_1thread} coins/s on 1 thread, ${f.deposit_verify_batched_coins_per_s_2threads} on 2 threads (${cores} of ${f.cores_available} cores)`);
   ctx.log(`     double spend: identify ${us('bank_identify_double_spender_us')}, verify proof ${ms('verify_double_spend_proof_us')}`);
   ctx.log(`     one exponentiation ${ms('exp_us')} vs ${f.native_exp} ${ms('native_exp_us')} → ${f.exp_vs_native_ratio}x`);
+  ctx.log(`     steps: exp ${us('step_exp_var_us')}, fixed-base exp ${us('step_exp_fixed_us')}, decode ${us('step_decode_us')}, mul ${us('step_mul_us')}, payment multiExp ${us('step_multiexp_payment_us')}, batch multiExp ${us('step_msm_batch_per_base_us')}/base (decodes included)`);
+}
+
+/** reference / backend for every time (µs) figure: above 1 where the backend is faster. */
+function speedups(backend: Figures, reference: Figures): Figures {
+  const out: Figures = {};
+  for (const [k, v] of Object.entries(backend)) {
+    const r = reference[k];
+    if (k.endsWith('_us') && typeof v === 'number' && typeof r === 'number' && v > 0) out[k] = round(r / v, 2);
+    if (k.endsWith('_per_s') && typeof v === 'number' && typeof r === 'number' && r > 0) out[k] = round(v / r, 2);
+  }
+  return out;
 }
 
 export const coreBench: BenchModule = {
   name: 'core',
   async run(ctx) {
     const figures: Figures = {};
-    for (const suite of SUITE_IDS) figures[suite] = await benchSuite(suite, ctx);
+    const backends = await installGroupBackends();
+    for (const suite of SUITE_IDS) {
+      const backend = backends[suite];
+      ctx.log(`   ${suite} on ${backend}`);
+      const f = await benchSuite(getGroup(suite), backend.startsWith('reference'), ctx);
+      f.backend = backend;
+      if (!backend.startsWith('reference')) {
+        ctx.log(`   ${suite} on its reference arithmetic`);
+        const ref = await benchSuite(referenceGroup(suite), true, ctx);
+        f.reference = ref;
+        f.speedup = speedups(f, ref);
+        ctx.log(`   ${suite}: ${backend} / reference speedups ${JSON.stringify(f.speedup)}`);
+      }
+      figures[suite] = f;
+    }
     const d = figures[DEFAULT_SUITE] as Figures;
     // DESIGN.md's names at the top level are the default suite's figures. Signing in process (the
     // bank's offer and answer) is withdraw_sign_coins_per_s; withdraw_coins_per_s is the bank

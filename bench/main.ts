@@ -1,7 +1,10 @@
 /**
- * `npm run bench [-- --json] [--only NAME,…] [--quick]`: runs every component's benchmark and
- * prints its figures (medians) and ratios; with --json, one JSON object on stdout.
+ * `npm run bench [-- --json] [--only NAME,…] [--quick] [--backend reference]`: runs every
+ * component's benchmark and prints its figures (medians) and ratios; with --json, one JSON object
+ * on stdout. The group backends (core/backends/) are installed first, as `ecash` does;
+ * `--backend reference` keeps every suite on its reference arithmetic instead, for comparison.
  */
+import { installGroupBackends } from '../core/backends/index.js';
 import type { BenchContext, BenchModule, Figures } from './harness.js';
 import { modules } from './modules.js';
 
@@ -24,7 +27,10 @@ function merge(into: Figures, from: Figures): void {
   }
 }
 
-const figures: Figures = {};
+const backendIdx = args.indexOf('--backend');
+if (backendIdx >= 0 && args[backendIdx + 1] === 'reference') process.env.ECASH_GROUP_BACKENDS = 'reference';
+const figures: Figures = { group_backends: await installGroupBackends() };
+ctx.log(`group backends: ${JSON.stringify(figures.group_backends)}`);
 const selected: BenchModule[] = modules.filter((m) => only === undefined || only.includes(m.name));
 for (const m of selected) {
   ctx.log(`== ${m.name}`);

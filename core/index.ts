@@ -6,7 +6,7 @@ export * from './errors.js';
 export * from './bytes.js';
 export type { Group, GroupElement, ScalarField } from './group.js';
 export { SUITE_IDS, DEFAULT_SUITE, isSuiteId, type SuiteId } from './suite-ids.js';
-export { getGroup, installGroup } from './suites/index.js';
+export { getGroup, installGroup, referenceGroup } from './suites/index.js';
 export { meteredGroup, zeroCounts, groupExponentiations, type OpCounts } from './meter.js';
 export { encodeFields, TAG_H, TAG_H0, TAG_OPEN, TAG_KEY_ID, TAG_COIN_ID, TAG_NONCE_KEY, TAG_NONCE } from './hash.js';
 export { systemRandom, seededRandom, randomScalar, randomNonZeroScalar, randomWeight, type RandomSource } from './random.js';

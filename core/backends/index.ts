@@ -6,6 +6,7 @@
  * - modp2048-256: Node's OpenSSL through node:crypto;
  * - p256-uprove stays on noble.
  * A backend that cannot be loaded leaves its suite on the reference, and says why.
+ * ECASH_GROUP_BACKENDS=reference keeps every suite on the reference (worker threads inherit it).
  */
 import { installGroup } from '../suites/index.js';
 import { makeModp2048Group } from '../suites/modp2048.js';
@@ -14,7 +15,7 @@ import { makeSodiumRistretto255Group, type SodiumRistretto255 } from './ristrett
 
 export { makeSodiumRistretto255Group, type SodiumRistretto255 } from './ristretto255-sodium.js';
 
-/** What each suite runs on after `installGroupBackends`: a backend's name, or why not. */
+/** What each suite runs on after `installGroupBackends`: a backend's name, or `reference` and why. */
 export type BackendReport = Record<SuiteId, string>;
 
 let loaded: Promise<BackendReport> | undefined;
@@ -27,24 +28,25 @@ export async function loadSodium(): Promise<SodiumRistretto255 | string> {
     await sodium.ready;
     return sodium;
   } catch (e) {
-    return `libsodium-wrappers-sumo not loaded (${e instanceof Error ? e.message : String(e)})`;
+    return `libsodium-wrappers-sumo not loaded: ${e instanceof Error ? e.message : String(e)}`;
   }
 }
 
 async function install(): Promise<BackendReport> {
-  const report: BackendReport = { 'ristretto255-sha512': 'noble', 'p256-uprove': 'noble', 'modp2048-256': 'bigint-crypto-utils' };
+  const report: BackendReport = { 'ristretto255-sha512': 'reference', 'p256-uprove': 'reference', 'modp2048-256': 'reference' };
+  if (process.env.ECASH_GROUP_BACKENDS === 'reference') return report;
   const sodium = await loadSodium();
-  if (typeof sodium === 'string') report['ristretto255-sha512'] += `: ${sodium}`;
+  if (typeof sodium === 'string') report['ristretto255-sha512'] += ` (${sodium})`;
   else {
     installGroup(makeSodiumRistretto255Group(sodium));
-    report['ristretto255-sha512'] = 'libsodium+noble';
+    report['ristretto255-sha512'] = 'libsodium';
   }
   try {
     const { opensslModpPower } = await import('./modp2048-openssl.js');
     installGroup(makeModp2048Group(opensslModpPower()));
-    report['modp2048-256'] = 'openssl+bigint';
+    report['modp2048-256'] = 'openssl';
   } catch (e) {
-    report['modp2048-256'] += `: node:crypto not usable (${e instanceof Error ? e.message : String(e)})`;
+    report['modp2048-256'] += ` (node:crypto not usable: ${e instanceof Error ? e.message : String(e)})`;
   }
   return report;
 }

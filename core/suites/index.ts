@@ -42,3 +42,11 @@ export function installGroup(group: Group): void {
   }
   cache.set(group.suite, group);
 }
+
+/**
+ * A new instance of the suite's reference implementation, whatever is installed: for comparing
+ * backends (tests, bench). Its elements do not mix with `getGroup`'s unless that is the reference too.
+ */
+export function referenceGroup(suite: SuiteId): Group {
+  return makers[suite]();
+}

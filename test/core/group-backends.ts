@@ -3,12 +3,10 @@
  * bigint-crypto-utils) and each faster backend (core/backends/). libsodium is an optional
  * dependency; when it is missing the list says so and CI fails rather than skips.
  */
-import type { Group, SuiteId } from '../../core/index.js';
 import { loadSodium, makeSodiumRistretto255Group } from '../../core/backends/index.js';
 import { opensslModpPower } from '../../core/backends/modp2048-openssl.js';
+import { type Group, referenceGroup, SUITE_IDS, type SuiteId } from '../../core/index.js';
 import { makeModp2048Group } from '../../core/suites/modp2048.js';
-import { makeP256Group } from '../../core/suites/p256.js';
-import { makeRistretto255Group } from '../../core/suites/ristretto255.js';
 
 export interface BackendGroup {
   suite: SuiteId;
@@ -19,11 +17,7 @@ export interface BackendGroup {
 const sodium = await loadSodium();
 if (typeof sodium === 'string') throw new Error(`the tests need the optional libsodium backend: ${sodium}`);
 
-export const referenceGroups: Record<SuiteId, Group> = {
-  'ristretto255-sha512': makeRistretto255Group(),
-  'p256-uprove': makeP256Group(),
-  'modp2048-256': makeModp2048Group(),
-};
+export const referenceGroups = Object.fromEntries(SUITE_IDS.map((s) => [s, referenceGroup(s)])) as Record<SuiteId, Group>;
 
 /** The faster backend of each suite that has one, beside its reference. */
 export const fastGroups: BackendGroup[] = [
