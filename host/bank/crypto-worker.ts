@@ -6,6 +6,7 @@
  * comes with its task, derived in the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { installGroupBackends } from '../../core/backends/index.js';
 import type { KeyJson, SuiteId } from '../../core/index.js';
 import { getGroup } from '../../core/index.js';
 import { checkDeposits, type DepositCheckRequest } from './deposit-check.js';
@@ -23,6 +24,7 @@ export type CryptoJob = { kind: 'deposits'; request: DepositCheckRequest } | { k
 export type CryptoTask = { taskId: number } & CryptoJob;
 
 const data = workerData as CryptoWorkerData;
+await installGroupBackends(); // each thread has its own modules: the main thread's install is not seen here
 const group = getGroup(data.suite);
 const keys = new KeyCache(group);
 keys.addJson(data.keys);

@@ -3,7 +3,11 @@
  * only assembles them. Run `ecash <command> --help` for each command's options.
  */
 import { Command } from 'commander';
+import { installGroupBackends } from '../../core/backends/index.js';
 import { registerCommands } from './commands.js';
+
+// Faster group arithmetic where this platform has it (libsodium, OpenSSL), before any suite is used.
+await installGroupBackends();
 
 const program = new Command();
 program
