@@ -25,7 +25,6 @@ import {
   generateAccountSecret,
   getGroup,
   type Group,
-  type GroupElement,
   groupExponentiations,
   identifyDoubleSpender,
   makeDoubleSpendProof,
@@ -131,28 +130,77 @@ async function batchedCoinsPerSecond(group: Group, reference: boolean, keyBytes:
 }
 
 /**
- * Each group operation alone, in µs: an exponentiation of a received (decoded) element and of a
- * fixed base (g), each with its result encoded as the protocol then does; decoding with the
- * membership check; a multiplication of two received elements, encoded; a payment check's
- * multi-exponentiation (g1, g2 and a received A); and a batch's, per base (5 received elements a
- * coin, decoded in the timing, 128-bit and full exponents as batch verification has).
+ * Each group operation alone, and the bank's steps built on them, in µs, on every given
+ * implementation of one suite, alternating run by run so that load from elsewhere on the machine
+ * falls on both sides of each ratio:
+ * - exp_var / exp_fixed: a received (decoded) element's and g's exponentiation, result encoded as
+ *   the protocol then does;
+ * - decode: with the membership check; mul: two received elements, encoded;
+ * - multiexp_payment: a payment check's (g1, g2 and a received A);
+ * - msm_batch_per_base: a batch's, per base (5 received elements a coin, decoded in the timing,
+ *   128-bit and full exponents as batch verification has);
+ * - withdraw_offer: the bank's offer (a = g^w, b = (I·g2)^w, encoded);
+ * - parse_transcript, batch_verify_coin: a deposit's binary transcript parsed, and a parsed batch
+ *   verified, per coin; deposit_coin is both.
+ * Returns each implementation's medians and `speedup`: the median over runs of first / other.
  */
-function stepFigures(G: Group, runs: number, reps: number, batch: number, rng: ReturnType<typeof seededRandom>): Figures {
-  const received = (): GroupElement => G.decode(G.encode(G.exp(G.g2, randomNonZeroScalar(G, rng))));
-  const els = Array.from({ length: reps }, received);
-  const encs = els.map((e) => G.encode(e));
-  const ks = Array.from({ length: reps }, () => randomNonZeroScalar(G, rng));
-  const f: Figures = {};
-  f.exp_var_us = perCallUs(runs, reps, (i) => G.encode(G.exp(els[i]!, ks[i]!)));
-  f.exp_fixed_us = perCallUs(runs, reps, (i) => G.encode(G.exp(G.g, ks[i]!)));
-  f.decode_us = perCallUs(runs, reps, (i) => G.decode(encs[i]!));
-  f.mul_us = perCallUs(runs, reps, (i) => G.encode(G.mul(els[i]!, els[(i + 1) % reps]!)));
-  f.multiexp_payment_us = perCallUs(runs, reps, (i) => G.isIdentity(G.multiExp([G.g1, G.g2, els[i]!], [ks[i]!, ks[(i + 1) % reps]!, G.scalars.neg(ks[(i + 2) % reps]!)])));
-  const n = 5 * batch;
-  const batchEncs = Array.from({ length: n }, (_, i) => encs[i % reps]!);
-  const batchExps = Array.from({ length: n }, (_, i) => (i % 5 < 2 ? ks[i % reps]! : -(ks[i % reps]! >> 128n)));
-  f.msm_batch_per_base_us = perCallUs(runs, 1, () => G.multiExp(batchEncs.map((e) => G.decode(e)), batchExps)) / n;
-  return f;
+function compareSteps(groups: readonly { name: string; G: Group }[], runs: number, reps: number, batch: number): Figures {
+  const cases = groups.map(({ name, G }) => {
+    const rng = seededRandom(`bench/steps/${G.suite}`);
+    const bank = bankKey(G, rng);
+    const alice = openAccount(G, 'alice@example.org', rng);
+    const els = Array.from({ length: reps }, () => G.decode(G.encode(G.exp(G.g2, randomNonZeroScalar(G, rng)))));
+    const encs = els.map((e) => G.encode(e));
+    const ks = Array.from({ length: reps }, () => randomNonZeroScalar(G, rng));
+    const n = 5 * batch;
+    const batchEncs = Array.from({ length: n }, (_, i) => encs[i % reps]!);
+    const batchExps = Array.from({ length: n }, (_, i) => (i % 5 < 2 ? ks[i % reps]! : -(ks[i % reps]! >> 128n)));
+    const binary = Array.from({ length: batch }, (_, i) => encodeTranscript(G, spend(G, alice, withdraw(G, bank, alice, rng), paymentContext(rng, `shop-${i % 7}`))));
+    const parse = () => binary.map((b) => ({ key: bank.key, transcript: decodeTranscript(G, b) }));
+    const parsed = parse();
+    const F = G.scalars;
+    const steps: Record<string, () => number> = {
+      exp_var_us: () => passUs(reps, (i) => G.encode(G.exp(els[i]!, ks[i]!))),
+      exp_fixed_us: () => passUs(reps, (i) => G.encode(G.exp(G.g, ks[i]!))),
+      decode_us: () => passUs(reps, (i) => G.decode(encs[i]!)),
+      mul_us: () => passUs(reps, (i) => G.encode(G.mul(els[i]!, els[(i + 1) % reps]!))),
+      multiexp_payment_us: () => passUs(reps, (i) => G.isIdentity(G.multiExp([G.g1, G.g2, els[i]!], [ks[i]!, ks[(i + 1) % reps]!, F.neg(ks[(i + 2) % reps]!)]))),
+      msm_batch_per_base_us: () => passUs(1, () => G.multiExp(batchEncs.map((e) => G.decode(e)), batchExps)) / n,
+      withdraw_offer_us: () => passUs(reps, () => BankWithdrawalSession.offer(G, bank, alice.I, rng)),
+      parse_transcript_us: () => passUs(1, parse) / batch,
+      batch_verify_coin_us: () => passUs(1, () => batchVerifyTranscripts(G, parsed)) / batch,
+      deposit_coin_us: () => passUs(1, () => batchVerifyTranscripts(G, parse())) / batch,
+    };
+    return { name, steps };
+  });
+  const times = new Map<string, number[]>();
+  for (let r = 0; r <= runs; r++) {
+    for (const step of Object.keys(cases[0]!.steps)) {
+      for (const c of cases) {
+        const us = c.steps[step]!();
+        if (r === 0) continue; // warm-up
+        const key = `${c.name}/${step}`;
+        times.set(key, [...(times.get(key) ?? []), us]);
+      }
+    }
+  }
+  const out: Figures = {};
+  for (const c of cases) {
+    const f: Figures = {};
+    for (const step of Object.keys(c.steps)) f[step] = round(median(times.get(`${c.name}/${step}`)!), 2);
+    out[c.name] = f;
+  }
+  if (cases.length === 2) {
+    const [a, b] = cases.map((c) => c.name) as [string, string];
+    const speedup: Figures = {};
+    for (const step of Object.keys(cases[0]!.steps)) {
+      const ta = times.get(`${a}/${step}`)!;
+      const tb = times.get(`${b}/${step}`)!;
+      speedup[step] = round(median(ta.map((t, i) => tb[i]! / t)), 2);
+    }
+    out[`speedup_${a}_over_${b}`] = speedup;
+  }
+  return out;
 }
 
 async function benchSuite(G: Group, reference: boolean, ctx: BenchContext): Promise<Figures> {
@@ -238,7 +286,6 @@ async function benchSuite(G: Group, reference: boolean, ctx: BenchContext): Prom
   f.native_exp = native.name;
   f.native_exp_us = native.us;
   f.exp_vs_native_ratio = (f.exp_us as number) / native.us;
-  for (const [k, v] of Object.entries(stepFigures(G, runs, reps, ctx.quick ? 8 : slow ? 16 : 64, rng))) f[`step_${k}`] = v;
 
   const rounded: Figures = {};
   for (const [k, v] of Object.entries(f)) rounded[k] = typeof v === 'number' ? round(v, k.includes('_per_s') ? 0 : 2) : v;
@@ -261,7 +308,6 @@ function logSuite(ctx: BenchContext, suite: SuiteId, f: Figures, cores: number):
   ctx.log(`     deposit @${f.deposit_batch_size}: coin by coin ${ms('deposit_verify_coin_us')}/coin, batched ${ms('deposit_verify_batched_coin_us')}/coin → ${f.deposit_batch_ratio}x; ${f.deposit_verify_batched_coins_per_s_1thread} coins/s on 1 thread, ${f.deposit_verify_batched_coins_per_s_2threads} on 2 threads (${cores} of ${f.cores_available} cores)`);
   ctx.log(`     double spend: identify ${us('bank_identify_double_spender_us')}, verify proof ${ms('verify_double_spend_proof_us')}`);
   ctx.log(`     one exponentiation ${ms('exp_us')} vs ${f.native_exp} ${ms('native_exp_us')} → ${f.exp_vs_native_ratio}x`);
-  ctx.log(`     steps: exp ${us('step_exp_var_us')}, fixed-base exp ${us('step_exp_fixed_us')}, decode ${us('step_decode_us')}, mul ${us('step_mul_us')}, payment multiExp ${us('step_multiexp_payment_us')}, batch multiExp ${us('step_msm_batch_per_base_us')}/base (decodes included)`);
 }
 
 /** reference / backend for every time (µs) figure: above 1 where the backend is faster. */
@@ -292,6 +338,12 @@ export const coreBench: BenchModule = {
         f.speedup = speedups(f, ref);
         ctx.log(`   ${suite}: ${backend} / reference speedups ${JSON.stringify(f.speedup)}`);
       }
+      const slow = suite === 'modp2048-256';
+      const groups = [{ name: backend.startsWith('reference') ? 'reference' : backend, G: getGroup(suite) }];
+      if (!backend.startsWith('reference')) groups.push({ name: 'reference', G: referenceGroup(suite) });
+      ctx.log(`   ${suite}: each step on ${groups.map((g) => g.name).join(' and ')}, alternating…`);
+      f.steps = compareSteps(groups, ctx.quick ? 2 : slow ? 3 : 7, ctx.quick ? 4 : slow ? 8 : 40, ctx.quick ? 8 : slow ? 16 : 64);
+      ctx.log(`   ${suite} steps (µs): ${JSON.stringify(f.steps)}`);
       figures[suite] = f;
     }
     const d = figures[DEFAULT_SUITE] as Figures;

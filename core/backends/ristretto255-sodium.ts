@@ -6,10 +6,11 @@
  * other only when an operation needs it (a conversion costs one field inverse square root, about
  * a noble decode). Per step (bench/core.ts measures each on both backends):
  * - decode: libsodium's validity check (canonical, on the group, not the identity); no noble decode;
- * - variable-base exponentiation, addition, inversion: libsodium on encodings;
- * - fixed bases (generators, keys, `precompute`d): noble's window tables;
- * - multi-exponentiation: few variable bases through libsodium one by one, many (batch
- *   verification) through noble's bucket method.
+ * - every exponentiation, fixed bases included (libsodium's constant-time scalar multiplication
+ *   beats noble's window tables here, encoding included), addition, inversion: libsodium on
+ *   encodings;
+ * - multi-exponentiation: a few bases through libsodium one by one; many (batch verification)
+ *   through noble's bucket method, which then decodes each base for noble.
  * libsodium needs `await sodium.ready` before use; this module takes the ready functions, so it
  * stays synchronous (backends/index.ts loads libsodium).
  */
@@ -37,13 +38,12 @@ const ELEMENT_LENGTH = 32;
 const IDENTITY_BYTES = new Uint8Array(ELEMENT_LENGTH);
 
 /**
- * Variable bases from which noble's bucket method (decoding each base) beats libsodium's
- * exponentiations one by one (bench/core.ts: ristretto255 multiExp per base on each path).
+ * Bases from which noble's bucket method (decoding each base) beats libsodium's exponentiations
+ * one by one (bench/core.ts: msm_batch_per_base_us and multiexp_payment_us on each backend).
  */
 const BUCKET_THRESHOLD = 24;
 
 class HybridElement {
-  fixedBase = false;
   constructor(
     public bytes: Uint8Array | undefined,
     public point: RistrettoPoint | undefined,
@@ -71,16 +71,6 @@ export function makeSodiumRistretto255Group(sodium: SodiumRistretto255): Group {
   /** a^k, 0 < k < q, a not the identity, on the encoding. */
   const sodiumExp = (el: HybridElement, k: bigint): Uint8Array => sodium.crypto_scalarmult_ristretto255(scalarLE(k), bytesOf(el));
 
-  const precompute = (e: GroupElement, size: 'large' | 'small' = 'large'): GroupElement => {
-    const el = unwrap(e);
-    if (!el.fixedBase) {
-      // Lazy, as in suites/ec.ts: the table is built at the first exponentiation.
-      pointOf(el).precompute(size === 'large' ? 8 : 4, true);
-      el.fixedBase = true;
-    }
-    return e;
-  };
-
   const group: Group = {
     suite: 'ristretto255-sha512',
     q,
@@ -107,40 +97,27 @@ export function makeSodiumRistretto255Group(sodium: SodiumRistretto255): Group {
     exp: (a, k) => {
       const el = unwrap(a);
       if (k === 0n || identityOf(el)) return group.identity;
-      // noble's multiply() with a table is constant-time; so is libsodium's.
-      if (el.fixedBase) return fromPoint(pointOf(el).multiply(k));
       return fromBytes(sodiumExp(el, k));
     },
     multiExp: (bases, exps) => {
       if (bases.length !== exps.length) throw new EcashError('internal', 'multiExp: bases and exponents differ in number');
-      const fixedPoints: RistrettoPoint[] = [];
-      const varEls: HybridElement[] = [];
-      const varExps: bigint[] = [];
+      const els: HybridElement[] = [];
+      const ks: bigint[] = [];
       for (let i = 0; i < bases.length; i++) {
         const el = unwrap(bases[i]!);
-        const k = exps[i]!;
-        if (k === 0n || identityOf(el)) continue;
-        if (el.fixedBase) {
-          const m = pointOf(el).multiplyUnsafe(k < 0n ? -k : k);
-          fixedPoints.push(k < 0n ? m.negate() : m);
-        } else {
-          varEls.push(el);
-          varExps.push(k);
-        }
+        if (exps[i]! === 0n || identityOf(el)) continue;
+        els.push(el);
+        ks.push(exps[i]!);
       }
-      let acc = fixedPoints.reduce((s, p) => s.add(p), Point.ZERO);
-      if (ristrettoMsm !== undefined && varEls.length >= BUCKET_THRESHOLD) {
-        return fromPoint(acc.add(ristrettoMsm(varEls.map(pointOf), varExps)));
-      }
-      if (varEls.length === 0) return fromPoint(acc);
+      if (els.length === 0) return group.identity;
+      if (ristrettoMsm !== undefined && els.length >= BUCKET_THRESHOLD) return fromPoint(ristrettoMsm(els.map(pointOf), ks));
       let sum: Uint8Array | undefined;
-      for (let i = 0; i < varEls.length; i++) {
-        const k = varExps[i]!;
-        const term = sodiumExp(varEls[i]!, k < 0n ? k + q : k);
+      for (let i = 0; i < els.length; i++) {
+        const k = ks[i]!;
+        const term = sodiumExp(els[i]!, k < 0n ? k + q : k);
         sum = sum === undefined ? term : sodium.crypto_core_ristretto255_add(sum, term);
       }
-      if (acc.is0()) return fromBytes(sum!);
-      return fromBytes(sodium.crypto_core_ristretto255_add(sum!, acc.toBytes()));
+      return fromBytes(sum!);
     },
     equals: (a, b) => {
       const x = unwrap(a);
@@ -150,7 +127,8 @@ export function makeSodiumRistretto255Group(sodium: SodiumRistretto255): Group {
       return bytesEqual(bytesOf(x), bytesOf(y));
     },
     isIdentity: (a) => identityOf(unwrap(a)),
-    precompute,
+    // Exponentiations go through libsodium, which keeps no tables: nothing to prepare.
+    precompute: (a) => a,
     encode: (a) => {
       const el = unwrap(a);
       if (identityOf(el)) throw new EcashError('identity-element', 'the identity element has no encoding in this protocol');
@@ -168,6 +146,5 @@ export function makeSodiumRistretto255Group(sodium: SodiumRistretto255): Group {
     },
     hashToScalar: (fields) => sha512FieldsModQ(fields, q),
   };
-  for (const e of [group.g, group.g1, group.g2]) precompute(e);
   return group;
 }
