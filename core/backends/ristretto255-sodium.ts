@@ -1,16 +1,15 @@
 /**
- * Suite `ristretto255-sha512` with libsodium's WebAssembly doing what it does fastest, and
- * @noble/curves (the reference, suites/ristretto255.ts) the rest.
- *
- * An element is held as its canonical encoding, as a noble point, or both; each is made from the
- * other only when an operation needs it (a conversion costs one field inverse square root, about
- * a noble decode). Per step (bench/core.ts measures each on both backends):
- * - decode: libsodium's validity check (canonical, on the group, not the identity); no noble decode;
- * - every exponentiation, fixed bases included (libsodium's constant-time scalar multiplication
- *   beats noble's window tables here, encoding included), addition, inversion: libsodium on
- *   encodings;
- * - multi-exponentiation: a few bases through libsodium one by one; many (batch verification)
- *   through noble's bucket method, which then decodes each base for noble.
+ * Suite `ristretto255-sha512` on libsodium's WebAssembly: every element is its canonical
+ * encoding and every operation is libsodium's, which measured faster than the reference
+ * (suites/ristretto255.ts, @noble/curves) at each step (bench/core.ts `steps`):
+ * - decode: `crypto_core_ristretto255_is_valid_point` (canonical, on the group), not the identity;
+ * - exponentiation, fixed bases included: `crypto_scalarmult_ristretto255`, constant-time, its
+ *   result already encoded (noble's window tables plus the encoding cost more);
+ * - multiplication and inversion: `crypto_core_ristretto255_add` / `_sub`;
+ * - multi-exponentiation, batch verification's included: one scalar multiplication per base,
+ *   summed. noble's bucket method is cheaper per base only once its bases are decoded, and that
+ *   decode (an inverse square root each) costs more than the difference.
+ * Only the generators come from noble (its hash-to-curve), encoded once.
  * libsodium needs `await sodium.ready` before use; this module takes the ready functions, so it
  * stays synchronous (backends/index.ts loads libsodium).
  */
@@ -21,7 +20,6 @@ import type { Group, GroupElement } from '../group.js';
 import { sha512FieldsModQ } from '../hash.js';
 import { makeScalarField } from '../scalar-field.js';
 import { ristrettoGenerator } from '../suites/ristretto255.js';
-import { ristrettoMsm } from '../suites/ristretto255-msm.js';
 
 /** The libsodium functions this backend uses (libsodium-wrappers-sumo, after `ready`). */
 export interface SodiumRistretto255 {
@@ -31,23 +29,13 @@ export interface SodiumRistretto255 {
   crypto_core_ristretto255_sub(p: Uint8Array, q: Uint8Array): Uint8Array;
 }
 
-type RistrettoPoint = InstanceType<typeof ristretto255.Point>;
-const Point = ristretto255.Point;
 const ELEMENT_LENGTH = 32;
 /** The identity's encoding (libsodium accepts and returns it; the protocol never sends it). */
 const IDENTITY_BYTES = new Uint8Array(ELEMENT_LENGTH);
 
-/**
- * Bases from which noble's bucket method (decoding each base) beats libsodium's exponentiations
- * one by one (bench/core.ts: msm_batch_per_base_us and multiexp_payment_us on each backend).
- */
-const BUCKET_THRESHOLD = 24;
-
-class HybridElement {
-  constructor(
-    public bytes: Uint8Array | undefined,
-    public point: RistrettoPoint | undefined,
-  ) {}
+/** An element: its canonical encoding (all zeros for the identity). */
+class SodiumElement {
+  constructor(readonly bytes: Uint8Array) {}
 }
 
 const isZero = (b: Uint8Array): boolean => bytesEqual(b, IDENTITY_BYTES);
@@ -60,79 +48,47 @@ function scalarLE(k: bigint): Uint8Array {
 }
 
 export function makeSodiumRistretto255Group(sodium: SodiumRistretto255): Group {
-  const q = Point.Fn.ORDER;
-  const fromBytes = (b: Uint8Array): GroupElement => new HybridElement(b, undefined) as unknown as GroupElement;
-  const fromPoint = (p: RistrettoPoint): GroupElement => new HybridElement(undefined, p) as unknown as GroupElement;
-  const unwrap = (e: GroupElement): HybridElement => e as unknown as HybridElement;
-  const bytesOf = (el: HybridElement): Uint8Array => (el.bytes ??= el.point!.is0() ? IDENTITY_BYTES : el.point!.toBytes());
-  // Bytes held are always valid (decoded by libsodium or made by it): no second check.
-  const pointOf = (el: HybridElement): RistrettoPoint => (el.point ??= isZero(el.bytes!) ? Point.ZERO : Point.fromBytes(el.bytes!));
-  const identityOf = (el: HybridElement): boolean => (el.bytes !== undefined ? isZero(el.bytes) : el.point!.is0());
-  /** a^k, 0 < k < q, a not the identity, on the encoding. */
-  const sodiumExp = (el: HybridElement, k: bigint): Uint8Array => sodium.crypto_scalarmult_ristretto255(scalarLE(k), bytesOf(el));
+  const q = ristretto255.Point.Fn.ORDER;
+  const wrap = (b: Uint8Array): GroupElement => new SodiumElement(b) as unknown as GroupElement;
+  const bytesOf = (e: GroupElement): Uint8Array => (e as unknown as SodiumElement).bytes;
+  /** a^k for 0 <= k < q. */
+  const power = (a: Uint8Array, k: bigint): Uint8Array =>
+    // libsodium refuses a result that is the identity, which only k = 0 or a = 1 give.
+    k === 0n || isZero(a) ? IDENTITY_BYTES : sodium.crypto_scalarmult_ristretto255(scalarLE(k), a);
+  const add = (a: Uint8Array, b: Uint8Array): Uint8Array => sodium.crypto_core_ristretto255_add(a, b);
 
-  const group: Group = {
+  return {
     suite: 'ristretto255-sha512',
     q,
     elementLength: ELEMENT_LENGTH,
     scalarLength: 32,
-    identity: fromPoint(Point.ZERO),
-    g: fromPoint(ristrettoGenerator('g')),
-    g1: fromPoint(ristrettoGenerator('g1')),
-    g2: fromPoint(ristrettoGenerator('g2')),
+    identity: wrap(IDENTITY_BYTES),
+    g: wrap(ristrettoGenerator('g').toBytes()),
+    g1: wrap(ristrettoGenerator('g1').toBytes()),
+    g2: wrap(ristrettoGenerator('g2').toBytes()),
     scalars: makeScalarField(q),
-    mul: (a, b) => {
-      const x = unwrap(a);
-      const y = unwrap(b);
-      // Two noble points add for almost nothing; otherwise libsodium adds the encodings.
-      if (x.point !== undefined && y.point !== undefined && (x.bytes === undefined || y.bytes === undefined)) {
-        return fromPoint(x.point.add(y.point));
-      }
-      return fromBytes(sodium.crypto_core_ristretto255_add(bytesOf(x), bytesOf(y)));
-    },
-    invert: (a) => {
-      const el = unwrap(a);
-      return el.bytes !== undefined ? fromBytes(sodium.crypto_core_ristretto255_sub(IDENTITY_BYTES, el.bytes)) : fromPoint(el.point!.negate());
-    },
-    exp: (a, k) => {
-      const el = unwrap(a);
-      if (k === 0n || identityOf(el)) return group.identity;
-      return fromBytes(sodiumExp(el, k));
-    },
+    mul: (a, b) => wrap(add(bytesOf(a), bytesOf(b))),
+    invert: (a) => wrap(sodium.crypto_core_ristretto255_sub(IDENTITY_BYTES, bytesOf(a))),
+    exp: (a, k) => wrap(power(bytesOf(a), k)),
     multiExp: (bases, exps) => {
       if (bases.length !== exps.length) throw new EcashError('internal', 'multiExp: bases and exponents differ in number');
-      const els: HybridElement[] = [];
-      const ks: bigint[] = [];
+      let sum: Uint8Array = IDENTITY_BYTES;
       for (let i = 0; i < bases.length; i++) {
-        const el = unwrap(bases[i]!);
-        if (exps[i]! === 0n || identityOf(el)) continue;
-        els.push(el);
-        ks.push(exps[i]!);
+        const k = exps[i]!;
+        const term = power(bytesOf(bases[i]!), k < 0n ? k + q : k);
+        if (!isZero(term)) sum = isZero(sum) ? term : add(sum, term);
       }
-      if (els.length === 0) return group.identity;
-      if (ristrettoMsm !== undefined && els.length >= BUCKET_THRESHOLD) return fromPoint(ristrettoMsm(els.map(pointOf), ks));
-      let sum: Uint8Array | undefined;
-      for (let i = 0; i < els.length; i++) {
-        const k = ks[i]!;
-        const term = sodiumExp(els[i]!, k < 0n ? k + q : k);
-        sum = sum === undefined ? term : sodium.crypto_core_ristretto255_add(sum, term);
-      }
-      return fromBytes(sum!);
+      return wrap(sum);
     },
-    equals: (a, b) => {
-      const x = unwrap(a);
-      const y = unwrap(b);
-      if (x.bytes === undefined && y.bytes === undefined) return x.point!.equals(y.point!);
-      // Encodings are canonical: equal elements have equal bytes.
-      return bytesEqual(bytesOf(x), bytesOf(y));
-    },
-    isIdentity: (a) => identityOf(unwrap(a)),
-    // Exponentiations go through libsodium, which keeps no tables: nothing to prepare.
+    // Encodings are canonical: equal elements have equal bytes.
+    equals: (a, b) => bytesEqual(bytesOf(a), bytesOf(b)),
+    isIdentity: (a) => isZero(bytesOf(a)),
+    // libsodium keeps no tables: nothing to prepare.
     precompute: (a) => a,
     encode: (a) => {
-      const el = unwrap(a);
-      if (identityOf(el)) throw new EcashError('identity-element', 'the identity element has no encoding in this protocol');
-      return bytesOf(el);
+      const b = bytesOf(a);
+      if (isZero(b)) throw new EcashError('identity-element', 'the identity element has no encoding in this protocol');
+      return b;
     },
     decode: (bytes, what = 'element') => {
       if (!(bytes instanceof Uint8Array) || bytes.length !== ELEMENT_LENGTH) {
@@ -142,9 +98,8 @@ export function makeSodiumRistretto255Group(sodium: SodiumRistretto255): Group {
       if (!sodium.crypto_core_ristretto255_is_valid_point(bytes)) {
         throw new EcashError('bad-element', `${what} is not a valid ristretto255-sha512 group element`);
       }
-      return fromBytes(bytes.slice());
+      return wrap(bytes.slice());
     },
     hashToScalar: (fields) => sha512FieldsModQ(fields, q),
   };
-  return group;
 }
