@@ -146,4 +146,15 @@ describe('installing a backend', () => {
     expectCode(() => installGroup(referenceGroups['p256-uprove']), 'internal');
     expect(getGroup('p256-uprove')).toBe(inUse);
   });
+
+  it('installGroupBackends puts libsodium and OpenSSL behind getGroup, and P-256 stays on noble', async () => {
+    const { getGroup, referenceGroup } = await import('../../core/index.js');
+    const { installGroupBackends } = await import('../../core/backends/index.js');
+    expect(await installGroupBackends()).toEqual({ 'ristretto255-sha512': 'libsodium', 'p256-uprove': 'reference', 'modp2048-256': 'openssl' });
+    for (const suite of ['ristretto255-sha512', 'modp2048-256'] as const) {
+      const G = getGroup(suite);
+      expect(G.encode(G.g2)).toEqual(referenceGroups[suite].encode(referenceGroups[suite].g2));
+      expectCode(() => installGroup(referenceGroup(suite)), 'internal');
+    }
+  });
 });
