@@ -6,9 +6,6 @@ import { Command } from 'commander';
 import { installGroupBackends } from '../../core/backends/index.js';
 import { registerCommands } from './commands.js';
 
-// Faster group arithmetic where this platform has it (libsodium, OpenSSL), before any suite is used.
-await installGroupBackends();
-
 const program = new Command();
 program
   .name('ecash')
@@ -18,6 +15,11 @@ program
   .exitOverride((err) => {
     // Commander's own usage errors: keep its message, exit 2 like other CLI tools.
     process.exit(err.exitCode === 0 ? 0 : 2);
+  })
+  // Faster group arithmetic where this platform has it (libsodium, OpenSSL), before a command
+  // uses any suite; --help and usage errors do not pay for loading libsodium.
+  .hook('preAction', async () => {
+    await installGroupBackends();
   });
 
 registerCommands(program);
