@@ -50,6 +50,14 @@ export interface ProcessedCommand {
 }
 
 const CHAIN_LIMIT = 65535;
+
+/** Prefix of the trace's reason for a 6F00 that no check of the card's meant (a bug, not a refusal). */
+export const UNEXPECTED_FAILURE = 'unexpected failure';
+
+function unexpectedFailure(e: unknown): string {
+  if (isEcashError(e)) return `${e.code}: ${e.message}`;
+  return `${UNEXPECTED_FAILURE}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
+}
 const SHORT_LE = 256;
 const CLA_SUPPORTED = new Set([0x00, 0x80]);
 
@@ -79,7 +87,7 @@ export class CardRuntime {
       if (!(e instanceof StatusWordError)) {
         if (isEcashError(e, 'card-torn')) throw e;
         this.applet.abortTransaction();
-        return { response: encodeResponse({ data: new Uint8Array(0), sw: SW.UNKNOWN }), cost, refusal: e instanceof Error ? e.message : String(e) };
+        return { response: encodeResponse({ data: new Uint8Array(0), sw: SW.UNKNOWN }), cost, refusal: unexpectedFailure(e) };
       }
       this.applet.abortTransaction();
       return { response: encodeResponse({ data: new Uint8Array(0), sw: e.sw }), cost, refusal: e.message };
