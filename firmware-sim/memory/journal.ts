@@ -40,6 +40,8 @@ interface PendingWrite {
   after: Uint8Array;
 }
 
+const corruptJournal = () => new EcashError('card-image-corrupt', "the card image's transaction journal is damaged: it writes outside the card's memory");
+
 function readU32(b: Uint8Array, off: number): number {
   return new DataView(b.buffer, b.byteOffset + off, 4).getUint32(0, false);
 }
@@ -152,8 +154,12 @@ export class PersistentMemory {
     if (readU32(h, 8) !== crc32(body, crc32(u32be(length)))) return;
     const entries: { offset: number; bytes: Uint8Array }[] = [];
     for (let off = 0; off < length; ) {
+      // The card only ever journals whole writes inside the applet's memory: anything else is an
+      // edited image, refused before a byte of it lands (it could overwrite the header).
+      if (off + ENTRY_HEADER > length) throw corruptJournal();
       const offset = readU32(body, off);
       const n = (body[off + 4]! << 8) | body[off + 5]!;
+      if (off + ENTRY_HEADER + n > length || offset < this.dataOffset || offset + n > this.size) throw corruptJournal();
       entries.push({ offset, bytes: body.slice(off + ENTRY_HEADER, off + ENTRY_HEADER + n) });
       off += ENTRY_HEADER + n;
     }
