@@ -56,6 +56,19 @@ interface KeyFileJson {
   keys: KeyJson[];
 }
 
+/**
+ * The scrypt cost a file may ask for: what scrypt accepts (N a power of two) within the memory
+ * bound, and p at most 16, so that an edited file is refused at once instead of crashing the
+ * program or keeping it busy for hours (the file's cost parameters are not authenticated).
+ */
+function checkScryptCost(cost: { N: number; r: number; p: number }, path: string): void {
+  const { N, r, p } = cost;
+  const powerOfTwo = N <= 2 ** 30 && (N & (N - 1)) === 0;
+  if (!powerOfTwo || r > 32 || p > 16 || 128 * N * r > SCRYPT_MAXMEM) {
+    throw new EcashError('bad-keyfile', `${path} asks for a key derivation cost this program does not accept (scrypt N=${N}, r=${r}, p=${p}): the file was altered`);
+  }
+}
+
 function checkPassphrase(passphrase: string): void {
   if (passphrase.length < MIN_PASSPHRASE) {
     throw new EcashError('weak-passphrase', `the key file passphrase must be at least ${MIN_PASSPHRASE} characters`);
@@ -108,17 +121,13 @@ function parseFile(text: string, path: string): KeyFileJson {
   if (!isSuiteId(suite)) throw new EcashError('bad-keyfile', `${path} names an unknown suite`);
   const kdf = expectObject(o.kdf, 'keyfile.kdf', ['name', 'N', 'r', 'p', 'salt']);
   expectLiteral(kdf.name, 'keyfile.kdf.name', 'scrypt');
+  const cost = { N: expectSafeInteger(kdf.N, 'keyfile.kdf.N', 2), r: expectSafeInteger(kdf.r, 'keyfile.kdf.r', 1), p: expectSafeInteger(kdf.p, 'keyfile.kdf.p', 1) };
+  checkScryptCost(cost, path);
   return {
     version: 1,
     type: FILE_TYPE,
     suite,
-    kdf: {
-      name: 'scrypt',
-      N: expectSafeInteger(kdf.N, 'keyfile.kdf.N', 2),
-      r: expectSafeInteger(kdf.r, 'keyfile.kdf.r', 1),
-      p: expectSafeInteger(kdf.p, 'keyfile.kdf.p', 1),
-      salt: expectString(kdf.salt, 'keyfile.kdf.salt'),
-    },
+    kdf: { name: 'scrypt', ...cost, salt: expectString(kdf.salt, 'keyfile.kdf.salt') },
     cipher: 'aes-256-gcm',
     iv: expectString(o.iv, 'keyfile.iv'),
     tag: expectString(o.tag, 'keyfile.tag'),
