@@ -60,7 +60,10 @@ export async function fuzz<Ts extends [unknown, ...unknown[]]>(
   accepted = 0;
   const details = await fc.check(property as fc.IAsyncProperty<Ts>, parameters<Ts>(boundedRuns));
   record(file, target, details as fc.RunDetails<unknown>, performance.now() - started);
-  if (details.failed) throw new Error(`${target}: ${fc.defaultReportMessage(details)}`);
+  if (details.failed) {
+    const cause = details.errorInstance;
+    throw new Error(`${target}: ${fc.defaultReportMessage(details)}\nFailure: ${describeThrown(cause)}`, { cause });
+  }
 }
 
 const KEBAB = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
@@ -164,11 +167,13 @@ export function mutatedJson(valid: readonly unknown[]): fc.Arbitrary<unknown> {
     );
   const mutate = (v: unknown, depth: number): fc.Arbitrary<unknown> => {
     if (typeof v === 'string') return mutateString(v);
-    if (typeof v === 'number') return fc.oneof(fc.constant(-v), fc.constant(v + 1), fc.constant(v + 0.5), fc.constant(2 ** 53), fc.double(), fc.constant(String(v)));
+    if (typeof v === 'number') {
+      return fc.oneof(fc.constant(-v), fc.constant(v + 1), fc.constant(v * 2), fc.constant(v + 0.5), fc.constant(2 ** 53), fc.integer(), fc.double(), fc.constant(String(v)));
+    }
     if (Array.isArray(v)) {
       if (v.length === 0 || depth > 3) return fc.oneof(anyJson, fc.constant([...v, v[0] ?? null]));
       return fc.oneof(
-        fc.nat(v.length - 1).chain((i) => mutate(v[i], depth + 1).map((x) => v.map((y, j) => (j === i ? x : y)))),
+        { weight: 4, arbitrary: fc.nat(v.length - 1).chain((i) => mutate(v[i], depth + 1).map((x) => v.map((y, j) => (j === i ? x : y)))) },
         fc.constant(v.slice(1)),
         fc.constant([...v, v[0]]),
         anyJson,
@@ -179,7 +184,7 @@ export function mutatedJson(valid: readonly unknown[]): fc.Arbitrary<unknown> {
       const o = v as Record<string, unknown>;
       if (keys.length === 0 || depth > 3) return anyJson;
       return fc.oneof(
-        fc.constantFrom(...keys).chain((k) => mutate(o[k], depth + 1).map((x) => ({ ...o, [k]: x }))),
+        { weight: 6, arbitrary: fc.constantFrom(...keys).chain((k) => mutate(o[k], depth + 1).map((x) => ({ ...o, [k]: x }))) },
         fc.constantFrom(...keys).map((k) => Object.fromEntries(Object.entries(o).filter(([j]) => j !== k))),
         fc.tuple(fc.constantFrom(...keys), anyJson).map(([k, x]) => ({ ...o, [k]: x })),
         fc.tuple(fc.string({ maxLength: 10 }), anyJson).map(([k, x]) => ({ ...o, [k]: x })),

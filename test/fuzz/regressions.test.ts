@@ -1,0 +1,53 @@
+/**
+ * The fuzzers' counterexamples, kept as fixed cases. Each failed before its fix (named here).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { u32be } from '../../core/index.js';
+import { inspectCardImage, JOURNAL_OFFSET, openCard } from '../../firmware-sim/index.js';
+import { KeyFile } from '../../host/bank/keyfile.js';
+import { terms } from '../core/fixtures.js';
+import { walletImage } from './card-fixture.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ecash-fuzz-regressions-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('fuzz counterexamples', () => {
+  // Before: the journal's recovery applied any write, so this image opened (its recovery
+  // overwrote the header's magic) and the next power-up refused it as foreign. The journal now
+  // refuses writes outside the applet's memory (firmware-sim/memory/journal.ts, recover).
+  it('a card image whose journal writes into its header is refused as corrupt, untouched', async () => {
+    const image = (await walletImage()).image;
+    const body = Uint8Array.of(0, 0, 0, 0, 0, 1, 0); // one write: 1 byte (0x00) at offset 0
+    image.set(body, JOURNAL_OFFSET + 16);
+    image.set(u32be(0x4a524e4c), JOURNAL_OFFSET);
+    image.set(u32be(body.length), JOURNAL_OFFSET + 4);
+    image.set(u32be(crc32(body, crc32(u32be(body.length)))), JOURNAL_OFFSET + 8);
+    const path = join(dir, 'journal-into-header.card');
+    writeFileSync(path, image);
+    expect(() => openCard(path)).toThrow(expect.objectContaining({ code: 'card-image-corrupt' }));
+    expect(() => inspectCardImage(path)).toThrow(expect.objectContaining({ code: 'card-image-corrupt' }));
+    expect(new Uint8Array(readFileSync(path))).toEqual(image);
+  });
+
+  // Before: the key file's scrypt cost went to node:crypto unchecked (it is not authenticated):
+  // N = 32769 threw a RangeError, and a large p kept `bank serve` busy for hours. Now refused
+  // with bad-keyfile (host/bank/keyfile.ts, checkScryptCost).
+  it.each([
+    ['N not a power of two', { N: 32769 }],
+    ['N beyond 2^30', { N: 2 ** 31 }],
+    ['memory beyond the bound', { N: 2 ** 20 }],
+    ['a huge p', { p: 1_000_000_000 }],
+    ['a huge r', { r: 1 << 20 }],
+  ])('a key file asking for %s is refused with bad-keyfile', (_name, kdf) => {
+    const path = join(dir, `keys-${Object.keys(kdf)[0]}-${Object.values(kdf)[0]}`);
+    KeyFile.create(path, 'correct horse battery', 'ristretto255-sha512', [terms(500)]);
+    const file = JSON.parse(readFileSync(path, 'utf8')) as { kdf: Record<string, unknown> };
+    Object.assign(file.kdf, kdf);
+    writeFileSync(path, JSON.stringify(file));
+    expect(() => KeyFile.open(path, 'correct horse battery')).toThrow(expect.objectContaining({ code: 'bad-keyfile' }));
+  });
+});
