@@ -66,6 +66,7 @@ export {
 export { type BatchItem, batchVerifyTranscripts } from './batch.js';
 export * from './encoding.js';
 export * from './json.js';
+export * from './stored-row.js';
 export { type MsmOps, straus, pippenger } from './msm.js';
 export { formatAmount } from './amount.js';
 export { chooseExactCoins, MAX_SEARCH_STEPS, type ExactChoice, type HeldCoins } from './coin-selection.js';

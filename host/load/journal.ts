@@ -5,9 +5,10 @@
  * finished by delivering the recorded r.
  */
 import Database from 'better-sqlite3';
-import { EcashError } from '../../core/index.js';
+import { EcashError, JOURNAL_CORRUPT, StoredRow } from '../../core/index.js';
 
-export type SessionStep = 'started' | 'challenged' | 'answered' | 'stored' | 'abandoned' | 'failed';
+const SESSION_STEPS = ['started', 'challenged', 'answered', 'stored', 'abandoned', 'failed'] as const;
+export type SessionStep = (typeof SESSION_STEPS)[number];
 
 export interface LoadSession {
   sessionId: string;
@@ -82,19 +83,19 @@ export class LoadJournal {
   session(sessionId: string): LoadSession {
     const s = this.db.prepare('SELECT * FROM sessions WHERE session_id = ?').get(sessionId) as Record<string, unknown> | undefined;
     if (s === undefined) throw new EcashError('session-not-found', `no withdrawal session ${sessionId} in this load journal`);
-    const steps = this.db.prepare('SELECT step, c, r, detail FROM session_steps WHERE session_id = ? ORDER BY seq').all(sessionId) as {
-      step: SessionStep;
-      c: string | null;
-      r: string | null;
-      detail: string | null;
-    }[];
-    const last = steps[steps.length - 1]!;
+    const session = new StoredRow(s, "the load journal's sessions");
+    const steps = (this.db.prepare('SELECT step, c, r, detail FROM session_steps WHERE session_id = ? ORDER BY seq').all(sessionId) as Record<string, unknown>[]).map((r) => {
+      const row = new StoredRow(r, "the load journal's session_steps");
+      return { step: row.oneOf('step', SESSION_STEPS), c: row.optionalText('c'), r: row.optionalText('r'), detail: row.optionalText('detail') };
+    });
+    const last = steps[steps.length - 1];
+    if (last === undefined) throw new EcashError(JOURNAL_CORRUPT, `the load journal is damaged: session ${sessionId} has no steps; restore the file from a backup`);
     return {
       sessionId,
-      account: s.account as string,
-      keyId: s.key_id as string,
-      value: s.value as number,
-      currency: s.currency as string,
+      account: session.text('account'),
+      keyId: session.text('key_id'),
+      value: session.integer('value', 1),
+      currency: session.text('currency'),
       step: last.step,
       c: steps.map((x) => x.c).filter((x) => x !== null).pop() ?? null,
       r: steps.map((x) => x.r).filter((x) => x !== null).pop() ?? null,
@@ -104,8 +105,8 @@ export class LoadJournal {
 
   /** The session whose blinded challenge the card holds pending, if this journal knows it. */
   sessionByChallenge(c: string): LoadSession | undefined {
-    const row = this.db.prepare('SELECT session_id FROM session_steps WHERE c = ? ORDER BY at DESC LIMIT 1').get(c) as { session_id: string } | undefined;
-    return row === undefined ? undefined : this.session(row.session_id);
+    const row = this.db.prepare('SELECT session_id FROM session_steps WHERE c = ? ORDER BY at DESC LIMIT 1').get(c) as Record<string, unknown> | undefined;
+    return row === undefined ? undefined : this.session(new StoredRow(row, "the load journal's session_steps").text('session_id'));
   }
 
   /** Sessions that neither stored a coin nor were closed: the load was interrupted there. */
@@ -116,7 +117,7 @@ export class LoadJournal {
            SELECT step FROM session_steps t WHERE t.session_id = s.session_id ORDER BY seq DESC LIMIT 1
          ) NOT IN ('stored', 'abandoned', 'failed') ORDER BY s.created_at`,
       )
-      .all() as { session_id: string }[];
-    return ids.map((r) => this.session(r.session_id));
+      .all() as Record<string, unknown>[];
+    return ids.map((r) => this.session(new StoredRow(r, "the load journal's sessions").text('session_id')));
   }
 }

@@ -6,25 +6,28 @@
  */
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { EcashError } from '../../core/index.js';
+import { EcashError, StoredRow } from '../../core/index.js';
 
-export type PaymentState =
-  | 'created'
-  | 'waiting-for-card'
-  | 'reading'
-  | 'pin-required'
-  | 'request-sent'
-  | 'interrupted'
-  | 'responses-received'
-  | 'approved'
-  | 'declined'
-  | 'cancelled'
-  | 'settled';
+export const PAYMENT_STATES = [
+  'created',
+  'waiting-for-card',
+  'reading',
+  'pin-required',
+  'request-sent',
+  'interrupted',
+  'responses-received',
+  'approved',
+  'declined',
+  'cancelled',
+  'settled',
+] as const;
+export type PaymentState = (typeof PAYMENT_STATES)[number];
 
 /** States after which a payment never changes (except approved → settled). */
 export const FINAL_STATES: readonly PaymentState[] = ['approved', 'declined', 'cancelled', 'settled'];
 
-export type RiskMode = 'offline' | 'online' | 'floor-limit';
+const RISK_MODES = ['offline', 'online', 'floor-limit'] as const;
+export type RiskMode = (typeof RISK_MODES)[number];
 
 export interface PaymentRecord {
   id: string;
@@ -68,7 +71,8 @@ export interface StoredTranscript {
   evidenceOnly: boolean;
 }
 
-export type SettlementOutcome = 'credited' | 'replay' | 'double-spend' | 'rejected';
+const SETTLEMENT_OUTCOMES = ['credited', 'replay', 'double-spend', 'rejected'] as const;
+export type SettlementOutcome = (typeof SETTLEMENT_OUTCOMES)[number];
 
 export interface SettlementResult {
   paymentId: string;
@@ -242,18 +246,16 @@ export class Journal {
   }
 
   events(id: string): PaymentEvent[] {
-    return (this.db.prepare('SELECT seq, at, state, detail FROM payment_events WHERE payment_id = ? ORDER BY seq').all(id) as Record<string, unknown>[]).map((r) => ({
-      seq: r.seq as number,
-      at: r.at as number,
-      state: r.state as PaymentState,
-      detail: r.detail === null ? null : (JSON.parse(r.detail as string) as Record<string, unknown>),
-    }));
+    return (this.db.prepare('SELECT seq, at, state, detail FROM payment_events WHERE payment_id = ? ORDER BY seq').all(id) as Record<string, unknown>[]).map((r) => {
+      const row = eventRow(r);
+      return { seq: row.integer('seq', 1), at: row.integer('at'), state: row.oneOf('state', PAYMENT_STATES), detail: row.optionalJsonObject('detail') };
+    });
   }
 
   currentState(id: string): PaymentState {
-    const row = this.db.prepare('SELECT state FROM payment_events WHERE payment_id = ? ORDER BY seq DESC LIMIT 1').get(id) as { state: PaymentState } | undefined;
+    const row = this.db.prepare('SELECT state FROM payment_events WHERE payment_id = ? ORDER BY seq DESC LIMIT 1').get(id) as Record<string, unknown> | undefined;
     if (row === undefined) throw new EcashError('payment-not-found', `no payment ${id} in this terminal's journal`);
-    return row.state;
+    return eventRow(row).oneOf('state', PAYMENT_STATES);
   }
 
   listPayments(opts: { limit?: number; before?: number } = {}): (PaymentRecord & { state: PaymentState })[] {
@@ -263,7 +265,7 @@ export class Journal {
          FROM payments p WHERE p.created_at < ? ORDER BY p.created_at DESC, p.id LIMIT ?`,
       )
       .all(opts.before ?? Number.MAX_SAFE_INTEGER, Math.min(opts.limit ?? 50, 1000)) as Record<string, unknown>[];
-    return rows.map((r) => ({ ...rowToPayment(r), state: r.state as PaymentState }));
+    return rows.map(rowToPaymentWithState);
   }
 
   /** Payments that were interrupted after a request reached the card (they must be resumed). */
@@ -276,7 +278,7 @@ export class Journal {
          ON s.payment_id = p.id WHERE s.state NOT IN ('approved', 'declined', 'cancelled', 'settled') ORDER BY p.created_at`,
       )
       .all() as Record<string, unknown>[];
-    return rows.map((r) => ({ ...rowToPayment(r), state: r.state as PaymentState }));
+    return rows.map(rowToPaymentWithState);
   }
 
   /** Persists what will be sent to the card before it is sent (a crash after the card answers can then be recovered). */
@@ -291,14 +293,15 @@ export class Journal {
   }
 
   latestRequest(id: string): StoredRequest | undefined {
-    const row = this.db.prepare('SELECT timestamp, nonce, selection FROM payment_requests WHERE payment_id = ? ORDER BY attempt DESC LIMIT 1').get(id) as
-      | { timestamp: number; nonce: Buffer; selection: string }
+    const r = this.db.prepare('SELECT timestamp, nonce, selection FROM payment_requests WHERE payment_id = ? ORDER BY attempt DESC LIMIT 1').get(id) as
+      | Record<string, unknown>
       | undefined;
-    if (row === undefined) return undefined;
+    if (r === undefined) return undefined;
+    const row = new StoredRow(r, "the terminal's journal, payment_requests");
     // The column kept its name; it holds the offered key ids (an earlier protocol's coin choices otherwise).
-    const selection = JSON.parse(row.selection) as unknown[];
+    const selection = row.json('selection', Array.isArray, 'a JSON array');
     const accepted = selection.every((k): k is string => typeof k === 'string') ? selection : [];
-    return { timestamp: row.timestamp, nonce: new Uint8Array(row.nonce), accepted };
+    return { timestamp: row.integer('timestamp', 0), nonce: row.blob('nonce'), accepted };
   }
 
   /**
@@ -377,10 +380,12 @@ export class Journal {
       .all() as { batch_id: string }[];
     return batches.map((b) => ({
       batchId: b.batch_id,
-      items: (this.db.prepare('SELECT payment_id, idx FROM settlement_items WHERE batch_id = ? ORDER BY payment_id, idx').all(b.batch_id) as {
-        payment_id: string;
-        idx: number;
-      }[]).map((r) => ({ paymentId: r.payment_id, index: r.idx })),
+      items: (this.db.prepare('SELECT payment_id, idx FROM settlement_items WHERE batch_id = ? ORDER BY payment_id, idx').all(b.batch_id) as Record<string, unknown>[]).map(
+        (r) => {
+          const row = new StoredRow(r, "the terminal's journal, settlement_items");
+          return { paymentId: row.text('payment_id'), index: row.integer('idx', 0) };
+        },
+      ),
     }));
   }
 
@@ -429,51 +434,66 @@ export class Journal {
   }
 
   settlementResults(paymentId: string): (SettlementResult & { batchId: string; at: number })[] {
-    return (this.db.prepare(`SELECT * FROM settlement_results WHERE payment_id = ? ORDER BY idx, at`).all(paymentId) as Record<string, unknown>[]).map((r) => ({
-      paymentId: r.payment_id as string,
-      index: r.idx as number,
-      batchId: r.batch_id as string,
-      at: r.at as number,
-      outcome: r.outcome as SettlementOutcome,
-      ...(r.detail === null ? {} : { detail: JSON.parse(r.detail as string) as Record<string, unknown> }),
-    }));
+    return (this.db.prepare(`SELECT * FROM settlement_results WHERE payment_id = ? ORDER BY idx, at`).all(paymentId) as Record<string, unknown>[]).map((r) => {
+      const row = new StoredRow(r, "the terminal's journal, settlement_results");
+      const detail = row.optionalJsonObject('detail');
+      return {
+        paymentId: row.text('payment_id'),
+        index: row.integer('idx', 0),
+        batchId: row.text('batch_id'),
+        at: row.integer('at'),
+        outcome: row.oneOf('outcome', SETTLEMENT_OUTCOMES),
+        ...(detail === null ? {} : { detail }),
+      };
+    });
   }
 
   /** Settlement overview: transcripts waiting, batches in flight, outcomes so far, double spends found. */
   settlementStatus(): { unsettled: number; pendingBatches: number; outcomes: Record<string, number>; doubleSpends: { paymentId: string; index: number; at: number }[] } {
     const unsettled = this.unsettledTranscripts(1_000_000).length;
     const outcomes = this.db.prepare(`SELECT outcome, COUNT(*) AS n FROM settlement_results GROUP BY outcome`).all() as { outcome: string; n: number }[];
-    const ds = this.db.prepare(`SELECT payment_id, idx, at FROM settlement_results WHERE outcome = 'double-spend' ORDER BY at`).all() as { payment_id: string; idx: number; at: number }[];
+    const ds = this.db.prepare(`SELECT payment_id, idx, at FROM settlement_results WHERE outcome = 'double-spend' ORDER BY at`).all() as Record<string, unknown>[];
     return {
       unsettled,
       pendingBatches: this.pendingBatches().length,
       outcomes: Object.fromEntries(outcomes.map((o) => [o.outcome, o.n])),
-      doubleSpends: ds.map((d) => ({ paymentId: d.payment_id, index: d.idx, at: d.at })),
+      doubleSpends: ds.map((d) => {
+        const row = new StoredRow(d, "the terminal's journal, settlement_results");
+        return { paymentId: row.text('payment_id'), index: row.integer('idx', 0), at: row.integer('at') };
+      }),
     };
   }
 }
 
+const eventRow = (r: Record<string, unknown>) => new StoredRow(r, "the terminal's journal, payment_events");
+
 function rowToPayment(r: Record<string, unknown>): PaymentRecord {
+  const row = new StoredRow(r, "the terminal's journal, payments");
   return {
-    id: r.id as string,
-    createdAt: r.created_at as number,
-    amount: r.amount as number,
-    currency: r.currency as string,
-    reference: (r.reference as string | null) ?? null,
-    merchantId: r.merchant_id as string,
-    terminalId: r.terminal_id as string,
-    mode: r.mode as RiskMode,
+    id: row.text('id'),
+    createdAt: row.integer('created_at'),
+    amount: row.integer('amount', 1),
+    currency: row.text('currency'),
+    reference: row.optionalText('reference'),
+    merchantId: row.text('merchant_id'),
+    terminalId: row.text('terminal_id'),
+    mode: row.oneOf('mode', RISK_MODES),
   };
 }
 
+function rowToPaymentWithState(r: Record<string, unknown>): PaymentRecord & { state: PaymentState } {
+  return { ...rowToPayment(r), state: eventRow(r).oneOf('state', PAYMENT_STATES) };
+}
+
 function rowToTranscript(r: Record<string, unknown>): StoredTranscript {
+  const row = new StoredRow(r, "the terminal's journal, coin_transcripts");
   return {
-    paymentId: r.payment_id as string,
-    index: r.idx as number,
-    keyId: new Uint8Array(r.key_id as Buffer),
-    coinA: new Uint8Array(r.coin_a as Buffer),
-    value: r.value as number,
-    bytes: new Uint8Array(r.transcript as Buffer),
-    evidenceOnly: (r.evidence_only as number) === 1,
+    paymentId: row.text('payment_id'),
+    index: row.integer('idx', 0),
+    keyId: row.blob('key_id'),
+    coinA: row.blob('coin_a'),
+    value: row.integer('value', 1),
+    bytes: row.blob('transcript'),
+    evidenceOnly: row.flag('evidence_only'),
   };
 }
