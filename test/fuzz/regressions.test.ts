@@ -8,7 +8,10 @@ import { crc32 } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { u32be } from '../../core/index.js';
 import { inspectCardImage, JOURNAL_OFFSET, openCard } from '../../firmware-sim/index.js';
+import Database from 'better-sqlite3';
 import { KeyFile } from '../../host/bank/keyfile.js';
+import { LoadJournal } from '../../host/load/journal.js';
+import { Journal } from '../../host/pos/journal.js';
 import { terms } from '../core/fixtures.js';
 import { walletImage } from './card-fixture.js';
 
@@ -49,5 +52,48 @@ describe('fuzz counterexamples', () => {
     Object.assign(file.kdf, kdf);
     writeFileSync(path, JSON.stringify(file));
     expect(() => KeyFile.open(path, 'correct horse battery')).toThrow(expect.objectContaining({ code: 'bad-keyfile' }));
+  });
+
+  // Before: journal rows were cast to their types unchecked, so a damaged row crashed the reader
+  // (a SyntaxError from an event's detail, a TypeError for a session without steps) or travelled
+  // on as a wrong type (text as a key id). Now each read is checked (core/stored-row.ts) and a
+  // damaged row is refused with journal-corrupt.
+  it('damaged POS journal rows are refused with journal-corrupt', () => {
+    const path = join(dir, 'pos.db');
+    const journal = new Journal(path);
+    const p = journal.createPayment({ amount: 520, currency: 'EUR', reference: null, merchantId: 'shop-1', terminalId: 'till-1', mode: 'offline' });
+    journal.recordRequest(p.id, { timestamp: 1_780_000_000_000, nonce: new Uint8Array(16), accepted: ['aa'.repeat(32)] });
+    journal.recordResponses(p.id, [{ index: 0, keyId: new Uint8Array(32), coinA: new Uint8Array(32), value: 520, bytes: new Uint8Array(10), evidenceOnly: false }]);
+    journal.close();
+    const db = new Database(path);
+    db.prepare("UPDATE payment_events SET detail = '{not json' WHERE seq = 2").run();
+    db.prepare("UPDATE payment_requests SET selection = '['").run();
+    db.prepare("UPDATE coin_transcripts SET key_id = 'text, not bytes'").run();
+    db.prepare("UPDATE payments SET mode = 'sometimes'").run();
+    db.close();
+    const edited = new Journal(path);
+    try {
+      for (const read of [() => edited.events(p.id), () => edited.latestRequest(p.id), () => edited.transcripts(p.id), () => edited.payment(p.id)]) {
+        expect(read).toThrow(expect.objectContaining({ code: 'journal-corrupt' }));
+      }
+    } finally {
+      edited.close();
+    }
+  });
+
+  it('a load journal session without steps is refused with journal-corrupt', () => {
+    const path = join(dir, 'load.db');
+    const journal = new LoadJournal(path);
+    journal.begin({ sessionId: 's-1', account: 'acct-1', keyId: 'aa'.repeat(32), value: 500, currency: 'EUR' });
+    journal.close();
+    const db = new Database(path);
+    db.prepare('DELETE FROM session_steps').run();
+    db.close();
+    const edited = new LoadJournal(path);
+    try {
+      expect(() => edited.session('s-1')).toThrow(expect.objectContaining({ code: 'journal-corrupt' }));
+    } finally {
+      edited.close();
+    }
   });
 });
