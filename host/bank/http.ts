@@ -166,6 +166,8 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
     trustProxy: opts.trustProxy ?? false,
+    // A URL fastify cannot decode (`%ff`) never reaches the error handler otherwise.
+    frameworkErrors: (e, req, reply) => void sendError(req, reply, e),
   });
   // JSON only: a text/plain body would otherwise reach the schema as a string.
   app.removeContentTypeParser(['text/plain']);

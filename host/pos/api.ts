@@ -44,6 +44,11 @@ function sendError(reply: FastifyReply, e: unknown): FastifyReply {
   }
   if (fe.statusCode === 413) return reply.code(413).send({ error: { code: 'body-too-large', message: 'request body too large' } });
   if (fe.statusCode === 415) return reply.code(415).send({ error: { code: 'unsupported-media-type', message: 'send application/json' } });
+  if (fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500) {
+    // Other client errors fastify detects (a path parameter too long, a bad Content-Length):
+    // answered as every other malformed request is (docs/openapi/pos.json).
+    return reply.code(400).send({ error: { code: 'bad-request', message: 'the request is malformed; see docs/pos-api.md' } });
+  }
   return reply.code(500).send({ error: { code: 'internal', message: 'internal error; see the terminal log' } });
 }
 
@@ -68,6 +73,8 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
     // Fastify's defaults coerce types ("12" became 12) and silently drop unknown fields; a
     // register sending either has a bug it should hear about, so the API refuses both.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
+    // A URL fastify cannot decode (`%ff`) never reaches the error handler otherwise.
+    frameworkErrors: (e, _req, reply) => void sendError(reply, e),
   });
   const key = Buffer.from(options.apiKey);
   if (key.length < 16) throw new EcashError('weak-api-key', 'the POS API key must be at least 16 characters');

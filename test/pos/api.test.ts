@@ -261,6 +261,9 @@ describe('POS API over HTTP', () => {
     await expectError(call('GET', '/payments?limit=ten'), 400, 'bad-request');
     await expectError(call('GET', '/payments?offset=3'), 400, 'bad-request');
     await expectError(call('GET', '/payments/NOT-AN-ID'), 400, 'bad-request');
+    // Fuzz counterexamples: fastify's own refusals of a path answered 500 / a body of its own.
+    await expectError(call('GET', `/payments/${'a'.repeat(300)}`), 400, 'bad-request');
+    await expectError(call('GET', '/payments/%ff'), 400, 'bad-request');
     await expectError(call('GET', '/payments/0123456789'), 404, 'payment-not-found');
     await expectError(call('GET', '/payments/0123456789/events'), 404, 'payment-not-found');
     await expectError(call('POST', '/payments/0123456789/cancel'), 404, 'payment-not-found');
