@@ -214,7 +214,8 @@ class ClientSession {
 function idOf(frame: string | undefined): number {
   try {
     const id: unknown = JSON.parse(frame ?? '').id;
-    return typeof id === 'number' && Number.isInteger(id) && id >= 0 ? id : 0;
+    // Echoed only when the client's parser would take it (docs/bridge.md: 0 when there is none).
+    return typeof id === 'number' && Number.isInteger(id) && id >= 0 && id <= 0xffffffff ? id : 0;
   } catch {
     return 0;
   }

@@ -10,6 +10,7 @@ import {
   type Cassette,
   type ReaderEvent,
 } from '../../reader-bridge/index.js';
+import { parseReply } from '../../reader-bridge/remote-protocol.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const cassette: Cassette = {
@@ -107,6 +108,10 @@ describe('remote reader bridge', () => {
     const { ask } = await rawClient(server.url);
     expect(await ask('not json')).toMatchObject({ id: 0, error: { code: 'bridge-protocol' } });
     expect(await ask(JSON.stringify({ id: 3, op: 'erase' }))).toMatchObject({ id: 3, error: { code: 'bridge-protocol' } });
+    // Fuzz counterexample: an id beyond u32 was echoed, and the client's parser refuses such a reply.
+    const tooBig = (await ask(JSON.stringify({ id: 2 ** 53, op: 'list' }))) as object;
+    expect(tooBig).toMatchObject({ id: 0, error: { code: 'bridge-protocol' } });
+    expect(parseReply(JSON.stringify(tooBig))).toMatchObject({ id: 0 });
     expect(await ask(JSON.stringify({ id: 4, op: 'transmit', channel: 1, apdu: 'XYZ', timeoutMs: 10 }))).toMatchObject({ id: 4, error: { code: 'bridge-protocol' } });
     expect(await ask(JSON.stringify({ id: 5, op: 'transmit', channel: 99, apdu: '8030000000', timeoutMs: 10 }))).toMatchObject({
       id: 5,
