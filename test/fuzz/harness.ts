@@ -1,24 +1,25 @@
 /**
  * How the fuzz suites run: bounded (a few dozen cases per target, so `npm test` stays fast) or,
- * under `npm run fuzz` (scripts/fuzz.ts), for a time budget. The script sets FUZZ_TARGET_MS (the
- * time each target may run) and FUZZ_REPORT (a file where each target appends its figures);
- * FUZZ_SEED replays a reported counterexample. A failure is thrown with fast-check's report (seed,
- * path, the shrunk counterexample) so it can be turned into a fixed regression case.
+ * under `npm run fuzz` (scripts/fuzz.ts), for a time budget. The script sets FUZZ_TARGET_MS (a
+ * JSON object: fuzz file name → milliseconds each of its targets may run) and FUZZ_REPORT (a file
+ * where each target appends its figures); FUZZ_SEED replays a reported counterexample. A failure
+ * is thrown with fast-check's report (seed, path, the shrunk counterexample) so it can be turned
+ * into a fixed regression case.
  */
 import { appendFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import fc from 'fast-check';
 import { isEcashError } from '../../core/index.js';
 
-const TARGET_MS = Number(process.env.FUZZ_TARGET_MS ?? 0);
+const TARGET_MS = JSON.parse(process.env.FUZZ_TARGET_MS ?? '{}') as Record<string, number>;
 const REPORT = process.env.FUZZ_REPORT;
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
 
 /** True under `npm run fuzz`: targets run for their time budget instead of a few cases. */
-export const LONG_RUN = TARGET_MS > 0;
+export const LONG_RUN = Object.keys(TARGET_MS).length > 0;
 
 /** The vitest timeout for one target: its budget plus room to finish the case in flight. */
-export const TARGET_TIMEOUT_MS = LONG_RUN ? TARGET_MS + 120_000 : 60_000;
+export const TARGET_TIMEOUT_MS = LONG_RUN ? Math.max(...Object.values(TARGET_MS)) + 120_000 : 60_000;
 
 export interface TargetFigures {
   file: string;
@@ -30,10 +31,11 @@ export interface TargetFigures {
   ms: number;
 }
 
-function parameters<T>(boundedRuns: number): fc.Parameters<T> {
+function parameters<T>(file: string, boundedRuns: number): fc.Parameters<T> {
   const base: fc.Parameters<T> = SEED === undefined ? {} : { seed: SEED };
-  if (!LONG_RUN) return { ...base, numRuns: boundedRuns };
-  return { ...base, numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: TARGET_MS, markInterruptAsFailure: false };
+  const ms = TARGET_MS[basename(file)];
+  if (ms === undefined) return { ...base, numRuns: boundedRuns };
+  return { ...base, numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: ms, markInterruptAsFailure: false };
 }
 
 /** Inputs accepted since the target started (decodesOrRefuses and `countAccepted` add to it). */
@@ -58,7 +60,7 @@ export async function fuzz<Ts extends [unknown, ...unknown[]]>(
 ): Promise<void> {
   const started = performance.now();
   accepted = 0;
-  const details = await fc.check(property as fc.IAsyncProperty<Ts>, parameters<Ts>(boundedRuns));
+  const details = await fc.check(property as fc.IAsyncProperty<Ts>, parameters<Ts>(file, boundedRuns));
   record(file, target, details as fc.RunDetails<unknown>, performance.now() - started);
   if (details.failed) {
     const cause = details.errorInstance;
