@@ -15,7 +15,7 @@ export class KeyCache {
   /** Parses the keys not seen before; returns all of `keys`, parsed, in order. */
   addJson(keys: readonly KeyJson[], what = 'keys'): DenominationKey[] {
     return keys.map((json, i) => {
-      let key = this.byId.get(json.keyId);
+      let key = typeof json === 'object' && json !== null ? this.byId.get(json.keyId) : undefined;
       if (key === undefined) {
         key = keyFromJson(this.group, json, `${what}[${i}]`);
         this.byId.set(json.keyId, key);
@@ -35,6 +35,10 @@ export class ParsedParameters {
 
   /** Parses what is new in `params`; the suite may not change between calls. */
   update(params: ParametersJson): { group: Group; keys: DenominationKey[] } {
+    // The bank's answer as it came over the wire: checked here, where a terminal first reads it.
+    if (typeof params !== 'object' || params === null || !Array.isArray(params.keys)) {
+      throw new EcashError('bank-protocol', "the bank's parameters are not an object with a list of keys");
+    }
     if (!isSuiteId(params.suite)) throw new EcashError('bank-protocol', `the bank names an unknown suite "${String(params.suite)}"`);
     if (this.cache !== undefined && this.cache.group.suite !== params.suite) {
       throw new EcashError('wrong-suite', `the bank changed its suite from ${this.cache.group.suite} to ${params.suite}; this terminal's journal belongs to the old one`);
