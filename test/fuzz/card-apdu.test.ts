@@ -14,6 +14,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { isEcashError, seededRandom, toHex, verifyTranscript, type PaymentContext } from '../../core/index.js';
 import {
   CLA_ECASH,
   CLA_ISO,
@@ -25,17 +26,12 @@ import {
   encodeSetLimit,
   encodeUnblockPin,
   encodeVerify,
-  isEcashError,
   ISO_INS,
   parseResponse,
   PIN_REFERENCE,
   paymentTranscripts,
-  seededRandom,
-  toHex,
-  verifyTranscript,
   type PaidCoin,
-  type PaymentContext,
-} from '../../core/index.js';
+} from '../../wire/index.js';
 import { cardOnDevice, RamNvm, TearingNvm, type EcashCard } from '../../firmware-sim/index.js';
 import { UNEXPECTED_FAILURE } from '../../firmware-sim/runtime.js';
 import { balance, pay, paymentContext, PIN, PUK, select, send, verifyPin, type TestBank } from '../firmware/helpers.js';

@@ -9,6 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { u32be } from '../../core/index.js';
 import { inspectCardImage, JOURNAL_OFFSET, openCard } from '../../firmware-sim/index.js';
 import Database from 'better-sqlite3';
+import { ParsedParameters } from '../../host/bank-client/index.js';
+import type { ParametersJson } from '../../host/bank-client/index.js';
 import { KeyFile } from '../../host/bank/keyfile.js';
 import { LoadJournal } from '../../host/load/journal.js';
 import { Journal } from '../../host/pos/journal.js';
@@ -95,5 +97,22 @@ describe('fuzz counterexamples', () => {
     } finally {
       edited.close();
     }
+  });
+
+  // Before: a terminal read the bank's GET /v1/parameters answer unchecked: keys that are not a
+  // list, or no object at all, threw a TypeError. Now refused with bank-protocol
+  // (host/bank-client/public-parameters.ts, ParsedParameters.update).
+  it.each([
+    ['keys not a list', { suite: 'ristretto255-sha512', keys: false }],
+    ['null', null],
+    ['a key that is null', { suite: 'ristretto255-sha512', keys: [null] }],
+  ])('bank parameters with %s are refused with a code', (_name, params) => {
+    let thrown: unknown;
+    try {
+      new ParsedParameters().update(params as unknown as ParametersJson);
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toMatchObject({ name: 'EcashError', code: expect.stringMatching(/^(bank-protocol|bad-json)$/) });
   });
 });
