@@ -7,6 +7,7 @@
  * two encodings mean one thing), or it is refused with an EcashError and a kebab-case code;
  * never a TypeError, RangeError or anything else. test/fuzz/harness.ts says how long each runs.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
@@ -96,48 +97,27 @@ interface Target {
   run: () => Promise<void>;
 }
 
+/** A decoder fed `inputs`: each input decodes (and then re-encodes to itself) or is refused with a code. */
+function target<I, T>(name: string, inputs: fc.Arbitrary<I>, decode: (input: I) => T, reencodes: ((v: T, input: I) => boolean) | undefined, runs: number): Target {
+  const property = fc.property(inputs, (input) => {
+    decodesOrRefuses(
+      () => decode(input),
+      (v) => {
+        if (reencodes !== undefined) expect(reencodes(v, input), `${name}: a decoded value re-encodes to something else`).toBe(true);
+      },
+    );
+  });
+  return { name, runs, run: () => fuzz(FILE, name, property, runs) };
+}
+
 /** A byte decoder whose successes must re-encode to the very input. */
 function bytesTarget<T>(name: string, valid: Uint8Array[], decode: (b: Uint8Array) => T, encode: ((v: T) => Uint8Array) | undefined, runs = 150): Target {
-  return {
-    name,
-    runs,
-    run: () =>
-      fuzz(
-        FILE,
-        name,
-        fc.property(mutatedBytes(valid), (bytes) => {
-          decodesOrRefuses(
-            () => decode(bytes),
-            (v) => {
-              if (encode !== undefined) expect(bytesEqual(encode(v), bytes), `${name}: a decoded value re-encodes to other bytes`).toBe(true);
-            },
-          );
-        }),
-        runs,
-      ),
-  };
+  return target(name, mutatedBytes(valid), decode, encode && ((v, bytes) => bytesEqual(encode(v), bytes)), runs);
 }
 
 /** A JSON decoder whose successes must re-encode to an equal document. */
 function jsonTarget<T>(name: string, valid: unknown[], decode: (v: unknown) => T, encode: ((v: T) => unknown) | undefined, runs = 150): Target {
-  return {
-    name,
-    runs,
-    run: () =>
-      fuzz(
-        FILE,
-        name,
-        fc.property(mutatedJson(valid), (doc) => {
-          decodesOrRefuses(
-            () => decode(doc),
-            (v) => {
-              if (encode !== undefined) expect(encode(v), `${name}: a decoded value re-encodes to another document`).toEqual(doc);
-            },
-          );
-        }),
-        runs,
-      ),
-  };
+  return target(name, mutatedJson(valid), decode, encode && ((v, doc) => isDeepStrictEqual(encode(v), doc)), runs);
 }
 
 /** Everything a suite's coins, transcripts, keys and proofs look like, validly encoded. */

@@ -50,6 +50,24 @@ const edit: fc.Arbitrary<Edit> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), table: fc.nat(), row: fc.nat() }) },
 );
 
+/** Runs `read` on a copy of the journal `seed` with `edits` applied; removes the copy. */
+function onEditedCopy<J extends { close(): void }>(seed: string, columns: Record<string, string[]>, edits: Edit[], open: (path: string) => J, read: (journal: J) => void): void {
+  const path = `${seed}-${copies++}`;
+  copyFileSync(seed, path);
+  try {
+    applyEdits(path, columns, edits);
+    const journal = open(path);
+    try {
+      read(journal);
+    } finally {
+      journal.close();
+    }
+  } finally {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+  }
+}
+let copies = 0;
+
 /** Applies edits to the database file at `path` (constraints that refuse an edit leave it out). */
 function applyEdits(path: string, columns: Record<string, string[]>, edits: Edit[]): void {
   const db = new Database(path);
@@ -158,25 +176,12 @@ describe('fuzzing the terminals’ journals', () => {
       ]);
       journal.recordBatch('batch-2', [{ paymentId: ids[1]!, index: 0 }]);
       journal.close();
-      let n = 0;
       await fuzz(
         FILE,
         'POS journal rows',
-        fc.property(fc.array(edit, { minLength: 1, maxLength: 3 }), fc.nat(1), (edits, which) => {
-          const path = join(dir, `pos-${n++}.db`);
-          copyFileSync(seed, path);
-          try {
-            applyEdits(path, POS_COLUMNS, edits);
-            const edited = new Journal(path);
-            try {
-              readPos(edited, ids[which]!);
-            } finally {
-              edited.close();
-            }
-          } finally {
-            for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
-          }
-        }),
+        fc.property(fc.array(edit, { minLength: 1, maxLength: 3 }), fc.nat(1), (edits, which) =>
+          onEditedCopy(seed, POS_COLUMNS, edits, (path) => new Journal(path), (edited) => readPos(edited, ids[which]!)),
+        ),
         100,
       );
     },
@@ -194,27 +199,16 @@ describe('fuzzing the terminals’ journals', () => {
       journal.begin({ sessionId: 's-2', account: 'acct-1', keyId: 'bb'.repeat(32), value: 100, currency: 'EUR' });
       journal.step('s-2', 'stored', { detail: 'slot 3' });
       journal.close();
-      let n = 0;
       await fuzz(
         FILE,
         'load journal rows',
-        fc.property(fc.array(edit, { minLength: 1, maxLength: 3 }), (edits) => {
-          const path = join(dir, `load-${n++}.db`);
-          copyFileSync(seed, path);
-          try {
-            applyEdits(path, LOAD_COLUMNS, edits);
-            const edited = new LoadJournal(path);
-            try {
-              for (const id of ['s-1', 's-2']) decodesOrRefuses(() => edited.session(id), checkSession);
-              decodesOrRefuses(() => edited.sessionByChallenge('c1'), (s) => s === undefined || checkSession(s));
-              decodesOrRefuses(() => edited.unfinished(), (ss) => ss.forEach(checkSession));
-            } finally {
-              edited.close();
-            }
-          } finally {
-            for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
-          }
-        }),
+        fc.property(fc.array(edit, { minLength: 1, maxLength: 3 }), (edits) =>
+          onEditedCopy(seed, LOAD_COLUMNS, edits, (path) => new LoadJournal(path), (edited) => {
+            for (const id of ['s-1', 's-2']) decodesOrRefuses(() => edited.session(id), checkSession);
+            decodesOrRefuses(() => edited.sessionByChallenge('c1'), (s) => s === undefined || checkSession(s));
+            decodesOrRefuses(() => edited.unfinished(), (ss) => ss.forEach(checkSession));
+          }),
+        ),
         100,
       );
     },
