@@ -8,7 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { EcashError, isEcashError } from '../../core/index.js';
 import { BrowserSessions } from './browser-sessions.js';
-import type { PaymentEvent } from './journal.js';
+import { isFinal, type PaymentEvent } from './journal.js';
 import { SETTLEMENT_PROBLEM_CODES } from './settlement-verdicts.js';
 import type { PaymentTerminal, PaymentView } from './terminal.js';
 
@@ -185,7 +185,6 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     const send = (e: PaymentEvent) => res.write(`id: ${e.seq}\nevent: status\ndata: ${JSON.stringify({ paymentId: id, ...e })}\n\n`);
-    const isFinal = (s: string) => s === 'declined' || s === 'cancelled' || s === 'settled' || s === 'approved';
     for (const e of first.events) send(e);
     if (isFinal(first.state)) {
       res.end();

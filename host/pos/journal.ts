@@ -7,24 +7,9 @@
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { EcashError, StoredRow } from '../../core/index.js';
+import { FINAL_STATES_SQL, PAYMENT_STATES, type PaymentState, takesEvent } from './payment-states.js';
 
-export const PAYMENT_STATES = [
-  'created',
-  'waiting-for-card',
-  'reading',
-  'pin-required',
-  'request-sent',
-  'interrupted',
-  'responses-received',
-  'approved',
-  'declined',
-  'cancelled',
-  'settled',
-] as const;
-export type PaymentState = (typeof PAYMENT_STATES)[number];
-
-/** States after which a payment never changes (except approved → settled). */
-export const FINAL_STATES: readonly PaymentState[] = ['approved', 'declined', 'cancelled', 'settled'];
+export { FINAL_STATES, isFinal, PAYMENT_STATES, type PaymentState } from './payment-states.js';
 
 const RISK_MODES = ['offline', 'online', 'floor-limit'] as const;
 export type RiskMode = (typeof RISK_MODES)[number];
@@ -233,8 +218,7 @@ export class Journal {
   appendEvent(id: string, state: PaymentState, detail: Record<string, unknown> | null = null, now = Date.now()): PaymentEvent {
     return this.db.transaction(() => {
       const current = this.currentState(id);
-      const final = current === 'declined' || current === 'cancelled' || current === 'settled' || (current === 'approved' && state !== 'settled');
-      if (final) throw new EcashError('payment-final', `payment ${id} is already ${current}`);
+      if (!takesEvent(current, state)) throw new EcashError('payment-final', `payment ${id} is already ${current}`);
       return this.insertEvent(id, state, detail, now);
     })();
   }
@@ -275,7 +259,7 @@ export class Journal {
         `SELECT p.*, s.state FROM payments p JOIN (
            SELECT payment_id, state FROM payment_events e1
            WHERE seq = (SELECT MAX(seq) FROM payment_events e2 WHERE e2.payment_id = e1.payment_id)) s
-         ON s.payment_id = p.id WHERE s.state NOT IN ('approved', 'declined', 'cancelled', 'settled') ORDER BY p.created_at`,
+         ON s.payment_id = p.id WHERE s.state NOT IN (${FINAL_STATES_SQL}) ORDER BY p.created_at`,
       )
       .all() as Record<string, unknown>[];
     return rows.map(rowToPaymentWithState);

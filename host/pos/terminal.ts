@@ -37,7 +37,7 @@ import {
   type RiskMode,
   type SettlementResult,
   type TranscriptCursor,
-  FINAL_STATES,
+  isFinal,
 } from './journal.js';
 import { TerminalKeyCache } from './key-cache.js';
 import { renderReceipt } from './receipt.js';
@@ -209,7 +209,7 @@ export class PaymentTerminal extends EventEmitter {
       throw new EcashError('bad-reference', 'reference must be a string of at most 64 characters');
     }
     // A payment that has reached its outcome only releases the card: the next one queues behind it.
-    if (this.active !== undefined && !FINAL_STATES.includes(this.journal.currentState(this.active.id))) {
+    if (this.active !== undefined && !isFinal(this.journal.currentState(this.active.id))) {
       throw new EcashError('terminal-busy', `payment ${this.active.id} is still in progress: wait for it or cancel it first`);
     }
     const mode: RiskMode = this.config.mode === 'floor-limit' ? (req.amount > this.config.floorLimit ? 'online' : 'offline') : this.config.mode;
@@ -264,7 +264,7 @@ export class PaymentTerminal extends EventEmitter {
   outcome(id: string): Promise<PaymentView> {
     return new Promise((resolve) => {
       const check = () => {
-        if (!FINAL_STATES.includes(this.view(id).state)) return;
+        if (!isFinal(this.view(id).state)) return;
         this.off('payment-event', onEvent);
         void this.idle().then(() => resolve(this.view(id)));
       };
@@ -283,7 +283,7 @@ export class PaymentTerminal extends EventEmitter {
    */
   cancel(id: string, opts: { abandon?: boolean } = {}): PaymentView {
     const state = this.journal.currentState(id);
-    if (FINAL_STATES.includes(state)) throw new EcashError('payment-final', `payment ${id} is already ${state}`);
+    if (isFinal(state)) throw new EcashError('payment-final', `payment ${id} is already ${state}`);
     if (state === 'responses-received' && this.active?.id === id) {
       // The card has paid and its answers are stored; online, the deposit is under way. Abandoning
       // now would record a cancelled sale whose coins the bank credits all the same.
@@ -376,7 +376,7 @@ export class PaymentTerminal extends EventEmitter {
   private async run(id: string, active: ActivePayment): Promise<void> {
     const signal = active.abort.signal;
     try {
-      if (this.journal.latestRequest(id) === undefined && !FINAL_STATES.includes(this.journal.currentState(id))) {
+      if (this.journal.latestRequest(id) === undefined && !isFinal(this.journal.currentState(id))) {
         // Online, the bank must answer before a card spends anything: asked now, not with the
         // card held in the field for a round trip.
         if (this.journal.payment(id).mode === 'online') await this.requireBank();
@@ -387,7 +387,7 @@ export class PaymentTerminal extends EventEmitter {
       for (;;) {
         if (signal.aborted) return;
         const state = this.journal.currentState(id);
-        if (FINAL_STATES.includes(state)) return;
+        if (isFinal(state)) return;
         if (state !== 'waiting-for-card') this.record(id, 'waiting-for-card');
         await this.waitForCard(signal, this.config.cardWaitMs);
         try {
@@ -420,7 +420,7 @@ export class PaymentTerminal extends EventEmitter {
             ? { code: e.code, message: e.message }
             : { code: 'internal', message: e instanceof Error ? e.message : String(e) };
       const state = this.journal.currentState(id);
-      if (!FINAL_STATES.includes(state)) this.record(id, 'declined', reason);
+      if (!isFinal(state)) this.record(id, 'declined', reason);
     }
   }
 
