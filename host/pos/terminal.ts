@@ -390,6 +390,7 @@ export class PaymentTerminal extends EventEmitter {
         if (isFinal(state)) return;
         if (state !== 'waiting-for-card') this.record(id, 'waiting-for-card');
         await this.waitForCard(signal, this.config.cardWaitMs);
+        const recovering = this.journal.latestRequest(id) !== undefined;
         try {
           await this.tap(id, active);
           return;
@@ -402,12 +403,27 @@ export class PaymentTerminal extends EventEmitter {
             await this.waitForCardRemoval(signal);
             continue;
           }
+          if (recovering && this.refusedBeforeAnswer(id, e)) {
+            // The card that was asked to pay may have paid and only its answer been lost; the card
+            // that refused now may be another one. Declining would let the sale be charged again
+            // while those coins sit on the first card: wait for it (or for the register to abandon).
+            const refusal = e instanceof Error ? e.message : String(e);
+            this.record(id, 'interrupted', {
+              code: 'recovery-refused',
+              cardCode: isEcashError(e) || e instanceof Decline ? e.code : 'internal',
+              message: `the card in the reader refused this payment's request (${refusal}); it may not be the card that was asked to pay, which may have paid already: tap that card, or cancel with abandon`,
+            });
+            // A fresh tap, not the same refusal again: the card in the field must leave first.
+            await this.waitForReader(signal, this.config.cardWaitMs, false);
+            continue;
+          }
           throw e;
         }
       }
     } catch (e) {
       if (signal.aborted) return;
-      const lostCard = e instanceof Decline && e.code === 'card-timeout' && this.journal.latestRequest(id) !== undefined;
+      // Asked to pay, the card did not come back (or another stayed in its place): it may have paid.
+      const lostCard = e instanceof Decline && (e.code === 'card-timeout' || e.code === 'card-still-present') && this.journal.latestRequest(id) !== undefined;
       const reason = lostCard
         ? {
             code: 'card-not-returned',
@@ -422,6 +438,16 @@ export class PaymentTerminal extends EventEmitter {
       const state = this.journal.currentState(id);
       if (!isFinal(state)) this.record(id, 'declined', reason);
     }
+  }
+
+  /**
+   * Whether a tap that resent a stored request failed before any card answered it: the card in
+   * the field refused (another card, a PIN, a card error) rather than the terminal being unable
+   * to send the request at all.
+   */
+  private refusedBeforeAnswer(id: string, e: unknown): boolean {
+    if (e instanceof Decline && e.code === 'request-format-old') return false;
+    return this.journal.currentState(id) !== 'responses-received' && !isFinal(this.journal.currentState(id));
   }
 
   /** Starts watching for the card being tapped to leave (at every tap, whatever its outcome). */
