@@ -21,6 +21,7 @@ export const SETTLEMENT_PROBLEM_CODES = [
   'wrong-bank',
   'scope-not-accepted',
   'key-not-yet-valid',
+  'conflict-unresolved',
   'bank-rejected',
   'batch-refused',
 ] as const;
@@ -86,6 +87,14 @@ export function rejectionProblem(code: string | undefined, bankMessage: string |
       return {
         code: 'key-not-yet-valid',
         message: `the bank says the key of ${coins} coins is not valid yet${said}: check the terminal's and the bank's clocks; ${STAYS_PENDING}`,
+        stopsRun: false,
+      };
+    case 'conflict-unresolved':
+      // The bank's fault on that one coin (a record of its earlier deposit it cannot compare
+      // with): nothing was credited or recorded for it, and the coin is good until it says otherwise.
+      return {
+        code: 'conflict-unresolved',
+        message: `the bank could not compare ${coins} coins with their earlier deposits and credited nothing for them${said}: tell the bank's operator, who must repair the coins' spent-coin records; ${STAYS_PENDING}`,
         stopsRun: false,
       };
     default:
