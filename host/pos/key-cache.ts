@@ -6,7 +6,8 @@
  * deadline has passed since: a key the bank retired or that expired leaves it, and the terminal
  * stops taking its coins (the bank would refuse them: `unknown-key`, `key-expired`).
  */
-import { type DenominationKey, type Group, keyFromJson, keyToJson, toHex } from '../../core/index.js';
+import { type DenominationKey, EcashError, getGroup, type Group, keyFromJson, keyToJson, toHex } from '../../core/index.js';
+import type { AcquirerBank } from './acquirer.js';
 import type { AcceptancePolicy } from './coin-selection.js';
 
 /**
@@ -25,19 +26,58 @@ export function acceptedKeys(keys: Iterable<DenominationKey>, policy: Acceptance
   );
 }
 
-/** Where the cache lives: two entries of the journal's meta table. */
+/** Where the cache lives: entries of the journal's meta table (the keys, the bank's suite). */
 export interface KeyStore {
   getMeta(key: string): string | undefined;
   setMeta(key: string, value: string): void;
 }
 
 const KEYS_META = 'denomination-keys';
+const SUITE_META = 'suite';
+
+/** What the cache asks the bank: its group and its current keys. */
+export type KeySource = Pick<AcquirerBank, 'group' | 'denominationKeys'>;
 
 export class TerminalKeyCache {
   private readonly byId = new Map<string, DenominationKey>();
   private group: Group | undefined;
 
   constructor(private readonly store: KeyStore) {}
+
+  /** The bank's group, once the keys were loaded or fetched. */
+  get currentGroup(): Group {
+    if (this.group === undefined) throw new EcashError('terminal-not-started', 'start the terminal first');
+    return this.group;
+  }
+
+  /** Takes the bank's current keys, or when it does not answer those the journal holds (offline is fine). */
+  async start(bank: KeySource, now: number): Promise<void> {
+    const suite = this.store.getMeta(SUITE_META);
+    try {
+      await this.refresh(bank, now);
+    } catch (e) {
+      if (suite === undefined) {
+        throw new EcashError('bank-unreachable', `the terminal has never reached its bank and has no denomination keys: ${(e as Error).message}`);
+      }
+      this.load(getGroup(suite), now);
+    }
+  }
+
+  /**
+   * Fetches the bank's current keys and keeps them in place of the old ones: a key the bank no
+   * longer lists is no longer taken. A bank of another suite than the journal's is refused.
+   */
+  async refresh(bank: KeySource, now: number): Promise<void> {
+    // Keys first: they fetch the parameters, and the group then comes from what they fetched.
+    const fresh = await bank.denominationKeys();
+    const group = await bank.group();
+    const suite = this.store.getMeta(SUITE_META);
+    if (suite !== undefined && suite !== group.suite) {
+      throw new EcashError('wrong-suite', `the bank works in suite ${group.suite} and this terminal's journal in ${suite}: check --bank`);
+    }
+    this.store.setMeta(SUITE_META, group.suite);
+    this.replace(group, fresh, now);
+  }
 
   /** Loads the keys the journal holds (after a restart, with the bank unreachable). */
   load(group: Group, now: number): void {

@@ -2,11 +2,10 @@
  * The point-of-sale terminal: takes one payment at a time on its reader, verifies every coin
  * offline, and approves only after the card's answers are durable in the journal.
  *
- * A payment moves through explicit states (journal.ts), each an inserted journal event:
- *   created → waiting-for-card → reading → [pin-required →] request-sent → responses-received → approved | declined
- * with `interrupted` when the card leaves after the request reached it (the terminal then waits for
- * the card again and sends the same request, which the card answers the same way without spending
- * twice), and `cancelled` from the cash register before the request is sent.
+ * This file is the payment's state machine (states in payment-states.ts, each an inserted journal
+ * event): `run` drives a payment from waiting for a card to its outcome, `tap` is one exchange
+ * with a card, `conclude` judges the card's answers. Around it: card presence on the reader
+ * (card-presence.ts), the bank's keys (key-cache.ts) and deposits (settlement.ts).
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +15,6 @@ import {
   EcashError,
   encodeTranscript,
   fromHex,
-  getGroup,
   type Group,
   isEcashError,
   NONCE_LENGTH,
@@ -26,22 +24,23 @@ import {
 } from '../../core/index.js';
 import { type PaidCoin, type PayRequest, paymentTranscripts } from '../../wire/index.js';
 import { CARD_ERROR, type CommandClass, EcashCardClient, type ReaderSource } from '../../reader-bridge/index.js';
-import type { AcquirerBank, DepositOutcome } from './acquirer.js';
+import type { AcquirerBank } from './acquirer.js';
 import { type AcceptancePolicy, coinsAtMost, offeredKeys } from './coin-selection.js';
 import {
   type Journal,
   type PaymentEvent,
   type PaymentRecord,
   type PaymentState,
-  type ReleasedItem,
   type RiskMode,
-  type SettlementResult,
-  type TranscriptCursor,
   isFinal,
 } from './journal.js';
+import { CardPresence } from './card-presence.js';
+import { Decline } from './decline.js';
 import { TerminalKeyCache } from './key-cache.js';
 import { renderReceipt } from './receipt.js';
-import { failureProblem, isCoinVerdict, rejectionProblem, type SettlementProblem } from './settlement-verdicts.js';
+import { Settlement, type SettlementReport } from './settlement.js';
+
+export type { SettlementReport } from './settlement.js';
 
 export interface TerminalConfig {
   merchantId: string;
@@ -98,24 +97,6 @@ export interface PaymentView {
   settlement: { index: number; outcome: string; at: number }[];
 }
 
-export interface SettlementReport {
-  batches: number;
-  transcripts: number;
-  outcomes: Record<string, number>;
-  doubleSpends: { paymentId: string; index: number }[];
-}
-
-/** Raised inside a payment run to end it with a reason the journal records. */
-class Decline extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly details: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
-
 /**
  * The card left (or failed) mid-exchange, or its reader was unplugged: wait (within the card wait)
  * for the card to come back and try again with the same request.
@@ -132,16 +113,8 @@ interface ActivePayment {
 export class PaymentTerminal extends EventEmitter {
   private active: ActivePayment | undefined;
   private readonly keys: TerminalKeyCache;
-  private groupCache: Group | undefined;
-  private settling: Promise<SettlementReport> | undefined;
-  /**
-   * Resolves once the card of the last tap has left the reader. A new sale reads only a card
-   * presented for it: a card left in the reader after its own payment is not charged again.
-   * Watched from the start of the tap: a customer may take the card the moment the outcome shows
-   * and tap it again for the next sale before the terminal has let go of it.
-   */
-  private cardGone: Promise<void> = Promise.resolve();
-  private stopCardWatch: () => void = () => undefined;
+  private readonly deposits: Settlement;
+  private readonly presence: CardPresence;
 
   constructor(
     private readonly journal: Journal,
@@ -154,6 +127,8 @@ export class PaymentTerminal extends EventEmitter {
       throw new EcashError('bad-deposit-margin', `the deposit margin must be at least ${MIN_DEPOSIT_MARGIN_MS / 60_000} minutes: coins of a key about to expire must leave time to deposit them`);
     }
     this.keys = new TerminalKeyCache(journal);
+    this.presence = new CardPresence(readers, config.readerName);
+    this.deposits = new Settlement(journal, bank, config, () => this.group, (id) => this.emitEvent(id));
   }
 
   private now(): number {
@@ -162,38 +137,16 @@ export class PaymentTerminal extends EventEmitter {
 
   /** Loads the cached keys and refreshes them from the bank when it answers (offline is fine). */
   async start(): Promise<void> {
-    const suite = this.journal.getMeta('suite');
-    try {
-      await this.refreshKeys();
-    } catch (e) {
-      if (suite === undefined) {
-        throw new EcashError('bank-unreachable', `the terminal has never reached its bank and has no denomination keys: ${(e as Error).message}`);
-      }
-      this.groupCache = getGroup(suite);
-      this.keys.load(this.groupCache, this.now());
-    }
+    await this.keys.start(this.bank, this.now());
   }
 
   get group(): Group {
-    if (this.groupCache === undefined) throw new EcashError('terminal-not-started', 'start the terminal first');
-    return this.groupCache;
+    return this.keys.currentGroup;
   }
 
-  /**
-   * Fetches the bank's current keys and caches them in the journal for offline use, in place of
-   * the old ones: a key the bank no longer lists is no longer taken (key-cache.ts).
-   */
+  /** Takes the bank's current keys in place of the cached ones (key-cache.ts). */
   async refreshKeys(): Promise<void> {
-    // Keys first: they fetch the parameters, and the group then comes from what they fetched.
-    const fresh = await this.bank.denominationKeys();
-    const group = await this.bank.group();
-    const suite = this.journal.getMeta('suite');
-    if (suite !== undefined && suite !== group.suite) {
-      throw new EcashError('wrong-suite', `the bank works in suite ${group.suite} and this terminal's journal in ${suite}: check --bank`);
-    }
-    this.groupCache = group;
-    this.journal.setMeta('suite', group.suite);
-    this.keys.replace(group, fresh, this.now());
+    await this.keys.refresh(this.bank, this.now());
   }
 
   // ------------------------------------------------------------------------- payments
@@ -354,6 +307,14 @@ export class PaymentTerminal extends EventEmitter {
     return this.journal.settlementStatus();
   }
 
+  /**
+   * Deposits everything unsettled (settlement.ts); when coins stay pending for a reason on this
+   * side it throws the first problem's code, its message saying what to fix.
+   */
+  settle(): Promise<SettlementReport> {
+    return this.deposits.settle();
+  }
+
   /** The card's answers the journal holds for a payment (evidence-only ones included). */
   transcriptsOf(id: string): Transcript[] {
     return this.journal.transcripts(id).map((t) => decodeTranscript(this.group, t.bytes));
@@ -373,6 +334,19 @@ export class PaymentTerminal extends EventEmitter {
     for (const event of this.journal.events(id).slice(-n)) this.emit('payment-event', id, event);
   }
 
+  /**
+   * A payment from waiting for a card to its outcome:
+   * - before its request exists: online, the bank must answer first (`bank-unreachable`
+   *   otherwise); then the previous sale's card must leave the reader (`card-still-present`);
+   * - `waiting-for-card` until a card is in the field (`card-timeout`), then one tap (`tap`);
+   * - a tap cut by the card leaving or the reader failing: `interrupted` once the request exists,
+   *   and back to waiting for the same card;
+   * - a tap that resent the request and was refused by the card in the field: `interrupted`
+   *   (`recovery-refused`), and back to waiting once that card has left;
+   * - anything else ends it `declined`, as `card-not-returned` when the card asked to pay never
+   *   came back (it may have paid).
+   * The register's cancel aborts the run; the journal then already says `cancelled`.
+   */
   private async run(id: string, active: ActivePayment): Promise<void> {
     const signal = active.abort.signal;
     try {
@@ -382,62 +356,52 @@ export class PaymentTerminal extends EventEmitter {
         if (this.journal.payment(id).mode === 'online') await this.requireBank();
         // A fresh sale must not read the previous customer's card, still in the reader.
         if (this.journal.currentState(id) !== 'waiting-for-card') this.record(id, 'waiting-for-card');
-        await this.waitForCardGone(signal, this.config.cardWaitMs);
+        await this.presence.tappedCardGone(signal, this.config.cardWaitMs);
       }
       for (;;) {
         if (signal.aborted) return;
         const state = this.journal.currentState(id);
         if (isFinal(state)) return;
         if (state !== 'waiting-for-card') this.record(id, 'waiting-for-card');
-        await this.waitForCard(signal, this.config.cardWaitMs);
+        await this.presence.cardPresent(signal, this.config.cardWaitMs);
         const recovering = this.journal.latestRequest(id) !== undefined;
         try {
           await this.tap(id, active);
           return;
         } catch (e) {
           if (signal.aborted) return;
-          if (isEcashError(e) && RETRYABLE.has(e.code)) {
-            const requested = this.journal.latestRequest(id) !== undefined;
-            // Before the request, nothing happened on the card: just wait for a card again.
-            if (requested) this.record(id, 'interrupted', { code: e.code, message: e.message });
-            await this.waitForCardRemoval(signal);
-            continue;
-          }
-          if (recovering && this.refusedBeforeAnswer(id, e)) {
-            // The card that was asked to pay may have paid and only its answer been lost; the card
-            // that refused now may be another one. Declining would let the sale be charged again
-            // while those coins sit on the first card: wait for it (or for the register to abandon).
-            const refusal = e instanceof Error ? e.message : String(e);
-            this.record(id, 'interrupted', {
-              code: 'recovery-refused',
-              cardCode: isEcashError(e) || e instanceof Decline ? e.code : 'internal',
-              message: `the card in the reader refused this payment's request (${refusal}); it may not be the card that was asked to pay, which may have paid already: tap that card, or cancel with abandon`,
-            });
-            // A fresh tap, not the same refusal again: the card in the field must leave first.
-            await this.waitForReader(signal, this.config.cardWaitMs, false);
-            continue;
-          }
-          throw e;
+          await this.afterFailedTap(id, e, recovering, signal);
         }
       }
     } catch (e) {
       if (signal.aborted) return;
-      // Asked to pay, the card did not come back (or another stayed in its place): it may have paid.
-      const lostCard = e instanceof Decline && (e.code === 'card-timeout' || e.code === 'card-still-present') && this.journal.latestRequest(id) !== undefined;
-      const reason = lostCard
-        ? {
-            code: 'card-not-returned',
-            message:
-              'the card left after it was asked to pay and did not come back: it may have spent coins for this payment (its payment log shows it); the request stays in the journal',
-          }
-        : e instanceof Decline
-          ? { code: e.code, message: e.message, ...e.details }
-          : isEcashError(e)
-            ? { code: e.code, message: e.message }
-            : { code: 'internal', message: e instanceof Error ? e.message : String(e) };
-      const state = this.journal.currentState(id);
-      if (!isFinal(state)) this.record(id, 'declined', reason);
+      if (!isFinal(this.journal.currentState(id))) this.record(id, 'declined', this.declineReason(id, e));
     }
+  }
+
+  /** Records why a tap failed and waits for the next one, or throws when the failure ends the payment. */
+  private async afterFailedTap(id: string, e: unknown, recovering: boolean, signal: AbortSignal): Promise<void> {
+    if (isEcashError(e) && RETRYABLE.has(e.code)) {
+      // Before the request, nothing happened on the card: just wait for a card again.
+      if (this.journal.latestRequest(id) !== undefined) this.record(id, 'interrupted', { code: e.code, message: e.message });
+      await this.presence.briefRemoval(signal);
+      return;
+    }
+    if (recovering && this.refusedBeforeAnswer(id, e)) {
+      // The card that was asked to pay may have paid and only its answer been lost; the card that
+      // refused now may be another one. Declining would let the sale be charged again while those
+      // coins are spent from the first card: wait for it (or for the register to abandon).
+      const refusal = e instanceof Error ? e.message : String(e);
+      this.record(id, 'interrupted', {
+        code: 'recovery-refused',
+        cardCode: isEcashError(e) || e instanceof Decline ? e.code : 'internal',
+        message: `the card in the reader refused this payment's request (${refusal}); it may not be the card that was asked to pay, which may have paid already: tap that card, or cancel with abandon`,
+      });
+      // A fresh tap, not the same refusal again: the card in the field must leave first.
+      await this.presence.cardAbsent(signal, this.config.cardWaitMs);
+      return;
+    }
+    throw e;
   }
 
   /**
@@ -447,108 +411,28 @@ export class PaymentTerminal extends EventEmitter {
    */
   private refusedBeforeAnswer(id: string, e: unknown): boolean {
     if (e instanceof Decline && e.code === 'request-format-old') return false;
-    return this.journal.currentState(id) !== 'responses-received' && !isFinal(this.journal.currentState(id));
+    const state = this.journal.currentState(id);
+    return state !== 'responses-received' && !isFinal(state);
   }
 
-  /** Starts watching for the card being tapped to leave (at every tap, whatever its outcome). */
-  private watchCardLeaving(): void {
-    this.stopCardWatch();
-    const name = this.config.readerName;
-    this.cardGone = new Promise<void>((resolve) => {
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
-        stop();
-        resolve();
+  /** The `declined` event's detail for what ended a payment's run. */
+  private declineReason(id: string, e: unknown): Record<string, unknown> {
+    // Asked to pay, the card did not come back (or another stayed in its place): it may have paid.
+    if (e instanceof Decline && (e.code === 'card-timeout' || e.code === 'card-still-present') && this.journal.latestRequest(id) !== undefined) {
+      return {
+        code: 'card-not-returned',
+        message: 'the card left after it was asked to pay and did not come back: it may have spent coins for this payment (its payment log shows it); the request stays in the journal',
       };
-      const stop = this.readers.watch((ev) => {
-        if (ev.reader.name === name && (ev.type === 'card-removed' || ev.type === 'reader-removed')) finish();
-      });
-      this.stopCardWatch = finish;
-      this.readers
-        .listReaders()
-        .then((readers) => {
-          if (readers.find((r) => r.name === name)?.cardPresent !== true) finish();
-        })
-        // Without a list the event decides.
-        .catch(() => undefined);
-    });
-  }
-
-  private async waitForCardGone(signal: AbortSignal, timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    try {
-      await Promise.race([
-        this.cardGone,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Decline('card-still-present', "the previous sale's card stayed in the reader: ask the customer to take it, then start the payment again")),
-            timeoutMs,
-          );
-          onAbort = () => reject(new EcashError('cancelled', 'the payment was cancelled'));
-          signal.addEventListener('abort', onAbort);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
     }
-  }
-
-  private async waitForCard(signal: AbortSignal, timeoutMs: number): Promise<void> {
-    await this.waitForReader(signal, timeoutMs, true);
-  }
-
-  /** After an interruption the card may still sit in the field: wait briefly for a fresh tap. */
-  private async waitForCardRemoval(signal: AbortSignal): Promise<void> {
-    try {
-      await this.waitForReader(signal, 250, false);
-    } catch {
-      // Still present after a short while (e.g. a reset, not a removal): go on with it.
-    }
-  }
-
-  private waitForReader(signal: AbortSignal, timeoutMs: number, present: boolean): Promise<void> {
-    const name = this.config.readerName;
-    return new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const finish = (err?: Error) => {
-        if (settled) return;
-        settled = true;
-        stop();
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onAbort = () => finish(new EcashError('cancelled', 'the payment was cancelled'));
-      const stop = this.readers.watch((ev) => {
-        if (ev.reader.name !== name) return;
-        if (present && ev.type === 'card-inserted') finish();
-        if (!present && ev.type === 'card-removed') finish();
-      });
-      const timer = setTimeout(
-        () => finish(new Decline(present ? 'card-timeout' : 'card-still-present', present ? `no card was presented within ${Math.round(timeoutMs / 1000)} s` : 'the card stayed in the field')),
-        timeoutMs,
-      );
-      signal.addEventListener('abort', onAbort);
-      this.readers
-        .listReaders()
-        .then((readers) => {
-          const r = readers.find((x) => x.name === name);
-          if (present && r?.cardPresent) finish();
-          if (!present && r !== undefined && !r.cardPresent) finish();
-        })
-        .catch((e: unknown) => finish(e instanceof Error ? e : new Error(String(e))));
-    });
+    if (e instanceof Decline) return { code: e.code, message: e.message, ...e.details };
+    if (isEcashError(e)) return { code: e.code, message: e.message };
+    return { code: 'internal', message: e instanceof Error ? e.message : String(e) };
   }
 
   /** One tap: select, choose coins, ask the card to pay (or re-ask), verify, approve. */
   private async tap(id: string, active: ActivePayment): Promise<void> {
     const payment = this.journal.payment(id);
-    this.watchCardLeaving();
+    this.presence.watchTappedCard();
     const channel = await this.readers.connect(this.config.readerName, { share: 'exclusive' });
     try {
       const card = EcashCardClient.on(channel, { timeouts: this.config.cardTimeouts });
@@ -705,7 +589,7 @@ export class PaymentTerminal extends EventEmitter {
     this.journal.recordResponses(id, rows);
     this.emitEvent(id);
 
-    const outcomes = await this.depositNow(id, transcripts);
+    const outcomes = await this.deposits.depositNow(id, transcripts);
     if (outcomes === undefined) {
       // The card has paid and every coin verified; declining now would charge the holder
       // without a sale. Stand in offline: the batch stays pending and settlement resends it.
@@ -730,143 +614,12 @@ export class PaymentTerminal extends EventEmitter {
     }
   }
 
-  /**
-   * Online mode: deposit this payment's transcripts before approving. Undefined when the bank gave
-   * no usable answer, or refused coins for a reason on this side (the coins stay pending and
-   * settlement deposits them): the card has paid and every coin verified here.
-   */
-  private async depositNow(id: string, transcripts: readonly Transcript[]): Promise<DepositOutcome[] | undefined> {
-    const batchId = `pay-${this.config.terminalId}-${id}`;
-    const items = transcripts.map((_, index) => ({ paymentId: id, index }));
-    this.journal.recordBatch(batchId, items);
-    let outcomes: DepositOutcome[];
-    try {
-      outcomes = await this.depositRecorded(batchId, items, transcripts);
-    } catch {
-      return undefined;
-    }
-    const refusedForTheCoin = outcomes.some((o) => o.outcome === 'double-spend' || (o.outcome === 'rejected' && isCoinVerdict(o)));
-    return refusedForTheCoin || outcomes.every(isCoinVerdict) ? outcomes : undefined;
-  }
-
-  /**
-   * Sends one batch and keeps the bank's answer: its verdicts per coin, and the coins it refused
-   * for a reason on this side, released for a new batch (settlement-verdicts.ts). A failed
-   * attempt is recorded and thrown, and so is an answer with another number of results than
-   * transcripts: none of its results is kept, since none can be matched to its coin.
-   */
-  private async depositRecorded(batchId: string, items: readonly { paymentId: string; index: number }[], transcripts: readonly Transcript[]): Promise<DepositOutcome[]> {
-    let outcomes: DepositOutcome[];
-    try {
-      outcomes = await this.bank.deposit(batchId, transcripts);
-    } catch (e) {
-      this.journal.recordAttemptFailure(batchId, isEcashError(e) ? `${e.code}: ${e.message}` : String(e));
-      throw e;
-    }
-    if (outcomes.length !== items.length) {
-      const e = new EcashError('bad-bank-answer', `the bank answered ${outcomes.length} results for ${items.length} transcripts`);
-      this.journal.recordAttemptFailure(batchId, e.message);
-      throw e;
-    }
-    const verdicts: SettlementResult[] = [];
-    const released: ReleasedItem[] = [];
-    outcomes.forEach((o, i) => {
-      if (isCoinVerdict(o)) verdicts.push({ ...items[i]!, outcome: o.outcome, detail: o.code === undefined ? undefined : { code: o.code, message: o.message } });
-      else released.push({ ...items[i]!, code: o.code ?? 'rejected', message: o.message ?? '' });
-    });
-    this.journal.recordResults(batchId, verdicts, Date.now(), released);
-    return outcomes;
-  }
-
-  // ------------------------------------------------------------------------- settlement
-
-  /**
-   * Deposits everything unsettled: batches in flight first (same ids), then new ones. Idempotent.
-   * When coins stay pending for a reason on this side (credential, bank URL, scopes, a bank that
-   * is down, failing or busy), the run goes on where it can and then throws the first problem's
-   * code, its message saying what to fix, with `details.report` and `details.problems`.
-   */
-  settle(): Promise<SettlementReport> {
-    this.settling ??= this.settleOnce().finally(() => {
-      this.settling = undefined;
-    });
-    return this.settling;
-  }
-
-  private async settleOnce(): Promise<SettlementReport> {
-    const report: SettlementReport = { batches: 0, transcripts: 0, outcomes: {}, doubleSpends: [] };
-    const problems: SettlementProblem[] = [];
-    let stopped = false;
-    for (const batch of this.journal.pendingBatches()) {
-      stopped = await this.sendBatch(batch.batchId, batch.items, report, problems);
-      if (stopped) break;
-    }
-    // The cursor moves past every batch built in this run: coins a batch gives back are deposited
-    // again in the next run, not over and over in this one.
-    let after: TranscriptCursor | undefined;
-    while (!stopped) {
-      const todo = this.journal.unsettledTranscripts(this.config.settleBatchSize, after);
-      if (todo.length === 0) break;
-      after = todo[todo.length - 1]!;
-      const batchId = `settle-${this.config.terminalId}-${Date.now().toString(36)}-${toHex(new Uint8Array(randomBytes(4)))}`;
-      const items = todo.map((t) => ({ paymentId: t.paymentId, index: t.index }));
-      this.journal.recordBatch(batchId, items);
-      stopped = await this.sendBatch(batchId, items, report, problems);
-    }
-    if (problems.length === 0) return report;
-    const first = problems.find((p) => p.code !== 'batch-refused') ?? problems[0]!;
-    const others = problems.filter((p) => p !== first).map((p) => p.message);
-    const pending = this.journal.settlementStatus();
-    throw new EcashError(
-      first.code,
-      `${first.message}${others.length > 0 ? `; also: ${others.join('; ')}` : ''} (settled now: ${report.transcripts} coins; waiting: ${pending.unsettled} coins and ${pending.pendingBatches} batches)`,
-      { details: { report, problems } },
-    );
-  }
-
-  /** Sends one batch and adds its answer to the run's report and problems; true when the run must stop. */
-  private async sendBatch(batchId: string, items: readonly { paymentId: string; index: number }[], report: SettlementReport, problems: SettlementProblem[]): Promise<boolean> {
-    const group = this.group;
-    const transcripts = items.map((it) => decodeTranscript(group, this.journal.transcript(it.paymentId, it.index).bytes));
-    let outcomes: DepositOutcome[];
-    try {
-      outcomes = await this.depositRecorded(batchId, items, transcripts);
-    } catch (e) {
-      const failure = failureProblem(e, batchId, this.config);
-      if (failure.rebatch) {
-        this.journal.recordResults(batchId, [], Date.now(), items.map((it) => ({ ...it, code: 'batch-id-reused', message: failure.message })));
-        return false;
-      }
-      problems.push({ code: failure.code, message: failure.message, batchId, coins: items.length });
-      return failure.stopsRun;
-    }
-    report.batches++;
-    const refused = new Map<string | undefined, DepositOutcome[]>();
-    outcomes.forEach((o, i) => {
-      if (!isCoinVerdict(o)) {
-        refused.set(o.code, [...(refused.get(o.code) ?? []), o]);
-        return;
-      }
-      report.transcripts++;
-      report.outcomes[o.outcome] = (report.outcomes[o.outcome] ?? 0) + 1;
-      if (o.outcome === 'double-spend') report.doubleSpends.push(items[i]!);
-    });
-    let stop = false;
-    for (const [code, coins] of refused) {
-      const problem = rejectionProblem(code, coins[0]!.message, coins.length, this.config);
-      problems.push({ code: problem.code, message: problem.message, batchId, coins: coins.length });
-      stop ||= problem.stopsRun;
-    }
-    for (const id of new Set(items.map((i) => i.paymentId))) this.emitEvent(id);
-    return stop;
-  }
-
   /** Stops taking payments: cancels one that has not reached a card, waits for the rest. */
   async close(): Promise<void> {
     const a = this.active;
     if (a !== undefined && this.journal.latestRequest(a.id) === undefined) a.abort.abort();
     await a?.done;
-    this.stopCardWatch();
-    await this.settling?.catch(() => undefined);
+    this.presence.stop();
+    await this.deposits.idle();
   }
 }

@@ -1,0 +1,10 @@
+/** Raised inside a payment run to end it with a reason the journal records. */
+export class Decline extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
