@@ -49,30 +49,24 @@ function pulledAfterFirstPay(reader: string): ReaderSource {
     close: async () => undefined,
     async connect(name, options) {
       const channel = await readers.connect(name, options);
-      const lossy: CardChannel = {
-        get reader() {
-          return channel.reader;
-        },
-        get atr() {
-          return channel.atr;
-        },
-        get protocol() {
-          return channel.protocol;
-        },
-        async transmit(command, opts) {
-          const answer = await channel.transmit(command, opts);
-          // The last (or only) part of a PAY: the card has processed it.
-          if (!pulled && command[1] === ECASH_INS.PAY && (command[0]! & 0x10) === 0) {
-            pulled = true;
-            readers.removeCard(reader);
-            throw cardRemoved(reader);
-          }
-          return answer;
-        },
-        reconnect: () => channel.reconnect(),
-        disconnect: (disposition) => channel.disconnect(disposition),
+      const transmit: CardChannel['transmit'] = async (command, opts) => {
+        const answer = await channel.transmit(command, opts);
+        // The last (or only) part of a PAY: the card has processed it.
+        if (!pulled && command[1] === ECASH_INS.PAY && (command[0]! & 0x10) === 0) {
+          pulled = true;
+          readers.removeCard(reader);
+          throw cardRemoved(reader);
+        }
+        return answer;
       };
-      return lossy;
+      // The same channel but for its transmit.
+      return new Proxy(channel, {
+        get: (target, prop) => {
+          if (prop === 'transmit') return transmit;
+          const value = Reflect.get(target, prop) as unknown;
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      });
     },
   };
 }
