@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type DenominationKey, generateDenominationKey, getGroup, seededRandom, toHex } from '../../core/index.js';
+import { type DenominationKey, EcashError, generateDenominationKey, getGroup, seededRandom, toHex } from '../../core/index.js';
 import { acceptedKeys, TerminalKeyCache } from '../../host/pos/key-cache.js';
 
 const G = getGroup('ristretto255-sha512');
@@ -57,5 +57,41 @@ describe('TerminalKeyCache', () => {
     const writes = store.writes;
     restarted.current(1_600);
     expect(store.writes).toBe(writes);
+  });
+});
+
+describe('TerminalKeyCache with its bank', () => {
+  /** A bank of `suite` listing `keys`, or not answering. */
+  const bank = (keys: readonly DenominationKey[], suite: Parameters<typeof getGroup>[0] = 'ristretto255-sha512', answers = true) => ({
+    group: async () => {
+      if (!answers) throw new EcashError('bank-unreachable', 'connection refused');
+      return getGroup(suite);
+    },
+    denominationKeys: async () => {
+      if (!answers) throw new EcashError('bank-unreachable', 'connection refused');
+      return [...keys];
+    },
+  });
+
+  it('starts from the bank, then from its own copy when the bank does not answer, and never without either', async () => {
+    const a = key();
+    const store = memoryStore();
+    await expect(new TerminalKeyCache(store).start(bank([a], undefined, false), 1_000)).rejects.toMatchObject({ code: 'bank-unreachable' });
+    expect(() => new TerminalKeyCache(store).currentGroup).toThrow(expect.objectContaining({ code: 'terminal-not-started' }));
+
+    const first = new TerminalKeyCache(store);
+    await first.start(bank([a]), 1_000);
+    expect(first.currentGroup.suite).toBe('ristretto255-sha512');
+    const offline = new TerminalKeyCache(store);
+    await offline.start(bank([], undefined, false), 1_000);
+    expect(ids(offline.current(1_000))).toEqual(ids([a]));
+  });
+
+  it('refuses a bank of another suite than its journal, keeping its keys', async () => {
+    const a = key();
+    const cache = new TerminalKeyCache(memoryStore());
+    await cache.refresh(bank([a]), 1_000);
+    await expect(cache.refresh(bank([], 'p256-uprove'), 1_000)).rejects.toMatchObject({ code: 'wrong-suite' });
+    expect(ids(cache.current(1_000))).toEqual(ids([a]));
   });
 });
