@@ -14,10 +14,10 @@
  * Failed before the fix: each case ended `declined` with the other card's code.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ECASH_INS } from '../../core/index.js';
+import { ECASH_INS } from '../../wire/index.js';
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
 import { type CardChannel, cardRemoved, type ReaderSource, VirtualTransport } from '../../reader-bridge/index.js';
-import type { BankClient } from '../../host/bank/client.js';
+import type { BankClient } from '../../host/bank-client/index.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
 import { atState, loadViaReader, PIN, PUK, reasonOf, valueViaReader, World } from '../helpers/world.js';
 

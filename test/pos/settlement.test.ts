@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.js';
 import { VirtualTransport } from '../../reader-bridge/index.js';
-import type { BankClient } from '../../host/bank/client.js';
+import type { BankClient } from '../../host/bank-client/index.js';
 import { loadViaReader, payWithCard, PIN, PUK, World } from '../helpers/world.js';
 
 let world: World;
