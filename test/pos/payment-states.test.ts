@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isFinal, type PaymentState, takesEvent } from '../../host/pos/payment-states.js';
+import { isFinal, PAYMENT_STATES, type PaymentState, takesEvent } from '../../host/pos/payment-states.js';
 
-const ALL: PaymentState[] = ['created', 'waiting-for-card', 'reading', 'pin-required', 'request-sent', 'interrupted', 'responses-received', 'approved', 'declined', 'cancelled', 'settled'];
+const ALL: readonly PaymentState[] = PAYMENT_STATES;
 
 /** The events a payment in `from` still takes. */
 const takes = (from: PaymentState) => ALL.filter((to) => takesEvent(from, to));
