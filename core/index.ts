@@ -3,6 +3,7 @@
  * machines. No I/O. Every other component depends on this public face only.
  */
 export * from './errors.js';
+export { MAX_AMOUNT, AMOUNT_SCHEMA, minorDigits, formatAmount, parseAmount, parseCurrency } from './amount.js';
 export * from './bytes.js';
 export type { Group, GroupElement, ScalarField } from './group.js';
 export { SUITE_IDS, DEFAULT_SUITE, isSuiteId, type SuiteId } from './suite-ids.js';
@@ -68,5 +69,4 @@ export * from './encoding.js';
 export * from './json.js';
 export * from './stored-row.js';
 export { type MsmOps, straus, pippenger } from './msm.js';
-export { formatAmount } from './amount.js';
 export { chooseExactCoins, MAX_SEARCH_STEPS, type ExactChoice, type HeldCoins } from './coin-selection.js';

@@ -10,7 +10,7 @@
  * Besides, every ledger entry sums to zero per currency, every stored balance equals the sum of
  * its postings, and all balances together sum to zero per currency.
  */
-import { toHex } from '../../core/index.js';
+import { formatAmount, toHex } from '../../core/index.js';
 import { outstandingAccount } from './ledger.js';
 import type { SqlTx } from './storage/sql.js';
 import type { AuditFacts, Balance, BankStorage } from './storage/index.js';
@@ -38,18 +38,18 @@ export interface AuditReport {
 export async function auditBooks(storage: BankStorage): Promise<AuditReport> {
   const facts = await storage.audit();
   const problems: string[] = [];
-  for (const u of facts.unbalancedEntries) problems.push(`ledger entry ${u.entryId} does not balance in ${u.currency} (sums to ${u.sum})`);
+  for (const u of facts.unbalancedEntries) problems.push(`ledger entry ${u.entryId} does not balance in ${u.currency} (sums to ${formatAmount(u.sum, u.currency)})`);
   for (const m of facts.balanceMismatches) {
-    problems.push(`balance of ${m.account} in ${m.currency} is ${m.stored} but its postings sum to ${m.fromPostings}`);
+    problems.push(`balance of ${m.account} in ${m.currency} is ${formatAmount(m.stored, m.currency)} but its postings sum to ${formatAmount(m.fromPostings, m.currency)}`);
   }
-  for (const t of facts.totals) if (t.balance !== 0) problems.push(`all ${t.currency} balances sum to ${t.balance}, not 0`);
+  for (const t of facts.totals) if (t.balance !== 0) problems.push(`all ${t.currency} balances sum to ${formatAmount(t.balance, t.currency)}, not ${formatAmount(0, t.currency)}`);
   const keys = facts.keys.map((k) => {
     const keyId = toHex(k.keyId);
     const outstanding = k.issued - k.deposited;
     const balanced = outstanding >= 0 && k.outstandingBalance === outstanding * k.value;
     if (!balanced) {
       problems.push(
-        `key ${keyId}: issued ${k.issued} coins of ${k.value} ${k.currency}, deposited ${k.deposited}, but the outstanding liability is ${k.outstandingBalance} (expected ${outstanding * k.value})`,
+        `key ${keyId}: issued ${k.issued} coins of ${formatAmount(k.value, k.currency)}, deposited ${k.deposited}, but the outstanding liability is ${formatAmount(k.outstandingBalance, k.currency)} (expected ${formatAmount(outstanding * k.value, k.currency)})`,
       );
     }
     const recorded = k.refused <= outstanding;

@@ -16,6 +16,7 @@ import {
   type DenominationKey,
   type DenominationSecret,
   EcashError,
+  formatAmount,
   type Group,
   type GroupElement,
   getGroup,
@@ -109,7 +110,7 @@ function checkName(value: string, what: string): void {
 }
 
 const insufficientFunds = (currency: string, value: number) =>
-  new EcashError('insufficient-funds', `the account's ${currency} balance is below the coin's value ${value}; top it up first`);
+  new EcashError('insufficient-funds', `the account's ${currency} balance is below the coin's value ${formatAmount(value, currency)}; top it up first`);
 
 function resultToJson(r: DepositResult): DepositResultJson {
   switch (r.outcome) {

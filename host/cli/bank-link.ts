@@ -28,16 +28,3 @@ export function bankClientFrom(opts: BankLinkOptions, needToken = true): BankCli
   }
   return new BankClient({ baseUrl, ...(token === undefined ? {} : { token }) });
 }
-
-/** Parses an amount argument: a positive integer of minor units (1234 is 12.34 EUR). */
-export function parseAmount(text: string, what = 'amount'): number {
-  if (!/^[1-9][0-9]{0,15}$/.test(text) || !Number.isSafeInteger(Number(text))) {
-    throw new EcashError('bad-amount', `the ${what} is a positive whole number of minor units (1234 is 12.34 EUR), not "${text}"`);
-  }
-  return Number(text);
-}
-
-export function parseCurrency(text: string): string {
-  if (!/^[A-Z]{3}$/.test(text)) throw new EcashError('bad-currency', `the currency is an ISO 4217 code such as EUR, not "${text}"`);
-  return text;
-}

@@ -17,9 +17,12 @@ import {
   EcashError,
   expectObject,
   expectString,
+  formatAmount,
   getGroup,
   isEcashError,
   isSuiteId,
+  parseAmount,
+  parseCurrency,
   proofFromJson,
   type SuiteId,
   SUITE_IDS,
@@ -102,7 +105,7 @@ function parseTime(value: string | undefined, option: string, fallback: number):
 
 /** A party's balances, one indented line each, for the human output of show commands. */
 function balanceLines(balances: readonly { currency: string; balance: number }[]): string[] {
-  return balances.length === 0 ? ['  no balance'] : balances.map((b) => `  ${b.balance} ${b.currency}`);
+  return balances.length === 0 ? ['  no balance'] : balances.map((b) => `  ${formatAmount(b.balance, b.currency)}`);
 }
 
 function dateOf(ms: number): string {
@@ -181,7 +184,7 @@ interface KeyListJson {
 function describeKeys(keys: KeyListJson[]): string {
   if (keys.length === 0) return 'no denomination keys';
   return keys
-    .map((k) => `${k.keyId.slice(0, 16)}…  ${String(k.value).padStart(6)} ${k.currency}${k.scope ? ` (${k.scope})` : ''}  ${k.state.padEnd(12)}  withdraw ${dateOf(k.withdrawFrom)} – ${dateOf(k.withdrawUntil)}, deposit until ${dateOf(k.depositUntil)}`)
+    .map((k) => `${k.keyId.slice(0, 16)}…  ${formatAmount(k.value, k.currency).padStart(14)}${k.scope ? ` (${k.scope})` : ''}  ${k.state.padEnd(12)}  withdraw ${dateOf(k.withdrawFrom)} – ${dateOf(k.withdrawUntil)}, deposit until ${dateOf(k.depositUntil)}`)
     .join('\n');
 }
 
@@ -308,10 +311,10 @@ export function registerBankCommands(program: Command): void {
         printResult({ json: wantsJson(cmd) }, report, () => {
           const lines = [report.ok ? 'audit ok: the books balance' : `audit FAILED: ${report.problems.length} problem(s)`];
           for (const p of report.problems) lines.push(`  - ${p}`);
-          for (const t of report.totals) lines.push(`  ${t.currency}: all balances sum to ${t.balance}`);
+          for (const t of report.totals) lines.push(`  ${t.currency}: all balances sum to ${formatAmount(t.balance, t.currency)}`);
           for (const k of report.keys) {
             const refused = k.refused === 0 ? '' : `, ${k.refused} of them spent by payments the bank refused`;
-            lines.push(`  key ${k.keyId.slice(0, 16)}… ${k.value} ${k.currency}: issued ${k.issued}, deposited ${k.deposited}, outstanding ${k.outstanding} (${k.outstandingBalance})${refused}${k.ok ? '' : '  <- mismatch'}`);
+            lines.push(`  key ${k.keyId.slice(0, 16)}… ${formatAmount(k.value, k.currency)}: issued ${k.issued}, deposited ${k.deposited}, outstanding ${k.outstanding} (${formatAmount(k.outstandingBalance, k.currency)})${refused}${k.ok ? '' : '  <- mismatch'}`);
           }
           return lines.join('\n');
         });
@@ -361,12 +364,13 @@ export function registerBankCommands(program: Command): void {
     .option('--reference <text>', 'reference for the statement', 'cash-in')
     .action(
       action(async (accountId: string, opts: DbOptions & { amount: string; currency: string; reference: string }, cmd: Command) => {
-        const amount = wholeNumber(opts.amount, '--amount');
+        const amount = parseAmount(opts.amount, '--amount');
+        const currency = parseCurrency(opts.currency);
         const out = await withBank(opts, undefined, async (svc) => {
-          const { entryId } = await svc.cashIn(accountId, opts.currency, amount, opts.reference);
+          const { entryId } = await svc.cashIn(accountId, currency, amount, opts.reference);
           return { entryId, ...(await svc.accountView(accountId)) };
         });
-        printResult({ json: wantsJson(cmd) }, out, () => `credited ${amount} ${opts.currency} to ${accountId} (entry ${out.entryId}); balances: ${out.balances.map((b) => `${b.balance} ${b.currency}`).join(', ')}`);
+        printResult({ json: wantsJson(cmd) }, out, () => `credited ${formatAmount(amount, currency)} to ${accountId} (entry ${out.entryId}); balances: ${out.balances.map((b) => formatAmount(b.balance, b.currency)).join(', ')}`);
       }),
     );
 
@@ -401,7 +405,7 @@ export function registerBankCommands(program: Command): void {
         const view = await withBank(opts, undefined, (svc) => svc.merchantView(merchantId));
         printResult({ json: wantsJson(cmd) }, view, () =>
           [
-            `merchant ${view.merchantId} (${view.name}): fee ${view.feePerCoin} per coin, scopes ${view.scopes.length === 0 ? 'none' : view.scopes.join(', ')}`,
+            `merchant ${view.merchantId} (${view.name}): fee ${view.feePerCoin} minor units per coin, scopes ${view.scopes.length === 0 ? 'none' : view.scopes.join(', ')}`,
             ...balanceLines(view.balances),
           ].join('\n'),
         );
@@ -501,7 +505,7 @@ export function registerBankCommands(program: Command): void {
           merchants: proof.transcripts.map((t) => t.merchantId),
         };
         printResult({ json: wantsJson(cmd) }, out, () =>
-          [`double-spend proof verifies (suite ${suite})`, `  spender I: ${out.I}`, `  coin of ${out.key.value} ${out.key.currency}, key ${out.key.keyId}`, `  paid to: ${out.merchants.join(', ')}`].join('\n'),
+          [`double-spend proof verifies (suite ${suite})`, `  spender I: ${out.I}`, `  coin of ${formatAmount(out.key.value, out.key.currency)}, key ${out.key.keyId}`, `  paid to: ${out.merchants.join(', ')}`].join('\n'),
         );
       }),
     );

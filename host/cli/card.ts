@@ -6,7 +6,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Command } from 'commander';
-import { DEFAULT_SUITE, EcashError, isSuiteId, SUITE_IDS, toHex, type SuiteId } from '../../core/index.js';
+import { DEFAULT_SUITE, EcashError, formatAmount, isSuiteId, SUITE_IDS, toHex, type SuiteId } from '../../core/index.js';
 import { swHex } from '../../wire/index.js';
 import {
   CHIP_PROFILES,
@@ -50,11 +50,15 @@ function describeCard(file: string, s: CardImageSummary): string {
   ];
   if (s.personalised) {
     lines.push(`PIN: ${s.pinTriesLeft} tries left, PUK: ${s.pukTriesLeft} tries left`);
-    lines.push(`payments without the PIN: ${s.noPinSpent} of ${s.noPinLimit} used since the PIN was last entered (the card asks for it beyond that)`);
-    const totals = Object.entries(s.totals).map(([c, v]) => `${v} ${c}`);
+    // The no-PIN limit counts minor units whatever the currency: shown in the coins' currency when they have one.
+    const currencies = new Set(s.denominations.map((d) => d.currency));
+    const [only] = currencies;
+    const limitAmount = (minor: number | null) => (minor !== null && currencies.size === 1 && only !== undefined ? formatAmount(minor, only) : `${minor} minor units`);
+    lines.push(`payments without the PIN: ${limitAmount(s.noPinSpent)} of ${limitAmount(s.noPinLimit)} used since the PIN was last entered (the card asks for it beyond that)`);
+    const totals = Object.entries(s.totals).map(([c, v]) => formatAmount(v, c));
     lines.push(`balance: ${totals.length === 0 ? 'empty' : totals.join(', ')}`);
-    for (const d of s.denominations) lines.push(`  ${d.count} × ${d.value} ${d.currency}${d.scope ? ` (${d.scope})` : ''}  key ${d.keyId.slice(0, 16)}…`);
-    if (s.pendingWithdrawal) lines.push(`pending withdrawal of ${s.pendingWithdrawal.value} ${s.pendingWithdrawal.currency}`);
+    for (const d of s.denominations) lines.push(`  ${d.count} × ${formatAmount(d.value, d.currency)}${d.scope ? ` (${d.scope})` : ''}  key ${d.keyId.slice(0, 16)}…`);
+    if (s.pendingWithdrawal) lines.push(`pending withdrawal of ${formatAmount(s.pendingWithdrawal.value, s.pendingWithdrawal.currency)}`);
     lines.push(`payments in the card's log: ${s.paymentsLogged}`);
   }
   return lines.join('\n');

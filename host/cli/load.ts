@@ -4,11 +4,11 @@
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { EcashError, formatAmount, toHex } from '../../core/index.js';
+import { EcashError, formatAmount, parseAmount, parseCurrency, toHex } from '../../core/index.js';
 import { EcashCardClient } from '../../reader-bridge/index.js';
 import { accountOpeningJson } from '../bank-client/index.js';
 import { httpIssuer, LoadJournal, type LoadProgress, loadCard, rebalanceCard } from '../load/index.js';
-import { addBankOptions, type BankLinkOptions, bankClientFrom, parseAmount, parseCurrency } from './bank-link.js';
+import { addBankOptions, type BankLinkOptions, bankClientFrom } from './bank-link.js';
 import { addReaderOptions, openCard, type ReaderCliOptions } from './bridge.js';
 import { action, info, printResult } from './output.js';
 import { wantsJson } from './options.js';

@@ -4,7 +4,7 @@
  * what the journal holds; `journal` shows it.
  */
 import type { Command } from 'commander';
-import { EcashError, formatAmount, isEcashError } from '../../core/index.js';
+import { EcashError, formatAmount, isEcashError, parseAmount, parseCurrency } from '../../core/index.js';
 import { VirtualTransport } from '../../reader-bridge/index.js';
 import {
   buildPosApi,
@@ -18,7 +18,7 @@ import {
   type TerminalConfig,
 } from '../pos/index.js';
 import { registerTerminalDisplay } from '../web/index.js';
-import { addBankOptions, type BankLinkOptions, bankClientFrom, parseAmount, parseCurrency } from './bank-link.js';
+import { addBankOptions, type BankLinkOptions, bankClientFrom } from './bank-link.js';
 import { addReaderOptions, type ReaderCliOptions, readersFrom } from './bridge.js';
 import { action, info, printResult } from './output.js';
 import { listenForStop } from './signals.js';

@@ -7,7 +7,7 @@
  * ladder fits (e.g. every multiple of 1.00 instead of every cent), and as a last resort the fewest
  * coins that make up the amount.
  */
-import { EcashError } from '../../core/index.js';
+import { EcashError, formatAmount } from '../../core/index.js';
 
 function gcd(a: number, b: number): number {
   while (b !== 0) [a, b] = [b, a % b];
@@ -53,15 +53,15 @@ const MAX_PLAN_AMOUNT = 2_000_000;
  * payable as the slots allow. Throws `bad-amount` when the denominations cannot make the amount,
  * and `card-full` when even the fewest coins do not fit.
  */
-export function planDenominations(values: readonly number[], amount: number, slots: number): number[] {
+export function planDenominations(values: readonly number[], amount: number, slots: number, currency: string): number[] {
   const denoms = [...new Set(values)].filter((v) => Number.isSafeInteger(v) && v > 0).sort((a, b) => a - b);
   if (denoms.length === 0) throw new EcashError('no-denominations', 'the bank offers no denominations in this currency right now');
   if (!Number.isSafeInteger(amount) || amount <= 0) throw new EcashError('bad-amount', 'the amount must be a positive integer of minor units');
   const smallest = denoms.reduce(gcd);
   if (amount % smallest !== 0) {
-    throw new EcashError('bad-amount', `the amount must be a multiple of ${smallest} minor units, the smallest the bank's denominations can make`);
+    throw new EcashError('bad-amount', `the amount must be a multiple of ${formatAmount(smallest, currency)}, the smallest the bank's denominations can make`);
   }
-  if (amount > MAX_PLAN_AMOUNT) throw new EcashError('bad-amount', 'the amount is too large to load in one go');
+  if (amount > MAX_PLAN_AMOUNT) throw new EcashError('bad-amount', `the amount is too large to load in one go (at most ${formatAmount(MAX_PLAN_AMOUNT, currency)})`);
   const { count, last } = changeTable(denoms, amount);
   const fewest = (x: number): number[] => {
     const coins: number[] = [];
@@ -69,7 +69,7 @@ export function planDenominations(values: readonly number[], amount: number, slo
     return coins;
   };
   if (count[amount]! > slots) {
-    throw new EcashError('card-full', `the card has ${slots} free coin slots but ${amount} needs at least ${count[amount]} coins: load less, or spend or rebalance first`);
+    throw new EcashError('card-full', `the card has ${slots} free coin slots but ${formatAmount(amount, currency)} needs at least ${count[amount]} coins: load less, or spend or rebalance first`);
   }
   for (const unit of denoms) {
     const rest = amount % unit;
@@ -97,10 +97,11 @@ export function planRebalance(
   held: readonly number[],
   values: readonly number[],
   capacity: number,
+  currency: string,
 ): { target: number[]; giveBack: number[]; withdraw: number[] } {
   const total = held.reduce((s, v) => s + v, 0);
   if (total === 0) return { target: [], giveBack: [], withdraw: [] };
-  const target = planDenominations(values, total, capacity);
+  const target = planDenominations(values, total, capacity, currency);
   const remaining = new Map<number, number>();
   for (const v of target) remaining.set(v, (remaining.get(v) ?? 0) + 1);
   const giveBack: number[] = [];

@@ -163,7 +163,7 @@ export async function loadCard(opts: LoadOptions & { amount: number }): Promise<
   const held = balance.reduce((s, b) => s + b.count, 0);
   const keys = withdrawableKeys(await opts.bank.denominationKeys(), opts.currency, now());
   const byValue = keyByValue(keys);
-  const plan = planDenominations([...byValue.keys()], opts.amount, Math.max(0, fci.capacity - held));
+  const plan = planDenominations([...byValue.keys()], opts.amount, Math.max(0, fci.capacity - held), opts.currency);
   const report: LoadReport = { account: opts.account, currency: opts.currency, requested: opts.amount, loaded: 0, coins: [], recovered, unresolved };
   opts.onProgress?.({ done: 0, total: plan.length, loadedValue: 0 });
   for (const value of plan) {
@@ -199,7 +199,7 @@ export async function rebalanceCard(opts: LoadOptions & { verifyPin: () => Promi
   const keys = withdrawableKeys(await bank.denominationKeys(), opts.currency, now());
   const byValue = keyByValue(keys);
   const heldValues = balance.flatMap((b) => Array<number>(b.count).fill(b.value));
-  const plan = planRebalance(heldValues, [...byValue.keys()], fci.capacity);
+  const plan = planRebalance(heldValues, [...byValue.keys()], fci.capacity, opts.currency);
   const report: RebalanceReport = { gaveBack: [], withdrew: [], recovered, unresolved };
   if (plan.giveBack.length === 0) return report;
 

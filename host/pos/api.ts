@@ -6,7 +6,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { EcashError, isEcashError } from '../../core/index.js';
+import { AMOUNT_SCHEMA, EcashError, isEcashError } from '../../core/index.js';
 import { BrowserSessions } from './browser-sessions.js';
 import { isFinal, type PaymentEvent } from './journal.js';
 import { SETTLEMENT_PROBLEM_CODES } from './settlement-verdicts.js';
@@ -116,7 +116,7 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
           additionalProperties: false,
           required: ['amount', 'currency'],
           properties: {
-            amount: { type: 'integer', minimum: 1, maximum: 1_000_000_000 },
+            amount: AMOUNT_SCHEMA,
             currency: { type: 'string', pattern: '^[A-Z]{3}$' },
             reference: { type: ['string', 'null'], maxLength: 64 },
           },

@@ -14,9 +14,11 @@ import {
   decodeTranscript,
   EcashError,
   encodeTranscript,
+  formatAmount,
   fromHex,
   type Group,
   isEcashError,
+  MAX_AMOUNT,
   NONCE_LENGTH,
   type PaymentContext,
   toHex,
@@ -153,7 +155,7 @@ export class PaymentTerminal extends EventEmitter {
 
   /** Starts a payment on the reader. One at a time: `terminal-busy` while another runs. */
   startPayment(req: NewPayment): PaymentRecord {
-    if (!Number.isSafeInteger(req.amount) || req.amount <= 0) throw new EcashError('bad-amount', 'amount must be a positive integer of minor units');
+    if (!Number.isSafeInteger(req.amount) || req.amount <= 0 || req.amount > MAX_AMOUNT) throw new EcashError('bad-amount', `amount must be a whole number of minor units from 1 to ${MAX_AMOUNT}`);
     if (req.currency !== this.config.currency) {
       throw new EcashError('wrong-currency', `this terminal takes ${this.config.currency}, not ${String(req.currency)}`);
     }
@@ -479,12 +481,12 @@ export class PaymentTerminal extends EventEmitter {
       } catch (e) {
         // The card tells one bit about what it holds, nothing more (docs/card.md, privacy).
         if (isEcashError(e, CARD_ERROR.CARD_INSUFFICIENT_FUNDS)) {
-          throw new Decline('insufficient-funds', `the card cannot pay ${request.amount}: it holds less than that in coins this terminal accepts; load the card, or pay less`);
+          throw new Decline('insufficient-funds', `the card cannot pay ${formatAmount(request.amount, request.currency)}: it holds less than that in coins this terminal accepts; load the card, or pay less`);
         }
         if (isEcashError(e, CARD_ERROR.CARD_NO_EXACT_CHANGE)) {
           throw new Decline(
             'no-exact-change',
-            `the card holds enough, but no coins this terminal accepts add up to exactly ${request.amount} (e-cash has no change); charge another amount, or the holder can rebalance the card at a load terminal (ecash load --rebalance)`,
+            `the card holds enough, but no coins this terminal accepts add up to exactly ${formatAmount(request.amount, request.currency)} (e-cash has no change); charge another amount, or the holder can rebalance the card at a load terminal (ecash load --rebalance)`,
           );
         }
         if (!isEcashError(e, 'pin-required')) throw e;
@@ -548,7 +550,7 @@ export class PaymentTerminal extends EventEmitter {
     const bad = batchVerifyTranscripts(group, items);
     if (bad.length > 0) return new Decline('invalid-coin', `${bad.length} of the card's coins do not verify`, { coins: bad });
     const total = items.reduce((s, it) => s + it.key.value, 0);
-    if (total !== payment.amount) return new Decline('card-answer-mismatch', `the coins add up to ${total}, not ${payment.amount}`);
+    if (total !== payment.amount) return new Decline('card-answer-mismatch', `the coins add up to ${formatAmount(total, payment.currency)}, not ${formatAmount(payment.amount, payment.currency)}`);
     return undefined;
   }
 

@@ -99,12 +99,12 @@ describe('ecash bank (the built command)', () => {
     const shown = await ecash(['--json', 'bank', 'account', 'show', o.accountId, '--db', db]);
     expect(jsonOf(shown)).toMatchObject({ accountId: o.accountId, holder: 'alice', balances: [{ currency: 'EUR', balance: 1500 }] });
     const human = await ecash(['bank', 'account', 'show', o.accountId, '--db', db]);
-    expect(human.stdout).toContain('1500 EUR');
+    expect(human.stdout).toContain('15.00 EUR');
     const nobody = await ecash(['--json', 'bank', 'account', 'show', 'nobody', '--db', db]);
     expect(nobody.code).toBe(1);
     expect(jsonOf(nobody)).toMatchObject({ error: { code: 'account-not-found' } });
     const badAmount = await ecash(['--json', 'bank', 'account', 'credit', o.accountId, '--db', db, '--amount', '-5', '--currency', 'EUR']);
-    expect(jsonOf(badAmount)).toMatchObject({ error: { code: 'bad-option' } });
+    expect(jsonOf(badAmount)).toMatchObject({ error: { code: 'bad-amount' } });
 
     const mtoken = join(dir, 'shop.token');
     const added = await ecash(['--json', 'bank', 'merchant', 'add', 'shop-1', '--db', db, '--fee', '2', '--scope', 'transit', '--scope', 'canteen', '--token-file', mtoken]);
@@ -154,7 +154,7 @@ describe('ecash bank (the built command)', () => {
     raw.close();
     const bad = await ecash(['--json', 'bank', 'audit', '--db', db]);
     expect(bad.code).toBe(1);
-    expect((jsonOf(bad) as { problems: string[] }).problems).toEqual(['balance of cash in EUR is -1493 but its postings sum to -1500', 'all EUR balances sum to 7, not 0']);
+    expect((jsonOf(bad) as { problems: string[] }).problems).toEqual(['balance of cash in EUR is -14.93 EUR but its postings sum to -15.00 EUR', 'all EUR balances sum to 0.07 EUR, not 0.00 EUR']);
     const human = await ecash(['bank', 'audit', '--db', db]);
     expect(human.code).toBe(1);
     expect(human.stdout).toContain('audit FAILED: 2 problem(s)');

@@ -337,8 +337,8 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     const tampered = await svc.audit();
     expect(tampered.ok).toBe(false);
     expect(tampered.problems).toEqual([
-      `balance of holder:${alice.accountId} in EUR is 150 but its postings sum to 100`,
-      'all EUR balances sum to 50, not 0',
+      `balance of holder:${alice.accountId} in EUR is 1.50 EUR but its postings sum to 1.00 EUR`,
+      'all EUR balances sum to 0.50 EUR, not 0.00 EUR',
     ]);
     // And deletes a spent coin (so it could be deposited again): the key's books no longer agree.
     await db.raw("UPDATE ledger_balances SET balance = balance - 50 WHERE account = ? AND currency = 'EUR'", [`holder:${alice.accountId}`]);
@@ -346,7 +346,7 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     const deleted = await svc.audit();
     expect(deleted.ok).toBe(false);
     expect(deleted.problems).toEqual([
-      `key ${hex(k2.key.keyId)}: issued 2 coins of 500 USD, deposited 0, but the outstanding liability is 500 (expected 1000)`,
+      `key ${hex(k2.key.keyId)}: issued 2 coins of 5.00 USD, deposited 0, but the outstanding liability is 5.00 USD (expected 10.00 USD)`,
     ]);
   });
 

@@ -187,3 +187,10 @@ export async function untilFinal<T extends { state: string }>(server: CliProcess
     await Promise.race([server.exited, new Promise((r) => setTimeout(r, 50))]);
   }
 }
+
+/** Runs a short command to its end (`ms` at most) and returns its exit code and output. */
+export async function runCli(args: readonly string[], env: Record<string, string> = {}, ms = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = startCli(args, env);
+  const code = await exitOf(p, ms);
+  return { code, stdout: p.stdout(), stderr: p.stderr() };
+}

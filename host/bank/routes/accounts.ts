@@ -1,4 +1,5 @@
 /** Accounts: opening (anyone), reading and statements (the account or an operator), the list and cash-in (an operator). */
+import { AMOUNT_SCHEMA } from '../../../core/index.js';
 import { ACCESS } from '../access.js';
 import type { AccountOpeningJson } from '../../bank-client/index.js';
 import type { Routes } from './context.js';
@@ -52,7 +53,7 @@ export const accountRoutes: Routes = (api, { service, accountOpeningRateLimit })
           required: ['currency', 'amount', 'reference'],
           properties: {
             currency: { type: 'string', pattern: '^[A-Z]{3}$' },
-            amount: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+            amount: AMOUNT_SCHEMA,
             reference: TEXT(128),
           },
         },
