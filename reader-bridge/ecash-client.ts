@@ -130,6 +130,9 @@ const COMMANDS = {
   cost: { name: 'GET COST', cla: CLA_ECASH, ins: ECASH_INS.GET_COST, commandClass: 'control' },
 } as const satisfies Record<string, CommandSpec>;
 
+const PIN_BLOCKED = 'the PIN is now blocked: unblock it with the PUK and choose a new PIN (ecash card pin unblock --reader <name>)';
+const PUK_BLOCKED = 'the PUK is now blocked: the card can no longer be unblocked; its coins stay safe but it must be replaced';
+
 /** The EcashError for a status word other than 9000. */
 export function cardStatusError(sw: number, command: CommandSpec): EcashError {
   const name = command.name;
@@ -138,17 +141,19 @@ export function cardStatusError(sw: number, command: CommandSpec): EcashError {
   const own = command.own?.[sw];
   if (own !== undefined) return make(own.code, `${name}: ${own.message}`);
   const tries = pinTriesLeft(sw);
+  const puk = command.ins === ISO_INS.RESET_RETRY_COUNTER;
+  if (tries === 0) {
+    // The try that was just refused was the last one: the card is blocked from now on.
+    return new EcashError(CARD_ERROR.PIN_BLOCKED, `wrong ${puk ? 'PUK' : 'PIN'}: ${puk ? PUK_BLOCKED : PIN_BLOCKED}`, { details: { ...details, triesLeft: 0 } });
+  }
   if (tries !== undefined) {
-    const what = command.ins === ISO_INS.RESET_RETRY_COUNTER ? 'PUK' : 'PIN';
-    return new EcashError(CARD_ERROR.PIN_WRONG, `wrong ${what}: ${tries} ${tries === 1 ? 'try' : 'tries'} left before it is blocked`, {
+    return new EcashError(CARD_ERROR.PIN_WRONG, `wrong ${puk ? 'PUK' : 'PIN'}: ${tries} ${tries === 1 ? 'try' : 'tries'} left before it is blocked`, {
       details: { ...details, triesLeft: tries },
     });
   }
   switch (sw) {
     case SW.AUTH_METHOD_BLOCKED:
-      return command.ins === ISO_INS.RESET_RETRY_COUNTER
-        ? make(CARD_ERROR.PIN_BLOCKED, 'the PUK is blocked: the card can no longer be unblocked; its coins stay safe but it must be replaced')
-        : make(CARD_ERROR.PIN_BLOCKED, 'the PIN is blocked: unblock it with the PUK (RESET RETRY COUNTER)');
+      return make(CARD_ERROR.PIN_BLOCKED, puk ? PUK_BLOCKED : PIN_BLOCKED);
     case SW.SECURITY_STATUS_NOT_SATISFIED:
       return make(CARD_ERROR.PIN_REQUIRED, `${name} needs the card holder's PIN: verify it first`);
     case SW.CONDITIONS_NOT_SATISFIED:

@@ -1,6 +1,7 @@
 /**
  * The card's commands: `ecash card create`, `ecash card info`, `ecash card serve` (the card in a
- * real pcscd through vpcd) and `ecash card profiles`. The card is firmware-sim's emulated card;
+ * real pcscd through vpcd) and `ecash card profiles`; `card pin …` and `card limit` (card-pin.ts)
+ * talk to a card in a reader. The card is firmware-sim's emulated card;
  * hosts never reach into it except through a reader, so these are the only commands that open
  * an image file directly.
  */
@@ -20,6 +21,7 @@ import {
   type CardImageSummary,
 } from '../../firmware-sim/index.js';
 import { redactCommand } from '../../reader-bridge/index.js';
+import { registerCardPinCommands } from './card-pin.js';
 import { action, info, printResult } from './output.js';
 import { listenForStop } from './signals.js';
 import { wantsJson, wholeNumber } from './options.js';
@@ -160,6 +162,8 @@ export function registerCardCommands(program: Command): void {
         emulated.close();
       }),
     );
+
+  registerCardPinCommands(card);
 
   card
     .command('profiles')

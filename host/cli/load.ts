@@ -12,53 +12,18 @@ import { addBankOptions, type BankLinkOptions, bankClientFrom } from './bank-lin
 import { addReaderOptions, openCard, type ReaderCliOptions } from './bridge.js';
 import { action, info, printResult } from './output.js';
 import { wantsJson } from './options.js';
-import { openSecretFile, readSecret } from './secrets.js';
-
-const PIN_ENV = 'ECASH_PIN';
-
-/** The holder's PIN: from a file, $ECASH_PIN, or typed at the terminal without echo. */
-async function readPin(file: string | undefined): Promise<string> {
-  const given = readSecret(file, PIN_ENV, 'PIN', 'pin-unreadable');
-  if (given !== undefined) return given;
-  if (!process.stdin.isTTY) throw new EcashError('pin-missing', `the card needs its PIN: pass --pin-file <file>, set $${PIN_ENV}, or run on a terminal to type it`);
-  process.stderr.write('PIN: ');
-  const stdin = process.stdin;
-  stdin.setRawMode(true);
-  stdin.resume();
-  let pin = '';
-  try {
-    return await new Promise<string>((resolve, reject) => {
-      const onData = (chunk: Buffer) => {
-        for (const ch of chunk.toString('utf8')) {
-          if (ch === '\r' || ch === '\n') {
-            stdin.off('data', onData);
-            resolve(pin);
-          } else if (ch === '\u0003') {
-            stdin.off('data', onData);
-            reject(new EcashError('cancelled', 'cancelled'));
-          } else if (ch === '\u007f') pin = pin.slice(0, -1);
-          else pin += ch;
-        }
-      };
-      stdin.on('data', onData);
-    });
-  } finally {
-    stdin.setRawMode(false);
-    stdin.pause();
-    process.stderr.write('\n');
-  }
-}
+import { addPinOption, holderPin, openSecretFile } from './secrets.js';
 
 interface HolderOptions extends BankLinkOptions, ReaderCliOptions {
   pinFile?: string;
 }
 
 function addHolderOptions(cmd: Command): Command {
-  return addBankOptions(addReaderOptions(cmd)).option('--pin-file <file>', `file holding the card's PIN (default: $${PIN_ENV}, else typed)`);
+  return addPinOption(addBankOptions(addReaderOptions(cmd)));
 }
 
 async function openHolderCard(opts: HolderOptions) {
-  const pin = await readPin(opts.pinFile);
+  const pin = await holderPin(opts.pinFile)();
   const opened = await openCard(opts);
   try {
     const card = new EcashCardClient(opened.client);

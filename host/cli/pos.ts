@@ -20,10 +20,10 @@ import {
 import { registerTerminalDisplay } from '../web/index.js';
 import { addBankOptions, type BankLinkOptions, bankClientFrom } from './bank-link.js';
 import { addReaderOptions, type ReaderCliOptions, readersFrom } from './bridge.js';
-import { action, info, printResult } from './output.js';
+import { action, errorToJson, info, printResult } from './output.js';
 import { listenForStop } from './signals.js';
 import { portOption, wantsJson } from './options.js';
-import { readSecret } from './secrets.js';
+import { addPinOption, holderPin, readSecret } from './secrets.js';
 
 interface TerminalCliOptions extends BankLinkOptions, ReaderCliOptions {
   merchant?: string;
@@ -135,17 +135,42 @@ async function finishInterrupted(terminal: PaymentTerminal): Promise<void> {
   }
 }
 
+/**
+ * Gives the card holder's PIN to every payment the card asks it for, from `pin` (a file, the
+ * environment or the keyboard); a PIN that cannot be had declines the payment at once instead of
+ * after the terminal's PIN wait. Returns how to stop.
+ */
+function answerPinRequests(terminal: PaymentTerminal, pin: () => Promise<string>): () => void {
+  const onEvent = (id: string, ev: PaymentEvent) => {
+    if (ev.state !== 'pin-required') return;
+    pin().then(
+      (p) => terminal.supplyPin(id, p),
+      (e: unknown) => {
+        const { code, message } = errorToJson(e);
+        terminal.withholdPin(id, code, message);
+      },
+    ).catch((e: unknown) => {
+      // The payment ended (cancelled, timed out) while the PIN was being typed.
+      if (!isEcashError(e, 'pin-not-expected')) throw e;
+    });
+  };
+  terminal.on('payment-event', onEvent);
+  return () => terminal.off('payment-event', onEvent);
+}
+
 export function registerPosCommands(program: Command): void {
   const pos = program.command('pos').description('the point-of-sale terminal: take payments, settle them with the bank, serve the cash-register API');
 
-  addTerminalOptions(pos.command('pay <amount>').description('take one payment of <amount> minor units (1234 is 12.34 EUR) on the reader'))
+  addPinOption(addTerminalOptions(pos.command('pay <amount>').description('take one payment of <amount> minor units (1234 is 12.34 EUR) on the reader')))
     .option('--reference <text>', "the cash register's reference for the payment")
     .action(
-      action(async (amountText: string, opts: TerminalCliOptions & { reference?: string }, cmd: Command) => {
+      action(async (amountText: string, opts: TerminalCliOptions & { reference?: string; pinFile?: string }, cmd: Command) => {
         const json = wantsJson(cmd);
         const amount = parseAmount(amountText);
         const { terminal, close } = await openTerminal(opts, true);
         try {
+          // Asked only if the card wants it (above its no-PIN limit), after every check that needs no card.
+          const stopAnswering = answerPinRequests(terminal, holderPin(opts.pinFile));
           await finishInterrupted(terminal);
           terminal.on('payment-event', (_id: string, ev: PaymentEvent) => info(`${formatAmount(amount, terminal.config.currency)} ${describeEvent(ev)}`));
           const interrupted = listenForStop();
@@ -163,6 +188,7 @@ export function registerPosCommands(program: Command): void {
           printResult({ json }, view, () => view.receipt ?? describeEvent(view.events[view.events.length - 1]!));
           if (view.state !== 'approved') process.exitCode = 2;
           interrupted.dispose();
+          stopAnswering();
         } finally {
           await close();
         }

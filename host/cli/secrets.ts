@@ -4,6 +4,7 @@
  * to new files readable by their owner only. Values are never echoed in errors.
  */
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import type { Command } from 'commander';
 import { EcashError } from '../../core/index.js';
 
 /**
@@ -24,6 +25,80 @@ export function readSecret(file: string | undefined, env: string, what: string, 
   }
   const value = process.env[env];
   return value === undefined || value === '' ? undefined : value;
+}
+
+/** Where a command finds a card secret (PIN, PUK): `--<option> <file>`, else `$<env>`, else typed on a terminal. */
+export interface CardSecretSource {
+  /** What it is, in messages ("PIN", "new PIN", "PUK"); its error codes are this in kebab case plus -unreadable / -missing. */
+  what: string;
+  option: string;
+  file: string | undefined;
+  env: string;
+  /** Checked before any card sees it (a new PIN's or a PUK's format). */
+  validate?: (value: string) => void;
+  /** Typed twice, to catch a typo in a secret being set. */
+  confirm?: boolean;
+}
+
+/**
+ * Reads the secret from its file or environment variable at once (a file that cannot be read
+ * fails the command before it touches a card) and returns how to get it: that value, or, on a
+ * terminal, what the user types when it is asked for (never echoed). Without either, asking
+ * fails with `<what>-missing` naming the ways to give it.
+ */
+export function cardSecret(source: CardSecretSource): () => Promise<string> {
+  const code = source.what.toLowerCase().replace(/ /g, '-');
+  const checked = (value: string) => {
+    try {
+      source.validate?.(value);
+    } catch (e) {
+      throw new EcashError(`bad-${code}`, `the ${source.what} ${(e as Error).message.replace(/^.*? must/, 'must')}`);
+    }
+    return value;
+  };
+  const given = readSecret(source.file, source.env, source.what, `${code}-unreadable`);
+  if (given !== undefined) checked(given);
+  return async () => {
+    if (given !== undefined) return given;
+    if (!process.stdin.isTTY) {
+      throw new EcashError(`${code}-missing`, `the card needs the ${source.what}: pass ${source.option} <file>, set $${source.env}, or run on a terminal to type it`);
+    }
+    const typed = checked(await typeHidden(`${source.what}: `));
+    if (source.confirm && (await typeHidden(`${source.what} again: `)) !== typed) {
+      throw new EcashError(`${code}-mismatch`, `the two ${source.what}s typed differ; nothing was changed`);
+    }
+    return typed;
+  };
+}
+
+/** A line typed on the terminal with echo off (Ctrl-C cancels); the prompt goes to stderr. */
+async function typeHidden(prompt: string): Promise<string> {
+  process.stderr.write(prompt);
+  const stdin = process.stdin;
+  stdin.setRawMode(true);
+  stdin.resume();
+  let typed = '';
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        for (const ch of chunk.toString('utf8')) {
+          if (ch === '\r' || ch === '\n') {
+            stdin.off('data', onData);
+            resolve(typed);
+          } else if (ch === '\u0003') {
+            stdin.off('data', onData);
+            reject(new EcashError('cancelled', 'cancelled'));
+          } else if (ch === '\u007f') typed = typed.slice(0, -1);
+          else typed += ch;
+        }
+      };
+      stdin.on('data', onData);
+    });
+  } finally {
+    stdin.setRawMode(false);
+    stdin.pause();
+    process.stderr.write('\n');
+  }
 }
 
 export interface SecretFile {
@@ -60,4 +135,16 @@ export function openSecretFile(file: string, what = 'credential'): SecretFile {
       if (!written) unlinkSync(file);
     },
   };
+}
+
+const PIN_ENV = 'ECASH_PIN';
+
+/** `--pin-file`, for the commands that may need the card holder's PIN. */
+export function addPinOption(cmd: Command): Command {
+  return cmd.option('--pin-file <file>', `file holding the card's PIN (default: $${PIN_ENV}, else typed on the terminal)`);
+}
+
+/** The card holder's PIN: from --pin-file, $ECASH_PIN, or typed when it is asked for. */
+export function holderPin(file: string | undefined): () => Promise<string> {
+  return cardSecret({ what: 'PIN', option: '--pin-file', file, env: PIN_ENV });
 }

@@ -108,7 +108,8 @@ const RETRYABLE = new Set(['card-removed', 'card-reset', 'card-timeout', 'transp
 interface ActivePayment {
   id: string;
   abort: AbortController;
-  pin: ((pin: string) => void) | undefined;
+  /** While the card waits for its holder's PIN: give it, or end the payment without one. */
+  pin: { supply(pin: string): void; withhold(code: string, message: string): void } | undefined;
   done: Promise<void>;
 }
 
@@ -258,12 +259,21 @@ export class PaymentTerminal extends EventEmitter {
 
   /** Supplies the card holder's PIN for a payment waiting in `pin-required`. */
   supplyPin(id: string, pin: string): void {
+    this.pinWaiter(id).supply(pin);
+  }
+
+  /** Declines a payment waiting in `pin-required` at once, for a PIN that will not come (nothing was spent). */
+  withholdPin(id: string, code: string, message: string): void {
+    this.pinWaiter(id).withhold(code, message);
+  }
+
+  private pinWaiter(id: string): NonNullable<ActivePayment['pin']> {
     // An unknown id is payment-not-found, not a payment that happens not to want a PIN.
     this.journal.currentState(id);
     if (this.active?.id !== id || this.active.pin === undefined) {
       throw new EcashError('pin-not-expected', `payment ${id} is not waiting for a PIN`);
     }
-    this.active.pin(pin);
+    return this.active.pin;
   }
 
   view(id: string): PaymentView {
@@ -494,10 +504,19 @@ export class PaymentTerminal extends EventEmitter {
         const entered = new Promise<string>((resolve, reject) => {
           const timer = setTimeout(() => reject(new Decline('pin-timeout', 'no PIN was entered in time')), this.config.pinWaitMs);
           active.abort.signal.addEventListener('abort', () => reject(new EcashError('cancelled', 'cancelled')), { once: true });
-          active.pin = (p) => {
+          const settle = () => {
             clearTimeout(timer);
             active.pin = undefined;
-            resolve(p);
+          };
+          active.pin = {
+            supply(p) {
+              settle();
+              resolve(p);
+            },
+            withhold(code, message) {
+              settle();
+              reject(new Decline(code, message));
+            },
           };
         });
         this.record(id, 'pin-required', {

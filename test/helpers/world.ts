@@ -15,7 +15,7 @@ import {
   toHex,
 } from '../../core/index.js';
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
-import { type CardChannel, EcashCardClient, type ReaderSource, type VirtualTransport } from '../../reader-bridge/index.js';
+import { type BridgeServer, type CardChannel, EcashCardClient, type ReaderSource, startBridgeServer, VirtualTransport } from '../../reader-bridge/index.js';
 import { accountOpeningJson, BankClient } from '../../host/bank-client/index.js';
 import { startBankServer } from '../../host/bank/http.js';
 import { memoryKeyStore } from '../../host/bank/keyfile.js';
@@ -160,6 +160,35 @@ export class World {
   }
 }
 
+/**
+ * A shop as the `ecash` command's tests reach it: the bank, merchant `kiosk` and the virtual
+ * readers "Counter" and "Load" behind a reader bridge (`--bridge url` with `bridgeToken`).
+ */
+export class BridgedShop {
+  readonly world = new World();
+  readonly readers = new VirtualTransport(['Counter', 'Load']);
+  bridge!: BridgeServer;
+  merchantToken!: string;
+
+  constructor(readonly bridgeToken: string) {}
+
+  async start(): Promise<void> {
+    await this.world.startBank();
+    this.merchantToken = (await this.world.operator.addMerchant({ merchantId: 'kiosk', scopes: [] })).credential;
+    this.bridge = await startBridgeServer({ source: this.readers, token: this.bridgeToken });
+  }
+
+  /** Takes out every card a test (passed or failed) left in a reader. */
+  async emptyReaders(): Promise<void> {
+    for (const r of await this.readers.listReaders()) if (r.cardPresent) this.readers.removeCard(r.name);
+  }
+
+  async close(): Promise<void> {
+    await this.bridge?.close();
+    await this.readers.close();
+    await this.world.close();
+  }
+}
 
 /** A merchant's EUR balance at the bank (0 before its first credit). */
 export async function merchantBalance(client: BankClient, merchantId: string): Promise<number> {

@@ -6,43 +6,30 @@
  */
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startBridgeServer, type BridgeServer, VirtualTransport } from '../../reader-bridge/index.js';
 import type { PaymentView } from '../../host/pos/terminal.js';
 import { type CliProcess, endStartedProcesses, exitOf, posApiUrl, startCli, untilFinal, waitForOutput } from '../helpers/cli.js';
-import { World } from '../helpers/world.js';
+import { BridgedShop } from '../helpers/world.js';
 
 const API_KEY = 'register-key-for-the-cli-0123';
 const BRIDGE_TOKEN = 'bridge-token-for-the-cli-0123';
 
-let world: World;
-let readers: VirtualTransport;
-let bridge: BridgeServer;
-let merchantToken: string;
+const shop = new BridgedShop(BRIDGE_TOKEN);
+const { world, readers } = shop;
 
-beforeAll(async () => {
-  world = new World();
-  await world.startBank();
-  merchantToken = (await world.operator.addMerchant({ merchantId: 'kiosk', scopes: [] })).credential;
-  readers = new VirtualTransport(['Counter', 'Load']);
-  bridge = await startBridgeServer({ source: readers, token: BRIDGE_TOKEN });
-});
+beforeAll(() => shop.start());
 
 // A test that failed half-way leaves neither a server running nor a card in a reader.
 afterEach(async () => {
   await endStartedProcesses();
-  for (const r of await readers.listReaders()) if (r.cardPresent) readers.removeCard(r.name);
+  await shop.emptyReaders();
 });
 
-afterAll(async () => {
-  await bridge?.close();
-  await readers?.close();
-  await world?.close();
-});
+afterAll(() => shop.close());
 
 function serve(env: Record<string, string>): CliProcess {
-  const args = ['pos', 'serve', '--bank', world.url, '--merchant', 'kiosk', '--terminal', 'cli-1', '--reader', 'Counter', '--bridge', bridge.url];
+  const args = ['pos', 'serve', '--bank', world.url, '--merchant', 'kiosk', '--terminal', 'cli-1', '--reader', 'Counter', '--bridge', shop.bridge.url];
   args.push('--journal', join(world.dir, 'cli-pos.db'), '--port', '0', '--settle-every', '0');
-  return startCli(args, { ECASH_BANK_TOKEN: merchantToken, ECASH_BRIDGE_TOKEN: BRIDGE_TOKEN, ...env });
+  return startCli(args, { ECASH_BANK_TOKEN: shop.merchantToken, ECASH_BRIDGE_TOKEN: BRIDGE_TOKEN, ...env });
 }
 
 describe('ecash pos serve', () => {
@@ -90,7 +77,7 @@ describe('ecash pos serve', () => {
       expect((await world.operator.merchant('kiosk')).balances).toEqual([{ currency: 'EUR', balance: 650 }]);
       readers.removeCard('Counter');
       // The key never shows in what the process prints.
-      for (const secret of [API_KEY, merchantToken, BRIDGE_TOKEN]) expect((server.stdout() + stderr()).includes(secret), 'a secret in the output').toBe(false);
+      for (const secret of [API_KEY, shop.merchantToken, BRIDGE_TOKEN]) expect((server.stdout() + stderr()).includes(secret), 'a secret in the output').toBe(false);
       child.kill('SIGTERM');
       expect(await exitOf(server), stderr()).toBe(0);
     } finally {
