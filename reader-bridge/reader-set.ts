@@ -1,9 +1,11 @@
 /**
  * Several transports seen as one set of readers (PC/SC and HID on one machine, as `ecash readers`
  * and the remote bridge serve them). A transport that is not available here (no pcscd, no
- * node-hid) does not hide the others; `survey` says why it is missing.
+ * node-hid) does not hide the others; `survey` says why it is missing. When none is available
+ * (a remote bridge that is down or refuses the token, say), listing and connecting fail with the
+ * reason at once: "no readers" would send the user looking for a card that is not the problem.
  */
-import { isEcashError } from '../core/index.js';
+import { EcashError, isEcashError } from '../core/index.js';
 import { noReader } from './errors.js';
 import type { CardChannel, ConnectOptions, ReaderEventListener, ReaderInfo, ReaderTransport, TransportKind } from './transport.js';
 
@@ -34,7 +36,15 @@ export class ReaderSet implements ReaderSource {
   }
 
   async listReaders(): Promise<ReaderInfo[]> {
-    return (await this.survey()).readers;
+    return (await this.surveyAvailable()).readers;
+  }
+
+  /** `survey`, but failing with the first transport's reason when no transport is available. */
+  async surveyAvailable(): Promise<{ readers: ReaderInfo[]; unavailable: UnavailableTransport[] }> {
+    const survey = await this.survey();
+    const first = survey.unavailable[0];
+    if (first !== undefined && survey.unavailable.length === this.transports.length) throw new EcashError(first.code, first.message);
+    return survey;
   }
 
   watch(listener: ReaderEventListener): () => void {
@@ -44,6 +54,7 @@ export class ReaderSet implements ReaderSource {
 
   async connect(readerName: string, options?: ConnectOptions): Promise<CardChannel> {
     const notes: string[] = [];
+    const failures: EcashError[] = [];
     for (const t of this.transports) {
       let readers: ReaderInfo[];
       try {
@@ -51,10 +62,12 @@ export class ReaderSet implements ReaderSource {
       } catch (e) {
         if (!isEcashError(e)) throw e;
         notes.push(`${t.kind} is not available here: ${e.message}`);
+        failures.push(e);
         continue;
       }
       if (readers.some((r) => r.name === readerName)) return t.connect(readerName, options);
     }
+    if (failures.length === this.transports.length && failures[0] !== undefined) throw failures[0];
     throw noReader(readerName, notes);
   }
 

@@ -10,6 +10,7 @@ import {
   ApduClient,
   DEFAULT_BRIDGE_HOST,
   formatTraceEntry,
+  noReader,
   openReaders,
   parseHidDevice,
   parseTimeoutSpec,
@@ -18,6 +19,7 @@ import {
   type CardChannel,
   type HidDeviceFilter,
   type ReaderEvent,
+  type ReaderSource,
   type ReaderSet,
   type ShareMode,
 } from '../../reader-bridge/index.js';
@@ -65,6 +67,17 @@ export function readersFrom(opts: ReaderCliOptions): ReaderSet {
   const hidDevices: HidDeviceFilter[] = (opts.hid ?? []).map(parseHidDevice);
   if (opts.bridge !== undefined) return openReaders({ bridge: { url: opts.bridge, token: readToken(opts.bridgeTokenFile) } });
   return openReaders({ hidDevices });
+}
+
+/**
+ * Fails at once when the reader `name` cannot be used: the bridge is down or refuses the token
+ * (its own code), or no reader has that name (`no-reader`, listing those there are). A terminal
+ * would otherwise wait its whole card wait for a card that cannot come.
+ */
+export async function requireReader(readers: ReaderSource, name: string): Promise<void> {
+  const found = await readers.listReaders();
+  if (found.some((r) => r.name === name)) return;
+  throw noReader(name, [found.length === 0 ? 'there are no readers' : `the readers are ${found.map((r) => `"${r.name}"`).join(', ')}`]);
 }
 
 function shareMode(value: string | undefined): ShareMode {
@@ -115,7 +128,7 @@ export function registerBridgeCommands(program: Command): void {
         const json = wantsJson(cmd);
         const readers = readersFrom(opts);
         try {
-          const { readers: found, unavailable } = await readers.survey();
+          const { readers: found, unavailable } = await readers.surveyAvailable();
           for (const u of unavailable) info(`ecash: ${u.transport} readers are not available: ${u.message} [${u.code}]`);
           if (!opts.watch) {
             printResult({ json }, found, () =>

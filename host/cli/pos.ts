@@ -19,7 +19,7 @@ import {
 } from '../pos/index.js';
 import { registerTerminalDisplay } from '../web/index.js';
 import { addBankOptions, type BankLinkOptions, bankClientFrom } from './bank-link.js';
-import { addReaderOptions, type ReaderCliOptions, readersFrom } from './bridge.js';
+import { addReaderOptions, type ReaderCliOptions, readersFrom, requireReader } from './bridge.js';
 import { action, errorToJson, info, printResult } from './output.js';
 import { listenForStop } from './signals.js';
 import { portOption, wantsJson } from './options.js';
@@ -90,6 +90,12 @@ function terminalConfig(opts: TerminalCliOptions, needReader: boolean): Terminal
 async function openTerminal(opts: TerminalCliOptions, needReader: boolean) {
   const config = terminalConfig(opts, needReader);
   const readers = needReader ? readersFrom(opts) : new VirtualTransport();
+  if (needReader) {
+    await requireReader(readers, config.readerName).catch(async (e: unknown) => {
+      await readers.close();
+      throw e;
+    });
+  }
   const journal = new Journal(opts.journal);
   const terminal = new PaymentTerminal(journal, readers, httpAcquirer(bankClientFrom(opts)), config);
   try {

@@ -92,7 +92,7 @@ export class RemoteTransport implements ReaderTransport {
             : bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `the reader bridge at ${url} answered HTTP ${res.statusCode}: check the URL (it ends in /v1)`),
         );
       });
-      ws.once('error', (e) => reject(bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `cannot reach the reader bridge at ${url}: ${e.message}`, { cause: e })));
+      ws.once('error', (e) => reject(bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `cannot reach the reader bridge at ${url} (${e.message}): is \`ecash bridge serve\` running there?`, { cause: e })));
       ws.once('open', () => {
         ws.removeAllListeners('error');
         ws.on('error', () => undefined); // 'close' follows and handles the loss
