@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { EcashCard } from '../../firmware-sim/index.js';
 import { EcashCardClient } from '../../reader-bridge/index.js';
-import { endStartedProcesses, runCli } from '../helpers/cli.js';
+import { endStartedProcesses, exitOf, runCli, startProcess, waitForOutput } from '../helpers/cli.js';
 import { BridgedShop, loadViaReader, PIN, PUK } from '../helpers/world.js';
 
 const BRIDGE_TOKEN = 'bridge-token-for-the-pin-tests';
@@ -159,5 +159,21 @@ describe('ecash pos pay and the PIN', () => {
     const human = await runCli(['card', 'limit', 'abc', ...readerArgs()], baseEnv());
     expect(human.code).toBe(1);
     expect(human.stderr).toContain('[bad-amount]');
+  });
+
+  it('asks for the PIN on a terminal, without echo, only when the card wants it', async () => {
+    const coin = await coinAbove(0, LATER_PIN);
+    const always = await onCard(['limit', '0'], { ECASH_PIN: LATER_PIN });
+    expect(always.code, always.stderr).toBe(0);
+    readers.insertCard('Counter', card);
+    // `script` gives the command a terminal of its own; what is typed goes in once it asks.
+    const args = ['pos', 'pay', String(coin), '--bank', world.url, '--merchant', 'kiosk', ...readerArgs(), '--journal', join(world.dir, 'pin-pos.db'), '--card-wait', '20'];
+    const command = ['node', 'bin/ecash.js', ...args].map((a) => `'${a}'`).join(' ');
+    const typing = startProcess('script', ['-qfec', command, '/dev/null'], baseEnv(), 'pipe');
+    await waitForOutput(typing, (out) => (out.includes('PIN: ') ? true : undefined), 'the PIN prompt');
+    typing.child.stdin!.write(LATER_PIN + '\r');
+    expect(await exitOf(typing), typing.stdout()).toBe(0);
+    expect(typing.stdout()).toContain('approved');
+    expect(typing.stdout()).not.toContain(LATER_PIN);
   });
 });

@@ -25,9 +25,9 @@ export interface CliProcess {
 /** Processes started and not yet seen ending, for `endStartedProcesses`. */
 const running = new Set<CliProcess>();
 
-/** Starts `command args` with its output and its end followed from the start. */
-export function startProcess(command: string, args: readonly string[], env: Record<string, string> = {}): CliProcess {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `command args` with its output and its end followed from the start (`stdin: 'pipe'` to type into it). */
+export function startProcess(command: string, args: readonly string[], env: Record<string, string> = {}, stdin: 'ignore' | 'pipe' = 'ignore'): CliProcess {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: [stdin, 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const listeners = new Set<() => void>();
