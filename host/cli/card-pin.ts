@@ -42,8 +42,8 @@ async function onCard<T>(opts: PinCliOptions, fn: (card: EcashCardClient) => Pro
   }
 }
 
-/** The no-PIN limit as typed: 0 (every payment needs the PIN) or an amount. */
-function parseLimit(text: string): number {
+/** The no-PIN limit as typed (`card limit`, `card create --limit`): 0 (every payment needs the PIN) or an amount. */
+export function parseNoPinLimit(text: string): number {
   return text === '0' ? 0 : parseAmount(text, 'no-PIN limit');
 }
 
@@ -77,7 +77,7 @@ export function registerCardPinCommands(card: Command): void {
     .option('--currency <code>', 'the currency the amount is shown in (the card counts minor units of any)', 'EUR')
     .action(
       action(async (limitText: string, opts: PinCliOptions & { currency: string }, cmd: Command) => {
-        const limit = parseLimit(limitText);
+        const limit = parseNoPinLimit(limitText);
         const currency = parseCurrency(opts.currency);
         const pinValue = await holderPin(opts.pinFile)();
         await onCard(opts, (c) => c.setLimit(pinValue, limit));

@@ -21,7 +21,7 @@ import {
   type CardImageSummary,
 } from '../../firmware-sim/index.js';
 import { redactCommand } from '../../reader-bridge/index.js';
-import { registerCardPinCommands } from './card-pin.js';
+import { parseNoPinLimit, registerCardPinCommands } from './card-pin.js';
 import { action, info, printResult } from './output.js';
 import { listenForStop } from './signals.js';
 import { wantsJson, wholeNumber } from './options.js';
@@ -104,7 +104,7 @@ export function registerCardCommands(program: Command): void {
           pin,
           puk,
           capacity: wholeNumber(opts.capacity, '--capacity', DEFAULT_CAPACITY),
-          noPinLimit: wholeNumber(opts.limit, '--limit', 0),
+          noPinLimit: opts.limit === undefined ? 0 : parseNoPinLimit(opts.limit),
         });
         const summary = inspectCardImage(file);
         const generated = { ...(opts.pin === undefined ? { pin } : {}), ...(opts.puk === undefined ? { puk } : {}) };

@@ -100,5 +100,7 @@ describe('the amounts `ecash` prints', () => {
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).toContain('0 minor units of 2000 minor units');
     expect(created.stdout).toContain('balance: empty');
+    const badLimit = await runCli(['--json', 'card', 'create', join(dir, 'other.card'), '--pin', '1234', '--puk', '12345678', '--limit', '20.00']);
+    expect(JSON.parse(badLimit.stdout)).toMatchObject({ error: { code: 'bad-amount' } });
   });
 });
