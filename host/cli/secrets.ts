@@ -73,10 +73,11 @@ export function cardSecret(source: CardSecretSource): () => Promise<string> {
 
 /** A line typed on the terminal with echo off (Ctrl-C cancels); the prompt goes to stderr. */
 async function typeHidden(prompt: string): Promise<string> {
-  process.stderr.write(prompt);
   const stdin = process.stdin;
+  // Echo off before the prompt shows: what is typed the moment it appears must not echo.
   stdin.setRawMode(true);
   stdin.resume();
+  process.stderr.write(prompt);
   let typed = '';
   try {
     return await new Promise<string>((resolve, reject) => {
