@@ -347,7 +347,7 @@ export const coreBench: BenchModule = {
       figures[suite] = f;
     }
     const d = figures[DEFAULT_SUITE] as Figures;
-    // DESIGN.md's names at the top level are the default suite's figures. Signing in process (the
+    // The documented figure names at the top level are the default suite's figures. Signing in process (the
     // bank's offer and answer) is withdraw_sign_coins_per_s; withdraw_coins_per_s is the bank
     // module's figure over HTTP with storage (bench/bank.ts).
     for (const k of ['deposit_verify_coin_us', 'deposit_verify_batched_coin_us', 'card_pay_group_exps', 'card_pay_scalar_muls']) figures[k] = d[k]!;

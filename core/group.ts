@@ -24,7 +24,7 @@ export interface Group {
   readonly scalarLength: number;
 
   readonly identity: GroupElement;
-  /** The system generators of SCHEME.md: g (bank keys), g1 (account), g2 (coin). */
+  /** The system generators of docs/protocol.md: g (bank keys), g1 (account), g2 (coin). */
   readonly g: GroupElement;
   readonly g1: GroupElement;
   readonly g2: GroupElement;

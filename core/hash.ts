@@ -1,5 +1,5 @@
 /**
- * Hash encodings of SCHEME.md. A hash input is a list of fields, each written as a 4-byte
+ * Hash encodings of docs/protocol.md. A hash input is a list of fields, each written as a 4-byte
  * big-endian length and its bytes; the first field is a domain tag. Digest: SHA-512, read as a
  * big-endian integer, reduced mod q.
  */

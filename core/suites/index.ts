@@ -1,5 +1,5 @@
 /**
- * The three suites of SCHEME.md, built once on first use, on their reference arithmetic unless
+ * The three suites of docs/protocol.md, built once on first use, on their reference arithmetic unless
  * a faster implementation of the same suite was installed first (core/backends/).
  */
 import { EcashError } from '../errors.js';

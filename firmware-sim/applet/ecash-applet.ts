@@ -1,5 +1,5 @@
 /**
- * The e-cash applet: the wallet of SCHEME.md on a card. It keeps u1 and each coin's secrets in
+ * The e-cash applet: the wallet of docs/protocol.md on a card. It keeps u1 and each coin's secrets in
  * persistent memory, computes the withdrawal blinding and the payment responses with core's
  * protocol functions through a metered group (so each command's counts are real), and does every
  * persistent change of a command in one transaction. Commands and status words: docs/apdu.md.

@@ -3,7 +3,7 @@
  *
  * - The double-spending card pays twice with one coin. Its applet answers PAY like the honest one
  *   but never erases the coin's secrets, so the next payment picks the same coin again with a new
- *   challenge — exactly the double spend the bank must detect and attribute (SCHEME.md,
+ *   challenge — exactly the double spend the bank must detect and attribute (docs/protocol.md,
  *   "Deposit").
  * - The lying card pays with whatever coins make the amount, ignoring the keys and currency the
  *   terminal offered (a transit-only coin at a general shop, a coin whose deposit deadline is too

@@ -32,7 +32,7 @@ import { BankService, KeyFile, openStorage, startBankServer } from '../bank/inde
 import { httpIssuer, LoadJournal, loadCard } from '../load/index.js';
 import { DEFAULT_TERMINAL_CONFIG, httpAcquirer, Journal, PaymentTerminal, type PaymentView, type RiskMode } from '../pos/index.js';
 
-/** The demo's one JSON document (DESIGN.md): enough for a third party to re-check the run. */
+/** The demo's one JSON document (docs/protocol.md, section 9): enough for a third party to re-check the run. */
 export interface DemoReport {
   suite: SuiteId;
   generators: { g: string; g1: string; g2: string };

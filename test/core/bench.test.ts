@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- --json` for the core module, in its quick mode: one JSON object on stdout
- * with DESIGN.md's names at the top level and every suite's figures under its id. No figure is
+ * with the figure names README.md and docs/bank-bench.md use at the top level and every suite's figures under its id. No figure is
  * judged for speed here (that is the benchmark's job); the counts are exact.
  */
 import { execFile } from 'node:child_process';

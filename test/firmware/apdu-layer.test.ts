@@ -34,7 +34,7 @@ async function cardWithCoins(n: number): Promise<{ card: EcashCard; bank: TestBa
 }
 
 describe('APDU layer', () => {
-  it('answers the status words of DESIGN.md for malformed and misplaced commands', async () => {
+  it('answers the status words of docs/apdu.md for malformed and misplaced commands', async () => {
     const card = await createVolatileCard({ pin: PIN, puk: PUK });
     card.powerOn();
     expect(await sw(card, '80 30 00 00 00')).toBe(0x6985); // nothing selected

@@ -34,7 +34,7 @@ export interface PlainPcscCard {
 
 const SELECT_ECASH = Uint8Array.from([0x00, 0xa4, 0x04, 0x00, 0x07, 0xf0, 0x45, 0x43, 0x41, 0x53, 0x48, 0x01, 0x00]);
 
-/** Room for the largest extended response, so no answer is ever cut (DESIGN.md). */
+/** Room for the largest extended response, so no answer is ever cut (docs/bridge.md). */
 const RESPONSE_BUFFER = 65538;
 
 /**

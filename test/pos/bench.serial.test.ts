@@ -1,6 +1,6 @@
 /**
  * The POS benchmark in its quick mode (serial: it serves a card into pcscd's vpcd slot), so it
- * cannot rot: both tap figures are printed under DESIGN.md's names. Speed is the benchmark's
+ * cannot rot: both tap figures are printed under their documented names (tap_5coin_*_ms). Speed is the benchmark's
  * business, not this test's.
  */
 import { execFile } from 'node:child_process';
