@@ -7,7 +7,7 @@
  * issues is printed once (or written to a mode-600 file). Commands that need only public data
  * (audit, account show/credit, merchant add/show, keys list) do not ask for the passphrase.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { Command } from 'commander';
 import {
   canDeposit,
@@ -34,6 +34,7 @@ import {
 import type { AccountOpenedJson, AccountOpeningJson } from '../bank-client/index.js';
 import {
   BankService,
+  isPostgresUrl,
   KeyFile,
   memoryKeyStore,
   openStorage,
@@ -124,7 +125,7 @@ async function withBank<T>(
   options: { creating?: boolean; threads?: number | 'default' } = {},
 ): Promise<T> {
   const db = requiredOption(opts.db, '--db');
-  const storage = await openStorage(db);
+  const storage = await openStorage(db, { mustExist: options.creating !== true });
   try {
     const suite = await storage.getSuite();
     if (suite === undefined && options.creating !== true) throw new EcashError('bank-not-initialised', `the database ${describeDb(db)} holds no bank; run ecash bank init first`);
@@ -233,8 +234,10 @@ export function registerBankCommands(program: Command): void {
         const pass = passphrase(opts);
         const tokenFile = opts.operatorTokenFile === undefined ? undefined : openSecretFile(opts.operatorTokenFile);
         let result: { suite: string; db: string; keys: string; keyIds: string[]; operatorCredential: string };
+        // A refused init leaves nothing behind: an SQLite file it made and a key file it wrote go again.
+        const made = isPostgresUrl(opts.db) || existsSync(opts.db) ? [] : [opts.db, `${opts.db}-wal`, `${opts.db}-shm`];
         try {
-          // Refuse an initialised database before the key file exists, so a mistake leaves nothing behind.
+          // Refuse an initialised database before the key file exists.
           const storage = await openStorage(opts.db);
           try {
             const existing = await storage.getSuite();
@@ -245,6 +248,7 @@ export function registerBankCommands(program: Command): void {
             await storage.close();
           }
           const keyFile = KeyFile.create(opts.keys, pass, suite, terms);
+          made.push(keyFile.path);
           result = await withBank(
             opts,
             keyFile,
@@ -255,8 +259,10 @@ export function registerBankCommands(program: Command): void {
             },
             { creating: true },
           );
+          made.length = 0;
         } finally {
           tokenFile?.close();
+          for (const file of made) rmSync(file, { force: true });
         }
         printResult({ json: wantsJson(cmd) }, result, () =>
           [

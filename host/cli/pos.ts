@@ -3,9 +3,10 @@
  * with settlement on a schedule; `pay` takes one payment with a live status line; `settle` deposits
  * what the journal holds; `journal` shows it.
  */
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { EcashError, formatAmount, isEcashError, parseAmount, parseCurrency } from '../../core/index.js';
-import { VirtualTransport } from '../../reader-bridge/index.js';
+import { type ReaderSet, VirtualTransport } from '../../reader-bridge/index.js';
 import {
   buildPosApi,
   DEFAULT_TERMINAL_CONFIG,
@@ -84,19 +85,36 @@ function terminalConfig(opts: TerminalCliOptions, needReader: boolean): Terminal
 }
 
 /**
- * Opens the journal and the terminal. Without a reader (settle, journal) the terminal gets an
- * empty reader set: those commands never touch a card.
+ * The journal of a terminal that has taken payments: `settle` and `journal` only read what `pay`
+ * or `serve` recorded, so a mistyped --journal is refused rather than made into an empty journal.
+ */
+function existingJournal(path: string): Journal {
+  if (!existsSync(path)) {
+    throw new EcashError('no-database', `there is no terminal journal at ${path}: check --journal (a terminal's journal is made by its first \`ecash pos pay\` or \`ecash pos serve\`)`);
+  }
+  return new Journal(path);
+}
+
+/**
+ * Opens the journal and the terminal. Without a reader (settle) the terminal gets an empty reader
+ * set and an existing journal: settling never touches a card and never starts a journal.
  */
 async function openTerminal(opts: TerminalCliOptions, needReader: boolean) {
   const config = terminalConfig(opts, needReader);
-  const readers = needReader ? readersFrom(opts) : new VirtualTransport();
+  const readers: ReaderSet | VirtualTransport = needReader ? readersFrom(opts) : new VirtualTransport();
   if (needReader) {
     await requireReader(readers, config.readerName).catch(async (e: unknown) => {
       await readers.close();
       throw e;
     });
   }
-  const journal = new Journal(opts.journal);
+  let journal: Journal;
+  try {
+    journal = needReader ? new Journal(opts.journal) : existingJournal(opts.journal);
+  } catch (e) {
+    await readers.close();
+    throw e;
+  }
   const terminal = new PaymentTerminal(journal, readers, httpAcquirer(bankClientFrom(opts)), config);
   try {
     await terminal.start();
@@ -244,7 +262,7 @@ export function registerPosCommands(program: Command): void {
     .action(
       action((opts: { journal: string; payment?: string; limit: string }, cmd: Command) => {
         const json = wantsJson(cmd);
-        const journal = new Journal(opts.journal);
+        const journal = existingJournal(opts.journal);
         try {
           if (opts.payment !== undefined) {
             const p = journal.payment(opts.payment);

@@ -160,13 +160,14 @@ describe('ecash bank (the built command)', () => {
     expect(human.stdout).toContain('audit FAILED: 2 problem(s)');
     // A mistyped --db is not quietly made into a new bank, by any command.
     const none = await ecash(['--json', 'bank', 'audit', '--db', join(dir, 'empty.db')]);
-    expect(jsonOf(none)).toMatchObject({ error: { code: 'bank-not-initialised' } });
+    expect(jsonOf(none)).toMatchObject({ error: { code: 'no-database' } });
     const serveNone = await ecash(['--json', 'bank', 'serve', '--db', join(dir, 'empty.db'), '--keys', keys, '--port', '0'], { ECASH_BANK_PASSPHRASE: PASSPHRASE });
-    expect(jsonOf(serveNone)).toMatchObject({ error: { code: 'bank-not-initialised' } });
+    expect(jsonOf(serveNone)).toMatchObject({ error: { code: 'no-database' } });
     const before = readFileSync(keys, 'utf8');
     const rotateNone = await ecash(['--json', 'bank', 'keys', 'rotate', '--db', join(dir, 'empty.db'), '--keys', keys, '--value', '100', '--currency', 'EUR'], { ECASH_BANK_PASSPHRASE: PASSPHRASE });
-    expect(jsonOf(rotateNone)).toMatchObject({ error: { code: 'bank-not-initialised' } });
+    expect(jsonOf(rotateNone)).toMatchObject({ error: { code: 'no-database' } });
     expect(readFileSync(keys, 'utf8')).toBe(before);
+    expect(existsSync(join(dir, 'empty.db'))).toBe(false);
   });
 
   it('serves the HTTP API until SIGTERM', async () => {
@@ -248,5 +249,17 @@ describe.each(adapters().filter((a) => a.kind === 'postgres'))('ecash bank on $k
     const listed = await ecash(['--json', 'bank', 'keys', 'list', '--db', pg.url]);
     expect((jsonOf(listed) as { keys: unknown[] }).keys).toHaveLength(1);
     expect(shows(audit) || shows(listed), 'the database password in the output of audit or keys list').toBe(false);
+  });
+
+  it.skipIf(!available)('refuses a schema that holds no bank (no-database) without creating it', async () => {
+    const typo = `${pg.schema}_typo`;
+    const url = pg.url.replace(`schema=${pg.schema}`, `schema=${typo}`);
+    const r = await ecash(['--json', 'bank', 'audit', '--db', url]);
+    expect(r.code).toBe(1);
+    const { error } = jsonOf(r) as { error: { code: string; message: string } };
+    expect(error.code).toBe('no-database');
+    expect(error.message).toContain(typo);
+    const schemas = await pg.raw('SELECT schema_name FROM information_schema.schemata WHERE schema_name = ?', [typo]);
+    expect(schemas).toEqual([]);
   });
 });

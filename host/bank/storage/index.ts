@@ -6,11 +6,21 @@ import { openSqliteStorage } from './sqlite.js';
 export * from './types.js';
 export { openPostgresStorage } from './postgres.js';
 export { openSqliteStorage } from './sqlite.js';
+export { noDatabase } from './no-database.js';
 
 export function isPostgresUrl(db: string): boolean {
   return /^postgres(ql)?:\/\//.test(db);
 }
 
-export function openStorage(db: string): Promise<BankStorage> {
-  return isPostgresUrl(db) ? openPostgresStorage(db) : openSqliteStorage(db);
+export interface OpenStorageOptions {
+  /**
+   * Refuse (`no-database`) a database that does not exist yet instead of creating it: every
+   * command but `bank init` passes it, so a mistyped --db never becomes a new, empty bank.
+   */
+  mustExist?: boolean;
 }
+
+export function openStorage(db: string, options: OpenStorageOptions = {}): Promise<BankStorage> {
+  return isPostgresUrl(db) ? openPostgresStorage(db, options) : openSqliteStorage(db, options);
+}
+

@@ -12,6 +12,7 @@ import pg from 'pg';
 import { EcashError } from '../../../core/index.js';
 import type { SpentCoinRow, SqlDriver, SqlTx, SqlValue } from './sql.js';
 import { SqlBankStorage } from './sql-store.js';
+import { noDatabase } from './no-database.js';
 
 const SPENT_COIN_PARTITIONS = 16;
 
@@ -324,7 +325,7 @@ class PostgresDriver implements SqlDriver {
 }
 
 /** Opens the bank's PostgreSQL database (URL, optional `schema` parameter) and migrates it. */
-export async function openPostgresStorage(url: string, options: { poolSize?: number } = {}): Promise<SqlBankStorage> {
+export async function openPostgresStorage(url: string, options: { poolSize?: number; mustExist?: boolean } = {}): Promise<SqlBankStorage> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -348,6 +349,17 @@ export async function openPostgresStorage(url: string, options: { poolSize?: num
   pool.on('error', () => undefined);
   const storage = new SqlBankStorage(new PostgresDriver(pool, schema));
   try {
+    // A bank's schema has its migrations table; without it this URL (or its ?schema) names no bank.
+    if (options.mustExist === true) {
+      const found = await pool.query<{ t: string | null }>("SELECT to_regclass('schema_migrations')::text AS t").catch((e: unknown) => {
+        throw new EcashError('database-unavailable', `cannot reach the PostgreSQL database: ${(e as Error).message}`);
+      });
+      if (found.rows[0]?.t == null) {
+        if (parsed.password !== '') parsed.password = '***';
+        if (schema !== undefined) parsed.searchParams.set('schema', schema);
+        throw noDatabase(parsed.toString());
+      }
+    }
     await storage.migrate();
   } catch (e) {
     await pool.end().catch(() => undefined);

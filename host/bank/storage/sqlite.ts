@@ -8,12 +8,13 @@
  * SQLITE_BUSY). Both the per-file queue and the durability of commits are the group commit's
  * (sqlite-group-commit.ts).
  */
-import { openSync } from 'node:fs';
+import { existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { EcashError, getGroup, transcriptCoinId } from '../../../core/index.js';
 import type { SpentCoinRow, SqlDriver, SqlTx, SqlValue } from './sql.js';
 import { GroupCommit, GroupSync, lockFor, type TransactionControl } from './sqlite-group-commit.js';
 import { SqlBankStorage } from './sql-store.js';
+import { noDatabase } from './no-database.js';
 
 /**
  * Schema versions, applied in order; `PRAGMA user_version` records how many ran. Exported for the
@@ -262,7 +263,8 @@ class SqliteDriver implements SqlDriver {
  * The driver under the bank's SQLite store: opens (creating if needed) the database at `path` and
  * brings its schema up to date. Exported for the tests of its transaction discipline.
  */
-export async function openSqliteDriver(path: string): Promise<SqlDriver> {
+export async function openSqliteDriver(path: string, options: { mustExist?: boolean } = {}): Promise<SqlDriver> {
+  if (options.mustExist === true && !existsSync(path)) throw noDatabase(path);
   let db: Database.Database;
   try {
     db = new Database(path);
@@ -287,7 +289,10 @@ export async function openSqliteDriver(path: string): Promise<SqlDriver> {
   return driver;
 }
 
-/** Opens (creating if needed) the bank's SQLite database at `path` and brings its schema up to date. */
-export async function openSqliteStorage(path: string): Promise<SqlBankStorage> {
-  return new SqlBankStorage(await openSqliteDriver(path));
+/**
+ * Opens the bank's SQLite database at `path` (creating it, unless `mustExist`) and brings its
+ * schema up to date.
+ */
+export async function openSqliteStorage(path: string, options: { mustExist?: boolean } = {}): Promise<SqlBankStorage> {
+  return new SqlBankStorage(await openSqliteDriver(path, options));
 }
