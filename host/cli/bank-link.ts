@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { EcashError } from '../../core/index.js';
 import { BankClient } from '../bank-client/index.js';
+import { tokenFileOption } from './options.js';
 import { readSecret } from './secrets.js';
 
 export interface BankLinkOptions {
@@ -12,10 +13,14 @@ export interface BankLinkOptions {
 const BANK_URL_ENV = 'ECASH_BANK_URL';
 const BANK_TOKEN_ENV = 'ECASH_BANK_TOKEN';
 
-export function addBankOptions(cmd: Command): Command {
-  return cmd
-    .option('--bank <url>', `the bank's base URL, e.g. http://127.0.0.1:8080 (default: $${BANK_URL_ENV})`)
-    .option('--token-file <file>', `file holding the bank credential (default: $${BANK_TOKEN_ENV}); never pass a token on the command line`);
+/**
+ * `--bank`, and `--token-file` for the bank credential the command presents; a command that
+ * receives a new credential instead (`account open`) passes `withToken: false` and adds its own.
+ */
+export function addBankOptions(cmd: Command, withToken = true): Command {
+  cmd.option('--bank <url>', `the bank's base URL, e.g. http://127.0.0.1:8080 (default: $${BANK_URL_ENV})`);
+  if (withToken) tokenFileOption(cmd, `file holding the bank credential (default: $${BANK_TOKEN_ENV}); never pass a token on the command line`);
+  return cmd;
 }
 
 export function bankClientFrom(opts: BankLinkOptions, needToken = true): BankClient {

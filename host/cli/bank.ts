@@ -43,7 +43,7 @@ import {
 } from '../bank/index.js';
 import { action, info, printResult } from './output.js';
 import { listenForStop } from './signals.js';
-import { portOption, wantsJson, wholeNumber } from './options.js';
+import { portOption, tokenFileOption, wantsJson, wholeNumber } from './options.js';
 import { openSecretFile, readSecret } from './secrets.js';
 
 const PASSPHRASE_ENV = 'ECASH_BANK_PASSPHRASE';
@@ -217,22 +217,22 @@ function keyOptions(cmd: Command): Command {
 export function registerBankCommands(program: Command): void {
   const bank = program.command('bank').description("the bank: keys and database, the HTTP server, accounts, merchants, the books");
 
-  keyOptions(bank.command('init'))
+  const init = keyOptions(bank.command('init'))
     .description('create the key file and the database, register the keys and issue an operator credential')
     .option('--suite <id>', `group suite (${SUITE_IDS.join(', ')})`, DEFAULT_SUITE)
     .option('--denominations <spec>', 'CURRENCY:value,… in minor units; several currencies separated by ";"', DEFAULT_DENOMINATIONS)
     .option('--withdraw-days <n>', 'days the keys can be withdrawn from now', String(DEFAULT_WITHDRAW_DAYS))
     .option('--deposit-days <n>', 'days coins can still be deposited after the withdrawal window', String(DEFAULT_DEPOSIT_DAYS))
-    .option('--operator <name>', 'name of the operator credential', 'operator')
-    .option('--operator-token-file <file>', 'also write the operator credential to this file (mode 600)')
+    .option('--operator <name>', 'name of the operator credential', 'operator');
+  tokenFileOption(init, 'also write the operator credential to this new file (mode 600)', ['--operator-token-file'])
     .action(
-      action(async (opts: KeyOptions & { suite: string; denominations: string; withdrawDays: string; depositDays: string; operator: string; operatorTokenFile?: string }, cmd: Command) => {
+      action(async (opts: KeyOptions & { suite: string; denominations: string; withdrawDays: string; depositDays: string; operator: string; tokenFile?: string }, cmd: Command) => {
         if (!isSuiteId(opts.suite)) throw new EcashError('bad-option', `--suite must be one of ${SUITE_IDS.join(', ')}`);
         const suite: SuiteId = opts.suite;
         const now = Date.now();
         const terms = termsFor(parseDenominations(opts.denominations), now, wholeNumber(opts.withdrawDays, '--withdraw-days'), wholeNumber(opts.depositDays, '--deposit-days'), '');
         const pass = passphrase(opts);
-        const tokenFile = opts.operatorTokenFile === undefined ? undefined : openSecretFile(opts.operatorTokenFile);
+        const tokenFile = opts.tokenFile === undefined ? undefined : openSecretFile(opts.tokenFile);
         let result: { suite: string; db: string; keys: string; keyIds: string[]; operatorCredential: string };
         // A refused init leaves nothing behind: an SQLite file it made and a key file it wrote go again.
         const made = isPostgresUrl(opts.db) || existsSync(opts.db) ? [] : [opts.db, `${opts.db}-wal`, `${opts.db}-shm`];
@@ -267,7 +267,7 @@ export function registerBankCommands(program: Command): void {
         printResult({ json: wantsJson(cmd) }, result, () =>
           [
             `bank initialised: suite ${suite}, ${result.keyIds.length} denomination keys in ${result.keys}, database ${result.db}`,
-            `operator credential (shown once${opts.operatorTokenFile ? `; also in ${opts.operatorTokenFile}` : ''}):`,
+            `operator credential (shown once${opts.tokenFile ? `; also in ${opts.tokenFile}` : ''}):`,
             `  ${result.operatorCredential}`,
           ].join('\n'),
         );
@@ -329,14 +329,14 @@ export function registerBankCommands(program: Command): void {
     );
 
   const account = bank.command('account').description("account holders' accounts");
-  keyOptions(account.command('open'))
+  const openAccount = keyOptions(account.command('open'))
     .description("open an account from a card's exported account opening (JSON); prints the account's credential once")
-    .requiredOption('--opening <file>', 'the account opening the card exported (suite, holder, I, proof)')
-    .option('--credential-file <file>', "also write the account's credential to this file (mode 600)")
+    .requiredOption('--opening <file>', 'the account opening the card exported (`ecash account export-opening`: suite, holder, I, proof)');
+  tokenFileOption(openAccount, "also write the account's credential to this new file (mode 600)", ['--credential-file'])
     .action(
-      action(async (opts: KeyOptions & { opening: string; credentialFile?: string }, cmd: Command) => {
+      action(async (opts: KeyOptions & { opening: string; tokenFile?: string }, cmd: Command) => {
         const opening = readOpening(opts.opening);
-        const credentialFile = opts.credentialFile === undefined ? undefined : openSecretFile(opts.credentialFile);
+        const credentialFile = opts.tokenFile === undefined ? undefined : openSecretFile(opts.tokenFile);
         let opened: AccountOpenedJson;
         try {
           opened = await withBank(opts, openKeyFile(opts), (svc) => svc.openAccountJson(opening, 'opening.'));
@@ -381,13 +381,13 @@ export function registerBankCommands(program: Command): void {
     );
 
   const merchant = bank.command('merchant').description('merchants that deposit payments');
-  dbOption(merchant.command('add'))
+  const addMerchant = dbOption(merchant.command('add'))
     .description("add a merchant; prints its credential once")
     .argument('<merchantId>')
     .option('--name <name>', 'display name (default: the id)')
     .option('--scope <scope>', 'a scope of coins it accepts besides general money (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--fee <n>', 'fee per deposited coin in minor units', '0')
-    .option('--token-file <file>', "also write the merchant's credential to this file (mode 600)")
+    .option('--fee <n>', 'fee per deposited coin in minor units', '0');
+  tokenFileOption(addMerchant, "also write the merchant's credential to this new file (mode 600)")
     .action(
       action(async (merchantId: string, opts: DbOptions & { name?: string; scope: string[]; fee: string; tokenFile?: string }, cmd: Command) => {
         const fee = wholeNumber(opts.fee, '--fee');

@@ -48,9 +48,16 @@ function collect(value: string, previous: string[] = []): string[] {
 /** The options that choose readers; `--reader` is added by commands that talk to one card. */
 export function addReaderOptions(cmd: Command, withReader = true): Command {
   if (withReader) cmd.option('--reader <name>', 'the reader holding the card (see `ecash readers`)');
+  return addLocalReaderOptions(
+    cmd
+      .option('--bridge <url>', `use the readers of a remote bridge (ws://host:port/v1); token from $${TOKEN_ENV} or --bridge-token-file`)
+      .option('--bridge-token-file <file>', 'file holding the remote bridge token'),
+  );
+}
+
+/** The options for this machine's readers (what `bridge serve` shares). */
+function addLocalReaderOptions(cmd: Command): Command {
   return cmd
-    .option('--bridge <url>', `use the readers of a remote bridge (ws://host:port/v1); token from $${TOKEN_ENV} or --bridge-token-file`)
-    .option('--bridge-token-file <file>', 'file holding the remote bridge token')
     .option('--hid <vid:pid>', 'treat USB HID devices with this vendor:product id (hex) as cards; repeatable', collect)
     .option('--trace', 'print every APDU on stderr (PINs redacted)')
     .option('--timeouts <class=ms,…>', 'per-command-class budgets, e.g. payment=8000,withdrawal=30000');
@@ -59,7 +66,7 @@ export function addReaderOptions(cmd: Command, withReader = true): Command {
 /** The bridge token from a file or the environment, never from the command line (ps shows it). */
 function readToken(file: string | undefined): string {
   const token = readSecret(file, TOKEN_ENV, 'bridge token', 'bridge-token-missing');
-  if (token === undefined) throw new EcashError('bridge-token-missing', `no bridge token: set $${TOKEN_ENV} or pass --bridge-token-file (or --token-file)`);
+  if (token === undefined) throw new EcashError('bridge-token-missing', `no bridge token: set $${TOKEN_ENV} or pass --bridge-token-file`);
   return token;
 }
 
@@ -177,23 +184,21 @@ export function registerBridgeCommands(program: Command): void {
     );
 
   const bridge = program.command('bridge').description('share this machine\'s readers with terminals elsewhere');
-  addReaderOptions(
+  addLocalReaderOptions(
     bridge
       .command('serve')
-      .description(`serve the local readers over a WebSocket (token from $${TOKEN_ENV} or --token-file; loopback unless --host)`),
-    false,
+      .description(`serve the local readers over a WebSocket (token from $${TOKEN_ENV} or --bridge-token-file; loopback unless --host)`),
   )
     .option('--host <address>', `address to listen on (default ${DEFAULT_BRIDGE_HOST}; anything else exposes the readers to the network)`)
     .option('--port <n>', 'port to listen on', '35990')
-    .option('--token-file <file>', 'file holding the token clients must present')
+    .option('--bridge-token-file <file>', `file holding the token clients must present (default: $${TOKEN_ENV})`)
     .action(
-      action(async (opts: ReaderCliOptions & { host?: string; port: string; tokenFile?: string }, cmd: Command) => {
+      action(async (opts: ReaderCliOptions & { host?: string; port: string }, cmd: Command) => {
         const json = wantsJson(cmd);
         const port = portOption(opts.port);
-        if (opts.bridge !== undefined) throw new EcashError('bad-option', 'a bridge serves local readers: --bridge makes no sense here');
         const source = readersFrom(opts);
         const interrupted = listenForStop();
-        const server = await startBridgeServer({ source, token: readToken(opts.tokenFile), host: opts.host, port, log: info });
+        const server = await startBridgeServer({ source, token: readToken(opts.bridgeTokenFile), host: opts.host, port, log: info });
         if (opts.host !== undefined && opts.host !== DEFAULT_BRIDGE_HOST && opts.host !== 'localhost' && opts.host !== '::1') {
           info('ecash: the bridge listens beyond this machine without TLS: put it behind a TLS proxy or an SSH tunnel');
         }

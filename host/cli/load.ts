@@ -11,15 +11,15 @@ import { httpIssuer, LoadJournal, type LoadProgress, loadCard, rebalanceCard } f
 import { addBankOptions, type BankLinkOptions, bankClientFrom } from './bank-link.js';
 import { addReaderOptions, openCard, type ReaderCliOptions } from './bridge.js';
 import { action, info, printResult } from './output.js';
-import { wantsJson } from './options.js';
+import { tokenFileOption, wantsJson } from './options.js';
 import { addPinOption, holderPin, openSecretFile } from './secrets.js';
 
 interface HolderOptions extends BankLinkOptions, ReaderCliOptions {
   pinFile?: string;
 }
 
-function addHolderOptions(cmd: Command): Command {
-  return addPinOption(addBankOptions(addReaderOptions(cmd)));
+function addHolderOptions(cmd: Command, withToken = true): Command {
+  return addPinOption(addBankOptions(addReaderOptions(cmd), withToken));
 }
 
 async function openHolderCard(opts: HolderOptions) {
@@ -58,14 +58,15 @@ function progressBar(json: boolean, currency: string) {
 
 export function registerLoadCommands(program: Command): void {
   const account = program.command('account').description("the card holder's bank account");
-  addHolderOptions(account.command('open').description('register the card with the bank: the card makes its identity I and proves it knows the secret behind it'))
-    .requiredOption('--holder <name>', 'the account holder, as the bank records it')
-    .option('--credential-out <file>', 'write the account credential here (mode 600) instead of printing it')
+  const open = addHolderOptions(account.command('open').description('register the card with the bank: the card makes its identity I and proves it knows the secret behind it'), false)
+    .requiredOption('--holder <name>', 'the account holder, as the bank records it');
+  tokenFileOption(open, 'write the account credential to this new file (mode 600) instead of printing it', ['--credential-out'])
     .action(
-      action(async (opts: HolderOptions & { holder: string; credentialOut?: string }, cmd: Command) => {
+      action(async (opts: HolderOptions & { holder: string }, cmd: Command) => {
         const json = wantsJson(cmd);
-        const bank = bankClientFrom(opts, false);
-        const credentialFile = opts.credentialOut === undefined ? undefined : openSecretFile(opts.credentialOut);
+        const credentialOut = opts.tokenFile;
+        const bank = bankClientFrom({ ...opts, tokenFile: undefined }, false);
+        const credentialFile = credentialOut === undefined ? undefined : openSecretFile(credentialOut);
         const { card, close } = await openHolderCard(opts).catch((e: unknown) => {
           credentialFile?.close();
           throw e;
@@ -74,7 +75,7 @@ export function registerLoadCommands(program: Command): void {
           const opening = await card.openAccount(opts.holder);
           const opened = await bank.openAccount(accountOpeningJson(card.group, opts.holder, opening));
           credentialFile?.write(opened.credential);
-          const shown = opts.credentialOut === undefined ? opened : { ...opened, credential: `(written to ${opts.credentialOut})` };
+          const shown = credentialOut === undefined ? opened : { ...opened, credential: `(written to ${credentialOut})` };
           printResult({ json }, shown, () =>
             [`account ${opened.accountId} opened for ${opened.holder}`, `credential: ${shown.credential}`, 'keep the credential secret: it withdraws from this account'].join('\n'),
           );

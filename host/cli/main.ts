@@ -2,13 +2,28 @@
  * The `ecash` command. Each component registers its subcommands from its own module; this file
  * only assembles them. Run `ecash <command> --help` for each command's options.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { installGroupBackends } from '../../core/backends/index.js';
 import { registerCommands } from './commands.js';
 
+/** This package's version, from its package.json (above dist/host/cli when built, host/cli in source). */
+function packageVersion(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
+}
+
 const program = new Command();
 program
   .name('ecash')
+  .version(packageVersion(), '-V, --version', 'print the version of ecash')
+  // Every subcommand's help lists --json too: it is given before or after the subcommand.
+  .configureHelp({ showGlobalOptions: true })
   .description('Offline card-based prepaid electronic cash (Brands\' scheme): bank, card, reader bridge and terminals')
   .option('--json', 'print one machine-readable JSON document on stdout (logs go to stderr)')
   .showHelpAfterError('(run with --help for usage)')

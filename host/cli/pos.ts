@@ -17,13 +17,14 @@ import {
   type RiskMode,
   type SettlementReport,
   type TerminalConfig,
+  renderReceipt,
 } from '../pos/index.js';
 import { registerTerminalDisplay } from '../web/index.js';
 import { addBankOptions, type BankLinkOptions, bankClientFrom } from './bank-link.js';
 import { addReaderOptions, type ReaderCliOptions, readersFrom, requireReader } from './bridge.js';
 import { action, errorToJson, info, printResult } from './output.js';
 import { listenForStop } from './signals.js';
-import { portOption, wantsJson } from './options.js';
+import { portOption, wantsJson, wholeNumber } from './options.js';
 import { addPinOption, holderPin, readSecret } from './secrets.js';
 
 interface TerminalCliOptions extends BankLinkOptions, ReaderCliOptions {
@@ -31,11 +32,12 @@ interface TerminalCliOptions extends BankLinkOptions, ReaderCliOptions {
   merchantName?: string;
   terminal: string;
   journal: string;
-  currency: string;
-  mode: string;
+  /** The sale options: absent for `settle`, which takes no payment. */
+  currency?: string;
+  mode?: string;
   floorLimit?: string;
   scope?: string[];
-  cardWait: string;
+  cardWait?: string;
 }
 
 const API_KEY_ENV = 'ECASH_POS_API_KEY';
@@ -44,14 +46,21 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-function addTerminalOptions(cmd: Command, withReader = true): Command {
-  addBankOptions(addReaderOptions(cmd, withReader))
+const JOURNAL_OPTION = ['--journal <file>', 'the terminal journal (SQLite)', 'ecash-pos.db'] as const;
+
+/** Which terminal of which merchant, its journal and its bank: what every command but `journal` needs. */
+function addTerminalIdentity(cmd: Command): Command {
+  return addBankOptions(cmd)
     .option('--merchant <id>', "the merchant id the bank knows this shop by (the card binds each payment to it)")
-    .option('--merchant-name <name>', 'the name printed on receipts (default: the merchant id)')
     .option('--terminal <id>', 'this terminal\'s id (part of every payment and settlement batch id)', 'pos-1')
-    .option('--journal <file>', 'the terminal journal (SQLite)', 'ecash-pos.db')
-    .option('--currency <code>', 'the currency the terminal takes', 'EUR');
-  return cmd
+    .option(...JOURNAL_OPTION);
+}
+
+/** A terminal that takes payments: its identity, its reader and how it takes them. */
+function addTerminalOptions(cmd: Command): Command {
+  return addTerminalIdentity(addReaderOptions(cmd))
+    .option('--merchant-name <name>', 'the name printed on receipts (default: the merchant id)')
+    .option('--currency <code>', 'the currency the terminal takes', 'EUR')
     .option('--mode <mode>', 'offline (verify locally, settle later), online (deposit before approving) or floor-limit', 'offline')
     .option('--floor-limit <minor units>', 'in floor-limit mode, payments above this amount go online')
     .option('--scope <scope>', 'a coin scope this merchant accepts besides general money; repeatable', collect)
@@ -66,16 +75,16 @@ function parseMode(mode: string): RiskMode {
 function terminalConfig(opts: TerminalCliOptions, needReader: boolean): TerminalConfig {
   if (opts.merchant === undefined) throw new EcashError('no-merchant', 'say which merchant this terminal belongs to with --merchant <id>');
   if (needReader && opts.reader === undefined) throw new EcashError('no-reader', 'say which reader takes the cards with --reader (see `ecash readers`)');
-  const mode = parseMode(opts.mode);
+  const mode = parseMode(opts.mode ?? 'offline');
   if (mode === 'floor-limit' && opts.floorLimit === undefined) throw new EcashError('no-floor-limit', 'floor-limit mode needs --floor-limit <minor units>');
-  const wait = Number(opts.cardWait);
+  const wait = Number(opts.cardWait ?? '120');
   if (!Number.isFinite(wait) || wait <= 0) throw new EcashError('bad-card-wait', `--card-wait is a number of seconds, not "${opts.cardWait}"`);
   return {
     ...DEFAULT_TERMINAL_CONFIG,
     merchantId: opts.merchant,
     merchantName: opts.merchantName ?? opts.merchant,
     terminalId: opts.terminal,
-    currency: parseCurrency(opts.currency),
+    currency: parseCurrency(opts.currency ?? 'EUR'),
     scopes: opts.scope ?? [],
     mode,
     floorLimit: opts.floorLimit === undefined ? 0 : parseAmount(opts.floorLimit, 'floor limit'),
@@ -219,7 +228,7 @@ export function registerPosCommands(program: Command): void {
       }),
     );
 
-  addTerminalOptions(pos.command('settle').description('deposit every unsettled payment with the bank (idempotent; resends batches in flight under their ids)'), false).action(
+  addTerminalIdentity(pos.command('settle').description('deposit every unsettled payment with the bank (idempotent; resends batches in flight under their ids)')).action(
     action(async (opts: TerminalCliOptions, cmd: Command) => {
       const json = wantsJson(cmd);
       const { terminal, close } = await openTerminal(opts, false);
@@ -256,24 +265,36 @@ export function registerPosCommands(program: Command): void {
   pos
     .command('journal')
     .description("show the terminal journal: payments with their states, one payment's events and receipt, settlement status")
-    .option('--journal <file>', 'the terminal journal (SQLite)', 'ecash-pos.db')
+    .option(...JOURNAL_OPTION)
     .option('--payment <id>', 'show this payment in full')
     .option('--limit <n>', 'how many recent payments', '20')
     .action(
       action((opts: { journal: string; payment?: string; limit: string }, cmd: Command) => {
         const json = wantsJson(cmd);
+        const limit = wholeNumber(opts.limit, '--limit');
+        if (limit < 1) throw new EcashError('bad-option', `--limit takes a number of payments, at least 1, got "${opts.limit}"`);
         const journal = existingJournal(opts.journal);
         try {
           if (opts.payment !== undefined) {
             const p = journal.payment(opts.payment);
             const events = journal.events(opts.payment);
-            const value = { ...p, events, settlement: journal.settlementResults(opts.payment) };
+            const approvedAt = events.find((e) => e.state === 'approved')?.at;
+            // The journal keeps no display name: the receipt is printed under the merchant id.
+            const receipt =
+              approvedAt === undefined
+                ? null
+                : renderReceipt({ paymentId: p.id, merchantName: p.merchantId, merchantId: p.merchantId, terminalId: p.terminalId, amount: p.amount, currency: p.currency, reference: p.reference, approvedAt, mode: p.mode, coins: journal.transcripts(p.id) });
+            const value = { ...p, events, receipt, settlement: journal.settlementResults(opts.payment) };
             printResult({ json }, value, () =>
-              [`payment ${p.id}: ${formatAmount(p.amount, p.currency)} ${p.mode}`, ...events.map((e) => `  ${new Date(e.at).toISOString()} ${describeEvent(e)}`)].join('\n'),
+              [
+                `payment ${p.id}: ${formatAmount(p.amount, p.currency)} ${p.mode}`,
+                ...events.map((e) => `  ${new Date(e.at).toISOString()} ${describeEvent(e)}`),
+                ...(receipt === null ? ['no receipt: the payment was not approved'] : ['', receipt]),
+              ].join('\n'),
             );
             return;
           }
-          const payments = journal.listPayments({ limit: parseAmount(opts.limit, 'limit') });
+          const payments = journal.listPayments({ limit });
           const status = journal.settlementStatus();
           printResult({ json }, { payments, settlement: status }, () =>
             [
@@ -293,7 +314,7 @@ export function registerPosCommands(program: Command): void {
     .option('--api-key-file <file>', `file holding the API key cash registers send (default: $${API_KEY_ENV}); at least 16 characters`)
     .option('--settle-every <seconds>', 'settle unsettled payments this often (0: only on POST /v1/settlement)', '300')
     .action(
-      action(async (opts: TerminalCliOptions & { port: string; host: string; apiKeyFile?: string; settleEvery: string }) => {
+      action(async (opts: TerminalCliOptions & { port: string; host: string; apiKeyFile?: string; settleEvery: string }, cmd: Command) => {
         const apiKey = readSecret(opts.apiKeyFile, API_KEY_ENV, 'API key', 'api-key-unreadable');
         if (apiKey === undefined || apiKey.length < 16) {
           throw new EcashError('api-key-missing', `the API needs a key of at least 16 characters: --api-key-file <file> or $${API_KEY_ENV}`);
@@ -313,7 +334,9 @@ export function registerPosCommands(program: Command): void {
         let timer: NodeJS.Timeout | undefined;
         try {
           const url = await app.listen({ host: opts.host, port });
-          info(`pos: terminal ${terminal.config.terminalId} of ${terminal.config.merchantId} on reader "${terminal.config.readerName}", ${terminal.config.mode}; API at ${url}/v1, customer display at ${url}/display/`);
+          // Like every server command, it says it is ready on stdout: the API's URL.
+          const { terminalId, merchantId, readerName, mode } = terminal.config;
+          printResult({ json: wantsJson(cmd) }, { url: `${url}/v1`, display: `${url}/display/`, terminal: terminalId, merchant: merchantId, reader: readerName, mode }, () => `pos: terminal ${terminalId} of ${merchantId} on reader "${readerName}", ${mode}; API at ${url}/v1, customer display at ${url}/display/`);
           if (every > 0) {
             // On failure the next attempt comes sooner, doubling from 5 s up to the schedule's period.
             let retryMs = 5_000;

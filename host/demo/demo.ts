@@ -8,7 +8,7 @@
  * second shop's settlement is refused and the bank names the account, with a proof anyone can
  * check. Then the clone tries again at a shop in online mode and is refused at the counter.
  */
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -87,9 +87,12 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
   try {
     // ------------------------------------------------------------------------------ the bank
     const now = Date.now();
+    const passphrase = randomBytes(24).toString('base64url');
+    // A kept bank can be opened again (`ecash bank serve --passphrase-file …`): its passphrase is kept beside it.
+    if (opts.keepDir) writeFileSync(join(dir, 'bank.passphrase'), passphrase + '\n', { mode: 0o600 });
     const keyFile = KeyFile.create(
       join(dir, 'bank-keys.json'),
-      randomBytes(24).toString('base64url'),
+      passphrase,
       suite,
       VALUES.map((value) => ({ value, currency: CURRENCY, withdrawFrom: now - DAY, withdrawUntil: now + 30 * DAY, depositUntil: now + 90 * DAY, scope: '' })),
     );
@@ -244,6 +247,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
   } finally {
     for (const c of cleanups.reverse()) await c();
     if (!opts.keepDir) rmSync(dir, { recursive: true, force: true });
-    else say(`files kept in ${dir}`);
+    else {
+      say(`files kept in ${dir}: the bank (bank.db, key file bank-keys.json, its passphrase in bank.passphrase), the card images and the terminals' journals`);
+      say(`  e.g. ecash bank audit --db ${join(dir, 'bank.db')}; ecash bank serve --db ${join(dir, 'bank.db')} --keys ${join(dir, 'bank-keys.json')} --passphrase-file ${join(dir, 'bank.passphrase')}`);
+    }
   }
 }

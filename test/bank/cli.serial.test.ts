@@ -58,7 +58,7 @@ describe('ecash bank (the built command)', () => {
     expect(existsSync(keys)).toBe(false);
 
     const token = join(dir, 'operator.token');
-    const r = await ecash(['--json', 'bank', 'init', '--db', db, '--keys', keys, '--passphrase-file', pass, '--denominations', 'EUR:100,500;USD:200', '--operator-token-file', token]);
+    const r = await ecash(['--json', 'bank', 'init', '--db', db, '--keys', keys, '--passphrase-file', pass, '--denominations', 'EUR:100,500;USD:200', '--token-file', token]);
     expect(r.code, r.stderr).toBe(0);
     const out = jsonOf(r) as { suite: string; keyIds: string[]; operatorCredential: string };
     expect(out.suite).toBe('ristretto255-sha512');
@@ -86,7 +86,7 @@ describe('ecash bank (the built command)', () => {
     const opening = join(dir, 'alice.opening.json');
     writeFileSync(opening, JSON.stringify(openingBody(G, acct)));
     const credFile = join(dir, 'alice.token');
-    const opened = await ecash(['--json', 'bank', 'account', 'open', '--db', db, '--keys', keys, '--opening', opening, '--credential-file', credFile], { ECASH_BANK_PASSPHRASE: PASSPHRASE });
+    const opened = await ecash(['--json', 'bank', 'account', 'open', '--db', db, '--keys', keys, '--opening', opening, '--credential-file', credFile] /* the old name of --token-file, kept as a hidden alias */, { ECASH_BANK_PASSPHRASE: PASSPHRASE });
     expect(opened.code, opened.stderr).toBe(0);
     const o = jsonOf(opened) as { accountId: string; credential: string; z: unknown[] };
     expect(o.z).toHaveLength(3);

@@ -85,7 +85,7 @@ describe('commands that are not an init refuse a missing database', () => {
     expect(exists.code).toBe(1);
     expect(JSON.parse(exists.stdout)).toMatchObject({ error: { code: 'keyfile-exists' } });
     // A passphrase too short: refused when the key file is sealed.
-    const weak = await ecash(['--json', 'bank', 'init', '--db', 'new.db', '--keys', 'new.keys', '--operator-token-file', 'op.token'], dir, { ECASH_BANK_PASSPHRASE: 'short' });
+    const weak = await ecash(['--json', 'bank', 'init', '--db', 'new.db', '--keys', 'new.keys', '--token-file', 'op.token'], dir, { ECASH_BANK_PASSPHRASE: 'short' });
     expect(weak.code).toBe(1);
     expect(JSON.parse(weak.stdout)).toMatchObject({ error: { code: 'weak-passphrase' } });
     expect(readdirSync(dir).filter((f) => f.startsWith('new') || f.startsWith('op.'))).toEqual([]);

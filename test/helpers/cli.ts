@@ -167,8 +167,8 @@ export const jsonUrl = (stdout: string): string | undefined => {
   }
 };
 
-/** The cash-register API's base URL, which `ecash pos serve` prints on stderr. */
-export const posApiUrl = (_stdout: string, stderr: string): string | undefined => /API at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(stderr)?.[1];
+/** The cash-register API's base URL, which `ecash pos serve` prints on stdout when it is ready. */
+export const posApiUrl = (stdout: string): string | undefined => /API at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(stdout)?.[1];
 
 /**
  * Polls a payment through the register API of `server` until it is approved, declined or

@@ -291,7 +291,7 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
       return { code, stdout: p.stdout(), stderr: p.stderr() };
     };
     await insert(card);
-    const opened = await run(['--json', 'account', 'open', '--holder', 'Wanda', '--reader', READER, '--credential-out', credFile]);
+    const opened = await run(['--json', 'account', 'open', '--holder', 'Wanda', '--reader', READER, '--token-file', credFile]);
     expect(opened.code, opened.stderr).toBe(0);
     const account = JSON.parse(opened.stdout) as { accountId: string; credential: string };
     // The credential is written to its file (mode 600), and its secret part printed nowhere.
