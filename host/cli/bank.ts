@@ -41,7 +41,7 @@ import {
   startBankServer,
   type BankStorage,
 } from '../bank/index.js';
-import { action, info, printResult } from './output.js';
+import { action, info, printResult, writeNewJsonFile } from './output.js';
 import { listenForStop } from './signals.js';
 import { portOption, tokenFileOption, wantsJson, wholeNumber } from './options.js';
 import { openSecretFile, readSecret } from './secrets.js';
@@ -479,10 +479,33 @@ export function registerBankCommands(program: Command): void {
       }),
     );
 
+  dbOption(bank.command('double-spends'))
+    .description('list the double spends the bank caught, each with its proof (as GET /v1/double-spends answers an operator)')
+    .option('--after <id>', 'only those after this double-spend id (the "next" of the previous page)')
+    .option('--limit <n>', 'how many at most', '100')
+    .option('--out <file>', 'also write the list as JSON to this new file, for `ecash verify-proof <file>`')
+    .action(
+      action(async (opts: DbOptions & { after?: string; limit: string; out?: string }, cmd: Command) => {
+        const limit = wholeNumber(opts.limit, '--limit');
+        if (limit < 1 || limit > 1000) throw new EcashError('bad-option', `--limit takes a number of double spends from 1 to 1000, got "${opts.limit}"`);
+        const after = opts.after === undefined ? undefined : wholeNumber(opts.after, '--after');
+        const list = await withBank(opts, undefined, (svc) => svc.listDoubleSpends({ kind: 'operator', credentialId: 'cli' }, after, limit));
+        if (opts.out !== undefined) writeNewJsonFile(opts.out, list, 'double spends');
+        printResult({ json: wantsJson(cmd) }, list, () =>
+          [
+            list.doubleSpends.length === 0 ? 'no double spends' : `${list.doubleSpends.length} double spend(s):`,
+            ...list.doubleSpends.map((d) => `  #${d.doubleSpendId} ${dateOf(d.createdAt)}: account ${d.accountId ?? '(no account has this I)'}${d.holder === null ? '' : ` (${d.holder})`}, coin of key ${d.proof.key.keyId.slice(0, 16)}…, caught in ${d.depositor}'s batch ${d.batchId}`),
+            ...(list.next === undefined ? [] : [`more: --after ${list.next}`]),
+            ...(opts.out === undefined ? [] : [`written to ${opts.out}; check the proofs with: ecash verify-proof ${opts.out}`]),
+          ].join('\n'),
+        );
+      }),
+    );
+
   program
     .command('verify-proof')
-    .description('check a double-spend proof with public parameters only (exit 1 if it does not verify)')
-    .argument('<file>', 'the proof JSON, or a double-spend record with a "proof" field (as GET /v1/double-spends lists)')
+    .description('check double-spend proofs with public parameters only (exit 1 if one does not verify)')
+    .argument('<file>', 'a proof, a double-spend record with a "proof" field, or a list of them as GET /v1/double-spends and `ecash bank double-spends --out` give')
     .action(
       action(async (file: string, _opts: unknown, cmd: Command) => {
         let doc: unknown;
@@ -491,28 +514,59 @@ export function registerBankCommands(program: Command): void {
         } catch (e) {
           throw new EcashError('bad-proof', `${file} is not a readable JSON document (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
         }
-        const raw = typeof doc === 'object' && doc !== null && 'proof' in doc ? (doc as { proof: unknown }).proof : doc;
-        const suite = suiteOfJson(raw, 'proof');
-        const group = getGroup(suite);
-        let proof;
-        try {
-          proof = proofFromJson(group, raw);
-        } catch (e) {
-          if (isEcashError(e)) throw new EcashError('bad-proof', `double-spend proof rejected: ${e.message} [${e.code}]`);
-          throw e;
-        }
-        verifyDoubleSpendProof(group, proof);
-        // u1 is the cheater's account secret: the proof carries it, this output does not repeat it.
-        const out = {
-          valid: true,
-          suite,
-          I: toHex(group.encode(proof.I)),
-          key: { keyId: toHex(proof.key.keyId), value: proof.key.value, currency: proof.key.currency, scope: proof.key.scope },
-          merchants: proof.transcripts.map((t) => t.merchantId),
-        };
-        printResult({ json: wantsJson(cmd) }, out, () =>
-          [`double-spend proof verifies (suite ${suite})`, `  spender I: ${out.I}`, `  coin of ${formatAmount(out.key.value, out.key.currency)}, key ${out.key.keyId}`, `  paid to: ${out.merchants.join(', ')}`].join('\n'),
+        const proofs = proofsIn(doc, file);
+        const checked = proofs.map((raw) => checkProof(raw));
+        const json = checked.length === 1 && !isList(doc) ? checked[0]! : { valid: true, proofs: checked };
+        printResult({ json: wantsJson(cmd) }, json, () =>
+          checked
+            .map((out) => [`double-spend proof verifies (suite ${out.suite})`, `  spender I: ${out.I}`, `  coin of ${formatAmount(out.key.value, out.key.currency)}, key ${out.key.keyId}`, `  paid to: ${out.merchants.join(', ')}`].join('\n'))
+            .join('\n'),
         );
       }),
     );
+}
+
+const isList = (doc: unknown): doc is { doubleSpends: unknown } => typeof doc === 'object' && doc !== null && 'doubleSpends' in doc;
+
+/**
+ * The proofs in a verify-proof document: a proof itself, a double-spend record (its "proof"), or a
+ * list of records; anything else is refused saying what is wanted, before any suite is read.
+ */
+function proofsIn(doc: unknown, file: string): unknown[] {
+  const wanted = `a double-spend proof ({"type": "ecash-double-spend-proof", …}), a record with a "proof" field, or a list {"doubleSpends": [record, …]} as GET /v1/double-spends and \`ecash bank double-spends --out\` give`;
+  if (typeof doc !== 'object' || doc === null) throw new EcashError('bad-proof', `${file} holds no double-spend proof: give ${wanted}`);
+  if (isList(doc)) {
+    const list = doc.doubleSpends;
+    if (!Array.isArray(list)) throw new EcashError('bad-proof', `${file}: "doubleSpends" is not a list; give ${wanted}`);
+    if (list.length === 0) throw new EcashError('no-proof', `${file} lists no double spends: there is nothing to verify`);
+    return list.map((r, i) => {
+      if (typeof r !== 'object' || r === null || !('proof' in r)) throw new EcashError('bad-proof', `${file}: doubleSpends[${i}] has no "proof" field`);
+      return (r as { proof: unknown }).proof;
+    });
+  }
+  if ('proof' in doc) return [(doc as { proof: unknown }).proof];
+  if ((doc as { type?: unknown }).type === 'ecash-double-spend-proof') return [doc];
+  throw new EcashError('bad-proof', `${file} holds no double-spend proof: give ${wanted}`);
+}
+
+/** Verifies one proof with public parameters; u1, the cheater's account secret, is not repeated. */
+function checkProof(raw: unknown) {
+  const suite = suiteOfJson(raw, 'proof');
+  const group = getGroup(suite);
+  let proof;
+  try {
+    proof = proofFromJson(group, raw);
+  } catch (e) {
+    if (isEcashError(e)) throw new EcashError('bad-proof', `double-spend proof rejected: ${e.message} [${e.code}]`);
+    throw e;
+  }
+  verifyDoubleSpendProof(group, proof);
+  // u1 is the spender's account secret: the proof carries it, this output does not repeat it.
+  return {
+    valid: true,
+    suite,
+    I: toHex(group.encode(proof.I)),
+    key: { keyId: toHex(proof.key.keyId), value: proof.key.value, currency: proof.key.currency, scope: proof.key.scope },
+    merchants: proof.transcripts.map((t) => t.merchantId),
+  };
 }

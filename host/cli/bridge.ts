@@ -123,6 +123,26 @@ export async function openCard(opts: ReaderCliOptions): Promise<OpenedCard> {
   };
 }
 
+/** Resolves once `reader` holds a card: listening first, then looking, so no insertion is missed. */
+async function cardIn(readers: ReaderSet, reader: string, ms: number): Promise<void> {
+  let stop = () => {};
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      stop = readers.watch((e) => {
+        if (e.reader.name === reader && e.type === 'card-inserted') resolve();
+      });
+      timer = setTimeout(() => reject(new EcashError('no-card', `no card came into reader "${reader}" within ${ms / 1000} s (see \`ecash readers\`)`)), ms);
+      readers.survey().then(({ readers: found }) => {
+        if (found.some((r) => r.name === reader && r.cardPresent)) resolve();
+      }, reject);
+    });
+  } finally {
+    stop();
+    clearTimeout(timer);
+  }
+}
+
 function describeEvent(e: ReaderEvent): Record<string, unknown> {
   return { event: e.type, name: e.reader.name, transport: e.reader.transport, cardPresent: e.reader.cardPresent, ...(e.type === 'card-inserted' ? { atr: toHex(e.atr) } : {}) };
 }
@@ -130,11 +150,13 @@ function describeEvent(e: ReaderEvent): Record<string, unknown> {
 export function registerBridgeCommands(program: Command): void {
   addReaderOptions(program.command('readers').description('list PC/SC and USB HID readers and whether each holds a card'), false)
     .option('--watch', 'keep running and print reader and card events (with --json: one JSON object per line)')
+    .option('--wait-for-card <reader>', 'first wait (at most 30 s) until a card is in this reader, e.g. one `ecash card serve --vpcd` just inserted')
     .action(
-      action(async (opts: ReaderCliOptions & { watch?: boolean }, cmd: Command) => {
+      action(async (opts: ReaderCliOptions & { watch?: boolean; waitForCard?: string }, cmd: Command) => {
         const json = wantsJson(cmd);
         const readers = readersFrom(opts);
         try {
+          if (opts.waitForCard !== undefined) await cardIn(readers, opts.waitForCard, 30_000);
           const { readers: found, unavailable } = await readers.surveyAvailable();
           for (const u of unavailable) info(`ecash: ${u.transport} readers are not available: ${u.message} [${u.code}]`);
           if (!opts.watch) {

@@ -6,11 +6,11 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { EcashError, formatAmount, parseAmount, parseCurrency, toHex } from '../../core/index.js';
 import { EcashCardClient } from '../../reader-bridge/index.js';
-import { accountOpeningJson } from '../bank-client/index.js';
+import { accountOpeningJson, type AccountOpeningJson } from '../bank-client/index.js';
 import { httpIssuer, LoadJournal, type LoadProgress, loadCard, rebalanceCard } from '../load/index.js';
 import { addBankOptions, type BankLinkOptions, bankClientFrom } from './bank-link.js';
 import { addReaderOptions, openCard, type ReaderCliOptions } from './bridge.js';
-import { action, info, printResult } from './output.js';
+import { action, info, printResult, writeNewJsonFile } from './output.js';
 import { tokenFileOption, wantsJson } from './options.js';
 import { addPinOption, holderPin, openSecretFile } from './secrets.js';
 
@@ -83,6 +83,27 @@ export function registerLoadCommands(program: Command): void {
           credentialFile?.close();
           await close();
         }
+      }),
+    );
+
+  addPinOption(
+    addReaderOptions(
+      account.command('export-opening').description("have the card make its account opening (I and its proof) and write it to a file, for a bank operator's `ecash bank account open --opening`"),
+    ),
+  )
+    .requiredOption('--holder <name>', 'the account holder, as the bank will record it')
+    .requiredOption('--out <file>', 'the new file for the opening (JSON: suite, holder, I, proof; no secret)')
+    .action(
+      action(async (opts: HolderOptions & { holder: string; out: string }, cmd: Command) => {
+        const { card, close } = await openHolderCard(opts);
+        let opening: AccountOpeningJson;
+        try {
+          opening = accountOpeningJson(card.group, opts.holder, await card.openAccount(opts.holder));
+        } finally {
+          await close();
+        }
+        writeNewJsonFile(opts.out, opening, 'account opening');
+        printResult({ json: wantsJson(cmd) }, { file: opts.out, ...opening }, () => `account opening of ${opts.holder} written to ${opts.out}; the bank opens the account with: ecash bank account open --opening ${opts.out} …`);
       }),
     );
 

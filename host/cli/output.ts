@@ -3,7 +3,8 @@
  * document (success or error) and everything else goes to stderr; without it, human text.
  * Failures exit non-zero with a message that says what happened and what to do.
  */
-import { isEcashError } from '../../core/index.js';
+import { writeFileSync } from 'node:fs';
+import { EcashError, isEcashError } from '../../core/index.js';
 
 export interface OutputOptions {
   json?: boolean;
@@ -45,4 +46,15 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
       process.exitCode = process.exitCode && process.exitCode !== 0 ? process.exitCode : 1;
     }
   };
+}
+
+/** Writes a JSON document a command produced to a new file (never over an existing one). */
+export function writeNewJsonFile(file: string, value: unknown, what: string): void {
+  try {
+    writeFileSync(file, JSON.stringify(value, null, 2) + '\n', { flag: 'wx' });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new EcashError('file-exists', `${file} already exists; choose a new file for the ${what}`);
+    throw new EcashError('file-unwritable', `cannot create ${file} for the ${what} (${code ?? 'error'})`);
+  }
 }

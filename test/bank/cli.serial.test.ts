@@ -218,6 +218,24 @@ describe('ecash bank (the built command)', () => {
     expect(jsonOf(await ecash(['--json', 'verify-proof', replay]))).toMatchObject({ error: { code: 'bad-proof' } });
     const human = await ecash(['verify-proof', file]);
     expect(human.stdout).toContain('double-spend proof verifies');
+
+    // GET /v1/double-spends's answer as it comes (and `ecash bank double-spends --out`): every proof is checked.
+    const listed = join(dir, 'listed.json');
+    writeFileSync(listed, JSON.stringify({ doubleSpends: [{ doubleSpendId: 1, accountId: 'x', proof }, { doubleSpendId: 2, accountId: 'x', proof }] }));
+    const list = await ecash(['--json', 'verify-proof', listed]);
+    expect(list.code, list.stderr).toBe(0);
+    expect((jsonOf(list) as { valid: boolean; proofs: unknown[] }).proofs).toHaveLength(2);
+    // Anything else is refused saying what is wanted, never as an unknown suite.
+    const other = join(dir, 'other.json');
+    writeFileSync(other, JSON.stringify({ records: [] }));
+    const wrong = await ecash(['--json', 'verify-proof', other]);
+    expect(wrong.code).toBe(1);
+    const { error } = jsonOf(wrong) as { error: { code: string; message: string } };
+    expect(error.code).toBe('bad-proof');
+    expect(error.message).toContain('"doubleSpends"');
+    const empty = join(dir, 'empty.json');
+    writeFileSync(empty, JSON.stringify({ doubleSpends: [] }));
+    expect(jsonOf(await ecash(['--json', 'verify-proof', empty]))).toMatchObject({ error: { code: 'no-proof' } });
   });
 });
 

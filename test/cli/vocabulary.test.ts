@@ -23,9 +23,9 @@ const optionsOf = (help: string): string[] => [...help.matchAll(/^\s+(?:-\w, )?(
 
 const LEAVES = [
   'bank init', 'bank serve', 'bank audit', 'bank account open', 'bank account show', 'bank account credit',
-  'bank merchant add', 'bank merchant show', 'bank credential revoke', 'bank keys list', 'bank keys rotate',
+  'bank merchant add', 'bank merchant show', 'bank credential revoke', 'bank keys list', 'bank keys rotate', 'bank double-spends',
   'verify-proof', 'readers', 'apdu', 'bridge serve', 'card create', 'card info', 'card serve', 'card profiles',
-  'account open', 'load', 'pos pay', 'pos settle', 'pos journal', 'pos serve', 'demo',
+  'account open', 'account export-opening', 'load', 'pos pay', 'pos settle', 'pos journal', 'pos serve', 'demo',
 ];
 
 describe('the ecash command speaks one vocabulary', () => {
