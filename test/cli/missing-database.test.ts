@@ -39,6 +39,16 @@ describe('commands that are not an init refuse a missing database', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  /** Refused with no-database, naming typo.db and the command that makes one; no typo.db made. */
+  function refusedNoDatabase(r: Run, initCommand: string): void {
+    expect(r.code, r.stderr).toBe(1);
+    const { error } = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+    expect(error.code).toBe('no-database');
+    expect(error.message).toContain('typo.db');
+    expect(error.message).toContain(initCommand);
+    expect(readdirSync(dir).filter((f) => f.startsWith('typo'))).toEqual([]);
+  }
+
   const bankCommands: [string, string[]][] = [
     ['bank audit', ['bank', 'audit']],
     ['bank account show', ['bank', 'account', 'show', 'acct-1']],
@@ -49,13 +59,7 @@ describe('commands that are not an init refuse a missing database', () => {
     ['bank keys list', ['bank', 'keys', 'list']],
   ];
   it.each(bankCommands)('%s --db typo.db', async (_name, args) => {
-    const r = await ecash(['--json', ...args, '--db', 'typo.db'], dir);
-    expect(r.code, r.stderr).toBe(1);
-    const { error } = JSON.parse(r.stdout) as { error: { code: string; message: string } };
-    expect(error.code).toBe('no-database');
-    expect(error.message).toContain('typo.db');
-    expect(error.message).toContain('ecash bank init');
-    expect(readdirSync(dir).filter((f) => f.startsWith('typo'))).toEqual([]);
+    refusedNoDatabase(await ecash(['--json', ...args, '--db', 'typo.db'], dir), 'ecash bank init');
   });
 
   const journalCommands: [string, string[]][] = [
@@ -63,13 +67,7 @@ describe('commands that are not an init refuse a missing database', () => {
     ['pos settle', ['pos', 'settle', '--merchant', 'shop-1', '--token-file', 'shop.token']],
   ];
   it.each(journalCommands)('%s --journal typo.db', async (_name, args) => {
-    const r = await ecash(['--json', ...args, '--journal', 'typo.db'], dir);
-    expect(r.code, r.stderr).toBe(1);
-    const { error } = JSON.parse(r.stdout) as { error: { code: string; message: string } };
-    expect(error.code).toBe('no-database');
-    expect(error.message).toContain('typo.db');
-    expect(error.message).toContain('ecash pos pay');
-    expect(readdirSync(dir).filter((f) => f.startsWith('typo'))).toEqual([]);
+    refusedNoDatabase(await ecash(['--json', ...args, '--journal', 'typo.db'], dir), 'ecash pos pay');
   });
 
   it('pos journal without --journal refuses the default journal when there is none', async () => {
