@@ -7,16 +7,7 @@
  */
 import { type DenominationKey, toHex } from '../../core/index.js';
 import { MAX_ACCEPTED_KEYS, MAX_COINS_PER_PAYMENT } from '../../wire/index.js';
-import { acceptedKeys } from './key-cache.js';
-
-export interface AcceptancePolicy {
-  currency: string;
-  /** Scopes this merchant accepts besides general money (scope ""). */
-  scopes: readonly string[];
-  /** Current time (ms) and how long before a key's deposit deadline its coins are refused (time to settle). */
-  now: number;
-  depositMarginMs: number;
-}
+import { type AcceptancePolicy, acceptedKeys } from './key-cache.js';
 
 /**
  * The keys a PAY request offers: those the terminal takes (key-cache.ts's `acceptedKeys`, on its

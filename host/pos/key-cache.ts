@@ -8,7 +8,16 @@
  */
 import { type DenominationKey, EcashError, getGroup, type Group, keyFromJson, keyToJson, toHex } from '../../core/index.js';
 import type { AcquirerBank } from './acquirer.js';
-import type { AcceptancePolicy } from './coin-selection.js';
+
+/** What a terminal takes: its currency and scopes, at a time, with a margin before deposit deadlines. */
+export interface AcceptancePolicy {
+  currency: string;
+  /** Scopes this merchant accepts besides general money (scope ""). */
+  scopes: readonly string[];
+  /** Current time (ms) and how long before a key's deposit deadline its coins are refused (time to settle). */
+  now: number;
+  depositMarginMs: number;
+}
 
 /**
  * The keys whose coins a terminal may take: its currency, general money or a scope its merchant

@@ -27,7 +27,7 @@ import {
 import { type PaidCoin, type PayRequest, paymentTranscripts } from '../../wire/index.js';
 import { CARD_ERROR, type CommandClass, EcashCardClient, type ReaderSource } from '../../reader-bridge/index.js';
 import type { AcquirerBank } from './acquirer.js';
-import { type AcceptancePolicy, coinsAtMost, offeredKeys } from './coin-selection.js';
+import { coinsAtMost, offeredKeys } from './coin-selection.js';
 import {
   type Journal,
   type PaymentEvent,
@@ -38,7 +38,7 @@ import {
 } from './journal.js';
 import { CardPresence } from './card-presence.js';
 import { Decline } from './decline.js';
-import { TerminalKeyCache } from './key-cache.js';
+import { type AcceptancePolicy, TerminalKeyCache } from './key-cache.js';
 import { renderReceipt } from './receipt.js';
 import { Settlement, type SettlementReport } from './settlement.js';
 
