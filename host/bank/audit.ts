@@ -13,7 +13,7 @@
 import { formatAmount, toHex } from '../../core/index.js';
 import { outstandingAccount } from './ledger.js';
 import type { SqlTx } from './storage/sql.js';
-import type { AuditFacts, Balance, BankStorage } from './storage/index.js';
+import type { AuditFacts, Balance, BankStorage } from './storage/types.js';
 
 export interface KeyAuditJson {
   keyId: string;

@@ -32,6 +32,9 @@ export interface PlainPcscCard {
   close(): Promise<void>;
 }
 
+/** A name, not a literal, so that the type check passes where the optional package is not installed. */
+const PCSCLITE: string = 'pcsclite';
+
 const SELECT_ECASH = Uint8Array.from([0x00, 0xa4, 0x04, 0x00, 0x07, 0xf0, 0x45, 0x43, 0x41, 0x53, 0x48, 0x01, 0x00]);
 
 /** Room for the largest extended response, so no answer is ever cut (docs/bridge.md). */
@@ -59,7 +62,7 @@ export async function connectPlain(readerName: string, timeoutMs = 20_000, probe
 
 /** A pcsclite context that reports the states of one reader until the returned stop() is called. */
 async function watchReader(readerName: string, onState: (reader: CardReader, present: boolean) => void): Promise<() => void> {
-  const pcsclite = (await import('pcsclite')).default as unknown as () => PCSCLite;
+  const pcsclite = ((await import(PCSCLITE)) as { default: unknown }).default as () => PCSCLite;
   const pcsc = pcsclite();
   pcsc.on('error', () => undefined);
   pcsc.on('reader', (reader) => {
