@@ -23,8 +23,8 @@ import {
 } from '../wire/index.js';
 import { CHIP_PROFILES, createVolatileCard, modelledMs, pricesFor, serveOverVpcd, type EcashCard } from '../firmware-sim/index.js';
 import { PCSCD_SOCKET } from '../test/helpers/env.js';
-import { expectOk, paymentContext, select, send, TestBank, verifyPin } from '../test/firmware/helpers.js';
-import { connectPlain, waitUntilEmpty } from '../test/firmware/pcsc-plain.js';
+import { expectOk, paymentContext, select, send, TestBank, verifyPin } from '../test/firmware-sim/helpers.js';
+import { connectPlain, waitUntilEmpty } from '../test/firmware-sim/pcsc-plain.js';
 import { median, medianMs, round, unmeasured, type BenchContext, type BenchModule, type Figures } from './harness.js';
 
 const PIN = '2468';

@@ -30,7 +30,7 @@ import { paymentTranscripts } from '../../wire/index.js';
 import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.js';
 import * as firmware from '../../firmware-sim/index.js';
 import { VirtualTransport } from '../../reader-bridge/index.js';
-import { pay, paymentContext, PIN, PUK, select, TestBank, verifyPin } from '../firmware/helpers.js';
+import { pay, paymentContext, PIN, PUK, select, TestBank, verifyPin } from '../firmware-sim/helpers.js';
 import { ADAPTERS } from '../bank/http-fixture.js';
 import { testDb, type TestDb } from '../bank/helpers.js';
 import { loadViaReader, payWithCard, PIN as WORLD_PIN, PUK as WORLD_PUK, World } from '../helpers/world.js';

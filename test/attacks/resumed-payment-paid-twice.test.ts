@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
-import { pay, paymentContext, PIN, PUK, select, TestBank, verifyPin } from '../firmware/helpers.js';
+import { pay, paymentContext, PIN, PUK, select, TestBank, verifyPin } from '../firmware-sim/helpers.js';
 
 const SUITE = 'ristretto255-sha512';
 

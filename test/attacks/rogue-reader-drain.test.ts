@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { u64be } from '../../core/index.js';
 import { CLA_ECASH, ECASH_INS } from '../../wire/index.js';
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
-import { pay, paymentContext, PIN, PUK, select, send, TestBank, verifyPin } from '../firmware/helpers.js';
+import { pay, paymentContext, PIN, PUK, select, send, TestBank, verifyPin } from '../firmware-sim/helpers.js';
 
 const SUITE = 'ristretto255-sha512';
 

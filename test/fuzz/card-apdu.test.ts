@@ -34,7 +34,7 @@ import {
 } from '../../wire/index.js';
 import { cardOnDevice, RamNvm, TearingNvm, type EcashCard } from '../../firmware-sim/index.js';
 import { UNEXPECTED_FAILURE } from '../../firmware-sim/runtime.js';
-import { balance, pay, paymentContext, PIN, PUK, select, send, verifyPin, type TestBank } from '../firmware/helpers.js';
+import { balance, pay, paymentContext, PIN, PUK, select, send, verifyPin, type TestBank } from '../firmware-sim/helpers.js';
 import { walletImage } from './card-fixture.js';
 import { countAccepted, fuzz, mutatedBytes, TARGET_TIMEOUT_MS } from './harness.js';
 

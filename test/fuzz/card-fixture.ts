@@ -5,7 +5,7 @@
  */
 import { seededRandom, type SuiteId } from '../../core/index.js';
 import { cardOnDevice, formatDevice, personaliseCard, RamNvm } from '../../firmware-sim/index.js';
-import { pay, paymentContext, PIN, PUK, select, TestBank, verifyPin } from '../firmware/helpers.js';
+import { pay, paymentContext, PIN, PUK, select, TestBank, verifyPin } from '../firmware-sim/helpers.js';
 
 export const CARD_SUITE: SuiteId = 'ristretto255-sha512';
 export const CARD_CAPACITY = 20 * 1024;

@@ -20,7 +20,7 @@ import { computeLayout } from '../../firmware-sim/memory/layout.js';
 import { UNEXPECTED_FAILURE } from '../../firmware-sim/runtime.js';
 import { KeyFile } from '../../host/bank/keyfile.js';
 import { terms } from '../core/fixtures.js';
-import { pay, paymentContext, select, send, verifyPin } from '../firmware/helpers.js';
+import { pay, paymentContext, select, send, verifyPin } from '../firmware-sim/helpers.js';
 import { CARD_SUITE, walletImage } from './card-fixture.js';
 import { countAccepted, decodesOrRefuses, decodesOrRefusesAsync, fuzz, mutatedJson, TARGET_TIMEOUT_MS } from './harness.js';
 
@@ -29,7 +29,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ecash-fuzz-files-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const CRC = 4;
-const FORMAT_1 = new Uint8Array(readFileSync(join(import.meta.dirname, '..', 'firmware', 'fixtures', 'format-1.card')));
+const FORMAT_1 = new Uint8Array(readFileSync(join(import.meta.dirname, '..', 'firmware-sim', 'fixtures', 'format-1.card')));
 
 /** The byte ranges of an image worth editing: header, journal header, and every record. */
 function regions(image: Uint8Array, suite: SuiteId): { offset: number; length: number }[] {

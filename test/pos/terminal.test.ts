@@ -1,20 +1,19 @@
 /**
- * The POS and load terminals against the real bank over HTTP, with cards in the virtual reader:
- * loading, offline and online payments, settlement, double spends, refusals and interruptions.
- * The same flows run through pcscd and vpcd in test/pos/pcsc-e2e.serial.test.ts.
+ * The POS terminal against the real bank over HTTP, with cards in the virtual reader: offline and
+ * online payments, settlement, double spends, refusals and interruptions (the cards are loaded by
+ * the load terminal, whose own tests are test/load/load-terminal.test.ts). The same flows run
+ * through pcscd and vpcd in test/pos/pcsc-e2e.serial.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EcashError, fromHex, toHex } from '../../core/index.js';
+import { EcashError, fromHex } from '../../core/index.js';
 import type { EcashCard } from '../../firmware-sim/index.js';
 import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.js';
 import { EcashCardClient, VirtualTransport } from '../../reader-bridge/index.js';
 import type { AcquirerBank } from '../../host/pos/acquirer.js';
 import { httpAcquirer } from '../../host/pos/bank-acquirer.js';
-import { httpIssuer } from '../../host/load/bank-issuer.js';
-import { loadCard, recoverInterruptedLoads } from '../../host/load/load-terminal.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
 import type { BankClient } from '../../host/bank-client/index.js';
-import { atState, cardValue, type Holder, merchantBalance, loadViaReader, payWithCard, PIN, PUK, reasonOf, valueViaReader, withdrawKeys, World } from '../helpers/world.js';
+import { atState, type Holder, merchantBalance, loadViaReader, payWithCard, PIN, PUK, reasonOf, valueViaReader, withdrawKeys, World } from '../helpers/world.js';
 
 let world: World;
 let readers: VirtualTransport;
@@ -41,62 +40,6 @@ async function loadedCard(name: string, credit: number, load: number, card?: Eca
 const valueOf = (card: EcashCard) => valueViaReader(readers, 'Load', card);
 
 const pay = (terminal: PaymentTerminal, card: EcashCard, amount: number) => payWithCard(terminal, readers, 'Counter', card, amount);
-
-describe('load terminal', () => {
-  it('withdraws the amount onto the card and debits the account once', async () => {
-    const { card, holder } = await loadedCard('alice', 10_000, 3_456);
-    expect(await valueOf(card)).toBe(3_456);
-    const account = await holder.bank.account(holder.accountId);
-    expect(account.balances).toEqual([{ currency: 'EUR', balance: 10_000 - 3_456 }]);
-    expect((await world.service.audit()).ok).toBe(true);
-  });
-
-  it('refuses to load more than the account holds, with the bank\'s code', async () => {
-    const c = await world.card();
-    readers.insertCard('Load', c);
-    const ch = await readers.connect('Load');
-    const holder = await world.holder(ch, 'bob', 500);
-    await expect(world.load(ch, holder, 1_000)).rejects.toMatchObject({ code: 'insufficient-funds' });
-    await ch.disconnect('reset');
-  });
-
-  it('finishes a withdrawal the bank answered but the card never stored (card pulled)', async () => {
-    const c = await world.card();
-    readers.insertCard('Load', c);
-    let ch = await readers.connect('Load');
-    const holder = await world.holder(ch, 'carol', 5_000);
-    const journal = world.loadJournal('interrupted');
-    const issuer = await httpIssuer(holder.bank, holder.accountId);
-    // The card leaves right after the bank answered the first session.
-    const pulling = { ...issuer, answerWithdrawal: async (id: string, cc: bigint) => {
-      const r = await issuer.answerWithdrawal(id, cc);
-      readers.removeCard('Load');
-      return r;
-    } };
-    const client = EcashCardClient.on(ch);
-    await client.select();
-    await client.verifyPin(PIN);
-    await expect(loadCard({ card: client, bank: pulling, journal, account: holder.accountId, currency: 'EUR', amount: 200 })).rejects.toMatchObject({ code: 'card-removed' });
-    const [pending] = journal.unfinished();
-    expect(pending).toMatchObject({ step: 'answered' });
-    // The bank debited the answered session: the coin exists only as the journal's r and the card's half.
-    const debited = 5_000 - (await holder.bank.account(holder.accountId)).balances[0]!.balance;
-    expect(debited).toBe(pending!.value);
-
-    readers.insertCard('Load', c);
-    ch = await readers.connect('Load');
-    const again = EcashCardClient.on(ch);
-    await again.select();
-    await again.verifyPin(PIN);
-    const { recovered, unresolved } = await recoverInterruptedLoads({ card: again, bank: issuer, journal, account: holder.accountId, currency: 'EUR' });
-    expect(recovered.map((r) => r.sessionId)).toEqual([pending!.sessionId]);
-    expect(unresolved).toHaveLength(0);
-    expect(await cardValue(ch)).toBe(pending!.value);
-    // Nothing was debited twice.
-    expect((await holder.bank.account(holder.accountId)).balances[0]!.balance).toBe(5_000 - pending!.value);
-    await ch.disconnect('reset');
-  });
-});
 
 describe('POS terminal', () => {
   it('takes an offline payment, approves it, and settles it once', async () => {

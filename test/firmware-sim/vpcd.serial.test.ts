@@ -24,7 +24,7 @@ import {
 import { type CliProcess, endStartedProcesses, exitOf, startProcess, stderrLine, waitForOutput } from '../helpers/cli.js';
 import { pcscdAvailable, requireService } from '../helpers/env.js';
 import { balance, PIN, PUK, select, TestBank, verifyPin, paymentContext } from './helpers.js';
-import { vpcdTookCard } from '../bridge/pcscd.js';
+import { vpcdTookCard } from '../reader-bridge/pcscd.js';
 import { connectPlain, type PlainPcscCard, waitUntilEmpty } from './pcsc-plain.js';
 
 const run = promisify(execFile);
