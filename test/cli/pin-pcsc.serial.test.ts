@@ -7,8 +7,8 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createVolatileCard, type VpcdConnection } from '../../firmware-sim/index.js';
 import { EcashCardClient, PcscTransport } from '../../reader-bridge/index.js';
-import { readerState } from '../bridge/conformance.js';
-import { serveCard, unserveCard } from '../bridge/pcscd.js';
+import { readerState } from '../reader-bridge/conformance.js';
+import { serveCard, unserveCard } from '../reader-bridge/pcscd.js';
 import { endStartedProcesses, runCli } from '../helpers/cli.js';
 import { pcscdAvailable, requireService } from '../helpers/env.js';
 import { PIN, PUK } from '../helpers/world.js';
