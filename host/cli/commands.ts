@@ -6,6 +6,7 @@ import { registerCardCommands } from './card.js';
 import { registerDemoCommands } from './demo.js';
 import { registerLoadCommands } from './load.js';
 import { registerPosCommands } from './pos.js';
+import { registerSimCommands } from './sim.js';
 
 export function registerCommands(program: Command): void {
   void program;
@@ -15,4 +16,5 @@ export function registerCommands(program: Command): void {
   registerLoadCommands(program);
   registerPosCommands(program);
   registerDemoCommands(program);
+  registerSimCommands(program);
 }

@@ -1,0 +1,155 @@
+/**
+ * The simulator's test-helper API (docs/sim.md, docs/openapi/sim.json), in the manner of Stripe
+ * Terminal's simulated-reader helpers: make cards (special ones included), list readers and cards,
+ * insert a card, take it out now or in the middle of a coming command. Loopback only unless told
+ * otherwise; every request but /v1/health carries the simulator's token. Bodies are validated
+ * here, once: no coercion, no unknown fields.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { EcashError, isEcashError, SUITE_IDS } from '../../core/index.js';
+import { CHIP_PROFILES } from '../../firmware-sim/index.js';
+import { CARD_KINDS, type CardSpec, DEFAULT_PIN, DEFAULT_PUK, type PullPlan, type Simulator } from './simulator.js';
+
+export interface SimApiOptions {
+  token: string;
+}
+
+const STATUS: Record<string, number> = {
+  'bad-request': 400,
+  'bad-card-spec': 400,
+  unauthorized: 401,
+  'not-found': 404,
+  'card-not-found': 404,
+  'reader-not-found': 404,
+  'card-in-reader': 409,
+  'reader-occupied': 409,
+  'reader-empty': 409,
+  // The bank refused or could not be reached while loading the card.
+  'load-failed': 502,
+};
+
+function sendError(reply: FastifyReply, e: unknown): FastifyReply {
+  if (isEcashError(e)) return reply.code(STATUS[e.code] ?? 500).send({ error: { code: e.code, message: e.message } });
+  const fe = e as { validation?: unknown; statusCode?: number; message?: string };
+  if (fe.validation !== undefined || fe.statusCode === 400) return reply.code(400).send({ error: { code: 'bad-request', message: fe.message ?? 'malformed request' } });
+  if (fe.statusCode === 413) return reply.code(413).send({ error: { code: 'body-too-large', message: 'request body too large' } });
+  if (fe.statusCode === 415) return reply.code(415).send({ error: { code: 'unsupported-media-type', message: 'send application/json' } });
+  return reply.code(500).send({ error: { code: 'internal', message: 'internal error; see the simulator log' } });
+}
+
+/** Constant-time comparison (of digests, so the lengths match too). */
+function tokenMatches(header: string | undefined, expected: string): boolean {
+  const bearer = /^Bearer (\S+)$/.exec(header ?? '');
+  if (bearer === null) return false;
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  return timingSafeEqual(digest(bearer[1]!), digest(expected));
+}
+
+const CARD_SPEC = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    kind: { type: 'string', enum: [...CARD_KINDS] },
+    suite: { type: 'string', enum: [...SUITE_IDS] },
+    pin: { type: 'string', pattern: '^[0-9]{4,12}$' },
+    puk: { type: 'string', pattern: '^[0-9]{8,16}$' },
+    noPinLimit: { type: 'integer', minimum: 0, maximum: 2_147_483_647 },
+    profile: { type: 'string', enum: Object.keys(CHIP_PROFILES) },
+    load: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['bank', 'operatorToken', 'amount'],
+      properties: {
+        bank: { type: 'string', pattern: '^https?://[^\\s/]+', maxLength: 512 },
+        operatorToken: { type: 'string', minLength: 1, maxLength: 512 },
+        amount: { type: 'integer', minimum: 1, maximum: 1_000_000_000 },
+        currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+        holder: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f]*$' },
+      },
+    },
+  },
+} as const;
+
+type CardBody = Partial<Omit<CardSpec, 'load'>> & { load?: Omit<NonNullable<CardSpec['load']>, 'currency'> & { currency?: string } };
+
+const READER_PARAMS = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
+
+export function buildSimApi(sim: Simulator, options: SimApiOptions): FastifyInstance {
+  if (options.token.length < 16) throw new EcashError('weak-token', 'the simulator token must be at least 16 characters');
+  const app = Fastify({ logger: false, bodyLimit: 16 * 1024, ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } } });
+
+  // "Content-Type: application/json" with no body (a bodiless remove) is no body.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') done(null, undefined);
+    else parseJson(req, body as string, done);
+  });
+
+  app.setErrorHandler((e, _req, reply) => sendError(reply, e));
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: { code: 'not-found', message: 'no such endpoint; see docs/sim.md' } }));
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.routeOptions.url === '/v1/health') return;
+    if (!tokenMatches(req.headers.authorization, options.token)) {
+      await reply.code(401).send({ error: { code: 'unauthorized', message: 'send the simulator token as "Authorization: Bearer <token>"' } });
+    }
+  });
+
+  app.get('/v1/health', async () => ({ status: 'ok' }));
+
+  app.get('/v1/readers', async () => ({ readers: sim.listReaders() }));
+
+  app.get('/v1/cards', async () => ({ cards: sim.listCards() }));
+
+  app.post('/v1/cards', { schema: { body: { ...CARD_SPEC, type: ['object', 'null'] } } }, async (req, reply) => {
+    const b = (req.body as CardBody | null) ?? {};
+    const spec: CardSpec = {
+      kind: b.kind ?? 'standard',
+      pin: b.pin ?? DEFAULT_PIN,
+      puk: b.puk ?? DEFAULT_PUK,
+      noPinLimit: b.noPinLimit ?? 0,
+      ...(b.suite === undefined ? {} : { suite: b.suite }),
+      ...(b.profile === undefined ? {} : { profile: b.profile }),
+      ...(b.load === undefined ? {} : { load: { ...b.load, currency: b.load.currency ?? 'EUR' } }),
+    };
+    return reply.code(201).send(await sim.createCard(spec));
+  });
+
+  app.get('/v1/cards/:id', { schema: { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^card-[0-9]{1,9}$' } } } } }, async (req) =>
+    sim.cardView((req.params as { id: string }).id),
+  );
+
+  app.post(
+    '/v1/readers/:name/insert',
+    {
+      schema: {
+        params: READER_PARAMS,
+        body: { type: 'object', additionalProperties: false, required: ['card'], properties: { card: { type: 'string', pattern: '^card-[0-9]{1,9}$' } } },
+      },
+    },
+    async (req) => sim.insert((req.params as { name: string }).name, (req.body as { card: string }).card),
+  );
+
+  app.post(
+    '/v1/readers/:name/remove',
+    {
+      schema: {
+        params: READER_PARAMS,
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: { afterApdus: { type: 'integer', minimum: 0, maximum: 1000 }, during: { type: 'string', enum: ['pay'] } },
+        },
+      },
+    },
+    async (req) => {
+      const b = (req.body as { afterApdus?: number; during?: 'pay' } | null) ?? {};
+      if (b.afterApdus !== undefined && b.during !== undefined) throw new EcashError('bad-request', 'give afterApdus or during, not both');
+      const plan: PullPlan | undefined = b.afterApdus !== undefined ? { afterApdus: b.afterApdus } : b.during !== undefined ? { during: b.during } : undefined;
+      return sim.remove((req.params as { name: string }).name, plan);
+    },
+  );
+
+  return app;
+}

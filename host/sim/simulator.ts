@@ -1,0 +1,349 @@
+/**
+ * The card simulator behind `ecash sim serve` (docs/sim.md): simulated readers ("Sim 0", "Sim 1",
+ * …) in a virtual transport that the reader bridge serves to terminals, and real emulated cards
+ * (firmware-sim) made, loaded through the real bank, inserted and pulled on demand, including the
+ * special cards a cash register must cope with.
+ *
+ * host/sim is the one host that may hold firmware-sim's cards (docs/conventions.md): it is the
+ * cards' side of the counter, as the virtual transport is. Everything a terminal learns of a card
+ * still crosses a reader as APDUs.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { canWithdraw, EcashError, isEcashError, type SuiteId } from '../../core/index.js';
+import { CLA_ECASH, ECASH_INS } from '../../wire/index.js';
+import { CHIP_PROFILES, createVolatileCard, type EcashCard, type SimulatedCard } from '../../firmware-sim/index.js';
+import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.js';
+import { EcashCardClient, VirtualTransport, type CardChannel } from '../../reader-bridge/index.js';
+import { accountOpeningJson, BankClient } from '../bank-client/index.js';
+import { httpIssuer, LoadJournal, loadCard } from '../load/index.js';
+
+/** The special cards (docs/sim.md, "Special cards"); `standard` is an honest card. */
+export const CARD_KINDS = ['standard', 'empty', 'no-exact-change', 'blocked-pin', 'pulled-mid-tap', 'double-spending'] as const;
+export type CardKind = (typeof CARD_KINDS)[number];
+
+export const DEFAULT_PIN = '1234';
+export const DEFAULT_PUK = '12345678';
+
+/** Value put on the card through the bank: a new account for the card, credited by the operator. */
+export interface LoadSpec {
+  /** The bank's base URL. */
+  bank: string;
+  /** An operator credential: the operator pays the amount into the card's new account (a cash-in). */
+  operatorToken: string;
+  amount: number;
+  currency: string;
+  holder?: string;
+}
+
+/** A card to make; validated at the edge (api.ts), checked for sense here. */
+export interface CardSpec {
+  kind: CardKind;
+  suite?: SuiteId;
+  pin: string;
+  puk: string;
+  noPinLimit: number;
+  /** A chip profile (`ecash card profiles`): the card answers as slowly as that chip. */
+  profile?: string;
+  load?: LoadSpec;
+}
+
+export interface CardView {
+  id: string;
+  kind: CardKind;
+  suite: SuiteId;
+  profile: string | null;
+  noPinLimit: number;
+  reader: string | null;
+  account: string | null;
+  loaded: { amount: number; currency: string } | null;
+  pinBlocked: boolean;
+}
+
+export interface ReaderView {
+  name: string;
+  card: string | null;
+  /** The removal armed on this reader's card, if any. */
+  pull: PullPlan | null;
+}
+
+/**
+ * When a card leaves mid-tap: after answering `afterApdus` more commands, or during its next PAY.
+ * Either way the card acts on the command it is pulled during (as a card that had power long
+ * enough to commit) and its answer is lost: the terminal must recover.
+ */
+export type PullPlan = { afterApdus: number } | { during: 'pay' };
+
+const isPay = (command: Uint8Array): boolean => command.length >= 2 && (command[0]! & ~0x10) === CLA_ECASH && command[1] === ECASH_INS.PAY;
+
+/** An emulated card as the simulator holds it: counts commands so that it can be pulled mid-tap. */
+class SimCard implements SimulatedCard {
+  reader: string | undefined;
+  pull: PullPlan | undefined;
+  /** Removes the card from its reader (set by the simulator at insertion). */
+  onPull: (() => void) | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly spec: CardSpec & { suite: SuiteId },
+    readonly inner: EcashCard,
+    readonly account: string | null,
+    readonly loaded: { amount: number; currency: string } | null,
+  ) {}
+
+  get atr(): Uint8Array {
+    return this.inner.atr;
+  }
+
+  powerOn(): Uint8Array {
+    return this.inner.powerOn();
+  }
+
+  reset(): Uint8Array {
+    return this.inner.reset();
+  }
+
+  powerOff(): void {
+    this.inner.powerOff();
+  }
+
+  private pullDue(command: Uint8Array): boolean {
+    const plan = this.pull;
+    if (plan === undefined) return false;
+    if ('during' in plan) return isPay(command);
+    if (plan.afterApdus > 0) {
+      this.pull = { afterApdus: plan.afterApdus - 1 };
+      return false;
+    }
+    return true;
+  }
+
+  transmit(command: Uint8Array): Promise<Uint8Array> {
+    if (!this.pullDue(command)) return this.inner.transmit(command);
+    this.pull = undefined;
+    // The card acts on the command, then leaves the field before its answer is out.
+    const answer = this.inner.transmit(command);
+    this.onPull?.();
+    return answer.then(() => {
+      throw new EcashError('card-torn', 'the card left the field before it answered');
+    });
+  }
+
+  view(): CardView {
+    return {
+      id: this.id,
+      kind: this.spec.kind,
+      suite: this.spec.suite,
+      profile: this.spec.profile ?? null,
+      noPinLimit: this.spec.noPinLimit,
+      reader: this.reader ?? null,
+      account: this.account,
+      loaded: this.loaded,
+      pinBlocked: this.spec.kind === 'blocked-pin',
+    };
+  }
+}
+
+/** A wrong PIN of the same length, different in every digit. */
+const wrongPin = (pin: string): string => [...pin].map((d) => (d === '0' ? '1' : '0')).join('');
+
+export interface SimulatorOptions {
+  /** How many readers ("Sim 0" … "Sim n-1"). */
+  readers: number;
+}
+
+export class Simulator {
+  /** The simulated readers; the reader bridge serves them to terminals. */
+  readonly readers: VirtualTransport;
+  private readonly names: string[];
+  private readonly cards = new Map<string, SimCard>();
+  private nextId = 1;
+  /** Load journals (one per card, as at a load terminal). */
+  private readonly dir = mkdtempSync(join(tmpdir(), 'ecash-sim-'));
+
+  constructor(options: SimulatorOptions) {
+    if (!Number.isInteger(options.readers) || options.readers < 1 || options.readers > 16) {
+      throw new EcashError('bad-option', `a simulator has 1 to 16 readers, not ${options.readers}`);
+    }
+    this.names = Array.from({ length: options.readers }, (_, i) => `Sim ${i}`);
+    this.readers = new VirtualTransport(this.names);
+  }
+
+  async createCard(spec: CardSpec): Promise<CardView> {
+    checkSpec(spec);
+    const suite = spec.suite ?? (spec.load === undefined ? 'ristretto255-sha512' : (await bankParameters(spec.load.bank)).suite);
+    const id = `card-${this.nextId++}`;
+    const noPinLimit = spec.kind === 'blocked-pin' ? 0 : spec.noPinLimit;
+    const options = { suite, pin: spec.pin, puk: spec.puk, noPinLimit, ...(spec.profile === undefined ? {} : { profile: spec.profile }) };
+    const inner =
+      spec.kind === 'double-spending'
+        ? await createDoubleSpendingCard({ ...options, acknowledge: 'this card double-spends' })
+        : await createVolatileCard(options);
+    try {
+      const account = spec.load === undefined ? null : await this.load(id, inner, spec.pin, spec.load, spec.kind === 'no-exact-change');
+      if (spec.kind === 'blocked-pin') await onSetupReader(inner, (client) => blockPin(client, spec.pin));
+      const card = new SimCard(id, { ...spec, suite, noPinLimit }, inner, account, spec.load === undefined ? null : { amount: spec.load.amount, currency: spec.load.currency });
+      if (spec.kind === 'pulled-mid-tap') card.pull = { during: 'pay' };
+      this.cards.set(id, card);
+      return card.view();
+    } catch (e) {
+      inner.close();
+      throw e;
+    }
+  }
+
+  /** Opens the card's account at the bank, has the operator pay in, and withdraws onto the card. */
+  private async load(id: string, inner: EcashCard, pin: string, spec: LoadSpec, oneCoin: boolean): Promise<string> {
+    const bank = new BankClient({ baseUrl: spec.bank });
+    try {
+      return await onSetupReader(inner, async (client) => {
+        await client.verifyPin(pin);
+        const holder = spec.holder ?? `simulated ${id}`;
+        const opened = await bank.openAccount(accountOpeningJson(client.group, holder, await client.openAccount(holder)));
+        await bank.withToken(spec.operatorToken).credit(opened.accountId, { currency: spec.currency, amount: spec.amount, reference: `simulator ${id}` });
+        const issuer = await httpIssuer(bank.withToken(opened.credential), opened.accountId);
+        if (oneCoin) {
+          const now = Date.now();
+          const key = (await issuer.denominationKeys()).find((k) => k.value === spec.amount && k.currency === spec.currency && k.scope === '' && canWithdraw(k, now));
+          if (key === undefined) throw new EcashError('bad-card-spec', `the bank has no ${spec.currency} coin of ${spec.amount} to withdraw now: a no-exact-change card holds one coin, so load.amount must be one of the bank's denominations`);
+          const start = await issuer.startWithdrawal(key.keyId);
+          const challenge = await client.withdrawBegin({ key: start.key, z: start.z, offer: start.offer });
+          await client.withdrawEnd(await issuer.answerWithdrawal(start.sessionId, challenge.c));
+        } else {
+          const journal = new LoadJournal(join(this.dir, `load-${id}.db`));
+          try {
+            await loadCard({ card: client, bank: issuer, journal, account: opened.accountId, currency: spec.currency, amount: spec.amount });
+          } finally {
+            journal.close();
+          }
+        }
+        return opened.accountId;
+      });
+    } catch (e) {
+      if (isEcashError(e, 'bad-card-spec')) throw e;
+      const code = isEcashError(e) ? e.code : 'internal';
+      throw new EcashError('load-failed', `loading the card through the bank at ${spec.bank} failed: ${e instanceof Error ? e.message : String(e)} [${code}]`, { cause: e });
+    }
+  }
+
+  private card(id: string): SimCard {
+    const card = this.cards.get(id);
+    if (card === undefined) throw new EcashError('card-not-found', `no simulated card "${id}": create one with POST /v1/cards (GET /v1/cards lists them)`);
+    return card;
+  }
+
+  private reader(name: string): string {
+    if (!this.names.includes(name)) throw new EcashError('reader-not-found', `no simulated reader "${name}": the readers are ${this.names.map((n) => `"${n}"`).join(', ')}`);
+    return name;
+  }
+
+  private holding(reader: string): SimCard | undefined {
+    return [...this.cards.values()].find((c) => c.reader === reader);
+  }
+
+  insert(readerName: string, cardId: string): ReaderView {
+    const reader = this.reader(readerName);
+    const card = this.card(cardId);
+    if (card.reader !== undefined) throw new EcashError('card-in-reader', `card ${cardId} is in reader "${card.reader}": remove it from there first`);
+    const present = this.holding(reader);
+    if (present !== undefined) throw new EcashError('reader-occupied', `reader "${reader}" holds card ${present.id}: remove it first`);
+    card.onPull = () => this.takeOut(reader, card);
+    this.readers.insertCard(reader, card);
+    card.reader = reader;
+    return this.readerView(reader);
+  }
+
+  /** Takes the card out now, or arms its removal in the middle of a coming command. */
+  remove(readerName: string, plan?: PullPlan): ReaderView {
+    const reader = this.reader(readerName);
+    const card = this.holding(reader);
+    if (card === undefined) throw new EcashError('reader-empty', `reader "${reader}" holds no card`);
+    if (plan === undefined) this.takeOut(reader, card);
+    else card.pull = plan;
+    return this.readerView(reader);
+  }
+
+  private takeOut(reader: string, card: SimCard): void {
+    card.reader = undefined;
+    card.onPull = undefined;
+    card.pull = undefined;
+    this.readers.removeCard(reader);
+  }
+
+  private readerView(name: string): ReaderView {
+    const card = this.holding(name);
+    return { name, card: card?.id ?? null, pull: card?.pull ?? null };
+  }
+
+  listReaders(): ReaderView[] {
+    return this.names.map((n) => this.readerView(n));
+  }
+
+  listCards(): CardView[] {
+    return [...this.cards.values()].map((c) => c.view());
+  }
+
+  cardView(id: string): CardView {
+    return this.card(id).view();
+  }
+
+  async close(): Promise<void> {
+    for (const card of this.cards.values()) {
+      if (card.reader !== undefined) this.takeOut(card.reader, card);
+      card.inner.close();
+    }
+    this.cards.clear();
+    await this.readers.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function checkSpec(spec: CardSpec): void {
+  if (spec.profile !== undefined && CHIP_PROFILES[spec.profile] === undefined) {
+    throw new EcashError('bad-card-spec', `profile must be one of ${Object.keys(CHIP_PROFILES).join(', ')}, not "${spec.profile}"`);
+  }
+  if (spec.kind === 'empty' && spec.load !== undefined) throw new EcashError('bad-card-spec', 'an empty card takes no load');
+  if ((spec.kind === 'no-exact-change' || spec.kind === 'double-spending') && spec.load === undefined) {
+    throw new EcashError('bad-card-spec', `a ${spec.kind} card needs coins: give load (the bank's URL, an operator credential, the amount)`);
+  }
+  if (spec.kind === 'blocked-pin' && spec.noPinLimit !== 0) throw new EcashError('bad-card-spec', 'a blocked-pin card asks for the PIN at every payment: leave noPinLimit at 0');
+}
+
+async function bankParameters(url: string): Promise<{ suite: SuiteId }> {
+  try {
+    return await new BankClient({ baseUrl: url }).parameters();
+  } catch (e) {
+    throw new EcashError('load-failed', `cannot read the bank's parameters at ${url}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
+/** Runs `work` with the card in a private reader of its own (never one a terminal sees). */
+async function onSetupReader<T>(card: EcashCard, work: (client: EcashCardClient) => Promise<T>): Promise<T> {
+  const setup = new VirtualTransport(['setup']);
+  setup.insertCard('setup', card);
+  let channel: CardChannel | undefined;
+  try {
+    channel = await setup.connect('setup');
+    const client = EcashCardClient.on(channel);
+    await client.select();
+    return await work(client);
+  } finally {
+    await channel?.disconnect('reset');
+    setup.removeCard('setup');
+    await setup.close();
+  }
+}
+
+/** Presents wrong PINs, as a holder who forgot it would, until the card blocks the PIN. */
+async function blockPin(client: EcashCardClient, pin: string): Promise<void> {
+  for (let tries = 0; tries < 32; tries++) {
+    try {
+      await client.verifyPin(wrongPin(pin));
+    } catch (e) {
+      if (isEcashError(e, 'pin-blocked')) return;
+      if (!isEcashError(e, 'pin-wrong')) throw e;
+    }
+  }
+  throw new EcashError('internal', 'the card did not block its PIN after 32 wrong entries');
+}
