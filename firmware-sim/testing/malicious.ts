@@ -11,8 +11,9 @@
  *   in the currency it poses in, deposit deadline a year away. A terminal must take a coin's
  *   terms from its own key list and decline such a payment.
  *
- * They live behind this separate entry point, are not exported from firmware-sim's index, are not
- * reachable from the `ecash` command, and each asks for an explicit acknowledgement.
+ * They live behind this separate entry point, are not exported from firmware-sim's index, are
+ * reachable from the `ecash` command only as the simulator's double-spending card (host/sim, for
+ * testing what a cash register and the bank do with it), and each asks for an explicit acknowledgement.
  */
 import { EcashError, type RandomSource } from '../../core/index.js';
 import {

@@ -13,7 +13,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canWithdraw, EcashError, isEcashError, type SuiteId } from '../../core/index.js';
 import { CLA_ECASH, ECASH_INS } from '../../wire/index.js';
-import { CHIP_PROFILES, createVolatileCard, type EcashCard, type SimulatedCard } from '../../firmware-sim/index.js';
+import {
+  cardOnDevice,
+  CHIP_PROFILES,
+  type CreateCardOptions,
+  DEFAULT_CAPACITY,
+  type EcashCard,
+  formatDevice,
+  personaliseCard,
+  RamNvm,
+  type SimulatedCard,
+} from '../../firmware-sim/index.js';
 import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.js';
 import { EcashCardClient, VirtualTransport, type CardChannel } from '../../reader-bridge/index.js';
 import { accountOpeningJson, BankClient } from '../bank-client/index.js';
@@ -175,14 +185,11 @@ export class Simulator {
     const suite = spec.suite ?? (spec.load === undefined ? 'ristretto255-sha512' : (await bankParameters(spec.load.bank)).suite);
     const id = `card-${this.nextId++}`;
     const noPinLimit = spec.kind === 'blocked-pin' ? 0 : spec.noPinLimit;
-    const options = { suite, pin: spec.pin, puk: spec.puk, noPinLimit, ...(spec.profile === undefined ? {} : { profile: spec.profile }) };
-    const inner =
-      spec.kind === 'double-spending'
-        ? await createDoubleSpendingCard({ ...options, acknowledge: 'this card double-spends' })
-        : await createVolatileCard(options);
+    const options = { suite, pin: spec.pin, puk: spec.puk, noPinLimit, capacity: suite === 'modp2048-256' ? 96 * 1024 : DEFAULT_CAPACITY };
+    const { setup, inner } = await makeCard(spec.kind, options, spec.profile);
     try {
-      const account = spec.load === undefined ? null : await this.load(id, inner, spec.pin, spec.load, spec.kind === 'no-exact-change');
-      if (spec.kind === 'blocked-pin') await onSetupReader(inner, (client) => blockPin(client, spec.pin));
+      const account = spec.load === undefined ? null : await this.load(id, setup, spec.pin, spec.load, spec.kind === 'no-exact-change');
+      if (spec.kind === 'blocked-pin') await onSetupReader(setup, (client) => blockPin(client, spec.pin));
       const card = new SimCard(id, { ...spec, suite, noPinLimit }, inner, account, spec.load === undefined ? null : { amount: spec.load.amount, currency: spec.load.currency });
       if (spec.kind === 'pulled-mid-tap') card.pull = { during: 'pay' };
       this.cards.set(id, card);
@@ -297,6 +304,24 @@ export class Simulator {
     await this.readers.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A personalised card in memory. An honest card is made and loaded at full speed, then served
+ * with its chip profile over the same memory; the double-spending card (firmware-sim's testing
+ * face) is one card throughout.
+ */
+async function makeCard(kind: CardKind, options: CreateCardOptions, profile: string | undefined): Promise<{ setup: EcashCard; inner: EcashCard }> {
+  const paced = profile === undefined ? {} : { profile };
+  if (kind === 'double-spending') {
+    const card = await createDoubleSpendingCard({ ...options, ...paced, acknowledge: 'this card double-spends' });
+    return { setup: card, inner: card };
+  }
+  const device = new RamNvm(options.capacity ?? DEFAULT_CAPACITY);
+  formatDevice(device);
+  const setup = cardOnDevice(device);
+  await personaliseCard(setup, options);
+  return { setup, inner: profile === undefined ? setup : cardOnDevice(device, paced) };
 }
 
 function checkSpec(spec: CardSpec): void {
