@@ -79,14 +79,6 @@ export function buildSimApi(sim: Simulator, options: SimApiOptions): FastifyInst
   if (options.token.length < 16) throw new EcashError('weak-token', 'the simulator token must be at least 16 characters');
   const app = Fastify({ logger: false, bodyLimit: 16 * 1024, ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } } });
 
-  // "Content-Type: application/json" with no body (a bodiless remove) is no body.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if (body === '') done(null, undefined);
-    else parseJson(req, body as string, done);
-  });
-
   app.setErrorHandler((e, _req, reply) => sendError(reply, e));
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: { code: 'not-found', message: 'no such endpoint; see docs/sim.md' } }));
   app.addHook('onRequest', async (req, reply) => {
