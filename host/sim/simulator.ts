@@ -182,7 +182,11 @@ export class Simulator {
 
   async createCard(spec: CardSpec): Promise<CardView> {
     checkSpec(spec);
-    const suite = spec.suite ?? (spec.load === undefined ? 'ristretto255-sha512' : (await bankParameters(spec.load.bank)).suite);
+    const bankSuite = spec.load === undefined ? undefined : (await bankParameters(spec.load.bank)).suite;
+    const suite = spec.suite ?? bankSuite ?? 'ristretto255-sha512';
+    if (bankSuite !== undefined && suite !== bankSuite) {
+      throw new EcashError('bad-card-spec', `a card of suite ${suite} cannot be loaded by a bank of suite ${bankSuite}: leave suite out, or the load (a card of another suite is an empty one)`);
+    }
     const id = `card-${this.nextId++}`;
     const noPinLimit = spec.kind === 'blocked-pin' ? 0 : spec.noPinLimit;
     const options = { suite, pin: spec.pin, puk: spec.puk, noPinLimit, capacity: suite === 'modp2048-256' ? 96 * 1024 : DEFAULT_CAPACITY };

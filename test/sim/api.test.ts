@@ -134,6 +134,7 @@ describe('the test-helper API', () => {
       [{ kind: 'double-spending' }, 'bad-card-spec'],
       [{ kind: 'blocked-pin', noPinLimit: 5 }, 'bad-card-spec'],
       [{ kind: 'no-exact-change', load: { bank: world.url, operatorToken, amount: 7 } }, 'bad-card-spec'],
+      [{ suite: 'modp2048-256', load: { bank: world.url, operatorToken, amount: 5 } }, 'bad-card-spec'],
       [{ kind: 'gold' }, 'bad-request'],
       [{ pin: 1234 }, 'bad-request'],
       [{ colour: 'red' }, 'bad-request'],
