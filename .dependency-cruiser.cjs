@@ -49,9 +49,10 @@ module.exports = {
       name: 'only-the-virtual-transport-loads-the-card',
       comment:
         "Terminals, the bank and the bridge reach cards through a reader. Only reader-bridge's virtual " +
-        "transport, and the commands that host a simulated card (host/cli's `ecash card`, host/demo), load firmware-sim.",
+        "transport, the commands that host a simulated card (host/cli's `ecash card`, host/demo) and the card " +
+        'simulator (host/sim) load firmware-sim.',
       severity: 'error',
-      from: { path: '^(reader-bridge|host)/', pathNot: ['^reader-bridge/transports/virtual\\.ts$', '^host/(cli|demo)/'] },
+      from: { path: '^(reader-bridge|host)/', pathNot: ['^reader-bridge/transports/virtual\\.ts$', '^host/(cli|demo|sim)/'] },
       to: { path: '^firmware-sim/' },
     },
     {
@@ -82,7 +83,14 @@ module.exports = {
         'core/backends/index.ts, kept apart so that core/index.ts loads no Node module).',
       severity: 'error',
       from: { path: COMPONENT },
-      to: { path: COMPONENT, pathNot: ['^$1/', `${COMPONENT}index\\.ts$`, '^core/backends/index\\.ts$'] },
+      to: { path: COMPONENT, pathNot: ['^$1/', `${COMPONENT}index\\.ts$`, '^core/backends/index\\.ts$', '^firmware-sim/testing/malicious\\.ts$'] },
+    },
+    {
+      name: 'tampered-cards-only-in-the-simulator',
+      comment: "firmware-sim's testing face (the double-spending card) is for tests and the card simulator's special cards only.",
+      severity: 'error',
+      from: { path: SHIPPED, pathNot: ['^host/sim/', '^firmware-sim/'] },
+      to: { path: '^firmware-sim/testing/' },
     },
     {
       name: 'shipped-code-loads-no-tests',

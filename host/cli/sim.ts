@@ -23,7 +23,7 @@ function required(value: string | undefined, code: string, message: string): str
 }
 
 function simToken(file: string | undefined): string {
-  const token = required(readSecret(file, TOKEN_ENV, 'simulator token', 'sim-token-missing'), 'sim-token-missing', `no simulator token: set $${TOKEN_ENV} or pass --token-file`);
+  const token = required(readSecret(file, TOKEN_ENV, 'simulator token', 'sim-token-missing'), 'sim-token-missing', `no simulator token: set $${TOKEN_ENV} or pass --bridge-token-file`);
   checkBridgeToken(token);
   return token;
 }
@@ -37,16 +37,16 @@ export function registerSimCommands(program: Command): void {
 
   sim
     .command('serve')
-    .description(`serve simulated readers ("Sim 0", …) over a reader bridge and the test-helper API (token from $${TOKEN_ENV} or --token-file)`)
+    .description(`serve simulated readers ("Sim 0", …) over a reader bridge and the test-helper API (token from $${TOKEN_ENV} or --bridge-token-file)`)
     .option('--readers <n>', 'how many simulated readers', '2')
     .option('--host <address>', `address to listen on (default ${DEFAULT_BRIDGE_HOST}; anything else exposes the simulator to the network)`, DEFAULT_BRIDGE_HOST)
     .option('--port <n>', 'test-helper API port', '35992')
     .option('--bridge-port <n>', 'reader bridge port (terminals: --bridge ws://host:port/v1)', '35991')
-    .option('--token-file <file>', 'file holding the token the bridge and the API require')
+    .option('--bridge-token-file <file>', 'file holding the token the bridge and the API require')
     .action(
-      action(async (opts: { readers: string; host: string; port: string; bridgePort: string; tokenFile?: string }, cmd: Command) => {
+      action(async (opts: { readers: string; host: string; port: string; bridgePort: string; bridgeTokenFile?: string }, cmd: Command) => {
         const json = wantsJson(cmd);
-        const token = simToken(opts.tokenFile);
+        const token = simToken(opts.bridgeTokenFile);
         const port = portOption(opts.port);
         const bridgePort = portOption(opts.bridgePort, '--bridge-port');
         const simulator = new Simulator({ readers: wholeNumber(opts.readers, '--readers') });
@@ -73,24 +73,24 @@ export function registerSimCommands(program: Command): void {
     .command('run <file>')
     .description('play a scenario file (docs/sim.md) against a terminal\'s cash-register API and the simulator; exit 1 at the first step that fails')
     .option('--sim <url>', 'the simulator\'s test-helper API', 'http://127.0.0.1:35992/v1')
-    .option('--token-file <file>', `file holding the simulator token (default: $${TOKEN_ENV})`)
+    .option('--bridge-token-file <file>', `file holding the simulator's (bridge) token (default: $${TOKEN_ENV})`)
     .option('--pos <url>', 'the terminal\'s cash-register API (`ecash pos serve`)', 'http://127.0.0.1:8090/v1')
     .option('--pos-key-file <file>', `file holding the terminal's API key (default: $${POS_KEY_ENV})`)
     .option('--bank <url>', `the bank that loads cards, for cards with a load (default: $${BANK_URL_ENV})`)
-    .option('--bank-token-file <file>', `file holding the bank operator's credential that pays into the cards' accounts (default: $${BANK_TOKEN_ENV})`)
+    .option('--token-file <file>', `file holding the bank operator's credential that pays into the cards' accounts (default: $${BANK_TOKEN_ENV})`)
     .option('--step-timeout <seconds>', 'how long one step may wait for the terminal', '60')
     .action(
-      action(async (file: string, opts: { sim: string; tokenFile?: string; pos: string; posKeyFile?: string; bank?: string; bankTokenFile?: string; stepTimeout: string }, cmd: Command) => {
+      action(async (file: string, opts: { sim: string; bridgeTokenFile?: string; pos: string; posKeyFile?: string; bank?: string; tokenFile?: string; stepTimeout: string }, cmd: Command) => {
         const json = wantsJson(cmd);
         const scenario = readScenario(file);
         const bankUrl = opts.bank ?? process.env[BANK_URL_ENV];
         const results = await runScenario(scenario, {
-          sim: { url: opts.sim.replace(/\/$/, ''), token: simToken(opts.tokenFile) },
+          sim: { url: opts.sim.replace(/\/$/, ''), token: simToken(opts.bridgeTokenFile) },
           pos: {
             url: opts.pos.replace(/\/$/, ''),
             key: required(readSecret(opts.posKeyFile, POS_KEY_ENV, 'API key', 'api-key-unreadable'), 'api-key-missing', `no terminal API key: pass --pos-key-file or set $${POS_KEY_ENV}`),
           },
-          bank: bankUrl === undefined || bankUrl === '' ? undefined : { url: bankUrl, operatorToken: readSecret(opts.bankTokenFile, BANK_TOKEN_ENV, 'bank credential', 'bank-token-unreadable') },
+          bank: bankUrl === undefined || bankUrl === '' ? undefined : { url: bankUrl, operatorToken: readSecret(opts.tokenFile, BANK_TOKEN_ENV, 'bank credential', 'bank-token-unreadable') },
           stepTimeoutMs: wholeNumber(opts.stepTimeout, '--step-timeout') * 1000,
           onStep: json ? undefined : (r) => info(describeStep(r)),
         });
