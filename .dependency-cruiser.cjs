@@ -83,7 +83,10 @@ module.exports = {
         'core/backends/index.ts, kept apart so that core/index.ts loads no Node module).',
       severity: 'error',
       from: { path: COMPONENT },
-      to: { path: COMPONENT, pathNot: ['^$1/', `${COMPONENT}index\\.ts$`, '^core/backends/index\\.ts$', '^firmware-sim/testing/malicious\\.ts$'] },
+      to: {
+        path: COMPONENT,
+        pathNot: ['^$1/', `${COMPONENT}index\\.ts$`, '^core/backends/index\\.ts$', '^firmware-sim/testing/malicious\\.ts$'],
+      },
     },
     {
       name: 'tampered-cards-only-in-the-simulator',

@@ -111,7 +111,10 @@ interface Card {
 
 function cardOf(t: WithdrawTask, key: Card['ctx']['key'], a: WithdrawTask['accounts'][number]): Card {
   const G = getGroup(t.suite);
-  return { client: new BankClient({ baseUrl: t.baseUrl, token: a.token }), ctx: { key, z: G.decode(fromHex(a.z), 'z'), I: G.decode(fromHex(a.I), 'I') } };
+  return {
+    client: new BankClient({ baseUrl: t.baseUrl, token: a.token }),
+    ctx: { key, z: G.decode(fromHex(a.z), 'z'), I: G.decode(fromHex(a.I), 'I') },
+  };
 }
 
 async function withdrawLoop(t: WithdrawTask, { client, ctx }: Card, blind: boolean): Promise<number> {
@@ -120,7 +123,12 @@ async function withdrawLoop(t: WithdrawTask, { client, ctx }: Card, blind: boole
   for (let i = 0; i < t.coinsPerAccount; i++) {
     const s = await client.startWithdrawal(t.key.keyId);
     if (blind) {
-      const pending = blindWithdrawal(G, { ...ctx, z: G.decode(fromHex(s.z), 'z') }, { a: G.decode(fromHex(s.a), 'a'), b: G.decode(fromHex(s.b), 'b') }, systemRandom);
+      const pending = blindWithdrawal(
+        G,
+        { ...ctx, z: G.decode(fromHex(s.z), 'z') },
+        { a: G.decode(fromHex(s.a), 'a'), b: G.decode(fromHex(s.b), 'b') },
+        systemRandom,
+      );
       const { r } = await client.answerWithdrawal(s.sessionId, toHex(G.scalars.encode(pending.c)));
       completeWithdrawal(G, ctx, pending, G.scalars.decode(fromHex(r), 'r'));
     } else {

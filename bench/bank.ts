@@ -174,7 +174,15 @@ function nextReply(w: Worker): Promise<WorkerReply> {
 async function mintCoins(count: number): Promise<TranscriptJson[][]> {
   const share = Math.ceil(count / THREADS);
   const workers = Array.from({ length: THREADS }, (_, i) =>
-    spawn({ task: 'mint', suite: SUITE, keySeed: KEY_SEED, worker: i, from: i * share, to: Math.min(count, (i + 1) * share), merchants: MERCHANTS }),
+    spawn({
+      task: 'mint',
+      suite: SUITE,
+      keySeed: KEY_SEED,
+      worker: i,
+      from: i * share,
+      to: Math.min(count, (i + 1) * share),
+      merchants: MERCHANTS,
+    }),
   );
   try {
     const replies = await Promise.all(workers.map(nextReply));
@@ -241,7 +249,12 @@ async function openBench(kind: DbKind, dir: string, workerThreads: number): Prom
   const t0 = Date.now();
   // The key's year starts at 2026-01-01; a clock that starts at the fixtures' payment time and
   // moves with real time keeps the bench inside it whatever today's date.
-  const service = await BankService.create({ storage, keys: memoryKeyStore(SUITE, [secret]), workerThreads, now: () => PAYMENT_TIME + (Date.now() - t0) });
+  const service = await BankService.create({
+    storage,
+    keys: memoryKeyStore(SUITE, [secret]),
+    workerThreads,
+    now: () => PAYMENT_TIME + (Date.now() - t0),
+  });
   const server = await startBankServer({ service, rateLimit: false });
   const merchantTokens: string[] = [];
   for (const m of MERCHANTS) merchantTokens.push((await service.addMerchant({ merchantId: m })).credential);
@@ -293,7 +306,11 @@ async function tableBytes(kind: DbKind, b: Bench): Promise<Record<string, number
     await b.storage.sizeBytes(); // checkpoints the WAL into the file
     const db = new Database(b.location, { readonly: true });
     try {
-      const rows = db.prepare("SELECT s.name AS name, m.tbl_name AS tbl, SUM(s.pgsize) AS bytes FROM dbstat s JOIN sqlite_schema m ON m.name = s.name GROUP BY s.name").all() as {
+      const rows = db
+        .prepare(
+          'SELECT s.name AS name, m.tbl_name AS tbl, SUM(s.pgsize) AS bytes FROM dbstat s JOIN sqlite_schema m ON m.name = s.name GROUP BY s.name',
+        )
+        .all() as {
         name: string;
         tbl: string;
         bytes: number;
@@ -345,7 +362,12 @@ async function withdrawals(ctx: BenchContext, cfg: Config, dir: string, fsync: n
     for (let k = 0; k < cfg.withdrawAccounts; k++) {
       const card = openAccount(G, `bench-holder-${k}`, rng);
       const opened = await b.service.openAccount(card.holder, card.I, card.opening.proof);
-      await b.service.cashIn(opened.accountId, secret.key.currency, secret.key.value * (cfg.coinsPerAccount * 2 + cfg.withdrawAccounts * cfg.coinsPerAccount) * (cfg.runs + 1), 'bench');
+      await b.service.cashIn(
+        opened.accountId,
+        secret.key.currency,
+        secret.key.value * (cfg.coinsPerAccount * 2 + cfg.withdrawAccounts * cfg.coinsPerAccount) * (cfg.runs + 1),
+        'bench',
+      );
       accounts.push({ token: opened.credential, I: toHex(G.encode(card.I)), z: opened.z.find((z) => z.keyId === keyJson.keyId)!.z });
       accountIds.push(opened.accountId);
     }
@@ -353,7 +375,14 @@ async function withdrawals(ctx: BenchContext, cfg: Config, dir: string, fsync: n
     // The card threads, kept for every run (a fresh thread's first coins run cold).
     const per = Math.ceil(accounts.length / THREADS);
     const workers = Array.from({ length: THREADS }, (_, i) =>
-      spawn({ task: 'withdraw', suite: SUITE, baseUrl: b.url, key: keyJson, accounts: accounts.slice(i * per, (i + 1) * per), coinsPerAccount: cfg.coinsPerAccount }),
+      spawn({
+        task: 'withdraw',
+        suite: SUITE,
+        baseUrl: b.url,
+        key: keyJson,
+        accounts: accounts.slice(i * per, (i + 1) * per),
+        coinsPerAccount: cfg.coinsPerAccount,
+      }),
     );
     const f: Figures = {};
     const sfx = kind === 'sqlite' ? '' : '_postgres';
@@ -391,7 +420,13 @@ async function withdrawals(ctx: BenchContext, cfg: Config, dir: string, fsync: n
           `(the rest is waiting: for commits, or for a core on a busy machine)`,
       );
 
-      const modes = kind === 'sqlite' ? ([['withdraw', false], ['withdraw_with_card_math', true]] as const) : ([['withdraw', false]] as const);
+      const modes =
+        kind === 'sqlite'
+          ? ([
+              ['withdraw', false],
+              ['withdraw_with_card_math', true],
+            ] as const)
+          : ([['withdraw', false]] as const);
       for (const [name, blind] of modes) {
         const samples: Sample[] = [];
         for (let r = 0; r < cfg.runs; r++) samples.push(await measure(() => once(blind)));
@@ -566,7 +601,9 @@ export const bankBench: BenchModule = {
       // The machine is shared: how loaded it was when the bank bench began, to read the figures by.
       f.bank_bench_load_avg_1m = round(loadavg()[0]!, 2);
       f.fsync_ms = round(fsyncMs(dir, ctx.quick ? 5 : 50), 3);
-      ctx.log(`   load average ${f.bank_bench_load_avg_1m} on ${availableParallelism()} cores; appending 4 KiB + fsync in ${tmpdir()}: ${f.fsync_ms} ms (the floor of one durable SQLite commit: a withdrawal step, a deposit batch)`);
+      ctx.log(
+        `   load average ${f.bank_bench_load_avg_1m} on ${availableParallelism()} cores; appending 4 KiB + fsync in ${tmpdir()}: ${f.fsync_ms} ms (the floor of one durable SQLite commit: a withdrawal step, a deposit batch)`,
+      );
       Object.assign(f, await withdrawals(ctx, cfg, dir, f.fsync_ms, 'sqlite'));
       if (pgBaseUrl() !== undefined) Object.assign(f, await withdrawals(ctx, cfg, dir, f.fsync_ms, 'postgres'));
 
@@ -579,12 +616,17 @@ export const bankBench: BenchModule = {
       Object.assign(f, checkCpu(coins, cfg.runs));
       ctx.log(
         `   a deposit check on one thread: parsing ${f.deposit_parse_cpu_us_per_coin} µs + batch verification ${f.deposit_batch_verify_cpu_us_per_coin} µs of CPU per coin ` +
-          `→ estimated from these, at most ${round(1e6 * BANK_THREADS / ((f.deposit_parse_cpu_us_per_coin as number) + (f.deposit_batch_verify_cpu_us_per_coin as number)), 0)} coins/s on ${BANK_THREADS} idle cores before HTTP and storage`,
+          `→ estimated from these, at most ${round((1e6 * BANK_THREADS) / ((f.deposit_parse_cpu_us_per_coin as number) + (f.deposit_batch_verify_cpu_us_per_coin as number)), 0)} coins/s on ${BANK_THREADS} idle cores before HTTP and storage`,
       );
       Object.assign(f, await deposits(ctx, cfg, dir, 'sqlite', coins));
       if (pgBaseUrl() === undefined) {
         const reason = 'no PostgreSQL: set ECASH_BENCH_PG_URL or ECASH_TEST_PG_URL (postgres://user:password@host:port/database)';
-        Object.assign(f, unmeasured('withdraw_coins_per_s_postgres', reason), unmeasured('deposit_coins_per_s_postgres', reason), unmeasured('deposit_bytes_per_coin_postgres', reason));
+        Object.assign(
+          f,
+          unmeasured('withdraw_coins_per_s_postgres', reason),
+          unmeasured('deposit_coins_per_s_postgres', reason),
+          unmeasured('deposit_bytes_per_coin_postgres', reason),
+        );
         ctx.log(`   withdrawals and deposits (postgres): not measured, ${reason}`);
       } else {
         Object.assign(f, await deposits(ctx, cfg, dir, 'postgres', coins));

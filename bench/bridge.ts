@@ -6,13 +6,7 @@
  */
 import { ECASH_AID, encodeCommand, CLA_ISO, ISO_INS, SELECT_BY_AID_P1 } from '../wire/index.js';
 import { createVolatileCard } from '../firmware-sim/index.js';
-import {
-  ApduClient,
-  RemoteTransport,
-  startBridgeServer,
-  VirtualTransport,
-  type ReaderTransport,
-} from '../reader-bridge/index.js';
+import { ApduClient, RemoteTransport, startBridgeServer, VirtualTransport, type ReaderTransport } from '../reader-bridge/index.js';
 import { medianMs, round, type BenchContext, type BenchModule, type Figures } from './harness.js';
 import { throughPcscd, VPCD_READER } from './vpcd.js';
 
@@ -44,7 +38,8 @@ async function virtualRtt(ctx: BenchContext): Promise<Figures> {
 async function pcscRtt(ctx: BenchContext): Promise<Figures> {
   return throughPcscd('apdu_rtt_pcsc_ms', await card(), async (transport, served) => {
     const figures: Figures = { apdu_rtt_pcsc_ms: round(await rtt(ctx, transport, VPCD_READER), 4) };
-    if (!served.quickAck.active) figures.apdu_rtt_pcsc_ms_note = `TCP_QUICKACK not in use on the card side: ${served.quickAck.reason ?? 'unknown'}`;
+    if (!served.quickAck.active)
+      figures.apdu_rtt_pcsc_ms_note = `TCP_QUICKACK not in use on the card side: ${served.quickAck.reason ?? 'unknown'}`;
     return figures;
   });
 }

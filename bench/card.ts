@@ -53,7 +53,10 @@ async function virtualRtt(ctx: BenchContext): Promise<number> {
   return medianMs(() => card.transmit(GET_COST), ctx.quick ? 200 : 5000, 100);
 }
 
-async function pcscRtt(ctx: BenchContext, quickAck: 'auto' | 'off'): Promise<{ ms: number; quickAck: boolean; reason: string | undefined }> {
+async function pcscRtt(
+  ctx: BenchContext,
+  quickAck: 'auto' | 'off',
+): Promise<{ ms: number; quickAck: boolean; reason: string | undefined }> {
   const card = await createVolatileCard({ pin: PIN, puk: PUK });
   const served = await serveOverVpcd(card, { port: PCSC_PORT, quickAck });
   try {

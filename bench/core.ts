@@ -78,7 +78,12 @@ function perItemUs<S>(runs: number, count: number, prepare: () => S, timed: (sta
 
 /** Median µs per call of `fn` over `count` calls, for steps without per-call state. */
 function perCallUs(runs: number, count: number, fn: (i: number) => unknown): number {
-  return perItemUs(runs, count, () => undefined, (_, i) => fn(i));
+  return perItemUs(
+    runs,
+    count,
+    () => undefined,
+    (_, i) => fn(i),
+  );
 }
 
 /** One native exponentiation in OpenSSL for the same kind of group: the floor. */
@@ -99,15 +104,30 @@ function nativeExpUs(suite: SuiteId, runs: number, count: number): { name: strin
   const dh = createDiffieHellman(Buffer.from(bigIntToBytes(MODP_P, 256)), Buffer.from(bigIntToBytes(MODP_G, 256)));
   dh.setPrivateKey(Buffer.from(bigIntToBytes(2n ** 255n + 12345n, 32)));
   const other = Buffer.from(bigIntToBytes(MODP_G, 256));
-  return { name: 'OpenSSL 2048-bit modexp (DH computeSecret, 256-bit exponent)', us: perCallUs(runs, count, () => dh.computeSecret(other)) };
+  return {
+    name: 'OpenSSL 2048-bit modexp (DH computeSecret, 256-bit exponent)',
+    us: perCallUs(runs, count, () => dh.computeSecret(other)),
+  };
 }
 
 /** Batched verification of `transcripts` split over `threads` worker threads: coins per second. */
-async function batchedCoinsPerSecond(group: Group, reference: boolean, keyBytes: Uint8Array, transcripts: Transcript[], threads: number, runs: number): Promise<number> {
+async function batchedCoinsPerSecond(
+  group: Group,
+  reference: boolean,
+  keyBytes: Uint8Array,
+  transcripts: Transcript[],
+  threads: number,
+  runs: number,
+): Promise<number> {
   const share = Math.ceil(transcripts.length / threads);
   const workers = Array.from({ length: threads }, (_, i) => {
     const mine = transcripts.slice(i * share, (i + 1) * share).map((t) => encodeTranscript(group, t));
-    return startWorker(new URL('./core-verify-worker.ts', import.meta.url), { suite: group.suite, key: keyBytes, transcripts: mine, reference });
+    return startWorker(new URL('./core-verify-worker.ts', import.meta.url), {
+      suite: group.suite,
+      key: keyBytes,
+      transcripts: mine,
+      reference,
+    });
   });
   const next = (w: Worker) =>
     new Promise<unknown>((resolve, reject) => {
@@ -155,7 +175,9 @@ function compareSteps(groups: readonly { name: string; G: Group }[], runs: numbe
     const n = 5 * batch;
     const batchEncs = Array.from({ length: n }, (_, i) => encs[i % reps]!);
     const batchExps = Array.from({ length: n }, (_, i) => (i % 5 < 2 ? ks[i % reps]! : -(ks[i % reps]! >> 128n)));
-    const binary = Array.from({ length: batch }, (_, i) => encodeTranscript(G, spend(G, alice, withdraw(G, bank, alice, rng), paymentContext(rng, `shop-${i % 7}`))));
+    const binary = Array.from({ length: batch }, (_, i) =>
+      encodeTranscript(G, spend(G, alice, withdraw(G, bank, alice, rng), paymentContext(rng, `shop-${i % 7}`))),
+    );
     const parse = () => binary.map((b) => ({ key: bank.key, transcript: decodeTranscript(G, b) }));
     const parsed = parse();
     const F = G.scalars;
@@ -164,8 +186,15 @@ function compareSteps(groups: readonly { name: string; G: Group }[], runs: numbe
       exp_fixed_us: () => passUs(reps, (i) => G.encode(G.exp(G.g, ks[i]!))),
       decode_us: () => passUs(reps, (i) => G.decode(encs[i]!)),
       mul_us: () => passUs(reps, (i) => G.encode(G.mul(els[i]!, els[(i + 1) % reps]!))),
-      multiexp_payment_us: () => passUs(reps, (i) => G.isIdentity(G.multiExp([G.g1, G.g2, els[i]!], [ks[i]!, ks[(i + 1) % reps]!, F.neg(ks[(i + 2) % reps]!)]))),
-      msm_batch_per_base_us: () => passUs(1, () => G.multiExp(batchEncs.map((e) => G.decode(e)), batchExps)) / n,
+      multiexp_payment_us: () =>
+        passUs(reps, (i) => G.isIdentity(G.multiExp([G.g1, G.g2, els[i]!], [ks[i]!, ks[(i + 1) % reps]!, F.neg(ks[(i + 2) % reps]!)]))),
+      msm_batch_per_base_us: () =>
+        passUs(1, () =>
+          G.multiExp(
+            batchEncs.map((e) => G.decode(e)),
+            batchExps,
+          ),
+        ) / n,
       withdraw_offer_us: () => passUs(reps, () => BankWithdrawalSession.offer(G, bank, alice.I, rng)),
       parse_transcript_us: () => passUs(1, parse) / batch,
       batch_verify_coin_us: () => passUs(1, () => batchVerifyTranscripts(G, parsed)) / batch,
@@ -245,7 +274,9 @@ async function benchSuite(G: Group, reference: boolean, ctx: BenchContext): Prom
 
   // Deposit: a batch of valid transcripts of distinct coins under one key.
   ctx.log(`   ${suite}: withdrawing and spending ${batchSize} coins…`);
-  const transcripts = Array.from({ length: batchSize }, (_, i) => spend(G, alice, withdraw(G, bank, alice, rng), paymentContext(rng, `shop-${i % 7}`)));
+  const transcripts = Array.from({ length: batchSize }, (_, i) =>
+    spend(G, alice, withdraw(G, bank, alice, rng), paymentContext(rng, `shop-${i % 7}`)),
+  );
   const items = transcripts.map((t) => ({ key: bank.key, transcript: t }));
   const json = transcripts.map((t) => JSON.stringify(transcriptToJson(G, t)));
   const binary = transcripts.map((t) => encodeTranscript(G, t));
@@ -258,9 +289,10 @@ async function benchSuite(G: Group, reference: boolean, ctx: BenchContext): Prom
   const batched: number[] = [];
   for (let r = 0; r <= runs; r++) {
     const s = passUs(batchSize, (i) => verifyTranscript(G, bank.key, transcripts[i]!));
-    const b = passUs(1, () => {
-      if (batchVerifyTranscripts(G, items).length !== 0) throw new Error('a valid batch did not verify');
-    }) / batchSize;
+    const b =
+      passUs(1, () => {
+        if (batchVerifyTranscripts(G, items).length !== 0) throw new Error('a valid batch did not verify');
+      }) / batchSize;
     if (r === 0) continue; // warm-up
     single.push(s);
     batched.push(b);
@@ -293,19 +325,37 @@ async function benchSuite(G: Group, reference: boolean, ctx: BenchContext): Prom
   return rounded;
 }
 
-function doubleSpend(G: Group, bank: ReturnType<typeof bankKey>, alice: ReturnType<typeof openAccount>, rng: ReturnType<typeof seededRandom>) {
+function doubleSpend(
+  G: Group,
+  bank: ReturnType<typeof bankKey>,
+  alice: ReturnType<typeof openAccount>,
+  rng: ReturnType<typeof seededRandom>,
+) {
   const w = withdraw(G, bank, alice, rng);
-  return makeDoubleSpendProof(G, bank.key, spend(G, alice, w, paymentContext(rng, 'shop-1')), spend(G, alice, w, paymentContext(rng, 'shop-2')));
+  return makeDoubleSpendProof(
+    G,
+    bank.key,
+    spend(G, alice, w, paymentContext(rng, 'shop-1')),
+    spend(G, alice, w, paymentContext(rng, 'shop-2')),
+  );
 }
 
 function logSuite(ctx: BenchContext, suite: SuiteId, f: Figures, cores: number): void {
   const ms = (k: string) => `${round((f[k] as number) / 1000, 3)} ms`;
   const us = (k: string) => `${f[k]} µs`;
   ctx.log(`   ${suite}`);
-  ctx.log(`     bank: open account ${ms('bank_open_account_us')}, z per key ${ms('bank_issue_z_us')}, withdrawal offer ${ms('bank_withdraw_offer_us')}, answer ${us('bank_withdraw_answer_us')} → ${f.bank_withdraw_sign_coins_per_s} coins/s signed`);
-  ctx.log(`     card: open account ${ms('card_open_account_us')}, blind ${ms('card_withdraw_blind_us')}, complete ${ms('card_withdraw_complete_us')}, pay ${us('card_pay_us')} (${f.card_pay_group_exps} group exps, ${f.card_pay_group_muls} group muls, ${f.card_pay_scalar_muls} mults and ${f.card_pay_scalar_adds} adds mod q, ${f.card_pay_hashes} hash)`);
-  ctx.log(`     shop: verify a payment ${ms('shop_verify_payment_us')}; parse a transcript ${ms('parse_transcript_binary_us')} (binary), ${ms('parse_transcript_json_us')} (JSON)`);
-  ctx.log(`     deposit @${f.deposit_batch_size}: coin by coin ${ms('deposit_verify_coin_us')}/coin, batched ${ms('deposit_verify_batched_coin_us')}/coin → ${f.deposit_batch_ratio}x; ${f.deposit_verify_batched_coins_per_s_1thread} coins/s on 1 thread, ${f.deposit_verify_batched_coins_per_s_2threads} on 2 threads (${cores} of ${f.cores_available} cores)`);
+  ctx.log(
+    `     bank: open account ${ms('bank_open_account_us')}, z per key ${ms('bank_issue_z_us')}, withdrawal offer ${ms('bank_withdraw_offer_us')}, answer ${us('bank_withdraw_answer_us')} → ${f.bank_withdraw_sign_coins_per_s} coins/s signed`,
+  );
+  ctx.log(
+    `     card: open account ${ms('card_open_account_us')}, blind ${ms('card_withdraw_blind_us')}, complete ${ms('card_withdraw_complete_us')}, pay ${us('card_pay_us')} (${f.card_pay_group_exps} group exps, ${f.card_pay_group_muls} group muls, ${f.card_pay_scalar_muls} mults and ${f.card_pay_scalar_adds} adds mod q, ${f.card_pay_hashes} hash)`,
+  );
+  ctx.log(
+    `     shop: verify a payment ${ms('shop_verify_payment_us')}; parse a transcript ${ms('parse_transcript_binary_us')} (binary), ${ms('parse_transcript_json_us')} (JSON)`,
+  );
+  ctx.log(
+    `     deposit @${f.deposit_batch_size}: coin by coin ${ms('deposit_verify_coin_us')}/coin, batched ${ms('deposit_verify_batched_coin_us')}/coin → ${f.deposit_batch_ratio}x; ${f.deposit_verify_batched_coins_per_s_1thread} coins/s on 1 thread, ${f.deposit_verify_batched_coins_per_s_2threads} on 2 threads (${cores} of ${f.cores_available} cores)`,
+  );
   ctx.log(`     double spend: identify ${us('bank_identify_double_spender_us')}, verify proof ${ms('verify_double_spend_proof_us')}`);
   ctx.log(`     one exponentiation ${ms('exp_us')} vs ${f.native_exp} ${ms('native_exp_us')} → ${f.exp_vs_native_ratio}x`);
 }
@@ -350,7 +400,8 @@ export const coreBench: BenchModule = {
     // The documented figure names at the top level are the default suite's figures. Signing in process (the
     // bank's offer and answer) is withdraw_sign_coins_per_s; withdraw_coins_per_s is the bank
     // module's figure over HTTP with storage (bench/bank.ts).
-    for (const k of ['deposit_verify_coin_us', 'deposit_verify_batched_coin_us', 'card_pay_group_exps', 'card_pay_scalar_muls']) figures[k] = d[k]!;
+    for (const k of ['deposit_verify_coin_us', 'deposit_verify_batched_coin_us', 'card_pay_group_exps', 'card_pay_scalar_muls'])
+      figures[k] = d[k]!;
     figures.withdraw_sign_coins_per_s = d.bank_withdraw_sign_coins_per_s!;
     figures.native_exp_p256_ecdh_us = (figures['p256-uprove'] as Figures).native_exp_us!;
     return figures;

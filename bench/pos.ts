@@ -25,7 +25,14 @@ interface CardHand {
  * Runs `runs` (+1 warm-up) payments of 5 coins on `reader`: the payment waits for a card, the card
  * is presented, and the time from the terminal holding it to the approved state is taken.
  */
-async function taps(world: World, readers: ReaderSource, reader: string, runs: number, terminalId: string, hand: CardHand): Promise<number> {
+async function taps(
+  world: World,
+  readers: ReaderSource,
+  reader: string,
+  runs: number,
+  terminalId: string,
+  hand: CardHand,
+): Promise<number> {
   const shop = await world.addMerchant(`shop-${terminalId}`);
   const terminal = await world.terminal(readers, { merchantId: `shop-${terminalId}`, bank: shop }, { readerName: reader, terminalId });
   const times: number[] = [];
@@ -42,7 +49,8 @@ async function taps(world: World, readers: ReaderSource, reader: string, runs: n
     await reading;
     await approved; // rejects, saying how the payment ended, if it was not approved
     await hand.remove();
-    if (view.state !== 'approved' || view.coins.length !== COINS_PER_TAP) throw new Error(`bench payment ended ${view.state} with ${view.coins.length} coins`);
+    if (view.state !== 'approved' || view.coins.length !== COINS_PER_TAP)
+      throw new Error(`bench payment ended ${view.state} with ${view.coins.length} coins`);
     if (i > 0) times.push(t1 - t0);
   }
   await terminal.close();

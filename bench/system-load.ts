@@ -155,7 +155,14 @@ export async function runSystemLoad(opts: SystemLoadOptions): Promise<SystemLoad
       join(dir, 'bank-keys.json'),
       randomBytes(24).toString('base64url'),
       suite,
-      VALUES.map((value) => ({ value, currency: CURRENCY, withdrawFrom: now - DAY, withdrawUntil: now + 30 * DAY, depositUntil: now + 90 * DAY, scope: '' })),
+      VALUES.map((value) => ({
+        value,
+        currency: CURRENCY,
+        withdrawFrom: now - DAY,
+        withdrawUntil: now + 30 * DAY,
+        depositUntil: now + 90 * DAY,
+        scope: '',
+      })),
     );
     const storage = await openStorage(db);
     const service = await BankService.create({ storage, keys: keyFile, workerThreads: 1 });
@@ -227,7 +234,8 @@ export async function runSystemLoad(opts: SystemLoadOptions): Promise<SystemLoad
           }
         }),
       );
-    const settle = (at: (typeof terminals)[number]) => at.lane.run(() => timings.time('settlement', () => settleThroughLostAnswers(at.terminal)));
+    const settle = (at: (typeof terminals)[number]) =>
+      at.lane.run(() => timings.time('settlement', () => settleThroughLostAnswers(at.terminal)));
 
     const runCard = async (n: number): Promise<void> => {
       const loaded = await newCard(n);
@@ -254,7 +262,8 @@ export async function runSystemLoad(opts: SystemLoadOptions): Promise<SystemLoad
         if (expectApproved(await tap(at, loaded.card, value), `card ${n}`, problems)) coinsPaid++;
         const count = (paidAt.get(at.terminal) ?? 0) + 1;
         paidAt.set(at.terminal, count);
-        if (count % settleEvery === 0) await settle(at).catch((e: unknown) => problems.push(`settlement at ${at.merchantId}: ${String(e)}`));
+        if (count % settleEvery === 0)
+          await settle(at).catch((e: unknown) => problems.push(`settlement at ${at.merchantId}: ${String(e)}`));
       }
       loaded.card.close();
     };
@@ -271,13 +280,22 @@ export async function runSystemLoad(opts: SystemLoadOptions): Promise<SystemLoad
         await client.select();
         await client.verifyPin(PIN);
         const opening = await client.openAccount(`Holder ${n}`);
-        const opened = await timings.time('account', () => new BankClient({ baseUrl: server.url }).openAccount(accountOpeningJson(group, `Holder ${n}`, opening)));
+        const opened = await timings.time('account', () =>
+          new BankClient({ baseUrl: server.url }).openAccount(accountOpeningJson(group, `Holder ${n}`, opening)),
+        );
         await operator.credit(opened.accountId, { currency: CURRENCY, amount: LOAD_AMOUNT, reference: `load test ${n}` });
         const holder = new BankClient({ baseUrl: server.url, token: opened.credential });
         const loadJournal = new LoadJournal(join(dir, `load-${n}.db`));
         try {
           const report = await timings.time('withdrawal', async () =>
-            loadCard({ card: client, bank: await httpIssuer(holder, opened.accountId), journal: loadJournal, account: opened.accountId, currency: CURRENCY, amount: LOAD_AMOUNT }),
+            loadCard({
+              card: client,
+              bank: await httpIssuer(holder, opened.accountId),
+              journal: loadJournal,
+              account: opened.accountId,
+              currency: CURRENCY,
+              amount: LOAD_AMOUNT,
+            }),
           );
           coinsWithdrawn += report.coins.length;
           return { path, card, coins: shuffled(report.coins, pick) };
@@ -291,21 +309,27 @@ export async function runSystemLoad(opts: SystemLoadOptions): Promise<SystemLoad
     };
 
     const started = performance.now();
-    await Promise.all(Array.from({ length: opts.cards }, (_, n) => runCard(n).catch((e: unknown) => void problems.push(`card ${n}: ${String(e)}`))));
+    await Promise.all(
+      Array.from({ length: opts.cards }, (_, n) => runCard(n).catch((e: unknown) => void problems.push(`card ${n}: ${String(e)}`))),
+    );
     for (const at of terminals) await settle(at).catch((e: unknown) => problems.push(`final settlement at ${at.merchantId}: ${String(e)}`));
-    say(`load: ${opts.cards} cards, ${opts.terminals} terminals, ${coinsPaid} payments in ${round((performance.now() - started) / 1000)} s`);
+    say(
+      `load: ${opts.cards} cards, ${opts.terminals} terminals, ${coinsPaid} payments in ${round((performance.now() - started) / 1000)} s`,
+    );
 
     // -------------------------------------------------------------------------- the count
     for (const at of terminals) {
       const status = at.journal.settlementStatus();
-      if (status.unsettled > 0 || status.pendingBatches > 0) problems.push(`${at.merchantId}: ${status.unsettled} coins and ${status.pendingBatches} batches still pending`);
+      if (status.unsettled > 0 || status.pendingBatches > 0)
+        problems.push(`${at.merchantId}: ${status.unsettled} coins and ${status.pendingBatches} batches still pending`);
       const balance = (await operator.merchant(at.merchantId)).balances.find((b) => b.currency === CURRENCY)?.balance ?? 0;
       const expected = credited.get(at.merchantId) ?? 0;
       if (balance !== expected) problems.push(`${at.merchantId}: the bank credited ${balance} but its terminal was told ${expected}`);
     }
     const valueCredited = [...credited.values()].reduce((a, b) => a + b, 0);
     const doubleSpendsRecorded = await countDoubleSpends(operator);
-    if (doubleSpendsRecorded !== doubleSpendsExpected) problems.push(`${doubleSpendsRecorded} double spends recorded for ${doubleSpendsExpected} clones`);
+    if (doubleSpendsRecorded !== doubleSpendsExpected)
+      problems.push(`${doubleSpendsRecorded} double spends recorded for ${doubleSpendsExpected} clones`);
     const audit = await service.audit();
     if (!audit.ok) problems.push(...audit.problems.map((p) => `audit: ${p}`));
     await server.close();
@@ -416,7 +440,10 @@ async function cliAudit(db: string): Promise<{ ok: boolean; output: string }> {
 }
 
 function printReport(r: SystemLoadReport): void {
-  const rows = Object.entries(r.operations).map(([op, f]) => `${op.padEnd(14)} ${String(f.count).padStart(6)} ${String(f.perSecond).padStart(9)}/s  p50 ${f.p50Ms} ms  p95 ${f.p95Ms} ms  p99 ${f.p99Ms} ms`);
+  const rows = Object.entries(r.operations).map(
+    ([op, f]) =>
+      `${op.padEnd(14)} ${String(f.count).padStart(6)} ${String(f.perSecond).padStart(9)}/s  p50 ${f.p50Ms} ms  p95 ${f.p95Ms} ms  p99 ${f.p99Ms} ms`,
+  );
   process.stdout.write(
     [
       `system load on ${r.db} (${r.suite})`,
@@ -442,7 +469,10 @@ async function main(argv: string[]): Promise<void> {
   };
   const program = new Command('npm run load --')
     .description('the whole system under load on loopback, ending with the count check and the audit')
-    .option('--db <sqlite-file|postgres-url>', 'the bank database (default: a fresh SQLite file; a PostgreSQL URL with ?schema=NAME for a schema of its own)')
+    .option(
+      '--db <sqlite-file|postgres-url>',
+      'the bank database (default: a fresh SQLite file; a PostgreSQL URL with ?schema=NAME for a schema of its own)',
+    )
     .addOption(new Option('--suite <suite>', 'group suite').choices([...SUITE_IDS]).default(DEFAULT_SUITE))
     .option('--cards <n>', 'cards (each opens an account and withdraws)', positive('--cards'), 40)
     .option('--terminals <n>', 'POS terminals (one merchant each)', positive('--terminals'), 6)
@@ -452,7 +482,17 @@ async function main(argv: string[]): Promise<void> {
     .option('--seconds <n>', 'no payment starts after this many seconds', positive('--seconds'), 120)
     .option('--json', 'print the report as JSON')
     .parse(argv);
-  const o = program.opts<{ db?: string; suite: SuiteId; cards: number; terminals: number; payments: number; doubleSpends: number; interrupted: number; seconds: number; json?: boolean }>();
+  const o = program.opts<{
+    db?: string;
+    suite: SuiteId;
+    cards: number;
+    terminals: number;
+    payments: number;
+    doubleSpends: number;
+    interrupted: number;
+    seconds: number;
+    json?: boolean;
+  }>();
   const report = await runSystemLoad({
     db: o.db,
     suite: o.suite,

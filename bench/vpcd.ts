@@ -32,7 +32,8 @@ export async function throughPcscd(
   const served = await serveOverVpcd(card);
   try {
     await served.whenConnected();
-    if (!(await vpcdCardState(transport, true))) return unmeasured(figure, `pcscd does not show a card in "${VPCD_READER}" (is vsmartcard-vpcd installed?)`);
+    if (!(await vpcdCardState(transport, true)))
+      return unmeasured(figure, `pcscd does not show a card in "${VPCD_READER}" (is vsmartcard-vpcd installed?)`);
     return await measure(transport, served);
   } catch (e) {
     if (isEcashError(e, 'pcsc-unavailable')) return unmeasured(figure, e.message);

@@ -13,9 +13,32 @@ export const MAX_AMOUNT = 1_000_000_000;
  * A table, not Intl: CLDR's display digits differ from ISO 4217 for some (IQD, for one).
  */
 const MINOR_DIGITS: Readonly<Record<string, number>> = {
-  BIF: 0, CLP: 0, DJF: 0, GNF: 0, ISK: 0, JPY: 0, KMF: 0, KRW: 0, PYG: 0, RWF: 0, UGX: 0, UYI: 0, VND: 0, VUV: 0, XAF: 0, XOF: 0, XPF: 0,
-  BHD: 3, IQD: 3, JOD: 3, KWD: 3, LYD: 3, OMR: 3, TND: 3,
-  CLF: 4, UYW: 4,
+  BIF: 0,
+  CLP: 0,
+  DJF: 0,
+  GNF: 0,
+  ISK: 0,
+  JPY: 0,
+  KMF: 0,
+  KRW: 0,
+  PYG: 0,
+  RWF: 0,
+  UGX: 0,
+  UYI: 0,
+  VND: 0,
+  VUV: 0,
+  XAF: 0,
+  XOF: 0,
+  XPF: 0,
+  BHD: 3,
+  IQD: 3,
+  JOD: 3,
+  KWD: 3,
+  LYD: 3,
+  OMR: 3,
+  TND: 3,
+  CLF: 4,
+  UYW: 4,
 };
 
 /** How many digits of `currency`'s amounts are minor units (2 unless ISO 4217 says otherwise). */
@@ -42,7 +65,10 @@ export const AMOUNT_SCHEMA = { type: 'integer', minimum: 1, maximum: MAX_AMOUNT 
  */
 export function parseAmount(text: string, what = 'amount'): number {
   if (!/^[1-9][0-9]{0,9}$/.test(text) || Number(text) > MAX_AMOUNT) {
-    throw new EcashError('bad-amount', `the ${what} is a whole number of minor units from 1 to ${MAX_AMOUNT} (1234 is 12.34 EUR), not "${text}"`);
+    throw new EcashError(
+      'bad-amount',
+      `the ${what} is a whole number of minor units from 1 to ${MAX_AMOUNT} (1234 is 12.34 EUR), not "${text}"`,
+    );
   }
   return Number(text);
 }

@@ -86,7 +86,10 @@ export function wipe(bytes: Uint8Array): void {
  */
 export class ByteReader {
   private off = 0;
-  constructor(private readonly bytes: Uint8Array, private readonly what: string) {}
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly what: string,
+  ) {}
 
   get remaining(): number {
     return this.bytes.length - this.off;

@@ -42,7 +42,8 @@ export const MAX_SEARCH_STEPS = 20_000;
  * first the coins whose deposit deadline comes first).
  */
 export function chooseExactCoins(held: readonly HeldCoins[], amount: number, maxCoins: number): ExactChoice {
-  if (!Number.isSafeInteger(amount) || amount <= 0) throw new EcashError('bad-amount', 'the amount must be a positive integer of minor units');
+  if (!Number.isSafeInteger(amount) || amount <= 0)
+    throw new EcashError('bad-amount', 'the amount must be a positive integer of minor units');
   if (!Number.isSafeInteger(maxCoins) || maxCoins <= 0) throw new EcashError('bad-amount', 'a payment has at least one coin');
   for (const h of held) {
     if (!Number.isSafeInteger(h.value) || h.value <= 0 || !Number.isSafeInteger(h.count) || h.count < 0) {

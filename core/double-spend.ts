@@ -54,7 +54,8 @@ export function identifyDoubleSpender(group: Group, t1: Transcript, t2: Transcri
   if (!sameCoin(group, t1, t2)) throw new EcashError('not-double-spend', 'the two transcripts are not of the same coin');
   const F = group.scalars;
   const dr2 = F.sub(t1.r2, t2.r2);
-  if (dr2 === 0n) throw new EcashError('not-double-spend', 'the two transcripts answer the same challenge; this is a replay, not a double spend');
+  if (dr2 === 0n)
+    throw new EcashError('not-double-spend', 'the two transcripts answer the same challenge; this is a replay, not a double spend');
   const u1 = F.mul(F.sub(t1.r1, t2.r1), F.inv(dr2));
   return { u1, I: group.exp(group.g1, u1) };
 }
@@ -77,7 +78,8 @@ export function makeDoubleSpendProof(group: Group, key: DenominationKey, t1: Tra
  * g1^u1 = I with u1 recomputed from the responses. Throws EcashError `bad-proof` with the reason.
  */
 export function verifyDoubleSpendProof(group: Group, proof: DoubleSpendProof): void {
-  const fail = (why: string): never => {
+  // Declared with its type, so that a call ends the control flow for the compiler too.
+  const fail: (why: string) => never = (why) => {
     throw new EcashError('bad-proof', `double-spend proof rejected: ${why}`);
   };
   const { key, transcripts } = proof;
@@ -94,7 +96,7 @@ export function verifyDoubleSpendProof(group: Group, proof: DoubleSpendProof): v
   try {
     derived = identifyDoubleSpender(group, t1, t2);
   } catch (e) {
-    return fail(e instanceof Error ? e.message : 'identification failed');
+    fail(e instanceof Error ? e.message : 'identification failed');
   }
   if (derived.u1 !== proof.u1) fail('u1 does not follow from the responses');
   if (!group.equals(derived.I, proof.I)) fail('I is not g1^u1');

@@ -86,8 +86,7 @@ export function coinToJson(group: Group, coin: Coin): CoinJson {
 
 export function coinFromJson(group: Group, keyId: Uint8Array, v: unknown, what = 'coin'): Coin {
   const o = expectObject(v, what, [...COIN_FIELDS, 'r']);
-  const el = (k: (typeof COIN_FIELDS)[number]) =>
-    group.decode(fromHex(expectString(o[k], `${what}.${k}`), `${what}.${k}`), `${what}.${k}`);
+  const el = (k: (typeof COIN_FIELDS)[number]) => group.decode(fromHex(expectString(o[k], `${what}.${k}`), `${what}.${k}`), `${what}.${k}`);
   return {
     keyId,
     A: el('A'),
@@ -146,7 +145,18 @@ export function keyToJson(group: Group, key: DenominationKey): KeyJson {
 
 /** Parses a key and checks that its key id matches its contents. */
 export function keyFromJson(group: Group, v: unknown, what = 'key'): DenominationKey {
-  const o = expectObject(v, what, ['version', 'suite', 'keyId', 'h', 'value', 'currency', 'withdrawFrom', 'withdrawUntil', 'depositUntil', 'scope']);
+  const o = expectObject(v, what, [
+    'version',
+    'suite',
+    'keyId',
+    'h',
+    'value',
+    'currency',
+    'withdrawFrom',
+    'withdrawUntil',
+    'depositUntil',
+    'scope',
+  ]);
   expectLiteral(o.version, `${what}.version`, ENCODING_VERSION);
   expectLiteral(o.suite, `${what}.suite`, group.suite);
   const key = makeDenominationKey(group, group.decode(fromHex(expectString(o.h, `${what}.h`), `${what}.h`), `${what}.h`), {

@@ -49,7 +49,11 @@ export function validateTerms(t: DenominationTerms): void {
     throw new EcashError('bad-value', 'a denomination value must be a positive integer number of minor units');
   }
   if (!isCurrencyCode(t.currency)) throw new EcashError('bad-currency', 'currency must be an ISO 4217 code such as EUR');
-  for (const [name, v] of [['withdrawFrom', t.withdrawFrom], ['withdrawUntil', t.withdrawUntil], ['depositUntil', t.depositUntil]] as const) {
+  for (const [name, v] of [
+    ['withdrawFrom', t.withdrawFrom],
+    ['withdrawUntil', t.withdrawUntil],
+    ['depositUntil', t.depositUntil],
+  ] as const) {
     if (!Number.isSafeInteger(v) || v < 0) throw new EcashError('bad-window', `${name} must be a non-negative integer of milliseconds`);
   }
   if (!(t.withdrawFrom < t.withdrawUntil && t.withdrawUntil <= t.depositUntil)) {

@@ -15,7 +15,9 @@ export class StoredRow {
   ) {}
 
   private fail(column: string, why: string): never {
-    throw new EcashError(JOURNAL_CORRUPT, `${this.what} is damaged: ${column} ${why}; restore the file from a backup`, { details: { column } });
+    throw new EcashError(JOURNAL_CORRUPT, `${this.what} is damaged: ${column} ${why}; restore the file from a backup`, {
+      details: { column },
+    });
   }
 
   integer(column: string, min = Number.MIN_SAFE_INTEGER): number {

@@ -80,7 +80,14 @@ export class WithdrawalNonces {
 
   /** w of the session with these facts, under this key. */
   w(session: WithdrawalSessionFacts): bigint {
-    const message = encodeFields([tag(TAG_NONCE), utf8(this.group.suite), this.#keyId, utf8(session.sessionId), u64be(session.createdAt), u64be(session.expiresAt)]);
+    const message = encodeFields([
+      tag(TAG_NONCE),
+      utf8(this.group.suite),
+      this.#keyId,
+      utf8(session.sessionId),
+      u64be(session.createdAt),
+      u64be(session.expiresAt),
+    ]);
     return (bytesToBigInt(this.#mac.clone().update(message).digest()) % (this.group.q - 1n)) + 1n;
   }
 }
@@ -100,7 +107,8 @@ export class BankWithdrawalSession {
 
   /** (a, b), for the card; a session restored only to answer does not hold them. */
   get offer(): WithdrawalOffer {
-    if (this.#offer === undefined) throw new EcashError('offer-not-loaded', 'this session was restored to answer; its offer stays in storage');
+    if (this.#offer === undefined)
+      throw new EcashError('offer-not-loaded', 'this session was restored to answer; its offer stays in storage');
     return this.#offer;
   }
 

@@ -7,14 +7,7 @@
  */
 import { unlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  EcashError,
-  getGroup,
-  isEcashError,
-  systemRandom,
-  type RandomSource,
-  type SuiteId,
-} from '../core/index.js';
+import { EcashError, getGroup, isEcashError, systemRandom, type RandomSource, type SuiteId } from '../core/index.js';
 import {
   CARD_ATR,
   CLA_ECASH,
@@ -36,7 +29,7 @@ import { ACCOUNT_PERSONALISED, checkCapacity, computeLayout, DEFAULT_CAPACITY, J
 import { FileNvm, RamNvm, type NvmDevice } from './memory/nvm.js';
 import { upgradeImage } from './memory/upgrade.js';
 import { WalletStore } from './memory/wallet-store.js';
-import { CardRuntime } from './runtime.js';
+import { CardRuntime, type ProcessedCommand } from './runtime.js';
 
 /** What a reader sees of a card. */
 export interface SimulatedCard {
@@ -120,7 +113,8 @@ class EmulatedCard implements EcashCard {
     const memory = PersistentMemory.load(this.device);
     const store = new WalletStore(memory);
     const state = memory.view(memory.dataOffset, 1)[0];
-    if (state !== 0 && state !== ACCOUNT_PERSONALISED) throw new EcashError('card-image-corrupt', 'the card image has an unknown account state: the file is damaged');
+    if (state !== 0 && state !== ACCOUNT_PERSONALISED)
+      throw new EcashError('card-image-corrupt', 'the card image has an unknown account state: the file is damaged');
     const suite = store.suite;
     if (suite !== undefined) store.checkIntegrity(store.layoutFor(getGroup(suite).elementLength));
     this.store = store;
@@ -149,7 +143,7 @@ class EmulatedCard implements EcashCard {
     const runtime = this.runtime;
     if (runtime === undefined) throw new EcashError('card-unpowered', 'the card is not powered: power it on (connect the reader) first');
     const started = performance.now();
-    let processed;
+    let processed: ProcessedCommand;
     try {
       processed = runtime.process(command);
     } catch (e) {
@@ -164,7 +158,14 @@ class EmulatedCard implements EcashCard {
       const wait = modelled - (performance.now() - started);
       if (wait > 0) await sleep(wait);
     }
-    const exchange: CardExchange = { command, response: processed.response, cost: processed.cost, refusal: processed.refusal, elapsedMs, modelledMs: modelled };
+    const exchange: CardExchange = {
+      command,
+      response: processed.response,
+      cost: processed.cost,
+      refusal: processed.refusal,
+      elapsedMs,
+      modelledMs: modelled,
+    };
     for (const l of this.listeners) l(exchange);
     return processed.response;
   }
@@ -212,7 +213,8 @@ export async function personaliseCard(card: SimulatedCard, opts: CreateCardOptio
 function checkRoomForSuite(capacity: number, suite: SuiteId): void {
   checkCapacity(capacity);
   const layout = computeLayout(capacity, PersistentMemory.dataOffsetFor(JOURNAL_CAPACITY), getGroup(suite).elementLength);
-  if (layout.slots.length === 0) throw new EcashError('bad-capacity', `a ${capacity}-byte card holds no coin of suite ${suite}: give a larger --capacity`);
+  if (layout.slots.length === 0)
+    throw new EcashError('bad-capacity', `a ${capacity}-byte card holds no coin of suite ${suite}: give a larger --capacity`);
 }
 
 /** Creates a personalised card image file (refuses to overwrite one). */
@@ -260,7 +262,8 @@ export async function createVolatileCard(opts: Partial<CreateCardOptions> & Card
   formatDevice(device);
   const card = cardOnDevice(device, opts);
   if (opts.pin !== undefined || opts.puk !== undefined) {
-    if (opts.pin === undefined || opts.puk === undefined) throw new EcashError('bad-card-options', 'give both a PIN and a PUK to personalise the card');
+    if (opts.pin === undefined || opts.puk === undefined)
+      throw new EcashError('bad-card-options', 'give both a PIN and a PUK to personalise the card');
     await personaliseCard(card, { ...opts, pin: opts.pin, puk: opts.puk });
   }
   return card;

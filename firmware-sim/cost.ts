@@ -4,7 +4,7 @@
  * the emulated card can answer as slowly as a real one. Figures and their sources: docs/card.md.
  */
 import { EcashError, zeroCounts, type SuiteId } from '../core/index.js';
-import { type CommandCost } from '../wire/index.js';
+import type { CommandCost } from '../wire/index.js';
 
 export function zeroCost(): CommandCost {
   return { ...zeroCounts(), nvmBytesWritten: 0, nvmWrites: 0 };
@@ -17,7 +17,18 @@ export function zeroCost(): CommandCost {
  * encoded element, one persistent-memory write and each byte written, the fixed cost of a command
  * (dispatch, applet entry) and each byte on the link.
  */
-export type PricedOperation = 'exp' | 'groupMul' | 'scalarMul' | 'scalarAdd' | 'scalarInv' | 'hash' | 'decode' | 'nvmWrite' | 'nvmByte' | 'command' | 'ioByte';
+export type PricedOperation =
+  | 'exp'
+  | 'groupMul'
+  | 'scalarMul'
+  | 'scalarAdd'
+  | 'scalarInv'
+  | 'hash'
+  | 'decode'
+  | 'nvmWrite'
+  | 'nvmByte'
+  | 'command'
+  | 'ioByte';
 export type OperationPrices = Record<PricedOperation, number>;
 
 export interface ChipProfile {
@@ -89,14 +100,51 @@ function fromJcmathlib(id: string, name: string, summary: string, row: Jcmathlib
 const BYTECODE_MODMUL_MS = 800;
 
 export const CHIP_PROFILES: Readonly<Record<string, ChipProfile>> = {
-  jcop4: fromJcmathlib('jcop4', 'NXP JCOP4 J3R200 (P71), JCMathLib', 'EC through the ECDH/ECDSA engines, mod-q arithmetic through the RSA coprocessor', {
-    ecMul: 71, ecAdd: 86, modMult: 180, modAdd: 45, modInv: 58, modExp: 55, modSq: 65, ecEncode: 29, bigNatStorage: 20, integerStorage: 9,
-  }),
-  jcop3: fromJcmathlib('jcop3', 'NXP JCOP3 J3H145 (P60), JCMathLib', 'the previous JCOP generation: EC operations about three times slower', {
-    ecMul: 206, ecAdd: 250, modMult: 233, modAdd: 57, modInv: 72, modExp: 67, modSq: 75, ecEncode: 37, bigNatStorage: 21, integerStorage: 11,
-  }),
+  jcop4: fromJcmathlib(
+    'jcop4',
+    'NXP JCOP4 J3R200 (P71), JCMathLib',
+    'EC through the ECDH/ECDSA engines, mod-q arithmetic through the RSA coprocessor',
+    {
+      ecMul: 71,
+      ecAdd: 86,
+      modMult: 180,
+      modAdd: 45,
+      modInv: 58,
+      modExp: 55,
+      modSq: 65,
+      ecEncode: 29,
+      bigNatStorage: 20,
+      integerStorage: 9,
+    },
+  ),
+  jcop3: fromJcmathlib(
+    'jcop3',
+    'NXP JCOP3 J3H145 (P60), JCMathLib',
+    'the previous JCOP generation: EC operations about three times slower',
+    {
+      ecMul: 206,
+      ecAdd: 250,
+      modMult: 233,
+      modAdd: 57,
+      modInv: 72,
+      modExp: 67,
+      modSq: 75,
+      ecEncode: 37,
+      bigNatStorage: 21,
+      integerStorage: 11,
+    },
+  ),
   smartcafe7: fromJcmathlib('smartcafe7', 'G+D SmartCafe 7.0, JCMathLib', 'no fast EC point arithmetic: seconds per exponentiation', {
-    ecMul: 3110, ecAdd: 2723, modMult: 660, modAdd: 32, modInv: 556, modExp: 537, modSq: 564, ecEncode: 20, bigNatStorage: 10, integerStorage: 7,
+    ecMul: 3110,
+    ecAdd: 2723,
+    modMult: 660,
+    modAdd: 32,
+    modInv: 556,
+    modExp: 537,
+    modSq: 564,
+    ecEncode: 20,
+    bigNatStorage: 10,
+    integerStorage: 7,
   }),
   interpreted: {
     id: 'interpreted',

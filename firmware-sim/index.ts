@@ -24,6 +24,14 @@ export { DEFAULT_CAPACITY, MIN_CAPACITY, MAX_CAPACITY, JOURNAL_CAPACITY } from '
 export { RamNvm, TearingNvm, CardTornError, type NvmDevice, type TearPlan } from './memory/nvm.js';
 export { JOURNAL_OFFSET, APPLET_DATA_OFFSET } from './memory/journal.js';
 export { CHIP_PROFILES, chipProfile, pricesFor, modelledMs, zeroCost, type ChipProfile, type OperationPrices } from './cost.js';
-export { serveOverVpcd, parseVpcdAddress, VPCD_DEFAULT_HOST, VPCD_DEFAULT_PORT, type VpcdConnection, type VpcdEvent, type VpcdOptions } from './connectors/vpcd.js';
+export {
+  serveOverVpcd,
+  parseVpcdAddress,
+  VPCD_DEFAULT_HOST,
+  VPCD_DEFAULT_PORT,
+  type VpcdConnection,
+  type VpcdEvent,
+  type VpcdOptions,
+} from './connectors/vpcd.js';
 export { inspectCardImage, type CardImageSummary, type CardDenomination } from './inspect.js';
 export { openHidDevice, type HidCardDevice } from './connectors/hid-device.js';

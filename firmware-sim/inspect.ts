@@ -88,7 +88,14 @@ export function inspectCardImage(path: string): CardImageSummary {
     const key = store.readKey(E, k);
     const count = counts.get(k) ?? 0;
     if (key === undefined || count === 0) continue;
-    denominations.push({ keyId: toHex(key.keyId), value: key.value, currency: key.currency, scope: key.scope, depositUntil: key.depositUntil, count });
+    denominations.push({
+      keyId: toHex(key.keyId),
+      value: key.value,
+      currency: key.currency,
+      scope: key.scope,
+      depositUntil: key.depositUntil,
+      count,
+    });
     totals[key.currency] = (totals[key.currency] ?? 0) + key.value * count;
   }
   const pending = store.readPending(E);
@@ -104,7 +111,8 @@ export function inspectCardImage(path: string): CardImageSummary {
     pukTriesLeft: account.puk.tries,
     noPinLimit: account.noPinLimit,
     noPinSpent: account.noPinSpent,
-    pendingWithdrawal: pending === undefined ? null : { keyId: toHex(pending.keyId), value: pending.terms.value, currency: pending.terms.currency },
+    pendingWithdrawal:
+      pending === undefined ? null : { keyId: toHex(pending.keyId), value: pending.terms.value, currency: pending.terms.currency },
     denominations: denominations.sort((a, b) => b.value - a.value),
     totals,
     paymentsLogged,

@@ -95,7 +95,7 @@ export class CardRuntime {
   }
 
   private dispatch(bytes: Uint8Array, cost: CommandCost): { data: Uint8Array; le: number } {
-    let command;
+    let command: ReturnType<typeof parseCommand>;
     try {
       command = parseCommand(bytes);
     } catch (e) {
@@ -156,7 +156,8 @@ export class CardRuntime {
   }
 
   private select(p1: number, p2: number, aid: Uint8Array): Uint8Array {
-    if (p1 !== SELECT_BY_AID_P1 || (p2 !== 0x00 && p2 !== 0x0c)) refuse(SW.WRONG_P1P2, 'only SELECT by AID (P1 04, P2 00 or 0C) is supported');
+    if (p1 !== SELECT_BY_AID_P1 || (p2 !== 0x00 && p2 !== 0x0c))
+      refuse(SW.WRONG_P1P2, 'only SELECT by AID (P1 04, P2 00 or 0C) is supported');
     if (this.selected) this.applet.deselect();
     this.selected = false;
     if (!bytesEqual(aid, ECASH_AID)) refuse(SW_FILE_NOT_FOUND, 'no applet with this AID');

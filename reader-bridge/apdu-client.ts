@@ -103,7 +103,10 @@ export class ApduClient {
       );
       total += response.data.length;
       if (total > RESPONSE_MAX) {
-        throw bridgeError(BRIDGE_ERROR.BAD_RESPONSE, `the card kept announcing more data past ${RESPONSE_MAX} bytes (61xx): it is misbehaving; reset it`);
+        throw bridgeError(
+          BRIDGE_ERROR.BAD_RESPONSE,
+          `the card kept announcing more data past ${RESPONSE_MAX} bytes (61xx): it is misbehaving; reset it`,
+        );
       }
       parts.push(response.data);
     }

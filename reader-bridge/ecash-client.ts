@@ -111,9 +111,21 @@ const COMMANDS = {
     commandClass: 'withdrawal',
     refusal: 'a withdrawal is already pending: finish it with WITHDRAW END, or abort it after making sure the bank did not answer',
   },
-  withdrawEnd: { name: 'WITHDRAW END', cla: CLA_ECASH, ins: ECASH_INS.WITHDRAW_END, commandClass: 'withdrawal', notFound: 'no withdrawal is pending on the card' },
+  withdrawEnd: {
+    name: 'WITHDRAW END',
+    cla: CLA_ECASH,
+    ins: ECASH_INS.WITHDRAW_END,
+    commandClass: 'withdrawal',
+    notFound: 'no withdrawal is pending on the card',
+  },
   withdrawStatus: { name: 'WITHDRAW STATUS', cla: CLA_ECASH, ins: ECASH_INS.WITHDRAW_STATUS, commandClass: 'control' },
-  withdrawAbort: { name: 'WITHDRAW ABORT', cla: CLA_ECASH, ins: ECASH_INS.WITHDRAW_ABORT, commandClass: 'control', notFound: 'no withdrawal is pending on the card' },
+  withdrawAbort: {
+    name: 'WITHDRAW ABORT',
+    cla: CLA_ECASH,
+    ins: ECASH_INS.WITHDRAW_ABORT,
+    commandClass: 'control',
+    notFound: 'no withdrawal is pending on the card',
+  },
   balance: { name: 'GET BALANCE', cla: CLA_ECASH, ins: ECASH_INS.GET_BALANCE, commandClass: 'control' },
   pay: {
     name: 'PAY',
@@ -121,8 +133,14 @@ const COMMANDS = {
     ins: ECASH_INS.PAY,
     commandClass: 'payment',
     own: {
-      [SW.DATA_NOT_FOUND]: { code: CARD_ERROR.CARD_INSUFFICIENT_FUNDS, message: 'the card holds less than the amount in coins this terminal accepts' },
-      [SW.RECORD_NOT_FOUND]: { code: CARD_ERROR.CARD_NO_EXACT_CHANGE, message: 'the card holds enough, but no coins this terminal accepts add up to exactly the amount' },
+      [SW.DATA_NOT_FOUND]: {
+        code: CARD_ERROR.CARD_INSUFFICIENT_FUNDS,
+        message: 'the card holds less than the amount in coins this terminal accepts',
+      },
+      [SW.RECORD_NOT_FOUND]: {
+        code: CARD_ERROR.CARD_NO_EXACT_CHANGE,
+        message: 'the card holds enough, but no coins this terminal accepts add up to exactly the amount',
+      },
     },
   },
   readLog: { name: 'READ LOG', cla: CLA_ECASH, ins: ECASH_INS.READ_LOG, commandClass: 'control' },
@@ -144,12 +162,18 @@ export function cardStatusError(sw: number, command: CommandSpec): EcashError {
   const puk = command.ins === ISO_INS.RESET_RETRY_COUNTER;
   if (tries === 0) {
     // The try that was just refused was the last one: the card is blocked from now on.
-    return new EcashError(CARD_ERROR.PIN_BLOCKED, `wrong ${puk ? 'PUK' : 'PIN'}: ${puk ? PUK_BLOCKED : PIN_BLOCKED}`, { details: { ...details, triesLeft: 0 } });
+    return new EcashError(CARD_ERROR.PIN_BLOCKED, `wrong ${puk ? 'PUK' : 'PIN'}: ${puk ? PUK_BLOCKED : PIN_BLOCKED}`, {
+      details: { ...details, triesLeft: 0 },
+    });
   }
   if (tries !== undefined) {
-    return new EcashError(CARD_ERROR.PIN_WRONG, `wrong ${puk ? 'PUK' : 'PIN'}: ${tries} ${tries === 1 ? 'try' : 'tries'} left before it is blocked`, {
-      details: { ...details, triesLeft: tries },
-    });
+    return new EcashError(
+      CARD_ERROR.PIN_WRONG,
+      `wrong ${puk ? 'PUK' : 'PIN'}: ${tries} ${tries === 1 ? 'try' : 'tries'} left before it is blocked`,
+      {
+        details: { ...details, triesLeft: tries },
+      },
+    );
   }
   switch (sw) {
     case SW.AUTH_METHOD_BLOCKED:
@@ -157,9 +181,15 @@ export function cardStatusError(sw: number, command: CommandSpec): EcashError {
     case SW.SECURITY_STATUS_NOT_SATISFIED:
       return make(CARD_ERROR.PIN_REQUIRED, `${name} needs the card holder's PIN: verify it first`);
     case SW.CONDITIONS_NOT_SATISFIED:
-      return make(CARD_ERROR.CARD_REFUSED, `the card refused ${name}: ${command.refusal ?? 'the card is not in a state for it (applet not selected, or not personalised)'}`);
+      return make(
+        CARD_ERROR.CARD_REFUSED,
+        `the card refused ${name}: ${command.refusal ?? 'the card is not in a state for it (applet not selected, or not personalised)'}`,
+      );
     case SW.INVALID_DATA:
-      return make(CARD_ERROR.CARD_INVALID_DATA, `the card found the data of ${name} invalid (bad encoding, or a value that does not verify)`);
+      return make(
+        CARD_ERROR.CARD_INVALID_DATA,
+        `the card found the data of ${name} invalid (bad encoding, or a value that does not verify)`,
+      );
     case SW.NOT_ENOUGH_MEMORY:
       return make(CARD_ERROR.CARD_FULL, 'the card has no free coin slot: spend or deposit coins first');
     case SW.DATA_NOT_FOUND:
@@ -167,11 +197,17 @@ export function cardStatusError(sw: number, command: CommandSpec): EcashError {
     case 0x6a82:
     case SW.INS_NOT_SUPPORTED:
     case SW.CLA_NOT_SUPPORTED:
-      return make(CARD_ERROR.NOT_ECASH_CARD, `the card does not know ${name} (${swHex(sw)}): it is not an e-cash card, or the applet is not selected`);
+      return make(
+        CARD_ERROR.NOT_ECASH_CARD,
+        `the card does not know ${name} (${swHex(sw)}): it is not an e-cash card, or the applet is not selected`,
+      );
     case SW.WRONG_LENGTH:
     case SW.WRONG_P1P2:
     case 0x6883: // a chain was interrupted
-      return make(CARD_ERROR.CARD_FORMAT_MISMATCH, `the card and this terminal disagree on the format of ${name} (${swHex(sw)}): update one of them`);
+      return make(
+        CARD_ERROR.CARD_FORMAT_MISMATCH,
+        `the card and this terminal disagree on the format of ${name} (${swHex(sw)}): update one of them`,
+      );
     case SW.UNKNOWN:
       return make(CARD_ERROR.CARD_INTERNAL_ERROR, `the card failed internally on ${name} (6F00); it stays consistent: repeat the command`);
     default:
@@ -196,7 +232,8 @@ export class EcashCardClient {
   /** The card's group suite (from SELECT); throws if unknown yet. */
   get group(): Group {
     if (this.fci === undefined) throw new EcashError(CARD_ERROR.CARD_NOT_SELECTED, 'select the e-cash applet first');
-    if (this.fci.suite === undefined) throw new EcashError(CARD_ERROR.CARD_NOT_PERSONALISED, 'the card is factory-fresh: personalise it first');
+    if (this.fci.suite === undefined)
+      throw new EcashError(CARD_ERROR.CARD_NOT_PERSONALISED, 'the card is factory-fresh: personalise it first');
     return getGroup(this.fci.suite);
   }
 
@@ -213,7 +250,10 @@ export class EcashCardClient {
       return decode();
     } catch (e) {
       if (!isEcashError(e)) throw e;
-      throw bridgeError(BRIDGE_ERROR.BAD_RESPONSE, `the card's answer to ${spec.name} does not decode: ${e.message}`, { cause: e, details: { command: spec.name } });
+      throw bridgeError(BRIDGE_ERROR.BAD_RESPONSE, `the card's answer to ${spec.name} does not decode: ${e.message}`, {
+        cause: e,
+        details: { command: spec.name },
+      });
     }
   }
 

@@ -6,9 +6,25 @@
  */
 export * from './errors.js';
 export * from './transport.js';
-export { COMMAND_CLASSES, DEFAULT_TIMEOUTS, isCommandClass, resolveTimeouts, parseTimeoutSpec, type CommandClass, type TimeoutBudgets } from './timeouts.js';
+export {
+  COMMAND_CLASSES,
+  DEFAULT_TIMEOUTS,
+  isCommandClass,
+  resolveTimeouts,
+  parseTimeoutSpec,
+  type CommandClass,
+  type TimeoutBudgets,
+} from './timeouts.js';
 export { ApduClient, type ApduClientOptions, type LengthMode, type SendOptions } from './apdu-client.js';
-export { tracedChannel, redactCommand, carriesSecret, formatTraceEntry, REDACTED_MARKER, type TraceEntry, type TraceSink } from './trace.js';
+export {
+  tracedChannel,
+  redactCommand,
+  carriesSecret,
+  formatTraceEntry,
+  REDACTED_MARKER,
+  type TraceEntry,
+  type TraceSink,
+} from './trace.js';
 export { SessionRecorder, ReplayTransport, parseCassette, type Cassette, type RecordedExchange } from './replay.js';
 export { ReaderSet, type ReaderSource, type UnavailableTransport } from './reader-set.js';
 export { VirtualTransport } from './transports/virtual.js';
@@ -23,7 +39,14 @@ export {
   type HidTransportOptions,
 } from './transports/hid.js';
 export { RemoteTransport, type RemoteTransportOptions } from './transports/remote.js';
-export { startBridgeServer, checkBridgeToken, DEFAULT_BRIDGE_HOST, MIN_TOKEN_LENGTH, type BridgeServer, type BridgeServerOptions } from './remote-server.js';
+export {
+  startBridgeServer,
+  checkBridgeToken,
+  DEFAULT_BRIDGE_HOST,
+  MIN_TOKEN_LENGTH,
+  type BridgeServer,
+  type BridgeServerOptions,
+} from './remote-server.js';
 export { BRIDGE_PROTOCOL_VERSION, BRIDGE_PATH } from './remote-protocol.js';
 export { openReaders, parseHidDevice, type ReaderOptions } from './open.js';
 export { EcashCardClient, CARD_ERROR, cardStatusError } from './ecash-client.js';

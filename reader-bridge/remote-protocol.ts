@@ -102,11 +102,22 @@ export function parseRequest(frame: string): BridgeRequest {
       };
     }
     case 'transmit':
-      return { id, op: 'transmit', channel: uint(m.channel, 'channel'), apdu: hex(m.apdu, 'apdu'), timeoutMs: Math.max(1, uint(m.timeoutMs, 'timeoutMs', 600_000)) };
+      return {
+        id,
+        op: 'transmit',
+        channel: uint(m.channel, 'channel'),
+        apdu: hex(m.apdu, 'apdu'),
+        timeoutMs: Math.max(1, uint(m.timeoutMs, 'timeoutMs', 600_000)),
+      };
     case 'reconnect':
       return { id, op: 'reconnect', channel: uint(m.channel, 'channel') };
     case 'disconnect':
-      return { id, op: 'disconnect', channel: uint(m.channel, 'channel'), disposition: oneOf(m.disposition, ['leave', 'reset', 'unpower'] as const, 'disposition', 'reset') };
+      return {
+        id,
+        op: 'disconnect',
+        channel: uint(m.channel, 'channel'),
+        disposition: oneOf(m.disposition, ['leave', 'reset', 'unpower'] as const, 'disposition', 'reset'),
+      };
     default:
       return bad('op must be one of list, watch, connect, transmit, reconnect, disconnect');
   }
@@ -124,7 +135,11 @@ const CODE_RE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 export function parseReaderInfo(value: unknown): ReaderInfo {
   const r = object(value, 'a reader');
   if (typeof r.cardPresent !== 'boolean') bad('cardPresent must be a boolean');
-  return { name: text(r.name, 'a reader name'), transport: oneOf(r.transport, TRANSPORTS, 'transport', 'pcsc'), cardPresent: r.cardPresent as boolean };
+  return {
+    name: text(r.name, 'a reader name'),
+    transport: oneOf(r.transport, TRANSPORTS, 'transport', 'pcsc'),
+    cardPresent: r.cardPresent as boolean,
+  };
 }
 
 /** Client side: one server frame into a typed reply. */
@@ -140,7 +155,8 @@ export function parseReply(frame: string): BridgeReply {
   const id = uint(m.id, 'id');
   if (m.error !== undefined) {
     const err = object(m.error, 'error');
-    if (typeof err.code !== 'string' || !CODE_RE.test(err.code) || typeof err.message !== 'string') return bad('error must have a kebab-case code and a message');
+    if (typeof err.code !== 'string' || !CODE_RE.test(err.code) || typeof err.message !== 'string')
+      return bad('error must have a kebab-case code and a message');
     return { id, error: { code: err.code, message: err.message } };
   }
   return { id, result: object(m.result, 'result') };
@@ -158,7 +174,9 @@ export function parseResponseHex(result: Record<string, unknown>): Uint8Array {
 }
 
 export function toWireEvent(event: ReaderEvent): WireReaderEvent {
-  return event.type === 'card-inserted' ? { type: event.type, reader: event.reader, atr: toHex(event.atr) } : { type: event.type, reader: event.reader };
+  return event.type === 'card-inserted'
+    ? { type: event.type, reader: event.reader, atr: toHex(event.atr) }
+    : { type: event.type, reader: event.reader };
 }
 
 export function fromWireEvent(event: WireReaderEvent, transport: TransportKind): ReaderEvent {

@@ -46,7 +46,10 @@ export interface BridgeServer {
 
 export function checkBridgeToken(token: string): void {
   if (typeof token !== 'string' || token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
-    throw bridgeError(BRIDGE_ERROR.BRIDGE_UNAUTHORIZED, `the bridge token must be at least ${MIN_TOKEN_LENGTH} characters without spaces (for example: openssl rand -hex 24)`);
+    throw bridgeError(
+      BRIDGE_ERROR.BRIDGE_UNAUTHORIZED,
+      `the bridge token must be at least ${MIN_TOKEN_LENGTH} characters without spaces (for example: openssl rand -hex 24)`,
+    );
   }
 }
 
@@ -158,7 +161,8 @@ class ClientSession {
 
   private channel(id: number): CardChannel {
     const channel = this.channels.get(id);
-    if (channel === undefined) throw new EcashError(BRIDGE_ERROR.CHANNEL_CLOSED, `no open channel ${id} on this bridge connection: connect first`);
+    if (channel === undefined)
+      throw new EcashError(BRIDGE_ERROR.CHANNEL_CLOSED, `no open channel ${id} on this bridge connection: connect first`);
     return channel;
   }
 

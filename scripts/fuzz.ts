@@ -50,7 +50,8 @@ const budgetMs = minutes() * 60_000;
 const counts = targetsPerFile();
 const weights = [...counts.values()].reduce((w, n) => w + Math.sqrt(n), 0);
 const perTarget: Record<string, number> = {};
-for (const [file, n] of counts) perTarget[file] = Math.max(MIN_TARGET_MS, Math.floor(((budgetMs - OVERHEAD_MS) * Math.sqrt(n)) / weights / n));
+for (const [file, n] of counts)
+  perTarget[file] = Math.max(MIN_TARGET_MS, Math.floor(((budgetMs - OVERHEAD_MS) * Math.sqrt(n)) / weights / n));
 console.log(`fuzz: ${minutes()} min over ${counts.size} files:`);
 for (const [file, n] of counts) console.log(`  ${file}: ${n} target(s), ${(perTarget[file]! / 1000).toFixed(1)} s each`);
 
@@ -72,7 +73,9 @@ rmSync(dir, { recursive: true, force: true });
 const width = Math.max(...figures.map((f) => f.target.length), 6);
 console.log(`\n${'target'.padEnd(width)}  ${'cases'.padStart(9)}  ${'accepted'.padStart(9)}  ${'seconds'.padStart(7)}  result`);
 for (const f of figures) {
-  console.log(`${f.target.padEnd(width)}  ${String(f.runs).padStart(9)}  ${String(f.accepted).padStart(9)}  ${(f.ms / 1000).toFixed(1).padStart(7)}  ${f.failed ? 'FAILED' : 'ok'}`);
+  console.log(
+    `${f.target.padEnd(width)}  ${String(f.runs).padStart(9)}  ${String(f.accepted).padStart(9)}  ${(f.ms / 1000).toFixed(1).padStart(7)}  ${f.failed ? 'FAILED' : 'ok'}`,
+  );
 }
 const total = figures.reduce((n, f) => n + f.runs, 0);
 const failed = figures.filter((f) => f.failed).length;

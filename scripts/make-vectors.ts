@@ -51,7 +51,10 @@ export function vectorFile(suite: SuiteId): URL {
 
 /** The vectors of a suite, computed on `G` (the suite's group; tests pass each backend's). */
 export function buildVectors(suite: SuiteId, G: Group = getGroup(suite)): unknown {
-  const rng = Object.fromEntries(STEPS.map((s) => [s, seededRandom(vectorSeed(suite, s))])) as Record<(typeof STEPS)[number], ReturnType<typeof seededRandom>>;
+  const rng = Object.fromEntries(STEPS.map((s) => [s, seededRandom(vectorSeed(suite, s))])) as Record<
+    (typeof STEPS)[number],
+    ReturnType<typeof seededRandom>
+  >;
   const el = (e: GroupElement) => toHex(G.encode(e));
   const sc = (k: bigint) => toHex(G.scalars.encode(k));
 
@@ -70,7 +73,11 @@ export function buildVectors(suite: SuiteId, G: Group = getGroup(suite)): unknow
   const secondPayment = spend(G, alice, second, paymentContext(rng.deposit, 'shop-1', 'till-2'));
   const tampered: Transcript = { ...secondPayment, r2: G.scalars.add(secondPayment.r2, 1n) };
   const batch = [payment, secondPayment, tampered];
-  const bad = batchVerifyTranscripts(G, batch.map((t) => ({ key: bank.key, transcript: t })), rng.deposit);
+  const bad = batchVerifyTranscripts(
+    G,
+    batch.map((t) => ({ key: bank.key, transcript: t })),
+    rng.deposit,
+  );
 
   const again = spend(G, alice, w, paymentContext(rng['double-spend'], 'shop-2', 'till-9'));
   const dsp = makeDoubleSpendProof(G, bank.key, payment, again);
@@ -110,7 +117,12 @@ export function buildVectors(suite: SuiteId, G: Group = getGroup(suite)): unknow
       binary: toHex(encodeCoin(G, coin)),
     },
     payment: {
-      context: { merchantId: payment.merchantId, terminalId: payment.terminalId, timestamp: payment.timestamp, nonce: toHex(payment.nonce) },
+      context: {
+        merchantId: payment.merchantId,
+        terminalId: payment.terminalId,
+        timestamp: payment.timestamp,
+        nonce: toHex(payment.nonce),
+      },
       d: sc(paymentChallenge(G, coin, payment)),
       r1: sc(payment.r1),
       r2: sc(payment.r2),

@@ -150,7 +150,8 @@ function validateAmount(value: number, what: string): void {
 function validateHolder(holder: string): void {
   const ok = typeof holder === 'string' && !/[\u0000-\u001f\u007f]|\p{Cs}/u.test(holder);
   const n = ok ? utf8(holder).length : 0;
-  if (!ok || n === 0 || n > HOLDER_MAX_BYTES) invalid(`the holder id must be 1-${HOLDER_MAX_BYTES} bytes of UTF-8 without control characters`);
+  if (!ok || n === 0 || n > HOLDER_MAX_BYTES)
+    invalid(`the holder id must be 1-${HOLDER_MAX_BYTES} bytes of UTF-8 without control characters`);
 }
 
 // ----------------------------------------------------------------------------------- SELECT
@@ -180,7 +181,10 @@ export function decodeFci(bytes: Uint8Array): CardFci {
   const expectTag = (tag: number, len?: number): number => {
     const t = r.u8();
     const l = r.u8();
-    if (t !== tag || (len !== undefined && l !== len)) invalid(`FCI: expected tag ${tag.toString(16)}${len === undefined ? '' : ` of ${len} bytes`}, got tag ${t.toString(16)} of ${l} bytes`);
+    if (t !== tag || (len !== undefined && l !== len))
+      invalid(
+        `FCI: expected tag ${tag.toString(16)}${len === undefined ? '' : ` of ${len} bytes`}, got tag ${t.toString(16)} of ${l} bytes`,
+      );
     return l;
   };
   const total = expectTag(0x6f);
@@ -368,7 +372,11 @@ export function decodeWithdrawBegin(group: Group, data: Uint8Array): WithdrawBeg
   try {
     validateTerms(terms);
   } catch (cause) {
-    throw new EcashError('bad-card-message', `WITHDRAW BEGIN: the key terms are invalid: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    throw new EcashError(
+      'bad-card-message',
+      `WITHDRAW BEGIN: the key terms are invalid: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
   }
   // Not makeDenominationKey: a card uses h once, so fixed-base tables for it would be wasted work.
   const key: DenominationKey = { ...terms, suite: group.suite, h, keyId: computeKeyId(group, h, terms) };
@@ -482,7 +490,8 @@ function validatePayTerms(req: Pick<PayRequest, 'amount' | 'currency' | 'accepte
   if (!Number.isSafeInteger(req.amount) || req.amount <= 0) invalid('PAY: the amount must be a positive integer of minor units');
   if (!isCurrencyCode(req.currency)) invalid('PAY: the currency must be an ISO 4217 code such as EUR');
   const keys = req.acceptedKeys;
-  if (!Array.isArray(keys) || keys.length === 0 || keys.length > MAX_ACCEPTED_KEYS) invalid(`PAY: a payment offers 1 to ${MAX_ACCEPTED_KEYS} keys`);
+  if (!Array.isArray(keys) || keys.length === 0 || keys.length > MAX_ACCEPTED_KEYS)
+    invalid(`PAY: a payment offers 1 to ${MAX_ACCEPTED_KEYS} keys`);
   const seen = new Set<string>();
   for (const k of keys) {
     if (!(k instanceof Uint8Array) || k.length !== KEY_ID_LENGTH) invalid(`PAY: a key id is ${KEY_ID_LENGTH} bytes`);
@@ -560,7 +569,11 @@ export function decodePayResponse(group: Group, data: Uint8Array): PaidCoin[] {
   const out: PaidCoin[] = [];
   for (let i = 0; i < n; i++) {
     const coin = readCoinBody(group, r);
-    out.push({ coin, r1: group.scalars.decode(r.take(group.scalarLength), 'r1'), r2: group.scalars.decode(r.take(group.scalarLength), 'r2') });
+    out.push({
+      coin,
+      r1: group.scalars.decode(r.take(group.scalarLength), 'r1'),
+      r2: group.scalars.decode(r.take(group.scalarLength), 'r2'),
+    });
   }
   r.end();
   return out;

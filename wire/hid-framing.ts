@@ -50,7 +50,8 @@ export class HidMessageAssembler {
 
   push(report: Uint8Array): Uint8Array | undefined {
     try {
-      if (report.length !== HID_REPORT_SIZE) throw new EcashError('hid-frame', `HID report must be ${HID_REPORT_SIZE} bytes, got ${report.length}`);
+      if (report.length !== HID_REPORT_SIZE)
+        throw new EcashError('hid-frame', `HID report must be ${HID_REPORT_SIZE} bytes, got ${report.length}`);
       const channel = (report[0]! << 8) | report[1]!;
       const seq = (report[3]! << 8) | report[4]!;
       if (channel !== this.channel) throw new EcashError('hid-frame', `HID report on channel ${channel}, expected ${this.channel}`);

@@ -165,7 +165,15 @@ export function makeModp2048Group(native?: ModpPower): Group {
         }
       }
       if (varValues.length >= BUCKET_THRESHOLD) acc = (acc * bucketMsm(buckets, varValues, varExps)) % p;
-      else if (varValues.length > 0) acc = (acc * straus(ops, varValues, varExps.map((k) => (k < 0n ? k + q : k)))) % p;
+      else if (varValues.length > 0)
+        acc =
+          (acc *
+            straus(
+              ops,
+              varValues,
+              varExps.map((k) => (k < 0n ? k + q : k)),
+            )) %
+          p;
       return wrap(acc);
     },
     equals: (a, b) => unwrap(a).value === unwrap(b).value,

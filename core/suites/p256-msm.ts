@@ -89,7 +89,11 @@ function add(p: Jacobian, q: Jacobian): Jacobian {
 
 /** Projective points (x = X/Z, y = Y/Z, none at infinity) to affine with one field inversion. */
 function normalize(points: readonly P256Point[]): Affine[] {
-  const zInv = batchInverse(points.map((p) => p.Z), (a, b) => mod(a * b), (a) => invert(a, P));
+  const zInv = batchInverse(
+    points.map((p) => p.Z),
+    (a, b) => mod(a * b),
+    (a) => invert(a, P),
+  );
   return points.map((p, i) => ({ x: mod(p.X * zInv[i]!), y: mod(p.Y * zInv[i]!) }));
 }
 

@@ -57,7 +57,11 @@ const neg = (v: bigint) => (v === 0n ? 0n : P - v);
 
 /** Extended points to affine bases with one field inversion. */
 function normalize(points: readonly EdwardsPoint[]): AffineBase[] {
-  const zInv = batchInverse(points.map((p) => p.Z), (a, b) => red(a * b), (a) => invert(a, P));
+  const zInv = batchInverse(
+    points.map((p) => p.Z),
+    (a, b) => red(a * b),
+    (a) => invert(a, P),
+  );
   return points.map((p, i) => affineBase(red(p.X * zInv[i]!), red(p.Y * zInv[i]!)));
 }
 

@@ -213,7 +213,12 @@ export class EcashApplet implements Applet {
   /** The coin stored in a slot, decoded once per power-up (its own memory needs no re-validation). */
   private coinAt(group: Group, slot: number, record: SlotRecord, keyId: Uint8Array): Coin {
     const cached = this.decodedCoins.get(slot);
-    if (cached !== undefined && bytesEqual(cached.elements, record.elements) && cached.coin.r === record.r && bytesEqual(cached.coin.keyId, keyId)) {
+    if (
+      cached !== undefined &&
+      bytesEqual(cached.elements, record.elements) &&
+      cached.coin.r === record.r &&
+      bytesEqual(cached.coin.keyId, keyId)
+    ) {
       return cached.coin;
     }
     const e = group.elementLength;
@@ -395,7 +400,14 @@ export class EcashApplet implements Applet {
         x1: p.secrets.x1,
         x2: p.secrets.x2,
         keyId: k.keyId,
-        terms: { value: k.value, currency: k.currency, withdrawFrom: k.withdrawFrom, withdrawUntil: k.withdrawUntil, depositUntil: k.depositUntil, scope: k.scope },
+        terms: {
+          value: k.value,
+          currency: k.currency,
+          withdrawFrom: k.withdrawFrom,
+          withdrawUntil: k.withdrawUntil,
+          depositUntil: k.depositUntil,
+          scope: k.scope,
+        },
         h: group.encode(k.h),
         z: group.encode(req.z),
         a: group.encode(req.offer.a),
@@ -428,7 +440,14 @@ export class EcashApplet implements Applet {
       u: rec.u,
       vPrime: rec.vPrime,
       secrets: { s: rec.s, x1: rec.x1, x2: rec.x2 },
-      draft: { keyId: rec.keyId, A: el(rec.A, 'A'), B: el(rec.B, 'B'), z: el(rec.zPrime, "z'"), a: el(rec.aPrime, "a'"), b: el(rec.bPrime, "b'") },
+      draft: {
+        keyId: rec.keyId,
+        A: el(rec.A, 'A'),
+        B: el(rec.B, 'B'),
+        z: el(rec.zPrime, "z'"),
+        a: el(rec.aPrime, "a'"),
+        b: el(rec.bPrime, "b'"),
+      },
     };
     let coin: Coin;
     try {
@@ -451,7 +470,13 @@ export class EcashApplet implements Applet {
         r: coin.r,
       });
       if (plan.newKey) {
-        this.store.writeKey(E, plan.keyIndex, { keyId: rec.keyId, value: rec.terms.value, depositUntil: rec.terms.depositUntil, currency: rec.terms.currency, scope: rec.terms.scope });
+        this.store.writeKey(E, plan.keyIndex, {
+          keyId: rec.keyId,
+          value: rec.terms.value,
+          depositUntil: rec.terms.depositUntil,
+          currency: rec.terms.currency,
+          scope: rec.terms.scope,
+        });
       }
       this.store.clearPending(E);
       if (plan.dropsReplay) this.store.writeLastPayment(E, undefined);
@@ -489,7 +514,14 @@ export class EcashApplet implements Applet {
     for (const [keyIndex, slots] of [...this.spendableByKey()].sort((a, b) => a[0] - b[0])) {
       const key = this.store.readKey(this.E, keyIndex);
       if (key === undefined) refuse(SW.UNKNOWN, 'a coin refers to a missing key entry');
-      entries.push({ keyId: key.keyId, value: key.value, currency: key.currency, scope: key.scope, depositUntil: key.depositUntil, count: slots.length });
+      entries.push({
+        keyId: key.keyId,
+        value: key.value,
+        currency: key.currency,
+        scope: key.scope,
+        depositUntil: key.depositUntil,
+        count: slots.length,
+      });
     }
     return encodeBalance(entries);
   }
@@ -504,13 +536,15 @@ export class EcashApplet implements Applet {
     const requestHash = sha256(data);
     cost.hash++;
     const last = this.store.readLastPayment(E);
-    if (last !== undefined && bytesEqual(last.requestHash, requestHash)) return encodePayResponse(group, this.replay(group, last.seq, last.coins));
+    if (last !== undefined && bytesEqual(last.requestHash, requestHash))
+      return encodePayResponse(group, this.replay(group, last.seq, last.coins));
     // A payment already in the log is never paid twice. The last payment's request is known whole,
     // so one with its terms but other bytes is not a retry; an earlier payment, resumed after the
     // holder paid elsewhere, gets its answer again while its coins are kept.
     const logged = this.loggedPayment(req);
     if (logged !== undefined) {
-      if (logged.seq === last?.seq) refuse(SW.CONDITIONS_NOT_SATISFIED, 'this payment was already made with another request: start a new payment');
+      if (logged.seq === last?.seq)
+        refuse(SW.CONDITIONS_NOT_SATISFIED, 'this payment was already made with another request: start a new payment');
       return encodePayResponse(group, this.replay(group, logged.seq, logged.coins));
     }
 
@@ -545,7 +579,10 @@ export class EcashApplet implements Applet {
       this.store.writeLastPayment(E, { seq, requestHash, coins: spends.length });
     });
     this.pinVerified = false;
-    return encodePayResponse(group, spends.map((s) => s.paid));
+    return encodePayResponse(
+      group,
+      spends.map((s) => s.paid),
+    );
   }
 
   /** The spendable coins by key-table entry, as the payment step chooses among them. */
@@ -584,7 +621,8 @@ export class EcashApplet implements Applet {
       MAX_COINS_PER_PAYMENT,
     );
     if (!choice.ok) {
-      if (choice.reason === 'insufficient') refuse(SW.DATA_NOT_FOUND, 'the card holds less than the amount in the keys and currency offered');
+      if (choice.reason === 'insufficient')
+        refuse(SW.DATA_NOT_FOUND, 'the card holds less than the amount in the keys and currency offered');
       refuse(SW.RECORD_NOT_FOUND, `no coins of the keys offered add up to exactly the amount in at most ${MAX_COINS_PER_PAYMENT} coins`);
     }
     return order.flatMap((h, i) => h.slots.slice(0, choice.counts[i]).map((slot) => ({ slot, key: h.key })));
@@ -609,7 +647,14 @@ export class EcashApplet implements Applet {
     const { merchantId, terminalId, timestamp } = req.context;
     for (let i = 0; i < LOG_ENTRIES; i++) {
       const e = this.store.readLog(this.E, i);
-      if (e?.merchantId === merchantId && e.terminalId === terminalId && e.timestamp === timestamp && e.amount === req.amount && e.currency === req.currency) return e;
+      if (
+        e?.merchantId === merchantId &&
+        e.terminalId === terminalId &&
+        e.timestamp === timestamp &&
+        e.amount === req.amount &&
+        e.currency === req.currency
+      )
+        return e;
     }
     return undefined;
   }
@@ -622,7 +667,8 @@ export class EcashApplet implements Applet {
       const s = this.store.slotState(E, i);
       if (s.state === SLOT_SPENT && s.paySeq === seq) spent.push({ slot: i, record: this.store.readSlot(E, i) });
     }
-    if (spent.length !== coins) refuse(SW.CONDITIONS_NOT_SATISFIED, 'the answer to this payment is no longer kept: new coins were loaded since');
+    if (spent.length !== coins)
+      refuse(SW.CONDITIONS_NOT_SATISFIED, 'the answer to this payment is no longer kept: new coins were loaded since');
     spent.sort((a, b) => a.record.payPos - b.record.payPos);
     return spent.map(({ slot, record }) => {
       const key = this.store.readKey(E, record.keyIndex);
@@ -643,7 +689,15 @@ export class EcashApplet implements Applet {
       }
     }
     const { merchantId, terminalId, timestamp } = e.context;
-    this.store.writeLog(E, index, { seq: e.seq, timestamp, amount: e.amount, currency: e.currency, coins: e.coins, merchantId, terminalId });
+    this.store.writeLog(E, index, {
+      seq: e.seq,
+      timestamp,
+      amount: e.amount,
+      currency: e.currency,
+      coins: e.coins,
+      merchantId,
+      terminalId,
+    });
   }
 
   private readLog(data: Uint8Array): Uint8Array {
@@ -652,7 +706,16 @@ export class EcashApplet implements Applet {
     const entries = Array.from({ length: LOG_ENTRIES }, (_, i) => this.store.readLog(this.E, i))
       .filter((e) => e !== undefined)
       .sort((a, b) => b.seq - a.seq);
-    return encodeLog(entries.map(({ timestamp, merchantId, terminalId, amount, currency, coins }) => ({ timestamp, merchantId, terminalId, amount, currency, coins })));
+    return encodeLog(
+      entries.map(({ timestamp, merchantId, terminalId, amount, currency, coins }) => ({
+        timestamp,
+        merchantId,
+        terminalId,
+        amount,
+        currency,
+        coins,
+      })),
+    );
   }
 
   /**

@@ -31,7 +31,7 @@ let loaded: Promise<QuickAckLoad> | undefined;
 export function loadQuickAck(): Promise<QuickAckLoad> {
   loaded ??= (async (): Promise<QuickAckLoad> => {
     if (process.platform !== 'linux') return { arm: undefined, reason: 'TCP_QUICKACK exists only on Linux' };
-    let load: (typeof import('koffi'))['load'];
+    let load: typeof import('koffi')['load'];
     try {
       ({ load } = await import('koffi'));
     } catch {

@@ -228,6 +228,7 @@ export function parseVpcdAddress(value: string | undefined): { host: string; por
   if (value === undefined || value === '') return { host: VPCD_DEFAULT_HOST, port: VPCD_DEFAULT_PORT };
   const m = /^(?:\[([^\]]+)\]|([^:]*))(?::(\d{1,5}))?$/.exec(value);
   const port = m?.[3] === undefined ? VPCD_DEFAULT_PORT : Number(m[3]);
-  if (m === null || port < 1 || port > 65535) throw new EcashError('bad-vpcd-address', `--vpcd takes host:port (e.g. 127.0.0.1:35963), got "${value}"`);
+  if (m === null || port < 1 || port > 65535)
+    throw new EcashError('bad-vpcd-address', `--vpcd takes host:port (e.g. 127.0.0.1:35963), got "${value}"`);
   return { host: m[1] ?? (m[2] || VPCD_DEFAULT_HOST), port };
 }

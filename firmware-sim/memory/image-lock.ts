@@ -52,7 +52,11 @@ function lockHolder(file: string): { pid: number; command: string | undefined } 
       if (!Number.isInteger(pid) || pid <= 0) continue;
       let command: string | undefined;
       try {
-        command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((x) => x !== '').join(' ') || undefined;
+        command =
+          readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+            .split('\0')
+            .filter((x) => x !== '')
+            .join(' ') || undefined;
       } catch {
         command = undefined;
       }
@@ -97,7 +101,11 @@ export class ImageLock {
     try {
       db = new Database(lockPath, { timeout: 0 });
     } catch (cause) {
-      throw new EcashError('card-lock-failed', `cannot create the lock file ${lockPath} beside the card image: ${(cause as Error).message}; the image's directory must be writable`, { cause });
+      throw new EcashError(
+        'card-lock-failed',
+        `cannot create the lock file ${lockPath} beside the card image: ${(cause as Error).message}; the image's directory must be writable`,
+        { cause },
+      );
     }
     try {
       db.pragma('locking_mode = EXCLUSIVE');
@@ -107,7 +115,11 @@ export class ImageLock {
     } catch (cause) {
       db.close();
       if ((cause as { code?: string }).code === 'SQLITE_BUSY') throw inUse(imagePath, lockPath);
-      throw new EcashError('card-lock-failed', `cannot lock the card image through ${lockPath}: ${(cause as Error).message}; if no process uses the card, delete that file and try again`, { cause });
+      throw new EcashError(
+        'card-lock-failed',
+        `cannot lock the card image through ${lockPath}: ${(cause as Error).message}; if no process uses the card, delete that file and try again`,
+        { cause },
+      );
     }
     openHere.add(lockPath);
     return new ImageLock(db, lockPath);

@@ -40,7 +40,8 @@ interface PendingWrite {
   after: Uint8Array;
 }
 
-const corruptJournal = () => new EcashError('card-image-corrupt', "the card image's transaction journal is damaged: it writes outside the card's memory");
+const corruptJournal = () =>
+  new EcashError('card-image-corrupt', "the card image's transaction journal is damaged: it writes outside the card's memory");
 
 function readU32(b: Uint8Array, off: number): number {
   return new DataView(b.buffer, b.byteOffset + off, 4).getUint32(0, false);
@@ -99,7 +100,10 @@ export class PersistentMemory {
   static loadAnyVersion(device: NvmDevice): PersistentMemory {
     const image = device.readAll();
     if (image.length < IMAGE_HEADER_LENGTH || !bytesEqual(image.subarray(0, IMAGE_MAGIC.length), IMAGE_MAGIC)) {
-      throw new EcashError('card-image-foreign', 'this file is not an e-cash card image (wrong magic); create one with `ecash card create`');
+      throw new EcashError(
+        'card-image-foreign',
+        'this file is not an e-cash card image (wrong magic); create one with `ecash card create`',
+      );
     }
     const header = image.subarray(0, IMAGE_HEADER_LENGTH);
     if (readU32(header, 28) !== crc32(header.subarray(0, 28))) {
@@ -107,12 +111,18 @@ export class PersistentMemory {
     }
     const version = (header[8]! << 8) | header[9]!;
     if (version < 1 || version > IMAGE_FORMAT_VERSION) {
-      throw new EcashError('card-image-foreign', `the card image has format version ${version}; this card supports 1 to ${IMAGE_FORMAT_VERSION} (a newer program made it?)`);
+      throw new EcashError(
+        'card-image-foreign',
+        `the card image has format version ${version}; this card supports 1 to ${IMAGE_FORMAT_VERSION} (a newer program made it?)`,
+      );
     }
     const capacity = readU32(header, 10);
     const journalCapacity = readU32(header, 14);
     if (capacity !== image.length || JOURNAL_OFFSET + JOURNAL_HEADER_LENGTH + journalCapacity > capacity) {
-      throw new EcashError('card-image-corrupt', `the card image declares ${capacity} bytes but the file holds ${image.length}: it was truncated or extended`);
+      throw new EcashError(
+        'card-image-corrupt',
+        `the card image declares ${capacity} bytes but the file holds ${image.length}: it was truncated or extended`,
+      );
     }
     const memory = new PersistentMemory(device, journalCapacity, image, version);
     memory.recover();

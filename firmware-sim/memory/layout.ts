@@ -102,7 +102,16 @@ export function computeLayout(capacity: number, dataOffset: number, elementLengt
   const lastPayment = take(LAST_PAYMENT_LENGTH);
   const slotCount = Math.min(MAX_SLOTS, Math.max(0, Math.floor((capacity - off) / slotLength(e))));
   const slots = run(off, slotCount, slotLength(e));
-  return { elementLength: e, account, pending, keys, log, lastPayment, slots, all: [account, pending, ...keys, ...log, lastPayment, ...slots] };
+  return {
+    elementLength: e,
+    account,
+    pending,
+    keys,
+    log,
+    lastPayment,
+    slots,
+    all: [account, pending, ...keys, ...log, lastPayment, ...slots],
+  };
 }
 
 export function checkCapacity(capacity: number): void {

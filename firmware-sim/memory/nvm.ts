@@ -57,7 +57,11 @@ export class FileNvm implements NvmDevice {
   private fd: number | undefined;
   readonly size: number;
 
-  private constructor(fd: number, readonly path: string, private readonly lock: ImageLock) {
+  private constructor(
+    fd: number,
+    readonly path: string,
+    private readonly lock: ImageLock,
+  ) {
     this.fd = fd;
     this.size = fstatSync(fd).size;
   }
@@ -70,7 +74,11 @@ export class FileNvm implements NvmDevice {
       fd = openSync(path, 'wx+');
     } catch (cause) {
       lock.release();
-      throw new EcashError('card-image-exists', `cannot create the card image ${path}: ${(cause as Error).message}; choose a new file name`, { cause });
+      throw new EcashError(
+        'card-image-exists',
+        `cannot create the card image ${path}: ${(cause as Error).message}; choose a new file name`,
+        { cause },
+      );
     }
     try {
       writeSync(fd, new Uint8Array(size), 0, size, 0);

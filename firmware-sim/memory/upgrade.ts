@@ -37,7 +37,8 @@ export function upgradeImage(image: Uint8Array): Uint8Array | undefined {
     return out;
   }
   const suite = SUITE_IDS[bytes[oldStart + 1]! - 1];
-  if (state !== ACCOUNT_PERSONALISED || suite === undefined) throw new EcashError('card-image-corrupt', 'the card image has an unknown account state: the file is damaged');
+  if (state !== ACCOUNT_PERSONALISED || suite === undefined)
+    throw new EcashError('card-image-corrupt', 'the card image has an unknown account state: the file is damaged');
   const oldLength = accountLength(getGroup(suite).elementLength) - NO_PIN_SPENT_BYTES;
   const body = bytes.subarray(oldStart, oldStart + oldLength - CRC);
   if (crc32(body) !== new DataView(bytes.buffer, bytes.byteOffset + oldStart + oldLength - CRC, CRC).getUint32(0, false)) {

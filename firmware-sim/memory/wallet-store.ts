@@ -266,7 +266,11 @@ export class WalletStore {
 
   /** A payment's account update: its number and the cumulative no-PIN amount, side by side in one write. */
   writePaymentCounters(elementLength: number, seq: number, noPinSpent: number): void {
-    this.writeField(this.layoutFor(elementLength).account, ACCOUNT.I + elementLength + ACCOUNT_AFTER_I.paymentSeq, concatBytes(u32be(seq), u64be(noPinSpent)));
+    this.writeField(
+      this.layoutFor(elementLength).account,
+      ACCOUNT.I + elementLength + ACCOUNT_AFTER_I.paymentSeq,
+      concatBytes(u32be(seq), u64be(noPinSpent)),
+    );
   }
 
   writeNoPinSpent(elementLength: number, amount: number): void {
@@ -291,9 +295,23 @@ export class WalletStore {
     const scope = readStrField(r);
     const el = () => r.take(elementLength).slice();
     return {
-      c, u, vPrime, s, x1, x2, keyId,
+      c,
+      u,
+      vPrime,
+      s,
+      x1,
+      x2,
+      keyId,
       terms: { value, currency, withdrawFrom, withdrawUntil, depositUntil, scope },
-      h: el(), z: el(), a: el(), b: el(), A: el(), B: el(), zPrime: el(), aPrime: el(), bPrime: el(),
+      h: el(),
+      z: el(),
+      a: el(),
+      b: el(),
+      A: el(),
+      B: el(),
+      zPrime: el(),
+      aPrime: el(),
+      bPrime: el(),
     };
   }
 
@@ -311,7 +329,15 @@ export class WalletStore {
         u64be(t.depositUntil),
         currencyField(t.currency),
         strField(t.scope),
-        p.h, p.z, p.a, p.b, p.A, p.B, p.zPrime, p.aPrime, p.bPrime,
+        p.h,
+        p.z,
+        p.a,
+        p.b,
+        p.A,
+        p.B,
+        p.zPrime,
+        p.aPrime,
+        p.bPrime,
       ),
     );
   }
@@ -339,7 +365,10 @@ export class WalletStore {
 
   writeKey(elementLength: number, index: number, k: KeyRecord): void {
     const spec = this.layoutFor(elementLength).keys[index]!;
-    this.writeRecord(spec, concatBytes(Uint8Array.of(1), k.keyId, u64be(k.value), u64be(k.depositUntil), currencyField(k.currency), strField(k.scope)));
+    this.writeRecord(
+      spec,
+      concatBytes(Uint8Array.of(1), k.keyId, u64be(k.value), u64be(k.depositUntil), currencyField(k.currency), strField(k.scope)),
+    );
   }
 
   // ---------------------------------------------------------------------------------- log
@@ -359,7 +388,15 @@ export class WalletStore {
   writeLog(elementLength: number, index: number, e: LogRecord): void {
     this.writeRecord(
       this.layoutFor(elementLength).log[index]!,
-      concatBytes(u32be(e.seq), u64be(e.timestamp), u64be(e.amount), currencyField(e.currency), Uint8Array.of(e.coins), strField(e.merchantId), strField(e.terminalId)),
+      concatBytes(
+        u32be(e.seq),
+        u64be(e.timestamp),
+        u64be(e.amount),
+        currencyField(e.currency),
+        Uint8Array.of(e.coins),
+        strField(e.merchantId),
+        strField(e.terminalId),
+      ),
     );
   }
 
@@ -403,7 +440,14 @@ export class WalletStore {
   writeSlot(elementLength: number, index: number, s: SlotRecord): void {
     this.writeRecord(
       this.layoutFor(elementLength).slots[index]!,
-      concatBytes(Uint8Array.of(s.state, s.keyIndex), u32be(s.paySeq), Uint8Array.of(s.payPos), ...s.secrets.map(scalarBytes), s.elements, scalarBytes(s.r)),
+      concatBytes(
+        Uint8Array.of(s.state, s.keyIndex),
+        u32be(s.paySeq),
+        Uint8Array.of(s.payPos),
+        ...s.secrets.map(scalarBytes),
+        s.elements,
+        scalarBytes(s.r),
+      ),
     );
   }
 

@@ -16,16 +16,17 @@
  * testing what a cash register and the bank do with it), and each asks for an explicit acknowledgement.
  */
 import { EcashError, type RandomSource } from '../../core/index.js';
-import {
-  CLA_ECASH,
-  decodeBalance,
-  ECASH_INS,
-  encodeBalance,
-  type CommandCost,
-  type PayRequest,
-} from '../../wire/index.js';
+import { CLA_ECASH, decodeBalance, ECASH_INS, encodeBalance, type CommandCost, type PayRequest } from '../../wire/index.js';
 import { EcashApplet, type CoinChoice, type CoinToSpend, type DecodedCoins, type HeldDenomination } from '../applet/ecash-applet.js';
-import { cardOnDevice, formatDevice, personaliseCard, type AppletFactory, type CardOptions, type CreateCardOptions, type EcashCard } from '../card.js';
+import {
+  cardOnDevice,
+  formatDevice,
+  personaliseCard,
+  type AppletFactory,
+  type CardOptions,
+  type CreateCardOptions,
+  type EcashCard,
+} from '../card.js';
 import { DEFAULT_CAPACITY } from '../memory/layout.js';
 import { RamNvm } from '../memory/nvm.js';
 import type { WalletStore } from '../memory/wallet-store.js';
@@ -61,7 +62,9 @@ class LyingApplet extends EcashApplet {
   override process(cmd: AppletCommand, cost: CommandCost): Uint8Array {
     const answer = super.process(cmd, cost);
     if (cmd.cla !== CLA_ECASH || cmd.ins !== ECASH_INS.GET_BALANCE) return answer;
-    return encodeBalance(decodeBalance(answer).map((e) => ({ ...e, currency: this.posing.currency, scope: '', depositUntil: Date.now() + YEAR })));
+    return encodeBalance(
+      decodeBalance(answer).map((e) => ({ ...e, currency: this.posing.currency, scope: '', depositUntil: Date.now() + YEAR })),
+    );
   }
 }
 

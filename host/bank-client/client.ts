@@ -73,7 +73,12 @@ const seg = (s: string): string => encodeURIComponent(s);
 function isErrorBody(v: unknown): v is { error: { code: string; message: string } } {
   if (typeof v !== 'object' || v === null) return false;
   const e = (v as { error?: unknown }).error;
-  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' && typeof (e as { message?: unknown }).message === 'string';
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof (e as { code?: unknown }).code === 'string' &&
+    typeof (e as { message?: unknown }).message === 'string'
+  );
 }
 
 export class BankClient {
@@ -130,16 +135,28 @@ export class BankClient {
     try {
       parsed = JSON.parse(text);
     } catch {
-      throw new BankError('bank-protocol', `the bank at ${this.baseUrl} answered ${method} ${path} with HTTP ${status} and no JSON; is this URL an ecash bank?`, status);
+      throw new BankError(
+        'bank-protocol',
+        `the bank at ${this.baseUrl} answered ${method} ${path} with HTTP ${status} and no JSON; is this URL an ecash bank?`,
+        status,
+      );
     }
     if (status >= 200 && status < 300) {
       if (typeof parsed !== 'object' || parsed === null) {
-        throw new BankError('bank-protocol', `the bank at ${this.baseUrl} answered ${method} ${path} with JSON that is not an object`, status);
+        throw new BankError(
+          'bank-protocol',
+          `the bank at ${this.baseUrl} answered ${method} ${path} with JSON that is not an object`,
+          status,
+        );
       }
       return parsed as T;
     }
     if (!isErrorBody(parsed)) {
-      throw new BankError('bank-protocol', `the bank at ${this.baseUrl} answered ${method} ${path} with HTTP ${status} without an error code`, status);
+      throw new BankError(
+        'bank-protocol',
+        `the bank at ${this.baseUrl} answered ${method} ${path} with HTTP ${status} without an error code`,
+        status,
+      );
     }
     throw new BankError(parsed.error.code, parsed.error.message, status);
   }
@@ -200,7 +217,12 @@ export class BankClient {
   }
 
   /** Operator: a merchant and its credential (shown once). */
-  addMerchant(body: { merchantId: string; name?: string; scopes?: string[]; feePerCoin?: number }): Promise<{ merchantId: string; credential: string }> {
+  addMerchant(body: {
+    merchantId: string;
+    name?: string;
+    scopes?: string[];
+    feePerCoin?: number;
+  }): Promise<{ merchantId: string; credential: string }> {
     return this.request('POST', '/v1/merchants', body);
   }
 

@@ -5,5 +5,12 @@
  * depends on core and undici only, so loading it never loads fastify, pg or better-sqlite3.
  */
 export * from './api-types.js';
-export { accountOpeningJson, BankClient, BankError, DEFAULT_CLIENT_TIMEOUT_MS, type BankClientOptions, type PageOptions } from './client.js';
+export {
+  accountOpeningJson,
+  BankClient,
+  BankError,
+  DEFAULT_CLIENT_TIMEOUT_MS,
+  type BankClientOptions,
+  type PageOptions,
+} from './client.js';
 export { decodeElementHex, decodeScalarHex, KeyCache, ParsedParameters } from './public-parameters.js';

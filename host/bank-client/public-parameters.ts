@@ -3,7 +3,17 @@
  * parsed once. Parsing a key builds a fixed-base table (tens of ms), so terminals that refresh
  * keys before every payment or load keep the parsed keys and only parse new ones.
  */
-import { type DenominationKey, EcashError, fromHex, getGroup, type Group, type GroupElement, isSuiteId, keyFromJson, type KeyJson } from '../../core/index.js';
+import {
+  type DenominationKey,
+  EcashError,
+  fromHex,
+  getGroup,
+  type Group,
+  type GroupElement,
+  isSuiteId,
+  keyFromJson,
+  type KeyJson,
+} from '../../core/index.js';
 import type { ParametersJson } from './api-types.js';
 
 /** Parsed keys by key id, parsed once per process (parsing a key is not free). */
@@ -41,7 +51,10 @@ export class ParsedParameters {
     }
     if (!isSuiteId(params.suite)) throw new EcashError('bank-protocol', `the bank names an unknown suite "${String(params.suite)}"`);
     if (this.cache !== undefined && this.cache.group.suite !== params.suite) {
-      throw new EcashError('wrong-suite', `the bank changed its suite from ${this.cache.group.suite} to ${params.suite}; this terminal's journal belongs to the old one`);
+      throw new EcashError(
+        'wrong-suite',
+        `the bank changed its suite from ${this.cache.group.suite} to ${params.suite}; this terminal's journal belongs to the old one`,
+      );
     }
     const cache = (this.cache ??= new KeyCache(getGroup(params.suite)));
     return { group: cache.group, keys: cache.addJson(params.keys, 'parameters.keys') };

@@ -28,7 +28,11 @@ export type Access<K extends PartyKind = PartyKind> =
       refusal: string;
     };
 
-const withCredential = <K extends PartyKind>(roles: readonly K[], refusal: string, owner?: { param: 'accountId'; kind: 'account' } | { param: 'merchantId'; kind: 'merchant' }): Access<K> => ({
+const withCredential = <K extends PartyKind>(
+  roles: readonly K[],
+  refusal: string,
+  owner?: { param: 'accountId'; kind: 'account' } | { param: 'merchantId'; kind: 'merchant' },
+): Access<K> => ({
   credential: true,
   roles,
   refusal,
@@ -43,8 +47,14 @@ export const ACCESS = {
   operator: (what: string) => withCredential(['operator'], `${what}: it needs an operator credential`),
   accountHolder: withCredential(['account'], "withdraw: withdrawals belong to an account; use the account holder's credential"),
   depositor: withCredential(['account', 'merchant'], 'deposit: operators do not deposit; use a merchant or account credential'),
-  accountOrOperator: withCredential(['account', 'operator'], "read this account: use its own credential or an operator's", { param: 'accountId', kind: 'account' }),
-  merchantOrOperator: withCredential(['merchant', 'operator'], "read this merchant: use its own credential or an operator's", { param: 'merchantId', kind: 'merchant' }),
+  accountOrOperator: withCredential(['account', 'operator'], "read this account: use its own credential or an operator's", {
+    param: 'accountId',
+    kind: 'account',
+  }),
+  merchantOrOperator: withCredential(['merchant', 'operator'], "read this merchant: use its own credential or an operator's", {
+    param: 'merchantId',
+    kind: 'merchant',
+  }),
 } as const;
 
 declare module 'fastify' {

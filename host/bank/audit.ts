@@ -38,11 +38,16 @@ export interface AuditReport {
 export async function auditBooks(storage: BankStorage): Promise<AuditReport> {
   const facts = await storage.audit();
   const problems: string[] = [];
-  for (const u of facts.unbalancedEntries) problems.push(`ledger entry ${u.entryId} does not balance in ${u.currency} (sums to ${formatAmount(u.sum, u.currency)})`);
+  for (const u of facts.unbalancedEntries)
+    problems.push(`ledger entry ${u.entryId} does not balance in ${u.currency} (sums to ${formatAmount(u.sum, u.currency)})`);
   for (const m of facts.balanceMismatches) {
-    problems.push(`balance of ${m.account} in ${m.currency} is ${formatAmount(m.stored, m.currency)} but its postings sum to ${formatAmount(m.fromPostings, m.currency)}`);
+    problems.push(
+      `balance of ${m.account} in ${m.currency} is ${formatAmount(m.stored, m.currency)} but its postings sum to ${formatAmount(m.fromPostings, m.currency)}`,
+    );
   }
-  for (const t of facts.totals) if (t.balance !== 0) problems.push(`all ${t.currency} balances sum to ${formatAmount(t.balance, t.currency)}, not ${formatAmount(0, t.currency)}`);
+  for (const t of facts.totals)
+    if (t.balance !== 0)
+      problems.push(`all ${t.currency} balances sum to ${formatAmount(t.balance, t.currency)}, not ${formatAmount(0, t.currency)}`);
   const keys = facts.keys.map((k) => {
     const keyId = toHex(k.keyId);
     const outstanding = k.issued - k.deposited;
@@ -53,9 +58,20 @@ export async function auditBooks(storage: BankStorage): Promise<AuditReport> {
       );
     }
     const recorded = k.refused <= outstanding;
-    if (!recorded) problems.push(`key ${keyId}: ${k.refused} coins are recorded as spent by refused payments, more than the ${outstanding} outstanding`);
+    if (!recorded)
+      problems.push(`key ${keyId}: ${k.refused} coins are recorded as spent by refused payments, more than the ${outstanding} outstanding`);
     const ok = balanced && recorded;
-    return { keyId, value: k.value, currency: k.currency, issued: k.issued, deposited: k.deposited, refused: k.refused, outstanding, outstandingBalance: k.outstandingBalance, ok };
+    return {
+      keyId,
+      value: k.value,
+      currency: k.currency,
+      issued: k.issued,
+      deposited: k.deposited,
+      refused: k.refused,
+      outstanding,
+      outstandingBalance: k.outstandingBalance,
+      ok,
+    };
   });
   return { ok: problems.length === 0, problems, totals: facts.totals, keys };
 }
@@ -68,7 +84,9 @@ export async function readAuditFacts(tx: SqlTx): Promise<AuditFacts> {
   const fromPostings = await tx.all<{ account: string; currency: string; sum: number }>(
     'SELECT account, currency, CAST(SUM(amount) AS BIGINT) AS sum FROM ledger_postings GROUP BY account, currency',
   );
-  const stored = await tx.all<{ account: string; currency: string; balance: number }>('SELECT account, currency, balance FROM ledger_balances');
+  const stored = await tx.all<{ account: string; currency: string; balance: number }>(
+    'SELECT account, currency, balance FROM ledger_balances',
+  );
   const key = (a: string, c: string) => `${a}\u0000${c}`;
   const storedMap = new Map(stored.map((s) => [key(s.account, s.currency), s.balance]));
   const postedMap = new Map(fromPostings.map((p) => [key(p.account, p.currency), p.sum]));
@@ -81,14 +99,22 @@ export async function readAuditFacts(tx: SqlTx): Promise<AuditFacts> {
       mismatches.push({ account, currency, stored: s, fromPostings: p });
     }
   }
-  const totals = await tx.all<Balance>('SELECT currency, CAST(SUM(balance) AS BIGINT) AS balance FROM ledger_balances GROUP BY currency ORDER BY currency');
+  const totals = await tx.all<Balance>(
+    'SELECT currency, CAST(SUM(balance) AS BIGINT) AS balance FROM ledger_balances GROUP BY currency ORDER BY currency',
+  );
   const keys = await tx.all<{ key_no: number; key_id: Uint8Array; value: number; currency: string }>(
     'SELECT key_no, key_id, value, currency FROM denomination_keys ORDER BY key_no',
   );
   const issued = new Map(
-    (await tx.all<{ key_no: number; n: number }>("SELECT key_no, COUNT(*) AS n FROM withdrawal_sessions WHERE state = 'answered' GROUP BY key_no")).map((r) => [r.key_no, r.n]),
+    (
+      await tx.all<{ key_no: number; n: number }>(
+        "SELECT key_no, COUNT(*) AS n FROM withdrawal_sessions WHERE state = 'answered' GROUP BY key_no",
+      )
+    ).map((r) => [r.key_no, r.n]),
   );
-  const spent = await tx.all<{ key_no: number; credited: boolean | number; n: number }>('SELECT key_no, credited, COUNT(*) AS n FROM spent_coins GROUP BY key_no, credited');
+  const spent = await tx.all<{ key_no: number; credited: boolean | number; n: number }>(
+    'SELECT key_no, credited, COUNT(*) AS n FROM spent_coins GROUP BY key_no, credited',
+  );
   const count = (keyNo: number, credited: boolean) => spent.find((r) => r.key_no === keyNo && Boolean(r.credited) === credited)?.n ?? 0;
   return {
     unbalancedEntries: unbalanced.map((u) => ({ entryId: u.entry_id, currency: u.currency, sum: u.sum })),

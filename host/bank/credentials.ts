@@ -41,5 +41,8 @@ export function tokenMatches(token: string, record: CredentialRecord): boolean {
 }
 
 export function unauthorized(): EcashError {
-  return new EcashError('unauthorized', 'a valid credential is required: send "Authorization: Bearer <token>" with the token the bank issued');
+  return new EcashError(
+    'unauthorized',
+    'a valid credential is required: send "Authorization: Bearer <token>" with the token the bank issued',
+  );
 }

@@ -31,7 +31,8 @@ interface PoolWorker {
 }
 
 /** The worker module beside this one: TypeScript when running from the sources, JavaScript from dist/. */
-const spawn = (data: CryptoWorkerData): Worker => startWorker(new URL(import.meta.url.endsWith('.ts') ? './crypto-worker.ts' : './crypto-worker.js', import.meta.url), data);
+const spawn = (data: CryptoWorkerData): Worker =>
+  startWorker(new URL(import.meta.url.endsWith('.ts') ? './crypto-worker.ts' : './crypto-worker.js', import.meta.url), data);
 
 const threadFailed = (e: Error) => new EcashError('internal', `a worker thread of the bank failed (${e.message}); restart the bank`);
 
@@ -143,7 +144,10 @@ export class CryptoPool {
     const size = Math.ceil(n / slices);
     const parts = await Promise.all(
       Array.from({ length: slices }, (_, i) =>
-        this.run<CheckedTranscript[]>(idle[i]!, { kind: 'deposits', request: { ...request, transcripts: request.transcripts.slice(i * size, (i + 1) * size) } }),
+        this.run<CheckedTranscript[]>(idle[i]!, {
+          kind: 'deposits',
+          request: { ...request, transcripts: request.transcripts.slice(i * size, (i + 1) * size) },
+        }),
       ),
     );
     return parts.flat();

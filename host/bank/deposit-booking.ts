@@ -89,9 +89,18 @@ export async function bookDepositBatch(tx: BankTransaction, q: DepositBatch, key
     // Deposited before (or just now by a concurrent request, which we waited for).
     const prior = (await tx.readBatch(q.depositor, q.batchId))!;
     if (!bytesEqual(prior.requestHash, q.requestHash)) {
-      throw new EcashError('batch-id-reused', `batch ${q.batchId} was already deposited with other transcripts; use a new batch id for a new batch`);
+      throw new EcashError(
+        'batch-id-reused',
+        `batch ${q.batchId} was already deposited with other transcripts; use a new batch id for a new batch`,
+      );
     }
-    return { depositor: prior.depositor, batchId: prior.batchId, createdAt: prior.createdAt, results: prior.results, credited: prior.credited };
+    return {
+      depositor: prior.depositor,
+      batchId: prior.batchId,
+      createdAt: prior.createdAt,
+      results: prior.results,
+      credited: prior.credited,
+    };
   }
   const results = [...q.prechecked];
   // The first transcript of each coin in the batch goes in one insert, in the order of coin ids.
@@ -101,7 +110,9 @@ export async function bookDepositBatch(tx: BankTransaction, q: DepositBatch, key
     if (!firstOfCoin.has(k)) firstOfCoin.set(k, v);
   }
   const firsts = [...firstOfCoin.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, v]) => v);
-  const inserted = await tx.insertSpentCoins(firsts.map((v) => ({ coin: v.coin, keyNo: v.keyNo, credited: v.refusal === undefined, transcript: v.transcript })));
+  const inserted = await tx.insertSpentCoins(
+    firsts.map((v) => ({ coin: v.coin, keyNo: v.keyNo, credited: v.refusal === undefined, transcript: v.transcript })),
+  );
   firsts.forEach((v, i) => {
     if (inserted[i]) results[v.index] = v.refusal === undefined ? { outcome: 'credited' } : refused(v.refusal);
   });
@@ -153,7 +164,8 @@ async function settleConflict(tx: BankTransaction, q: DepositBatch, v: VerifiedD
     return {
       outcome: 'rejected',
       code: 'conflict-unresolved',
-      message: "this coin's earlier deposit could not be compared with this payment; nothing was credited; keep the transcript and tell the bank's operator",
+      message:
+        "this coin's earlier deposit could not be compared with this payment; nothing was credited; keep the transcript and tell the bank's operator",
     };
   }
   if (cls.kind === 'replay') return replay();

@@ -22,7 +22,7 @@ import {
   transcriptCoinId,
   transcriptFromJson,
 } from '../../core/index.js';
-import { KeyCache } from '../bank-client/index.js';
+import type { KeyCache } from '../bank-client/index.js';
 
 export interface DepositCheckRequest {
   depositor: string;
@@ -72,24 +72,41 @@ export function checkDeposits(group: Group, keys: KeyCache, req: DepositCheckReq
     }
     const closed = windowRefusal(key, req.now);
     if (t.merchantId !== req.depositor) {
-      out[index] = closed === undefined
-        ? reject('wrong-merchant', `the payment was made to "${t.merchantId}", not to the depositor; only the payee may deposit it`)
-        : { ok: false, ...closed };
+      out[index] =
+        closed === undefined
+          ? reject('wrong-merchant', `the payment was made to "${t.merchantId}", not to the depositor; only the payee may deposit it`)
+          : { ok: false, ...closed };
       return;
     }
-    const refusal = closed ?? (key.scope !== '' && !req.scopes.includes(key.scope)
-      ? { code: 'scope-not-accepted', message: `the coin is of scope "${key.scope}", which this depositor does not accept` }
-      : undefined);
+    const refusal =
+      closed ??
+      (key.scope !== '' && !req.scopes.includes(key.scope)
+        ? { code: 'scope-not-accepted', message: `the coin is of scope "${key.scope}", which this depositor does not accept` }
+        : undefined);
     candidates.push({ index, key, transcript: t, refusal });
   });
-  const bad = new Set(batchVerifyTranscripts(group, candidates.map((c) => ({ key: c.key, transcript: c.transcript }))));
+  const bad = new Set(
+    batchVerifyTranscripts(
+      group,
+      candidates.map((c) => ({ key: c.key, transcript: c.transcript })),
+    ),
+  );
   candidates.forEach((c, i) => {
     if (bad.has(i)) {
-      out[c.index] = c.refusal === undefined ? reject('invalid-transcript', 'the coin or the payment response does not verify') : { ok: false, ...c.refusal };
+      out[c.index] =
+        c.refusal === undefined
+          ? reject('invalid-transcript', 'the coin or the payment response does not verify')
+          : { ok: false, ...c.refusal };
       return;
     }
     const transcript = encodeTranscript(group, c.transcript);
-    out[c.index] = { ok: true, keyId: c.key.keyId, coin: transcriptCoinId(group, transcript), transcript, ...(c.refusal === undefined ? {} : { refusal: c.refusal }) };
+    out[c.index] = {
+      ok: true,
+      keyId: c.key.keyId,
+      coin: transcriptCoinId(group, transcript),
+      transcript,
+      ...(c.refusal === undefined ? {} : { refusal: c.refusal }),
+    };
   });
   return out;
 }

@@ -138,9 +138,13 @@ function sendError(req: FastifyRequest, reply: FastifyReply, e: unknown): Fastif
   switch (fe.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return reply.code(400).send(body('bad-json', 'the body is not a JSON document; send one JSON object with Content-Type: application/json'));
+      return reply
+        .code(400)
+        .send(body('bad-json', 'the body is not a JSON document; send one JSON object with Content-Type: application/json'));
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return reply.code(413).send(body('body-too-large', 'the request body is larger than the bank accepts; split a deposit into smaller batches'));
+      return reply
+        .code(413)
+        .send(body('body-too-large', 'the request body is larger than the bank accepts; split a deposit into smaller batches'));
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return reply.code(415).send(body('unsupported-media-type', 'send the body as JSON with Content-Type: application/json'));
     case 'FST_ERR_RATE_LIMITED':
@@ -199,13 +203,19 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
   // Authorization in one place (access.ts): every route's rule, applied by these two hooks. The
   // routes go in a plugin registered after the rate limiter, so its onRoute hook sees them all.
   void app.register(async (api) => {
-    api.addHook('preValidation', authenticateHook((token) => service.authenticate(token)));
+    api.addHook(
+      'preValidation',
+      authenticateHook((token) => service.authenticate(token)),
+    );
     api.addHook('preHandler', authorize);
     const ctx: RouteContext = {
       service,
-      ...(rl === undefined ? {} : { accountOpeningRateLimit: { max: rl.accountOpeningMax ?? Math.max(1, Math.floor(rl.max / 20)), timeWindow: rl.timeWindowMs } }),
+      ...(rl === undefined
+        ? {}
+        : { accountOpeningRateLimit: { max: rl.accountOpeningMax ?? Math.max(1, Math.floor(rl.max / 20)), timeWindow: rl.timeWindowMs } }),
     };
-    for (const routes of [parameterRoutes, accountRoutes, withdrawalRoutes, depositRoutes, doubleSpendRoutes, merchantRoutes, auditRoutes]) routes(api, ctx);
+    for (const routes of [parameterRoutes, accountRoutes, withdrawalRoutes, depositRoutes, doubleSpendRoutes, merchantRoutes, auditRoutes])
+      routes(api, ctx);
     // The operator's console: public files; what it shows comes from the routes above, under the operator's credential.
     registerBankConsole(api, { access: ACCESS.anyone });
   });

@@ -65,7 +65,10 @@ function checkScryptCost(cost: { N: number; r: number; p: number }, path: string
   const { N, r, p } = cost;
   const powerOfTwo = N <= 2 ** 30 && (N & (N - 1)) === 0;
   if (!powerOfTwo || r > 32 || p > 16 || 128 * N * r > SCRYPT_MAXMEM) {
-    throw new EcashError('bad-keyfile', `${path} asks for a key derivation cost this program does not accept (scrypt N=${N}, r=${r}, p=${p}): the file was altered`);
+    throw new EcashError(
+      'bad-keyfile',
+      `${path} asks for a key derivation cost this program does not accept (scrypt N=${N}, r=${r}, p=${p}): the file was altered`,
+    );
   }
 }
 
@@ -90,7 +93,10 @@ function seal(group: Group, secrets: readonly DenominationSecret[], passphrase: 
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', deriveKey(passphrase, salt, SCRYPT), iv);
   cipher.setAAD(associatedData(group.suite, keys));
-  const plain = Buffer.from(JSON.stringify(secrets.map((s) => ({ keyId: toHex(s.key.keyId), x: toHex(group.scalars.encode(s.x)) }))), 'utf8');
+  const plain = Buffer.from(
+    JSON.stringify(secrets.map((s) => ({ keyId: toHex(s.key.keyId), x: toHex(group.scalars.encode(s.x)) }))),
+    'utf8',
+  );
   const ciphertext = Buffer.concat([cipher.update(plain), cipher.final()]);
   plain.fill(0);
   return {
@@ -121,7 +127,11 @@ function parseFile(text: string, path: string): KeyFileJson {
   if (!isSuiteId(suite)) throw new EcashError('bad-keyfile', `${path} names an unknown suite`);
   const kdf = expectObject(o.kdf, 'keyfile.kdf', ['name', 'N', 'r', 'p', 'salt']);
   expectLiteral(kdf.name, 'keyfile.kdf.name', 'scrypt');
-  const cost = { N: expectSafeInteger(kdf.N, 'keyfile.kdf.N', 2), r: expectSafeInteger(kdf.r, 'keyfile.kdf.r', 1), p: expectSafeInteger(kdf.p, 'keyfile.kdf.p', 1) };
+  const cost = {
+    N: expectSafeInteger(kdf.N, 'keyfile.kdf.N', 2),
+    r: expectSafeInteger(kdf.r, 'keyfile.kdf.r', 1),
+    p: expectSafeInteger(kdf.p, 'keyfile.kdf.p', 1),
+  };
   checkScryptCost(cost, path);
   return {
     version: 1,
@@ -138,7 +148,11 @@ function parseFile(text: string, path: string): KeyFileJson {
 
 function unseal(file: KeyFileJson, passphrase: string, path: string): DenominationSecret[] {
   const group = getGroup(file.suite);
-  const decipher = createDecipheriv('aes-256-gcm', deriveKey(passphrase, fromHex(file.kdf.salt, 'keyfile.kdf.salt'), file.kdf), fromHex(file.iv, 'keyfile.iv', 12));
+  const decipher = createDecipheriv(
+    'aes-256-gcm',
+    deriveKey(passphrase, fromHex(file.kdf.salt, 'keyfile.kdf.salt'), file.kdf),
+    fromHex(file.iv, 'keyfile.iv', 12),
+  );
   decipher.setAAD(associatedData(file.suite, file.keys));
   decipher.setAuthTag(fromHex(file.tag, 'keyfile.tag', 16));
   let plain: Buffer;
@@ -180,7 +194,12 @@ export class KeyFile implements BankKeyStore {
   }
 
   /** Creates a new key file with the given denominations; refuses to overwrite one. */
-  static create(path: string, passphrase: string, suite: SuiteId = DEFAULT_SUITE, denominations: readonly DenominationTerms[] = []): KeyFile {
+  static create(
+    path: string,
+    passphrase: string,
+    suite: SuiteId = DEFAULT_SUITE,
+    denominations: readonly DenominationTerms[] = [],
+  ): KeyFile {
     if (existsSync(path)) throw new EcashError('keyfile-exists', `${path} already exists; a bank key file is never overwritten`);
     const group = getGroup(suite);
     const secrets = denominations.map((t) => generateDenominationKey(group, t, systemRandom));

@@ -26,7 +26,13 @@ export const ACCOUNT_DEPOSITOR_PREFIX = 'account:';
 export const accountDepositorId = (accountId: string): string => `${ACCOUNT_DEPOSITOR_PREFIX}${accountId}`;
 
 /** A coin deposited: the key's liability settled, the depositor credited its value less the fee, the fee booked. */
-export const depositPostings = (keyId: Uint8Array, currency: string, value: number, creditAccount: string, fee: number): LedgerPosting[] => [
+export const depositPostings = (
+  keyId: Uint8Array,
+  currency: string,
+  value: number,
+  creditAccount: string,
+  fee: number,
+): LedgerPosting[] => [
   { account: outstandingAccount(keyId), currency, amount: -value },
   { account: creditAccount, currency, amount: value - fee },
   { account: FEES_ACCOUNT, currency, amount: fee },
@@ -53,7 +59,9 @@ function mergePostings(postings: readonly LedgerPosting[]): LedgerPosting[] {
     if (cur) cur.amount += p.amount;
     else m.set(k, { ...p });
   }
-  return [...m.values()].filter((p) => p.amount !== 0).sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : a.currency < b.currency ? -1 : 1));
+  return [...m.values()]
+    .filter((p) => p.amount !== 0)
+    .sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : a.currency < b.currency ? -1 : 1));
 }
 
 function checkBalanced(postings: readonly LedgerPosting[]): void {
@@ -71,7 +79,13 @@ function checkBalanced(postings: readonly LedgerPosting[]): void {
  * Books one entry inside the caller's transaction: its postings merged per (account, currency) and
  * checked to balance, then written with the balances they move. Returns the entry id.
  */
-export async function postEntry(tx: SqlTx, kind: LedgerEntry['kind'], reference: string, postings: readonly LedgerPosting[], now: number): Promise<number> {
+export async function postEntry(
+  tx: SqlTx,
+  kind: LedgerEntry['kind'],
+  reference: string,
+  postings: readonly LedgerPosting[],
+  now: number,
+): Promise<number> {
   const merged = mergePostings(postings);
   checkBalanced(merged);
   const row = await tx.get<{ entry_id: number }>(
@@ -84,7 +98,10 @@ export async function postEntry(tx: SqlTx, kind: LedgerEntry['kind'], reference:
   // balance rows in one order.
   if (merged.length === 0) return entryId;
   const rows = merged.map(() => '(?, ?, ?, ?)').join(', ');
-  await tx.run(`INSERT INTO ledger_postings (entry_id, account, currency, amount) VALUES ${rows}`, merged.flatMap((p) => [entryId, p.account, p.currency, p.amount]));
+  await tx.run(
+    `INSERT INTO ledger_postings (entry_id, account, currency, amount) VALUES ${rows}`,
+    merged.flatMap((p) => [entryId, p.account, p.currency, p.amount]),
+  );
   await tx.run(
     `INSERT INTO ledger_balances (account, currency, balance) VALUES ${merged.map(() => '(?, ?, ?)').join(', ')} ` +
       'ON CONFLICT (account, currency) DO UPDATE SET balance = ledger_balances.balance + excluded.balance',

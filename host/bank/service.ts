@@ -49,10 +49,25 @@ import type {
 import { type AuditReport, auditBooks } from './audit.js';
 import { credentialIdOf, issueCredential, sha256Text, tokenMatches, unauthorized } from './credentials.js';
 import { decodeElementHex, decodeScalarHex } from '../bank-client/index.js';
-import { ACCOUNT_DEPOSITOR_PREFIX, accountDepositorId, cashInPostings, holderAccount, merchantAccount, withdrawalPostings } from './ledger.js';
+import {
+  ACCOUNT_DEPOSITOR_PREFIX,
+  accountDepositorId,
+  cashInPostings,
+  holderAccount,
+  merchantAccount,
+  withdrawalPostings,
+} from './ledger.js';
 import type { BankKeyStore } from './keyfile.js';
 import { bookDepositBatch, type ConflictKeys, type VerifiedDeposit } from './deposit-booking.js';
-import type { AccountRecord, BankStorage, CredentialRecord, DepositBatchRecord, DepositResult, KeyRecord, SessionRecord } from './storage/index.js';
+import type {
+  AccountRecord,
+  BankStorage,
+  CredentialRecord,
+  DepositBatchRecord,
+  DepositResult,
+  KeyRecord,
+  SessionRecord,
+} from './storage/index.js';
 import { CryptoPool } from './crypto-pool.js';
 
 export const DEFAULT_SESSION_TTL_MS = 120_000;
@@ -110,7 +125,10 @@ function checkName(value: string, what: string): void {
 }
 
 const insufficientFunds = (currency: string, value: number) =>
-  new EcashError('insufficient-funds', `the account's ${currency} balance is below the coin's value ${formatAmount(value, currency)}; top it up first`);
+  new EcashError(
+    'insufficient-funds',
+    `the account's ${currency} balance is below the coin's value ${formatAmount(value, currency)}; top it up first`,
+  );
 
 function resultToJson(r: DepositResult): DepositResultJson {
   switch (r.outcome) {
@@ -172,7 +190,10 @@ export class BankService {
     await service.reloadKeys(secrets);
     // The keys are fixed from here on: the worker threads parse them once, at start.
     service.pool = await CryptoPool.start(suite, threads, service.publicKeyJson());
-    service.sweeper = setInterval(() => void service.storage.expireSessions(service.now()).catch(() => undefined), Math.max(1000, service.sessionTtlMs / 4));
+    service.sweeper = setInterval(
+      () => void service.storage.expireSessions(service.now()).catch(() => undefined),
+      Math.max(1000, service.sessionTtlMs / 4),
+    );
     service.sweeper.unref();
     return service;
   }
@@ -282,9 +303,14 @@ export class BankService {
    * This process forgets it at once; another server on the same database stops accepting it within
    * its credential cache time (10 s).
    */
-  async revokeCredential(credentialId: string): Promise<{ credentialId: string; kind: CredentialRecord['kind']; partyId: string; revokedAt: number }> {
+  async revokeCredential(
+    credentialId: string,
+  ): Promise<{ credentialId: string; kind: CredentialRecord['kind']; partyId: string; revokedAt: number }> {
     if (!/^[0-9a-f]{16}$/.test(credentialId)) {
-      throw new EcashError('bad-credential-id', 'a credential id is the 16 hex digits after "ecash." in its token (never pass the whole token: it is a secret)');
+      throw new EcashError(
+        'bad-credential-id',
+        'a credential id is the 16 hex digits after "ecash." in its token (never pass the whole token: it is a secret)',
+      );
     }
     const record = await this.storage.revokeCredential(credentialId, this.now());
     if (record === undefined) throw new EcashError('credential-not-found', `no credential ${credentialId}`);
@@ -293,15 +319,26 @@ export class BankService {
   }
 
   /** Operator task: a merchant with the scopes it accepts and its fee; returns its token. */
-  async addMerchant(m: { merchantId: string; name?: string; scopes?: string[]; feePerCoin?: number }): Promise<{ merchantId: string; credential: string }> {
+  async addMerchant(m: {
+    merchantId: string;
+    name?: string;
+    scopes?: string[];
+    feePerCoin?: number;
+  }): Promise<{ merchantId: string; credential: string }> {
     checkName(m.merchantId, 'merchant id');
     if (m.merchantId.startsWith(ACCOUNT_DEPOSITOR_PREFIX)) {
-      throw new EcashError('bad-name', `merchant ids starting with "${ACCOUNT_DEPOSITOR_PREFIX}" are reserved for account holders' own deposits`);
+      throw new EcashError(
+        'bad-name',
+        `merchant ids starting with "${ACCOUNT_DEPOSITOR_PREFIX}" are reserved for account holders' own deposits`,
+      );
     }
     const scopes = [...new Set(m.scopes ?? [])];
-    for (const s of scopes) if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(s)) throw new EcashError('bad-scope', `scope "${s}" is not 1-64 characters of a-z, 0-9, ".", "_", "-"`);
+    for (const s of scopes)
+      if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(s))
+        throw new EcashError('bad-scope', `scope "${s}" is not 1-64 characters of a-z, 0-9, ".", "_", "-"`);
     const fee = m.feePerCoin ?? 0;
-    if (!Number.isSafeInteger(fee) || fee < 0) throw new EcashError('bad-amount', 'the fee per coin must be a non-negative integer of minor units');
+    if (!Number.isSafeInteger(fee) || fee < 0)
+      throw new EcashError('bad-amount', 'the fee per coin must be a non-negative integer of minor units');
     const now = this.now();
     await this.storage.createMerchant({ merchantId: m.merchantId, name: m.name ?? m.merchantId, scopes, feePerCoin: fee, createdAt: now });
     const issued = issueCredential('merchant', m.merchantId, now);
@@ -320,7 +357,8 @@ export class BankService {
   /** Operator task: money in (cash or a transfer) credited to an account. */
   async cashIn(accountId: string, currency: string, amount: number, reference: string): Promise<{ entryId: number }> {
     if (!/^[A-Z]{3}$/.test(currency)) throw new EcashError('bad-currency', 'currency must be an ISO 4217 code such as EUR');
-    if (!Number.isSafeInteger(amount) || amount <= 0) throw new EcashError('bad-amount', 'a cash-in amount must be a positive integer of minor units');
+    if (!Number.isSafeInteger(amount) || amount <= 0)
+      throw new EcashError('bad-amount', 'a cash-in amount must be a positive integer of minor units');
     const now = this.now();
     const entryId = await this.storage.transaction(async (tx) => {
       if (!(await tx.accountExists(accountId))) throw new EcashError('account-not-found', `no account ${accountId}`);
@@ -366,7 +404,10 @@ export class BankService {
   openAccountJson(opening: AccountOpeningJson, field = ''): Promise<AccountOpenedJson> {
     this.checkSuite(opening.suite);
     const I = decodeElementHex(this.group, opening.I, `${field}I`);
-    const proof = { t: decodeElementHex(this.group, opening.proof.t, `${field}proof.t`), s: decodeScalarHex(this.group, opening.proof.s, `${field}proof.s`) };
+    const proof = {
+      t: decodeElementHex(this.group, opening.proof.t, `${field}proof.t`),
+      s: decodeScalarHex(this.group, opening.proof.s, `${field}proof.s`),
+    };
     return this.openAccount(opening.holder, I, proof);
   }
 
@@ -398,7 +439,13 @@ export class BankService {
 
   private async accountJson(a: AccountRecord): Promise<AccountJson> {
     const { accountId, holder, createdAt } = a;
-    return { accountId, holder, depositorId: accountDepositorId(accountId), createdAt, balances: await this.storage.balances(holderAccount(accountId)) };
+    return {
+      accountId,
+      holder,
+      depositorId: accountDepositorId(accountId),
+      createdAt,
+      balances: await this.storage.balances(holderAccount(accountId)),
+    };
   }
 
   /** A page of accounts in id order, with their balances (the operator's console). */
@@ -411,7 +458,9 @@ export class BankService {
   /** A page of merchants in id order, with their balances. */
   async listMerchants(after: string | undefined, limit: number): Promise<MerchantListJson> {
     const records = await this.storage.listMerchants({ ...(after === undefined ? {} : { after }), limit });
-    const merchants = await Promise.all(records.map(async (m) => ({ ...m, balances: await this.storage.balances(merchantAccount(m.merchantId)) })));
+    const merchants = await Promise.all(
+      records.map(async (m) => ({ ...m, balances: await this.storage.balances(merchantAccount(m.merchantId)) })),
+    );
     return merchants.length === limit ? { merchants, next: merchants[merchants.length - 1]!.merchantId } : { merchants };
   }
 
@@ -431,12 +480,18 @@ export class BankService {
   /** A page of a merchant's statement, newest first (`limit` is 1 to PAGE_MAX). */
   merchantStatement(merchantId: string, before: number | undefined, limit: number): Promise<StatementJson> {
     return this.statement(merchantAccount(merchantId), before, limit, async () => {
-      if ((await this.storage.getMerchant(merchantId)) === undefined) throw new EcashError('merchant-not-found', `no merchant ${merchantId}`);
+      if ((await this.storage.getMerchant(merchantId)) === undefined)
+        throw new EcashError('merchant-not-found', `no merchant ${merchantId}`);
     });
   }
 
   /** An empty page may be a party that does not exist: only then is `exists` asked, to say so. */
-  private async statement(ledgerAccount: string, before: number | undefined, limit: number, exists: () => Promise<void>): Promise<StatementJson> {
+  private async statement(
+    ledgerAccount: string,
+    before: number | undefined,
+    limit: number,
+    exists: () => Promise<void>,
+  ): Promise<StatementJson> {
     const entries = await this.storage.statement({ account: ledgerAccount, ...(before === undefined ? {} : { before }), limit });
     if (entries.length === 0) await exists();
     return entries.length === limit ? { entries, next: entries[entries.length - 1]!.entryId } : { entries };
@@ -469,10 +524,20 @@ export class BankService {
       if (await tx.insertOpenSession(open)) return;
       // The account has an open session: if it is stale, expire it and open this one.
       if (!(await tx.expireStaleSession(accountId, session.createdAt)) || !(await tx.insertOpenSession(open))) {
-        throw new EcashError('session-open', 'this account already has an open withdrawal session; answer or cancel it, or wait until it expires');
+        throw new EcashError(
+          'session-open',
+          'this account already has an open withdrawal session; answer or cancel it, or wait until it expires',
+        );
       }
     });
-    return { sessionId: session.sessionId, keyId: entry.json.keyId, z: this.zFor(account, entry), a: toHex(a), b: toHex(b), expiresAt: session.expiresAt };
+    return {
+      sessionId: session.sessionId,
+      keyId: entry.json.keyId,
+      z: this.zFor(account, entry),
+      a: toHex(a),
+      b: toHex(b),
+      expiresAt: session.expiresAt,
+    };
   }
 
   /**
@@ -500,9 +565,15 @@ export class BankService {
       }
       if (s.state === 'answered') {
         if (s.c !== null && s.r !== null && bytesEqual(s.c, encodedC)) return { r: s.r };
-        return { error: new EcashError('session-answered', 'this withdrawal session has already answered another challenge; start a new session for another coin') };
+        return {
+          error: new EcashError(
+            'session-answered',
+            'this withdrawal session has already answered another challenge; start a new session for another coin',
+          ),
+        };
       }
-      if (s.state === 'cancelled') return { error: new EcashError('session-cancelled', 'this withdrawal session was cancelled; start a new one') };
+      if (s.state === 'cancelled')
+        return { error: new EcashError('session-cancelled', 'this withdrawal session was cancelled; start a new one') };
       if (s.state === 'expired' || s.expiresAt <= now) {
         await tx.expireSession(sessionId);
         return { error: new EcashError('session-expired', 'this withdrawal session expired before it was answered; start a new one') };
@@ -510,7 +581,8 @@ export class BankService {
       const holder = holderAccount(accountId);
       if ((await tx.balance(holder, s.currency, true)) < s.value) return { error: insufficientFunds(s.currency, s.value) };
       const r = F.encode(this.answer(s, c, now));
-      if (!(await tx.answerSession(sessionId, encodedC, r, now))) throw new EcashError('session-answered', 'this withdrawal session has already answered');
+      if (!(await tx.answerSession(sessionId, encodedC, r, now)))
+        throw new EcashError('session-answered', 'this withdrawal session has already answered');
       await tx.post('withdrawal', `withdrawal:${sessionId}`, withdrawalPostings(accountId, s.keyId, s.currency, s.value), now);
       return { r };
     });
@@ -528,7 +600,10 @@ export class BankService {
       throw new EcashError('session-expired', 'this withdrawal session was opened before the bank last started; start a new one');
     }
     if ((this.answered.get(session.sessionId)?.c ?? c) !== c) {
-      throw new EcashError('session-answered', 'this withdrawal session has already answered another challenge; start a new session for another coin');
+      throw new EcashError(
+        'session-answered',
+        'this withdrawal session has already answered another challenge; start a new session for another coin',
+      );
     }
     const w = entry.nonces.w({ sessionId: session.sessionId, createdAt: session.createdAt, expiresAt: session.expiresAt });
     const r = BankWithdrawalSession.restore(this.group, entry.secret, { w }).answer(c);
@@ -557,11 +632,22 @@ export class BankService {
     if (party.kind === 'account') {
       return { depositor: accountDepositorId(party.accountId), scopes: [], feePerCoin: 0, creditAccount: holderAccount(party.accountId) };
     }
-    return { depositor: party.merchantId, scopes: party.scopes, feePerCoin: party.feePerCoin, creditAccount: merchantAccount(party.merchantId) };
+    return {
+      depositor: party.merchantId,
+      scopes: party.scopes,
+      feePerCoin: party.feePerCoin,
+      creditAccount: merchantAccount(party.merchantId),
+    };
   }
 
   private batchToJson(r: DepositBatchRecord): DepositBatchJson {
-    return { batchId: r.batchId, depositor: r.depositor, createdAt: r.createdAt, results: r.results.map(resultToJson), credited: r.credited };
+    return {
+      batchId: r.batchId,
+      depositor: r.depositor,
+      createdAt: r.createdAt,
+      results: r.results.map(resultToJson),
+      credited: r.credited,
+    };
   }
 
   /**
@@ -577,7 +663,10 @@ export class BankService {
     const prior = await this.storage.getDepositBatch(d.depositor, batchId);
     if (prior !== undefined) {
       if (!bytesEqual(prior.requestHash, requestHash)) {
-        throw new EcashError('batch-id-reused', `batch ${batchId} was already deposited with other transcripts; use a new batch id for a new batch`);
+        throw new EcashError(
+          'batch-id-reused',
+          `batch ${batchId} was already deposited with other transcripts; use a new batch id for a new batch`,
+        );
       }
       return this.batchToJson(prior);
     }
@@ -603,7 +692,16 @@ export class BankService {
         ...(c.refusal === undefined ? {} : { refusal: c.refusal }),
       });
     });
-    const batch = { depositor: d.depositor, batchId, requestHash, prechecked, verified, creditAccount: d.creditAccount, feePerCoin: d.feePerCoin, now };
+    const batch = {
+      depositor: d.depositor,
+      batchId,
+      requestHash,
+      prechecked,
+      verified,
+      creditAccount: d.creditAccount,
+      feePerCoin: d.feePerCoin,
+      now,
+    };
     const record = await this.storage.transaction((tx) => bookDepositBatch(tx, batch, this.conflictKeys));
     return this.batchToJson(record);
   }
@@ -618,7 +716,11 @@ export class BankService {
   /** Double spends with their proofs: all for an operator, those of its own deposits otherwise. */
   async listDoubleSpends(party: Party, after: number | undefined, limit: number): Promise<DoubleSpendListJson> {
     const depositor = party.kind === 'operator' ? undefined : this.depositorOf(party).depositor;
-    const records = await this.storage.listDoubleSpends({ ...(depositor === undefined ? {} : { depositor }), ...(after === undefined ? {} : { after }), limit });
+    const records = await this.storage.listDoubleSpends({
+      ...(depositor === undefined ? {} : { depositor }),
+      ...(after === undefined ? {} : { after }),
+      limit,
+    });
     const holders = new Map<string, string | null>();
     const out = [];
     for (const r of records) {
@@ -653,4 +755,3 @@ export class BankService {
     await this.pool.close();
   }
 }
-

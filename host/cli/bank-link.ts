@@ -19,14 +19,17 @@ const BANK_TOKEN_ENV = 'ECASH_BANK_TOKEN';
  */
 export function addBankOptions(cmd: Command, withToken = true): Command {
   cmd.option('--bank <url>', `the bank's base URL, e.g. http://127.0.0.1:8080 (default: $${BANK_URL_ENV})`);
-  if (withToken) tokenFileOption(cmd, `file holding the bank credential (default: $${BANK_TOKEN_ENV}); never pass a token on the command line`);
+  if (withToken)
+    tokenFileOption(cmd, `file holding the bank credential (default: $${BANK_TOKEN_ENV}); never pass a token on the command line`);
   return cmd;
 }
 
 export function bankClientFrom(opts: BankLinkOptions, needToken = true): BankClient {
   const baseUrl = opts.bank ?? process.env[BANK_URL_ENV];
-  if (baseUrl === undefined || baseUrl === '') throw new EcashError('no-bank', `say where the bank is with --bank <url> or $${BANK_URL_ENV}`);
-  if (!/^https?:\/\/[^\s/]+/.test(baseUrl)) throw new EcashError('bad-bank-url', `--bank must be an http(s) URL such as http://127.0.0.1:8080, not "${baseUrl}"`);
+  if (baseUrl === undefined || baseUrl === '')
+    throw new EcashError('no-bank', `say where the bank is with --bank <url> or $${BANK_URL_ENV}`);
+  if (!/^https?:\/\/[^\s/]+/.test(baseUrl))
+    throw new EcashError('bad-bank-url', `--bank must be an http(s) URL such as http://127.0.0.1:8080, not "${baseUrl}"`);
   const token = readSecret(opts.tokenFile, BANK_TOKEN_ENV, 'bank credential', 'bank-token-unreadable');
   if (needToken && token === undefined) {
     throw new EcashError('bank-token-missing', `no bank credential: pass --token-file <file> or set $${BANK_TOKEN_ENV}`);

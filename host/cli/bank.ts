@@ -14,6 +14,7 @@ import {
   canWithdraw,
   DEFAULT_SUITE,
   type DenominationTerms,
+  type DoubleSpendProof,
   EcashError,
   expectObject,
   expectString,
@@ -32,15 +33,7 @@ import {
   verifyDoubleSpendProof,
 } from '../../core/index.js';
 import type { AccountOpenedJson, AccountOpeningJson } from '../bank-client/index.js';
-import {
-  BankService,
-  isPostgresUrl,
-  KeyFile,
-  memoryKeyStore,
-  openStorage,
-  startBankServer,
-  type BankStorage,
-} from '../bank/index.js';
+import { BankService, isPostgresUrl, KeyFile, memoryKeyStore, openStorage, startBankServer, type BankStorage } from '../bank/index.js';
 import { action, info, printResult, writeNewJsonFile } from './output.js';
 import { listenForStop } from './signals.js';
 import { portOption, tokenFileOption, wantsJson, wholeNumber } from './options.js';
@@ -75,7 +68,8 @@ function parseDenominations(spec: string): { currency: string; value: number }[]
   const out: { currency: string; value: number }[] = [];
   for (const group of spec.split(/[;\s]+/).filter((g) => g !== '')) {
     const m = /^([A-Z]{3}):(\d+(?:,\d+)*)$/.exec(group);
-    if (m === null) throw new EcashError('bad-option', `--denominations takes CURRENCY:value,value,… (e.g. ${DEFAULT_DENOMINATIONS}), got "${group}"`);
+    if (m === null)
+      throw new EcashError('bad-option', `--denominations takes CURRENCY:value,value,… (e.g. ${DEFAULT_DENOMINATIONS}), got "${group}"`);
     for (const v of m[2]!.split(',')) out.push({ currency: m[1]!, value: wholeNumber(v, '--denominations') });
   }
   if (out.length === 0) throw new EcashError('bad-option', '--denominations names no denomination');
@@ -86,10 +80,23 @@ function parseDenominations(spec: string): { currency: string; value: number }[]
  * Terms for new keys: withdrawable for `withdrawDays` from `from`, and depositable for
  * `depositDays` more after the withdrawal window closes (coins on cards stay good that long).
  */
-function termsFor(denoms: { currency: string; value: number }[], from: number, withdrawDays: number, depositDays: number, scope: string): DenominationTerms[] {
+function termsFor(
+  denoms: { currency: string; value: number }[],
+  from: number,
+  withdrawDays: number,
+  depositDays: number,
+  scope: string,
+): DenominationTerms[] {
   if (withdrawDays < 1) throw new EcashError('bad-option', '--withdraw-days must be at least 1');
   return denoms.map((d) => {
-    const t = { value: d.value, currency: d.currency, withdrawFrom: from, withdrawUntil: from + withdrawDays * DAY_MS, depositUntil: from + (withdrawDays + depositDays) * DAY_MS, scope };
+    const t = {
+      value: d.value,
+      currency: d.currency,
+      withdrawFrom: from,
+      withdrawUntil: from + withdrawDays * DAY_MS,
+      depositUntil: from + (withdrawDays + depositDays) * DAY_MS,
+      scope,
+    };
     validateTerms(t);
     return t;
   });
@@ -100,7 +107,8 @@ function parseTime(value: string | undefined, option: string, fallback: number):
   if (value === undefined) return fallback;
   if (/^\d+$/.test(value)) return wholeNumber(value, option);
   const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new EcashError('bad-option', `${option} takes an ISO date (2027-01-01T00:00:00Z) or milliseconds since 1970, got "${value}"`);
+  if (Number.isNaN(t))
+    throw new EcashError('bad-option', `${option} takes an ISO date (2027-01-01T00:00:00Z) or milliseconds since 1970, got "${value}"`);
   return t;
 }
 
@@ -128,7 +136,8 @@ async function withBank<T>(
   const storage = await openStorage(db, { mustExist: options.creating !== true });
   try {
     const suite = await storage.getSuite();
-    if (suite === undefined && options.creating !== true) throw new EcashError('bank-not-initialised', `the database ${describeDb(db)} holds no bank; run ecash bank init first`);
+    if (suite === undefined && options.creating !== true)
+      throw new EcashError('bank-not-initialised', `the database ${describeDb(db)} holds no bank; run ecash bank init first`);
     const keys = keyFile ?? memoryKeyStore(suite!, []);
     const threads = options.threads ?? 0;
     const svc = await BankService.create({ storage, keys, ...(threads === 'default' ? {} : { workerThreads: threads }) });
@@ -185,7 +194,10 @@ interface KeyListJson {
 function describeKeys(keys: KeyListJson[]): string {
   if (keys.length === 0) return 'no denomination keys';
   return keys
-    .map((k) => `${k.keyId.slice(0, 16)}…  ${formatAmount(k.value, k.currency).padStart(14)}${k.scope ? ` (${k.scope})` : ''}  ${k.state.padEnd(12)}  withdraw ${dateOf(k.withdrawFrom)} – ${dateOf(k.withdrawUntil)}, deposit until ${dateOf(k.depositUntil)}`)
+    .map(
+      (k) =>
+        `${k.keyId.slice(0, 16)}…  ${formatAmount(k.value, k.currency).padStart(14)}${k.scope ? ` (${k.scope})` : ''}  ${k.state.padEnd(12)}  withdraw ${dateOf(k.withdrawFrom)} – ${dateOf(k.withdrawUntil)}, deposit until ${dateOf(k.depositUntil)}`,
+    )
     .join('\n');
 }
 
@@ -195,13 +207,21 @@ function readOpening(file: string): AccountOpeningJson {
   try {
     v = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new EcashError('bad-opening', `${file} is not a readable JSON account opening (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new EcashError(
+      'bad-opening',
+      `${file} is not a readable JSON account opening (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   const o = expectObject(v, 'opening', ['suite', 'holder', 'I', 'proof']);
   const proof = expectObject(o.proof, 'opening.proof', ['t', 's']);
   const suite = expectString(o.suite, 'opening.suite');
   if (!isSuiteId(suite)) throw new EcashError('bad-opening', `opening.suite must be one of ${SUITE_IDS.join(', ')}`);
-  return { suite, holder: expectString(o.holder, 'opening.holder'), I: expectString(o.I, 'opening.I'), proof: { t: expectString(proof.t, 'opening.proof.t'), s: expectString(proof.s, 'opening.proof.s') } };
+  return {
+    suite,
+    holder: expectString(o.holder, 'opening.holder'),
+    I: expectString(o.I, 'opening.I'),
+    proof: { t: expectString(proof.t, 'opening.proof.t'), s: expectString(proof.s, 'opening.proof.s') },
+  };
 }
 
 function dbOption(cmd: Command): Command {
@@ -215,7 +235,7 @@ function keyOptions(cmd: Command): Command {
 }
 
 export function registerBankCommands(program: Command): void {
-  const bank = program.command('bank').description("the bank: keys and database, the HTTP server, accounts, merchants, the books");
+  const bank = program.command('bank').description('the bank: keys and database, the HTTP server, accounts, merchants, the books');
 
   const init = keyOptions(bank.command('init'))
     .description('create the key file and the database, register the keys and issue an operator credential')
@@ -224,13 +244,29 @@ export function registerBankCommands(program: Command): void {
     .option('--withdraw-days <n>', 'days the keys can be withdrawn from now', String(DEFAULT_WITHDRAW_DAYS))
     .option('--deposit-days <n>', 'days coins can still be deposited after the withdrawal window', String(DEFAULT_DEPOSIT_DAYS))
     .option('--operator <name>', 'name of the operator credential', 'operator');
-  tokenFileOption(init, 'also write the operator credential to this new file (mode 600)', ['--operator-token-file'])
-    .action(
-      action(async (opts: KeyOptions & { suite: string; denominations: string; withdrawDays: string; depositDays: string; operator: string; tokenFile?: string }, cmd: Command) => {
+  tokenFileOption(init, 'also write the operator credential to this new file (mode 600)', ['--operator-token-file']).action(
+    action(
+      async (
+        opts: KeyOptions & {
+          suite: string;
+          denominations: string;
+          withdrawDays: string;
+          depositDays: string;
+          operator: string;
+          tokenFile?: string;
+        },
+        cmd: Command,
+      ) => {
         if (!isSuiteId(opts.suite)) throw new EcashError('bad-option', `--suite must be one of ${SUITE_IDS.join(', ')}`);
         const suite: SuiteId = opts.suite;
         const now = Date.now();
-        const terms = termsFor(parseDenominations(opts.denominations), now, wholeNumber(opts.withdrawDays, '--withdraw-days'), wholeNumber(opts.depositDays, '--deposit-days'), '');
+        const terms = termsFor(
+          parseDenominations(opts.denominations),
+          now,
+          wholeNumber(opts.withdrawDays, '--withdraw-days'),
+          wholeNumber(opts.depositDays, '--deposit-days'),
+          '',
+        );
         const pass = passphrase(opts);
         const tokenFile = opts.tokenFile === undefined ? undefined : openSecretFile(opts.tokenFile);
         let result: { suite: string; db: string; keys: string; keyIds: string[]; operatorCredential: string };
@@ -242,7 +278,10 @@ export function registerBankCommands(program: Command): void {
           try {
             const existing = await storage.getSuite();
             if (existing !== undefined) {
-              throw new EcashError('bank-exists', `the database ${describeDb(opts.db)} already belongs to a bank (suite ${existing}); use a new database, or ecash bank keys rotate to add keys`);
+              throw new EcashError(
+                'bank-exists',
+                `the database ${describeDb(opts.db)} already belongs to a bank (suite ${existing}); use a new database, or ecash bank keys rotate to add keys`,
+              );
             }
           } finally {
             await storage.close();
@@ -255,7 +294,13 @@ export function registerBankCommands(program: Command): void {
             async (svc) => {
               const { credential } = await svc.addOperator(opts.operator);
               tokenFile?.write(credential);
-              return { suite, db: describeDb(opts.db), keys: keyFile.path, keyIds: keyFile.publicKeys().map((k) => k.keyId), operatorCredential: credential };
+              return {
+                suite,
+                db: describeDb(opts.db),
+                keys: keyFile.path,
+                keyIds: keyFile.publicKeys().map((k) => k.keyId),
+                operatorCredential: credential,
+              };
             },
             { creating: true },
           );
@@ -271,42 +316,56 @@ export function registerBankCommands(program: Command): void {
             `  ${result.operatorCredential}`,
           ].join('\n'),
         );
-      }),
-    );
+      },
+    ),
+  );
 
   keyOptions(bank.command('serve'))
     .description("run the bank's HTTP API until SIGINT or SIGTERM")
     .option('--port <n>', 'TCP port (0: any free port)', '8080')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--worker-threads <n>', 'worker threads checking deposits and making withdrawal offers (default: cores, at most 4)')
-    .option('--log', "request log (method, URL, status, time) as JSON lines on stdout; not with --json")
-    .option('--trust-proxy <address>', "behind a reverse proxy: its address or CIDR, whose X-Forwarded-For is trusted for per-client rate limits")
+    .option('--log', 'request log (method, URL, status, time) as JSON lines on stdout; not with --json')
+    .option(
+      '--trust-proxy <address>',
+      'behind a reverse proxy: its address or CIDR, whose X-Forwarded-For is trusted for per-client rate limits',
+    )
     .action(
-      action(async (opts: KeyOptions & { port: string; host: string; workerThreads?: string; log?: boolean; trustProxy?: string }, cmd: Command) => {
-        const port = portOption(opts.port);
-        // With --json, stdout carries exactly one document; the request log would interleave.
-        if (opts.log === true && wantsJson(cmd)) throw new EcashError('bad-option', '--log writes JSON lines to stdout and cannot be combined with --json');
-        const threads = opts.workerThreads === undefined ? 'default' : wholeNumber(opts.workerThreads, '--worker-threads');
-        await withBank(
-          opts,
-          openKeyFile(opts),
-          async (svc, storage) => {
-            const stop = listenForStop();
-            const server = await startBankServer({
-              service: svc,
-              host: opts.host,
-              port,
-              ...(opts.log === true ? { logger: true } : {}),
-              ...(opts.trustProxy === undefined ? {} : { trustProxy: opts.trustProxy }),
-            });
-            printResult({ json: wantsJson(cmd) }, { url: server.url, suite: svc.suite, storage: storage.kind }, () => `bank listening on ${server.url} (suite ${svc.suite}, ${storage.kind})`);
-            info(`${await stop.received}: closing the bank server`);
-            // In-flight requests finish (fastify waits for them) before the service and the database close.
-            await server.close();
-          },
-          { threads },
-        );
-      }),
+      action(
+        async (
+          opts: KeyOptions & { port: string; host: string; workerThreads?: string; log?: boolean; trustProxy?: string },
+          cmd: Command,
+        ) => {
+          const port = portOption(opts.port);
+          // With --json, stdout carries exactly one document; the request log would interleave.
+          if (opts.log === true && wantsJson(cmd))
+            throw new EcashError('bad-option', '--log writes JSON lines to stdout and cannot be combined with --json');
+          const threads = opts.workerThreads === undefined ? 'default' : wholeNumber(opts.workerThreads, '--worker-threads');
+          await withBank(
+            opts,
+            openKeyFile(opts),
+            async (svc, storage) => {
+              const stop = listenForStop();
+              const server = await startBankServer({
+                service: svc,
+                host: opts.host,
+                port,
+                ...(opts.log === true ? { logger: true } : {}),
+                ...(opts.trustProxy === undefined ? {} : { trustProxy: opts.trustProxy }),
+              });
+              printResult(
+                { json: wantsJson(cmd) },
+                { url: server.url, suite: svc.suite, storage: storage.kind },
+                () => `bank listening on ${server.url} (suite ${svc.suite}, ${storage.kind})`,
+              );
+              info(`${await stop.received}: closing the bank server`);
+              // In-flight requests finish (fastify waits for them) before the service and the database close.
+              await server.close();
+            },
+            { threads },
+          );
+        },
+      ),
     );
 
   dbOption(bank.command('audit'))
@@ -320,7 +379,9 @@ export function registerBankCommands(program: Command): void {
           for (const t of report.totals) lines.push(`  ${t.currency}: all balances sum to ${formatAmount(t.balance, t.currency)}`);
           for (const k of report.keys) {
             const refused = k.refused === 0 ? '' : `, ${k.refused} of them spent by payments the bank refused`;
-            lines.push(`  key ${k.keyId.slice(0, 16)}… ${formatAmount(k.value, k.currency)}: issued ${k.issued}, deposited ${k.deposited}, outstanding ${k.outstanding} (${formatAmount(k.outstandingBalance, k.currency)})${refused}${k.ok ? '' : '  <- mismatch'}`);
+            lines.push(
+              `  key ${k.keyId.slice(0, 16)}… ${formatAmount(k.value, k.currency)}: issued ${k.issued}, deposited ${k.deposited}, outstanding ${k.outstanding} (${formatAmount(k.outstandingBalance, k.currency)})${refused}${k.ok ? '' : '  <- mismatch'}`,
+            );
           }
           return lines.join('\n');
         });
@@ -332,23 +393,26 @@ export function registerBankCommands(program: Command): void {
   const openAccount = keyOptions(account.command('open'))
     .description("open an account from a card's exported account opening (JSON); prints the account's credential once")
     .requiredOption('--opening <file>', 'the account opening the card exported (`ecash account export-opening`: suite, holder, I, proof)');
-  tokenFileOption(openAccount, "also write the account's credential to this new file (mode 600)", ['--credential-file'])
-    .action(
-      action(async (opts: KeyOptions & { opening: string; tokenFile?: string }, cmd: Command) => {
-        const opening = readOpening(opts.opening);
-        const credentialFile = opts.tokenFile === undefined ? undefined : openSecretFile(opts.tokenFile);
-        let opened: AccountOpenedJson;
-        try {
-          opened = await withBank(opts, openKeyFile(opts), (svc) => svc.openAccountJson(opening, 'opening.'));
-          credentialFile?.write(opened.credential);
-        } finally {
-          credentialFile?.close();
-        }
-        printResult({ json: wantsJson(cmd) }, opened, () =>
-          [`account ${opened.accountId} opened for ${opened.holder} (deposits as ${opened.depositorId})`, 'credential (shown once):', `  ${opened.credential}`].join('\n'),
-        );
-      }),
-    );
+  tokenFileOption(openAccount, "also write the account's credential to this new file (mode 600)", ['--credential-file']).action(
+    action(async (opts: KeyOptions & { opening: string; tokenFile?: string }, cmd: Command) => {
+      const opening = readOpening(opts.opening);
+      const credentialFile = opts.tokenFile === undefined ? undefined : openSecretFile(opts.tokenFile);
+      let opened: AccountOpenedJson;
+      try {
+        opened = await withBank(opts, openKeyFile(opts), (svc) => svc.openAccountJson(opening, 'opening.'));
+        credentialFile?.write(opened.credential);
+      } finally {
+        credentialFile?.close();
+      }
+      printResult({ json: wantsJson(cmd) }, opened, () =>
+        [
+          `account ${opened.accountId} opened for ${opened.holder} (deposits as ${opened.depositorId})`,
+          'credential (shown once):',
+          `  ${opened.credential}`,
+        ].join('\n'),
+      );
+    }),
+  );
 
   dbOption(account.command('show'))
     .description("an account's holder and balances")
@@ -376,32 +440,47 @@ export function registerBankCommands(program: Command): void {
           const { entryId } = await svc.cashIn(accountId, currency, amount, opts.reference);
           return { entryId, ...(await svc.accountView(accountId)) };
         });
-        printResult({ json: wantsJson(cmd) }, out, () => `credited ${formatAmount(amount, currency)} to ${accountId} (entry ${out.entryId}); balances: ${out.balances.map((b) => formatAmount(b.balance, b.currency)).join(', ')}`);
+        printResult(
+          { json: wantsJson(cmd) },
+          out,
+          () =>
+            `credited ${formatAmount(amount, currency)} to ${accountId} (entry ${out.entryId}); balances: ${out.balances.map((b) => formatAmount(b.balance, b.currency)).join(', ')}`,
+        );
       }),
     );
 
   const merchant = bank.command('merchant').description('merchants that deposit payments');
   const addMerchant = dbOption(merchant.command('add'))
-    .description("add a merchant; prints its credential once")
+    .description('add a merchant; prints its credential once')
     .argument('<merchantId>')
     .option('--name <name>', 'display name (default: the id)')
-    .option('--scope <scope>', 'a scope of coins it accepts besides general money (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--scope <scope>',
+      'a scope of coins it accepts besides general money (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--fee <n>', 'fee per deposited coin in minor units', '0');
-  tokenFileOption(addMerchant, "also write the merchant's credential to this new file (mode 600)")
-    .action(
-      action(async (merchantId: string, opts: DbOptions & { name?: string; scope: string[]; fee: string; tokenFile?: string }, cmd: Command) => {
+  tokenFileOption(addMerchant, "also write the merchant's credential to this new file (mode 600)").action(
+    action(
+      async (merchantId: string, opts: DbOptions & { name?: string; scope: string[]; fee: string; tokenFile?: string }, cmd: Command) => {
         const fee = wholeNumber(opts.fee, '--fee');
         const tokenFile = opts.tokenFile === undefined ? undefined : openSecretFile(opts.tokenFile);
         let added: { merchantId: string; credential: string };
         try {
-          added = await withBank(opts, undefined, (svc) => svc.addMerchant({ merchantId, ...(opts.name ? { name: opts.name } : {}), scopes: opts.scope, feePerCoin: fee }));
+          added = await withBank(opts, undefined, (svc) =>
+            svc.addMerchant({ merchantId, ...(opts.name ? { name: opts.name } : {}), scopes: opts.scope, feePerCoin: fee }),
+          );
           tokenFile?.write(added.credential);
         } finally {
           tokenFile?.close();
         }
-        printResult({ json: wantsJson(cmd) }, added, () => [`merchant ${merchantId} added`, 'credential (shown once):', `  ${added.credential}`].join('\n'));
-      }),
-    );
+        printResult({ json: wantsJson(cmd) }, added, () =>
+          [`merchant ${merchantId} added`, 'credential (shown once):', `  ${added.credential}`].join('\n'),
+        );
+      },
+    ),
+  );
 
   dbOption(merchant.command('show'))
     .description("a merchant's terms and balances")
@@ -425,7 +504,11 @@ export function registerBankCommands(program: Command): void {
     .action(
       action(async (credentialId: string, opts: DbOptions, cmd: Command) => {
         const revoked = await withBank(opts, undefined, (svc) => svc.revokeCredential(credentialId));
-        printResult({ json: wantsJson(cmd) }, revoked, () => `credential ${revoked.credentialId} of ${revoked.kind} ${revoked.partyId} revoked at ${dateOf(revoked.revokedAt)}`);
+        printResult(
+          { json: wantsJson(cmd) },
+          revoked,
+          () => `credential ${revoked.credentialId} of ${revoked.kind} ${revoked.partyId} revoked at ${dateOf(revoked.revokedAt)}`,
+        );
       }),
     );
 
@@ -441,10 +524,28 @@ export function registerBankCommands(program: Command): void {
         let list: KeyListJson[];
         if (opts.db !== undefined) {
           list = await withBank(opts, undefined, async (_svc, storage) =>
-            (await storage.listKeys()).map((k) => ({ keyId: toHex(k.keyId), value: k.value, currency: k.currency, scope: k.scope, withdrawFrom: k.withdrawFrom, withdrawUntil: k.withdrawUntil, depositUntil: k.depositUntil, state: keyState(k, now) })),
+            (await storage.listKeys()).map((k) => ({
+              keyId: toHex(k.keyId),
+              value: k.value,
+              currency: k.currency,
+              scope: k.scope,
+              withdrawFrom: k.withdrawFrom,
+              withdrawUntil: k.withdrawUntil,
+              depositUntil: k.depositUntil,
+              state: keyState(k, now),
+            })),
           );
         } else if (opts.keys !== undefined) {
-          list = KeyFile.publicKeysOf(opts.keys).map((k) => ({ keyId: k.keyId, value: k.value, currency: k.currency, scope: k.scope, withdrawFrom: k.withdrawFrom, withdrawUntil: k.withdrawUntil, depositUntil: k.depositUntil, state: keyState(k, now) }));
+          list = KeyFile.publicKeysOf(opts.keys).map((k) => ({
+            keyId: k.keyId,
+            value: k.value,
+            currency: k.currency,
+            scope: k.scope,
+            withdrawFrom: k.withdrawFrom,
+            withdrawUntil: k.withdrawUntil,
+            depositUntil: k.depositUntil,
+            state: keyState(k, now),
+          }));
         } else {
           throw new EcashError('bad-option', 'give --db (the keys the bank registered) or --keys (the key file)');
         }
@@ -461,22 +562,51 @@ export function registerBankCommands(program: Command): void {
     .option('--deposit-days <n>', 'days coins can still be deposited after the withdrawal window', String(DEFAULT_DEPOSIT_DAYS))
     .option('--scope <scope>', 'scope of the new coins (default: general money)', '')
     .action(
-      action(async (opts: KeyOptions & { value: string; currency: string; from?: string; withdrawDays: string; depositDays: string; scope: string }, cmd: Command) => {
-        const from = parseTime(opts.from, '--from', Date.now());
-        const terms = termsFor(parseDenominations(`${opts.currency}:${opts.value}`), from, wholeNumber(opts.withdrawDays, '--withdraw-days'), wholeNumber(opts.depositDays, '--deposit-days'), opts.scope);
-        const keyFile = openKeyFile(opts);
-        // The database must be this key file's bank before the key file changes.
-        await withBank(opts, undefined, async (svc) => {
-          if (svc.suite !== keyFile.suite) throw new EcashError('wrong-suite', `the database belongs to a bank of suite ${svc.suite}, the key file is of ${keyFile.suite}`);
-        });
-        const added = terms.map((t) => keyFile.addKey(t));
-        // Opening the service over the rewritten key file registers the new public keys.
-        const listed = await withBank(opts, keyFile, async (_svc, storage) => (await storage.listKeys()).map((k) => toHex(k.keyId)));
-        const now = Date.now();
-        const out = added.map((s) => ({ keyId: toHex(s.key.keyId), value: s.key.value, currency: s.key.currency, scope: s.key.scope, withdrawFrom: s.key.withdrawFrom, withdrawUntil: s.key.withdrawUntil, depositUntil: s.key.depositUntil, state: keyState(s.key, now) }));
-        for (const k of out) if (!listed.includes(k.keyId)) throw new EcashError('internal', `key ${k.keyId} was not registered in the database`);
-        printResult({ json: wantsJson(cmd) }, { added: out }, () => `added ${out.length} key(s); restart ecash bank serve to use them\n${describeKeys(out)}`);
-      }),
+      action(
+        async (
+          opts: KeyOptions & { value: string; currency: string; from?: string; withdrawDays: string; depositDays: string; scope: string },
+          cmd: Command,
+        ) => {
+          const from = parseTime(opts.from, '--from', Date.now());
+          const terms = termsFor(
+            parseDenominations(`${opts.currency}:${opts.value}`),
+            from,
+            wholeNumber(opts.withdrawDays, '--withdraw-days'),
+            wholeNumber(opts.depositDays, '--deposit-days'),
+            opts.scope,
+          );
+          const keyFile = openKeyFile(opts);
+          // The database must be this key file's bank before the key file changes.
+          await withBank(opts, undefined, async (svc) => {
+            if (svc.suite !== keyFile.suite)
+              throw new EcashError(
+                'wrong-suite',
+                `the database belongs to a bank of suite ${svc.suite}, the key file is of ${keyFile.suite}`,
+              );
+          });
+          const added = terms.map((t) => keyFile.addKey(t));
+          // Opening the service over the rewritten key file registers the new public keys.
+          const listed = await withBank(opts, keyFile, async (_svc, storage) => (await storage.listKeys()).map((k) => toHex(k.keyId)));
+          const now = Date.now();
+          const out = added.map((s) => ({
+            keyId: toHex(s.key.keyId),
+            value: s.key.value,
+            currency: s.key.currency,
+            scope: s.key.scope,
+            withdrawFrom: s.key.withdrawFrom,
+            withdrawUntil: s.key.withdrawUntil,
+            depositUntil: s.key.depositUntil,
+            state: keyState(s.key, now),
+          }));
+          for (const k of out)
+            if (!listed.includes(k.keyId)) throw new EcashError('internal', `key ${k.keyId} was not registered in the database`);
+          printResult(
+            { json: wantsJson(cmd) },
+            { added: out },
+            () => `added ${out.length} key(s); restart ecash bank serve to use them\n${describeKeys(out)}`,
+          );
+        },
+      ),
     );
 
   dbOption(bank.command('double-spends'))
@@ -487,14 +617,20 @@ export function registerBankCommands(program: Command): void {
     .action(
       action(async (opts: DbOptions & { after?: string; limit: string; out?: string }, cmd: Command) => {
         const limit = wholeNumber(opts.limit, '--limit');
-        if (limit < 1 || limit > 1000) throw new EcashError('bad-option', `--limit takes a number of double spends from 1 to 1000, got "${opts.limit}"`);
+        if (limit < 1 || limit > 1000)
+          throw new EcashError('bad-option', `--limit takes a number of double spends from 1 to 1000, got "${opts.limit}"`);
         const after = opts.after === undefined ? undefined : wholeNumber(opts.after, '--after');
-        const list = await withBank(opts, undefined, (svc) => svc.listDoubleSpends({ kind: 'operator', credentialId: 'cli' }, after, limit));
+        const list = await withBank(opts, undefined, (svc) =>
+          svc.listDoubleSpends({ kind: 'operator', credentialId: 'cli' }, after, limit),
+        );
         if (opts.out !== undefined) writeNewJsonFile(opts.out, list, 'double spends');
         printResult({ json: wantsJson(cmd) }, list, () =>
           [
             list.doubleSpends.length === 0 ? 'no double spends' : `${list.doubleSpends.length} double spend(s):`,
-            ...list.doubleSpends.map((d) => `  #${d.doubleSpendId} ${dateOf(d.createdAt)}: account ${d.accountId ?? '(no account has this I)'}${d.holder === null ? '' : ` (${d.holder})`}, coin of key ${d.proof.key.keyId.slice(0, 16)}…, caught in ${d.depositor}'s batch ${d.batchId}`),
+            ...list.doubleSpends.map(
+              (d) =>
+                `  #${d.doubleSpendId} ${dateOf(d.createdAt)}: account ${d.accountId ?? '(no account has this I)'}${d.holder === null ? '' : ` (${d.holder})`}, coin of key ${d.proof.key.keyId.slice(0, 16)}…, caught in ${d.depositor}'s batch ${d.batchId}`,
+            ),
             ...(list.next === undefined ? [] : [`more: --after ${list.next}`]),
             ...(opts.out === undefined ? [] : [`written to ${opts.out}; check the proofs with: ecash verify-proof ${opts.out}`]),
           ].join('\n'),
@@ -505,21 +641,34 @@ export function registerBankCommands(program: Command): void {
   program
     .command('verify-proof')
     .description('check double-spend proofs with public parameters only (exit 1 if one does not verify)')
-    .argument('<file>', 'a proof, a double-spend record with a "proof" field, or a list of them as GET /v1/double-spends and `ecash bank double-spends --out` give')
+    .argument(
+      '<file>',
+      'a proof, a double-spend record with a "proof" field, or a list of them as GET /v1/double-spends and `ecash bank double-spends --out` give',
+    )
     .action(
       action(async (file: string, _opts: unknown, cmd: Command) => {
         let doc: unknown;
         try {
           doc = JSON.parse(readFileSync(file, 'utf8'));
         } catch (e) {
-          throw new EcashError('bad-proof', `${file} is not a readable JSON document (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+          throw new EcashError(
+            'bad-proof',
+            `${file} is not a readable JSON document (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+          );
         }
         const proofs = proofsIn(doc, file);
         const checked = proofs.map((raw) => checkProof(raw));
         const json = checked.length === 1 && !isList(doc) ? checked[0]! : { valid: true, proofs: checked };
         printResult({ json: wantsJson(cmd) }, json, () =>
           checked
-            .map((out) => [`double-spend proof verifies (suite ${out.suite})`, `  spender I: ${out.I}`, `  coin of ${formatAmount(out.key.value, out.key.currency)}, key ${out.key.keyId}`, `  paid to: ${out.merchants.join(', ')}`].join('\n'))
+            .map((out) =>
+              [
+                `double-spend proof verifies (suite ${out.suite})`,
+                `  spender I: ${out.I}`,
+                `  coin of ${formatAmount(out.key.value, out.key.currency)}, key ${out.key.keyId}`,
+                `  paid to: ${out.merchants.join(', ')}`,
+              ].join('\n'),
+            )
             .join('\n'),
         );
       }),
@@ -540,7 +689,8 @@ function proofsIn(doc: unknown, file: string): unknown[] {
     if (!Array.isArray(list)) throw new EcashError('bad-proof', `${file}: "doubleSpends" is not a list; give ${wanted}`);
     if (list.length === 0) throw new EcashError('no-proof', `${file} lists no double spends: there is nothing to verify`);
     return list.map((r, i) => {
-      if (typeof r !== 'object' || r === null || !('proof' in r)) throw new EcashError('bad-proof', `${file}: doubleSpends[${i}] has no "proof" field`);
+      if (typeof r !== 'object' || r === null || !('proof' in r))
+        throw new EcashError('bad-proof', `${file}: doubleSpends[${i}] has no "proof" field`);
       return (r as { proof: unknown }).proof;
     });
   }
@@ -553,7 +703,7 @@ function proofsIn(doc: unknown, file: string): unknown[] {
 function checkProof(raw: unknown) {
   const suite = suiteOfJson(raw, 'proof');
   const group = getGroup(suite);
-  let proof;
+  let proof: DoubleSpendProof;
   try {
     proof = proofFromJson(group, raw);
   } catch (e) {

@@ -132,7 +132,10 @@ async function cardIn(readers: ReaderSet, reader: string, ms: number): Promise<v
       stop = readers.watch((e) => {
         if (e.reader.name === reader && e.type === 'card-inserted') resolve();
       });
-      timer = setTimeout(() => reject(new EcashError('no-card', `no card came into reader "${reader}" within ${ms / 1000} s (see \`ecash readers\`)`)), ms);
+      timer = setTimeout(
+        () => reject(new EcashError('no-card', `no card came into reader "${reader}" within ${ms / 1000} s (see \`ecash readers\`)`)),
+        ms,
+      );
       readers.survey().then(({ readers: found }) => {
         if (found.some((r) => r.name === reader && r.cardPresent)) resolve();
       }, reject);
@@ -144,13 +147,22 @@ async function cardIn(readers: ReaderSet, reader: string, ms: number): Promise<v
 }
 
 function describeEvent(e: ReaderEvent): Record<string, unknown> {
-  return { event: e.type, name: e.reader.name, transport: e.reader.transport, cardPresent: e.reader.cardPresent, ...(e.type === 'card-inserted' ? { atr: toHex(e.atr) } : {}) };
+  return {
+    event: e.type,
+    name: e.reader.name,
+    transport: e.reader.transport,
+    cardPresent: e.reader.cardPresent,
+    ...(e.type === 'card-inserted' ? { atr: toHex(e.atr) } : {}),
+  };
 }
 
 export function registerBridgeCommands(program: Command): void {
   addReaderOptions(program.command('readers').description('list PC/SC and USB HID readers and whether each holds a card'), false)
     .option('--watch', 'keep running and print reader and card events (with --json: one JSON object per line)')
-    .option('--wait-for-card <reader>', 'first wait (at most 30 s) until a card is in this reader, e.g. one `ecash card serve --vpcd` just inserted')
+    .option(
+      '--wait-for-card <reader>',
+      'first wait (at most 30 s) until a card is in this reader, e.g. one `ecash card serve --vpcd` just inserted',
+    )
     .action(
       action(async (opts: ReaderCliOptions & { watch?: boolean; waitForCard?: string }, cmd: Command) => {
         const json = wantsJson(cmd);
@@ -161,13 +173,17 @@ export function registerBridgeCommands(program: Command): void {
           for (const u of unavailable) info(`ecash: ${u.transport} readers are not available: ${u.message} [${u.code}]`);
           if (!opts.watch) {
             printResult({ json }, found, () =>
-              found.length === 0 ? 'no readers' : found.map((r) => `${r.name}\t${r.transport}\t${r.cardPresent ? 'card present' : 'empty'}`).join('\n'),
+              found.length === 0
+                ? 'no readers'
+                : found.map((r) => `${r.name}\t${r.transport}\t${r.cardPresent ? 'card present' : 'empty'}`).join('\n'),
             );
             return;
           }
-          const print = (line: Record<string, unknown>, human: string) => process.stdout.write((json ? JSON.stringify(line) : human) + '\n');
+          const print = (line: Record<string, unknown>, human: string) =>
+            process.stdout.write((json ? JSON.stringify(line) : human) + '\n');
           const interrupted = listenForStop();
-          for (const r of found) print({ event: 'present', ...r }, `${r.name}\t${r.transport}\t${r.cardPresent ? 'card present' : 'empty'}`);
+          for (const r of found)
+            print({ event: 'present', ...r }, `${r.name}\t${r.transport}\t${r.cardPresent ? 'card present' : 'empty'}`);
           const stop = readers.watch((e) => print(describeEvent(e), `${e.type}\t${e.reader.name}`));
           await interrupted.received;
           stop();
@@ -196,8 +212,10 @@ export function registerBridgeCommands(program: Command): void {
             const r = await card.client.sendBytes(command);
             results.push({ command: toHex(command), response: toHex(r.data), sw: swHex(r.sw) });
           }
-          printResult({ json }, { reader: card.channel.reader.name, atr: toHex(card.channel.atr), protocol: card.channel.protocol, results }, () =>
-            results.map((r) => `${r.response}${r.response ? ' ' : ''}${r.sw}`).join('\n'),
+          printResult(
+            { json },
+            { reader: card.channel.reader.name, atr: toHex(card.channel.atr), protocol: card.channel.protocol, results },
+            () => results.map((r) => `${r.response}${r.response ? ' ' : ''}${r.sw}`).join('\n'),
           );
         } finally {
           await card.close(opts.leave ? 'leave' : 'reset');
@@ -205,7 +223,7 @@ export function registerBridgeCommands(program: Command): void {
       }),
     );
 
-  const bridge = program.command('bridge').description('share this machine\'s readers with terminals elsewhere');
+  const bridge = program.command('bridge').description("share this machine's readers with terminals elsewhere");
   addLocalReaderOptions(
     bridge
       .command('serve')

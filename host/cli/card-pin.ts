@@ -23,7 +23,14 @@ interface PinCliOptions extends ReaderCliOptions {
 }
 
 function newPin(opts: PinCliOptions): () => Promise<string> {
-  return cardSecret({ what: 'new PIN', option: '--new-pin-file', file: opts.newPinFile, env: NEW_PIN_ENV, validate: validatePin, confirm: true });
+  return cardSecret({
+    what: 'new PIN',
+    option: '--new-pin-file',
+    file: opts.newPinFile,
+    env: NEW_PIN_ENV,
+    validate: validatePin,
+    confirm: true,
+  });
 }
 
 function addNewPinOption(cmd: Command): Command {
@@ -50,18 +57,27 @@ export function parseNoPinLimit(text: string): number {
 export function registerCardPinCommands(card: Command): void {
   const pin = card.command('pin').description("the card holder's PIN on a card in a reader: change it, or unblock it with the PUK");
 
-  addNewPinOption(addPinOption(addReaderOptions(pin.command('change').description('change the PIN (the current one is checked by the card; a wrong one costs a try)'))))
-    .action(
-      action(async (opts: PinCliOptions, cmd: Command) => {
-        const current = holderPin(opts.pinFile);
-        const next = newPin(opts);
-        const [oldPin, newValue] = [await current(), await next()];
-        await onCard(opts, (c) => c.changePin(oldPin, newValue));
-        printResult({ json: wantsJson(cmd) }, { changed: true }, () => 'PIN changed');
-      }),
-    );
+  addNewPinOption(
+    addPinOption(
+      addReaderOptions(
+        pin.command('change').description('change the PIN (the current one is checked by the card; a wrong one costs a try)'),
+      ),
+    ),
+  ).action(
+    action(async (opts: PinCliOptions, cmd: Command) => {
+      const current = holderPin(opts.pinFile);
+      const next = newPin(opts);
+      const [oldPin, newValue] = [await current(), await next()];
+      await onCard(opts, (c) => c.changePin(oldPin, newValue));
+      printResult({ json: wantsJson(cmd) }, { changed: true }, () => 'PIN changed');
+    }),
+  );
 
-  addNewPinOption(addReaderOptions(pin.command('unblock').description('unblock the PIN after three wrong tries: the PUK sets a new PIN and restores its tries')))
+  addNewPinOption(
+    addReaderOptions(
+      pin.command('unblock').description('unblock the PIN after three wrong tries: the PUK sets a new PIN and restores its tries'),
+    ),
+  )
     .option('--puk-file <file>', `file holding the PUK (default: $${PUK_ENV}, else typed)`)
     .action(
       action(async (opts: PinCliOptions, cmd: Command) => {
@@ -73,7 +89,15 @@ export function registerCardPinCommands(card: Command): void {
       }),
     );
 
-  addPinOption(addReaderOptions(card.command('limit <amount>').description('set how much (minor units; 1234 is 12.34 EUR) may be paid without the PIN until it is entered again (0: every payment needs it)')))
+  addPinOption(
+    addReaderOptions(
+      card
+        .command('limit <amount>')
+        .description(
+          'set how much (minor units; 1234 is 12.34 EUR) may be paid without the PIN until it is entered again (0: every payment needs it)',
+        ),
+    ),
+  )
     .option('--currency <code>', 'the currency the amount is shown in (the card counts minor units of any)', 'EUR')
     .action(
       action(async (limitText: string, opts: PinCliOptions & { currency: string }, cmd: Command) => {
@@ -82,7 +106,9 @@ export function registerCardPinCommands(card: Command): void {
         const pinValue = await holderPin(opts.pinFile)();
         await onCard(opts, (c) => c.setLimit(pinValue, limit));
         printResult({ json: wantsJson(cmd) }, { noPinLimit: limit }, () =>
-          limit === 0 ? 'every payment now needs the PIN' : `payments need no PIN until together they exceed ${formatAmount(limit, currency)}`,
+          limit === 0
+            ? 'every payment now needs the PIN'
+            : `payments need no PIN until together they exceed ${formatAmount(limit, currency)}`,
         );
       }),
     );

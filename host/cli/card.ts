@@ -55,11 +55,15 @@ function describeCard(file: string, s: CardImageSummary): string {
     // The no-PIN limit counts minor units whatever the currency: shown in the coins' currency when they have one.
     const currencies = new Set(s.denominations.map((d) => d.currency));
     const [only] = currencies;
-    const limitAmount = (minor: number | null) => (minor !== null && currencies.size === 1 && only !== undefined ? formatAmount(minor, only) : `${minor} minor units`);
-    lines.push(`payments without the PIN: ${limitAmount(s.noPinSpent)} of ${limitAmount(s.noPinLimit)} used since the PIN was last entered (the card asks for it beyond that)`);
+    const limitAmount = (minor: number | null) =>
+      minor !== null && currencies.size === 1 && only !== undefined ? formatAmount(minor, only) : `${minor} minor units`;
+    lines.push(
+      `payments without the PIN: ${limitAmount(s.noPinSpent)} of ${limitAmount(s.noPinLimit)} used since the PIN was last entered (the card asks for it beyond that)`,
+    );
     const totals = Object.entries(s.totals).map(([c, v]) => formatAmount(v, c));
     lines.push(`balance: ${totals.length === 0 ? 'empty' : totals.join(', ')}`);
-    for (const d of s.denominations) lines.push(`  ${d.count} × ${formatAmount(d.value, d.currency)}${d.scope ? ` (${d.scope})` : ''}  key ${d.keyId.slice(0, 16)}…`);
+    for (const d of s.denominations)
+      lines.push(`  ${d.count} × ${formatAmount(d.value, d.currency)}${d.scope ? ` (${d.scope})` : ''}  key ${d.keyId.slice(0, 16)}…`);
     if (s.pendingWithdrawal) lines.push(`pending withdrawal of ${formatAmount(s.pendingWithdrawal.value, s.pendingWithdrawal.currency)}`);
     lines.push(`payments in the card's log: ${s.paymentsLogged}`);
   }
@@ -92,7 +96,11 @@ export function registerCardCommands(program: Command): void {
     .option('--puk <digits>', 'the unblocking PUK, 8-16 digits (default: a random 10-digit PUK, printed)')
     .option('--suite <id>', `group suite: ${SUITE_IDS.join(', ')}`, DEFAULT_SUITE)
     .option('--capacity <bytes>', 'persistent memory size of the card', String(DEFAULT_CAPACITY))
-    .option('--limit <minor units>', 'payments need no PIN until together they exceed this (a PIN entry starts the count again; 0: every payment needs it)', '0')
+    .option(
+      '--limit <minor units>',
+      'payments need no PIN until together they exceed this (a PIN entry starts the count again; 0: every payment needs it)',
+      '0',
+    )
     .action(
       action(async (file: string, opts: CreateOptions, cmd: Command) => {
         const suite = opts.suite ?? DEFAULT_SUITE;
@@ -146,16 +154,21 @@ export function registerCardCommands(program: Command): void {
           ...address,
           quickAck: opts.quickack === false ? 'off' : 'auto',
           onEvent: (e) => {
-            if (e.type === 'connected') info(`ecash: card attached to vpcd at ${e.host}:${e.port}${e.quickAck ? '' : ' (without TCP_QUICKACK)'}`);
+            if (e.type === 'connected')
+              info(`ecash: card attached to vpcd at ${e.host}:${e.port}${e.quickAck ? '' : ' (without TCP_QUICKACK)'}`);
             else if (e.type === 'disconnected') info(`ecash: ${e.reason}; reconnecting`);
             else if (e.type === 'error') info(`ecash: ${e.message}`);
             else if (opts.trace) info(`ecash: power ${e.state}`);
           },
         });
         const q = connection.quickAck;
-        if (!q.active && opts.quickack !== false) info(`ecash: TCP_QUICKACK unavailable (${q.reason}): expect ~40 ms per APDU through pcscd`);
-        printResult({ json: wantsJson(cmd) }, { file, vpcd: address, profile: emulated.profile?.id ?? null, quickAck: q.active }, () =>
-          `serving ${file} on vpcd ${address.host}:${address.port}${emulated.profile ? ` as ${emulated.profile.name}` : ''} (Ctrl-C to stop)`,
+        if (!q.active && opts.quickack !== false)
+          info(`ecash: TCP_QUICKACK unavailable (${q.reason}): expect ~40 ms per APDU through pcscd`);
+        printResult(
+          { json: wantsJson(cmd) },
+          { file, vpcd: address, profile: emulated.profile?.id ?? null, quickAck: q.active },
+          () =>
+            `serving ${file} on vpcd ${address.host}:${address.port}${emulated.profile ? ` as ${emulated.profile.name}` : ''} (Ctrl-C to stop)`,
         );
         await stop.received;
         await connection.close();
@@ -172,7 +185,12 @@ export function registerCardCommands(program: Command): void {
       action(async (_opts: unknown, cmd: Command) => {
         const profiles = Object.values(CHIP_PROFILES);
         printResult({ json: wantsJson(cmd) }, profiles, () =>
-          profiles.map((p) => `${p.id}: ${p.name} — ${p.summary}\n  exp ${p.ec.exp} ms, mul mod q ${p.ec.scalarMul} ms, point add ${p.ec.groupMul} ms, per command ${p.ec.command} ms`).join('\n'),
+          profiles
+            .map(
+              (p) =>
+                `${p.id}: ${p.name} — ${p.summary}\n  exp ${p.ec.exp} ms, mul mod q ${p.ec.scalarMul} ms, point add ${p.ec.groupMul} ms, per command ${p.ec.command} ms`,
+            )
+            .join('\n'),
         );
       }),
     );

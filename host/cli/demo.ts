@@ -8,7 +8,9 @@ import { wantsJson } from './options.js';
 export function registerDemoCommands(program: Command): void {
   program
     .command('demo')
-    .description('run the whole system in one process: bank on SQLite, a card in a virtual reader, loading, payments, settlement, a double spend caught')
+    .description(
+      'run the whole system in one process: bank on SQLite, a card in a virtual reader, loading, payments, settlement, a double spend caught',
+    )
     .option('--suite <id>', `the group suite (${SUITE_IDS.join(', ')})`)
     .option('--keep', 'keep the bank database, journals and card images (the path is printed)')
     .action(
@@ -17,9 +19,16 @@ export function registerDemoCommands(program: Command): void {
         if (opts.suite !== undefined && !isSuiteId(opts.suite)) {
           throw new EcashError('unknown-suite', `--suite must be one of ${SUITE_IDS.join(', ')}, not "${opts.suite}"`);
         }
-        const report = await runDemo({ ...(opts.suite === undefined ? {} : { suite: opts.suite }), say: info, keepDir: opts.keep === true });
+        const report = await runDemo({
+          ...(opts.suite === undefined ? {} : { suite: opts.suite }),
+          say: info,
+          keepDir: opts.keep === true,
+        });
         if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-        else process.stdout.write(`demo complete: ${report.payments.length} coins paid, 1 double spender identified (account ${report.doubleSpend.account})\n`);
+        else
+          process.stdout.write(
+            `demo complete: ${report.payments.length} coins paid, 1 double spender identified (account ${report.doubleSpend.account})\n`,
+          );
       }),
     );
 }

@@ -24,7 +24,7 @@ program
   .version(packageVersion(), '-V, --version', 'print the version of ecash')
   // Every subcommand's help lists --json too: it is given before or after the subcommand.
   .configureHelp({ showGlobalOptions: true })
-  .description('Offline card-based prepaid electronic cash (Brands\' scheme): bank, card, reader bridge and terminals')
+  .description("Offline card-based prepaid electronic cash (Brands' scheme): bank, card, reader bridge and terminals")
   .option('--json', 'print one machine-readable JSON document on stdout (logs go to stderr)')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride((err) => {

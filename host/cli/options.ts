@@ -14,7 +14,8 @@ export function wholeNumber(value: string | undefined, option: string, fallback?
     if (fallback === undefined) throw new EcashError('bad-option', `${option} is required`);
     return fallback;
   }
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new EcashError('bad-option', `${option} takes a whole number (0, 1, 2, …), got "${value}"`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)))
+    throw new EcashError('bad-option', `${option} takes a whole number (0, 1, 2, …), got "${value}"`);
   return Number(value);
 }
 

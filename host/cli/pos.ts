@@ -51,8 +51,8 @@ const JOURNAL_OPTION = ['--journal <file>', 'the terminal journal (SQLite)', 'ec
 /** Which terminal of which merchant, its journal and its bank: what every command but `journal` needs. */
 function addTerminalIdentity(cmd: Command): Command {
   return addBankOptions(cmd)
-    .option('--merchant <id>', "the merchant id the bank knows this shop by (the card binds each payment to it)")
-    .option('--terminal <id>', 'this terminal\'s id (part of every payment and settlement batch id)', 'pos-1')
+    .option('--merchant <id>', 'the merchant id the bank knows this shop by (the card binds each payment to it)')
+    .option('--terminal <id>', "this terminal's id (part of every payment and settlement batch id)", 'pos-1')
     .option(...JOURNAL_OPTION);
 }
 
@@ -74,11 +74,14 @@ function parseMode(mode: string): RiskMode {
 
 function terminalConfig(opts: TerminalCliOptions, needReader: boolean): TerminalConfig {
   if (opts.merchant === undefined) throw new EcashError('no-merchant', 'say which merchant this terminal belongs to with --merchant <id>');
-  if (needReader && opts.reader === undefined) throw new EcashError('no-reader', 'say which reader takes the cards with --reader (see `ecash readers`)');
+  if (needReader && opts.reader === undefined)
+    throw new EcashError('no-reader', 'say which reader takes the cards with --reader (see `ecash readers`)');
   const mode = parseMode(opts.mode ?? 'offline');
-  if (mode === 'floor-limit' && opts.floorLimit === undefined) throw new EcashError('no-floor-limit', 'floor-limit mode needs --floor-limit <minor units>');
+  if (mode === 'floor-limit' && opts.floorLimit === undefined)
+    throw new EcashError('no-floor-limit', 'floor-limit mode needs --floor-limit <minor units>');
   const wait = Number(opts.cardWait ?? '120');
-  if (!Number.isFinite(wait) || wait <= 0) throw new EcashError('bad-card-wait', `--card-wait is a number of seconds, not "${opts.cardWait}"`);
+  if (!Number.isFinite(wait) || wait <= 0)
+    throw new EcashError('bad-card-wait', `--card-wait is a number of seconds, not "${opts.cardWait}"`);
   return {
     ...DEFAULT_TERMINAL_CONFIG,
     merchantId: opts.merchant,
@@ -99,7 +102,10 @@ function terminalConfig(opts: TerminalCliOptions, needReader: boolean): Terminal
  */
 function existingJournal(path: string): Journal {
   if (!existsSync(path)) {
-    throw new EcashError('no-database', `there is no terminal journal at ${path}: check --journal (a terminal's journal is made by its first \`ecash pos pay\` or \`ecash pos serve\`)`);
+    throw new EcashError(
+      'no-database',
+      `there is no terminal journal at ${path}: check --journal (a terminal's journal is made by its first \`ecash pos pay\` or \`ecash pos serve\`)`,
+    );
   }
   return new Journal(path);
 }
@@ -176,25 +182,33 @@ async function finishInterrupted(terminal: PaymentTerminal): Promise<void> {
 function answerPinRequests(terminal: PaymentTerminal, pin: () => Promise<string>): () => void {
   const onEvent = (id: string, ev: PaymentEvent) => {
     if (ev.state !== 'pin-required') return;
-    pin().then(
-      (p) => terminal.supplyPin(id, p),
-      (e: unknown) => {
-        const { code, message } = errorToJson(e);
-        terminal.withholdPin(id, code, message);
-      },
-    ).catch((e: unknown) => {
-      // The payment ended (cancelled, timed out) while the PIN was being typed.
-      if (!isEcashError(e, 'pin-not-expected')) throw e;
-    });
+    pin()
+      .then(
+        (p) => terminal.supplyPin(id, p),
+        (e: unknown) => {
+          const { code, message } = errorToJson(e);
+          terminal.withholdPin(id, code, message);
+        },
+      )
+      .catch((e: unknown) => {
+        // The payment ended (cancelled, timed out) while the PIN was being typed.
+        if (!isEcashError(e, 'pin-not-expected')) throw e;
+      });
   };
   terminal.on('payment-event', onEvent);
   return () => terminal.off('payment-event', onEvent);
 }
 
 export function registerPosCommands(program: Command): void {
-  const pos = program.command('pos').description('the point-of-sale terminal: take payments, settle them with the bank, serve the cash-register API');
+  const pos = program
+    .command('pos')
+    .description('the point-of-sale terminal: take payments, settle them with the bank, serve the cash-register API');
 
-  addPinOption(addTerminalOptions(pos.command('pay <amount>').description('take one payment of <amount> minor units (1234 is 12.34 EUR) on the reader')))
+  addPinOption(
+    addTerminalOptions(
+      pos.command('pay <amount>').description('take one payment of <amount> minor units (1234 is 12.34 EUR) on the reader'),
+    ),
+  )
     .option('--reference <text>', "the cash register's reference for the payment")
     .action(
       action(async (amountText: string, opts: TerminalCliOptions & { reference?: string; pinFile?: string }, cmd: Command) => {
@@ -205,7 +219,9 @@ export function registerPosCommands(program: Command): void {
           // Asked only if the card wants it (above its no-PIN limit), after every check that needs no card.
           const stopAnswering = answerPinRequests(terminal, holderPin(opts.pinFile));
           await finishInterrupted(terminal);
-          terminal.on('payment-event', (_id: string, ev: PaymentEvent) => info(`${formatAmount(amount, terminal.config.currency)} ${describeEvent(ev)}`));
+          terminal.on('payment-event', (_id: string, ev: PaymentEvent) =>
+            info(`${formatAmount(amount, terminal.config.currency)} ${describeEvent(ev)}`),
+          );
           const interrupted = listenForStop();
           const record = terminal.startPayment({ amount, currency: terminal.config.currency, reference: opts.reference ?? null });
           const stop = interrupted.received.then(() => {
@@ -228,7 +244,11 @@ export function registerPosCommands(program: Command): void {
       }),
     );
 
-  addTerminalIdentity(pos.command('settle').description('deposit every unsettled payment with the bank (idempotent; resends batches in flight under their ids)')).action(
+  addTerminalIdentity(
+    pos
+      .command('settle')
+      .description('deposit every unsettled payment with the bank (idempotent; resends batches in flight under their ids)'),
+  ).action(
     action(async (opts: TerminalCliOptions, cmd: Command) => {
       const json = wantsJson(cmd);
       const { terminal, close } = await openTerminal(opts, false);
@@ -248,8 +268,14 @@ export function registerPosCommands(program: Command): void {
         const error = incomplete === undefined ? {} : { error: { code: incomplete.code, message: incomplete.message } };
         printResult({ json }, { ...report, ...error }, () =>
           [
-            `${report.transcripts} coins in ${report.batches} batches: ${Object.entries(report.outcomes).map(([k, v]) => `${v} ${k}`).join(', ') || 'nothing settled'}`,
-            ...report.doubleSpends.map((d) => `DOUBLE SPEND: payment ${d.paymentId} coin ${d.index}: the bank holds the spender's identity and the proof`),
+            `${report.transcripts} coins in ${report.batches} batches: ${
+              Object.entries(report.outcomes)
+                .map(([k, v]) => `${v} ${k}`)
+                .join(', ') || 'nothing settled'
+            }`,
+            ...report.doubleSpends.map(
+              (d) => `DOUBLE SPEND: payment ${d.paymentId} coin ${d.index}: the bank holds the spender's identity and the proof`,
+            ),
           ].join('\n'),
         );
         if (incomplete !== undefined) {
@@ -283,7 +309,18 @@ export function registerPosCommands(program: Command): void {
             const receipt =
               approvedAt === undefined
                 ? null
-                : renderReceipt({ paymentId: p.id, merchantName: p.merchantId, merchantId: p.merchantId, terminalId: p.terminalId, amount: p.amount, currency: p.currency, reference: p.reference, approvedAt, mode: p.mode, coins: journal.transcripts(p.id) });
+                : renderReceipt({
+                    paymentId: p.id,
+                    merchantName: p.merchantId,
+                    merchantId: p.merchantId,
+                    terminalId: p.terminalId,
+                    amount: p.amount,
+                    currency: p.currency,
+                    reference: p.reference,
+                    approvedAt,
+                    mode: p.mode,
+                    coins: journal.transcripts(p.id),
+                  });
             const value = { ...p, events, receipt, settlement: journal.settlementResults(opts.payment) };
             printResult({ json }, value, () =>
               [
@@ -298,7 +335,10 @@ export function registerPosCommands(program: Command): void {
           const status = journal.settlementStatus();
           printResult({ json }, { payments, settlement: status }, () =>
             [
-              ...payments.map((p) => `${p.id}  ${new Date(p.createdAt).toISOString()}  ${formatAmount(p.amount, p.currency).padStart(12)}  ${p.mode.padEnd(8)} ${p.state}`),
+              ...payments.map(
+                (p) =>
+                  `${p.id}  ${new Date(p.createdAt).toISOString()}  ${formatAmount(p.amount, p.currency).padStart(12)}  ${p.mode.padEnd(8)} ${p.state}`,
+              ),
               `settlement: ${JSON.stringify(status)}`,
             ].join('\n'),
           );
@@ -317,13 +357,20 @@ export function registerPosCommands(program: Command): void {
       action(async (opts: TerminalCliOptions & { port: string; host: string; apiKeyFile?: string; settleEvery: string }, cmd: Command) => {
         const apiKey = readSecret(opts.apiKeyFile, API_KEY_ENV, 'API key', 'api-key-unreadable');
         if (apiKey === undefined || apiKey.length < 16) {
-          throw new EcashError('api-key-missing', `the API needs a key of at least 16 characters: --api-key-file <file> or $${API_KEY_ENV}`);
+          throw new EcashError(
+            'api-key-missing',
+            `the API needs a key of at least 16 characters: --api-key-file <file> or $${API_KEY_ENV}`,
+          );
         }
         const port = portOption(opts.port);
         const every = Number(opts.settleEvery);
-        if (!Number.isFinite(every) || every < 0) throw new EcashError('bad-schedule', `--settle-every is a number of seconds, not "${opts.settleEvery}"`);
+        if (!Number.isFinite(every) || every < 0)
+          throw new EcashError('bad-schedule', `--settle-every is a number of seconds, not "${opts.settleEvery}"`);
         if (every * 1000 >= DEFAULT_TERMINAL_CONFIG.depositMarginMs) {
-          throw new EcashError('bad-schedule', `--settle-every must be shorter than the deposit margin (${DEFAULT_TERMINAL_CONFIG.depositMarginMs / 1000} s): coins are taken until then before their key expires`);
+          throw new EcashError(
+            'bad-schedule',
+            `--settle-every must be shorter than the deposit margin (${DEFAULT_TERMINAL_CONFIG.depositMarginMs / 1000} s): coins are taken until then before their key expires`,
+          );
         }
         const { terminal, close } = await openTerminal(opts, true);
         const resumed = terminal.resumeUnfinished();
@@ -336,7 +383,12 @@ export function registerPosCommands(program: Command): void {
           const url = await app.listen({ host: opts.host, port });
           // Like every server command, it says it is ready on stdout: the API's URL.
           const { terminalId, merchantId, readerName, mode } = terminal.config;
-          printResult({ json: wantsJson(cmd) }, { url: `${url}/v1`, display: `${url}/display/`, terminal: terminalId, merchant: merchantId, reader: readerName, mode }, () => `pos: terminal ${terminalId} of ${merchantId} on reader "${readerName}", ${mode}; API at ${url}/v1, customer display at ${url}/display/`);
+          printResult(
+            { json: wantsJson(cmd) },
+            { url: `${url}/v1`, display: `${url}/display/`, terminal: terminalId, merchant: merchantId, reader: readerName, mode },
+            () =>
+              `pos: terminal ${terminalId} of ${merchantId} on reader "${readerName}", ${mode}; API at ${url}/v1, customer display at ${url}/display/`,
+          );
           if (every > 0) {
             // On failure the next attempt comes sooner, doubling from 5 s up to the schedule's period.
             let retryMs = 5_000;
@@ -349,7 +401,8 @@ export function registerPosCommands(program: Command): void {
                 .then(
                   (r) => {
                     if (r.transcripts > 0) info(`settled ${r.transcripts} coins: ${JSON.stringify(r.outcomes)}`);
-                    for (const d of r.doubleSpends) info(`DOUBLE SPEND: payment ${d.paymentId} coin ${d.index}: the bank holds the spender's identity and the proof`);
+                    for (const d of r.doubleSpends)
+                      info(`DOUBLE SPEND: payment ${d.paymentId} coin ${d.index}: the bank holds the spender's identity and the proof`);
                     retryMs = 5_000;
                     timer = setTimeout(settle, every * 1000);
                   },

@@ -61,7 +61,10 @@ export function cardSecret(source: CardSecretSource): () => Promise<string> {
   return async () => {
     if (given !== undefined) return given;
     if (!process.stdin.isTTY) {
-      throw new EcashError(`${code}-missing`, `the card needs the ${source.what}: pass ${source.option} <file>, set $${source.env}, or run on a terminal to type it`);
+      throw new EcashError(
+        `${code}-missing`,
+        `the card needs the ${source.what}: pass ${source.option} <file>, set $${source.env}, or run on a terminal to type it`,
+      );
     }
     const typed = checked(await typeHidden(`${source.what}: `));
     if (source.confirm && (await typeHidden(`${source.what} again: `)) !== typed) {

@@ -23,7 +23,11 @@ function required(value: string | undefined, code: string, message: string): str
 }
 
 function simToken(file: string | undefined): string {
-  const token = required(readSecret(file, TOKEN_ENV, 'simulator token', 'sim-token-missing'), 'sim-token-missing', `no simulator token: set $${TOKEN_ENV} or pass --bridge-token-file`);
+  const token = required(
+    readSecret(file, TOKEN_ENV, 'simulator token', 'sim-token-missing'),
+    'sim-token-missing',
+    `no simulator token: set $${TOKEN_ENV} or pass --bridge-token-file`,
+  );
   checkBridgeToken(token);
   return token;
 }
@@ -37,9 +41,15 @@ export function registerSimCommands(program: Command): void {
 
   sim
     .command('serve')
-    .description(`serve simulated readers ("Sim 0", …) over a reader bridge and the test-helper API (token from $${TOKEN_ENV} or --bridge-token-file)`)
+    .description(
+      `serve simulated readers ("Sim 0", …) over a reader bridge and the test-helper API (token from $${TOKEN_ENV} or --bridge-token-file)`,
+    )
     .option('--readers <n>', 'how many simulated readers', '2')
-    .option('--host <address>', `address to listen on (default ${DEFAULT_BRIDGE_HOST}; anything else exposes the simulator to the network)`, DEFAULT_BRIDGE_HOST)
+    .option(
+      '--host <address>',
+      `address to listen on (default ${DEFAULT_BRIDGE_HOST}; anything else exposes the simulator to the network)`,
+      DEFAULT_BRIDGE_HOST,
+    )
     .option('--port <n>', 'test-helper API port', '35992')
     .option('--bridge-port <n>', 'reader bridge port (terminals: --bridge ws://host:port/v1)', '35991')
     .option('--bridge-token-file <file>', 'file holding the token the bridge and the API require')
@@ -59,8 +69,11 @@ export function registerSimCommands(program: Command): void {
           closing.unshift(() => app.close());
           const api = `${await app.listen({ host: opts.host, port })}/v1`;
           const readers = simulator.listReaders().map((r) => r.name);
-          printResult({ json }, { bridge: bridge.url, api, readers }, () =>
-            `simulated readers ${readers.map((r) => `"${r}"`).join(', ')} on ${bridge.url}; test-helper API at ${api} (Ctrl-C to stop)`,
+          printResult(
+            { json },
+            { bridge: bridge.url, api, readers },
+            () =>
+              `simulated readers ${readers.map((r) => `"${r}"`).join(', ')} on ${bridge.url}; test-helper API at ${api} (Ctrl-C to stop)`,
           );
           info(`stopping on ${await interrupted.received}`);
         } finally {
@@ -71,32 +84,60 @@ export function registerSimCommands(program: Command): void {
 
   sim
     .command('run <file>')
-    .description('play a scenario file (docs/sim.md) against a terminal\'s cash-register API and the simulator; exit 1 at the first step that fails')
-    .option('--sim <url>', 'the simulator\'s test-helper API', 'http://127.0.0.1:35992/v1')
+    .description(
+      "play a scenario file (docs/sim.md) against a terminal's cash-register API and the simulator; exit 1 at the first step that fails",
+    )
+    .option('--sim <url>', "the simulator's test-helper API", 'http://127.0.0.1:35992/v1')
     .option('--bridge-token-file <file>', `file holding the simulator's (bridge) token (default: $${TOKEN_ENV})`)
-    .option('--pos <url>', 'the terminal\'s cash-register API (`ecash pos serve`)', 'http://127.0.0.1:8090/v1')
+    .option('--pos <url>', "the terminal's cash-register API (`ecash pos serve`)", 'http://127.0.0.1:8090/v1')
     .option('--pos-key-file <file>', `file holding the terminal's API key (default: $${POS_KEY_ENV})`)
     .option('--bank <url>', `the bank that loads cards, for cards with a load (default: $${BANK_URL_ENV})`)
-    .option('--token-file <file>', `file holding the bank operator's credential that pays into the cards' accounts (default: $${BANK_TOKEN_ENV})`)
+    .option(
+      '--token-file <file>',
+      `file holding the bank operator's credential that pays into the cards' accounts (default: $${BANK_TOKEN_ENV})`,
+    )
     .option('--step-timeout <seconds>', 'how long one step may wait for the terminal', '60')
     .action(
-      action(async (file: string, opts: { sim: string; bridgeTokenFile?: string; pos: string; posKeyFile?: string; bank?: string; tokenFile?: string; stepTimeout: string }, cmd: Command) => {
-        const json = wantsJson(cmd);
-        const scenario = readScenario(file);
-        const bankUrl = opts.bank ?? process.env[BANK_URL_ENV];
-        const results = await runScenario(scenario, {
-          sim: { url: opts.sim.replace(/\/$/, ''), token: simToken(opts.bridgeTokenFile) },
-          pos: {
-            url: opts.pos.replace(/\/$/, ''),
-            key: required(readSecret(opts.posKeyFile, POS_KEY_ENV, 'API key', 'api-key-unreadable'), 'api-key-missing', `no terminal API key: pass --pos-key-file or set $${POS_KEY_ENV}`),
+      action(
+        async (
+          file: string,
+          opts: {
+            sim: string;
+            bridgeTokenFile?: string;
+            pos: string;
+            posKeyFile?: string;
+            bank?: string;
+            tokenFile?: string;
+            stepTimeout: string;
           },
-          bank: bankUrl === undefined || bankUrl === '' ? undefined : { url: bankUrl, operatorToken: readSecret(opts.tokenFile, BANK_TOKEN_ENV, 'bank credential', 'bank-token-unreadable') },
-          stepTimeoutMs: wholeNumber(opts.stepTimeout, '--step-timeout') * 1000,
-          onStep: json ? undefined : (r) => info(describeStep(r)),
-        });
-        const passed = results.every((r) => r.ok) && results.length === scenario.steps.length;
-        printResult({ json }, { scenario: file, passed, steps: results }, () => (passed ? `scenario passed: ${results.length} steps` : 'scenario FAILED'));
-        if (!passed) process.exitCode = 1;
-      }),
+          cmd: Command,
+        ) => {
+          const json = wantsJson(cmd);
+          const scenario = readScenario(file);
+          const bankUrl = opts.bank ?? process.env[BANK_URL_ENV];
+          const results = await runScenario(scenario, {
+            sim: { url: opts.sim.replace(/\/$/, ''), token: simToken(opts.bridgeTokenFile) },
+            pos: {
+              url: opts.pos.replace(/\/$/, ''),
+              key: required(
+                readSecret(opts.posKeyFile, POS_KEY_ENV, 'API key', 'api-key-unreadable'),
+                'api-key-missing',
+                `no terminal API key: pass --pos-key-file or set $${POS_KEY_ENV}`,
+              ),
+            },
+            bank:
+              bankUrl === undefined || bankUrl === ''
+                ? undefined
+                : { url: bankUrl, operatorToken: readSecret(opts.tokenFile, BANK_TOKEN_ENV, 'bank credential', 'bank-token-unreadable') },
+            stepTimeoutMs: wholeNumber(opts.stepTimeout, '--step-timeout') * 1000,
+            onStep: json ? undefined : (r) => info(describeStep(r)),
+          });
+          const passed = results.every((r) => r.ok) && results.length === scenario.steps.length;
+          printResult({ json }, { scenario: file, passed, steps: results }, () =>
+            passed ? `scenario passed: ${results.length} steps` : 'scenario FAILED',
+          );
+          if (!passed) process.exitCode = 1;
+        },
+      ),
     );
 }

@@ -60,7 +60,15 @@ export const DEMO_PUK = '13579246';
  * Runs a payment at `terminal` with `card` tapped on `reader` and returns its final view. When the
  * card asks for the PIN (its no-PIN total is reached), the holder types it on the terminal.
  */
-async function tap(terminal: PaymentTerminal, readers: VirtualTransport, reader: string, card: EcashCard, amount: number, reference: string, say: (line: string) => void): Promise<PaymentView> {
+async function tap(
+  terminal: PaymentTerminal,
+  readers: VirtualTransport,
+  reader: string,
+  card: EcashCard,
+  amount: number,
+  reference: string,
+  say: (line: string) => void,
+): Promise<PaymentView> {
   const { id } = terminal.startPayment({ amount, currency: CURRENCY, reference });
   const onEvent = (eventId: string, event: { state: string }) => {
     if (eventId !== id || event.state !== 'pin-required') return;
@@ -94,7 +102,14 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       join(dir, 'bank-keys.json'),
       passphrase,
       suite,
-      VALUES.map((value) => ({ value, currency: CURRENCY, withdrawFrom: now - DAY, withdrawUntil: now + 30 * DAY, depositUntil: now + 90 * DAY, scope: '' })),
+      VALUES.map((value) => ({
+        value,
+        currency: CURRENCY,
+        withdrawFrom: now - DAY,
+        withdrawUntil: now + 30 * DAY,
+        depositUntil: now + 90 * DAY,
+        scope: '',
+      })),
     );
     const storage = await openStorage(join(dir, 'bank.db'));
     const service = await BankService.create({ storage, keys: keyFile, workerThreads: 1 });
@@ -107,7 +122,11 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     say(`bank: ${suite}, ${VALUES.length} denominations of ${CURRENCY}, SQLite at ${join(dir, 'bank.db')}, serving ${server.url}`);
     const operator = new BankClient({ baseUrl: server.url, token: (await service.addOperator('demo')).credential });
     const shops = new Map<string, BankClient>();
-    for (const [merchantId, name] of [['corner-shop', 'Corner Shop'], ['cafe', 'Cafe Central'], ['kiosk', 'Station Kiosk']] as const) {
+    for (const [merchantId, name] of [
+      ['corner-shop', 'Corner Shop'],
+      ['cafe', 'Cafe Central'],
+      ['kiosk', 'Station Kiosk'],
+    ] as const) {
       const added = await operator.addMerchant({ merchantId, name });
       shops.set(merchantId, operator.withToken(added.credential));
     }
@@ -127,7 +146,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     await cardClient.verifyPin(DEMO_PIN);
     const opening = await cardClient.openAccount('Alice');
     const opened = await new BankClient({ baseUrl: server.url }).openAccount(accountOpeningJson(group, 'Alice', opening));
-    say(`card: ${capacity / 1024} KiB image at ${cardPath}; the card made its secret u1 and proved knowledge of it; account ${opened.accountId} opened for Alice`);
+    say(
+      `card: ${capacity / 1024} KiB image at ${cardPath}; the card made its secret u1 and proved knowledge of it; account ${opened.accountId} opened for Alice`,
+    );
     await operator.credit(opened.accountId, { currency: CURRENCY, amount: 10_000, reference: 'cash at the counter' });
     say(`bank: Alice paid in ${formatAmount(10_000, CURRENCY)}`);
 
@@ -145,7 +166,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     });
     await loadChannel.disconnect('reset');
     readers.removeCard('Load Station');
-    say(`load: ${formatAmount(loaded.loaded, CURRENCY)} withdrawn as ${loaded.coins.length} blind-signed coins (${loaded.coins.map((v) => formatAmount(v, CURRENCY)).join(', ')})`);
+    say(
+      `load: ${formatAmount(loaded.loaded, CURRENCY)} withdrawn as ${loaded.coins.length} blind-signed coins (${loaded.coins.map((v) => formatAmount(v, CURRENCY)).join(', ')})`,
+    );
 
     // ------------------------------------------------------------------------------- payments
     const terminal = async (merchantId: string, terminalId: string, reader: string, mode: RiskMode) => {
@@ -175,9 +198,14 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
         const reason = v.events[v.events.length - 1]!.detail as { code?: string; message?: string } | null;
         throw new EcashError('demo-failed', `the payment at ${where} ended ${v.state}: ${reason?.message ?? ''} [${reason?.code ?? ''}]`);
       }
-      say(`pos ${where}: ${formatAmount(v.amount, v.currency)} approved ${v.mode}, ${v.coins.length} coin${v.coins.length === 1 ? '' : 's'} (${v.coins.map((c) => formatAmount(c.value, CURRENCY)).join(' + ')}), payment ${v.id}`);
+      say(
+        `pos ${where}: ${formatAmount(v.amount, v.currency)} approved ${v.mode}, ${v.coins.length} coin${v.coins.length === 1 ? '' : 's'} (${v.coins.map((c) => formatAmount(c.value, CURRENCY)).join(' + ')}), payment ${v.id}`,
+      );
     };
-    for (const [amount, ref] of [[1_234, 'order-1'], [500, 'order-2']] as const) {
+    for (const [amount, ref] of [
+      [1_234, 'order-1'],
+      [500, 'order-2'],
+    ] as const) {
       const v = await tap(shop, readers, 'Counter 1', card, amount, ref, say);
       paid(v, 'corner-shop');
     }
@@ -192,7 +220,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       card.close();
       clone.close();
     });
-    say('fraud: someone copies the card\'s memory (a cloned card with the same coins)');
+    say("fraud: someone copies the card's memory (a cloned card with the same coins)");
     const first = await tap(shop, readers, 'Counter 1', card, 700, 'order-3', say);
     paid(first, 'corner-shop');
     const cafe = await terminal('cafe', 'cafe-t1', 'Counter 2', 'offline');
@@ -209,7 +237,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     const record = doubleSpends[0]!;
     const proofJson: DoubleSpendProofJson = record.proof;
     verifyDoubleSpendProof(group, proofFromJson(group, proofJson));
-    say(`bank: double spend ${record.doubleSpendId}: the two payments reveal u1, so I = g1^u1 names account ${record.accountId} (${record.holder}); the proof verifies with public parameters only`);
+    say(
+      `bank: double spend ${record.doubleSpendId}: the two payments reveal u1, so I = g1^u1 names account ${record.accountId} (${record.holder}); the proof verifies with public parameters only`,
+    );
     if (record.accountId !== opened.accountId) throw new EcashError('demo-failed', 'the double spend named the wrong account');
 
     // An online shop refuses the clone at the counter: it deposits before approving.
@@ -224,7 +254,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     if (refused.state !== 'declined' || why?.code !== 'double-spend') {
       throw new EcashError('demo-failed', `the online kiosk did not refuse the clone (state ${refused.state}, ${why?.code ?? 'no code'})`);
     }
-    say('pos kiosk (online): the clone\'s coin was refused at the counter: the bank had it deposited already');
+    say("pos kiosk (online): the clone's coin was refused at the counter: the bank had it deposited already");
 
     const audit = await service.audit();
     if (!audit.ok) throw new EcashError('demo-failed', `the bank's books do not balance: ${audit.problems.join('; ')}`);
@@ -248,8 +278,12 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     for (const c of cleanups.reverse()) await c();
     if (!opts.keepDir) rmSync(dir, { recursive: true, force: true });
     else {
-      say(`files kept in ${dir}: the bank (bank.db, key file bank-keys.json, its passphrase in bank.passphrase), the card images and the terminals' journals`);
-      say(`  e.g. ecash bank audit --db ${join(dir, 'bank.db')}; ecash bank serve --db ${join(dir, 'bank.db')} --keys ${join(dir, 'bank-keys.json')} --passphrase-file ${join(dir, 'bank.passphrase')}`);
+      say(
+        `files kept in ${dir}: the bank (bank.db, key file bank-keys.json, its passphrase in bank.passphrase), the card images and the terminals' journals`,
+      );
+      say(
+        `  e.g. ecash bank audit --db ${join(dir, 'bank.db')}; ecash bank serve --db ${join(dir, 'bank.db')} --keys ${join(dir, 'bank-keys.json')} --passphrase-file ${join(dir, 'bank.passphrase')}`,
+      );
     }
   }
 }

@@ -56,12 +56,17 @@ const MAX_PLAN_AMOUNT = 2_000_000;
 export function planDenominations(values: readonly number[], amount: number, slots: number, currency: string): number[] {
   const denoms = [...new Set(values)].filter((v) => Number.isSafeInteger(v) && v > 0).sort((a, b) => a - b);
   if (denoms.length === 0) throw new EcashError('no-denominations', 'the bank offers no denominations in this currency right now');
-  if (!Number.isSafeInteger(amount) || amount <= 0) throw new EcashError('bad-amount', 'the amount must be a positive integer of minor units');
+  if (!Number.isSafeInteger(amount) || amount <= 0)
+    throw new EcashError('bad-amount', 'the amount must be a positive integer of minor units');
   const smallest = denoms.reduce(gcd);
   if (amount % smallest !== 0) {
-    throw new EcashError('bad-amount', `the amount must be a multiple of ${formatAmount(smallest, currency)}, the smallest the bank's denominations can make`);
+    throw new EcashError(
+      'bad-amount',
+      `the amount must be a multiple of ${formatAmount(smallest, currency)}, the smallest the bank's denominations can make`,
+    );
   }
-  if (amount > MAX_PLAN_AMOUNT) throw new EcashError('bad-amount', `the amount is too large to load in one go (at most ${formatAmount(MAX_PLAN_AMOUNT, currency)})`);
+  if (amount > MAX_PLAN_AMOUNT)
+    throw new EcashError('bad-amount', `the amount is too large to load in one go (at most ${formatAmount(MAX_PLAN_AMOUNT, currency)})`);
   const { count, last } = changeTable(denoms, amount);
   const fewest = (x: number): number[] => {
     const coins: number[] = [];
@@ -69,7 +74,10 @@ export function planDenominations(values: readonly number[], amount: number, slo
     return coins;
   };
   if (count[amount]! > slots) {
-    throw new EcashError('card-full', `the card has ${slots} free coin slots but ${formatAmount(amount, currency)} needs at least ${count[amount]} coins: load less, or spend or rebalance first`);
+    throw new EcashError(
+      'card-full',
+      `the card has ${slots} free coin slots but ${formatAmount(amount, currency)} needs at least ${count[amount]} coins: load less, or spend or rebalance first`,
+    );
   }
   for (const unit of denoms) {
     const rest = amount % unit;

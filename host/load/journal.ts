@@ -74,7 +74,9 @@ export class LoadJournal {
   }
 
   private insertStep(sessionId: string, step: SessionStep, facts: { c?: string; r?: string; detail?: string }, now: number): void {
-    const row = this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM session_steps WHERE session_id = ?').get(sessionId) as { n: number };
+    const row = this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM session_steps WHERE session_id = ?').get(sessionId) as {
+      n: number;
+    };
     this.db
       .prepare('INSERT INTO session_steps (session_id, seq, at, step, c, r, detail) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(sessionId, row.n + 1, now, step, facts.c ?? null, facts.r ?? null, facts.detail ?? null);
@@ -84,12 +86,26 @@ export class LoadJournal {
     const s = this.db.prepare('SELECT * FROM sessions WHERE session_id = ?').get(sessionId) as Record<string, unknown> | undefined;
     if (s === undefined) throw new EcashError('session-not-found', `no withdrawal session ${sessionId} in this load journal`);
     const session = new StoredRow(s, "the load journal's sessions");
-    const steps = (this.db.prepare('SELECT step, c, r, detail FROM session_steps WHERE session_id = ? ORDER BY seq').all(sessionId) as Record<string, unknown>[]).map((r) => {
+    const steps = (
+      this.db.prepare('SELECT step, c, r, detail FROM session_steps WHERE session_id = ? ORDER BY seq').all(sessionId) as Record<
+        string,
+        unknown
+      >[]
+    ).map((r) => {
       const row = new StoredRow(r, "the load journal's session_steps");
-      return { step: row.oneOf('step', SESSION_STEPS), c: row.optionalText('c'), r: row.optionalText('r'), detail: row.optionalText('detail') };
+      return {
+        step: row.oneOf('step', SESSION_STEPS),
+        c: row.optionalText('c'),
+        r: row.optionalText('r'),
+        detail: row.optionalText('detail'),
+      };
     });
     const last = steps[steps.length - 1];
-    if (last === undefined) throw new EcashError(JOURNAL_CORRUPT, `the load journal is damaged: session ${sessionId} has no steps; restore the file from a backup`);
+    if (last === undefined)
+      throw new EcashError(
+        JOURNAL_CORRUPT,
+        `the load journal is damaged: session ${sessionId} has no steps; restore the file from a backup`,
+      );
     return {
       sessionId,
       account: session.text('account'),
@@ -97,15 +113,25 @@ export class LoadJournal {
       value: session.integer('value', 1),
       currency: session.text('currency'),
       step: last.step,
-      c: steps.map((x) => x.c).filter((x) => x !== null).pop() ?? null,
-      r: steps.map((x) => x.r).filter((x) => x !== null).pop() ?? null,
+      c:
+        steps
+          .map((x) => x.c)
+          .filter((x) => x !== null)
+          .pop() ?? null,
+      r:
+        steps
+          .map((x) => x.r)
+          .filter((x) => x !== null)
+          .pop() ?? null,
       detail: last.detail,
     };
   }
 
   /** The session whose blinded challenge the card holds pending, if this journal knows it. */
   sessionByChallenge(c: string): LoadSession | undefined {
-    const row = this.db.prepare('SELECT session_id FROM session_steps WHERE c = ? ORDER BY at DESC LIMIT 1').get(c) as Record<string, unknown> | undefined;
+    const row = this.db.prepare('SELECT session_id FROM session_steps WHERE c = ? ORDER BY at DESC LIMIT 1').get(c) as
+      | Record<string, unknown>
+      | undefined;
     return row === undefined ? undefined : this.session(new StoredRow(row, "the load journal's session_steps").text('session_id'));
   }
 

@@ -164,7 +164,15 @@ export async function loadCard(opts: LoadOptions & { amount: number }): Promise<
   const keys = withdrawableKeys(await opts.bank.denominationKeys(), opts.currency, now());
   const byValue = keyByValue(keys);
   const plan = planDenominations([...byValue.keys()], opts.amount, Math.max(0, fci.capacity - held), opts.currency);
-  const report: LoadReport = { account: opts.account, currency: opts.currency, requested: opts.amount, loaded: 0, coins: [], recovered, unresolved };
+  const report: LoadReport = {
+    account: opts.account,
+    currency: opts.currency,
+    requested: opts.amount,
+    loaded: 0,
+    coins: [],
+    recovered,
+    unresolved,
+  };
   opts.onProgress?.({ done: 0, total: plan.length, loadedValue: 0 });
   for (const value of plan) {
     await withdrawOne(opts, byValue.get(value)!);
@@ -210,10 +218,20 @@ export async function rebalanceCard(opts: LoadOptions & { verifyPin: () => Promi
   for (const [value, total] of giveBack) {
     for (let left = total; left > 0; ) {
       const count = Math.min(left, MAX_COINS_PER_PAYMENT);
-      const context = { merchantId: bank.accountMerchantId(), terminalId: 'load-terminal', timestamp: now(), nonce: new Uint8Array(randomBytes(NONCE_LENGTH)) };
+      const context = {
+        merchantId: bank.accountMerchantId(),
+        terminalId: 'load-terminal',
+        timestamp: now(),
+        nonce: new Uint8Array(randomBytes(NONCE_LENGTH)),
+      };
       await opts.verifyPin();
       const paid = await card.pay(
-        { context, amount: value * count, currency: opts.currency, acceptedKeys: balance.filter((b) => b.value === value).map((b) => b.keyId) },
+        {
+          context,
+          amount: value * count,
+          currency: opts.currency,
+          acceptedKeys: balance.filter((b) => b.value === value).map((b) => b.keyId),
+        },
         { coinsAtMost: count },
       );
       transcripts.push(...paymentTranscripts(context, paid));
@@ -225,13 +243,20 @@ export async function rebalanceCard(opts: LoadOptions & { verifyPin: () => Promi
   const outcomes = await bank.depositToAccount(batchId, transcripts);
   const refused = outcomes.filter((o) => o.outcome !== 'credited' && o.outcome !== 'replay');
   if (refused.length > 0) {
-    throw new EcashError('rebalance-refused', `the bank did not take ${refused.length} of the coins given back: ${refused[0]!.message ?? refused[0]!.outcome}`);
+    throw new EcashError(
+      'rebalance-refused',
+      `the bank did not take ${refused.length} of the coins given back: ${refused[0]!.message ?? refused[0]!.outcome}`,
+    );
   }
   report.gaveBack = plan.giveBack;
   for (const value of plan.withdraw) {
     await withdrawOne(opts, byValue.get(value)!);
     report.withdrew.push(value);
-    opts.onProgress?.({ done: report.withdrew.length, total: plan.withdraw.length, loadedValue: report.withdrew.reduce((s, v) => s + v, 0) });
+    opts.onProgress?.({
+      done: report.withdrew.length,
+      total: plan.withdraw.length,
+      loadedValue: report.withdrew.reduce((s, v) => s + v, 0),
+    });
   }
   return report;
 }

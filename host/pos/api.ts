@@ -90,7 +90,9 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
   });
 
   app.setErrorHandler((e, _req, reply) => sendError(reply, e));
-  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: { code: 'not-found', message: 'no such endpoint; see docs/pos-api.md' } }));
+  app.setNotFoundHandler((_req, reply) =>
+    reply.code(404).send({ error: { code: 'not-found', message: 'no such endpoint; see docs/pos-api.md' } }),
+  );
   const sessions = new BrowserSessions();
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     // The API is under /v1; anything else served beside it (the display page's files) is public.
@@ -168,7 +170,12 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
     {
       schema: {
         params: paymentParams,
-        body: { type: 'object', additionalProperties: false, required: ['pin'], properties: { pin: { type: 'string', pattern: '^[0-9]{4,12}$' } } },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['pin'],
+          properties: { pin: { type: 'string', pattern: '^[0-9]{4,12}$' } },
+        },
       },
     },
     async (req, reply) => {
@@ -206,8 +213,10 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
   });
 
   // Browser pages (the terminal display) trade the key for a session cookie that EventSource sends.
-  app.post('/v1/session', { schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: {} } } }, async (_req, reply) =>
-    reply.code(204).header('set-cookie', sessions.open()).send(),
+  app.post(
+    '/v1/session',
+    { schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: {} } } },
+    async (_req, reply) => reply.code(204).header('set-cookie', sessions.open()).send(),
   );
   app.delete('/v1/session', async (req, reply) => reply.code(204).header('set-cookie', sessions.close(req.headers.cookie)).send());
 
@@ -219,7 +228,9 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     const send = (view: PaymentView) => res.write(`event: payment\ndata: ${JSON.stringify(view)}\n\n`);
     const latest = terminal.listPayments({ limit: 1 })[0];
-    res.write(`event: terminal\ndata: ${JSON.stringify({ terminalId: terminal.config.terminalId, merchantName: terminal.config.merchantName, currency: terminal.config.currency })}\n\n`);
+    res.write(
+      `event: terminal\ndata: ${JSON.stringify({ terminalId: terminal.config.terminalId, merchantName: terminal.config.merchantName, currency: terminal.config.currency })}\n\n`,
+    );
     if (latest !== undefined) send(terminal.view(latest.id));
     const onEvent = (id: string) => send(terminal.view(id));
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);

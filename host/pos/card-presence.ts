@@ -54,7 +54,13 @@ export class CardPresence {
         this.cardGone,
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new Decline('card-still-present', "the previous sale's card stayed in the reader: ask the customer to take it, then start the payment again")),
+            () =>
+              reject(
+                new Decline(
+                  'card-still-present',
+                  "the previous sale's card stayed in the reader: ask the customer to take it, then start the payment again",
+                ),
+              ),
             timeoutMs,
           );
           onAbort = () => reject(new EcashError('cancelled', 'the payment was cancelled'));
@@ -111,7 +117,13 @@ export class CardPresence {
         if (!present && ev.type === 'card-removed') finish();
       });
       const timer = setTimeout(
-        () => finish(new Decline(present ? 'card-timeout' : 'card-still-present', present ? `no card was presented within ${Math.round(timeoutMs / 1000)} s` : 'the card stayed in the field')),
+        () =>
+          finish(
+            new Decline(
+              present ? 'card-timeout' : 'card-still-present',
+              present ? `no card was presented within ${Math.round(timeoutMs / 1000)} s` : 'the card stayed in the field',
+            ),
+          ),
         timeoutMs,
       );
       signal.addEventListener('abort', onAbort);

@@ -4,9 +4,16 @@
  * cash-register API (docs/pos-api.md). It reaches cards through reader-bridge and the bank through
  * bank-client, never their internals.
  */
-export { PaymentTerminal, DEFAULT_TERMINAL_CONFIG, type TerminalConfig, type NewPayment, type PaymentView, type SettlementReport } from './terminal.js';
+export {
+  PaymentTerminal,
+  DEFAULT_TERMINAL_CONFIG,
+  type TerminalConfig,
+  type NewPayment,
+  type PaymentView,
+  type SettlementReport,
+} from './terminal.js';
 export { Journal, type PaymentEvent, type PaymentRecord, type PaymentState, type RiskMode } from './journal.js';
-export { type AcquirerBank, type DepositOutcome } from './acquirer.js';
+export type { AcquirerBank, DepositOutcome } from './acquirer.js';
 export { httpAcquirer } from './bank-acquirer.js';
 export { buildPosApi, type PosApiOptions } from './api.js';
 export { renderReceipt, type ReceiptInput } from './receipt.js';

@@ -198,7 +198,9 @@ export class Journal {
     const record: PaymentRecord = { ...p, id: newPaymentId(), createdAt: now };
     this.db.transaction(() => {
       this.db
-        .prepare('INSERT INTO payments (id, created_at, amount, currency, reference, merchant_id, terminal_id, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT INTO payments (id, created_at, amount, currency, reference, merchant_id, terminal_id, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        )
         .run(record.id, now, p.amount, p.currency, p.reference, p.merchantId, p.terminalId, p.mode);
       this.insertEvent(record.id, 'created', null, now);
     })();
@@ -230,14 +232,26 @@ export class Journal {
   }
 
   events(id: string): PaymentEvent[] {
-    return (this.db.prepare('SELECT seq, at, state, detail FROM payment_events WHERE payment_id = ? ORDER BY seq').all(id) as Record<string, unknown>[]).map((r) => {
+    return (
+      this.db.prepare('SELECT seq, at, state, detail FROM payment_events WHERE payment_id = ? ORDER BY seq').all(id) as Record<
+        string,
+        unknown
+      >[]
+    ).map((r) => {
       const row = eventRow(r);
-      return { seq: row.integer('seq', 1), at: row.integer('at'), state: row.oneOf('state', PAYMENT_STATES), detail: row.optionalJsonObject('detail') };
+      return {
+        seq: row.integer('seq', 1),
+        at: row.integer('at'),
+        state: row.oneOf('state', PAYMENT_STATES),
+        detail: row.optionalJsonObject('detail'),
+      };
     });
   }
 
   currentState(id: string): PaymentState {
-    const row = this.db.prepare('SELECT state FROM payment_events WHERE payment_id = ? ORDER BY seq DESC LIMIT 1').get(id) as Record<string, unknown> | undefined;
+    const row = this.db.prepare('SELECT state FROM payment_events WHERE payment_id = ? ORDER BY seq DESC LIMIT 1').get(id) as
+      | Record<string, unknown>
+      | undefined;
     if (row === undefined) throw new EcashError('payment-not-found', `no payment ${id} in this terminal's journal`);
     return eventRow(row).oneOf('state', PAYMENT_STATES);
   }
@@ -268,7 +282,9 @@ export class Journal {
   /** Persists what will be sent to the card before it is sent (a crash after the card answers can then be recovered). */
   recordRequest(id: string, request: StoredRequest, now = Date.now()): void {
     this.db.transaction(() => {
-      const row = this.db.prepare('SELECT COALESCE(MAX(attempt), 0) AS n FROM payment_requests WHERE payment_id = ?').get(id) as { n: number };
+      const row = this.db.prepare('SELECT COALESCE(MAX(attempt), 0) AS n FROM payment_requests WHERE payment_id = ?').get(id) as {
+        n: number;
+      };
       this.db
         .prepare('INSERT INTO payment_requests (payment_id, attempt, timestamp, nonce, selection) VALUES (?, ?, ?, ?, ?)')
         .run(id, row.n + 1, request.timestamp, Buffer.from(request.nonce), JSON.stringify(request.accepted));
@@ -277,9 +293,9 @@ export class Journal {
   }
 
   latestRequest(id: string): StoredRequest | undefined {
-    const r = this.db.prepare('SELECT timestamp, nonce, selection FROM payment_requests WHERE payment_id = ? ORDER BY attempt DESC LIMIT 1').get(id) as
-      | Record<string, unknown>
-      | undefined;
+    const r = this.db
+      .prepare('SELECT timestamp, nonce, selection FROM payment_requests WHERE payment_id = ? ORDER BY attempt DESC LIMIT 1')
+      .get(id) as Record<string, unknown> | undefined;
     if (r === undefined) return undefined;
     const row = new StoredRow(r, "the terminal's journal, payment_requests");
     // The column kept its name; it holds the offered key ids (an earlier protocol's coin choices otherwise).
@@ -314,13 +330,16 @@ export class Journal {
   }
 
   transcripts(id: string): StoredTranscript[] {
-    return (this.db.prepare('SELECT * FROM coin_transcripts WHERE payment_id = ? ORDER BY idx').all(id) as Record<string, unknown>[]).map(rowToTranscript);
+    return (this.db.prepare('SELECT * FROM coin_transcripts WHERE payment_id = ? ORDER BY idx').all(id) as Record<string, unknown>[]).map(
+      rowToTranscript,
+    );
   }
 
   /** Whether this terminal already holds a transcript of the coin with this A in another payment. */
   coinSeenElsewhere(coinA: Uint8Array, paymentId: string): boolean {
     return (
-      this.db.prepare('SELECT 1 FROM coin_transcripts WHERE coin_a = ? AND payment_id <> ? LIMIT 1').get(Buffer.from(coinA), paymentId) !== undefined
+      this.db.prepare('SELECT 1 FROM coin_transcripts WHERE coin_a = ? AND payment_id <> ? LIMIT 1').get(Buffer.from(coinA), paymentId) !==
+      undefined
     );
   }
 
@@ -364,17 +383,21 @@ export class Journal {
       .all() as { batch_id: string }[];
     return batches.map((b) => ({
       batchId: b.batch_id,
-      items: (this.db.prepare('SELECT payment_id, idx FROM settlement_items WHERE batch_id = ? ORDER BY payment_id, idx').all(b.batch_id) as Record<string, unknown>[]).map(
-        (r) => {
-          const row = new StoredRow(r, "the terminal's journal, settlement_items");
-          return { paymentId: row.text('payment_id'), index: row.integer('idx', 0) };
-        },
-      ),
+      items: (
+        this.db
+          .prepare('SELECT payment_id, idx FROM settlement_items WHERE batch_id = ? ORDER BY payment_id, idx')
+          .all(b.batch_id) as Record<string, unknown>[]
+      ).map((r) => {
+        const row = new StoredRow(r, "the terminal's journal, settlement_items");
+        return { paymentId: row.text('payment_id'), index: row.integer('idx', 0) };
+      }),
     }));
   }
 
   transcript(paymentId: string, index: number): StoredTranscript {
-    const row = this.db.prepare('SELECT * FROM coin_transcripts WHERE payment_id = ? AND idx = ?').get(paymentId, index) as Record<string, unknown> | undefined;
+    const row = this.db.prepare('SELECT * FROM coin_transcripts WHERE payment_id = ? AND idx = ?').get(paymentId, index) as
+      | Record<string, unknown>
+      | undefined;
     if (row === undefined) throw new EcashError('transcript-not-found', `no transcript ${index} in payment ${paymentId}`);
     return rowToTranscript(row);
   }
@@ -390,8 +413,12 @@ export class Journal {
    */
   recordResults(batchId: string, results: readonly SettlementResult[], now = Date.now(), released: readonly ReleasedItem[] = []): void {
     this.db.transaction(() => {
-      const ins = this.db.prepare('INSERT OR IGNORE INTO settlement_results (payment_id, idx, batch_id, at, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)');
-      const release = this.db.prepare('INSERT OR IGNORE INTO settlement_releases (batch_id, payment_id, idx, at, code, message) VALUES (?, ?, ?, ?, ?, ?)');
+      const ins = this.db.prepare(
+        'INSERT OR IGNORE INTO settlement_results (payment_id, idx, batch_id, at, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)',
+      );
+      const release = this.db.prepare(
+        'INSERT OR IGNORE INTO settlement_releases (batch_id, payment_id, idx, at, code, message) VALUES (?, ?, ?, ?, ?, ?)',
+      );
       for (const r of released) release.run(batchId, r.paymentId, r.index, now, r.code, r.message);
       const touched = new Set<string>();
       for (const r of results) {
@@ -407,7 +434,9 @@ export class Journal {
           )
           .get(id) as { n: number };
         if (open.n === 0) {
-          const outcomes = this.db.prepare(`SELECT outcome, COUNT(*) AS n FROM settlement_results WHERE payment_id = ? GROUP BY outcome`).all(id) as {
+          const outcomes = this.db
+            .prepare(`SELECT outcome, COUNT(*) AS n FROM settlement_results WHERE payment_id = ? GROUP BY outcome`)
+            .all(id) as {
             outcome: string;
             n: number;
           }[];
@@ -418,7 +447,9 @@ export class Journal {
   }
 
   settlementResults(paymentId: string): (SettlementResult & { batchId: string; at: number })[] {
-    return (this.db.prepare(`SELECT * FROM settlement_results WHERE payment_id = ? ORDER BY idx, at`).all(paymentId) as Record<string, unknown>[]).map((r) => {
+    return (
+      this.db.prepare(`SELECT * FROM settlement_results WHERE payment_id = ? ORDER BY idx, at`).all(paymentId) as Record<string, unknown>[]
+    ).map((r) => {
       const row = new StoredRow(r, "the terminal's journal, settlement_results");
       const detail = row.optionalJsonObject('detail');
       return {
@@ -433,10 +464,20 @@ export class Journal {
   }
 
   /** Settlement overview: transcripts waiting, batches in flight, outcomes so far, double spends found. */
-  settlementStatus(): { unsettled: number; pendingBatches: number; outcomes: Record<string, number>; doubleSpends: { paymentId: string; index: number; at: number }[] } {
+  settlementStatus(): {
+    unsettled: number;
+    pendingBatches: number;
+    outcomes: Record<string, number>;
+    doubleSpends: { paymentId: string; index: number; at: number }[];
+  } {
     const unsettled = this.unsettledTranscripts(1_000_000).length;
-    const outcomes = this.db.prepare(`SELECT outcome, COUNT(*) AS n FROM settlement_results GROUP BY outcome`).all() as { outcome: string; n: number }[];
-    const ds = this.db.prepare(`SELECT payment_id, idx, at FROM settlement_results WHERE outcome = 'double-spend' ORDER BY at`).all() as Record<string, unknown>[];
+    const outcomes = this.db.prepare(`SELECT outcome, COUNT(*) AS n FROM settlement_results GROUP BY outcome`).all() as {
+      outcome: string;
+      n: number;
+    }[];
+    const ds = this.db
+      .prepare(`SELECT payment_id, idx, at FROM settlement_results WHERE outcome = 'double-spend' ORDER BY at`)
+      .all() as Record<string, unknown>[];
     return {
       unsettled,
       pendingBatches: this.pendingBatches().length,

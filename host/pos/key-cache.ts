@@ -66,7 +66,10 @@ export class TerminalKeyCache {
       await this.refresh(bank, now);
     } catch (e) {
       if (suite === undefined) {
-        throw new EcashError('bank-unreachable', `the terminal has never reached its bank and has no denomination keys: ${(e as Error).message}`);
+        throw new EcashError(
+          'bank-unreachable',
+          `the terminal has never reached its bank and has no denomination keys: ${(e as Error).message}`,
+        );
       }
       this.load(getGroup(suite), now);
     }
@@ -95,7 +98,7 @@ export class TerminalKeyCache {
     const raw = this.store.getMeta(KEYS_META);
     if (raw === undefined) return;
     for (const k of JSON.parse(raw) as unknown[]) {
-      const key = keyFromJson(group, k, 'the journal\'s cached key');
+      const key = keyFromJson(group, k, "the journal's cached key");
       this.byId.set(toHex(key.keyId), key);
     }
     this.dropExpired(now);

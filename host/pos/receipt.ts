@@ -19,7 +19,8 @@ export interface ReceiptInput {
 
 export function renderReceipt(r: ReceiptInput): string {
   const width = 32;
-  const line = (left: string, right = '') => (right === '' ? left : left + ' '.repeat(Math.max(1, width - left.length - right.length)) + right);
+  const line = (left: string, right = '') =>
+    right === '' ? left : left + ' '.repeat(Math.max(1, width - left.length - right.length)) + right;
   const byValue = new Map<number, number>();
   for (const c of r.coins) byValue.set(c.value, (byValue.get(c.value) ?? 0) + 1);
   const coinLines = [...byValue.entries()]

@@ -62,7 +62,12 @@ const STAYS_PENDING = 'the coins stay pending and are deposited again at the nex
 const RESENT = 'the batches stay pending and are resent under the same ids';
 
 /** Why the bank refused `coins` coins of a batch for a reason on this side (a non-verdict `rejected`). */
-export function rejectionProblem(code: string | undefined, bankMessage: string | undefined, coins: number, t: SettlingTerminal): ProblemVerdict {
+export function rejectionProblem(
+  code: string | undefined,
+  bankMessage: string | undefined,
+  coins: number,
+  t: SettlingTerminal,
+): ProblemVerdict {
   const said = bankMessage === undefined ? '' : ` (the bank said: ${bankMessage})`;
   switch (code) {
     case 'wrong-merchant':
@@ -117,10 +122,16 @@ export function failureProblem(e: unknown, batchId: string, t: SettlingTerminal)
   const said = e instanceof Error ? e.message : String(e);
   const verdict = (c: SettlementProblemCode, message: string, stopsRun: boolean) => ({ code: c, message, stopsRun, rebatch: false });
   if (code === 'batch-id-reused') {
-    return { code: 'batch-refused', message: `the bank holds batch ${batchId} with other transcripts (${said}): its coins go into a new batch`, stopsRun: false, rebatch: true };
+    return {
+      code: 'batch-refused',
+      message: `the bank holds batch ${batchId} with other transcripts (${said}): its coins go into a new batch`,
+      stopsRun: false,
+      rebatch: true,
+    };
   }
   if (code === 'bank-unreachable') return verdict('bank-unreachable', `${said}; ${RESENT}`, true);
-  if (code === 'bank-protocol' || code === 'bad-bank-answer') return verdict(code, `${said}: check that --bank is this terminal's bank; ${RESENT}`, true);
+  if (code === 'bank-protocol' || code === 'bad-bank-answer')
+    return verdict(code, `${said}: check that --bank is this terminal's bank; ${RESENT}`, true);
   if (code === 'unauthorized' || status === 401) {
     return verdict(
       'bank-credential-refused',
@@ -135,10 +146,24 @@ export function failureProblem(e: unknown, batchId: string, t: SettlingTerminal)
       true,
     );
   }
-  if (code === 'rate-limited' || status === 429) return verdict('bank-rate-limited', `the bank is limiting this terminal's requests (${said}): settle again later; ${RESENT}`, true);
-  if (code === 'wrong-suite') return verdict('wrong-bank', `the bank works in another suite than this terminal's coins (${said}): check that --bank is this terminal's bank; ${RESENT}`, true);
+  if (code === 'rate-limited' || status === 429)
+    return verdict('bank-rate-limited', `the bank is limiting this terminal's requests (${said}): settle again later; ${RESENT}`, true);
+  if (code === 'wrong-suite')
+    return verdict(
+      'wrong-bank',
+      `the bank works in another suite than this terminal's coins (${said}): check that --bank is this terminal's bank; ${RESENT}`,
+      true,
+    );
   if (status !== undefined && status >= 400 && status < 500) {
-    return verdict('batch-refused', `the bank refused batch ${batchId} (${status} ${code}: ${said}); it stays pending and is resent as it is, the other batches go on`, false);
+    return verdict(
+      'batch-refused',
+      `the bank refused batch ${batchId} (${status} ${code}: ${said}); it stays pending and is resent as it is, the other batches go on`,
+      false,
+    );
   }
-  return verdict('bank-failed', `the bank failed to take batch ${batchId} (${status ?? 'no status'} ${code}: ${said}): settle again later, and tell the bank's operator if it persists; ${RESENT}`, true);
+  return verdict(
+    'bank-failed',
+    `the bank failed to take batch ${batchId} (${status ?? 'no status'} ${code}: ${said}): settle again later, and tell the bank's operator if it persists; ${RESENT}`,
+    true,
+  );
 }

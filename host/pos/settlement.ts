@@ -61,7 +61,11 @@ export class Settlement {
    * attempt is recorded and thrown, and so is an answer with another number of results than
    * transcripts: none of its results is kept, since none can be matched to its coin.
    */
-  private async depositRecorded(batchId: string, items: readonly { paymentId: string; index: number }[], transcripts: readonly Transcript[]): Promise<DepositOutcome[]> {
+  private async depositRecorded(
+    batchId: string,
+    items: readonly { paymentId: string; index: number }[],
+    transcripts: readonly Transcript[],
+  ): Promise<DepositOutcome[]> {
     let outcomes: DepositOutcome[];
     try {
       outcomes = await this.bank.deposit(batchId, transcripts);
@@ -77,7 +81,12 @@ export class Settlement {
     const verdicts: SettlementResult[] = [];
     const released: ReleasedItem[] = [];
     outcomes.forEach((o, i) => {
-      if (isCoinVerdict(o)) verdicts.push({ ...items[i]!, outcome: o.outcome, detail: o.code === undefined ? undefined : { code: o.code, message: o.message } });
+      if (isCoinVerdict(o))
+        verdicts.push({
+          ...items[i]!,
+          outcome: o.outcome,
+          detail: o.code === undefined ? undefined : { code: o.code, message: o.message },
+        });
       else released.push({ ...items[i]!, code: o.code ?? 'rejected', message: o.message ?? '' });
     });
     this.journal.recordResults(batchId, verdicts, Date.now(), released);
@@ -129,7 +138,12 @@ export class Settlement {
   }
 
   /** Sends one batch and adds its answer to the run's report and problems; true when the run must stop. */
-  private async sendBatch(batchId: string, items: readonly { paymentId: string; index: number }[], report: SettlementReport, problems: SettlementProblem[]): Promise<boolean> {
+  private async sendBatch(
+    batchId: string,
+    items: readonly { paymentId: string; index: number }[],
+    report: SettlementReport,
+    problems: SettlementProblem[],
+  ): Promise<boolean> {
     const group = this.group();
     const transcripts = items.map((it) => decodeTranscript(group, this.journal.transcript(it.paymentId, it.index).bytes));
     let outcomes: DepositOutcome[];
@@ -138,7 +152,12 @@ export class Settlement {
     } catch (e) {
       const failure = failureProblem(e, batchId, this.terminal);
       if (failure.rebatch) {
-        this.journal.recordResults(batchId, [], Date.now(), items.map((it) => ({ ...it, code: 'batch-id-reused', message: failure.message })));
+        this.journal.recordResults(
+          batchId,
+          [],
+          Date.now(),
+          items.map((it) => ({ ...it, code: 'batch-id-reused', message: failure.message })),
+        );
         return false;
       }
       problems.push({ code: failure.code, message: failure.message, batchId, coins: items.length });

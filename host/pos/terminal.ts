@@ -28,14 +28,7 @@ import { type PaidCoin, type PayRequest, paymentTranscripts } from '../../wire/i
 import { CARD_ERROR, type CommandClass, EcashCardClient, type ReaderSource } from '../../reader-bridge/index.js';
 import type { AcquirerBank } from './acquirer.js';
 import { coinsAtMost, offeredKeys } from './coin-selection.js';
-import {
-  type Journal,
-  type PaymentEvent,
-  type PaymentRecord,
-  type PaymentState,
-  type RiskMode,
-  isFinal,
-} from './journal.js';
+import { type Journal, type PaymentEvent, type PaymentRecord, type PaymentState, type RiskMode, isFinal } from './journal.js';
 import { CardPresence } from './card-presence.js';
 import { Decline } from './decline.js';
 import { type AcceptancePolicy, TerminalKeyCache } from './key-cache.js';
@@ -127,11 +120,20 @@ export class PaymentTerminal extends EventEmitter {
   ) {
     super();
     if (!(config.depositMarginMs >= MIN_DEPOSIT_MARGIN_MS)) {
-      throw new EcashError('bad-deposit-margin', `the deposit margin must be at least ${MIN_DEPOSIT_MARGIN_MS / 60_000} minutes: coins of a key about to expire must leave time to deposit them`);
+      throw new EcashError(
+        'bad-deposit-margin',
+        `the deposit margin must be at least ${MIN_DEPOSIT_MARGIN_MS / 60_000} minutes: coins of a key about to expire must leave time to deposit them`,
+      );
     }
     this.keys = new TerminalKeyCache(journal);
     this.presence = new CardPresence(readers, config.readerName);
-    this.deposits = new Settlement(journal, bank, config, () => this.group, (id) => this.emitEvent(id));
+    this.deposits = new Settlement(
+      journal,
+      bank,
+      config,
+      () => this.group,
+      (id) => this.emitEvent(id),
+    );
   }
 
   private now(): number {
@@ -156,7 +158,8 @@ export class PaymentTerminal extends EventEmitter {
 
   /** Starts a payment on the reader. One at a time: `terminal-busy` while another runs. */
   startPayment(req: NewPayment): PaymentRecord {
-    if (!Number.isSafeInteger(req.amount) || req.amount <= 0 || req.amount > MAX_AMOUNT) throw new EcashError('bad-amount', `amount must be a whole number of minor units from 1 to ${MAX_AMOUNT}`);
+    if (!Number.isSafeInteger(req.amount) || req.amount <= 0 || req.amount > MAX_AMOUNT)
+      throw new EcashError('bad-amount', `amount must be a whole number of minor units from 1 to ${MAX_AMOUNT}`);
     if (req.currency !== this.config.currency) {
       throw new EcashError('wrong-currency', `this terminal takes ${this.config.currency}, not ${String(req.currency)}`);
     }
@@ -168,7 +171,8 @@ export class PaymentTerminal extends EventEmitter {
     if (this.active !== undefined && !isFinal(this.journal.currentState(this.active.id))) {
       throw new EcashError('terminal-busy', `payment ${this.active.id} is still in progress: wait for it or cancel it first`);
     }
-    const mode: RiskMode = this.config.mode === 'floor-limit' ? (req.amount > this.config.floorLimit ? 'online' : 'offline') : this.config.mode;
+    const mode: RiskMode =
+      this.config.mode === 'floor-limit' ? (req.amount > this.config.floorLimit ? 'online' : 'offline') : this.config.mode;
     const record = this.journal.createPayment({
       amount: req.amount,
       currency: req.currency,
@@ -187,7 +191,10 @@ export class PaymentTerminal extends EventEmitter {
     const ids: string[] = [];
     for (const p of this.journal.unfinishedPayments()) {
       if (this.journal.latestRequest(p.id) === undefined) {
-        this.record(p.id, 'cancelled', { code: 'terminal-restarted', message: 'the terminal restarted before the card was asked to pay; nothing was spent' });
+        this.record(p.id, 'cancelled', {
+          code: 'terminal-restarted',
+          message: 'the terminal restarted before the card was asked to pay; nothing was spent',
+        });
         continue;
       }
       if (this.active === undefined) {
@@ -253,7 +260,10 @@ export class PaymentTerminal extends EventEmitter {
       );
     }
     if (this.active?.id === id) this.active.abort.abort();
-    this.record(id, 'cancelled', { code: requested ? 'abandoned' : 'cancelled', message: requested ? 'cancelled after the request reached a card' : 'cancelled' });
+    this.record(id, 'cancelled', {
+      code: requested ? 'abandoned' : 'cancelled',
+      message: requested ? 'cancelled after the request reached a card' : 'cancelled',
+    });
     return this.view(id);
   }
 
@@ -430,10 +440,15 @@ export class PaymentTerminal extends EventEmitter {
   /** The `declined` event's detail for what ended a payment's run. */
   private declineReason(id: string, e: unknown): Record<string, unknown> {
     // Asked to pay, the card did not come back (or another stayed in its place): it may have paid.
-    if (e instanceof Decline && (e.code === 'card-timeout' || e.code === 'card-still-present') && this.journal.latestRequest(id) !== undefined) {
+    if (
+      e instanceof Decline &&
+      (e.code === 'card-timeout' || e.code === 'card-still-present') &&
+      this.journal.latestRequest(id) !== undefined
+    ) {
       return {
         code: 'card-not-returned',
-        message: 'the card left after it was asked to pay and did not come back: it may have spent coins for this payment (its payment log shows it); the request stays in the journal',
+        message:
+          'the card left after it was asked to pay and did not come back: it may have spent coins for this payment (its payment log shows it); the request stays in the journal',
       };
     }
     if (e instanceof Decline) return { code: e.code, message: e.message, ...e.details };
@@ -459,15 +474,25 @@ export class PaymentTerminal extends EventEmitter {
         const policy = this.acceptance();
         const accepted = offeredKeys(this.keys.current(policy.now), policy);
         if (accepted.length === 0) {
-          throw new Decline('no-acceptable-keys', `this terminal holds no key of ${payment.currency} it can accept now (scope, deposit deadline beyond the margin, withdrawal window): refresh its keys from the bank`);
+          throw new Decline(
+            'no-acceptable-keys',
+            `this terminal holds no key of ${payment.currency} it can accept now (scope, deposit deadline beyond the margin, withdrawal window): refresh its keys from the bank`,
+          );
         }
-        request = { timestamp: Date.now(), nonce: new Uint8Array(randomBytes(NONCE_LENGTH)), accepted: accepted.map((k) => toHex(k.keyId)) };
+        request = {
+          timestamp: Date.now(),
+          nonce: new Uint8Array(randomBytes(NONCE_LENGTH)),
+          accepted: accepted.map((k) => toHex(k.keyId)),
+        };
         // Durable before the card sees it: after a crash the same request recovers the answer.
         this.journal.recordRequest(id, request);
         this.emitEvent(id);
       }
       if (request.accepted.length === 0) {
-        throw new Decline('request-format-old', "this payment's request was made by an earlier version of the terminal and cannot be sent again; the card's payment log shows whether it paid");
+        throw new Decline(
+          'request-format-old',
+          "this payment's request was made by an earlier version of the terminal and cannot be sent again; the card's payment log shows whether it paid",
+        );
       }
       const context: PaymentContext = {
         merchantId: payment.merchantId,
@@ -477,21 +502,36 @@ export class PaymentTerminal extends EventEmitter {
       };
       const offered = request.accepted.map((k) => fromHex(k, 'key id', 32));
       const known = offered.flatMap((k) => this.keys.get(toHex(k)) ?? []);
-      const paid = await this.payWithPin(id, active, card, { context, amount: payment.amount, currency: payment.currency, acceptedKeys: offered }, coinsAtMost(payment.amount, known));
+      const paid = await this.payWithPin(
+        id,
+        active,
+        card,
+        { context, amount: payment.amount, currency: payment.currency, acceptedKeys: offered },
+        coinsAtMost(payment.amount, known),
+      );
       await this.conclude(id, payment, context, request.accepted, paid);
     } finally {
       await channel.disconnect('reset').catch(() => undefined);
     }
   }
 
-  private async payWithPin(id: string, active: ActivePayment, card: EcashCardClient, request: PayRequest, coins: number): Promise<PaidCoin[]> {
+  private async payWithPin(
+    id: string,
+    active: ActivePayment,
+    card: EcashCardClient,
+    request: PayRequest,
+    coins: number,
+  ): Promise<PaidCoin[]> {
     for (;;) {
       try {
         return await card.pay(request, { coinsAtMost: coins });
       } catch (e) {
         // The card tells one bit about what it holds, nothing more (docs/card.md, privacy).
         if (isEcashError(e, CARD_ERROR.CARD_INSUFFICIENT_FUNDS)) {
-          throw new Decline('insufficient-funds', `the card cannot pay ${formatAmount(request.amount, request.currency)}: it holds less than that in coins this terminal accepts; load the card, or pay less`);
+          throw new Decline(
+            'insufficient-funds',
+            `the card cannot pay ${formatAmount(request.amount, request.currency)}: it holds less than that in coins this terminal accepts; load the card, or pay less`,
+          );
         }
         if (isEcashError(e, CARD_ERROR.CARD_NO_EXACT_CHANGE)) {
           throw new Decline(
@@ -520,7 +560,8 @@ export class PaymentTerminal extends EventEmitter {
           };
         });
         this.record(id, 'pin-required', {
-          message: "the card asks for the holder's PIN: this payment, with what was paid without the PIN since it was last entered, is above the card's no-PIN limit",
+          message:
+            "the card asks for the holder's PIN: this payment, with what was paid without the PIN since it was last entered, is above the card's no-PIN limit",
         });
         const pin = await entered;
         try {
@@ -545,11 +586,20 @@ export class PaymentTerminal extends EventEmitter {
    * own key list: its key must be one the request offered, and its value, currency, scope and
    * windows are that key's; the card's word counts for nothing.
    */
-  private checkAnswers(payment: PaymentRecord, transcripts: readonly Transcript[], seen: readonly boolean[], offered: readonly string[]): Decline | undefined {
+  private checkAnswers(
+    payment: PaymentRecord,
+    transcripts: readonly Transcript[],
+    seen: readonly boolean[],
+    offered: readonly string[],
+  ): Decline | undefined {
     if (seen.some((s) => s)) {
-      return new Decline('coin-already-seen', 'the card spent a coin this terminal has already taken: the payment is refused and the evidence goes to the bank', {
-        coins: seen.flatMap((s, i) => (s ? [i] : [])),
-      });
+      return new Decline(
+        'coin-already-seen',
+        'the card spent a coin this terminal has already taken: the payment is refused and the evidence goes to the bank',
+        {
+          coins: seen.flatMap((s, i) => (s ? [i] : [])),
+        },
+      );
     }
     const group = this.group;
     const repeated = transcripts.flatMap((t, i) => (transcripts.findIndex((u) => group.equals(u.coin.A, t.coin.A)) < i ? [i] : []));
@@ -557,19 +607,28 @@ export class PaymentTerminal extends EventEmitter {
     const asked = new Set(offered);
     const outside = transcripts.flatMap((t, i) => (asked.has(toHex(t.coin.keyId)) ? [] : [i]));
     if (outside.length > 0) {
-      return new Decline('coin-not-accepted', `the card paid with ${outside.length} coin(s) of keys this terminal did not offer (another currency or scope, or a deposit deadline too near): a tampered card`, {
-        coins: outside,
-      });
+      return new Decline(
+        'coin-not-accepted',
+        `the card paid with ${outside.length} coin(s) of keys this terminal did not offer (another currency or scope, or a deposit deadline too near): a tampered card`,
+        {
+          coins: outside,
+        },
+      );
     }
     const keys = transcripts.map((t) => this.keys.get(toHex(t.coin.keyId)));
     // A key can have expired and left the cache between a request and its (resumed) answer.
     const unknown = keys.flatMap((k, i) => (k === undefined ? [i] : []));
-    if (unknown.length > 0) return new Decline('invalid-coin', `the terminal holds no valid key for ${unknown.length} of the card's coins`, { coins: unknown });
+    if (unknown.length > 0)
+      return new Decline('invalid-coin', `the terminal holds no valid key for ${unknown.length} of the card's coins`, { coins: unknown });
     const items = transcripts.map((t, i) => ({ key: keys[i]!, transcript: t }));
     const bad = batchVerifyTranscripts(group, items);
     if (bad.length > 0) return new Decline('invalid-coin', `${bad.length} of the card's coins do not verify`, { coins: bad });
     const total = items.reduce((s, it) => s + it.key.value, 0);
-    if (total !== payment.amount) return new Decline('card-answer-mismatch', `the coins add up to ${formatAmount(total, payment.currency)}, not ${formatAmount(payment.amount, payment.currency)}`);
+    if (total !== payment.amount)
+      return new Decline(
+        'card-answer-mismatch',
+        `the coins add up to ${formatAmount(total, payment.currency)}, not ${formatAmount(payment.amount, payment.currency)}`,
+      );
     return undefined;
   }
 
@@ -614,14 +673,21 @@ export class PaymentTerminal extends EventEmitter {
     if (outcomes === undefined) {
       // The card has paid and every coin verified; declining now would charge the holder
       // without a sale. Stand in offline: the batch stays pending and settlement resends it.
-      this.record(id, 'approved', { coins: transcripts.length, code: 'offline-fallback', message: 'the bank gave no usable answer after the card paid: approved offline, deposited at settlement' });
+      this.record(id, 'approved', {
+        coins: transcripts.length,
+        code: 'offline-fallback',
+        message: 'the bank gave no usable answer after the card paid: approved offline, deposited at settlement',
+      });
       return;
     }
     const double = outcomes.flatMap((o, i) => (o.outcome === 'double-spend' ? [i] : []));
-    if (double.length > 0) throw new Decline('double-spend', 'the bank has seen these coins spent before: the payment is refused', { coins: double });
+    if (double.length > 0)
+      throw new Decline('double-spend', 'the bank has seen these coins spent before: the payment is refused', { coins: double });
     const notCredited = outcomes.flatMap((o, i) => (o.outcome === 'credited' || o.outcome === 'replay' ? [] : [i]));
     if (notCredited.length > 0) {
-      throw new Decline('deposit-rejected', `the bank rejected ${notCredited.length} coins: ${outcomes[notCredited[0]!]!.message ?? ''}`, { coins: notCredited });
+      throw new Decline('deposit-rejected', `the bank rejected ${notCredited.length} coins: ${outcomes[notCredited[0]!]!.message ?? ''}`, {
+        coins: notCredited,
+      });
     }
     this.record(id, 'approved', { coins: transcripts.length });
   }
@@ -631,7 +697,10 @@ export class PaymentTerminal extends EventEmitter {
     try {
       await this.refreshKeys();
     } catch (e) {
-      throw new Decline('bank-unreachable', `online payment needs the bank, which did not answer (nothing was spent): ${(e as Error).message}`);
+      throw new Decline(
+        'bank-unreachable',
+        `online payment needs the bank, which did not answer (nothing was spent): ${(e as Error).message}`,
+      );
     }
   }
 

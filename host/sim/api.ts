@@ -32,7 +32,8 @@ const STATUS: Record<string, number> = {
 function sendError(reply: FastifyReply, e: unknown): FastifyReply {
   if (isEcashError(e)) return reply.code(STATUS[e.code] ?? 500).send({ error: { code: e.code, message: e.message } });
   const fe = e as { validation?: unknown; statusCode?: number; message?: string };
-  if (fe.validation !== undefined || fe.statusCode === 400) return reply.code(400).send({ error: { code: 'bad-request', message: fe.message ?? 'malformed request' } });
+  if (fe.validation !== undefined || fe.statusCode === 400)
+    return reply.code(400).send({ error: { code: 'bad-request', message: fe.message ?? 'malformed request' } });
   if (fe.statusCode === 413) return reply.code(413).send({ error: { code: 'body-too-large', message: 'request body too large' } });
   if (fe.statusCode === 415) return reply.code(415).send({ error: { code: 'unsupported-media-type', message: 'send application/json' } });
   return reply.code(500).send({ error: { code: 'internal', message: 'internal error; see the simulator log' } });
@@ -73,18 +74,30 @@ const CARD_SPEC = {
 
 type CardBody = Partial<Omit<CardSpec, 'load'>> & { load?: Omit<NonNullable<CardSpec['load']>, 'currency'> & { currency?: string } };
 
-const READER_PARAMS = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
+const READER_PARAMS = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 64 } },
+} as const;
 
 export function buildSimApi(sim: Simulator, options: SimApiOptions): FastifyInstance {
   if (options.token.length < 16) throw new EcashError('weak-token', 'the simulator token must be at least 16 characters');
-  const app = Fastify({ logger: false, bodyLimit: 16 * 1024, ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } } });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 16 * 1024,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
+  });
 
   app.setErrorHandler((e, _req, reply) => sendError(reply, e));
-  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: { code: 'not-found', message: 'no such endpoint; see docs/sim.md' } }));
+  app.setNotFoundHandler((_req, reply) =>
+    reply.code(404).send({ error: { code: 'not-found', message: 'no such endpoint; see docs/sim.md' } }),
+  );
   app.addHook('onRequest', async (req, reply) => {
     if (req.routeOptions.url === '/v1/health') return;
     if (!tokenMatches(req.headers.authorization, options.token)) {
-      await reply.code(401).send({ error: { code: 'unauthorized', message: 'send the simulator token as "Authorization: Bearer <token>"' } });
+      await reply
+        .code(401)
+        .send({ error: { code: 'unauthorized', message: 'send the simulator token as "Authorization: Bearer <token>"' } });
     }
   });
 
@@ -108,8 +121,10 @@ export function buildSimApi(sim: Simulator, options: SimApiOptions): FastifyInst
     return reply.code(201).send(await sim.createCard(spec));
   });
 
-  app.get('/v1/cards/:id', { schema: { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^card-[0-9]{1,9}$' } } } } }, async (req) =>
-    sim.cardView((req.params as { id: string }).id),
+  app.get(
+    '/v1/cards/:id',
+    { schema: { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^card-[0-9]{1,9}$' } } } } },
+    async (req) => sim.cardView((req.params as { id: string }).id),
   );
 
   app.post(
@@ -117,7 +132,12 @@ export function buildSimApi(sim: Simulator, options: SimApiOptions): FastifyInst
     {
       schema: {
         params: READER_PARAMS,
-        body: { type: 'object', additionalProperties: false, required: ['card'], properties: { card: { type: 'string', pattern: '^card-[0-9]{1,9}$' } } },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['card'],
+          properties: { card: { type: 'string', pattern: '^card-[0-9]{1,9}$' } },
+        },
       },
     },
     async (req) => sim.insert((req.params as { name: string }).name, (req.body as { card: string }).card),
@@ -138,7 +158,8 @@ export function buildSimApi(sim: Simulator, options: SimApiOptions): FastifyInst
     async (req) => {
       const b = (req.body as { afterApdus?: number; during?: 'pay' } | null) ?? {};
       if (b.afterApdus !== undefined && b.during !== undefined) throw new EcashError('bad-request', 'give afterApdus or during, not both');
-      const plan: PullPlan | undefined = b.afterApdus !== undefined ? { afterApdus: b.afterApdus } : b.during !== undefined ? { during: b.during } : undefined;
+      const plan: PullPlan | undefined =
+        b.afterApdus !== undefined ? { afterApdus: b.afterApdus } : b.during !== undefined ? { during: b.during } : undefined;
       return sim.remove((req.params as { name: string }).name, plan);
     },
   );

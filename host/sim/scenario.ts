@@ -11,7 +11,18 @@ import { CHIP_PROFILES } from '../../firmware-sim/index.js';
 import { CARD_KINDS, type CardKind } from './simulator.js';
 
 export type ScenarioStep =
-  | { op: 'create'; card: string; kind?: CardKind; suite?: SuiteId; pin?: string; puk?: string; noPinLimit?: number; profile?: string; load?: number; currency?: string }
+  | {
+      op: 'create';
+      card: string;
+      kind?: CardKind;
+      suite?: SuiteId;
+      pin?: string;
+      puk?: string;
+      noPinLimit?: number;
+      profile?: string;
+      load?: number;
+      currency?: string;
+    }
   | { op: 'insert'; card: string; reader: string }
   | { op: 'pull'; reader: string; afterApdus?: number; during?: 'pay' }
   | { op: 'pay'; amount: number; currency?: string; reference?: string; expect?: string; reason?: string }
@@ -70,7 +81,16 @@ const STEPS: Record<ScenarioStep['op'], { required: string[]; fields: Record<str
   },
   insert: { required: ['card', 'reader'], fields: { card: NAME, reader: NAME } },
   pull: { required: ['reader'], fields: { reader: NAME, afterApdus: integer(0, 1000), during: oneOf(['pay']) } },
-  pay: { required: ['amount'], fields: { amount: AMOUNT, currency: text(/^[A-Z]{3}$/, 'an ISO 4217 code such as EUR'), reference: text(/^[^\u0000-\u001f\u007f]{0,64}$/, 'at most 64 printable characters'), expect: CODE, reason: CODE } },
+  pay: {
+    required: ['amount'],
+    fields: {
+      amount: AMOUNT,
+      currency: text(/^[A-Z]{3}$/, 'an ISO 4217 code such as EUR'),
+      reference: text(/^[^\u0000-\u001f\u007f]{0,64}$/, 'at most 64 printable characters'),
+      expect: CODE,
+      reason: CODE,
+    },
+  },
   expect: { required: ['state'], fields: { state: CODE, reason: CODE } },
   pin: { required: ['pin'], fields: { pin: text(/^[0-9]{4,12}$/, '4 to 12 digits') } },
   settle: { required: [], fields: { credited: integer(0, 1_000_000), doubleSpends: integer(0, 1_000_000) } },
@@ -88,7 +108,8 @@ export function parseScenario(doc: unknown, where = 'the scenario'): Scenario {
   if (!isObject(doc)) return bad('the document', 'must be a JSON object with "steps"');
   for (const k of Object.keys(doc)) if (k !== 'description' && k !== 'steps') bad(k, 'is not a scenario field (description, steps)');
   if (doc.description !== undefined && typeof doc.description !== 'string') bad('description', 'must be a string');
-  if (!Array.isArray(doc.steps) || doc.steps.length === 0 || doc.steps.length > 1000) return bad('steps', 'must be a list of 1 to 1000 steps');
+  if (!Array.isArray(doc.steps) || doc.steps.length === 0 || doc.steps.length > 1000)
+    return bad('steps', 'must be a list of 1 to 1000 steps');
   const cards = new Set<string>();
   let paid = false;
   const steps = doc.steps.map((raw: unknown, i: number): ScenarioStep => {
@@ -111,7 +132,8 @@ export function parseScenario(doc: unknown, where = 'the scenario'): Scenario {
     }
     if (step.op === 'insert' && !cards.has(step.card)) bad(`${at}.card`, `names card "${step.card}", which no earlier step makes`);
     if (step.op === 'pull' && step.afterApdus !== undefined && step.during !== undefined) bad(at, 'gives afterApdus and during: give one');
-    if ((step.op === 'expect' || step.op === 'pin') && !paid) bad(at, `"${step.op}" acts on the current payment: a "pay" step must come first`);
+    if ((step.op === 'expect' || step.op === 'pin') && !paid)
+      bad(at, `"${step.op}" acts on the current payment: a "pay" step must come first`);
     if (step.op === 'pay') paid = true;
     return step;
   });
@@ -165,7 +187,11 @@ async function call<T>(base: { url: string }, bearer: string, method: string, pa
     throw new EcashError('unreachable', `cannot reach ${base.url}: ${(e as Error).message}`);
   }
   const answer = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
-  if (!res.ok) throw new EcashError(answer.error?.code ?? 'http-error', `${method} ${base.url}${path} answered ${res.status}: ${answer.error?.message ?? ''}`);
+  if (!res.ok)
+    throw new EcashError(
+      answer.error?.code ?? 'http-error',
+      `${method} ${base.url}${path} answered ${res.status}: ${answer.error?.message ?? ''}`,
+    );
   return answer as T;
 }
 
@@ -173,7 +199,8 @@ class StepFailed extends Error {}
 
 /** Plays `scenario`, step by step; stops at the first step that fails. */
 export async function runScenario(scenario: Scenario, targets: ScenarioTargets): Promise<StepResult[]> {
-  const sim = (method: string, path: string, body?: unknown) => call<Record<string, unknown>>(targets.sim, targets.sim.token, method, path, body);
+  const sim = (method: string, path: string, body?: unknown) =>
+    call<Record<string, unknown>>(targets.sim, targets.sim.token, method, path, body);
   const pos = <T>(method: string, path: string, body?: unknown) => call<T>(targets.pos, targets.pos.key, method, path, body);
   const cards = new Map<string, string>();
   let payment: string | undefined;
@@ -187,14 +214,20 @@ export async function runScenario(scenario: Scenario, targets: ScenarioTargets):
       const event = view.events.find((e) => e.state === state);
       if (event !== undefined) {
         const code = event.detail?.code;
-        if (reason !== undefined && code !== reason) throw new StepFailed(`payment ${view.id} was ${state} with reason ${code ?? '(none)'}, not ${reason}: ${event.detail?.message ?? ''}`);
+        if (reason !== undefined && code !== reason)
+          throw new StepFailed(
+            `payment ${view.id} was ${state} with reason ${code ?? '(none)'}, not ${reason}: ${event.detail?.message ?? ''}`,
+          );
         return `payment ${view.id} ${state}${code === undefined ? '' : ` (${code})`}`;
       }
       if (FINAL.includes(view.state)) {
         const last = view.events[view.events.length - 1]?.detail;
-        throw new StepFailed(`payment ${view.id} ended ${view.state}${last?.code === undefined ? '' : ` (${last.code}: ${last.message ?? ''})`} without being ${state}`);
+        throw new StepFailed(
+          `payment ${view.id} ended ${view.state}${last?.code === undefined ? '' : ` (${last.code}: ${last.message ?? ''})`} without being ${state}`,
+        );
       }
-      if (Date.now() > until) throw new StepFailed(`payment ${view.id} was still ${view.state} after ${targets.stepTimeoutMs / 1000} s, not ${state}`);
+      if (Date.now() > until)
+        throw new StepFailed(`payment ${view.id} was still ${view.state} after ${targets.stepTimeoutMs / 1000} s, not ${state}`);
       // Polling the terminal for a state: the wait is bounded above.
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -208,9 +241,20 @@ export async function runScenario(scenario: Scenario, targets: ScenarioTargets):
         let body: Record<string, unknown> = rest;
         if (load !== undefined) {
           if (targets.bank === undefined || targets.bank.operatorToken === undefined) {
-            throw new EcashError('no-bank', 'a card with a load needs the bank and its operator credential: --bank <url> and --bank-token-file <file> (or $ECASH_BANK_URL, $ECASH_BANK_TOKEN)');
+            throw new EcashError(
+              'no-bank',
+              'a card with a load needs the bank and its operator credential: --bank <url> and --bank-token-file <file> (or $ECASH_BANK_URL, $ECASH_BANK_TOKEN)',
+            );
           }
-          body = { ...rest, load: { bank: targets.bank.url, operatorToken: targets.bank.operatorToken, amount: load, ...(currency === undefined ? {} : { currency }) } };
+          body = {
+            ...rest,
+            load: {
+              bank: targets.bank.url,
+              operatorToken: targets.bank.operatorToken,
+              amount: load,
+              ...(currency === undefined ? {} : { currency }),
+            },
+          };
         }
         const card = (await sim('POST', '/cards', body)) as { id: string };
         cards.set(name, card.id);
@@ -223,7 +267,9 @@ export async function runScenario(scenario: Scenario, targets: ScenarioTargets):
         const { op: _op, reader, ...plan } = step;
         void _op;
         await sim('POST', `/readers/${encodeURIComponent(reader)}/remove`, plan);
-        return Object.keys(plan).length === 0 ? `card out of "${reader}"` : `card in "${reader}" will leave ${step.during === 'pay' ? 'during its next PAY' : `after ${step.afterApdus} more commands`}`;
+        return Object.keys(plan).length === 0
+          ? `card out of "${reader}"`
+          : `card in "${reader}" will leave ${step.during === 'pay' ? 'during its next PAY' : `after ${step.afterApdus} more commands`}`;
       }
       case 'pay': {
         const created = await pos<{ id: string; currency: string }>('POST', '/payments', {
@@ -242,7 +288,8 @@ export async function runScenario(scenario: Scenario, targets: ScenarioTargets):
       case 'settle': {
         const report = await pos<{ outcomes: Record<string, number>; doubleSpends: unknown[] }>('POST', '/settlement');
         const credited = report.outcomes.credited ?? 0;
-        if (step.credited !== undefined && credited !== step.credited) throw new StepFailed(`settlement credited ${credited} coins, not ${step.credited}: ${JSON.stringify(report.outcomes)}`);
+        if (step.credited !== undefined && credited !== step.credited)
+          throw new StepFailed(`settlement credited ${credited} coins, not ${step.credited}: ${JSON.stringify(report.outcomes)}`);
         if (step.doubleSpends !== undefined && report.doubleSpends.length !== step.doubleSpends) {
           throw new StepFailed(`settlement found ${report.doubleSpends.length} double spends, not ${step.doubleSpends}`);
         }

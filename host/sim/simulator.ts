@@ -185,7 +185,10 @@ export class Simulator {
     const bankSuite = spec.load === undefined ? undefined : (await bankParameters(spec.load.bank)).suite;
     const suite = spec.suite ?? bankSuite ?? 'ristretto255-sha512';
     if (bankSuite !== undefined && suite !== bankSuite) {
-      throw new EcashError('bad-card-spec', `a card of suite ${suite} cannot be loaded by a bank of suite ${bankSuite}: leave suite out, or the load (a card of another suite is an empty one)`);
+      throw new EcashError(
+        'bad-card-spec',
+        `a card of suite ${suite} cannot be loaded by a bank of suite ${bankSuite}: leave suite out, or the load (a card of another suite is an empty one)`,
+      );
     }
     const id = `card-${this.nextId++}`;
     const noPinLimit = spec.kind === 'blocked-pin' ? 0 : spec.noPinLimit;
@@ -194,7 +197,13 @@ export class Simulator {
     try {
       const account = spec.load === undefined ? null : await this.load(id, setup, spec.pin, spec.load, spec.kind === 'no-exact-change');
       if (spec.kind === 'blocked-pin') await onSetupReader(setup, (client) => blockPin(client, spec.pin));
-      const card = new SimCard(id, { ...spec, suite, noPinLimit }, inner, account, spec.load === undefined ? null : { amount: spec.load.amount, currency: spec.load.currency });
+      const card = new SimCard(
+        id,
+        { ...spec, suite, noPinLimit },
+        inner,
+        account,
+        spec.load === undefined ? null : { amount: spec.load.amount, currency: spec.load.currency },
+      );
       if (spec.kind === 'pulled-mid-tap') card.pull = { during: 'pay' };
       this.cards.set(id, card);
       return card.view();
@@ -212,19 +221,34 @@ export class Simulator {
         await client.verifyPin(pin);
         const holder = spec.holder ?? `simulated ${id}`;
         const opened = await bank.openAccount(accountOpeningJson(client.group, holder, await client.openAccount(holder)));
-        await bank.withToken(spec.operatorToken).credit(opened.accountId, { currency: spec.currency, amount: spec.amount, reference: `simulator ${id}` });
+        await bank
+          .withToken(spec.operatorToken)
+          .credit(opened.accountId, { currency: spec.currency, amount: spec.amount, reference: `simulator ${id}` });
         const issuer = await httpIssuer(bank.withToken(opened.credential), opened.accountId);
         if (oneCoin) {
           const now = Date.now();
-          const key = (await issuer.denominationKeys()).find((k) => k.value === spec.amount && k.currency === spec.currency && k.scope === '' && canWithdraw(k, now));
-          if (key === undefined) throw new EcashError('bad-card-spec', `the bank has no ${spec.currency} coin of ${spec.amount} to withdraw now: a no-exact-change card holds one coin, so load.amount must be one of the bank's denominations`);
+          const key = (await issuer.denominationKeys()).find(
+            (k) => k.value === spec.amount && k.currency === spec.currency && k.scope === '' && canWithdraw(k, now),
+          );
+          if (key === undefined)
+            throw new EcashError(
+              'bad-card-spec',
+              `the bank has no ${spec.currency} coin of ${spec.amount} to withdraw now: a no-exact-change card holds one coin, so load.amount must be one of the bank's denominations`,
+            );
           const start = await issuer.startWithdrawal(key.keyId);
           const challenge = await client.withdrawBegin({ key: start.key, z: start.z, offer: start.offer });
           await client.withdrawEnd(await issuer.answerWithdrawal(start.sessionId, challenge.c));
         } else {
           const journal = new LoadJournal(join(this.dir, `load-${id}.db`));
           try {
-            await loadCard({ card: client, bank: issuer, journal, account: opened.accountId, currency: spec.currency, amount: spec.amount });
+            await loadCard({
+              card: client,
+              bank: issuer,
+              journal,
+              account: opened.accountId,
+              currency: spec.currency,
+              amount: spec.amount,
+            });
           } finally {
             journal.close();
           }
@@ -234,18 +258,27 @@ export class Simulator {
     } catch (e) {
       if (isEcashError(e, 'bad-card-spec')) throw e;
       const code = isEcashError(e) ? e.code : 'internal';
-      throw new EcashError('load-failed', `loading the card through the bank at ${spec.bank} failed: ${e instanceof Error ? e.message : String(e)} [${code}]`, { cause: e });
+      throw new EcashError(
+        'load-failed',
+        `loading the card through the bank at ${spec.bank} failed: ${e instanceof Error ? e.message : String(e)} [${code}]`,
+        { cause: e },
+      );
     }
   }
 
   private card(id: string): SimCard {
     const card = this.cards.get(id);
-    if (card === undefined) throw new EcashError('card-not-found', `no simulated card "${id}": create one with POST /v1/cards (GET /v1/cards lists them)`);
+    if (card === undefined)
+      throw new EcashError('card-not-found', `no simulated card "${id}": create one with POST /v1/cards (GET /v1/cards lists them)`);
     return card;
   }
 
   private reader(name: string): string {
-    if (!this.names.includes(name)) throw new EcashError('reader-not-found', `no simulated reader "${name}": the readers are ${this.names.map((n) => `"${n}"`).join(', ')}`);
+    if (!this.names.includes(name))
+      throw new EcashError(
+        'reader-not-found',
+        `no simulated reader "${name}": the readers are ${this.names.map((n) => `"${n}"`).join(', ')}`,
+      );
     return name;
   }
 
@@ -256,7 +289,8 @@ export class Simulator {
   insert(readerName: string, cardId: string): ReaderView {
     const reader = this.reader(readerName);
     const card = this.card(cardId);
-    if (card.reader !== undefined) throw new EcashError('card-in-reader', `card ${cardId} is in reader "${card.reader}": remove it from there first`);
+    if (card.reader !== undefined)
+      throw new EcashError('card-in-reader', `card ${cardId} is in reader "${card.reader}": remove it from there first`);
     const present = this.holding(reader);
     if (present !== undefined) throw new EcashError('reader-occupied', `reader "${reader}" holds card ${present.id}: remove it first`);
     card.onPull = () => this.takeOut(reader, card);
@@ -315,7 +349,11 @@ export class Simulator {
  * with its chip profile over the same memory; the double-spending card (firmware-sim's testing
  * face) is one card throughout.
  */
-async function makeCard(kind: CardKind, options: CreateCardOptions, profile: string | undefined): Promise<{ setup: EcashCard; inner: EcashCard }> {
+async function makeCard(
+  kind: CardKind,
+  options: CreateCardOptions,
+  profile: string | undefined,
+): Promise<{ setup: EcashCard; inner: EcashCard }> {
   const paced = profile === undefined ? {} : { profile };
   if (kind === 'double-spending') {
     const card = await createDoubleSpendingCard({ ...options, ...paced, acknowledge: 'this card double-spends' });
@@ -334,16 +372,22 @@ function checkSpec(spec: CardSpec): void {
   }
   if (spec.kind === 'empty' && spec.load !== undefined) throw new EcashError('bad-card-spec', 'an empty card takes no load');
   if ((spec.kind === 'no-exact-change' || spec.kind === 'double-spending') && spec.load === undefined) {
-    throw new EcashError('bad-card-spec', `a ${spec.kind} card needs coins: give load (the bank's URL, an operator credential, the amount)`);
+    throw new EcashError(
+      'bad-card-spec',
+      `a ${spec.kind} card needs coins: give load (the bank's URL, an operator credential, the amount)`,
+    );
   }
-  if (spec.kind === 'blocked-pin' && spec.noPinLimit !== 0) throw new EcashError('bad-card-spec', 'a blocked-pin card asks for the PIN at every payment: leave noPinLimit at 0');
+  if (spec.kind === 'blocked-pin' && spec.noPinLimit !== 0)
+    throw new EcashError('bad-card-spec', 'a blocked-pin card asks for the PIN at every payment: leave noPinLimit at 0');
 }
 
 async function bankParameters(url: string): Promise<{ suite: SuiteId }> {
   try {
     return await new BankClient({ baseUrl: url }).parameters();
   } catch (e) {
-    throw new EcashError('load-failed', `cannot read the bank's parameters at ${url}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new EcashError('load-failed', `cannot read the bank's parameters at ${url}: ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+    });
   }
 }
 

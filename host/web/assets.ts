@@ -15,7 +15,10 @@ function assetDir(): string {
     const dir = fileURLToPath(new URL(c, import.meta.url));
     if (existsSync(dir)) return dir;
   }
-  throw new EcashError('assets-missing', 'the web screens\' files (host/web/assets) are missing from this installation: reinstall the package');
+  throw new EcashError(
+    'assets-missing',
+    "the web screens' files (host/web/assets) are missing from this installation: reinstall the package",
+  );
 }
 
 const TYPES: Record<string, string> = {
@@ -32,14 +35,20 @@ export interface Asset {
 /** The named files of the assets folder, with their content types. */
 export function readAssets(names: readonly string[]): Map<string, Asset> {
   const dir = assetDir();
-  return new Map(names.map((name) => [name, { body: readFileSync(dir + name, 'utf8'), type: TYPES[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream' }]));
+  return new Map(
+    names.map((name) => [
+      name,
+      { body: readFileSync(dir + name, 'utf8'), type: TYPES[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream' },
+    ]),
+  );
 }
 
 /**
  * Strict content security: a screen runs only its own script and style, and talks only to its
  * own origin (the API it is served beside).
  */
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /**
  * Serves a screen at `mount` (`/display/`): its page at the mount, its files under it, the mount
@@ -50,7 +59,12 @@ export function registerScreen(app: FastifyInstance, mount: string, page: string
   const serve = (name: string) => {
     const a = assets.get(name)!;
     return async (_req: unknown, reply: FastifyReply) =>
-      reply.header('content-type', a.type).header('content-security-policy', CSP).header('x-content-type-options', 'nosniff').header('cache-control', 'no-cache').send(a.body);
+      reply
+        .header('content-type', a.type)
+        .header('content-security-policy', CSP)
+        .header('x-content-type-options', 'nosniff')
+        .header('cache-control', 'no-cache')
+        .send(a.body);
   };
   app.get(mount.slice(0, -1), { config }, async (_req, reply) => reply.redirect(mount));
   app.get(mount, { config }, serve(page));

@@ -9,13 +9,7 @@ import { EcashError } from '../../core/index.js';
 import { frameMessage, HidMessageAssembler } from '../../wire/index.js';
 import { bridgeError, BRIDGE_ERROR, cardRemoved, channelClosed, noReader } from '../errors.js';
 import { QueuedChannel } from '../exchange-queue.js';
-import {
-  ReaderEventHub,
-  type CardChannel,
-  type ReaderEventListener,
-  type ReaderInfo,
-  type ReaderTransport,
-} from '../transport.js';
+import { ReaderEventHub, type CardChannel, type ReaderEventListener, type ReaderInfo, type ReaderTransport } from '../transport.js';
 
 export interface HidDeviceInfo {
   path?: string | undefined;
@@ -233,13 +227,21 @@ class HidChannel extends QueuedChannel implements CardChannel {
       this.pending = undefined;
       pending?.resolve(message); // a message nobody waits for is dropped
     } catch (e) {
-      this.fail(bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `HID device "${this.name}" sent a malformed report: ${(e as Error).message}`, { cause: e }));
+      this.fail(
+        bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `HID device "${this.name}" sent a malformed report: ${(e as Error).message}`, {
+          cause: e,
+        }),
+      );
     }
   };
 
   private readonly onError = (error: Error): void => {
     // node-hid reports an unplugged device as a read error: the device is gone, and so is our hold on it.
-    this.fail(bridgeError(BRIDGE_ERROR.CARD_REMOVED, `HID device "${this.name}" went away (${error.message}): plug it back and reconnect`, { cause: error }));
+    this.fail(
+      bridgeError(BRIDGE_ERROR.CARD_REMOVED, `HID device "${this.name}" went away (${error.message}): plug it back and reconnect`, {
+        cause: error,
+      }),
+    );
     void this.detach();
   };
 
@@ -256,9 +258,13 @@ class HidChannel extends QueuedChannel implements CardChannel {
       this.device = await this.transport.openDevice(this.name, info.path!);
     } catch (e) {
       if (e instanceof EcashError) throw e;
-      throw bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `cannot open HID device "${this.name}": ${(e as Error).message} (check the permissions of ${info.path})`, {
-        cause: e,
-      });
+      throw bridgeError(
+        BRIDGE_ERROR.TRANSPORT_FAILURE,
+        `cannot open HID device "${this.name}": ${(e as Error).message} (check the permissions of ${info.path})`,
+        {
+          cause: e,
+        },
+      );
     }
     // A fresh channel number per session, so a stale response from an earlier session is refused.
     this.channelId = randomInt(1, 0xffff);

@@ -120,7 +120,13 @@ export class PcscTransport implements ReaderTransport {
       return;
     }
     let markKnown!: () => void;
-    const entry: ReaderEntry = { reader, present: false, atr: new Uint8Array(0), cardEvents: 0, known: new Promise((r) => (markKnown = r)) };
+    const entry: ReaderEntry = {
+      reader,
+      present: false,
+      atr: new Uint8Array(0),
+      cardEvents: 0,
+      known: new Promise((r) => (markKnown = r)),
+    };
     let first = true;
     this.readers.set(reader.name, entry);
     reader.on('error', () => undefined); // the status thread ended; 'end' follows and says so
@@ -328,9 +334,11 @@ class PcscChannel extends QueuedChannel implements CardChannel {
       const error = this.failure(e, 'transmit');
       if (error.code === BRIDGE_ERROR.CARD_RESET) {
         // The card's session is gone but the card is there: reconnect now, and tell the caller.
-        await this.open({ reader, present: true, atr: this.cardAtr, cardEvents: 0, known: Promise.resolve() }, 'leave').catch((reopen: unknown) => {
-          this.broken = reopen instanceof EcashError ? reopen : error;
-        });
+        await this.open({ reader, present: true, atr: this.cardAtr, cardEvents: 0, known: Promise.resolve() }, 'leave').catch(
+          (reopen: unknown) => {
+            this.broken = reopen instanceof EcashError ? reopen : error;
+          },
+        );
       } else {
         this.broken = error;
       }
@@ -346,14 +354,22 @@ class PcscChannel extends QueuedChannel implements CardChannel {
     const details = { reader: this.name, pcsc: code === undefined ? undefined : `0x${code.toString(16)}` };
     switch (code) {
       case PCSC.SHARING_VIOLATION:
-        return bridgeError(BRIDGE_ERROR.READER_BUSY, `reader "${this.name}" is in exclusive use by another application: close it, or connect in shared mode`, { details });
+        return bridgeError(
+          BRIDGE_ERROR.READER_BUSY,
+          `reader "${this.name}" is in exclusive use by another application: close it, or connect in shared mode`,
+          { details },
+        );
       case PCSC.NO_SMARTCARD:
         return what === 'connect' ? noCard(this.name) : cardRemoved(this.name);
       case PCSC.REMOVED_CARD:
       case PCSC.UNPOWERED_CARD:
         return cardRemoved(this.name);
       case PCSC.RESET_CARD:
-        return bridgeError(BRIDGE_ERROR.CARD_RESET, `the card in "${this.name}" was reset by another application: select the applet (and verify the PIN) again`, { details });
+        return bridgeError(
+          BRIDGE_ERROR.CARD_RESET,
+          `the card in "${this.name}" was reset by another application: select the applet (and verify the PIN) again`,
+          { details },
+        );
       case PCSC.UNKNOWN_READER:
       case PCSC.READER_UNAVAILABLE:
         return noReader(this.name);
@@ -375,7 +391,10 @@ class PcscChannel extends QueuedChannel implements CardChannel {
         );
       default:
         if (/not connected/i.test(error.message)) return channelClosed(this.name);
-        return bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `PC/SC ${what} on "${this.name}" failed: ${error.message}`, { details, cause: error });
+        return bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `PC/SC ${what} on "${this.name}" failed: ${error.message}`, {
+          details,
+          cause: error,
+        });
     }
   }
 

@@ -56,9 +56,13 @@ export async function loadPcsclite(moduleName = 'pcsclite'): Promise<PcscFactory
     if (typeof mod.default !== 'function') throw new Error(`${moduleName} does not export a function`);
     return mod.default as PcscFactory;
   } catch (e) {
-    throw bridgeError(BRIDGE_ERROR.PCSC_UNAVAILABLE, `PC/SC support (the optional npm package ${moduleName}) is not available: ${INSTALL_HINT}`, {
-      cause: e,
-    });
+    throw bridgeError(
+      BRIDGE_ERROR.PCSC_UNAVAILABLE,
+      `PC/SC support (the optional npm package ${moduleName}) is not available: ${INSTALL_HINT}`,
+      {
+        cause: e,
+      },
+    );
   }
 }
 

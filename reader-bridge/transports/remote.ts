@@ -15,6 +15,7 @@ import {
   parseReaderInfo,
   parseReply,
   parseResponseHex,
+  type BridgeReply,
   type BridgeRequest,
   type ChannelDescription,
 } from '../remote-protocol.js';
@@ -83,16 +84,34 @@ export class RemoteTransport implements ReaderTransport {
   private open(): Promise<WebSocket> {
     const url = this.options.url;
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { headers: { authorization: `Bearer ${this.options.token}` }, maxPayload: BRIDGE_MAX_FRAME, handshakeTimeout: this.requestTimeoutMs });
+      const ws = new WebSocket(url, {
+        headers: { authorization: `Bearer ${this.options.token}` },
+        maxPayload: BRIDGE_MAX_FRAME,
+        handshakeTimeout: this.requestTimeoutMs,
+      });
       ws.once('unexpected-response', (_req, res) => {
         ws.terminate();
         reject(
           res.statusCode === 401
-            ? bridgeError(BRIDGE_ERROR.BRIDGE_UNAUTHORIZED, `the reader bridge at ${url} refused the token: use the token the bridge was started with`)
-            : bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `the reader bridge at ${url} answered HTTP ${res.statusCode}: check the URL (it ends in /v1)`),
+            ? bridgeError(
+                BRIDGE_ERROR.BRIDGE_UNAUTHORIZED,
+                `the reader bridge at ${url} refused the token: use the token the bridge was started with`,
+              )
+            : bridgeError(
+                BRIDGE_ERROR.TRANSPORT_FAILURE,
+                `the reader bridge at ${url} answered HTTP ${res.statusCode}: check the URL (it ends in /v1)`,
+              ),
         );
       });
-      ws.once('error', (e) => reject(bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `cannot reach the reader bridge at ${url} (${e.message}): is \`ecash bridge serve\` running there?`, { cause: e })));
+      ws.once('error', (e) =>
+        reject(
+          bridgeError(
+            BRIDGE_ERROR.TRANSPORT_FAILURE,
+            `cannot reach the reader bridge at ${url} (${e.message}): is \`ecash bridge serve\` running there?`,
+            { cause: e },
+          ),
+        ),
+      );
       ws.once('open', () => {
         ws.removeAllListeners('error');
         ws.on('error', () => undefined); // 'close' follows and handles the loss
@@ -108,7 +127,7 @@ export class RemoteTransport implements ReaderTransport {
   }
 
   private onFrame(frame: string | undefined): void {
-    let reply;
+    let reply: BridgeReply;
     try {
       if (frame === undefined) throw bridgeError(BRIDGE_ERROR.BRIDGE_PROTOCOL, 'the bridge sent a binary frame');
       reply = parseReply(frame);
@@ -134,7 +153,10 @@ export class RemoteTransport implements ReaderTransport {
   private lost(): void {
     this.socket = undefined;
     this.generation++; // the bridge's channel numbers died with the connection
-    const failure = bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `the connection to the reader bridge at ${this.options.url} was lost: reconnect once it is back`);
+    const failure = bridgeError(
+      BRIDGE_ERROR.TRANSPORT_FAILURE,
+      `the connection to the reader bridge at ${this.options.url} was lost: reconnect once it is back`,
+    );
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       p.reject(failure);
@@ -173,8 +195,14 @@ export class RemoteTransport implements ReaderTransport {
         this.pending.delete(id);
         reject(
           body.op === 'transmit'
-            ? bridgeError(BRIDGE_ERROR.CARD_TIMEOUT, `no answer from the card behind the reader bridge within ${timeoutMs} ms: it may have acted on the command; repeat it`)
-            : bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `the reader bridge at ${this.options.url} did not answer "${body.op}" within ${timeoutMs} ms`),
+            ? bridgeError(
+                BRIDGE_ERROR.CARD_TIMEOUT,
+                `no answer from the card behind the reader bridge within ${timeoutMs} ms: it may have acted on the command; repeat it`,
+              )
+            : bridgeError(
+                BRIDGE_ERROR.TRANSPORT_FAILURE,
+                `the reader bridge at ${this.options.url} did not answer "${body.op}" within ${timeoutMs} ms`,
+              ),
         );
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
@@ -184,7 +212,8 @@ export class RemoteTransport implements ReaderTransport {
 
   async listReaders(): Promise<ReaderInfo[]> {
     const result = await this.request({ op: 'list' }, this.requestTimeoutMs);
-    if (!Array.isArray(result.readers)) throw bridgeError(BRIDGE_ERROR.BRIDGE_PROTOCOL, 'malformed bridge message: readers must be an array');
+    if (!Array.isArray(result.readers))
+      throw bridgeError(BRIDGE_ERROR.BRIDGE_PROTOCOL, 'malformed bridge message: readers must be an array');
     const readers = result.readers.map((r) => ({ ...parseReaderInfo(r), transport: 'remote' as const }));
     for (const r of readers) this.readers.set(r.name, r);
     return readers;
@@ -245,7 +274,12 @@ class RemoteChannel extends QueuedChannel implements CardChannel {
 
   /** @internal Opens the channel on the bridge (again, after the bridge connection was lost). */
   async open(): Promise<void> {
-    const request = { op: 'connect' as const, reader: this.name, share: this.options.share ?? 'exclusive', protocols: [...(this.options.protocols ?? ['T=0', 'T=1'])] };
+    const request = {
+      op: 'connect' as const,
+      reader: this.name,
+      share: this.options.share ?? 'exclusive',
+      protocols: [...(this.options.protocols ?? ['T=0', 'T=1'])],
+    };
     const result = await this.transport.request(request, this.transport.requestTimeoutMs);
     this.description = parseChannelDescription(result);
     this.generation = this.transport.generation;
@@ -257,7 +291,10 @@ class RemoteChannel extends QueuedChannel implements CardChannel {
 
   protected async exchange(command: Uint8Array, options: TransmitOptions): Promise<Uint8Array> {
     if (this.description === undefined || this.generation !== this.transport.generation) {
-      throw bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `the reader bridge connection behind "${this.name}" was lost: reconnect the channel`);
+      throw bridgeError(
+        BRIDGE_ERROR.TRANSPORT_FAILURE,
+        `the reader bridge connection behind "${this.name}" was lost: reconnect the channel`,
+      );
     }
     const request = { op: 'transmit' as const, channel: this.description.channel, apdu: command, timeoutMs: options.timeoutMs };
     return parseResponseHex(await this.transport.request(request, this.budget(options.timeoutMs)));
@@ -277,6 +314,8 @@ class RemoteChannel extends QueuedChannel implements CardChannel {
     if (!(await this.closing())) return;
     const description = this.description;
     if (description === undefined || this.generation !== this.transport.generation) return;
-    await this.transport.request({ op: 'disconnect', channel: description.channel, disposition }, this.transport.requestTimeoutMs).catch(() => undefined);
+    await this.transport
+      .request({ op: 'disconnect', channel: description.channel, disposition }, this.transport.requestTimeoutMs)
+      .catch(() => undefined);
   }
 }

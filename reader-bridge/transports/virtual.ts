@@ -200,7 +200,11 @@ class VirtualChannel extends QueuedChannel implements CardChannel {
     const answer = insertion.card.transmit(command).catch((e: unknown) => {
       // A torn card lost power mid-command, exactly as when it leaves the field.
       if (isEcashError(e, 'card-torn')) throw cardRemoved(this.slot.name);
-      throw bridgeError(BRIDGE_ERROR.TRANSPORT_FAILURE, `the simulated card in "${this.slot.name}" failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw bridgeError(
+        BRIDGE_ERROR.TRANSPORT_FAILURE,
+        `the simulated card in "${this.slot.name}" failed: ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      );
     });
     return Promise.race([answer, insertion.removed]);
   }

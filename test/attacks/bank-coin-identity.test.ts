@@ -88,7 +88,11 @@ describe.each(adapters())('a coin at the bank is its key, A and B, on $kind', ({
     expect(G.equals(twins[0]!.coin.B, twins[1]!.coin.B)).toBe(false);
 
     const shop = await merchant('shop-1');
-    const first = await svc.deposit(shop, 'b1', [pay(G, alice.account, twins[0]!, 'shop-1'), pay(G, alice.account, twins[1]!, 'shop-1'), pay(G, alice.account, plain, 'shop-1')]);
+    const first = await svc.deposit(shop, 'b1', [
+      pay(G, alice.account, twins[0]!, 'shop-1'),
+      pay(G, alice.account, twins[1]!, 'shop-1'),
+      pay(G, alice.account, plain, 'shop-1'),
+    ]);
     expect(first.results.map((r) => r.outcome)).toEqual(['credited', 'credited', 'credited']);
     const later = await svc.deposit(shop, 'b2', [pay(G, alice.account, twins[2]!, 'shop-1')]);
     expect(later.results.map((r) => r.outcome)).toEqual(['credited']);
@@ -105,27 +109,30 @@ describe.each(adapters())('a coin at the bank is its key, A and B, on $kind', ({
     expect((await svc.audit()).keys[0]).toMatchObject({ issued: 4, deposited: 4, outstandingBalance: 0 });
   });
 
-  it.skipIf(!available)('the same A and B paid twice under two signatures is a double spend that names the holder with a proof', async () => {
-    const alice = await funded('alice', 2 * VALUE);
-    // The same s, x1 and x2 in two withdrawals: two signatures on one (A, B).
-    const secrets = { s: randomBytes(64), x1: randomBytes(64), x2: randomBytes(64) };
-    const c1 = await withdrawCoin(svc, G, alice.account, alice.accountId, key, cardRandom(secrets));
-    const c2 = await withdrawCoin(svc, G, alice.account, alice.accountId, key, cardRandom(secrets));
-    expect(G.equals(c1.coin.A, c2.coin.A) && G.equals(c1.coin.B, c2.coin.B)).toBe(true);
-    expect(c1.coin.r).not.toBe(c2.coin.r);
+  it.skipIf(!available)(
+    'the same A and B paid twice under two signatures is a double spend that names the holder with a proof',
+    async () => {
+      const alice = await funded('alice', 2 * VALUE);
+      // The same s, x1 and x2 in two withdrawals: two signatures on one (A, B).
+      const secrets = { s: randomBytes(64), x1: randomBytes(64), x2: randomBytes(64) };
+      const c1 = await withdrawCoin(svc, G, alice.account, alice.accountId, key, cardRandom(secrets));
+      const c2 = await withdrawCoin(svc, G, alice.account, alice.accountId, key, cardRandom(secrets));
+      expect(G.equals(c1.coin.A, c2.coin.A) && G.equals(c1.coin.B, c2.coin.B)).toBe(true);
+      expect(c1.coin.r).not.toBe(c2.coin.r);
 
-    const shop = await merchant('shop-1');
-    const other = await merchant('shop-2');
-    expect((await svc.deposit(shop, 'b1', [pay(G, alice.account, c1, 'shop-1')])).results[0]).toEqual({ outcome: 'credited' });
-    const second = await svc.deposit(other, 'b1', [pay(G, alice.account, c2, 'shop-2')]);
-    expect(second.results[0]).toMatchObject({ outcome: 'double-spend' });
-    expect(second.credited).toEqual([]);
-    const ops = await svc.authenticate((await svc.addOperator('ops')).credential);
-    const [record] = (await svc.listDoubleSpends(ops, undefined, 10)).doubleSpends;
-    expect(record).toMatchObject({ accountId: alice.accountId, holder: 'alice' });
-    expect(() => verifyDoubleSpendProof(G, proofFromJson(G, record!.proof))).not.toThrow();
-    expect(await svc.audit()).toMatchObject({ ok: true, problems: [] });
-  });
+      const shop = await merchant('shop-1');
+      const other = await merchant('shop-2');
+      expect((await svc.deposit(shop, 'b1', [pay(G, alice.account, c1, 'shop-1')])).results[0]).toEqual({ outcome: 'credited' });
+      const second = await svc.deposit(other, 'b1', [pay(G, alice.account, c2, 'shop-2')]);
+      expect(second.results[0]).toMatchObject({ outcome: 'double-spend' });
+      expect(second.credited).toEqual([]);
+      const ops = await svc.authenticate((await svc.addOperator('ops')).credential);
+      const [record] = (await svc.listDoubleSpends(ops, undefined, 10)).doubleSpends;
+      expect(record).toMatchObject({ accountId: alice.accountId, holder: 'alice' });
+      expect(() => verifyDoubleSpendProof(G, proofFromJson(G, record!.proof))).not.toThrow();
+      expect(await svc.audit()).toMatchObject({ ok: true, problems: [] });
+    },
+  );
 
   it.skipIf(!available)('a transcript whose identification fails is rejected alone: its batch and the later ones commit', async () => {
     const alice = await funded('alice', 4 * VALUE);

@@ -84,7 +84,9 @@ describe.each(adapters())("the bank's w never reaches its database, on $kind", (
         rmSync(dir, { recursive: true, force: true });
       }
     }
-    const tables = await db.raw<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'");
+    const tables = await db.raw<{ t: string }>(
+      "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+    );
     const parts: Buffer[] = [];
     let sessions: Record<string, unknown>[] = [];
     for (const { t } of tables) {
@@ -196,6 +198,9 @@ describe.each(adapters())("the bank's w never reaches its database, on $kind", (
   /** Puts every column of a session's row back as a copy had it. */
   async function restoreRow(row: Record<string, unknown>): Promise<void> {
     const columns = Object.keys(row).filter((c) => c !== 'session_id');
-    await db.raw(`UPDATE withdrawal_sessions SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE session_id = ?`, [...columns.map((c) => row[c]), row.session_id]);
+    await db.raw(`UPDATE withdrawal_sessions SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE session_id = ?`, [
+      ...columns.map((c) => row[c]),
+      row.session_id,
+    ]);
   }
 });

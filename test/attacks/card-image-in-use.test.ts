@@ -53,10 +53,14 @@ it('a card image opened a second time is refused, so two taps cannot spend the s
       const b = tB.startPayment({ amount: 500, currency: 'EUR' });
       readers.insertCard('Counter B', second);
       const [va, vb] = await Promise.all([tA.outcome(a.id), tB.outcome(b.id)]);
-      const spentTwice = vb.state === 'approved' && va.state === 'approved' && tA.transcriptsOf(a.id).some((ta) =>
-        tB.transcriptsOf(b.id).some((tb) => world.group.equals(ta.coin.A, tb.coin.A)),
-      );
-      expect({ spentTwice, states: [va.state, vb.state] }, 'the same image paid two shops with the same coins').toEqual({ spentTwice: false, states: ['approved', 'declined'] });
+      const spentTwice =
+        vb.state === 'approved' &&
+        va.state === 'approved' &&
+        tA.transcriptsOf(a.id).some((ta) => tB.transcriptsOf(b.id).some((tb) => world.group.equals(ta.coin.A, tb.coin.A)));
+      expect({ spentTwice, states: [va.state, vb.state] }, 'the same image paid two shops with the same coins').toEqual({
+        spentTwice: false,
+        states: ['approved', 'declined'],
+      });
     }
     expect(isEcashError(refusal, 'card-in-use'), `the second open must be refused with card-in-use, got ${String(refusal)}`).toBe(true);
     expect((refusal as Error).message).toMatch(/already open in this process/);

@@ -42,12 +42,28 @@ afterEach(async () => {
 });
 
 /** A tampered card holding one coin of each key matching `pick`, and some general coins. */
-async function tamperedCardWith(pick: (k: { value: number; currency: string; scope: string; depositUntil: number }) => boolean): Promise<EcashCard> {
-  const card = await createTamperedCard({ suite: world.suite, pin: PIN, puk: PUK, noPinLimit: 100_000, posingAs: { currency: CURRENCY }, acknowledge: 'this card lies about its coins' });
+async function tamperedCardWith(
+  pick: (k: { value: number; currency: string; scope: string; depositUntil: number }) => boolean,
+): Promise<EcashCard> {
+  const card = await createTamperedCard({
+    suite: world.suite,
+    pin: PIN,
+    puk: PUK,
+    noPinLimit: 100_000,
+    posingAs: { currency: CURRENCY },
+    acknowledge: 'this card lies about its coins',
+  });
   const holder: Holder = await loadViaReader(world, readers, 'Load', card, 'mallory', 10_000, 300);
   const keys = (await world.operator.parameters()).keys.filter((k) => k.value === 500 && pick(k));
   expect(keys).toHaveLength(1);
-  await withdrawKeys(world, readers, 'Load', card, holder, keys.map((k) => k.keyId));
+  await withdrawKeys(
+    world,
+    readers,
+    'Load',
+    card,
+    holder,
+    keys.map((k) => k.keyId),
+  );
   return card;
 }
 

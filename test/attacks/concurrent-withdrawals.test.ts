@@ -76,7 +76,10 @@ describe.each(ADAPTERS)('concurrent withdrawal sessions at the bank on $kind', (
       const { r } = await holder.client.answerWithdrawal(session.sessionId, c);
       expect((await holder.client.answerWithdrawal(session.sessionId, c)).r).toBe(r);
       const other = toHex(bank.group.scalars.encode(bank.group.scalars.add(bank.group.scalars.decode(fromHex(c)), 1n)));
-      await expect(holder.client.answerWithdrawal(session.sessionId, other)).rejects.toMatchObject({ code: 'session-answered', status: 409 });
+      await expect(holder.client.answerWithdrawal(session.sessionId, other)).rejects.toMatchObject({
+        code: 'session-answered',
+        status: 409,
+      });
       expect((await holder.client.account(holder.opened.accountId)).balances).toEqual([{ currency: 'EUR', balance: 5_000 - 500 }]);
       expect((await bank.service.audit()).ok).toBe(true);
     });

@@ -38,7 +38,9 @@ import { loadViaReader, payWithCard, PIN as WORLD_PIN, PUK as WORLD_PUK, World }
 describe('the double-spending card (test only)', () => {
   it('cannot be made by accident: not in the public face, and it wants an acknowledgement', async () => {
     expect(Object.keys(firmware).some((k) => /double|malicious/i.test(k))).toBe(false);
-    await expect(createDoubleSpendingCard({ pin: PIN, puk: PUK, acknowledge: 'yes' as never })).rejects.toMatchObject({ code: 'not-acknowledged' });
+    await expect(createDoubleSpendingCard({ pin: PIN, puk: PUK, acknowledge: 'yes' as never })).rejects.toMatchObject({
+      code: 'not-acknowledged',
+    });
   });
 
   it('pays twice with one coin, and the bank identifies its account', async () => {
@@ -85,39 +87,50 @@ describe.each(ADAPTERS)('the double-spending card against POS terminals and the 
     await db?.dispose();
   });
 
-  it.skipIf(!available)('pays two shops offline with one coin; the second settlement is a double spend naming the holder, with a proof checked on public data only', async () => {
-    const shopA = await world.addMerchant('shop-a');
-    const shopB = await world.addMerchant('shop-b');
-    const card = await createDoubleSpendingCard({ suite: world.suite, pin: WORLD_PIN, puk: WORLD_PUK, noPinLimit: 100_000, acknowledge: 'this card double-spends' });
-    const mallory = await loadViaReader(world, readers, 'Load', card, 'mallory', 10_000, 500);
-    const terminalA = await world.terminal(readers, { merchantId: 'shop-a', bank: shopA }, { readerName: 'Shop A', terminalId: 'a-1' });
-    const terminalB = await world.terminal(readers, { merchantId: 'shop-b', bank: shopB }, { readerName: 'Shop B', terminalId: 'b-1' });
-    const atA = await payWithCard(terminalA, readers, 'Shop A', card, 500);
-    const atB = await payWithCard(terminalB, readers, 'Shop B', card, 500);
-    // Offline, each terminal sees a good coin: both sales are approved.
-    expect([atA.state, atB.state]).toEqual(['approved', 'approved']);
-    expect(terminalA.transcriptsOf(atA.id).map((t) => toHex(world.group.encode(t.coin.A)))).toEqual(terminalB.transcriptsOf(atB.id).map((t) => toHex(world.group.encode(t.coin.A))));
+  it.skipIf(!available)(
+    'pays two shops offline with one coin; the second settlement is a double spend naming the holder, with a proof checked on public data only',
+    async () => {
+      const shopA = await world.addMerchant('shop-a');
+      const shopB = await world.addMerchant('shop-b');
+      const card = await createDoubleSpendingCard({
+        suite: world.suite,
+        pin: WORLD_PIN,
+        puk: WORLD_PUK,
+        noPinLimit: 100_000,
+        acknowledge: 'this card double-spends',
+      });
+      const mallory = await loadViaReader(world, readers, 'Load', card, 'mallory', 10_000, 500);
+      const terminalA = await world.terminal(readers, { merchantId: 'shop-a', bank: shopA }, { readerName: 'Shop A', terminalId: 'a-1' });
+      const terminalB = await world.terminal(readers, { merchantId: 'shop-b', bank: shopB }, { readerName: 'Shop B', terminalId: 'b-1' });
+      const atA = await payWithCard(terminalA, readers, 'Shop A', card, 500);
+      const atB = await payWithCard(terminalB, readers, 'Shop B', card, 500);
+      // Offline, each terminal sees a good coin: both sales are approved.
+      expect([atA.state, atB.state]).toEqual(['approved', 'approved']);
+      expect(terminalA.transcriptsOf(atA.id).map((t) => toHex(world.group.encode(t.coin.A)))).toEqual(
+        terminalB.transcriptsOf(atB.id).map((t) => toHex(world.group.encode(t.coin.A))),
+      );
 
-    expect((await terminalA.settle()).outcomes).toEqual({ credited: atA.coins.length });
-    const second = await terminalB.settle();
-    expect(second.outcomes).toEqual({ 'double-spend': atB.coins.length });
-    expect(second.doubleSpends).toEqual(atB.coins.map((_, index) => ({ paymentId: atB.id, index })));
-    expect(terminalB.view(atB.id).settlement.map((s) => s.outcome)).toEqual(atB.coins.map(() => 'double-spend'));
+      expect((await terminalA.settle()).outcomes).toEqual({ credited: atA.coins.length });
+      const second = await terminalB.settle();
+      expect(second.outcomes).toEqual({ 'double-spend': atB.coins.length });
+      expect(second.doubleSpends).toEqual(atB.coins.map((_, index) => ({ paymentId: atB.id, index })));
+      expect(terminalB.view(atB.id).settlement.map((s) => s.outcome)).toEqual(atB.coins.map(() => 'double-spend'));
 
-    // The bank names the holder; shop B sees the record of its own deposit.
-    const records = (await shopB.doubleSpends()).doubleSpends;
-    expect(records).toHaveLength(atB.coins.length);
-    const G = world.group;
-    const published = (await shopB.parameters()).keys;
-    for (const record of records) {
-      expect(record).toMatchObject({ holder: 'mallory', accountId: mallory.accountId, depositor: 'shop-b' });
-      // Anyone checks the proof with public data: the proof itself and the bank's published key.
-      const proof = proofFromJson(G, JSON.parse(JSON.stringify(record.proof)));
-      expect(() => verifyDoubleSpendProof(G, proof)).not.toThrow();
-      const publicKey = published.find((k) => k.keyId === toHex(proof.key.keyId))!;
-      expect(keyToJson(G, keyFromJson(G, publicKey))).toEqual(keyToJson(G, proof.key));
-      expect(proof.transcripts.map((t) => t.merchantId).sort()).toEqual(['shop-a', 'shop-b']);
-    }
-    expect((await world.service.audit()).ok).toBe(true);
-  });
+      // The bank names the holder; shop B sees the record of its own deposit.
+      const records = (await shopB.doubleSpends()).doubleSpends;
+      expect(records).toHaveLength(atB.coins.length);
+      const G = world.group;
+      const published = (await shopB.parameters()).keys;
+      for (const record of records) {
+        expect(record).toMatchObject({ holder: 'mallory', accountId: mallory.accountId, depositor: 'shop-b' });
+        // Anyone checks the proof with public data: the proof itself and the bank's published key.
+        const proof = proofFromJson(G, JSON.parse(JSON.stringify(record.proof)));
+        expect(() => verifyDoubleSpendProof(G, proof)).not.toThrow();
+        const publicKey = published.find((k) => k.keyId === toHex(proof.key.keyId))!;
+        expect(keyToJson(G, keyFromJson(G, publicKey))).toEqual(keyToJson(G, proof.key));
+        expect(proof.transcripts.map((t) => t.merchantId).sort()).toEqual(['shop-a', 'shop-b']);
+      }
+      expect((await world.service.audit()).ok).toBe(true);
+    },
+  );
 });

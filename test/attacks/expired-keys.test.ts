@@ -56,7 +56,12 @@ describe('expired and retired keys leave the terminal', () => {
   it('a cached key that expires while the terminal runs: refused from the deposit margin on, dropped from the cache at its deadline', async () => {
     const clock = { now: Date.now() };
     const journal = world.journal('t1');
-    const t = await world.terminal(readers, { merchantId: 'kiosk', bank: shop }, { readerName: 'Counter', terminalId: 't1', now: () => clock.now }, journal);
+    const t = await world.terminal(
+      readers,
+      { merchantId: 'kiosk', bank: shop },
+      { readerName: 'Counter', terminalId: 't1', now: () => clock.now },
+      journal,
+    );
     const first = await pay(t, 500);
     expect(first.state).toBe('approved');
 
@@ -95,7 +100,12 @@ describe('expired and retired keys leave the terminal', () => {
     await t.close();
 
     await world.bankDown();
-    const restarted = await world.terminal(readers, { merchantId: 'kiosk', bank: shop }, { readerName: 'Counter', terminalId: 't1' }, journal);
+    const restarted = await world.terminal(
+      readers,
+      { merchantId: 'kiosk', bank: shop },
+      { readerName: 'Counter', terminalId: 't1' },
+      journal,
+    );
     expect(reasonOf(await pay(restarted, 200))).toBe('no-acceptable-keys');
     await world.bankUp();
   });

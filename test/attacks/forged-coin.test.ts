@@ -127,7 +127,15 @@ describe.each(ADAPTERS)('forged coins deposited at the bank on $kind', ({ kind, 
       const G = bank.group;
       const base = forgerBase(G, systemRandom);
       const random = () => G.exp(G.g, randomNonZeroScalar(G, systemRandom));
-      const coin: Coin = { keyId: bank.key.key.keyId, A: base.A, B: base.B, z: random(), a: random(), b: random(), r: randomScalar(G, systemRandom) };
+      const coin: Coin = {
+        keyId: bank.key.key.keyId,
+        A: base.A,
+        B: base.B,
+        z: random(),
+        a: random(),
+        b: random(),
+        r: randomScalar(G, systemRandom),
+      };
       const t = forgedPayment(G, coin, base, paymentContext(systemRandom, 'shop-1', 'till-1', PAYMENT_TIME));
       // The payment answer verifies: only the bank's signature is missing.
       expect(verifyPaymentResponse(G, t)).toBe(true);

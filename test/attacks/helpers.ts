@@ -63,8 +63,15 @@ export async function addShop(bank: BankFixture, merchantId: string): Promise<Ba
 }
 
 /** Deposits `transcripts` as one batch; the per-coin results. */
-export async function deposit(bank: BankFixture, shop: BankClient, batchId: string, transcripts: readonly (Transcript | TranscriptJson)[]): Promise<DepositResultJson[]> {
-  const json = transcripts.map((t) => (typeof t.coin.r === 'bigint' ? transcriptToJson(bank.group, t as Transcript) : (t as TranscriptJson)));
+export async function deposit(
+  bank: BankFixture,
+  shop: BankClient,
+  batchId: string,
+  transcripts: readonly (Transcript | TranscriptJson)[],
+): Promise<DepositResultJson[]> {
+  const json = transcripts.map((t) =>
+    typeof t.coin.r === 'bigint' ? transcriptToJson(bank.group, t as Transcript) : (t as TranscriptJson),
+  );
   return (await shop.deposit({ suite: bank.group.suite, batchId, transcripts: json })).results;
 }
 

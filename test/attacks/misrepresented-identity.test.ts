@@ -69,14 +69,19 @@ describe.each(ADAPTERS)('a misrepresented I at the bank on $kind', ({ kind, avai
       const G = bank.group;
       const alice = openAccount(G, 'alice', systemRandom);
       const I = G.mul(G.exp(G.g1, alice.u1), G.exp(G.g2, randomNonZeroScalar(G, systemRandom)));
-      const proofs = [proveAccountOpening(G, alice.u1, I, 'mallory', systemRandom), proveAccountOpening(G, alice.u1, alice.I, 'mallory', systemRandom)];
+      const proofs = [
+        proveAccountOpening(G, alice.u1, I, 'mallory', systemRandom),
+        proveAccountOpening(G, alice.u1, alice.I, 'mallory', systemRandom),
+      ];
       for (const proof of proofs) {
         const attempt = bank.anon.openAccount(openingBody(G, { holder: 'mallory', u1: alice.u1, I, opening: { I, proof } }));
         await expect(attempt).rejects.toBeInstanceOf(BankError);
         await expect(attempt).rejects.toMatchObject({ code: 'bad-account-opening', status: 400 });
       }
       // Alice's own proof, lent to the cheater's I or to another name, does not open either.
-      await expect(bank.anon.openAccount(openingBody(G, { ...alice, holder: 'mallory' }))).rejects.toMatchObject({ code: 'bad-account-opening' });
+      await expect(bank.anon.openAccount(openingBody(G, { ...alice, holder: 'mallory' }))).rejects.toMatchObject({
+        code: 'bad-account-opening',
+      });
       expect((await bank.service.audit()).ok).toBe(true);
       // The honest opening of a fresh card still works.
       expect((await newHolder(bank, 'bob')).opened.accountId).toMatch(/^[0-9a-f]{24}$/);

@@ -79,8 +79,16 @@ describe.each(SUITE_IDS)('%s: non-member points', (suite) => {
     const coinOffsets = (start: number) => coinSlots.map((_, i) => start + 32 + i * n());
 
     it('coin and transcript, JSON and binary', () => {
-      refuseJson((v) => coinFromJson(G, t.coin.keyId, v), coinToJson(G, t.coin), coinSlots.map((k) => [k]));
-      refuseJson((v) => transcriptFromJson(G, v), transcriptToJson(G, t), coinSlots.map((k) => ['coin', k]));
+      refuseJson(
+        (v) => coinFromJson(G, t.coin.keyId, v),
+        coinToJson(G, t.coin),
+        coinSlots.map((k) => [k]),
+      );
+      refuseJson(
+        (v) => transcriptFromJson(G, v),
+        transcriptToJson(G, t),
+        coinSlots.map((k) => ['coin', k]),
+      );
       refuseBinary((b) => decodeCoin(G, b), encodeCoin(G, t.coin), coinOffsets(2));
       refuseBinary((b) => decodeTranscript(G, b), encodeTranscript(G, t), coinOffsets(2));
     });

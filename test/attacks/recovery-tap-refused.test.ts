@@ -91,13 +91,21 @@ async function interruptedPayment(t: PaymentTerminal, card: EcashCard): Promise<
 describe('a recovery tap refused by the card in the reader', () => {
   const others: [string, () => Promise<EcashCard>, string][] = [
     ['an empty card', () => world.card(), 'insufficient-funds'],
-    ['a card of another scheme', () => createVolatileCard({ suite: 'p256-uprove', pin: PIN, puk: PUK, noPinLimit: 100_000 }), 'wrong-suite'],
+    [
+      'a card of another scheme',
+      () => createVolatileCard({ suite: 'p256-uprove', pin: PIN, puk: PUK, noPinLimit: 100_000 }),
+      'wrong-suite',
+    ],
   ];
   for (const [what, makeCard, cardCode] of others) {
     it(`keeps the payment interrupted after ${what} refused it, and the card that paid finishes it, charged once`, async () => {
       const card = await loadedCard('pat');
       const other = await makeCard();
-      const t = await world.terminal(pulledAfterFirstPay('Counter'), { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
+      const t = await world.terminal(
+        pulledAfterFirstPay('Counter'),
+        { merchantId: 'corner-shop', bank: shop },
+        { readerName: 'Counter', terminalId: 't1' },
+      );
       const id = await interruptedPayment(t, card);
 
       const refused = atState(t, 'interrupted');
@@ -120,7 +128,11 @@ describe('a recovery tap refused by the card in the reader', () => {
     const card = await loadedCard('pat');
     const other = await world.card({ noPinLimit: 10 });
     await loadViaReader(world, readers, 'Load', other, 'quinn', 10_000, 2_000);
-    const t = await world.terminal(pulledAfterFirstPay('Counter'), { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
+    const t = await world.terminal(
+      pulledAfterFirstPay('Counter'),
+      { merchantId: 'corner-shop', bank: shop },
+      { readerName: 'Counter', terminalId: 't1' },
+    );
     const id = await interruptedPayment(t, card);
 
     const refused = atState(t, 'interrupted');
@@ -140,7 +152,11 @@ describe('a recovery tap refused by the card in the reader', () => {
 
   it('ends card-not-returned, never a plain decline, when the other card stays and the first never comes back', async () => {
     const card = await loadedCard('pat');
-    const t = await world.terminal(pulledAfterFirstPay('Counter'), { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1', cardWaitMs: 1_000 });
+    const t = await world.terminal(
+      pulledAfterFirstPay('Counter'),
+      { merchantId: 'corner-shop', bank: shop },
+      { readerName: 'Counter', terminalId: 't1', cardWaitMs: 1_000 },
+    );
     const id = await interruptedPayment(t, card);
     readers.insertCard('Counter', await world.card());
     const view = await t.outcome(id);

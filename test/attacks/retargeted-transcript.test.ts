@@ -40,8 +40,12 @@ describe.each(ADAPTERS)('re-targeted transcripts at the bank on $kind', ({ kind,
       const { bank, alice, shops } = world;
       const [shopA, shopB] = [shops['shop-a']!, shops['shop-b']!];
       const t = pay(bank, alice, await withdrawCoin(bank, alice), 'shop-a');
-      expect(await deposit(bank, shopB, `b-${kind}-1`, [t])).toEqual([expect.objectContaining({ outcome: 'rejected', code: 'wrong-merchant' })]);
-      expect(await deposit(bank, shopB, `b-${kind}-2`, [{ ...t, merchantId: 'shop-b' }])).toEqual([expect.objectContaining({ outcome: 'rejected', code: 'invalid-transcript' })]);
+      expect(await deposit(bank, shopB, `b-${kind}-1`, [t])).toEqual([
+        expect.objectContaining({ outcome: 'rejected', code: 'wrong-merchant' }),
+      ]);
+      expect(await deposit(bank, shopB, `b-${kind}-2`, [{ ...t, merchantId: 'shop-b' }])).toEqual([
+        expect.objectContaining({ outcome: 'rejected', code: 'invalid-transcript' }),
+      ]);
       expect(await balance('shop-b')).toBe(0);
       expect(await deposit(bank, shopA, `a-${kind}-1`, [t])).toEqual([expect.objectContaining({ outcome: 'credited' })]);
       expect(await balance('shop-a')).toBe(500);

@@ -29,7 +29,8 @@ async function cardWith(values: number[], noPinLimit: number): Promise<{ card: E
   return { card, bank };
 }
 
-const payOne = async (card: EcashCard, bank: TestBank, value: number) => (await pay(card, bank.group, paymentContext('rogue-shop'), value, [bank.key(value).key.keyId])).sw;
+const payOne = async (card: EcashCard, bank: TestBank, value: number) =>
+  (await pay(card, bank.group, paymentContext('rogue-shop'), value, [bank.key(value).key.keyId])).sw;
 
 describe('rogue reader', () => {
   it('cannot repeat payments under the no-PIN limit: they share one cumulative limit, across resets', async () => {

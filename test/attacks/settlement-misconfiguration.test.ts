@@ -97,7 +97,11 @@ async function stillPending(t: PaymentTerminal, view: PaymentView): Promise<void
 }
 
 /** A till that reaches its bank through `bank` settles the journal: refused, the sale still pending. */
-async function refusedVia(journal: Journal, bank: BankClient, view: PaymentView): Promise<{ code: string; message: string; report: SettlementReport }> {
+async function refusedVia(
+  journal: Journal,
+  bank: BankClient,
+  view: PaymentView,
+): Promise<{ code: string; message: string; report: SettlementReport }> {
   const t = await terminalOf(journal, bank);
   try {
     const r = await refusal(t.settle());
@@ -124,7 +128,11 @@ async function settlesOnceWith(journal: Journal, bank: BankClient, view: Payment
 async function failingBank(): Promise<{ shopA: BankClient; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'ecash-failing-bank-'));
   const now = Date.now();
-  const key = generateDenominationKey(world.group, { value: 1, currency: 'EUR', withdrawFrom: now - 1000, withdrawUntil: now + 3_600_000, depositUntil: now + 7_200_000, scope: '' }, systemRandom);
+  const key = generateDenominationKey(
+    world.group,
+    { value: 1, currency: 'EUR', withdrawFrom: now - 1000, withdrawUntil: now + 3_600_000, depositUntil: now + 7_200_000, scope: '' },
+    systemRandom,
+  );
   const storage = await openStorage(join(dir, 'bank.db'));
   const service = await BankService.create({ storage, keys: memoryKeyStore(world.suite, [key]), workerThreads: 0 });
   const server = await startBankServer({ service, port: 0, rateLimit: false });
@@ -141,7 +149,7 @@ async function failingBank(): Promise<{ shopA: BankClient; close(): Promise<void
   };
 }
 
-describe('settlement refused for a reason on the terminal\'s side keeps the coins pending', () => {
+describe("settlement refused for a reason on the terminal's side keeps the coins pending", () => {
   it("another merchant's credential: wrong-merchant is not the coins' verdict; the right credential then credits them", async () => {
     const { journal, view } = await sale(700);
     const r = await refusedVia(journal, shopB, view);
@@ -223,7 +231,7 @@ describe('settlement refused for a reason on the terminal\'s side keeps the coin
     await settlesOnceWith(journal, shopA, view);
   });
 
-  it('online with another merchant\'s credential: the card has paid and every coin verified, so the payment stands in offline and is credited later', async () => {
+  it("online with another merchant's credential: the card has paid and every coin verified, so the payment stands in offline and is credited later", async () => {
     const journal = world.journal('till-1');
     const wrong = await terminalOf(journal, shopB, { mode: 'online' });
     const view = await pay(wrong, 640);
@@ -236,13 +244,14 @@ describe('settlement refused for a reason on the terminal\'s side keeps the coin
 });
 
 describe('a batch refused for its content does not block the others', () => {
-  it('the bank holds a pending batch\'s id with other transcripts: its coins go into a new batch, and the next batch is sent too', async () => {
+  it("the bank holds a pending batch's id with other transcripts: its coins go into a new batch, and the next batch is sent too", async () => {
     // Two online payments whose deposits got no answer: two pending batches, pay-till-1-<id>.
     let answering = false;
     const real = httpAcquirer(shopA);
     const flaky: AcquirerBank = {
       ...real,
-      deposit: (batchId, transcripts) => (answering ? real.deposit(batchId, transcripts) : Promise.reject(new EcashError('bank-unreachable', 'connection reset'))),
+      deposit: (batchId, transcripts) =>
+        answering ? real.deposit(batchId, transcripts) : Promise.reject(new EcashError('bank-unreachable', 'connection reset')),
     };
     const journal = world.journal('till-1');
     const t = await terminalOf(journal, flaky, { mode: 'online' });
@@ -274,7 +283,18 @@ describe('ecash pos settle', () => {
       return f;
     };
     const settle = async (merchantToken: string) => {
-      const args = ['pos', 'settle', '--bank', world.url, '--merchant', 'shop-a', '--terminal', 'till-1', '--journal', join(world.dir, 'pos-till-1.db')];
+      const args = [
+        'pos',
+        'settle',
+        '--bank',
+        world.url,
+        '--merchant',
+        'shop-a',
+        '--terminal',
+        'till-1',
+        '--journal',
+        join(world.dir, 'pos-till-1.db'),
+      ];
       const run = startCli([...args, '--token-file', tokenFile(merchantToken)], { ECASH_BANK_TOKEN: '' });
       return { code: await run.exited, stdout: run.stdout(), stderr: run.stderr() };
     };

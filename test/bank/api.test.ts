@@ -135,7 +135,11 @@ describe.each(ADAPTERS)('bank HTTP API on $kind', ({ kind, available }) => {
       await refused(shop1.startWithdrawal(toHex(bank.key.key.keyId)), 'forbidden', 403);
       await refused(bank.operator.startWithdrawal(toHex(bank.key.key.keyId)), 'forbidden', 403);
       await refused(bank.anon.startWithdrawal(toHex(bank.key.key.keyId)), 'unauthorized', 401);
-      await refused(bank.anon.withToken(`ecash.${'0'.repeat(16)}.${'A'.repeat(43)}`).startWithdrawal(toHex(bank.key.key.keyId)), 'unauthorized', 401);
+      await refused(
+        bank.anon.withToken(`ecash.${'0'.repeat(16)}.${'A'.repeat(43)}`).startWithdrawal(toHex(bank.key.key.keyId)),
+        'unauthorized',
+        401,
+      );
       expect((await dora.client.account(dora.opened.accountId)).balances).toEqual([{ currency: 'EUR', balance: 499 }]);
     });
 
@@ -251,7 +255,8 @@ describe.each(ADAPTERS)('bank HTTP API on $kind', ({ kind, available }) => {
       const audit = await bank.operator.audit();
       expect(audit.ok).toBe(true);
       expect(audit.keys.length).toBeGreaterThan(0);
-      for (const list of [() => alice.client.accounts(), () => shop1.merchants(), () => shop1.audit()]) await refused(list(), 'forbidden', 403);
+      for (const list of [() => alice.client.accounts(), () => shop1.merchants(), () => shop1.audit()])
+        await refused(list(), 'forbidden', 403);
       await refused(bank.anon.audit(), 'unauthorized', 401);
       await refused(bank.operator.accounts({ after: 'nothex' }), 'bad-request', 400);
     });

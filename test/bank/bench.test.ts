@@ -19,11 +19,15 @@ it('prints the bank figures as one JSON object', { timeout: 180_000 }, async () 
   // The bench prefers ECASH_BENCH_PG_URL; here it must use the test database or none.
   delete env.ECASH_BENCH_PG_URL;
   if (!withPostgres) delete env.ECASH_TEST_PG_URL;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/main.ts', '--only', 'bank', '--quick', '--json'], {
-    cwd: root,
-    env,
-    maxBuffer: 1 << 20,
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', 'bench/main.ts', '--only', 'bank', '--quick', '--json'],
+    {
+      cwd: root,
+      env,
+      maxBuffer: 1 << 20,
+    },
+  );
   const f = JSON.parse(stdout) as Record<string, unknown>;
   expect(f.bank_error).toBeUndefined();
   for (const name of [

@@ -58,7 +58,21 @@ describe('ecash bank (the built command)', () => {
     expect(existsSync(keys)).toBe(false);
 
     const token = join(dir, 'operator.token');
-    const r = await ecash(['--json', 'bank', 'init', '--db', db, '--keys', keys, '--passphrase-file', pass, '--denominations', 'EUR:100,500;USD:200', '--token-file', token]);
+    const r = await ecash([
+      '--json',
+      'bank',
+      'init',
+      '--db',
+      db,
+      '--keys',
+      keys,
+      '--passphrase-file',
+      pass,
+      '--denominations',
+      'EUR:100,500;USD:200',
+      '--token-file',
+      token,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const out = jsonOf(r) as { suite: string; keyIds: string[]; operatorCredential: string };
     expect(out.suite).toBe('ristretto255-sha512');
@@ -70,13 +84,30 @@ describe('ecash bank (the built command)', () => {
     expect(r.stdout + r.stderr).not.toContain(PASSPHRASE);
 
     // A second init on the same database is refused before a new key file is written.
-    const again = await ecash(['--json', 'bank', 'init', '--db', db, '--keys', join(dir, 'other.keys')], { ECASH_BANK_PASSPHRASE: PASSPHRASE });
+    const again = await ecash(['--json', 'bank', 'init', '--db', db, '--keys', join(dir, 'other.keys')], {
+      ECASH_BANK_PASSPHRASE: PASSPHRASE,
+    });
     expect(again.code).toBe(1);
     expect(jsonOf(again)).toMatchObject({ error: { code: 'bank-exists' } });
     expect(existsSync(join(dir, 'other.keys'))).toBe(false);
     const wrongPass = join(dir, 'wrong');
     writeFileSync(wrongPass, 'not the bank passphrase');
-    const locked = await ecash(['--json', 'bank', 'keys', 'rotate', '--db', db, '--keys', keys, '--passphrase-file', wrongPass, '--value', '100', '--currency', 'EUR']);
+    const locked = await ecash([
+      '--json',
+      'bank',
+      'keys',
+      'rotate',
+      '--db',
+      db,
+      '--keys',
+      keys,
+      '--passphrase-file',
+      wrongPass,
+      '--value',
+      '100',
+      '--currency',
+      'EUR',
+    ]);
     expect(locked.code).toBe(1);
     expect(jsonOf(locked)).toMatchObject({ error: { code: 'keyfile-locked' } });
   });
@@ -86,15 +117,58 @@ describe('ecash bank (the built command)', () => {
     const opening = join(dir, 'alice.opening.json');
     writeFileSync(opening, JSON.stringify(openingBody(G, acct)));
     const credFile = join(dir, 'alice.token');
-    const opened = await ecash(['--json', 'bank', 'account', 'open', '--db', db, '--keys', keys, '--opening', opening, '--credential-file', credFile] /* the old name of --token-file, kept as a hidden alias */, { ECASH_BANK_PASSPHRASE: PASSPHRASE });
+    const opened = await ecash(
+      [
+        '--json',
+        'bank',
+        'account',
+        'open',
+        '--db',
+        db,
+        '--keys',
+        keys,
+        '--opening',
+        opening,
+        '--credential-file',
+        credFile,
+      ] /* the old name of --token-file, kept as a hidden alias */,
+      { ECASH_BANK_PASSPHRASE: PASSPHRASE },
+    );
     expect(opened.code, opened.stderr).toBe(0);
     const o = jsonOf(opened) as { accountId: string; credential: string; z: unknown[] };
     expect(o.z).toHaveLength(3);
     expect(readFileSync(credFile, 'utf8').trim()).toBe(o.credential);
-    const dup = await ecash(['--json', 'bank', 'account', 'open', '--db', db, '--keys', keys, '--opening', opening, '--passphrase-file', pass]);
+    const dup = await ecash([
+      '--json',
+      'bank',
+      'account',
+      'open',
+      '--db',
+      db,
+      '--keys',
+      keys,
+      '--opening',
+      opening,
+      '--passphrase-file',
+      pass,
+    ]);
     expect(jsonOf(dup)).toMatchObject({ error: { code: 'account-exists' } });
 
-    const credited = await ecash(['--json', 'bank', 'account', 'credit', o.accountId, '--db', db, '--amount', '1500', '--currency', 'EUR', '--reference', 'counter 3']);
+    const credited = await ecash([
+      '--json',
+      'bank',
+      'account',
+      'credit',
+      o.accountId,
+      '--db',
+      db,
+      '--amount',
+      '1500',
+      '--currency',
+      'EUR',
+      '--reference',
+      'counter 3',
+    ]);
     expect(credited.code, credited.stderr).toBe(0);
     const shown = await ecash(['--json', 'bank', 'account', 'show', o.accountId, '--db', db]);
     expect(jsonOf(shown)).toMatchObject({ accountId: o.accountId, holder: 'alice', balances: [{ currency: 'EUR', balance: 1500 }] });
@@ -107,7 +181,23 @@ describe('ecash bank (the built command)', () => {
     expect(jsonOf(badAmount)).toMatchObject({ error: { code: 'bad-amount' } });
 
     const mtoken = join(dir, 'shop.token');
-    const added = await ecash(['--json', 'bank', 'merchant', 'add', 'shop-1', '--db', db, '--fee', '2', '--scope', 'transit', '--scope', 'canteen', '--token-file', mtoken]);
+    const added = await ecash([
+      '--json',
+      'bank',
+      'merchant',
+      'add',
+      'shop-1',
+      '--db',
+      db,
+      '--fee',
+      '2',
+      '--scope',
+      'transit',
+      '--scope',
+      'canteen',
+      '--token-file',
+      mtoken,
+    ]);
     expect(added.code, added.stderr).toBe(0);
     expect(readFileSync(mtoken, 'utf8').trim()).toBe((jsonOf(added) as { credential: string }).credential);
     const m = await ecash(['--json', 'bank', 'merchant', 'show', 'shop-1', '--db', db]);
@@ -117,7 +207,9 @@ describe('ecash bank (the built command)', () => {
     // An existing token file is refused before the merchant (and its credential) is made.
     const taken = await ecash(['--json', 'bank', 'merchant', 'add', 'shop-2', '--db', db, '--token-file', mtoken]);
     expect(jsonOf(taken)).toMatchObject({ error: { code: 'file-exists' } });
-    expect(jsonOf(await ecash(['--json', 'bank', 'merchant', 'show', 'shop-2', '--db', db]))).toMatchObject({ error: { code: 'merchant-not-found' } });
+    expect(jsonOf(await ecash(['--json', 'bank', 'merchant', 'show', 'shop-2', '--db', db]))).toMatchObject({
+      error: { code: 'merchant-not-found' },
+    });
 
     // Revoking the merchant's credential, by its id (the token itself is refused: it is a secret).
     const token = readFileSync(mtoken, 'utf8').trim();
@@ -128,17 +220,48 @@ describe('ecash bank (the built command)', () => {
     const withToken = await ecash(['--json', 'bank', 'credential', 'revoke', token, '--db', db]);
     expect(jsonOf(withToken)).toMatchObject({ error: { code: 'bad-credential-id' } });
     expect(withToken.stdout + withToken.stderr).not.toContain(token.split('.')[2]!);
-    expect(jsonOf(await ecash(['--json', 'bank', 'credential', 'revoke', '0123456789abcdef', '--db', db]))).toMatchObject({ error: { code: 'credential-not-found' } });
+    expect(jsonOf(await ecash(['--json', 'bank', 'credential', 'revoke', '0123456789abcdef', '--db', db]))).toMatchObject({
+      error: { code: 'credential-not-found' },
+    });
   });
 
   it('rotates keys into the key file and the database, with their windows', async () => {
     const from = '2030-01-01T00:00:00Z';
-    const r = await ecash(['--json', 'bank', 'keys', 'rotate', '--db', db, '--keys', keys, '--passphrase-file', pass, '--value', '100,500', '--currency', 'EUR', '--from', from, '--withdraw-days', '30', '--deposit-days', '60']);
+    const r = await ecash([
+      '--json',
+      'bank',
+      'keys',
+      'rotate',
+      '--db',
+      db,
+      '--keys',
+      keys,
+      '--passphrase-file',
+      pass,
+      '--value',
+      '100,500',
+      '--currency',
+      'EUR',
+      '--from',
+      from,
+      '--withdraw-days',
+      '30',
+      '--deposit-days',
+      '60',
+    ]);
     expect(r.code, r.stderr).toBe(0);
-    const added = (jsonOf(r) as { added: { keyId: string; withdrawFrom: number; withdrawUntil: number; depositUntil: number; state: string }[] }).added;
+    const added = (
+      jsonOf(r) as { added: { keyId: string; withdrawFrom: number; withdrawUntil: number; depositUntil: number; state: string }[] }
+    ).added;
     expect(added).toHaveLength(2);
-    expect(added[0]).toMatchObject({ withdrawFrom: Date.parse(from), withdrawUntil: Date.parse(from) + 30 * 86_400_000, depositUntil: Date.parse(from) + 90 * 86_400_000, state: 'future' });
-    const fromDb = (jsonOf(await ecash(['--json', 'bank', 'keys', 'list', '--db', db])) as { keys: { keyId: string; state: string }[] }).keys;
+    expect(added[0]).toMatchObject({
+      withdrawFrom: Date.parse(from),
+      withdrawUntil: Date.parse(from) + 30 * 86_400_000,
+      depositUntil: Date.parse(from) + 90 * 86_400_000,
+      state: 'future',
+    });
+    const fromDb = (jsonOf(await ecash(['--json', 'bank', 'keys', 'list', '--db', db])) as { keys: { keyId: string; state: string }[] })
+      .keys;
     const fromFile = (jsonOf(await ecash(['--json', 'bank', 'keys', 'list', '--keys', keys])) as { keys: { keyId: string }[] }).keys;
     expect(fromDb.map((k) => k.keyId)).toEqual(fromFile.map((k) => k.keyId));
     expect(fromDb.map((k) => k.state)).toEqual(['withdrawable', 'withdrawable', 'withdrawable', 'future', 'future']);
@@ -154,24 +277,34 @@ describe('ecash bank (the built command)', () => {
     raw.close();
     const bad = await ecash(['--json', 'bank', 'audit', '--db', db]);
     expect(bad.code).toBe(1);
-    expect((jsonOf(bad) as { problems: string[] }).problems).toEqual(['balance of cash in EUR is -14.93 EUR but its postings sum to -15.00 EUR', 'all EUR balances sum to 0.07 EUR, not 0.00 EUR']);
+    expect((jsonOf(bad) as { problems: string[] }).problems).toEqual([
+      'balance of cash in EUR is -14.93 EUR but its postings sum to -15.00 EUR',
+      'all EUR balances sum to 0.07 EUR, not 0.00 EUR',
+    ]);
     const human = await ecash(['bank', 'audit', '--db', db]);
     expect(human.code).toBe(1);
     expect(human.stdout).toContain('audit FAILED: 2 problem(s)');
     // A mistyped --db is not quietly made into a new bank, by any command.
     const none = await ecash(['--json', 'bank', 'audit', '--db', join(dir, 'empty.db')]);
     expect(jsonOf(none)).toMatchObject({ error: { code: 'no-database' } });
-    const serveNone = await ecash(['--json', 'bank', 'serve', '--db', join(dir, 'empty.db'), '--keys', keys, '--port', '0'], { ECASH_BANK_PASSPHRASE: PASSPHRASE });
+    const serveNone = await ecash(['--json', 'bank', 'serve', '--db', join(dir, 'empty.db'), '--keys', keys, '--port', '0'], {
+      ECASH_BANK_PASSPHRASE: PASSPHRASE,
+    });
     expect(jsonOf(serveNone)).toMatchObject({ error: { code: 'no-database' } });
     const before = readFileSync(keys, 'utf8');
-    const rotateNone = await ecash(['--json', 'bank', 'keys', 'rotate', '--db', join(dir, 'empty.db'), '--keys', keys, '--value', '100', '--currency', 'EUR'], { ECASH_BANK_PASSPHRASE: PASSPHRASE });
+    const rotateNone = await ecash(
+      ['--json', 'bank', 'keys', 'rotate', '--db', join(dir, 'empty.db'), '--keys', keys, '--value', '100', '--currency', 'EUR'],
+      { ECASH_BANK_PASSPHRASE: PASSPHRASE },
+    );
     expect(jsonOf(rotateNone)).toMatchObject({ error: { code: 'no-database' } });
     expect(readFileSync(keys, 'utf8')).toBe(before);
     expect(existsSync(join(dir, 'empty.db'))).toBe(false);
   });
 
   it('serves the HTTP API until SIGTERM', async () => {
-    const server = startCli(['--json', 'bank', 'serve', '--db', db, '--keys', keys, '--port', '0', '--worker-threads', '0'], { ECASH_BANK_PASSPHRASE: PASSPHRASE });
+    const server = startCli(['--json', 'bank', 'serve', '--db', db, '--keys', keys, '--port', '0', '--worker-threads', '0'], {
+      ECASH_BANK_PASSPHRASE: PASSPHRASE,
+    });
     const url = await waitForOutput(server, jsonUrl, 'its URL');
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const health = (await (await fetch(`${url}/v1/health`)).json()) as { status: string; storage: string };
@@ -181,7 +314,9 @@ describe('ecash bank (the built command)', () => {
   });
 
   it('stops cleanly on a SIGTERM sent the moment it prints its URL (it listens before it says it is ready)', async () => {
-    const server = startCli(['--json', 'bank', 'serve', '--db', db, '--keys', keys, '--port', '0', '--worker-threads', '0'], { ECASH_BANK_PASSPHRASE: PASSPHRASE });
+    const server = startCli(['--json', 'bank', 'serve', '--db', db, '--keys', keys, '--port', '0', '--worker-threads', '0'], {
+      ECASH_BANK_PASSPHRASE: PASSPHRASE,
+    });
     await waitForOutput(server, jsonUrl, 'its URL');
     server.child.kill('SIGTERM');
     expect(await exitOf(server), server.stderr()).toBe(0);
@@ -221,7 +356,15 @@ describe('ecash bank (the built command)', () => {
 
     // GET /v1/double-spends's answer as it comes (and `ecash bank double-spends --out`): every proof is checked.
     const listed = join(dir, 'listed.json');
-    writeFileSync(listed, JSON.stringify({ doubleSpends: [{ doubleSpendId: 1, accountId: 'x', proof }, { doubleSpendId: 2, accountId: 'x', proof }] }));
+    writeFileSync(
+      listed,
+      JSON.stringify({
+        doubleSpends: [
+          { doubleSpendId: 1, accountId: 'x', proof },
+          { doubleSpendId: 2, accountId: 'x', proof },
+        ],
+      }),
+    );
     const list = await ecash(['--json', 'verify-proof', listed]);
     expect(list.code, list.stderr).toBe(0);
     expect((jsonOf(list) as { valid: boolean; proofs: unknown[] }).proofs).toHaveLength(2);

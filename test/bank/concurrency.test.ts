@@ -73,7 +73,9 @@ describe.each(adapters())('bank concurrency on $kind', ({ kind, available }) => 
     const [a] = services as [BankService, BankService];
     const alice = await newAccount(a, G, 'alice');
     await a.cashIn(alice.accountId, 'EUR', 5000, 'cash');
-    const settled = await Promise.allSettled(Array.from({ length: PARALLEL }, (_, i) => services[i % 2]!.startWithdrawal(alice.accountId, key.key.keyId)));
+    const settled = await Promise.allSettled(
+      Array.from({ length: PARALLEL }, (_, i) => services[i % 2]!.startWithdrawal(alice.accountId, key.key.keyId)),
+    );
     const ok = settled.filter((s) => s.status === 'fulfilled');
     expect(ok).toHaveLength(1);
     for (const s of settled) if (s.status === 'rejected') expect(s.reason).toMatchObject({ code: 'session-open' });

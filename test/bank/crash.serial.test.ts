@@ -14,7 +14,17 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { blindWithdrawal, completeWithdrawal, type DenominationSecret, fromHex, getGroup, systemRandom, toHex, transcriptToJson, type TranscriptJson } from '../../core/index.js';
+import {
+  blindWithdrawal,
+  completeWithdrawal,
+  type DenominationSecret,
+  fromHex,
+  getGroup,
+  systemRandom,
+  toHex,
+  transcriptToJson,
+  type TranscriptJson,
+} from '../../core/index.js';
 import { KeyFile } from '../../host/bank/keyfile.js';
 import { BankService } from '../../host/bank/service.js';
 import { openStorage } from '../../host/bank/storage/index.js';
@@ -36,7 +46,9 @@ interface Server {
 }
 
 async function startServer(db: string, keys: string): Promise<Server> {
-  const p = startCli(['--json', 'bank', 'serve', '--db', db, '--keys', keys, '--port', '0', '--worker-threads', '2'], { ECASH_BANK_PASSPHRASE: PASSPHRASE });
+  const p = startCli(['--json', 'bank', 'serve', '--db', db, '--keys', keys, '--port', '0', '--worker-threads', '2'], {
+    ECASH_BANK_PASSPHRASE: PASSPHRASE,
+  });
   return { url: await waitForOutput(p, jsonUrl, 'its URL'), child: p.child };
 }
 
@@ -94,7 +106,11 @@ async function killInsideDepositTransaction(server: Server, db: TestDb, maxMs: n
 }
 
 async function post(url: string, token: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -114,7 +130,9 @@ describe.each(adapters())('bank crash recovery on $kind', ({ kind, available }) 
     dir = mkdtempSync(join(tmpdir(), 'ecash-bank-crash-'));
     keys = join(dir, 'bank.keys');
     const now = Date.now();
-    const file = KeyFile.create(keys, PASSPHRASE, G.suite, [{ value: VALUE, currency: 'EUR', withdrawFrom: now - DAY, withdrawUntil: now + 365 * DAY, depositUntil: now + 730 * DAY, scope: '' }]);
+    const file = KeyFile.create(keys, PASSPHRASE, G.suite, [
+      { value: VALUE, currency: 'EUR', withdrawFrom: now - DAY, withdrawUntil: now + 365 * DAY, depositUntil: now + 730 * DAY, scope: '' },
+    ]);
     secret = file.loadSecrets()[0]!;
     // The history before the crash, made in process: COINS coins withdrawn and paid to a shop.
     const storage = await openStorage(db.url);
@@ -171,9 +189,15 @@ describe.each(adapters())('bank crash recovery on $kind', ({ kind, available }) 
 
     // All or nothing: either the batch (its record, every coin, one ledger entry) or no trace.
     const spent = Number((await db.raw<{ n: number | string }>('SELECT COUNT(*) AS n FROM spent_coins'))[0]!.n);
-    const batches = Number((await db.raw<{ n: number | string }>("SELECT COUNT(*) AS n FROM deposit_batches WHERE batch_id = 'crash-1'"))[0]!.n);
-    const entries = Number((await db.raw<{ n: number | string }>("SELECT COUNT(*) AS n FROM ledger_entries WHERE reference = 'deposit:shop:crash-1'"))[0]!.n);
-    expect([spent, batches, entries]).toSatisfy(([s, b, e]: number[]) => (s === 0 && b === 0 && e === 0) || (s === COINS && b === 1 && e === 1));
+    const batches = Number(
+      (await db.raw<{ n: number | string }>("SELECT COUNT(*) AS n FROM deposit_batches WHERE batch_id = 'crash-1'"))[0]!.n,
+    );
+    const entries = Number(
+      (await db.raw<{ n: number | string }>("SELECT COUNT(*) AS n FROM ledger_entries WHERE reference = 'deposit:shop:crash-1'"))[0]!.n,
+    );
+    expect([spent, batches, entries]).toSatisfy(
+      ([s, b, e]: number[]) => (s === 0 && b === 0 && e === 0) || (s === COINS && b === 1 && e === 1),
+    );
     process.stderr.write(
       `[${kind}] killed ${inside ? 'inside the deposit transaction' : 'after 30 s without seeing the transaction'}: the batch was ${batches === 1 ? 'committed' : 'not committed'}${'answered' in first ? ' and answered' : ''}\n`,
     );
@@ -193,53 +217,72 @@ describe.each(adapters())('bank crash recovery on $kind', ({ kind, available }) 
     server = undefined;
 
     expect(Number((await db.raw<{ n: number | string }>('SELECT COUNT(*) AS n FROM spent_coins'))[0]!.n)).toBe(COINS);
-    expect(await db.raw("SELECT balance FROM ledger_balances WHERE account = 'merchant:shop'")).toEqual([{ balance: kind === 'sqlite' ? COINS * VALUE : String(COINS * VALUE) }]);
+    expect(await db.raw("SELECT balance FROM ledger_balances WHERE account = 'merchant:shop'")).toEqual([
+      { balance: kind === 'sqlite' ? COINS * VALUE : String(COINS * VALUE) },
+    ]);
     const report = await audit();
     expect(report.problems).toEqual([]);
     expect(report.keys[0]).toMatchObject({ issued: COINS, deposited: COINS, outstanding: 0, outstandingBalance: 0 });
   });
 
-  it.skipIf(!available)('killed while answering a withdrawal: the session is answered and debited, or still open and never answered after the restart', async () => {
-    server = await startServer(db.url, keys);
-    const started = await post(`${server.url}/v1/withdrawals`, bob.credential, { keyId: toHex(secret.key.keyId) });
-    expect(started.status).toBe(201);
-    const s = started.body as { sessionId: string; z: string; a: string; b: string };
-    const ctx = { key: secret.key, z: G.decode(fromHex(s.z)), I: bob.account.I };
-    const pending = blindWithdrawal(G, ctx, { a: G.decode(fromHex(s.a)), b: G.decode(fromHex(s.b)) }, systemRandom);
-    const c = toHex(G.scalars.encode(pending.c));
-    const answering = post(`${server.url}/v1/withdrawals/${s.sessionId}/answer`, bob.credential, { c }).then(
-      (r) => r,
-      () => undefined,
-    );
-    await new Promise((r) => setTimeout(r, 5));
-    await kill(server);
-    const lost = await answering;
+  it.skipIf(!available)(
+    'killed while answering a withdrawal: the session is answered and debited, or still open and never answered after the restart',
+    async () => {
+      server = await startServer(db.url, keys);
+      const started = await post(`${server.url}/v1/withdrawals`, bob.credential, { keyId: toHex(secret.key.keyId) });
+      expect(started.status).toBe(201);
+      const s = started.body as { sessionId: string; z: string; a: string; b: string };
+      const ctx = { key: secret.key, z: G.decode(fromHex(s.z)), I: bob.account.I };
+      const pending = blindWithdrawal(G, ctx, { a: G.decode(fromHex(s.a)), b: G.decode(fromHex(s.b)) }, systemRandom);
+      const c = toHex(G.scalars.encode(pending.c));
+      const answering = post(`${server.url}/v1/withdrawals/${s.sessionId}/answer`, bob.credential, { c }).then(
+        (r) => r,
+        () => undefined,
+      );
+      await new Promise((r) => setTimeout(r, 5));
+      await kill(server);
+      const lost = await answering;
 
-    const balance = async () => Number((await db.raw<{ balance: number | string }>('SELECT balance FROM ledger_balances WHERE account = ?', [`holder:${bob.accountId}`]))[0]!.balance);
-    const { state } = (await db.raw<{ state: string }>('SELECT state FROM withdrawal_sessions WHERE session_id = ?', [s.sessionId]))[0]!;
-    const debited = state === 'answered';
-    expect([state, await balance()]).toSatisfy(([st, bal]: [string, number]) => (st === 'answered' && bal === 1000 - VALUE) || (st === 'open' && bal === 1000));
-    process.stderr.write(`[${kind}] kill during the answer: the session was ${state}${lost === undefined ? '' : ' and the answer arrived'}\n`);
+      const balance = async () =>
+        Number(
+          (
+            await db.raw<{ balance: number | string }>('SELECT balance FROM ledger_balances WHERE account = ?', [`holder:${bob.accountId}`])
+          )[0]!.balance,
+        );
+      const { state } = (await db.raw<{ state: string }>('SELECT state FROM withdrawal_sessions WHERE session_id = ?', [s.sessionId]))[0]!;
+      const debited = state === 'answered';
+      expect([state, await balance()]).toSatisfy(
+        ([st, bal]: [string, number]) => (st === 'answered' && bal === 1000 - VALUE) || (st === 'open' && bal === 1000),
+      );
+      process.stderr.write(
+        `[${kind}] kill during the answer: the session was ${state}${lost === undefined ? '' : ' and the answer arrived'}\n`,
+      );
 
-    // The card asks again with the same c after the restart. An answered session gives it the same
-    // r, a valid coin, debited once. A session still open was opened before the bank restarted, and
-    // the bank never answers those (a restored database could bring back a session it has already
-    // answered): the card is told to start a new session, and nothing was debited.
-    server = await startServer(db.url, keys);
-    const again = await post(`${server.url}/v1/withdrawals/${s.sessionId}/answer`, bob.credential, { c });
-    if (debited) {
-      expect(again.status).toBe(200);
-      const r = G.scalars.decode(fromHex(again.body.r as string), 'r');
-      if (lost?.status === 200) expect(again.body.r).toBe(lost.body.r);
-      expect(() => completeWithdrawal(G, ctx, pending, r)).not.toThrow();
-    } else {
-      expect(again).toMatchObject({ status: 410, body: { error: { code: 'session-expired' } } });
-    }
-    await kill(server);
-    server = undefined;
-    expect(await balance()).toBe(debited ? 1000 - VALUE : 1000);
-    const report = await audit();
-    expect(report.problems).toEqual([]);
-    expect(report.keys[0]).toMatchObject({ issued: COINS + (debited ? 1 : 0), deposited: COINS, outstanding: debited ? 1 : 0, outstandingBalance: debited ? VALUE : 0 });
-  });
+      // The card asks again with the same c after the restart. An answered session gives it the same
+      // r, a valid coin, debited once. A session still open was opened before the bank restarted, and
+      // the bank never answers those (a restored database could bring back a session it has already
+      // answered): the card is told to start a new session, and nothing was debited.
+      server = await startServer(db.url, keys);
+      const again = await post(`${server.url}/v1/withdrawals/${s.sessionId}/answer`, bob.credential, { c });
+      if (debited) {
+        expect(again.status).toBe(200);
+        const r = G.scalars.decode(fromHex(again.body.r as string), 'r');
+        if (lost?.status === 200) expect(again.body.r).toBe(lost.body.r);
+        expect(() => completeWithdrawal(G, ctx, pending, r)).not.toThrow();
+      } else {
+        expect(again).toMatchObject({ status: 410, body: { error: { code: 'session-expired' } } });
+      }
+      await kill(server);
+      server = undefined;
+      expect(await balance()).toBe(debited ? 1000 - VALUE : 1000);
+      const report = await audit();
+      expect(report.problems).toEqual([]);
+      expect(report.keys[0]).toMatchObject({
+        issued: COINS + (debited ? 1 : 0),
+        deposited: COINS,
+        outstanding: debited ? 1 : 0,
+        outstandingBalance: debited ? VALUE : 0,
+      });
+    },
+  );
 });

@@ -100,7 +100,11 @@ export function testDb(kind: AdapterKind): TestDb {
 }
 
 /** The card's side of an account: u1 and I made here, the opening proved and registered. */
-export async function newAccount(svc: BankService, group: Group, holder: string): Promise<{ account: Account; accountId: string; credential: string }> {
+export async function newAccount(
+  svc: BankService,
+  group: Group,
+  holder: string,
+): Promise<{ account: Account; accountId: string; credential: string }> {
   const account = openAccount(group, holder, systemRandom);
   const opened = await svc.openAccount(holder, account.I, account.opening.proof);
   return { account, accountId: opened.accountId, credential: opened.credential };

@@ -112,7 +112,11 @@ let holderNo = 0;
 
 /** A card's account opened over HTTP, credited `amount` EUR cents by the operator. */
 export async function newHolder(bank: BankFixture, name: string, amount = 0): Promise<Holder> {
-  const account = openAccount(bank.group, name, seededRandom(`holder-${name}-${holderNo++}-${bank.kind}-${randomBytes(4).toString('hex')}`));
+  const account = openAccount(
+    bank.group,
+    name,
+    seededRandom(`holder-${name}-${holderNo++}-${bank.kind}-${randomBytes(4).toString('hex')}`),
+  );
   const opened = await bank.anon.openAccount(openingBody(bank.group, account));
   if (amount > 0) await bank.operator.credit(opened.accountId, { currency: 'EUR', amount, reference: `top-up ${name}` });
   return { account, opened, client: bank.anon.withToken(opened.credential) };

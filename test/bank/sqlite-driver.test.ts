@@ -48,7 +48,9 @@ describe('SQLite driver', () => {
 
   it('runs them in the order they were issued; a read sees the writes issued before it', async () => {
     const seen: number[] = [];
-    const writes = Array.from({ length: 5 }, (_, i) => db.transaction((tx) => tx.run('INSERT INTO t (n, note) VALUES (?, ?)', [i, `w${i}`])));
+    const writes = Array.from({ length: 5 }, (_, i) =>
+      db.transaction((tx) => tx.run('INSERT INTO t (n, note) VALUES (?, ?)', [i, `w${i}`])),
+    );
     const read = db.read(async (tx) => {
       seen.push(...(await tx.all<{ n: number }>('SELECT n FROM t')).map((r) => r.n));
     });

@@ -41,7 +41,10 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     return s;
   }
 
-  async function bank(keys: BankKeyStore | DenominationSecret[], opts: { sessionTtlMs?: number } = {}): Promise<{ svc: BankService; storage: BankStorage }> {
+  async function bank(
+    keys: BankKeyStore | DenominationSecret[],
+    opts: { sessionTtlMs?: number } = {},
+  ): Promise<{ svc: BankService; storage: BankStorage }> {
     const st = await storage();
     const store = Array.isArray(keys) ? memoryKeyStore(G.suite, keys) : keys;
     const svc = await BankService.create({ storage: st, keys: store, workerThreads: 0, now: () => clock, ...opts });
@@ -73,7 +76,9 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     expect(await st.initSuite('ristretto255-sha512')).toBe('ristretto255-sha512');
     await expect(st.initSuite('p256-uprove')).rejects.toMatchObject({ code: 'wrong-suite' });
     const P = getGroup('p256-uprove');
-    await expect(BankService.create({ storage: st, keys: memoryKeyStore(P.suite, [bankKey(P, systemRandom)]), workerThreads: 0 })).rejects.toMatchObject({
+    await expect(
+      BankService.create({ storage: st, keys: memoryKeyStore(P.suite, [bankKey(P, systemRandom)]), workerThreads: 0 }),
+    ).rejects.toMatchObject({
       code: 'wrong-suite',
     });
   });
@@ -100,7 +105,9 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     await expect(svc.openAccount('alice', alice.account.I, alice.account.opening.proof)).rejects.toMatchObject({ code: 'account-exists' });
     // The proof binds the holder's name: the same proof for another name does not verify.
     const bob = await newAccount(svc, G, 'bob');
-    await expect(st.createAccount({ accountId: 'x', holder: 'mallory', I: G.encode(bob.account.I), createdAt: clock })).rejects.toMatchObject({ code: 'account-exists' });
+    await expect(
+      st.createAccount({ accountId: 'x', holder: 'mallory', I: G.encode(bob.account.I), createdAt: clock }),
+    ).rejects.toMatchObject({ code: 'account-exists' });
     const { account } = await newAccount(svc, G, 'carol');
     await expect(svc.openAccount('dave', account.I, account.opening.proof)).rejects.toMatchObject({ code: 'bad-account-opening' });
     await expect(svc.accountView('nope')).rejects.toMatchObject({ code: 'account-not-found' });
@@ -120,7 +127,8 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     await expect(svc.startWithdrawal(alice.accountId, key.key.keyId)).rejects.toMatchObject({ code: 'session-open' });
 
     // Expiry closes the session, which cannot answer then.
-    const state = async (sessionId: string) => (await db.raw<{ state: string }>('SELECT state FROM withdrawal_sessions WHERE session_id = ?', [sessionId]))[0]!.state;
+    const state = async (sessionId: string) =>
+      (await db.raw<{ state: string }>('SELECT state FROM withdrawal_sessions WHERE session_id = ?', [sessionId]))[0]!.state;
     clock += 60_000;
     expect(await st.expireSessions(clock)).toBe(1);
     expect(await state(s1.sessionId)).toBe('expired');
@@ -138,7 +146,13 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     expect(await state(s3.sessionId)).toBe('expired');
 
     // Answer once: the same c gives the same r (a lost answer), another c is refused, one debit.
-    await expect(svc.answerWithdrawal(alice.accountId, s4.sessionId.replace(/^./, (c) => (c === '0' ? '1' : '0')), 7n)).rejects.toMatchObject({
+    await expect(
+      svc.answerWithdrawal(
+        alice.accountId,
+        s4.sessionId.replace(/^./, (c) => (c === '0' ? '1' : '0')),
+        7n,
+      ),
+    ).rejects.toMatchObject({
       code: 'session-not-found',
     });
     const bob = await newAccount(svc, G, 'bob');
@@ -164,80 +178,85 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     await expect(svc.startWithdrawal(alice.accountId, key.key.keyId)).rejects.toMatchObject({ code: 'insufficient-funds' });
     const keyNo = (await st.listKeys())[0]!.keyNo;
     const direct = { accountId: alice.accountId, keyNo, a: G.encode(G.g), b: G.encode(G.g), createdAt: clock, expiresAt: clock + 1000 };
-    await db.raw("INSERT INTO withdrawal_sessions (session_id, account_id, key_no, state, a, b, created_at, expires_at) VALUES (?, ?, ?, 'open', ?, ?, ?, ?)", [
-      'direct',
-      direct.accountId,
-      keyNo,
-      Buffer.from(direct.a),
-      Buffer.from(direct.b),
-      direct.createdAt,
-      direct.expiresAt,
-    ]);
+    await db.raw(
+      "INSERT INTO withdrawal_sessions (session_id, account_id, key_no, state, a, b, created_at, expires_at) VALUES (?, ?, ?, 'open', ?, ?, ?, ?)",
+      ['direct', direct.accountId, keyNo, Buffer.from(direct.a), Buffer.from(direct.b), direct.createdAt, direct.expiresAt],
+    );
     await expect(svc.answerWithdrawal(alice.accountId, 'direct', 7n)).rejects.toMatchObject({ code: 'insufficient-funds' });
-    expect(await db.raw<{ state: string; r: unknown }>('SELECT state, r FROM withdrawal_sessions WHERE session_id = ?', ['direct'])).toEqual([{ state: 'open', r: null }]);
+    expect(
+      await db.raw<{ state: string; r: unknown }>('SELECT state, r FROM withdrawal_sessions WHERE session_id = ?', ['direct']),
+    ).toEqual([{ state: 'open', r: null }]);
     expect((await svc.accountView(alice.accountId)).balances).toEqual([{ currency: 'EUR', balance: 0 }]);
     expect((await svc.audit()).ok).toBe(true);
   });
 
-  it.skipIf(!available)('deposits: credited, replayed, double spent (with the account), idempotent by batch, rejected per coin', async () => {
-    const key = bankKey(G, systemRandom, 500);
-    const { svc } = await bank([key]);
-    const alice = await newAccount(svc, G, 'alice');
-    await svc.cashIn(alice.accountId, 'EUR', 1500, 'cash');
-    const coins = [];
-    for (let i = 0; i < 3; i++) coins.push(await withdrawCoin(svc, G, alice.account, alice.accountId, key));
-    const shop = await depositorParty(svc, (await svc.addMerchant({ merchantId: 'shop-1' })).credential);
-    const other = await depositorParty(svc, (await svc.addMerchant({ merchantId: 'shop-2' })).credential);
-    await expect(svc.addMerchant({ merchantId: 'shop-1' })).rejects.toMatchObject({ code: 'merchant-exists' });
+  it.skipIf(!available)(
+    'deposits: credited, replayed, double spent (with the account), idempotent by batch, rejected per coin',
+    async () => {
+      const key = bankKey(G, systemRandom, 500);
+      const { svc } = await bank([key]);
+      const alice = await newAccount(svc, G, 'alice');
+      await svc.cashIn(alice.accountId, 'EUR', 1500, 'cash');
+      const coins = [];
+      for (let i = 0; i < 3; i++) coins.push(await withdrawCoin(svc, G, alice.account, alice.accountId, key));
+      const shop = await depositorParty(svc, (await svc.addMerchant({ merchantId: 'shop-1' })).credential);
+      const other = await depositorParty(svc, (await svc.addMerchant({ merchantId: 'shop-2' })).credential);
+      await expect(svc.addMerchant({ merchantId: 'shop-1' })).rejects.toMatchObject({ code: 'merchant-exists' });
 
-    const t = coins.map((c) => pay(G, alice.account, c, 'shop-1'));
-    const toOther = pay(G, alice.account, coins[2]!, 'shop-2');
-    const b1 = await svc.deposit(shop, 'b1', [t[0], t[1], { nonsense: true }, toOther]);
-    expect(b1.results.map((r) => [r.outcome, 'code' in r ? r.code : undefined])).toEqual([
-      ['credited', undefined],
-      ['credited', undefined],
-      ['rejected', 'bad-transcript'],
-      ['rejected', 'wrong-merchant'],
-    ]);
-    expect(b1.credited).toEqual([{ currency: 'EUR', balance: 1000 }]);
+      const t = coins.map((c) => pay(G, alice.account, c, 'shop-1'));
+      const toOther = pay(G, alice.account, coins[2]!, 'shop-2');
+      const b1 = await svc.deposit(shop, 'b1', [t[0], t[1], { nonsense: true }, toOther]);
+      expect(b1.results.map((r) => [r.outcome, 'code' in r ? r.code : undefined])).toEqual([
+        ['credited', undefined],
+        ['credited', undefined],
+        ['rejected', 'bad-transcript'],
+        ['rejected', 'wrong-merchant'],
+      ]);
+      expect(b1.credited).toEqual([{ currency: 'EUR', balance: 1000 }]);
 
-    // The same batch again: the stored result, nothing credited twice; other contents: refused.
-    expect(await svc.deposit(shop, 'b1', [t[0], t[1], { nonsense: true }, toOther])).toEqual(b1);
-    await expect(svc.deposit(shop, 'b1', [t[2]])).rejects.toMatchObject({ code: 'batch-id-reused' });
-    expect((await svc.getDepositBatch(shop, 'b1')).results).toEqual(b1.results);
-    expect((await svc.merchantView('shop-1')).balances).toEqual([{ currency: 'EUR', balance: 1000 }]);
+      // The same batch again: the stored result, nothing credited twice; other contents: refused.
+      expect(await svc.deposit(shop, 'b1', [t[0], t[1], { nonsense: true }, toOther])).toEqual(b1);
+      await expect(svc.deposit(shop, 'b1', [t[2]])).rejects.toMatchObject({ code: 'batch-id-reused' });
+      expect((await svc.getDepositBatch(shop, 'b1')).results).toEqual(b1.results);
+      expect((await svc.merchantView('shop-1')).balances).toEqual([{ currency: 'EUR', balance: 1000 }]);
 
-    // The same transcript in a new batch is a replay; the same coin paid again is a double spend
-    // that names alice's account, and depositing that same second transcript again names the
-    // same record. The other merchant's copy of coin 2 is a double spend too (after shop-1's).
-    const again = pay(G, alice.account, coins[0]!, 'shop-1');
-    const b2 = await svc.deposit(shop, 'b2', [t[0], again, t[2], again]);
-    expect(b2.results.map((r) => r.outcome)).toEqual(['replay', 'double-spend', 'credited', 'double-spend']);
-    const ds = b2.results[1]!;
-    expect(ds.outcome === 'double-spend' && ds.doubleSpendId === (b2.results[3] as typeof ds).doubleSpendId).toBe(true);
-    const b3 = await svc.deposit(other, 'b1', [toOther]);
-    expect(b3.results[0]!.outcome).toBe('double-spend');
-    expect(b3.credited).toEqual([]);
+      // The same transcript in a new batch is a replay; the same coin paid again is a double spend
+      // that names alice's account, and depositing that same second transcript again names the
+      // same record. The other merchant's copy of coin 2 is a double spend too (after shop-1's).
+      const again = pay(G, alice.account, coins[0]!, 'shop-1');
+      const b2 = await svc.deposit(shop, 'b2', [t[0], again, t[2], again]);
+      expect(b2.results.map((r) => r.outcome)).toEqual(['replay', 'double-spend', 'credited', 'double-spend']);
+      const ds = b2.results[1]!;
+      expect(ds.outcome === 'double-spend' && ds.doubleSpendId === (b2.results[3] as typeof ds).doubleSpendId).toBe(true);
+      const b3 = await svc.deposit(other, 'b1', [toOther]);
+      expect(b3.results[0]!.outcome).toBe('double-spend');
+      expect(b3.credited).toEqual([]);
 
-    const all = await svc.listDoubleSpends(await svc.authenticate((await svc.addOperator('ops')).credential), undefined, 10);
-    expect(all.doubleSpends.map((d) => [d.accountId, d.holder, d.depositor])).toEqual([
-      [alice.accountId, 'alice', 'shop-1'],
-      [alice.accountId, 'alice', 'shop-2'],
-    ]);
-    expect((await svc.listDoubleSpends(other, undefined, 10)).doubleSpends).toHaveLength(1);
-    expect((await svc.merchantView('shop-1')).balances).toEqual([{ currency: 'EUR', balance: 1500 }]);
-    expect((await svc.merchantView('shop-2')).balances).toEqual([]);
+      const all = await svc.listDoubleSpends(await svc.authenticate((await svc.addOperator('ops')).credential), undefined, 10);
+      expect(all.doubleSpends.map((d) => [d.accountId, d.holder, d.depositor])).toEqual([
+        [alice.accountId, 'alice', 'shop-1'],
+        [alice.accountId, 'alice', 'shop-2'],
+      ]);
+      expect((await svc.listDoubleSpends(other, undefined, 10)).doubleSpends).toHaveLength(1);
+      expect((await svc.merchantView('shop-1')).balances).toEqual([{ currency: 'EUR', balance: 1500 }]);
+      expect((await svc.merchantView('shop-2')).balances).toEqual([]);
 
-    // An account holder deposits its own coins under its depositor id; unknown keys are rejected.
-    const foreign = bankKey(G, systemRandom, 500);
-    const forged = pay(G, alice.account, { coin: { ...coins[0]!.coin, keyId: foreign.key.keyId }, secrets: coins[0]!.secrets }, `account:${alice.accountId}`);
-    const own = await svc.deposit(await depositorParty(svc, alice.credential), 'own-1', [forged]);
-    expect(own.results[0]).toMatchObject({ outcome: 'rejected', code: 'unknown-key' });
-    await expect(svc.deposit(shop, 'empty', [])).rejects.toMatchObject({ code: 'bad-batch' });
-    const audit = await svc.audit();
-    expect(audit).toMatchObject({ ok: true, problems: [] });
-    expect(audit.keys[0]).toMatchObject({ issued: 3, deposited: 3, outstanding: 0, outstandingBalance: 0 });
-  });
+      // An account holder deposits its own coins under its depositor id; unknown keys are rejected.
+      const foreign = bankKey(G, systemRandom, 500);
+      const forged = pay(
+        G,
+        alice.account,
+        { coin: { ...coins[0]!.coin, keyId: foreign.key.keyId }, secrets: coins[0]!.secrets },
+        `account:${alice.accountId}`,
+      );
+      const own = await svc.deposit(await depositorParty(svc, alice.credential), 'own-1', [forged]);
+      expect(own.results[0]).toMatchObject({ outcome: 'rejected', code: 'unknown-key' });
+      await expect(svc.deposit(shop, 'empty', [])).rejects.toMatchObject({ code: 'bad-batch' });
+      const audit = await svc.audit();
+      expect(audit).toMatchObject({ ok: true, problems: [] });
+      expect(audit.keys[0]).toMatchObject({ issued: 3, deposited: 3, outstanding: 0, outstandingBalance: 0 });
+    },
+  );
 
   it.skipIf(!available)('books the fee per coin to the fee account', async () => {
     const key = bankKey(G, systemRandom, 200);
@@ -350,72 +369,86 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
     ]);
   });
 
-  it.skipIf(!available)('rotates keys through the key file with withdraw and deposit windows; secrets never reach the database', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ecash-keys-'));
-    try {
-      const path = join(dir, 'bank.keys');
-      const file = KeyFile.create(path, PASSPHRASE, G.suite, [terms(500)]);
-      expect(() => KeyFile.create(path, PASSPHRASE, G.suite, [])).toThrow(expect.objectContaining({ code: 'keyfile-exists' }));
-      expect(() => KeyFile.create(join(dir, 'weak.keys'), 'short', G.suite, [])).toThrow(expect.objectContaining({ code: 'weak-passphrase' }));
-      expect(() => KeyFile.open(path, 'not the passphrase!')).toThrow(expect.objectContaining({ code: 'keyfile-locked' }));
-      expect(() => KeyFile.open(join(dir, 'missing.keys'), PASSPHRASE)).toThrow(expect.objectContaining({ code: 'keyfile-missing' }));
+  it.skipIf(!available)(
+    'rotates keys through the key file with withdraw and deposit windows; secrets never reach the database',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'ecash-keys-'));
+      try {
+        const path = join(dir, 'bank.keys');
+        const file = KeyFile.create(path, PASSPHRASE, G.suite, [terms(500)]);
+        expect(() => KeyFile.create(path, PASSPHRASE, G.suite, [])).toThrow(expect.objectContaining({ code: 'keyfile-exists' }));
+        expect(() => KeyFile.create(join(dir, 'weak.keys'), 'short', G.suite, [])).toThrow(
+          expect.objectContaining({ code: 'weak-passphrase' }),
+        );
+        expect(() => KeyFile.open(path, 'not the passphrase!')).toThrow(expect.objectContaining({ code: 'keyfile-locked' }));
+        expect(() => KeyFile.open(join(dir, 'missing.keys'), PASSPHRASE)).toThrow(expect.objectContaining({ code: 'keyfile-missing' }));
 
-      // Rotation: the next key is withdrawable from the old one's end; both deposit meanwhile.
-      const next = file.addKey({ value: 500, currency: 'EUR', withdrawFrom: WITHDRAW_UNTIL, withdrawUntil: WITHDRAW_UNTIL + 365 * 86_400_000, depositUntil: DEPOSIT_UNTIL + 365 * 86_400_000, scope: '' });
-      const reopened = KeyFile.open(path, PASSPHRASE);
-      const secrets = reopened.loadSecrets();
-      expect(secrets.map((s) => hex(s.key.keyId))).toEqual([reopened.publicKeys()[0]!.keyId, hex(next.key.keyId)]);
-      const [old] = secrets as [DenominationSecret, DenominationSecret];
+        // Rotation: the next key is withdrawable from the old one's end; both deposit meanwhile.
+        const next = file.addKey({
+          value: 500,
+          currency: 'EUR',
+          withdrawFrom: WITHDRAW_UNTIL,
+          withdrawUntil: WITHDRAW_UNTIL + 365 * 86_400_000,
+          depositUntil: DEPOSIT_UNTIL + 365 * 86_400_000,
+          scope: '',
+        });
+        const reopened = KeyFile.open(path, PASSPHRASE);
+        const secrets = reopened.loadSecrets();
+        expect(secrets.map((s) => hex(s.key.keyId))).toEqual([reopened.publicKeys()[0]!.keyId, hex(next.key.keyId)]);
+        const [old] = secrets as [DenominationSecret, DenominationSecret];
 
-      const { svc } = await bank(reopened);
-      const alice = await newAccount(svc, G, 'alice');
-      await svc.cashIn(alice.accountId, 'EUR', 2000, 'cash');
-      await expect(svc.startWithdrawal(alice.accountId, next.key.keyId)).rejects.toMatchObject({ code: 'key-not-withdrawable' });
-      const oldCoin = await withdrawCoin(svc, G, alice.account, alice.accountId, old);
-      const oldCoin2 = await withdrawCoin(svc, G, alice.account, alice.accountId, old);
-      clock = WITHDRAW_UNTIL + 1;
-      await expect(svc.startWithdrawal(alice.accountId, old.key.keyId)).rejects.toMatchObject({ code: 'key-not-withdrawable' });
-      const newCoin = await withdrawCoin(svc, G, alice.account, alice.accountId, next);
-      const shop = await depositorParty(svc, (await svc.addMerchant({ merchantId: 'shop' })).credential);
-      const b = await svc.deposit(shop, 'b', [pay(G, alice.account, oldCoin, 'shop'), pay(G, alice.account, newCoin, 'shop')]);
-      expect(b.results.map((r) => r.outcome)).toEqual(['credited', 'credited']);
-      clock = DEPOSIT_UNTIL + 1;
-      const late = await svc.deposit(shop, 'late', [pay(G, alice.account, oldCoin2, 'shop')]);
-      expect(late.results[0]).toMatchObject({ outcome: 'rejected', code: 'key-expired' });
-      expect(svc.parameters().keys.map((k) => k.keyId)).toEqual([hex(next.key.keyId)]);
-      expect((await svc.audit()).ok).toBe(true);
+        const { svc } = await bank(reopened);
+        const alice = await newAccount(svc, G, 'alice');
+        await svc.cashIn(alice.accountId, 'EUR', 2000, 'cash');
+        await expect(svc.startWithdrawal(alice.accountId, next.key.keyId)).rejects.toMatchObject({ code: 'key-not-withdrawable' });
+        const oldCoin = await withdrawCoin(svc, G, alice.account, alice.accountId, old);
+        const oldCoin2 = await withdrawCoin(svc, G, alice.account, alice.accountId, old);
+        clock = WITHDRAW_UNTIL + 1;
+        await expect(svc.startWithdrawal(alice.accountId, old.key.keyId)).rejects.toMatchObject({ code: 'key-not-withdrawable' });
+        const newCoin = await withdrawCoin(svc, G, alice.account, alice.accountId, next);
+        const shop = await depositorParty(svc, (await svc.addMerchant({ merchantId: 'shop' })).credential);
+        const b = await svc.deposit(shop, 'b', [pay(G, alice.account, oldCoin, 'shop'), pay(G, alice.account, newCoin, 'shop')]);
+        expect(b.results.map((r) => r.outcome)).toEqual(['credited', 'credited']);
+        clock = DEPOSIT_UNTIL + 1;
+        const late = await svc.deposit(shop, 'late', [pay(G, alice.account, oldCoin2, 'shop')]);
+        expect(late.results[0]).toMatchObject({ outcome: 'rejected', code: 'key-expired' });
+        expect(svc.parameters().keys.map((k) => k.keyId)).toEqual([hex(next.key.keyId)]);
+        expect((await svc.audit()).ok).toBe(true);
 
-      // The public part is the cipher's associated data: editing it breaks the seal.
-      const edited = JSON.parse(readFileSync(path, 'utf8')) as { keys: { value: number }[] };
-      edited.keys[0]!.value = 50_000;
-      const editedPath = join(dir, 'edited.keys');
-      writeFileSync(editedPath, JSON.stringify(edited));
-      expect(() => KeyFile.open(editedPath, PASSPHRASE)).toThrow(expect.objectContaining({ code: 'keyfile-locked' }));
-      writeFileSync(editedPath, 'not json');
-      expect(() => KeyFile.open(editedPath, PASSPHRASE)).toThrow(expect.objectContaining({ code: 'bad-keyfile' }));
+        // The public part is the cipher's associated data: editing it breaks the seal.
+        const edited = JSON.parse(readFileSync(path, 'utf8')) as { keys: { value: number }[] };
+        edited.keys[0]!.value = 50_000;
+        const editedPath = join(dir, 'edited.keys');
+        writeFileSync(editedPath, JSON.stringify(edited));
+        expect(() => KeyFile.open(editedPath, PASSPHRASE)).toThrow(expect.objectContaining({ code: 'keyfile-locked' }));
+        writeFileSync(editedPath, 'not json');
+        expect(() => KeyFile.open(editedPath, PASSPHRASE)).toThrow(expect.objectContaining({ code: 'bad-keyfile' }));
 
-      // No secret x, in bytes or hex, anywhere in the database.
-      for (const o of open.splice(0).reverse()) await o.close();
-      const needles = secrets.flatMap((s) => {
-        const bytes = Buffer.from(G.scalars.encode(s.x));
-        return [bytes, Buffer.from(bytes.toString('hex'), 'latin1'), Buffer.from(bytes.toString('hex').toUpperCase(), 'latin1')];
-      });
-      let haystack: Buffer;
-      if (kind === 'sqlite') {
-        const files = [db.file!, `${db.file}-wal`].filter((f) => existsSync(f));
-        haystack = Buffer.concat(files.map((f) => readFileSync(f)));
-        // The database holds the public keys: the search would find them, so it can find x too.
-        expect(haystack.includes(Buffer.from(hex(next.key.keyId), 'latin1'))).toBe(true);
-      } else {
-        const tables = await db.raw<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'");
-        const dumps = [];
-        for (const { t } of tables) dumps.push(...(await db.raw<{ row: string }>(`SELECT x::text AS row FROM ${t} x`)).map((r) => r.row));
-        haystack = Buffer.from(dumps.join('\n'), 'latin1');
-        expect(haystack.includes(Buffer.from(hex(next.key.keyId), 'latin1'))).toBe(true);
+        // No secret x, in bytes or hex, anywhere in the database.
+        for (const o of open.splice(0).reverse()) await o.close();
+        const needles = secrets.flatMap((s) => {
+          const bytes = Buffer.from(G.scalars.encode(s.x));
+          return [bytes, Buffer.from(bytes.toString('hex'), 'latin1'), Buffer.from(bytes.toString('hex').toUpperCase(), 'latin1')];
+        });
+        let haystack: Buffer;
+        if (kind === 'sqlite') {
+          const files = [db.file!, `${db.file}-wal`].filter((f) => existsSync(f));
+          haystack = Buffer.concat(files.map((f) => readFileSync(f)));
+          // The database holds the public keys: the search would find them, so it can find x too.
+          expect(haystack.includes(Buffer.from(hex(next.key.keyId), 'latin1'))).toBe(true);
+        } else {
+          const tables = await db.raw<{ t: string }>(
+            "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+          );
+          const dumps = [];
+          for (const { t } of tables) dumps.push(...(await db.raw<{ row: string }>(`SELECT x::text AS row FROM ${t} x`)).map((r) => r.row));
+          haystack = Buffer.from(dumps.join('\n'), 'latin1');
+          expect(haystack.includes(Buffer.from(hex(next.key.keyId), 'latin1'))).toBe(true);
+        }
+        for (const n of needles) expect(haystack.includes(n)).toBe(false);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
-      for (const n of needles) expect(haystack.includes(n)).toBe(false);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });

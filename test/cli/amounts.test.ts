@@ -48,7 +48,10 @@ describe('the amounts `ecash` prints', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ecash-amounts-'));
     db = join(dir, 'bank.db');
-    const init = await runCli(['bank', 'init', '--db', db, '--keys', join(dir, 'bank.keys'), '--denominations', 'EUR:100,500;JPY:500'], env);
+    const init = await runCli(
+      ['bank', 'init', '--db', db, '--keys', join(dir, 'bank.keys'), '--denominations', 'EUR:100,500;JPY:500'],
+      env,
+    );
     expect(init.code, init.stderr).toBe(0);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,7 +59,10 @@ describe('the amounts `ecash` prints', () => {
   it('credit, account show, keys list and merchant show write minor units as the currency does', async () => {
     const opening = join(dir, 'opening.json');
     writeFileSync(opening, JSON.stringify(openingBody(G, openAccount(G, 'alice', systemRandom))));
-    const opened = await runCli(['--json', 'bank', 'account', 'open', '--db', db, '--keys', join(dir, 'bank.keys'), '--opening', opening], env);
+    const opened = await runCli(
+      ['--json', 'bank', 'account', 'open', '--db', db, '--keys', join(dir, 'bank.keys'), '--opening', opening],
+      env,
+    );
     expect(opened.code, opened.stderr).toBe(0);
     const { accountId } = JSON.parse(opened.stdout) as { accountId: string };
 
@@ -85,7 +91,7 @@ describe('the amounts `ecash` prints', () => {
     expect(audit.stdout).toContain('EUR: all balances sum to 0.00 EUR');
   });
 
-  it('refuses an amount outside the APIs\' range with bad-amount, naming the range', async () => {
+  it("refuses an amount outside the APIs' range with bad-amount, naming the range", async () => {
     for (const amount of ['0', String(MAX_AMOUNT + 1), '12.34']) {
       const r = await runCli(['--json', 'bank', 'account', 'credit', 'nobody', '--db', db, '--amount', amount, '--currency', 'EUR']);
       expect(r.code, amount).toBe(1);
@@ -94,13 +100,24 @@ describe('the amounts `ecash` prints', () => {
     }
   });
 
-  it('card info writes the balance and the no-PIN limit in the card\'s terms', async () => {
+  it("card info writes the balance and the no-PIN limit in the card's terms", async () => {
     const card = join(dir, 'wallet.card');
     const created = await runCli(['card', 'create', card, '--pin', '1234', '--puk', '12345678', '--limit', '2000']);
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).toContain('0 minor units of 2000 minor units');
     expect(created.stdout).toContain('balance: empty');
-    const badLimit = await runCli(['--json', 'card', 'create', join(dir, 'other.card'), '--pin', '1234', '--puk', '12345678', '--limit', '20.00']);
+    const badLimit = await runCli([
+      '--json',
+      'card',
+      'create',
+      join(dir, 'other.card'),
+      '--pin',
+      '1234',
+      '--puk',
+      '12345678',
+      '--limit',
+      '20.00',
+    ]);
     expect(JSON.parse(badLimit.stdout)).toMatchObject({ error: { code: 'bad-amount' } });
   });
 });

@@ -23,9 +23,14 @@ const PASSPHRASE = 'a long enough bank passphrase';
 function ecash(args: string[], cwd: string, env: Record<string, string> = {}): Promise<Run> {
   const bin = join(import.meta.dirname, '..', '..', 'bin', 'ecash.js');
   return new Promise((resolve) => {
-    execFile('node', [bin, ...args], { cwd, env: { ...process.env, ECASH_BANK_PASSPHRASE: PASSPHRASE, ECASH_BANK_URL: 'http://127.0.0.1:9', ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
-    });
+    execFile(
+      'node',
+      [bin, ...args],
+      { cwd, env: { ...process.env, ECASH_BANK_PASSPHRASE: PASSPHRASE, ECASH_BANK_URL: 'http://127.0.0.1:9', ...env } },
+      (err, stdout, stderr) => {
+        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -83,7 +88,9 @@ describe('commands that are not an init refuse a missing database', () => {
     expect(exists.code).toBe(1);
     expect(JSON.parse(exists.stdout)).toMatchObject({ error: { code: 'keyfile-exists' } });
     // A passphrase too short: refused when the key file is sealed.
-    const weak = await ecash(['--json', 'bank', 'init', '--db', 'new.db', '--keys', 'new.keys', '--token-file', 'op.token'], dir, { ECASH_BANK_PASSPHRASE: 'short' });
+    const weak = await ecash(['--json', 'bank', 'init', '--db', 'new.db', '--keys', 'new.keys', '--token-file', 'op.token'], dir, {
+      ECASH_BANK_PASSPHRASE: 'short',
+    });
     expect(weak.code).toBe(1);
     expect(JSON.parse(weak.stdout)).toMatchObject({ error: { code: 'weak-passphrase' } });
     expect(readdirSync(dir).filter((f) => f.startsWith('new') || f.startsWith('op.'))).toEqual([]);

@@ -39,7 +39,12 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
 
   it('sets the limit, blocks at the third wrong PIN saying how to unblock, unblocks with the PUK', async () => {
     await readerState(pcsc, READER, false);
-    served = await serveCard(pcsc, READER, VPCD_PORT, await createVolatileCard({ suite: 'ristretto255-sha512', pin: PIN, puk: PUK, noPinLimit: 0 }));
+    served = await serveCard(
+      pcsc,
+      READER,
+      VPCD_PORT,
+      await createVolatileCard({ suite: 'ristretto255-sha512', pin: PIN, puk: PUK, noPinLimit: 0 }),
+    );
 
     const limit = await card(['limit', '2000'], { ECASH_PIN: PIN });
     expect(limit.code, limit.stderr).toBe(0);
@@ -47,7 +52,11 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
 
     const wrong = [];
     for (let i = 0; i < 3; i++) wrong.push(await card(['pin', 'change'], { ECASH_PIN: '0000', ECASH_NEW_PIN: NEW_PIN }));
-    expect(wrong.map((r) => (JSON.parse(r.stdout) as { error: { code: string } }).error.code)).toEqual(['pin-wrong', 'pin-wrong', 'pin-blocked']);
+    expect(wrong.map((r) => (JSON.parse(r.stdout) as { error: { code: string } }).error.code)).toEqual([
+      'pin-wrong',
+      'pin-wrong',
+      'pin-blocked',
+    ]);
     expect(wrong[2]!.stderr).toContain('the PIN is now blocked');
     expect(wrong[2]!.stderr).toContain('ecash card pin unblock');
 

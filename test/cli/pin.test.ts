@@ -40,16 +40,44 @@ afterAll(() => shop.close());
 
 const onReader = ['--reader', 'Counter', '--bridge', ''];
 const readerArgs = () => onReader.map((a) => (a === '' ? shop.bridge.url : a));
-const baseEnv = () => ({ ECASH_BANK_TOKEN: shop.merchantToken, ECASH_BRIDGE_TOKEN: BRIDGE_TOKEN, ECASH_PIN: '', ECASH_NEW_PIN: '', ECASH_PUK: '' });
+const baseEnv = () => ({
+  ECASH_BANK_TOKEN: shop.merchantToken,
+  ECASH_BRIDGE_TOKEN: BRIDGE_TOKEN,
+  ECASH_PIN: '',
+  ECASH_NEW_PIN: '',
+  ECASH_PUK: '',
+});
 
 /** `ecash --json pos pay` with the card on the counter; its exit code, document and stderr. */
 async function pay(amount: string, env: Record<string, string> = {}, extra: string[] = []) {
   readers.insertCard('Counter', card);
   try {
-    const args = ['--json', 'pos', 'pay', amount, '--bank', world.url, '--merchant', 'kiosk', ...readerArgs(), '--journal', join(world.dir, 'pin-pos.db'), '--card-wait', '20', ...extra];
+    const args = [
+      '--json',
+      'pos',
+      'pay',
+      amount,
+      '--bank',
+      world.url,
+      '--merchant',
+      'kiosk',
+      ...readerArgs(),
+      '--journal',
+      join(world.dir, 'pin-pos.db'),
+      '--card-wait',
+      '20',
+      ...extra,
+    ];
     const r = await runCli(args, { ...baseEnv(), ...env });
     for (const s of SECRETS) expect(r.stdout + r.stderr, 'a PIN or PUK in the output').not.toContain(s);
-    return { ...r, doc: JSON.parse(r.stdout) as { state?: string; events?: { state: string; detail: { code?: string; message?: string } | null }[]; error?: { code: string; message: string } } };
+    return {
+      ...r,
+      doc: JSON.parse(r.stdout) as {
+        state?: string;
+        events?: { state: string; detail: { code?: string; message?: string } | null }[];
+        error?: { code: string; message: string };
+      },
+    };
   } finally {
     readers.removeCard('Counter');
   }
@@ -167,7 +195,20 @@ describe('ecash pos pay and the PIN', () => {
     expect(always.code, always.stderr).toBe(0);
     readers.insertCard('Counter', card);
     // `script` gives the command a terminal of its own; what is typed goes in once it asks.
-    const args = ['pos', 'pay', String(coin), '--bank', world.url, '--merchant', 'kiosk', ...readerArgs(), '--journal', join(world.dir, 'pin-pos.db'), '--card-wait', '20'];
+    const args = [
+      'pos',
+      'pay',
+      String(coin),
+      '--bank',
+      world.url,
+      '--merchant',
+      'kiosk',
+      ...readerArgs(),
+      '--journal',
+      join(world.dir, 'pin-pos.db'),
+      '--card-wait',
+      '20',
+    ];
     const command = ['node', 'bin/ecash.js', ...args].map((a) => `'${a}'`).join(' ');
     const typing = startProcess('script', ['-qfec', command, '/dev/null'], baseEnv(), 'pipe');
     await waitForOutput(typing, (out) => (out.includes('PIN: ') ? true : undefined), 'the PIN prompt');

@@ -31,13 +31,39 @@ afterEach(async () => {
 });
 afterAll(() => shop.close());
 
-const env = (token = BRIDGE_TOKEN) => ({ ECASH_BRIDGE_TOKEN: token, ECASH_BANK_TOKEN: shop.merchantToken, ECASH_POS_API_KEY: 'register-key-for-reader-errors', ECASH_PIN: '' });
+const env = (token = BRIDGE_TOKEN) => ({
+  ECASH_BRIDGE_TOKEN: token,
+  ECASH_BANK_TOKEN: shop.merchantToken,
+  ECASH_POS_API_KEY: 'register-key-for-reader-errors',
+  ECASH_PIN: '',
+});
 
 /** The three ways a reader cannot be had: the bridge URL, the token and the reader name to use. */
 const cases = () => [
-  { what: 'a wrong bridge token', bridge: shop.bridge.url, token: 'not-the-bridge-token-at-all', reader: 'Counter', code: 'bridge-unauthorized', says: 'refused the token' },
-  { what: 'a bridge that is down', bridge: closedPortUrl, token: BRIDGE_TOKEN, reader: 'Counter', code: 'transport-failure', says: 'cannot reach the reader bridge' },
-  { what: 'a reader that does not exist', bridge: shop.bridge.url, token: BRIDGE_TOKEN, reader: 'No Such Reader', code: 'no-reader', says: 'the readers are "Counter", "Load"' },
+  {
+    what: 'a wrong bridge token',
+    bridge: shop.bridge.url,
+    token: 'not-the-bridge-token-at-all',
+    reader: 'Counter',
+    code: 'bridge-unauthorized',
+    says: 'refused the token',
+  },
+  {
+    what: 'a bridge that is down',
+    bridge: closedPortUrl,
+    token: BRIDGE_TOKEN,
+    reader: 'Counter',
+    code: 'transport-failure',
+    says: 'cannot reach the reader bridge',
+  },
+  {
+    what: 'a reader that does not exist',
+    bridge: shop.bridge.url,
+    token: BRIDGE_TOKEN,
+    reader: 'No Such Reader',
+    code: 'no-reader',
+    says: 'the readers are "Counter", "Load"',
+  },
 ];
 
 describe('a reader that cannot be used', () => {
@@ -56,7 +82,20 @@ describe('a reader that cannot be used', () => {
 
   it('ecash pos pay ends at once with the reason, not card-timeout after the card wait', async () => {
     for (const c of cases()) {
-      const args = ['--json', 'pos', 'pay', '500', '--bank', shop.world.url, '--merchant', 'kiosk', '--reader', c.reader, '--bridge', c.bridge];
+      const args = [
+        '--json',
+        'pos',
+        'pay',
+        '500',
+        '--bank',
+        shop.world.url,
+        '--merchant',
+        'kiosk',
+        '--reader',
+        c.reader,
+        '--bridge',
+        c.bridge,
+      ];
       const r = await runCli([...args, '--journal', join(shop.world.dir, 'errors-pos.db')], env(c.token));
       expect(r.code, `${c.what}: ${r.stderr}`).toBe(1);
       expect(JSON.parse(r.stdout), c.what).toMatchObject({ error: { code: c.code } });
@@ -66,7 +105,20 @@ describe('a reader that cannot be used', () => {
 
   it('ecash pos serve refuses to start, with the reason', async () => {
     for (const c of cases()) {
-      const args = ['pos', 'serve', '--bank', shop.world.url, '--merchant', 'kiosk', '--reader', c.reader, '--bridge', c.bridge, '--port', '0'];
+      const args = [
+        'pos',
+        'serve',
+        '--bank',
+        shop.world.url,
+        '--merchant',
+        'kiosk',
+        '--reader',
+        c.reader,
+        '--bridge',
+        c.bridge,
+        '--port',
+        '0',
+      ];
       const r = await runCli([...args, '--journal', join(shop.world.dir, 'errors-serve.db'), '--settle-every', '0'], env(c.token));
       expect(r.code, c.what).toBe(1);
       expect(r.stderr, c.what).toContain(`[${c.code}]`);
@@ -79,7 +131,11 @@ describe('a reader that cannot be used', () => {
       const apdu = await runCli(['--json', 'apdu', '00a4040007f045434153480100', '--reader', c.reader, '--bridge', c.bridge], env(c.token));
       expect(apdu.code, c.what).toBe(1);
       expect(JSON.parse(apdu.stdout), c.what).toMatchObject({ error: { code: c.code } });
-      const pin = await runCli(['--json', 'card', 'pin', 'change', '--reader', c.reader, '--bridge', c.bridge], { ...env(c.token), ECASH_PIN: '2468', ECASH_NEW_PIN: '1357' });
+      const pin = await runCli(['--json', 'card', 'pin', 'change', '--reader', c.reader, '--bridge', c.bridge], {
+        ...env(c.token),
+        ECASH_PIN: '2468',
+        ECASH_NEW_PIN: '1357',
+      });
       expect(JSON.parse(pin.stdout), c.what).toMatchObject({ error: { code: c.code } });
     }
   });

@@ -22,10 +22,34 @@ function ecash(args: string[]): Promise<{ code: number; stdout: string; stderr: 
 const optionsOf = (help: string): string[] => [...help.matchAll(/^\s+(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]!);
 
 const LEAVES = [
-  'bank init', 'bank serve', 'bank audit', 'bank account open', 'bank account show', 'bank account credit',
-  'bank merchant add', 'bank merchant show', 'bank credential revoke', 'bank keys list', 'bank keys rotate', 'bank double-spends',
-  'verify-proof', 'readers', 'apdu', 'bridge serve', 'card create', 'card info', 'card serve', 'card profiles',
-  'account open', 'account export-opening', 'load', 'pos pay', 'pos settle', 'pos journal', 'pos serve', 'demo',
+  'bank init',
+  'bank serve',
+  'bank audit',
+  'bank account open',
+  'bank account show',
+  'bank account credit',
+  'bank merchant add',
+  'bank merchant show',
+  'bank credential revoke',
+  'bank keys list',
+  'bank keys rotate',
+  'bank double-spends',
+  'verify-proof',
+  'readers',
+  'apdu',
+  'bridge serve',
+  'card create',
+  'card info',
+  'card serve',
+  'card profiles',
+  'account open',
+  'account export-opening',
+  'load',
+  'pos pay',
+  'pos settle',
+  'pos journal',
+  'pos serve',
+  'demo',
 ];
 
 describe('the ecash command speaks one vocabulary', () => {
@@ -39,7 +63,9 @@ describe('the ecash command speaks one vocabulary', () => {
 
   it('pos settle lists only the options it uses; bridge serve has no --bridge', async () => {
     const settle = optionsOf((await ecash(['pos', 'settle', '--help'])).stdout);
-    expect(settle.sort()).toEqual(['--bank', '--help', '--journal', '--json', '--merchant', '--terminal', '--token-file', '--version'].sort());
+    expect(settle.sort()).toEqual(
+      ['--bank', '--help', '--journal', '--json', '--merchant', '--terminal', '--token-file', '--version'].sort(),
+    );
     const bridge = optionsOf((await ecash(['bridge', 'serve', '--help'])).stdout);
     expect(bridge).not.toContain('--bridge');
     expect(bridge).toContain('--bridge-token-file');

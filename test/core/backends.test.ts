@@ -70,9 +70,13 @@ describe.each(fastGroups.map((b) => [b.suite, b.backend, b.group] as const))('%s
 
   it('random programs of group operations give the same bytes', () => {
     fc.assert(
-      fc.property(fc.array(fc.bigInt({ min: 1n, max: q - 1n }), { minLength: 1, maxLength: 3 }), fc.array(step, { maxLength: 8 }), (seeds, steps) => {
-        expect(run(fast, seeds, steps)).toEqual(run(ref, seeds, steps));
-      }),
+      fc.property(
+        fc.array(fc.bigInt({ min: 1n, max: q - 1n }), { minLength: 1, maxLength: 3 }),
+        fc.array(step, { maxLength: 8 }),
+        (seeds, steps) => {
+          expect(run(fast, seeds, steps)).toEqual(run(ref, seeds, steps));
+        },
+      ),
       { numRuns: runs },
     );
   });
@@ -107,7 +111,11 @@ describe.each(fastGroups.map((b) => [b.suite, b.backend, b.group] as const))('%s
     const length = ref.elementLength;
     // For modp, random values are almost never members: mix in members and values just off them.
     const member = fc.bigInt({ min: 1n, max: q - 1n }).map((k) => ref.encode(ref.exp(ref.g1, k)));
-    const bytes = fc.oneof(fc.uint8Array({ minLength: length, maxLength: length }), member, member.map((b) => b.map((x, i) => (i === length - 1 ? x ^ 1 : x))));
+    const bytes = fc.oneof(
+      fc.uint8Array({ minLength: length, maxLength: length }),
+      member,
+      member.map((b) => b.map((x, i) => (i === length - 1 ? x ^ 1 : x))),
+    );
     fc.assert(
       fc.property(bytes, (b) => {
         const outcome = (G: Group) => {
@@ -150,7 +158,11 @@ describe('installing a backend', () => {
   it('installGroupBackends puts libsodium and OpenSSL behind getGroup, and P-256 stays on noble', async () => {
     const { getGroup, referenceGroup } = await import('../../core/index.js');
     const { installGroupBackends } = await import('../../core/backends/index.js');
-    expect(await installGroupBackends()).toEqual({ 'ristretto255-sha512': 'libsodium', 'p256-uprove': 'reference', 'modp2048-256': 'openssl' });
+    expect(await installGroupBackends()).toEqual({
+      'ristretto255-sha512': 'libsodium',
+      'p256-uprove': 'reference',
+      'modp2048-256': 'openssl',
+    });
     for (const suite of ['ristretto255-sha512', 'modp2048-256'] as const) {
       const G = getGroup(suite);
       expect(G.encode(G.g2)).toEqual(referenceGroups[suite].encode(referenceGroups[suite].g2));

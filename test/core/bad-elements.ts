@@ -58,8 +58,16 @@ function p256Bad(group: Group): BadElement[] {
   return [
     { why: 'all zeros (no point, not even the identity in SEC1)', kind: 'identity', bytes: new Uint8Array(65) },
     { why: 'a point off the curve', kind: 'outside', bytes: concatBytes(new Uint8Array([4]), x, yPlusOne) },
-    { why: 'a curve point with x written as x + p', kind: 'non-canonical', bytes: concatBytes(new Uint8Array([4]), bigIntToBytes(small.x + P256_P, 32), bigIntToBytes(small.y, 32)) },
-    { why: 'coordinates equal to p', kind: 'outside', bytes: concatBytes(new Uint8Array([4]), bigIntToBytes(P256_P, 32), bigIntToBytes(P256_P, 32)) },
+    {
+      why: 'a curve point with x written as x + p',
+      kind: 'non-canonical',
+      bytes: concatBytes(new Uint8Array([4]), bigIntToBytes(small.x + P256_P, 32), bigIntToBytes(small.y, 32)),
+    },
+    {
+      why: 'coordinates equal to p',
+      kind: 'outside',
+      bytes: concatBytes(new Uint8Array([4]), bigIntToBytes(P256_P, 32), bigIntToBytes(P256_P, 32)),
+    },
     { why: 'a compressed point padded to 65 bytes', kind: 'non-canonical', bytes: concatBytes(new Uint8Array([2]), x, new Uint8Array(32)) },
     { why: 'a hybrid-prefix (0x06) encoding', kind: 'non-canonical', bytes: concatBytes(new Uint8Array([6]), x, y) },
   ];

@@ -57,7 +57,7 @@ describe.each(SUITE_IDS)('%s batch verification', (suite) => {
     expect(batchVerifyTranscripts(G, items.slice(0, 1))).toEqual([]);
   });
 
-  it('accepts the same transcript twice and both halves of a double spend (classifying them is the bank\'s job)', () => {
+  it("accepts the same transcript twice and both halves of a double spend (classifying them is the bank's job)", () => {
     const first = items[0]!;
     const w = withdraw(G, keys[0]!, alice, rng);
     const spentTwice = [spend(G, alice, w, paymentContext(rng, 'shop-a')), spend(G, alice, w, paymentContext(rng, 'shop-b'))];
@@ -103,11 +103,21 @@ describe.each(SUITE_IDS)('%s batch verification', (suite) => {
 
   it('cannot be fooled by errors that cancel out in an unweighted sum', () => {
     const delta = 987654321n;
-    const batch = items.slice(0, 4).map((it, i) =>
-      i === 1 ? tamper(it, (t) => ({ ...t, r1: F.add(t.r1, delta) })) : i === 2 ? tamper(it, (t) => ({ ...t, r1: F.sub(t.r1, delta) })) : it,
-    );
+    const batch = items
+      .slice(0, 4)
+      .map((it, i) =>
+        i === 1
+          ? tamper(it, (t) => ({ ...t, r1: F.add(t.r1, delta) }))
+          : i === 2
+            ? tamper(it, (t) => ({ ...t, r1: F.sub(t.r1, delta) }))
+            : it,
+      );
     // Same coin, r1 moved up in one transcript and down in another: Σr1 is unchanged.
-    const sameCoin = [items[0]!, tamper(items[0]!, (t) => ({ ...t, r1: F.add(t.r1, delta) })), tamper(items[0]!, (t) => ({ ...t, r1: F.sub(t.r1, delta) }))];
+    const sameCoin = [
+      items[0]!,
+      tamper(items[0]!, (t) => ({ ...t, r1: F.add(t.r1, delta) })),
+      tamper(items[0]!, (t) => ({ ...t, r1: F.sub(t.r1, delta) })),
+    ];
     expect(batchVerifyTranscripts(G, batch)).toEqual([1, 2]);
     expect(batchVerifyTranscripts(G, sameCoin)).toEqual([1, 2]);
   });
@@ -156,7 +166,7 @@ describe('multi-exponentiation algorithms', () => {
   it('straus and pippenger (unsigned digits) equal the naive product mod p', () => {
     fc.assert(
       fc.property(sizes, fc.array(expArb(256), { maxLength: 40 }), fc.array(expArb(128), { maxLength: 40 }), (n, long, short) => {
-        const exps = Array.from({ length: n }, (_, i) => (i % 2 === 0 ? long[i] ?? 0n : short[i] ?? 1n) % MODP_Q);
+        const exps = Array.from({ length: n }, (_, i) => (i % 2 === 0 ? (long[i] ?? 0n) : (short[i] ?? 1n)) % MODP_Q);
         const bases = exps.map((_, i) => modPow(MODP_G, BigInt(i + 2), MODP_P));
         const expected = naiveModp(bases, exps);
         expect(straus(modp, bases, exps)).toBe(expected);
@@ -167,7 +177,10 @@ describe('multi-exponentiation algorithms', () => {
   });
 
   it('pippenger with signed digits handles negative, zero and mixed-length exponents on both curves', () => {
-    const cases = fc.array(fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.oneof(expArb(253), expArb(128), fc.constantFrom(0n, 1n, 2n, 255n, 256n))), { maxLength: 48 });
+    const cases = fc.array(
+      fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.oneof(expArb(253), expArb(128), fc.constantFrom(0n, 1n, 2n, 255n, 256n))),
+      { maxLength: 48 },
+    );
     fc.assert(
       fc.property(cases, fc.array(fc.boolean(), { minLength: 48, maxLength: 48 }), (pairs, negative) => {
         const n = ristretto255.Point.Fn.ORDER;
@@ -177,14 +190,17 @@ describe('multi-exponentiation algorithms', () => {
         expect(pippenger(ed, edBases, exps).equals(edExpected)).toBe(true);
         const pBases = pairs.map(([m]) => p256.Point.BASE.multiply(BigInt(m)));
         const pn = p256.Point.Fn.ORDER;
-        const pExpected = pBases.reduce((acc, b, i) => acc.add(exps[i]! === 0n ? nist.one : b.multiplyUnsafe((exps[i]! + pn) % pn)), nist.one);
+        const pExpected = pBases.reduce(
+          (acc, b, i) => acc.add(exps[i]! === 0n ? nist.one : b.multiplyUnsafe((exps[i]! + pn) % pn)),
+          nist.one,
+        );
         expect(pippenger(nist, pBases, exps).equals(pExpected)).toBe(true);
       }),
       { numRuns: 15 },
     );
   });
 
-  it.each(SUITE_IDS)('%s: the suite\'s bucket method agrees with single exponentiations', (suite) => {
+  it.each(SUITE_IDS)("%s: the suite's bucket method agrees with single exponentiations", (suite) => {
     const G = getGroup(suite);
     const F = G.scalars;
     const rng = seededRandom(`msm-test/${suite}`);

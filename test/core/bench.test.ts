@@ -12,10 +12,14 @@ import { SUITE_IDS } from '../../core/index.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 it('prints the core figures as one JSON object', async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/main.ts', '--only', 'core', '--quick', '--json'], {
-    cwd: root,
-    maxBuffer: 1 << 20,
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', 'bench/main.ts', '--only', 'core', '--quick', '--json'],
+    {
+      cwd: root,
+      maxBuffer: 1 << 20,
+    },
+  );
   const figures = JSON.parse(stdout) as Record<string, unknown>;
   expect(figures.core_error).toBeUndefined();
   for (const name of ['deposit_verify_coin_us', 'deposit_verify_batched_coin_us', 'native_exp_p256_ecdh_us', 'withdraw_sign_coins_per_s']) {

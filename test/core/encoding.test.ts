@@ -75,7 +75,7 @@ describe.each(SUITE_IDS)('%s encodings', (suite) => {
   });
 
   describe('round trips', () => {
-    it('coin: JSON and binary (version 1, suite code, keyId, A, B, z\', a\', b\', r\')', () => {
+    it("coin: JSON and binary (version 1, suite code, keyId, A, B, z', a', b', r')", () => {
       const coin = t1.coin;
       const json = wire(coinToJson(G, coin));
       expect(Object.keys(json as object)).toEqual(['A', 'B', 'z', 'a', 'b', 'r']);
@@ -133,13 +133,19 @@ describe.each(SUITE_IDS)('%s encodings', (suite) => {
         .string({ unit: 'grapheme', minLength: 1, maxLength: 16 })
         .filter((s) => !/[\u0000-\u001f\u007f]/.test(s) && Buffer.byteLength(s, 'utf8') <= 64);
       fc.assert(
-        fc.property(id, id, fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.uint8Array({ minLength: 16, maxLength: 16 }), (m, t, ts, nonce) => {
-          const tr = { ...t1, merchantId: m, terminalId: t, timestamp: ts, nonce };
-          const back = decodeTranscript(G, encodeTranscript(G, tr));
-          expect([back.merchantId, back.terminalId, back.timestamp, toHex(back.nonce)]).toEqual([m, t, ts, toHex(nonce)]);
-          const fromJson = transcriptFromJson(G, wire(transcriptToJson(G, tr)));
-          expect([fromJson.merchantId, fromJson.terminalId, fromJson.timestamp]).toEqual([m, t, ts]);
-        }),
+        fc.property(
+          id,
+          id,
+          fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+          fc.uint8Array({ minLength: 16, maxLength: 16 }),
+          (m, t, ts, nonce) => {
+            const tr = { ...t1, merchantId: m, terminalId: t, timestamp: ts, nonce };
+            const back = decodeTranscript(G, encodeTranscript(G, tr));
+            expect([back.merchantId, back.terminalId, back.timestamp, toHex(back.nonce)]).toEqual([m, t, ts, toHex(nonce)]);
+            const fromJson = transcriptFromJson(G, wire(transcriptToJson(G, tr)));
+            expect([fromJson.merchantId, fromJson.terminalId, fromJson.timestamp]).toEqual([m, t, ts]);
+          },
+        ),
         { numRuns: RUNS[suite] },
       );
     });
@@ -234,7 +240,8 @@ describe.each(SUITE_IDS)('%s encodings', (suite) => {
       // Element slots are skipped on modp to keep the membership checks affordable.
       const step = G.elementLength > 64 ? 7 : 1;
       for (let n = 0; n < bin.length; n += step) onlyEcashErrorsAndThrows(() => decodeTranscript(G, bin.subarray(0, n)));
-      for (let n = 0; n < encodeKey(G, bank.key).length; n++) onlyEcashErrorsAndThrows(() => decodeKey(G, encodeKey(G, bank.key).subarray(0, n)));
+      for (let n = 0; n < encodeKey(G, bank.key).length; n++)
+        onlyEcashErrorsAndThrows(() => decodeKey(G, encodeKey(G, bank.key).subarray(0, n)));
     });
 
     it('refuses invalid UTF-8 in an id with bad-utf8', () => {

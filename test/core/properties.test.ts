@@ -99,7 +99,7 @@ describe.each(SUITE_IDS)('%s properties', (suite) => {
     );
   });
 
-  it('3. any bank view and any other coin of the account are joined by a blinding (s, u, v\')', () => {
+  it("3. any bank view and any other coin of the account are joined by a blinding (s, u, v')", () => {
     fc.assert(
       fc.property(seedArb, seedArb, fc.integer({ min: 0, max: 2 }), (seedView, seedCoin, who) => {
         const account = accounts[who]!;

@@ -200,7 +200,7 @@ describe.each(SUITE_IDS)('%s roles', (suite) => {
       expect(restored.answer(777n)).toBe(session.answer(777n));
     });
 
-    it('a bank that stores its sessions derives w: HMAC-SHA-512 under a key made of x, over the session\'s id and times', () => {
+    it("a bank that stores its sessions derives w: HMAC-SHA-512 under a key made of x, over the session's id and times", () => {
       const nonces = new WithdrawalNonces(G, bank);
       const session = { sessionId: '00112233445566778899aabbccddeeff', createdAt: 1_780_000_000_000, expiresAt: 1_780_000_120_000 };
       // Recomputed here with node:crypto, from docs/protocol.md.
@@ -208,14 +208,27 @@ describe.each(SUITE_IDS)('%s roles', (suite) => {
       const fields = (...fs: Uint8Array[]) => new Uint8Array(fs.flatMap(field));
       const K = sha('sha512', fields(utf8('ECASH-V1/W-KEY'), utf8(suite), bank.key.keyId, F.encode(bank.x)));
       const mac = createHmac('sha512', K)
-        .update(fields(utf8('ECASH-V1/W'), utf8(suite), bank.key.keyId, utf8(session.sessionId), u64be(session.createdAt), u64be(session.expiresAt)))
+        .update(
+          fields(
+            utf8('ECASH-V1/W'),
+            utf8(suite),
+            bank.key.keyId,
+            utf8(session.sessionId),
+            u64be(session.createdAt),
+            u64be(session.expiresAt),
+          ),
+        )
         .digest();
       const w = (BigInt(`0x${mac.toString('hex')}`) % (G.q - 1n)) + 1n;
       expect(nonces.w(session)).toBe(w);
       // The same facts give the same w (a restarted bank answers the session it opened); any other
       // fact, or another key, gives another.
       expect(new WithdrawalNonces(G, bank).w({ ...session })).toBe(w);
-      for (const other of [{ ...session, sessionId: `${session.sessionId.slice(1)}0` }, { ...session, createdAt: session.createdAt + 1 }, { ...session, expiresAt: session.expiresAt + 1 }]) {
+      for (const other of [
+        { ...session, sessionId: `${session.sessionId.slice(1)}0` },
+        { ...session, createdAt: session.createdAt + 1 },
+        { ...session, expiresAt: session.expiresAt + 1 },
+      ]) {
         expect(nonces.w(other)).not.toBe(w);
       }
       expect(new WithdrawalNonces(G, bankKey(G, rng)).w(session)).not.toBe(w);
@@ -226,7 +239,7 @@ describe.each(SUITE_IDS)('%s roles', (suite) => {
       expect(() => completeWithdrawal(G, ctx, pending, restored.answer(pending.c))).not.toThrow();
     });
 
-    it('the card blinds: A = (I·g2)^s, z\' = z^s, B = g1^x1·g2^x2, c = c\'/u, and unblinds r\' = r·u + v\'', () => {
+    it("the card blinds: A = (I·g2)^s, z' = z^s, B = g1^x1·g2^x2, c = c'/u, and unblinds r' = r·u + v'", () => {
       const { coin, secrets, pending, view } = coin1;
       const ctx = cardContext(G, bank, alice);
       expect(G.equals(coin.A, G.exp(G.mul(alice.I, G.g2), secrets.s))).toBe(true);
@@ -359,7 +372,7 @@ describe.each(SUITE_IDS)('%s roles', (suite) => {
       expect(classifyDeposit(G, t2, t1)).toBe('double-spend');
     });
 
-    it('identifies the account: u1 = (r1 − r1\')/(r2 − r2\') and I = g1^u1', () => {
+    it("identifies the account: u1 = (r1 − r1')/(r2 − r2') and I = g1^u1", () => {
       const bob = openAccount(G, 'bob@example.org', rng);
       const { u1, I } = identifyDoubleSpender(G, t1, t2);
       expect(u1).toBe(alice.u1);

@@ -22,7 +22,11 @@ const run = promisify(execFile);
 
 async function demo(args: string[]): Promise<{ report: DemoReport; stderr: string }> {
   // Ended (with its stderr in the error) before the test's timeout rather than left running.
-  const { stdout, stderr } = await run('node', ['bin/ecash.js', 'demo', '--json', ...args], { maxBuffer: 16 * 1024 * 1024, timeout: 110_000, killSignal: 'SIGKILL' });
+  const { stdout, stderr } = await run('node', ['bin/ecash.js', 'demo', '--json', ...args], {
+    maxBuffer: 16 * 1024 * 1024,
+    timeout: 110_000,
+    killSignal: 'SIGKILL',
+  });
   return { report: JSON.parse(stdout) as DemoReport, stderr };
 }
 
@@ -33,7 +37,17 @@ function recheck(report: DemoReport): void {
   const keys = new Map<string, DenominationKey>(
     report.denominations.map((d) => [
       d.keyId,
-      { suite: report.suite, keyId: fromHex(d.keyId), h: group.decode(fromHex(d.h)), value: d.value, currency: d.currency, withdrawFrom: 0, withdrawUntil: 0, depositUntil: 0, scope: '' },
+      {
+        suite: report.suite,
+        keyId: fromHex(d.keyId),
+        h: group.decode(fromHex(d.h)),
+        value: d.value,
+        currency: d.currency,
+        withdrawFrom: 0,
+        withdrawUntil: 0,
+        depositUntil: 0,
+        scope: '',
+      },
     ]),
   );
   expect(report.payments.length).toBeGreaterThan(0);
@@ -62,7 +76,8 @@ describe('ecash demo', () => {
     expect(stderr).toMatch(/audit ok/);
     // No secret of the card or the bank shows in the story.
     expect(stderr).not.toContain(report.doubleSpend.u1);
-    for (const secret of [DEMO_PIN, DEMO_PUK]) expect(new RegExp(`\\b${secret}\\b`).test(stderr), 'the card PIN or PUK in the story').toBe(false);
+    for (const secret of [DEMO_PIN, DEMO_PUK])
+      expect(new RegExp(`\\b${secret}\\b`).test(stderr), 'the card PIN or PUK in the story').toBe(false);
     // The account the bank named is the one the demo's card opened.
     expect(stderr).toContain(`account ${report.doubleSpend.account} opened for Alice`);
   }, 120_000);

@@ -37,7 +37,9 @@ describe('the docs stand alone', () => {
     const top = /^(core|wire|firmware-sim|reader-bridge|host|test|bench|docs|scripts|bin)\/[\w./-]*$/;
     for (const file of docs()) {
       const text = readFileSync(join(ROOT, file), 'utf8');
-      const cited = [...text.matchAll(/`([^`\s]+)`/g)].map((m) => m[1]!).concat([...text.matchAll(/\]\(([^)#\s]+)[^)]*\)/g)].map((m) => join(file, '..', m[1]!)));
+      const cited = [...text.matchAll(/`([^`\s]+)`/g)]
+        .map((m) => m[1]!)
+        .concat([...text.matchAll(/\]\(([^)#\s]+)[^)]*\)/g)].map((m) => join(file, '..', m[1]!)));
       for (const path of cited) {
         if (!top.test(path) || /[<*…]/.test(path)) continue;
         if (!existsSync(join(ROOT, path))) missing.push(`${file}: ${path}`);

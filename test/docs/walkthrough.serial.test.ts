@@ -62,7 +62,10 @@ class Shell {
   private waiters = new Set<() => void>();
   readonly background: number[] = [];
 
-  constructor(readonly dir: string, bin: string) {
+  constructor(
+    readonly dir: string,
+    bin: string,
+  ) {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('ECASH_')) env[k] = v;
     env.PATH = `${bin}:${process.env.PATH ?? ''}`;
@@ -95,7 +98,15 @@ class Shell {
         };
         this.waiters.add(check);
         stop = () => this.waiters.delete(check);
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s while ${what}\nstdout:\n${this.out.slice(-3000)}\nstderr:\n${this.err.slice(-3000)}`)), ms);
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `timed out after ${ms / 1000} s while ${what}\nstdout:\n${this.out.slice(-3000)}\nstderr:\n${this.err.slice(-3000)}`,
+              ),
+            ),
+          ms,
+        );
         check();
       });
     } finally {
@@ -109,10 +120,14 @@ class Shell {
     const from = { out: this.out.length, err: this.err.length };
     const marker = `@@DONE-${n}@@`;
     this.child.stdin!.write(`${command}\necho "${marker} $?"\n`);
-    const code = await this.until((out) => {
-      const m = new RegExp(`${marker} (\\d+)`).exec(out.slice(from.out));
-      return m === null ? undefined : Number(m[1]);
-    }, COMMAND_MS, `running: ${command}`);
+    const code = await this.until(
+      (out) => {
+        const m = new RegExp(`${marker} (\\d+)`).exec(out.slice(from.out));
+        return m === null ? undefined : Number(m[1]);
+      },
+      COMMAND_MS,
+      `running: ${command}`,
+    );
     return { code, output: this.out.slice(from.out).replace(new RegExp(`${marker} \\d+\\n?`), '') + this.err.slice(from.err) };
   }
 
@@ -123,10 +138,14 @@ class Shell {
     // The log files exist before the server starts writing to them.
     // (On a line of its own, so that a comment ending the command does not swallow the redirections.)
     this.child.stdin!.write(`: > ${log}.out; : > ${log}.err; { ${command}\n} >> ${log}.out 2>> ${log}.err &\necho "${marker} $!"\n`);
-    const pid = await this.until((out) => {
-      const m = new RegExp(`${marker} (\\d+)`).exec(out);
-      return m === null ? undefined : Number(m[1]);
-    }, 10_000, `starting: ${command}`);
+    const pid = await this.until(
+      (out) => {
+        const m = new RegExp(`${marker} (\\d+)`).exec(out);
+        return m === null ? undefined : Number(m[1]);
+      },
+      10_000,
+      `starting: ${command}`,
+    );
     this.background.push(pid);
     const deadline = Date.now() + READY_MS;
     // Polls the server's log file (it writes there, not to a pipe this test holds), bounded and
@@ -134,7 +153,8 @@ class Shell {
     for (;;) {
       if (readFileSync(`${log}.out`, 'utf8').includes('\n')) return;
       if (!alive(pid)) throw new Error(`\`${command}\` ended before it was ready:\n${readFileSync(`${log}.err`, 'utf8')}`);
-      if (Date.now() > deadline) throw new Error(`\`${command}\` was not ready within ${READY_MS / 1000} s:\n${readFileSync(`${log}.err`, 'utf8')}`);
+      if (Date.now() > deadline)
+        throw new Error(`\`${command}\` was not ready within ${READY_MS / 1000} s:\n${readFileSync(`${log}.err`, 'utf8')}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -194,8 +214,12 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
     expect(runnable.some((b) => b.file === 'docs/operations.md')).toBe(true);
     for (const b of blocks) {
       // A block is runnable, a server block, setup, or says it is an example: nothing unmarked.
-      expect(['sh', 'sh background', 'sh setup', 'sh example', 'sql', 'text', ''].includes(b.info) || !b.info.startsWith('sh'), `${b.file}:${b.line} info "${b.info}"`).toBe(true);
-      if (b.info === '' && b.commands.some((c) => /^(ecash|npx|npm) /.test(c))) throw new Error(`${b.file}:${b.line}: a command block without an info string: mark it sh or sh example`);
+      expect(
+        ['sh', 'sh background', 'sh setup', 'sh example', 'sql', 'text', ''].includes(b.info) || !b.info.startsWith('sh'),
+        `${b.file}:${b.line} info "${b.info}"`,
+      ).toBe(true);
+      if (b.info === '' && b.commands.some((c) => /^(ecash|npx|npm) /.test(c)))
+        throw new Error(`${b.file}:${b.line}: a command block without an info string: mark it sh or sh example`);
     }
     let n = 0;
     for (const block of runnable) {

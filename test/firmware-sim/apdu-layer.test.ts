@@ -19,7 +19,8 @@ import {
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
 import { balance, paymentContext, PIN, PUK, select, TestBank, verifyPin } from './helpers.js';
 
-const raw = async (card: EcashCard, hex: string): Promise<ResponseApdu> => parseResponse(await card.transmit(Uint8Array.from(Buffer.from(hex.replace(/ /g, ''), 'hex'))));
+const raw = async (card: EcashCard, hex: string): Promise<ResponseApdu> =>
+  parseResponse(await card.transmit(Uint8Array.from(Buffer.from(hex.replace(/ /g, ''), 'hex'))));
 const sw = async (card: EcashCard, hex: string) => (await raw(card, hex)).sw;
 
 async function cardWithCoins(n: number): Promise<{ card: EcashCard; bank: TestBank }> {
@@ -89,7 +90,9 @@ describe('APDU layer', () => {
     let r = first;
     let parts = 1;
     while (r.sw >> 8 === 0x61) {
-      r = parseResponse(await card.transmit(encodeCommand({ cla: 0, ins: 0xc0, p1: 0, p2: 0, data: new Uint8Array(0), le: r.sw & 0xff || 256 })));
+      r = parseResponse(
+        await card.transmit(encodeCommand({ cla: 0, ins: 0xc0, p1: 0, p2: 0, data: new Uint8Array(0), le: r.sw & 0xff || 256 })),
+      );
       total += r.data.length;
       parts++;
     }
@@ -104,7 +107,8 @@ describe('APDU layer', () => {
   it('joins chained commands, and drops a chain another command interrupts', async () => {
     const { card, bank } = await cardWithCoins(2);
     const data = encodePay({ context: paymentContext(), amount: 5, currency: 'EUR', acceptedKeys: [bank.key(5).key.keyId] });
-    const part = (cla: number, d: Uint8Array) => card.transmit(encodeCommand({ cla, ins: ECASH_INS.PAY, p1: 0, p2: 0, data: d, le: 65536 }));
+    const part = (cla: number, d: Uint8Array) =>
+      card.transmit(encodeCommand({ cla, ins: ECASH_INS.PAY, p1: 0, p2: 0, data: d, le: 65536 }));
     expect(parseResponse(await part(CLA_ECASH | 0x10, data.subarray(0, 20))).sw).toBe(0x9000);
     expect(parseResponse(await part(CLA_ECASH | 0x10, data.subarray(20, 40))).sw).toBe(0x9000);
     const done = parseResponse(await part(CLA_ECASH, data.subarray(40)));
@@ -132,7 +136,11 @@ describe('APDU layer', () => {
     card.powerOn();
     await select(card);
     expect(
-      parseResponse(await card.transmit(encodeCommand({ cla: CLA_ISO, ins: ISO_INS.VERIFY, p1: 0, p2: PIN_REFERENCE, data: new Uint8Array(0), le: undefined }))).sw,
+      parseResponse(
+        await card.transmit(
+          encodeCommand({ cla: CLA_ISO, ins: ISO_INS.VERIFY, p1: 0, p2: PIN_REFERENCE, data: new Uint8Array(0), le: undefined }),
+        ),
+      ).sw,
     ).toBe(0x63c3);
     await verifyPin(card);
     expect((await balance(card))[0]!.count).toBe(1);

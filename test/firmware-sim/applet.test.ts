@@ -38,8 +38,19 @@ import {
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
 import { balance, expectOk, pay, paymentContext, PIN, PUK, select, send, TestBank, verifyPin } from './helpers.js';
 
-async function freshCard(suite: SuiteId = 'ristretto255-sha512', noPinLimit = 1000, capacity?: number): Promise<{ card: EcashCard; bank: TestBank }> {
-  const card = await createVolatileCard({ suite, pin: PIN, puk: PUK, noPinLimit, rng: seededRandom(`card-${suite}-${noPinLimit}`), ...(capacity ? { capacity } : {}) });
+async function freshCard(
+  suite: SuiteId = 'ristretto255-sha512',
+  noPinLimit = 1000,
+  capacity?: number,
+): Promise<{ card: EcashCard; bank: TestBank }> {
+  const card = await createVolatileCard({
+    suite,
+    pin: PIN,
+    puk: PUK,
+    noPinLimit,
+    rng: seededRandom(`card-${suite}-${noPinLimit}`),
+    ...(capacity ? { capacity } : {}),
+  });
   card.powerOn();
   await select(card);
   expect((await verifyPin(card)).sw).toBe(0x9000);
@@ -62,8 +73,13 @@ describe('PIN', () => {
     expect((await verifyPin(card, PIN)).sw).toBe(0x6983);
     expect((await send(card, CLA_ISO, ISO_INS.VERIFY, new TextEncoder().encode('12'), { p2: PIN_REFERENCE })).sw).toBe(0x6a80);
     // Wrong PUK costs a PUK try; the right one sets a new PIN, which still has to be verified.
-    expect((await send(card, CLA_ISO, ISO_INS.RESET_RETRY_COUNTER, encodeUnblockPin({ puk: '87654321', newPin: '4321' }), { p2: PIN_REFERENCE })).sw).toBe(0x63c9);
-    expect((await send(card, CLA_ISO, ISO_INS.RESET_RETRY_COUNTER, encodeUnblockPin({ puk: PUK, newPin: '4321' }), { p2: PIN_REFERENCE })).sw).toBe(0x9000);
+    expect(
+      (await send(card, CLA_ISO, ISO_INS.RESET_RETRY_COUNTER, encodeUnblockPin({ puk: '87654321', newPin: '4321' }), { p2: PIN_REFERENCE }))
+        .sw,
+    ).toBe(0x63c9);
+    expect(
+      (await send(card, CLA_ISO, ISO_INS.RESET_RETRY_COUNTER, encodeUnblockPin({ puk: PUK, newPin: '4321' }), { p2: PIN_REFERENCE })).sw,
+    ).toBe(0x9000);
     expect((await send(card, CLA_ECASH, ECASH_INS.READ_LOG)).sw).toBe(0x6982);
     expect((await verifyPin(card, '4321')).sw).toBe(0x9000);
     expect((await send(card, CLA_ECASH, ECASH_INS.READ_LOG)).sw).toBe(0x9000);
@@ -71,8 +87,14 @@ describe('PIN', () => {
 
   it('changes the PIN only with the old one, and a reset forgets the verification', async () => {
     const { card } = await freshCard();
-    expect((await send(card, CLA_ISO, ISO_INS.CHANGE_REFERENCE_DATA, encodeChangePin({ oldPin: '0000', newPin: '5555' }), { p2: PIN_REFERENCE })).sw).toBe(0x63c2);
-    expect((await send(card, CLA_ISO, ISO_INS.CHANGE_REFERENCE_DATA, encodeChangePin({ oldPin: PIN, newPin: '5555' }), { p2: PIN_REFERENCE })).sw).toBe(0x9000);
+    expect(
+      (await send(card, CLA_ISO, ISO_INS.CHANGE_REFERENCE_DATA, encodeChangePin({ oldPin: '0000', newPin: '5555' }), { p2: PIN_REFERENCE }))
+        .sw,
+    ).toBe(0x63c2);
+    expect(
+      (await send(card, CLA_ISO, ISO_INS.CHANGE_REFERENCE_DATA, encodeChangePin({ oldPin: PIN, newPin: '5555' }), { p2: PIN_REFERENCE }))
+        .sw,
+    ).toBe(0x9000);
     card.reset();
     await select(card);
     expect((await send(card, CLA_ECASH, ECASH_INS.WITHDRAW_STATUS)).sw).toBe(0x6982);
@@ -144,7 +166,9 @@ describe('PIN', () => {
     expect(await payOne(100)).toBe(0x9000);
     expect(await payOne(500)).toBe(0x6982);
     // CHANGE REFERENCE DATA verifies the PIN too: it resets the total and authorises one payment.
-    expect((await send(card, CLA_ISO, ISO_INS.CHANGE_REFERENCE_DATA, encodeChangePin({ oldPin: PIN, newPin: PIN }), { p2: PIN_REFERENCE })).sw).toBe(0x9000);
+    expect(
+      (await send(card, CLA_ISO, ISO_INS.CHANGE_REFERENCE_DATA, encodeChangePin({ oldPin: PIN, newPin: PIN }), { p2: PIN_REFERENCE })).sw,
+    ).toBe(0x9000);
     expect(await payOne(500)).toBe(0x9000);
     expect(await payOne(100)).toBe(0x9000);
   });
@@ -202,7 +226,13 @@ describe('payment', () => {
     for (const v of [100, 100, 100, 50, 20]) await bank.withdraw(card, v);
     const group = getGroup('ristretto255-sha512');
     const ctx = paymentContext();
-    const r = await pay(card, group, ctx, 370, [100, 50, 20].map((v) => bank.key(v).key.keyId));
+    const r = await pay(
+      card,
+      group,
+      ctx,
+      370,
+      [100, 50, 20].map((v) => bank.key(v).key.keyId),
+    );
     expect(r.sw).toBe(0x9000);
     // The card chose the coins: larger values first.
     expect(r.paid.map((p) => toHex(p.coin.keyId))).toEqual([100, 100, 100, 50, 20].map((v) => toHex(bank.key(v).key.keyId)));
@@ -285,7 +315,10 @@ describe('payment', () => {
     expect((await pay(card, group, paymentContext('shop-b'), 100, both)).sw).toBe(0x9000);
     await verifyPin(card);
     const log = decodeLog(await expectOk(send(card, CLA_ECASH, ECASH_INS.READ_LOG)));
-    expect(log.map((e) => [e.merchantId, e.amount, e.currency, e.coins])).toEqual([['shop-b', 100, 'EUR', 1], ['shop-a', 7, 'USD', 1]]);
+    expect(log.map((e) => [e.merchantId, e.amount, e.currency, e.coins])).toEqual([
+      ['shop-b', 100, 'EUR', 1],
+      ['shop-a', 7, 'USD', 1],
+    ]);
   });
 
   it('keeps the log to the last ten payments', async () => {

@@ -7,7 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLA_ECASH, ECASH_INS } from '../../wire/index.js';
-import { CHIP_PROFILES, chipProfile, createCardImage, modelledMs, openCard, pricesFor, zeroCost, type CardExchange, type ChipProfile } from '../../firmware-sim/index.js';
+import {
+  CHIP_PROFILES,
+  chipProfile,
+  createCardImage,
+  modelledMs,
+  openCard,
+  pricesFor,
+  zeroCost,
+  type CardExchange,
+  type ChipProfile,
+} from '../../firmware-sim/index.js';
 import { PIN, PUK, select, send } from './helpers.js';
 
 describe('cost model', () => {
@@ -15,7 +25,10 @@ describe('cost model', () => {
     const jcop4 = chipProfile('jcop4');
     const cost = { ...zeroCost(), scalarMul: 10, scalarAdd: 10, hash: 6, nvmWrites: 20, nvmBytesWritten: 1600 };
     const p = pricesFor(jcop4, 'ristretto255-sha512');
-    expect(modelledMs(cost, 1000, p)).toBeCloseTo(p.command + 1000 * p.ioByte + 10 * p.scalarMul + 10 * p.scalarAdd + 6 * p.hash + 20 * p.nvmWrite + 1600 * p.nvmByte, 6);
+    expect(modelledMs(cost, 1000, p)).toBeCloseTo(
+      p.command + 1000 * p.ioByte + 10 * p.scalarMul + 10 * p.scalarAdd + 6 * p.hash + 20 * p.nvmWrite + 1600 * p.nvmByte,
+      6,
+    );
     // A multi-exponentiation is priced as one exponentiation and one multiplication per base.
     expect(modelledMs({ ...zeroCost(), multiExp: 1, multiExpBases: 2 }, 0, p)).toBeCloseTo(p.command + 2 * p.exp + 2 * p.groupMul, 6);
     expect(pricesFor(jcop4, 'modp2048-256').exp).toBeGreaterThan(p.exp);

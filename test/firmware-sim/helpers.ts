@@ -46,12 +46,23 @@ export const PIN = '1234';
 export const PUK = '12345678';
 
 /** Sends one command, following 61xx with GET RESPONSE like any terminal. */
-export async function send(card: CardLink, cla: number, ins: number, data: Uint8Array = new Uint8Array(0), opts: { p1?: number; p2?: number; le?: number; extended?: boolean } = {}): Promise<ResponseApdu> {
-  const command = encodeCommand({ cla, ins, p1: opts.p1 ?? 0, p2: opts.p2 ?? 0, data, le: opts.le ?? 256 }, { extended: opts.extended ?? false });
+export async function send(
+  card: CardLink,
+  cla: number,
+  ins: number,
+  data: Uint8Array = new Uint8Array(0),
+  opts: { p1?: number; p2?: number; le?: number; extended?: boolean } = {},
+): Promise<ResponseApdu> {
+  const command = encodeCommand(
+    { cla, ins, p1: opts.p1 ?? 0, p2: opts.p2 ?? 0, data, le: opts.le ?? 256 },
+    { extended: opts.extended ?? false },
+  );
   let res = parseResponse(await card.transmit(command));
   const parts = [res.data];
   while (res.sw >> 8 === 0x61) {
-    res = parseResponse(await card.transmit(encodeCommand({ cla: 0, ins: 0xc0, p1: 0, p2: 0, data: new Uint8Array(0), le: res.sw & 0xff || 256 })));
+    res = parseResponse(
+      await card.transmit(encodeCommand({ cla: 0, ins: 0xc0, p1: 0, p2: 0, data: new Uint8Array(0), le: res.sw & 0xff || 256 })),
+    );
     parts.push(res.data);
   }
   return { data: concatBytes(...parts), sw: res.sw };
@@ -65,7 +76,8 @@ export async function expectOk(p: Promise<ResponseApdu>): Promise<Uint8Array> {
 
 export const select = (card: CardLink) => send(card, CLA_ISO, ISO_INS.SELECT, ECASH_AID, { p1: SELECT_BY_AID_P1 });
 export const verifyPin = (card: CardLink, pin = PIN) => send(card, CLA_ISO, ISO_INS.VERIFY, encodeVerify(pin), { p2: PIN_REFERENCE });
-export const balance = async (card: CardLink): Promise<BalanceEntry[]> => decodeBalance(await expectOk(send(card, CLA_ECASH, ECASH_INS.GET_BALANCE)));
+export const balance = async (card: CardLink): Promise<BalanceEntry[]> =>
+  decodeBalance(await expectOk(send(card, CLA_ECASH, ECASH_INS.GET_BALANCE)));
 
 /** A bank of core roles: one key per value, an account for the card. */
 export class TestBank {
@@ -73,14 +85,21 @@ export class TestBank {
   readonly keys = new Map<number, DenominationSecret>();
   I: GroupElement | undefined;
 
-  constructor(readonly suite: SuiteId, readonly rng: RandomSource = seededRandom(`test-bank-${suite}`)) {
+  constructor(
+    readonly suite: SuiteId,
+    readonly rng: RandomSource = seededRandom(`test-bank-${suite}`),
+  ) {
     this.group = getGroup(suite);
   }
 
   key(value: number, currency = 'EUR'): DenominationSecret {
     let k = this.keys.get(value);
     if (k === undefined) {
-      k = generateDenominationKey(this.group, { value, currency, withdrawFrom: 0, withdrawUntil: 4e12, depositUntil: 5e12, scope: '' }, this.rng);
+      k = generateDenominationKey(
+        this.group,
+        { value, currency, withdrawFrom: 0, withdrawUntil: 4e12, depositUntil: 5e12, scope: '' },
+        this.rng,
+      );
       this.keys.set(value, k);
     }
     return k;
@@ -88,7 +107,9 @@ export class TestBank {
 
   /** OPEN ACCOUNT on the (selected, PIN-verified) card. */
   async open(card: CardLink, holder = 'holder-1'): Promise<void> {
-    const data = await expectOk(send(card, CLA_ECASH, ECASH_INS.OPEN_ACCOUNT, new Uint8Array([holder.length, ...new TextEncoder().encode(holder)])));
+    const data = await expectOk(
+      send(card, CLA_ECASH, ECASH_INS.OPEN_ACCOUNT, new Uint8Array([holder.length, ...new TextEncoder().encode(holder)])),
+    );
     this.I = decodeOpenAccountResponse(this.group, data).I;
   }
 
@@ -98,7 +119,12 @@ export class TestBank {
     const I = this.I!;
     const session = BankWithdrawalSession.offer(this.group, secret, I, this.rng);
     const z = this.group.exp(this.group.mul(I, this.group.g2), secret.x);
-    const res = await send(card, CLA_ECASH, ECASH_INS.WITHDRAW_BEGIN, encodeWithdrawBegin(this.group, { key: secret.key, z, offer: session.offer }));
+    const res = await send(
+      card,
+      CLA_ECASH,
+      ECASH_INS.WITHDRAW_BEGIN,
+      encodeWithdrawBegin(this.group, { key: secret.key, z, offer: session.offer }),
+    );
     return { session, c: res.sw === 0x9000 ? decodeWithdrawChallenge(this.group, res.data).c : 0n, sw: res.sw };
   }
 

@@ -52,12 +52,22 @@ describe('HID device side', () => {
     const context = paymentContext('hid-shop');
     const other = hidLink(device, 0x0202);
     const raw: ResponseApdu = parseResponse(
-      await other.transmit(encodeCommand({ cla: 0x80, ins: 0x40, p1: 0, p2: 0, data: encodePay({ context, amount: 50, currency: 'EUR', acceptedKeys: [bank.key(10).key.keyId] }), le: 65536 })),
+      await other.transmit(
+        encodeCommand({
+          cla: 0x80,
+          ins: 0x40,
+          p1: 0,
+          p2: 0,
+          data: encodePay({ context, amount: 50, currency: 'EUR', acceptedKeys: [bank.key(10).key.keyId] }),
+          le: 65536,
+        }),
+      ),
     );
     expect(raw.sw).toBe(0x9000);
     expect(raw.data.length).toBe(1 + 5 * 1408); // 124 reports
     const group = getGroup('modp2048-256');
-    for (const t of paymentTranscripts(context, decodePayResponse(group, raw.data))) expect(verifyTranscript(group, bank.key(10).key, t)).toBe(true);
+    for (const t of paymentTranscripts(context, decodePayResponse(group, raw.data)))
+      expect(verifyTranscript(group, bank.key(10).key, t)).toBe(true);
     await device.close();
     expect(card.powered).toBe(false);
   });

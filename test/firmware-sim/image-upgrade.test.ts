@@ -32,7 +32,15 @@ describe('card image format 1', () => {
     copyFileSync(FIXTURE, file);
     const before = readFileSync(file);
     const info = inspectCardImage(file);
-    expect(info).toMatchObject({ personalised: true, totals: { EUR: 33 + 100 + 5 }, pinTriesLeft: 2, noPinLimit: 300, noPinSpent: 0, paymentsLogged: 1, coinSlots: 81 });
+    expect(info).toMatchObject({
+      personalised: true,
+      totals: { EUR: 33 + 100 + 5 },
+      pinTriesLeft: 2,
+      noPinLimit: 300,
+      noPinSpent: 0,
+      paymentsLogged: 1,
+      coinSlots: 81,
+    });
     expect(readFileSync(file).equals(before)).toBe(true);
   });
 

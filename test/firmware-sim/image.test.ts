@@ -45,7 +45,14 @@ describe('card image file', () => {
     ]);
     card.close();
     const info = inspectCardImage(file);
-    expect(info).toMatchObject({ personalised: true, suite: 'ristretto255-sha512', capacity: 16 * 1024, pinTriesLeft: 3, totals: { EUR: 105 }, pendingWithdrawal: null });
+    expect(info).toMatchObject({
+      personalised: true,
+      suite: 'ristretto255-sha512',
+      capacity: 16 * 1024,
+      pinTriesLeft: 3,
+      totals: { EUR: 105 },
+      pendingWithdrawal: null,
+    });
     expect(JSON.stringify(info)).not.toMatch(/u1|"s"|x1|x2/);
   });
 
@@ -89,7 +96,9 @@ describe('card image file', () => {
     await expect(createCardImage(file, { pin: PIN, puk: PUK })).rejects.toMatchObject({ code: 'card-image-exists' });
     expect(inspectCardImage(file).totals).toEqual({ EUR: 105 });
     await expect(createCardImage(path(), { pin: PIN, puk: PUK, capacity: 1000 })).rejects.toMatchObject({ code: 'bad-capacity' });
-    await expect(createCardImage(path(), { pin: PIN, puk: PUK, capacity: 2 * 1024 * 1024 })).rejects.toMatchObject({ code: 'bad-capacity' });
+    await expect(createCardImage(path(), { pin: PIN, puk: PUK, capacity: 2 * 1024 * 1024 })).rejects.toMatchObject({
+      code: 'bad-capacity',
+    });
     await expect(createCardImage(path(), { pin: '12', puk: PUK })).rejects.toMatchObject({ code: 'bad-card-message' });
     const modp = path();
     await createCardImage(modp, { suite: 'modp2048-256', pin: PIN, puk: PUK, capacity: 16 * 1024 });

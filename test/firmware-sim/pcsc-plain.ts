@@ -114,7 +114,9 @@ async function connectOnce(readerName: string, timeoutMs: number): Promise<Plain
         resolve({
           transmit: (command) =>
             new Promise((res, rej) =>
-              reader.transmit(Buffer.from(command), RESPONSE_BUFFER, protocol, (e, data) => (e ? rej(e instanceof Error ? e : new Error(String(e))) : res(new Uint8Array(data)))),
+              reader.transmit(Buffer.from(command), RESPONSE_BUFFER, protocol, (e, data) =>
+                e ? rej(e instanceof Error ? e : new Error(String(e))) : res(new Uint8Array(data)),
+              ),
             ),
           close: () =>
             new Promise((res) =>

@@ -10,15 +10,7 @@
  * erases the coins; a right PIN resets it in the transaction that restores the try counter.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  BankWithdrawalSession,
-  bytesEqual,
-  getGroup,
-  seededRandom,
-  toHex,
-  verifyTranscript,
-  type SuiteId,
-} from '../../core/index.js';
+import { BankWithdrawalSession, bytesEqual, getGroup, seededRandom, toHex, verifyTranscript, type SuiteId } from '../../core/index.js';
 import {
   encodeWithdrawBegin,
   CLA_ECASH,
@@ -65,7 +57,8 @@ class QuiescentRecorder implements NvmDevice {
   write(offset: number, bytes: Uint8Array): void {
     this.inner.write(offset, bytes);
     this.writes++;
-    if (this.inner.bytes.subarray(JOURNAL_OFFSET, JOURNAL_OFFSET + JOURNAL_HEADER).every((b) => b === 0)) this.states.push(dataRegion(this.inner.bytes));
+    if (this.inner.bytes.subarray(JOURNAL_OFFSET, JOURNAL_OFFSET + JOURNAL_HEADER).every((b) => b === 0))
+      this.states.push(dataRegion(this.inner.bytes));
   }
   close(): void {}
 }
@@ -139,13 +132,20 @@ async function scenarios(): Promise<Scenario[]> {
       command: (c) => ok(send(c, CLA_ECASH, ECASH_INS.PERSONALISE, encodePersonalise({ suite: SUITE, pin: PIN, puk: PUK, noPinLimit: 0 }))),
     },
     { name: 'VERIFY (right PIN)', image: wallet.image, bank: wallet.bank, prepare: select, command: (c) => ok(verifyPin(c)) },
-    { name: 'VERIFY (wrong PIN)', image: wallet.image, bank: wallet.bank, prepare: select, command: async (c) => expect((await verifyPin(c, '0000')).sw).toBe(0x63c2) },
+    {
+      name: 'VERIFY (wrong PIN)',
+      image: wallet.image,
+      bank: wallet.bank,
+      prepare: select,
+      command: async (c) => expect((await verifyPin(c, '0000')).sw).toBe(0x63c2),
+    },
     {
       name: 'CHANGE REFERENCE DATA',
       image: wallet.image,
       bank: wallet.bank,
       prepare: select,
-      command: (c) => ok(send(c, CLA_ISO, ISO_INS.CHANGE_REFERENCE_DATA, encodeChangePin({ oldPin: PIN, newPin: PIN }), { p2: PIN_REFERENCE })),
+      command: (c) =>
+        ok(send(c, CLA_ISO, ISO_INS.CHANGE_REFERENCE_DATA, encodeChangePin({ oldPin: PIN, newPin: PIN }), { p2: PIN_REFERENCE })),
     },
     {
       name: 'RESET RETRY COUNTER',
@@ -154,8 +154,20 @@ async function scenarios(): Promise<Scenario[]> {
       prepare: select,
       command: (c) => ok(send(c, CLA_ISO, ISO_INS.RESET_RETRY_COUNTER, encodeUnblockPin({ puk: PUK, newPin: PIN }), { p2: PIN_REFERENCE })),
     },
-    { name: 'SET LIMIT', image: wallet.image, bank: wallet.bank, prepare: select, command: (c) => ok(send(c, CLA_ECASH, ECASH_INS.SET_LIMIT, encodeSetLimit({ pin: PIN, limit: 5 }))) },
-    { name: 'WITHDRAW BEGIN', image: wallet.image, bank: wallet.bank, prepare: withPin, command: (c) => ok(send(c, CLA_ECASH, ECASH_INS.WITHDRAW_BEGIN, beginData)) },
+    {
+      name: 'SET LIMIT',
+      image: wallet.image,
+      bank: wallet.bank,
+      prepare: select,
+      command: (c) => ok(send(c, CLA_ECASH, ECASH_INS.SET_LIMIT, encodeSetLimit({ pin: PIN, limit: 5 }))),
+    },
+    {
+      name: 'WITHDRAW BEGIN',
+      image: wallet.image,
+      bank: wallet.bank,
+      prepare: withPin,
+      command: (c) => ok(send(c, CLA_ECASH, ECASH_INS.WITHDRAW_BEGIN, beginData)),
+    },
     {
       name: 'WITHDRAW END',
       image: pending.image,
@@ -163,7 +175,13 @@ async function scenarios(): Promise<Scenario[]> {
       prepare: withPin,
       command: (c) => ok(send(c, CLA_ECASH, ECASH_INS.WITHDRAW_END, pending.bank.endCommand(pending.pendingR!))),
     },
-    { name: 'WITHDRAW ABORT', image: pending.image, bank: pending.bank, prepare: withPin, command: (c) => ok(send(c, CLA_ECASH, ECASH_INS.WITHDRAW_ABORT)) },
+    {
+      name: 'WITHDRAW ABORT',
+      image: pending.image,
+      bank: pending.bank,
+      prepare: withPin,
+      command: (c) => ok(send(c, CLA_ECASH, ECASH_INS.WITHDRAW_ABORT)),
+    },
     {
       // Without the PIN: the cumulative no-PIN amount changes with the coins' erasure.
       name: 'PAY',

@@ -37,10 +37,12 @@ class FakeVpcd {
   }
 
   listen(port = 0): Promise<void> {
-    return new Promise((resolve) => this.server.listen(port, '127.0.0.1', () => {
-      this.port = (this.server.address() as { port: number }).port;
-      resolve();
-    }));
+    return new Promise((resolve) =>
+      this.server.listen(port, '127.0.0.1', () => {
+        this.port = (this.server.address() as { port: number }).port;
+        resolve();
+      }),
+    );
   }
 
   whenCardConnects(): Promise<void> {
@@ -84,7 +86,10 @@ describe('vpcd client', () => {
     await vpcd.listen();
     const card = await createVolatileCard({ pin: PIN, puk: PUK });
     const connection = await serveOverVpcd(card, { port: vpcd.port, retryMs: 50 });
-    cleanup.push(() => connection.close(), () => vpcd.stop());
+    cleanup.push(
+      () => connection.close(),
+      () => vpcd.stop(),
+    );
     await vpcd.whenCardConnects();
     expect(toHex(await vpcd.exchange(Uint8Array.of(4)))).toBe(toHex(CARD_ATR));
     vpcd.send(Uint8Array.of(1)); // power on: no answer

@@ -12,15 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getGroup, toHex, verifyTranscript } from '../../core/index.js';
-import {
-  decodeBalance,
-  decodeFci,
-  decodePayResponse,
-  ECASH_AID,
-  encodePay,
-  encodeVerify,
-  paymentTranscripts,
-} from '../../wire/index.js';
+import { decodeBalance, decodeFci, decodePayResponse, ECASH_AID, encodePay, encodeVerify, paymentTranscripts } from '../../wire/index.js';
 import { type CliProcess, endStartedProcesses, exitOf, startProcess, stderrLine, waitForOutput } from '../helpers/cli.js';
 import { pcscdAvailable, requireService } from '../helpers/env.js';
 import { balance, PIN, PUK, select, TestBank, verifyPin, paymentContext } from './helpers.js';
@@ -33,7 +25,9 @@ const VPCD = '127.0.0.1:35964';
 const OPENSC_TOOL = '/usr/bin/opensc-tool';
 const CLI = ['--import', 'tsx', 'host/cli/main.ts'];
 
-const available = requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)') && requireService(existsSync(OPENSC_TOOL), 'opensc-tool (Debian package opensc)');
+const available =
+  requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)') &&
+  requireService(existsSync(OPENSC_TOOL), 'opensc-tool (Debian package opensc)');
 
 /** The data bytes of each "Received" block that opensc-tool prints. */
 function openscResponses(stdout: string): { sw: number; data: Uint8Array }[] {
@@ -45,7 +39,13 @@ function openscResponses(stdout: string): { sw: number; data: Uint8Array }[] {
       if (current) out.push({ sw: current.sw, data: Uint8Array.from(current.bytes) });
       current = { sw: parseInt(head[1]! + head[2]!, 16), bytes: [] };
     } else if (current && /^([0-9A-F]{2} )+/.test(line)) {
-      current.bytes.push(...line.slice(0, 48).trim().split(/\s+/).map((h) => parseInt(h, 16)));
+      current.bytes.push(
+        ...line
+          .slice(0, 48)
+          .trim()
+          .split(/\s+/)
+          .map((h) => parseInt(h, 16)),
+      );
     } else if (current && line.startsWith('Sending')) {
       out.push({ sw: current.sw, data: Uint8Array.from(current.bytes) });
       current = undefined;

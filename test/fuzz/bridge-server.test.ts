@@ -77,7 +77,13 @@ describe('fuzzing the remote bridge server', () => {
     { weight: 2, arbitrary: fc.constantFrom(...valid) },
     { weight: 5, arbitrary: mutatedJson(valid.map((v) => JSON.parse(v) as unknown)).map((v) => JSON.stringify(v) ?? '') },
     { weight: 1, arbitrary: fc.string({ maxLength: 100 }) },
-    { weight: 1, arbitrary: mutatedBytes(valid.map((v) => new TextEncoder().encode(v)), 200) },
+    {
+      weight: 1,
+      arbitrary: mutatedBytes(
+        valid.map((v) => new TextEncoder().encode(v)),
+        200,
+      ),
+    },
   );
 
   it(

@@ -63,7 +63,11 @@ const validCommands = [
   cmd(CLA_ISO, ISO_INS.CHANGE_REFERENCE_DATA, encodeChangePin({ oldPin: PIN, newPin: PIN }), PIN_REFERENCE),
   cmd(CLA_ISO, ISO_INS.RESET_RETRY_COUNTER, encodeUnblockPin({ puk: PUK, newPin: PIN }), PIN_REFERENCE),
   cmd(CLA_ECASH, ECASH_INS.SET_LIMIT, encodeSetLimit({ pin: PIN, limit: 300 })),
-  cmd(CLA_ECASH, ECASH_INS.PAY, encodePay({ context: paymentContext('fuzz-shop'), amount: 25, currency: 'EUR', acceptedKeys: [new Uint8Array(32).fill(1)] })),
+  cmd(
+    CLA_ECASH,
+    ECASH_INS.PAY,
+    encodePay({ context: paymentContext('fuzz-shop'), amount: 25, currency: 'EUR', acceptedKeys: [new Uint8Array(32).fill(1)] }),
+  ),
   cmd(CLA_ECASH, ECASH_INS.OPEN_ACCOUNT, Uint8Array.of(3, 0x61, 0x62, 0x63)),
   cmd(CLA_ECASH, ECASH_INS.GET_BALANCE, new Uint8Array(0)),
 ];
@@ -81,7 +85,13 @@ const command: fc.Arbitrary<Command> = fc.oneof(
       ins: anyIns,
       p1: fc.oneof(fc.constant(0), byte),
       p2: fc.oneof(fc.constant(0), fc.constant(PIN_REFERENCE), byte),
-      data: fc.oneof(fc.uint8Array({ maxLength: 300 }), mutatedBytes(validCommands.map((c) => parseCommandData(c)), 300)),
+      data: fc.oneof(
+        fc.uint8Array({ maxLength: 300 }),
+        mutatedBytes(
+          validCommands.map((c) => parseCommandData(c)),
+          300,
+        ),
+      ),
       le: fc.option(fc.integer({ min: 1, max: 65536 }), { nil: undefined }),
       extended: fc.boolean(),
     }),
@@ -116,8 +126,18 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       recoveryTearAt: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
       command: fc.oneof(
         command,
-        fc.constantFrom<Command>({ kind: 'verify', right: true }, { kind: 'verify', right: false }, { kind: 'pay-again' }, { kind: 'abort-withdrawal' }),
-        fc.record({ kind: fc.constant('pay' as const), amount: fc.constantFrom(5, 20, 25, 100, 125), keys: fc.constant<number[]>([0, 1, 2]), currency: fc.constant('EUR') }),
+        fc.constantFrom<Command>(
+          { kind: 'verify', right: true },
+          { kind: 'verify', right: false },
+          { kind: 'pay-again' },
+          { kind: 'abort-withdrawal' },
+        ),
+        fc.record({
+          kind: fc.constant('pay' as const),
+          amount: fc.constantFrom(5, 20, 25, 100, 125),
+          keys: fc.constant<number[]>([0, 1, 2]),
+          currency: fc.constant('EUR'),
+        }),
         fc.record({ kind: fc.constant('withdraw' as const), value: fc.constantFrom(...VALUES), end: fc.constant(true) }),
       ),
     }),
@@ -142,7 +162,10 @@ class CardUnderTest {
   private refusal: string | undefined;
   tears = 0;
 
-  constructor(image: Uint8Array, private readonly bank: TestBank) {
+  constructor(
+    image: Uint8Array,
+    private readonly bank: TestBank,
+  ) {
     this.ram = new RamNvm(image);
     this.device = new TearingNvm(this.ram);
     this.card = this.open();
@@ -233,7 +256,14 @@ class CardUnderTest {
         return;
       case 'pay': {
         const context = paymentContext('fuzz-shop');
-        const r = await pay(card, this.bank.group, context, s.amount, s.keys.map((i) => this.bank.key(VALUES[i]!).key.keyId), { currency: s.currency });
+        const r = await pay(
+          card,
+          this.bank.group,
+          context,
+          s.amount,
+          s.keys.map((i) => this.bank.key(VALUES[i]!).key.keyId),
+          { currency: s.currency },
+        );
         this.lastPay = { context, request: r.request };
         if (this.seen(r.sw) === 0x9000) this.recordPaid(context, r.paid);
         return;
@@ -284,7 +314,9 @@ class CardUnderTest {
     expect((await select(card)).sw).toBe(0x9000);
     const unlock = async () => {
       let sw = (await verifyPin(card)).sw;
-      if (sw !== 0x9000) sw = (await send(card, CLA_ISO, ISO_INS.RESET_RETRY_COUNTER, encodeUnblockPin({ puk: PUK, newPin: PIN }), { p2: PIN_REFERENCE })).sw;
+      if (sw !== 0x9000)
+        sw = (await send(card, CLA_ISO, ISO_INS.RESET_RETRY_COUNTER, encodeUnblockPin({ puk: PUK, newPin: PIN }), { p2: PIN_REFERENCE }))
+          .sw;
       if (sw === 0x9000) sw = (await verifyPin(card)).sw;
       expect(sw, 'the PIN cannot be verified any more').toBe(0x9000);
     };
@@ -298,7 +330,8 @@ class CardUnderTest {
       const r = await pay(card, this.bank.group, context, entry.value * entry.count, [entry.keyId]);
       expect(r.sw, `the card reports ${entry.count} × ${entry.value} but does not pay them`).toBe(0x9000);
       expect(r.paid.length).toBe(entry.count);
-      for (const p of r.paid) expect(this.paidIn.has(toHex(this.bank.group.encode(p.coin.A))), 'a coin paid before is still spendable').toBe(false);
+      for (const p of r.paid)
+        expect(this.paidIn.has(toHex(this.bank.group.encode(p.coin.A))), 'a coin paid before is still spendable').toBe(false);
       this.recordPaid(context, r.paid);
       for (const t of paymentTranscripts(context, r.paid)) expect(verifyTranscript(this.bank.group, key!.key, t)).toBe(true);
     }

@@ -98,7 +98,13 @@ interface Target {
 }
 
 /** A decoder fed `inputs`: each input decodes (and then re-encodes to itself) or is refused with a code. */
-function target<I, T>(name: string, inputs: fc.Arbitrary<I>, decode: (input: I) => T, reencodes: ((v: T, input: I) => boolean) | undefined, runs: number): Target {
+function target<I, T>(
+  name: string,
+  inputs: fc.Arbitrary<I>,
+  decode: (input: I) => T,
+  reencodes: ((v: T, input: I) => boolean) | undefined,
+  runs: number,
+): Target {
   const property = fc.property(inputs, (input) => {
     decodesOrRefuses(
       () => decode(input),
@@ -111,12 +117,24 @@ function target<I, T>(name: string, inputs: fc.Arbitrary<I>, decode: (input: I) 
 }
 
 /** A byte decoder whose successes must re-encode to the very input. */
-function bytesTarget<T>(name: string, valid: Uint8Array[], decode: (b: Uint8Array) => T, encode: ((v: T) => Uint8Array) | undefined, runs = 150): Target {
+function bytesTarget<T>(
+  name: string,
+  valid: Uint8Array[],
+  decode: (b: Uint8Array) => T,
+  encode: ((v: T) => Uint8Array) | undefined,
+  runs = 150,
+): Target {
   return target(name, mutatedBytes(valid), decode, encode && ((v, bytes) => bytesEqual(encode(v), bytes)), runs);
 }
 
 /** A JSON decoder whose successes must re-encode to an equal document. */
-function jsonTarget<T>(name: string, valid: unknown[], decode: (v: unknown) => T, encode: ((v: T) => unknown) | undefined, runs = 150): Target {
+function jsonTarget<T>(
+  name: string,
+  valid: unknown[],
+  decode: (v: unknown) => T,
+  encode: ((v: T) => unknown) | undefined,
+  runs = 150,
+): Target {
   return target(name, mutatedJson(valid), decode, encode && ((v, doc) => isDeepStrictEqual(encode(v), doc)), runs);
 }
 
@@ -150,16 +168,76 @@ function coreTargets(suite: SuiteId): Target[] {
   };
   return [
     // What a terminal makes of the bank's GET /v1/parameters (a fresh parser each time: no cache).
-    jsonTarget(`${suite} public parameters`, [parameters], (v) => new ParsedParameters().update(v as typeof parameters).keys, undefined, runs),
-    bytesTarget(`${suite} coin`, [encodeCoin(g, s.withdrawn.coin)], (b) => decodeCoin(g, b), (c) => encodeCoin(g, c), runs),
-    bytesTarget(`${suite} transcript`, s.transcripts.map((t) => encodeTranscript(g, t)), (b) => decodeTranscript(g, b), (t) => encodeTranscript(g, t), runs),
-    bytesTarget(`${suite} transcript coin id`, s.transcripts.map((t) => encodeTranscript(g, t)), (b) => transcriptCoinId(g, b), undefined, runs),
-    bytesTarget(`${suite} key`, [encodeKey(g, s.secret.key)], (b) => decodeKey(g, b), (k) => encodeKey(g, k), runs),
-    bytesTarget(`${suite} double-spend proof`, [encodeProof(g, s.proof)], (b) => decodeProof(g, b), (p) => encodeProof(g, p), Math.ceil(runs / 3)),
-    jsonTarget(`${suite} coin JSON`, [coinToJson(g, s.withdrawn.coin)], (v) => coinFromJson(g, keyId, v), (c) => coinToJson(g, c), runs),
-    jsonTarget(`${suite} transcript JSON`, s.transcripts.map((t) => transcriptToJson(g, t)), (v) => transcriptFromJson(g, v), (t) => transcriptToJson(g, t), runs),
-    jsonTarget(`${suite} key JSON`, [keyToJson(g, s.secret.key)], (v) => keyFromJson(g, v), (k) => keyToJson(g, k), runs),
-    jsonTarget(`${suite} double-spend proof JSON`, [proofToJson(g, s.proof)], (v) => proofFromJson(g, v), (p) => proofToJson(g, p), Math.ceil(runs / 3)),
+    jsonTarget(
+      `${suite} public parameters`,
+      [parameters],
+      (v) => new ParsedParameters().update(v as typeof parameters).keys,
+      undefined,
+      runs,
+    ),
+    bytesTarget(
+      `${suite} coin`,
+      [encodeCoin(g, s.withdrawn.coin)],
+      (b) => decodeCoin(g, b),
+      (c) => encodeCoin(g, c),
+      runs,
+    ),
+    bytesTarget(
+      `${suite} transcript`,
+      s.transcripts.map((t) => encodeTranscript(g, t)),
+      (b) => decodeTranscript(g, b),
+      (t) => encodeTranscript(g, t),
+      runs,
+    ),
+    bytesTarget(
+      `${suite} transcript coin id`,
+      s.transcripts.map((t) => encodeTranscript(g, t)),
+      (b) => transcriptCoinId(g, b),
+      undefined,
+      runs,
+    ),
+    bytesTarget(
+      `${suite} key`,
+      [encodeKey(g, s.secret.key)],
+      (b) => decodeKey(g, b),
+      (k) => encodeKey(g, k),
+      runs,
+    ),
+    bytesTarget(
+      `${suite} double-spend proof`,
+      [encodeProof(g, s.proof)],
+      (b) => decodeProof(g, b),
+      (p) => encodeProof(g, p),
+      Math.ceil(runs / 3),
+    ),
+    jsonTarget(
+      `${suite} coin JSON`,
+      [coinToJson(g, s.withdrawn.coin)],
+      (v) => coinFromJson(g, keyId, v),
+      (c) => coinToJson(g, c),
+      runs,
+    ),
+    jsonTarget(
+      `${suite} transcript JSON`,
+      s.transcripts.map((t) => transcriptToJson(g, t)),
+      (v) => transcriptFromJson(g, v),
+      (t) => transcriptToJson(g, t),
+      runs,
+    ),
+    jsonTarget(
+      `${suite} key JSON`,
+      [keyToJson(g, s.secret.key)],
+      (v) => keyFromJson(g, v),
+      (k) => keyToJson(g, k),
+      runs,
+    ),
+    jsonTarget(
+      `${suite} double-spend proof JSON`,
+      [proofToJson(g, s.proof)],
+      (v) => proofFromJson(g, v),
+      (p) => proofToJson(g, p),
+      Math.ceil(runs / 3),
+    ),
     jsonTarget(`${suite} suite of a document`, [keyToJson(g, s.secret.key)], (v) => suiteOfJson(v), undefined, runs),
     // The card's messages that carry group elements.
     bytesTarget(
@@ -169,12 +247,35 @@ function coreTargets(suite: SuiteId): Target[] {
       (r) => encodeWithdrawBegin(g, r),
       runs,
     ),
-    bytesTarget(`${suite} OPEN ACCOUNT response`, [encodeOpenAccountResponse(g, s.account.opening)], (b) => decodeOpenAccountResponse(g, b), (o) => encodeOpenAccountResponse(g, o), runs),
-    bytesTarget(`${suite} WITHDRAW challenge`, [encodeWithdrawChallenge(g, { keyId, c: s.withdrawn.pending.c })], (b) => decodeWithdrawChallenge(g, b), (c) => encodeWithdrawChallenge(g, c), runs),
-    bytesTarget(`${suite} WITHDRAW END`, [encodeWithdrawEnd(g, s.withdrawn.view.r)], (b) => decodeWithdrawEnd(g, b), (r) => encodeWithdrawEnd(g, r), runs),
+    bytesTarget(
+      `${suite} OPEN ACCOUNT response`,
+      [encodeOpenAccountResponse(g, s.account.opening)],
+      (b) => decodeOpenAccountResponse(g, b),
+      (o) => encodeOpenAccountResponse(g, o),
+      runs,
+    ),
+    bytesTarget(
+      `${suite} WITHDRAW challenge`,
+      [encodeWithdrawChallenge(g, { keyId, c: s.withdrawn.pending.c })],
+      (b) => decodeWithdrawChallenge(g, b),
+      (c) => encodeWithdrawChallenge(g, c),
+      runs,
+    ),
+    bytesTarget(
+      `${suite} WITHDRAW END`,
+      [encodeWithdrawEnd(g, s.withdrawn.view.r)],
+      (b) => decodeWithdrawEnd(g, b),
+      (r) => encodeWithdrawEnd(g, r),
+      runs,
+    ),
     bytesTarget(
       `${suite} PAY response`,
-      [encodePayResponse(g, s.transcripts.map((t) => ({ coin: t.coin, r1: t.r1, r2: t.r2 })))],
+      [
+        encodePayResponse(
+          g,
+          s.transcripts.map((t) => ({ coin: t.coin, r1: t.r1, r2: t.r2 })),
+        ),
+      ],
       (b) => decodePayResponse(g, b),
       (p) => encodePayResponse(g, p),
       runs,
@@ -187,13 +288,28 @@ const keyA = new Uint8Array(32).fill(0xaa);
 const keyB = new Uint8Array(32).fill(0xbb);
 
 const cardMessageTargets: Target[] = [
-  bytesTarget('SELECT FCI', [encodeFci({ version: 2, suite: 'ristretto255-sha512', capacity: 120 }), encodeFci({ version: 2, suite: undefined, capacity: 0 })], decodeFci, encodeFci),
+  bytesTarget(
+    'SELECT FCI',
+    [encodeFci({ version: 2, suite: 'ristretto255-sha512', capacity: 120 }), encodeFci({ version: 2, suite: undefined, capacity: 0 })],
+    decodeFci,
+    encodeFci,
+  ),
   bytesTarget('VERIFY', [encodeVerify('1234'), encodeVerify('123456789012')], decodeVerify, encodeVerify),
   bytesTarget('CHANGE REFERENCE DATA', [encodeChangePin({ oldPin: '1234', newPin: '98765' })], decodeChangePin, encodeChangePin),
   bytesTarget('RESET RETRY COUNTER', [encodeUnblockPin({ puk: '12345678', newPin: '4321' })], decodeUnblockPin, encodeUnblockPin),
-  bytesTarget('PERSONALISE', [encodePersonalise({ suite: 'p256-uprove', pin: '1234', puk: '12345678', noPinLimit: 2500 })], decodePersonalise, encodePersonalise),
+  bytesTarget(
+    'PERSONALISE',
+    [encodePersonalise({ suite: 'p256-uprove', pin: '1234', puk: '12345678', noPinLimit: 2500 })],
+    decodePersonalise,
+    encodePersonalise,
+  ),
   bytesTarget('OPEN ACCOUNT', [encodeOpenAccount('holder-1'), encodeOpenAccount('ünï')], decodeOpenAccount, encodeOpenAccount),
-  bytesTarget('WITHDRAW END response', [encodeWithdrawEndResponse({ keyId: keyA, freeSlots: 17 })], decodeWithdrawEndResponse, encodeWithdrawEndResponse),
+  bytesTarget(
+    'WITHDRAW END response',
+    [encodeWithdrawEndResponse({ keyId: keyA, freeSlots: 17 })],
+    decodeWithdrawEndResponse,
+    encodeWithdrawEndResponse,
+  ),
   bytesTarget(
     'GET BALANCE response',
     [
@@ -209,14 +325,31 @@ const cardMessageTargets: Target[] = [
   bytesTarget('PAY', [encodePay({ context: ctx, amount: 520, currency: 'EUR', acceptedKeys: [keyA, keyB] })], decodePay, encodePay),
   bytesTarget(
     'READ LOG response',
-    [encodeLog([{ timestamp: 1_780_000_000_000, merchantId: 'shop-1', terminalId: 'till-1', amount: 520, currency: 'EUR', coins: 2 }]), encodeLog([])],
+    [
+      encodeLog([{ timestamp: 1_780_000_000_000, merchantId: 'shop-1', terminalId: 'till-1', amount: 520, currency: 'EUR', coins: 2 }]),
+      encodeLog([]),
+    ],
     decodeLog,
     encodeLog,
   ),
   bytesTarget('SET LIMIT', [encodeSetLimit({ pin: '1234', limit: 1000 })], decodeSetLimit, encodeSetLimit),
   bytesTarget(
     'GET COST response',
-    [encodeCost({ exp: 3, multiExp: 1, multiExpBases: 2, groupMul: 4, scalarMul: 5, scalarAdd: 6, scalarInv: 0, hash: 2, decode: 1, nvmBytesWritten: 900, nvmWrites: 4 })],
+    [
+      encodeCost({
+        exp: 3,
+        multiExp: 1,
+        multiExpBases: 2,
+        groupMul: 4,
+        scalarMul: 5,
+        scalarAdd: 6,
+        scalarInv: 0,
+        hash: 2,
+        decode: 1,
+        nvmBytesWritten: 900,
+        nvmWrites: 4,
+      }),
+    ],
     decodeCost,
     encodeCost,
   ),
@@ -228,11 +361,22 @@ const apdu = (cla: number, ins: number, data: number, le: number | undefined, ex
 const apduTargets: Target[] = [
   bytesTarget(
     'command APDU',
-    [apdu(0x00, 0xa4, 7, 256), apdu(0x80, 0x50, 0, undefined), apdu(0x80, 0x50, 300, 65536, true), apdu(0x80, 0x50, 0, 65536, true), apdu(0x10, 0x20, 255, undefined)],
+    [
+      apdu(0x00, 0xa4, 7, 256),
+      apdu(0x80, 0x50, 0, undefined),
+      apdu(0x80, 0x50, 300, 65536, true),
+      apdu(0x80, 0x50, 0, 65536, true),
+      apdu(0x10, 0x20, 255, undefined),
+    ],
     parseCommand,
     undefined,
   ),
-  bytesTarget('response APDU', [encodeResponse({ data: new Uint8Array(20).fill(1), sw: 0x9000 }), encodeResponse({ data: new Uint8Array(0), sw: 0x6a82 })], parseResponse, encodeResponse),
+  bytesTarget(
+    'response APDU',
+    [encodeResponse({ data: new Uint8Array(20).fill(1), sw: 0x9000 }), encodeResponse({ data: new Uint8Array(0), sw: 0x6a82 })],
+    parseResponse,
+    encodeResponse,
+  ),
   {
     name: 'HID framing',
     runs: 150,
@@ -244,7 +388,11 @@ const apduTargets: Target[] = [
         'HID framing',
         fc.property(fc.array(report, { maxLength: 8 }), (reports) => {
           const assembler = new HidMessageAssembler(3);
-          for (const r of reports) decodesOrRefuses(() => assembler.push(r), (m) => expect(m === undefined || m.length <= 0xffff).toBe(true));
+          for (const r of reports)
+            decodesOrRefuses(
+              () => assembler.push(r),
+              (m) => expect(m === undefined || m.length <= 0xffff).toBe(true),
+            );
         }),
         150,
       );
@@ -259,7 +407,17 @@ const wireText = (valid: string[]) =>
   );
 
 function textTarget<T>(name: string, valid: string[], decode: (s: string) => T): Target {
-  return { name, runs: 200, run: () => fuzz(FILE, name, fc.property(wireText(valid), (s) => void decodesOrRefuses(() => decode(s))), 200) };
+  return {
+    name,
+    runs: 200,
+    run: () =>
+      fuzz(
+        FILE,
+        name,
+        fc.property(wireText(valid), (s) => void decodesOrRefuses(() => decode(s))),
+        200,
+      ),
+  };
 }
 
 const bridgeTargets: Target[] = [
@@ -293,7 +451,18 @@ const bridgeTargets: Target[] = [
   ),
   jsonTarget(
     'replay cassette',
-    [{ version: 1, reader: 'Virtual PCD 00 00', atr: '3b80800101', protocol: 'T=1', exchanges: [{ command: '00a4040007f045434153480100', response: '9000' }, { command: '80500000', error: { code: 'card-removed', message: 'gone' } }] }],
+    [
+      {
+        version: 1,
+        reader: 'Virtual PCD 00 00',
+        atr: '3b80800101',
+        protocol: 'T=1',
+        exchanges: [
+          { command: '00a4040007f045434153480100', response: '9000' },
+          { command: '80500000', error: { code: 'card-removed', message: 'gone' } },
+        ],
+      },
+    ],
     parseCassette,
     undefined,
   ),

@@ -47,7 +47,14 @@ export function countAccepted(): void {
 }
 
 function record(file: string, target: string, details: fc.RunDetails<unknown>, ms: number): void {
-  const figures: TargetFigures = { file: basename(file), target, runs: details.numRuns, accepted, failed: details.failed, ms: Math.round(ms) };
+  const figures: TargetFigures = {
+    file: basename(file),
+    target,
+    runs: details.numRuns,
+    accepted,
+    failed: details.failed,
+    ms: Math.round(ms),
+  };
   if (REPORT !== undefined) appendFileSync(REPORT, JSON.stringify(figures) + '\n');
 }
 
@@ -164,13 +171,26 @@ export function mutatedJson(valid: readonly unknown[]): fc.Arbitrary<unknown> {
       fc.constant(s.slice(0, -1)),
       fc.constant(s + '0'),
       fc.constant(s.toUpperCase()),
-      fc.nat().map((i) => (s.length === 0 ? 'x' : s.slice(0, i % s.length) + (s[i % s.length] === 'f' ? '0' : 'f') + s.slice((i % s.length) + 1))),
+      fc
+        .nat()
+        .map((i) =>
+          s.length === 0 ? 'x' : s.slice(0, i % s.length) + (s[i % s.length] === 'f' ? '0' : 'f') + s.slice((i % s.length) + 1),
+        ),
       fc.string({ maxLength: 80 }),
     );
   const mutate = (v: unknown, depth: number): fc.Arbitrary<unknown> => {
     if (typeof v === 'string') return mutateString(v);
     if (typeof v === 'number') {
-      return fc.oneof(fc.constant(-v), fc.constant(v + 1), fc.constant(v * 2), fc.constant(v + 0.5), fc.constant(2 ** 53), fc.integer(), fc.double(), fc.constant(String(v)));
+      return fc.oneof(
+        fc.constant(-v),
+        fc.constant(v + 1),
+        fc.constant(v * 2),
+        fc.constant(v + 0.5),
+        fc.constant(2 ** 53),
+        fc.integer(),
+        fc.double(),
+        fc.constant(String(v)),
+      );
     }
     if (Array.isArray(v)) {
       if (v.length === 0 || depth > 3) return fc.oneof(anyJson, fc.constant([...v, v[0] ?? null]));

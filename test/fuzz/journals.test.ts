@@ -46,12 +46,21 @@ const sqliteValue = fc.oneof(
   fc.constant(null),
 );
 const edit: fc.Arbitrary<Edit> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('set' as const), table: fc.nat(), column: fc.nat(), row: fc.nat(), value: sqliteValue }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({ kind: fc.constant('set' as const), table: fc.nat(), column: fc.nat(), row: fc.nat(), value: sqliteValue }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), table: fc.nat(), row: fc.nat() }) },
 );
 
 /** Runs `read` on a copy of the journal `seed` with `edits` applied; removes the copy. */
-function onEditedCopy<J extends { close(): void }>(seed: string, columns: Record<string, string[]>, edits: Edit[], open: (path: string) => J, read: (journal: J) => void): void {
+function onEditedCopy<J extends { close(): void }>(
+  seed: string,
+  columns: Record<string, string[]>,
+  edits: Edit[],
+  open: (path: string) => J,
+  read: (journal: J) => void,
+): void {
   const path = `${seed}-${copies++}`;
   copyFileSync(seed, path);
   try {
@@ -80,7 +89,8 @@ function applyEdits(path: string, columns: Record<string, string[]>, edits: Edit
       const rowid = rowids[e.row % rowids.length]!;
       try {
         if (e.kind === 'delete') db.prepare(`DELETE FROM ${table} WHERE rowid = ?`).run(rowid);
-        else db.prepare(`UPDATE ${table} SET ${columns[table]![e.column % columns[table]!.length]} = ? WHERE rowid = ?`).run(e.value, rowid);
+        else
+          db.prepare(`UPDATE ${table} SET ${columns[table]![e.column % columns[table]!.length]} = ? WHERE rowid = ?`).run(e.value, rowid);
       } catch (err) {
         if (!(err instanceof Database.SqliteError)) throw err;
       }
@@ -110,7 +120,10 @@ function checkSession(s: LoadSession): void {
 /** Every read of the POS journal a terminal makes. */
 function readPos(journal: Journal, id: string): void {
   decodesOrRefuses(() => journal.payment(id), checkPayment);
-  decodesOrRefuses(() => journal.currentState(id), (s) => expect(PAYMENT_STATES).toContain(s));
+  decodesOrRefuses(
+    () => journal.currentState(id),
+    (s) => expect(PAYMENT_STATES).toContain(s),
+  );
   decodesOrRefuses(
     () => journal.events(id),
     (events) => {
@@ -143,7 +156,10 @@ function readPos(journal: Journal, id: string): void {
   };
   decodesOrRefuses(() => journal.transcripts(id), checkTranscripts);
   decodesOrRefuses(() => journal.unsettledTranscripts(100), checkTranscripts);
-  decodesOrRefuses(() => journal.transcript(id, 0), (t) => checkTranscripts([t]));
+  decodesOrRefuses(
+    () => journal.transcript(id, 0),
+    (t) => checkTranscripts([t]),
+  );
   decodesOrRefuses(
     () => journal.pendingBatches(),
     (bs) => bs.forEach((b) => b.items.forEach((i) => expect(typeof i.paymentId === 'string' && isInt(i.index)).toBe(true))),
@@ -152,7 +168,10 @@ function readPos(journal: Journal, id: string): void {
     () => journal.settlementResults(id),
     (rs) => rs.forEach((r) => expect(['credited', 'replay', 'double-spend', 'rejected']).toContain(r.outcome)),
   );
-  decodesOrRefuses(() => journal.settlementStatus(), (s) => expect(isInt(s.unsettled) && isInt(s.pendingBatches)).toBe(true));
+  decodesOrRefuses(
+    () => journal.settlementStatus(),
+    (s) => expect(isInt(s.unsettled) && isInt(s.pendingBatches)).toBe(true),
+  );
 }
 
 describe('fuzzing the terminals’ journals', () => {
@@ -163,13 +182,30 @@ describe('fuzzing the terminals’ journals', () => {
       const journal = new Journal(seed);
       const ids: string[] = [];
       for (const [i, mode] of (['offline', 'online'] as const).entries()) {
-        const p = journal.createPayment({ amount: 520, currency: 'EUR', reference: i === 0 ? 'order-1' : null, merchantId: 'shop-1', terminalId: 'till-1', mode });
+        const p = journal.createPayment({
+          amount: 520,
+          currency: 'EUR',
+          reference: i === 0 ? 'order-1' : null,
+          merchantId: 'shop-1',
+          terminalId: 'till-1',
+          mode,
+        });
         ids.push(p.id);
         journal.recordRequest(p.id, { timestamp: 1_780_000_000_000, nonce: new Uint8Array(16).fill(i), accepted: ['aa'.repeat(32)] });
-        const t = (index: number) => ({ index, keyId: new Uint8Array(32).fill(1), coinA: new Uint8Array(32).fill(10 + i * 2 + index), value: 260, bytes: new Uint8Array(300).fill(3), evidenceOnly: false });
+        const t = (index: number) => ({
+          index,
+          keyId: new Uint8Array(32).fill(1),
+          coinA: new Uint8Array(32).fill(10 + i * 2 + index),
+          value: 260,
+          bytes: new Uint8Array(300).fill(3),
+          evidenceOnly: false,
+        });
         journal.recordResponses(p.id, [t(0), t(1)], undefined, { state: 'approved', detail: { coins: 2 } });
       }
-      journal.recordBatch('batch-1', [{ paymentId: ids[0]!, index: 0 }, { paymentId: ids[0]!, index: 1 }]);
+      journal.recordBatch('batch-1', [
+        { paymentId: ids[0]!, index: 0 },
+        { paymentId: ids[0]!, index: 1 },
+      ]);
       journal.recordResults('batch-1', [
         { paymentId: ids[0]!, index: 0, outcome: 'credited' },
         { paymentId: ids[0]!, index: 1, outcome: 'double-spend', detail: { I: 'x' } },
@@ -180,7 +216,13 @@ describe('fuzzing the terminals’ journals', () => {
         FILE,
         'POS journal rows',
         fc.property(fc.array(edit, { minLength: 1, maxLength: 3 }), fc.nat(1), (edits, which) =>
-          onEditedCopy(seed, POS_COLUMNS, edits, (path) => new Journal(path), (edited) => readPos(edited, ids[which]!)),
+          onEditedCopy(
+            seed,
+            POS_COLUMNS,
+            edits,
+            (path) => new Journal(path),
+            (edited) => readPos(edited, ids[which]!),
+          ),
         ),
         100,
       );
@@ -203,11 +245,23 @@ describe('fuzzing the terminals’ journals', () => {
         FILE,
         'load journal rows',
         fc.property(fc.array(edit, { minLength: 1, maxLength: 3 }), (edits) =>
-          onEditedCopy(seed, LOAD_COLUMNS, edits, (path) => new LoadJournal(path), (edited) => {
-            for (const id of ['s-1', 's-2']) decodesOrRefuses(() => edited.session(id), checkSession);
-            decodesOrRefuses(() => edited.sessionByChallenge('c1'), (s) => s === undefined || checkSession(s));
-            decodesOrRefuses(() => edited.unfinished(), (ss) => ss.forEach(checkSession));
-          }),
+          onEditedCopy(
+            seed,
+            LOAD_COLUMNS,
+            edits,
+            (path) => new LoadJournal(path),
+            (edited) => {
+              for (const id of ['s-1', 's-2']) decodesOrRefuses(() => edited.session(id), checkSession);
+              decodesOrRefuses(
+                () => edited.sessionByChallenge('c1'),
+                (s) => s === undefined || checkSession(s),
+              );
+              decodesOrRefuses(
+                () => edited.unfinished(),
+                (ss) => ss.forEach(checkSession),
+              );
+            },
+          ),
         ),
         100,
       );

@@ -52,14 +52,25 @@ describe('fuzzing the POS API', () => {
     const card = await world.card({ noPinLimit: 500 });
     await loadViaReader(world, readers, 'Load', card, 'carol', 100_000, 20_000);
     readers.insertCard(READER, card);
-    terminal = await world.terminal(readers, { merchantId: 'fuzz-shop', bank: shop }, { readerName: READER, terminalId: 'pos-fuzz', cardWaitMs: 300, pinWaitMs: 300 });
+    terminal = await world.terminal(
+      readers,
+      { merchantId: 'fuzz-shop', bank: shop },
+      { readerName: READER, terminalId: 'pos-fuzz', cardWaitMs: 300, pinWaitMs: 300 },
+    );
     app = buildPosApi(terminal, { apiKey: API_KEY });
     const first = terminal.startPayment({ amount: 120, currency: 'EUR', reference: 'order-1' });
     await terminal.idle();
     const ids = { id: [first.id, '0000000000'] };
     seeds.push(
       { method: 'GET', path: '/v1/health' },
-      { method: 'POST', path: '/v1/payments', bodies: [{ amount: 120, currency: 'EUR', reference: 'order-2' }, { amount: 700, currency: 'EUR' }] },
+      {
+        method: 'POST',
+        path: '/v1/payments',
+        bodies: [
+          { amount: 120, currency: 'EUR', reference: 'order-2' },
+          { amount: 700, currency: 'EUR' },
+        ],
+      },
       { method: 'GET', path: '/v1/payments', queries: ['', '?limit=5', '?limit=2&before=99999999999999'] },
       { method: 'GET', path: '/v1/payments/:id', params: ids },
       { method: 'POST', path: '/v1/payments/:id/cancel', params: ids, bodies: [{ abandon: true }, {}] },

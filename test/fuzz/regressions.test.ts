@@ -63,9 +63,18 @@ describe('fuzz counterexamples', () => {
   it('damaged POS journal rows are refused with journal-corrupt', () => {
     const path = join(dir, 'pos.db');
     const journal = new Journal(path);
-    const p = journal.createPayment({ amount: 520, currency: 'EUR', reference: null, merchantId: 'shop-1', terminalId: 'till-1', mode: 'offline' });
+    const p = journal.createPayment({
+      amount: 520,
+      currency: 'EUR',
+      reference: null,
+      merchantId: 'shop-1',
+      terminalId: 'till-1',
+      mode: 'offline',
+    });
     journal.recordRequest(p.id, { timestamp: 1_780_000_000_000, nonce: new Uint8Array(16), accepted: ['aa'.repeat(32)] });
-    journal.recordResponses(p.id, [{ index: 0, keyId: new Uint8Array(32), coinA: new Uint8Array(32), value: 520, bytes: new Uint8Array(10), evidenceOnly: false }]);
+    journal.recordResponses(p.id, [
+      { index: 0, keyId: new Uint8Array(32), coinA: new Uint8Array(32), value: 520, bytes: new Uint8Array(10), evidenceOnly: false },
+    ]);
     journal.close();
     const db = new Database(path);
     db.prepare("UPDATE payment_events SET detail = '{not json' WHERE seq = 2").run();
@@ -75,7 +84,12 @@ describe('fuzz counterexamples', () => {
     db.close();
     const edited = new Journal(path);
     try {
-      for (const read of [() => edited.events(p.id), () => edited.latestRequest(p.id), () => edited.transcripts(p.id), () => edited.payment(p.id)]) {
+      for (const read of [
+        () => edited.events(p.id),
+        () => edited.latestRequest(p.id),
+        () => edited.transcripts(p.id),
+        () => edited.payment(p.id),
+      ]) {
         expect(read).toThrow(expect.objectContaining({ code: 'journal-corrupt' }));
       }
     } finally {

@@ -73,10 +73,16 @@ const imageEdit: fc.Arbitrary<ImageEdit> = fc.record({
   seed: fc.constantFrom('wallet' as const, 'wallet' as const, 'format-1' as const),
   edits: fc.array(fc.record({ region: fc.nat(), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }), { maxLength: 4 }),
   reseal: fc.boolean(),
-  journal: fc.option(fc.record({ offset: fc.oneof(fc.nat(40_000), fc.integer({ min: APPLET_DATA_OFFSET, max: APPLET_DATA_OFFSET + 2000 })), bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }) }), {
-    nil: undefined,
-    freq: 4,
-  }),
+  journal: fc.option(
+    fc.record({
+      offset: fc.oneof(fc.nat(40_000), fc.integer({ min: APPLET_DATA_OFFSET, max: APPLET_DATA_OFFSET + 2000 })),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }),
+    }),
+    {
+      nil: undefined,
+      freq: 4,
+    },
+  ),
 });
 
 /** A terminal's first commands and a payment: each must get a status word (6F00 only when meant). */

@@ -26,7 +26,12 @@ export interface CliProcess {
 const running = new Set<CliProcess>();
 
 /** Starts `command args` with its output and its end followed from the start (`stdin: 'pipe'` to type into it). */
-export function startProcess(command: string, args: readonly string[], env: Record<string, string> = {}, stdin: 'ignore' | 'pipe' = 'ignore'): CliProcess {
+export function startProcess(
+  command: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+  stdin: 'ignore' | 'pipe' = 'ignore',
+): CliProcess {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: [stdin, 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -43,7 +48,10 @@ export function startProcess(command: string, args: readonly string[], env: Reco
     changed();
   });
   // The command's words after the script (`bin/ecash.js`, `host/cli/main.ts`), for messages.
-  const words = args.slice(args.findIndex((a) => /\.[jt]s$/.test(a)) + 1).filter((a) => !a.startsWith('-')).slice(0, 2);
+  const words = args
+    .slice(args.findIndex((a) => /\.[jt]s$/.test(a)) + 1)
+    .filter((a) => !a.startsWith('-'))
+    .slice(0, 2);
   const p: CliProcess = {
     child,
     stdout: () => out,
@@ -64,7 +72,12 @@ export function startProcess(command: string, args: readonly string[], env: Reco
       return () => listeners.delete(listener);
     },
     describe() {
-      const how = child.exitCode !== null ? `exit code ${child.exitCode}` : child.signalCode !== null ? `signal ${child.signalCode}` : 'still running';
+      const how =
+        child.exitCode !== null
+          ? `exit code ${child.exitCode}`
+          : child.signalCode !== null
+            ? `signal ${child.signalCode}`
+            : 'still running';
       return `\`ecash ${words.join(' ')}\` (${how})`;
     },
   };
@@ -88,7 +101,12 @@ export async function endStartedProcesses(): Promise<void> {
  * arrives, and returns it. Fails with the process's stderr if the process ends first or `ms` pass
  * (and then ends the process: a command that never printed what it should is of no further use).
  */
-export function waitForOutput<T>(p: CliProcess, find: (stdout: string, stderr: string) => T | undefined, what = 'what the test waits for', ms = 20_000): Promise<T> {
+export function waitForOutput<T>(
+  p: CliProcess,
+  find: (stdout: string, stderr: string) => T | undefined,
+  what = 'what the test waits for',
+  ms = 20_000,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     const settle = (outcome: () => void) => {
@@ -105,7 +123,11 @@ export function waitForOutput<T>(p: CliProcess, find: (stdout: string, stderr: s
         // Ended: wait for 'close' (all output read) before saying it never printed it.
         void p.exited.then(() => {
           const late = find(p.stdout(), p.stderr());
-          settle(() => (late !== undefined ? resolve(late) : reject(new Error(`${p.describe()} ended before printing ${what}; its stderr:\n${p.stderr()}`))));
+          settle(() =>
+            late !== undefined
+              ? resolve(late)
+              : reject(new Error(`${p.describe()} ended before printing ${what}; its stderr:\n${p.stderr()}`)),
+          );
         });
       }
     };
@@ -143,10 +165,14 @@ export function whileRunning<T>(p: CliProcess, wait: Promise<T>): Promise<T> {
 export function stdoutLines(p: CliProcess): (what: string) => Promise<string> {
   let taken = 0;
   return async (what) => {
-    const line = await waitForOutput(p, (stdout) => {
-      const lines = stdout.split('\n');
-      return lines.length > taken + 1 ? lines[taken] : undefined;
-    }, what);
+    const line = await waitForOutput(
+      p,
+      (stdout) => {
+        const lines = stdout.split('\n');
+        return lines.length > taken + 1 ? lines[taken] : undefined;
+      },
+      what,
+    );
     taken++;
     return line;
   };
@@ -156,7 +182,10 @@ export function stdoutLines(p: CliProcess): (what: string) => Promise<string> {
 export const stderrLine =
   (text: string) =>
   (_stdout: string, stderr: string): string | undefined =>
-    stderr.split('\n').slice(0, -1).find((line) => line.includes(text));
+    stderr
+      .split('\n')
+      .slice(0, -1)
+      .find((line) => line.includes(text));
 
 /** The URL `--json` servers print as their one document on stdout (`ecash bank serve`). */
 export const jsonUrl = (stdout: string): string | undefined => {
@@ -183,13 +212,18 @@ export async function untilFinal<T extends { state: string }>(server: CliProcess
     if (server.child.exitCode !== null || server.child.signalCode !== null) {
       throw new Error(`${server.describe()} ended with the payment ${v.state}; its stderr:\n${server.stderr()}`);
     }
-    if (Date.now() > until) throw new Error(`the payment was still ${v.state} after ${ms / 1000} s; the server's stderr:\n${server.stderr()}`);
+    if (Date.now() > until)
+      throw new Error(`the payment was still ${v.state} after ${ms / 1000} s; the server's stderr:\n${server.stderr()}`);
     await Promise.race([server.exited, new Promise((r) => setTimeout(r, 50))]);
   }
 }
 
 /** Runs a short command to its end (`ms` at most) and returns its exit code and output. */
-export async function runCli(args: readonly string[], env: Record<string, string> = {}, ms = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  ms = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const p = startCli(args, env);
   const code = await exitOf(p, ms);
   return { code, stdout: p.stdout(), stderr: p.stderr() };

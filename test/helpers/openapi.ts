@@ -68,7 +68,12 @@ class RecordingHandler implements Dispatcher.DispatchHandler {
     this.handler.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
     this.status = statusCode;
     const type = headers['content-type'];
     this.contentType = (Array.isArray(type) ? type[0] : type) ?? null;
@@ -145,7 +150,8 @@ export async function registeredRoutes(app: FastifyInstance): Promise<string[]> 
     // The API is /v1; the screens served beside it (/display/, /console/) are pages, not operations.
     if (!path.startsWith('/v1')) continue;
     for (const method of (m[3] ?? '').split(', ')) {
-      if (method !== '' && method !== '-' && method !== 'HEAD') registered.add(`${method.toLowerCase()} ${path.replace(/:([A-Za-z]+)/g, '{$1}')}`);
+      if (method !== '' && method !== '-' && method !== 'HEAD')
+        registered.add(`${method.toLowerCase()} ${path.replace(/:([A-Za-z]+)/g, '{$1}')}`);
     }
   }
   return [...registered].sort();
@@ -175,7 +181,10 @@ export class OpenApiFile {
     if (typeof v !== 'object' || v === null) return v;
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
-      out[k] = k === '$ref' && typeof x === 'string' && x.startsWith('#/components/schemas/') ? this.refBase + x.slice('#/components/schemas/'.length) : this.rewriteRefs(x);
+      out[k] =
+        k === '$ref' && typeof x === 'string' && x.startsWith('#/components/schemas/')
+          ? this.refBase + x.slice('#/components/schemas/'.length)
+          : this.rewriteRefs(x);
     }
     return out;
   }
@@ -203,7 +212,8 @@ export class OpenApiFile {
   /** The file is OpenAPI 3.1, every component schema compiles and every local $ref resolves. */
   checkStructure(): void {
     expect(this.doc.openapi).toMatch(/^3\.1\./);
-    for (const schemaName of Object.keys(this.doc.components.schemas)) expect(this.ajv.getSchema(this.refBase + schemaName), schemaName).toBeDefined();
+    for (const schemaName of Object.keys(this.doc.components.schemas))
+      expect(this.ajv.getSchema(this.refBase + schemaName), schemaName).toBeDefined();
     const text = JSON.stringify(this.doc);
     for (const m of text.matchAll(/"\$ref":"#\/components\/(schemas|responses)\/([A-Za-z0-9]+)"/g)) {
       const section = (this.doc.components as unknown as Record<string, Record<string, unknown> | undefined>)[m[1]!];

@@ -6,16 +6,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type DenominationTerms,
-  generateDenominationKey,
-  getGroup,
-  type SuiteId,
-  systemRandom,
-  toHex,
-} from '../../core/index.js';
+import { type DenominationTerms, generateDenominationKey, getGroup, type SuiteId, systemRandom, toHex } from '../../core/index.js';
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
-import { type BridgeServer, type CardChannel, EcashCardClient, type ReaderSource, startBridgeServer, VirtualTransport } from '../../reader-bridge/index.js';
+import {
+  type BridgeServer,
+  type CardChannel,
+  EcashCardClient,
+  type ReaderSource,
+  startBridgeServer,
+  VirtualTransport,
+} from '../../reader-bridge/index.js';
 import { accountOpeningJson, BankClient } from '../../host/bank-client/index.js';
 import { startBankServer } from '../../host/bank/http.js';
 import { memoryKeyStore } from '../../host/bank/keyfile.js';
@@ -63,10 +63,22 @@ export class World {
     opts: { storage?: string; now?: () => number; other?: readonly DenominationTerms[] } = {},
   ): Promise<void> {
     const now = opts.now?.() ?? Date.now();
-    const terms = (value: number) => ({ value, currency: CURRENCY, withdrawFrom: now - DAY, withdrawUntil: now + 30 * DAY, depositUntil: now + 90 * DAY, scope: '' });
+    const terms = (value: number) => ({
+      value,
+      currency: CURRENCY,
+      withdrawFrom: now - DAY,
+      withdrawUntil: now + 30 * DAY,
+      depositUntil: now + 90 * DAY,
+      scope: '',
+    });
     const secrets = [...values.map(terms), ...(opts.other ?? [])].map((t) => generateDenominationKey(this.group, t, systemRandom));
     const storage = await openStorage(opts.storage ?? join(this.dir, 'bank.db'));
-    this.service = await BankService.create({ storage, keys: memoryKeyStore(this.suite, secrets), workerThreads: 0, ...(opts.now === undefined ? {} : { now: opts.now }) });
+    this.service = await BankService.create({
+      storage,
+      keys: memoryKeyStore(this.suite, secrets),
+      workerThreads: 0,
+      ...(opts.now === undefined ? {} : { now: opts.now }),
+    });
     const server = await startBankServer({ service: this.service, port: 0 });
     this.url = server.url;
     this.stopServer = () => server.close();
@@ -111,7 +123,13 @@ export class World {
   }
 
   card(opts: { noPinLimit?: number; capacity?: number } = {}): Promise<EcashCard> {
-    return createVolatileCard({ suite: this.suite, pin: PIN, puk: PUK, noPinLimit: opts.noPinLimit ?? 100_000, ...(opts.capacity === undefined ? {} : { capacity: opts.capacity }) });
+    return createVolatileCard({
+      suite: this.suite,
+      pin: PIN,
+      puk: PUK,
+      noPinLimit: opts.noPinLimit ?? 100_000,
+      ...(opts.capacity === undefined ? {} : { capacity: opts.capacity }),
+    });
   }
 
   loadJournal(name = 'load'): LoadJournal {
@@ -121,11 +139,23 @@ export class World {
   }
 
   /** Loads `amount` onto the card in `channel` (PIN verified here). */
-  async load(channel: CardChannel, holder: Holder, amount: number, journal = this.loadJournal(`load-${holder.accountId}`)): Promise<LoadReport> {
+  async load(
+    channel: CardChannel,
+    holder: Holder,
+    amount: number,
+    journal = this.loadJournal(`load-${holder.accountId}`),
+  ): Promise<LoadReport> {
     const client = EcashCardClient.on(channel);
     await client.select();
     await client.verifyPin(PIN);
-    return loadCard({ card: client, bank: await httpIssuer(holder.bank, holder.accountId), journal, account: holder.accountId, currency: CURRENCY, amount });
+    return loadCard({
+      card: client,
+      bank: await httpIssuer(holder.bank, holder.accountId),
+      journal,
+      account: holder.accountId,
+      currency: CURRENCY,
+      amount,
+    });
   }
 
   journal(name: string): Journal {
@@ -196,7 +226,13 @@ export async function merchantBalance(client: BankClient, merchantId: string): P
 }
 
 /** A payment of `amount` on `terminal`, the card put in the virtual reader `reader` and taken out at its outcome. */
-export async function payWithCard(terminal: PaymentTerminal, readers: VirtualTransport, reader: string, card: EcashCard, amount: number): Promise<PaymentView> {
+export async function payWithCard(
+  terminal: PaymentTerminal,
+  readers: VirtualTransport,
+  reader: string,
+  card: EcashCard,
+  amount: number,
+): Promise<PaymentView> {
   const p = terminal.startPayment({ amount, currency: CURRENCY });
   readers.insertCard(reader, card);
   const view = await terminal.outcome(p.id);
@@ -221,7 +257,15 @@ export async function cardValue(channel: CardChannel): Promise<number> {
  * Opens an account for `card` (credited with `credit`) and loads `amount` onto it in the virtual
  * reader `reader`, where the card is put in and taken out again.
  */
-export async function loadViaReader(world: World, readers: VirtualTransport, reader: string, card: EcashCard, name: string, credit: number, amount: number): Promise<Holder> {
+export async function loadViaReader(
+  world: World,
+  readers: VirtualTransport,
+  reader: string,
+  card: EcashCard,
+  name: string,
+  credit: number,
+  amount: number,
+): Promise<Holder> {
   readers.insertCard(reader, card);
   const ch = await readers.connect(reader);
   try {
@@ -238,7 +282,14 @@ export async function loadViaReader(world: World, readers: VirtualTransport, rea
  * Withdraws one coin of each key (hex ids, any scope or currency: the operator credits the account
  * first) onto `card` in the virtual reader `reader`, as a load terminal would.
  */
-export async function withdrawKeys(world: World, readers: VirtualTransport, reader: string, card: EcashCard, holder: Holder, keyIds: readonly string[]): Promise<void> {
+export async function withdrawKeys(
+  world: World,
+  readers: VirtualTransport,
+  reader: string,
+  card: EcashCard,
+  holder: Holder,
+  keyIds: readonly string[],
+): Promise<void> {
   const issuer = await httpIssuer(holder.bank, holder.accountId);
   readers.insertCard(reader, card);
   const ch = await readers.connect(reader);

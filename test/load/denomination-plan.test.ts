@@ -17,7 +17,12 @@ describe('planDenominations', () => {
     const plan = planDenominations(EURO, 10_000, 10, 'EUR');
     expect(sum(plan)).toBe(10_000);
     expect(plan.length).toBeLessThanOrEqual(10);
-    expect(paysEveryAmount(plan.map((v) => v / 100), 1)).toBe(true); // every whole euro
+    expect(
+      paysEveryAmount(
+        plan.map((v) => v / 100),
+        1,
+      ),
+    ).toBe(true); // every whole euro
   });
 
   it('refuses what cannot fit and what the denominations cannot make', () => {

@@ -38,7 +38,7 @@ describe('load', () => {
     expect((await world.service.audit()).ok).toBe(true);
   });
 
-  it('refuses to load more than the account holds, with the bank\'s code', async () => {
+  it("refuses to load more than the account holds, with the bank's code", async () => {
     const c = await world.card();
     readers.insertCard('Load', c);
     const ch = await readers.connect('Load');
@@ -55,15 +55,20 @@ describe('load', () => {
     const journal = world.loadJournal('interrupted');
     const issuer = await httpIssuer(holder.bank, holder.accountId);
     // The card leaves right after the bank answered the first session.
-    const pulling = { ...issuer, answerWithdrawal: async (id: string, cc: bigint) => {
-      const r = await issuer.answerWithdrawal(id, cc);
-      readers.removeCard('Load');
-      return r;
-    } };
+    const pulling = {
+      ...issuer,
+      answerWithdrawal: async (id: string, cc: bigint) => {
+        const r = await issuer.answerWithdrawal(id, cc);
+        readers.removeCard('Load');
+        return r;
+      },
+    };
     const client = EcashCardClient.on(ch);
     await client.select();
     await client.verifyPin(PIN);
-    await expect(loadCard({ card: client, bank: pulling, journal, account: holder.accountId, currency: 'EUR', amount: 200 })).rejects.toMatchObject({ code: 'card-removed' });
+    await expect(
+      loadCard({ card: client, bank: pulling, journal, account: holder.accountId, currency: 'EUR', amount: 200 }),
+    ).rejects.toMatchObject({ code: 'card-removed' });
     const [pending] = journal.unfinished();
     expect(pending).toMatchObject({ step: 'answered' });
     // The bank debited the answered session: the coin exists only as the journal's r and the card's half.
@@ -75,7 +80,13 @@ describe('load', () => {
     const again = EcashCardClient.on(ch);
     await again.select();
     await again.verifyPin(PIN);
-    const { recovered, unresolved } = await recoverInterruptedLoads({ card: again, bank: issuer, journal, account: holder.accountId, currency: 'EUR' });
+    const { recovered, unresolved } = await recoverInterruptedLoads({
+      card: again,
+      bank: issuer,
+      journal,
+      account: holder.accountId,
+      currency: 'EUR',
+    });
     expect(recovered.map((r) => r.sessionId)).toEqual([pending!.sessionId]);
     expect(unresolved).toHaveLength(0);
     expect(await cardValue(ch)).toBe(pending!.value);

@@ -51,7 +51,11 @@ beforeAll(async () => {
   readers = new VirtualTransport([READER, 'Load']);
   rich = await loaded('alice', 5_000);
   pinCard = await loaded('bob', 2_000, 100);
-  terminal = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: READER, terminalId: 'pos-api', cardWaitMs: 5_000, pinWaitMs: 5_000 });
+  terminal = await world.terminal(
+    readers,
+    { merchantId: 'corner-shop', bank: shop },
+    { readerName: READER, terminalId: 'pos-api', cardWaitMs: 5_000, pinWaitMs: 5_000 },
+  );
   app = buildPosApi(terminal, { apiKey: API_KEY });
   base = `${await app.listen({ port: 0, host: '127.0.0.1' })}/v1`;
 });
@@ -150,7 +154,10 @@ class EventStream {
   private reading: Promise<void> = Promise.resolve();
 
   async open(id: string): Promise<this> {
-    const res = await fetch(`${base}/payments/${id}/events`, { headers: { authorization: `Bearer ${API_KEY}`, accept: 'text/event-stream' }, signal: this.abort.signal });
+    const res = await fetch(`${base}/payments/${id}/events`, {
+      headers: { authorization: `Bearer ${API_KEY}`, accept: 'text/event-stream' },
+      signal: this.abort.signal,
+    });
     this.status = res.status;
     this.contentType = res.headers.get('content-type');
     this.reading = this.read(res.body!.getReader()).catch((e: unknown) => {
@@ -178,7 +185,8 @@ class EventStream {
             fields[line.slice(0, colon)] = line.slice(colon + 1).replace(/^ /, '');
           }
         }
-        if (fields.data !== undefined) this.events.push({ id: fields.id, event: fields.event, data: JSON.parse(fields.data) as SseEvent['data'] });
+        if (fields.data !== undefined)
+          this.events.push({ id: fields.id, event: fields.event, data: JSON.parse(fields.data) as SseEvent['data'] });
         this.wake();
       }
     }
@@ -228,7 +236,11 @@ describe('POS API over HTTP', () => {
     await expectError(call('GET', '/payments', undefined, { authorization: `Bearer ${API_KEY}extra` }), 401, 'unauthorized');
     await expectError(call('GET', '/payments', undefined, { authorization: API_KEY }), 401, 'unauthorized');
     // Without the key nothing happens: no payment is created and no settlement runs.
-    await expectError(call('POST', '/payments', { amount: 100, currency: 'EUR' }, { authorization: 'Bearer wrong-key-wrong-key' }), 401, 'unauthorized');
+    await expectError(
+      call('POST', '/payments', { amount: 100, currency: 'EUR' }, { authorization: 'Bearer wrong-key-wrong-key' }),
+      401,
+      'unauthorized',
+    );
     await expectError(call('POST', '/settlement', undefined, { authorization: '' }), 401, 'unauthorized');
     await expectError(call('GET', '/payments/0123456789/events', undefined, { authorization: '' }), 401, 'unauthorized');
     expect((await call<{ payments: unknown[] }>('GET', '/payments')).body.payments).toEqual([]);
@@ -255,7 +267,11 @@ describe('POS API over HTTP', () => {
     await expectError(call('POST', '/payments'), 400, 'bad-request', 'no body');
     await expectError(call('POST', '/payments', '', { 'content-type': 'application/json' }), 400, 'bad-request', 'empty JSON body');
     await expectError(call('POST', '/payments', { amount: 100, currency: 'USD' }), 400, 'wrong-currency');
-    await expectError(call('POST', '/payments', 'amount=100', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'unsupported-media-type');
+    await expectError(
+      call('POST', '/payments', 'amount=100', { 'content-type': 'application/x-www-form-urlencoded' }),
+      415,
+      'unsupported-media-type',
+    );
     await expectError(call('POST', '/payments', { amount: 100, currency: 'EUR', reference: 'y'.repeat(20_000) }), 413, 'body-too-large');
     await expectError(call('GET', '/payments?limit=0'), 400, 'bad-request');
     await expectError(call('GET', '/payments?limit=ten'), 400, 'bad-request');
@@ -288,21 +304,36 @@ describe('POS API over HTTP', () => {
 
     const view = await tapUntilFinal(created.id, rich);
     expect(view.state).toBe('approved');
-    expect(view.events.map((e) => e.state)).toEqual(['created', 'waiting-for-card', 'reading', 'request-sent', 'responses-received', 'approved']);
+    expect(view.events.map((e) => e.state)).toEqual([
+      'created',
+      'waiting-for-card',
+      'reading',
+      'request-sent',
+      'responses-received',
+      'approved',
+    ]);
     expect(view.coins.reduce((s, c) => s + c.value, 0)).toBe(1_234);
     expect(view.receipt).toContain('12.34');
     expect(view.receipt).toContain('order-7');
     expect(await valueOf(rich)).toBe(5_000 - 1_234);
     await expectError(call('POST', `/payments/${created.id}/cancel`), 409, 'payment-final');
 
-    const list = await call<{ payments: { id: string; state: string; amount: number; reference: string | null }[] }>('GET', '/payments?limit=5');
+    const list = await call<{ payments: { id: string; state: string; amount: number; reference: string | null }[] }>(
+      'GET',
+      '/payments?limit=5',
+    );
     expect(list.body.payments[0]).toMatchObject({ id: created.id, state: 'approved', amount: 1_234, reference: 'order-7' });
 
     const before = await call<{ unsettled: number; pendingBatches: number }>('GET', '/settlement');
     expect(before.body).toMatchObject({ unsettled: view.coins.length, pendingBatches: 0 });
     const settled = await call<{ batches: number; transcripts: number; outcomes: Record<string, number> }>('POST', '/settlement');
     expect(settled.status).toBe(200);
-    expect(settled.body).toMatchObject({ batches: 1, transcripts: view.coins.length, outcomes: { credited: view.coins.length }, doubleSpends: [] });
+    expect(settled.body).toMatchObject({
+      batches: 1,
+      transcripts: view.coins.length,
+      outcomes: { credited: view.coins.length },
+      doubleSpends: [],
+    });
     expect((await shop.merchant('corner-shop')).balances).toEqual([{ currency: 'EUR', balance: 1_234 }]);
     const after = await call<{ unsettled: number; outcomes: Record<string, number> }>('GET', '/settlement');
     expect(after.body).toMatchObject({ unsettled: 0, pendingBatches: 0, outcomes: { credited: view.coins.length }, doubleSpends: [] });
@@ -350,7 +381,8 @@ describe('POS API over HTTP', () => {
     // calls at the outcome event itself makes the timing certain.
     let next: string | undefined;
     const onEvent = (id: string, e: { state: string }) => {
-      if (id === first.id && e.state === 'approved') next = terminal.startPayment({ amount: 200, currency: 'EUR', reference: 'order-8' }).id;
+      if (id === first.id && e.state === 'approved')
+        next = terminal.startPayment({ amount: 200, currency: 'EUR', reference: 'order-8' }).id;
     };
     terminal.on('payment-event', onEvent);
     readers.insertCard(READER, rich);
@@ -374,7 +406,7 @@ describe('POS API over HTTP', () => {
     expect(await valueOf(rich)).toBe(5_000 - 1_234 - 500 - 100 - 200);
   });
 
-  it('declines a payment above the card\'s value with insufficient-funds, seen on the stream', async () => {
+  it("declines a payment above the card's value with insufficient-funds, seen on the stream", async () => {
     const created = await createPayment(50_000);
     const stream = await new EventStream().open(created.id);
     await stream.waitFor('waiting-for-card');
@@ -391,14 +423,24 @@ describe('POS API over HTTP', () => {
   });
 
   it('declines with card-timeout when no card comes', async () => {
-    const quick = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Load', terminalId: 'pos-quick', cardWaitMs: 200 });
+    const quick = await world.terminal(
+      readers,
+      { merchantId: 'corner-shop', bank: shop },
+      { readerName: 'Load', terminalId: 'pos-quick', cardWaitMs: 200 },
+    );
     const quickApp = buildPosApi(quick, { apiKey: API_KEY });
     try {
       const url = `${await quickApp.listen({ port: 0, host: '127.0.0.1' })}/v1`;
-      const res = await fetch(`${url}/payments`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ amount: 100, currency: 'EUR' }) });
+      const res = await fetch(`${url}/payments`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ amount: 100, currency: 'EUR' }),
+      });
       const { id } = (await res.json()) as PaymentView;
       await quick.idle();
-      const view = (await (await fetch(`${url}/payments/${id}`, { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as PaymentView;
+      const view = (await (
+        await fetch(`${url}/payments/${id}`, { headers: { authorization: `Bearer ${API_KEY}` } })
+      ).json()) as PaymentView;
       expect(view.state).toBe('declined');
       expect(reasonOf(view)).toBe('card-timeout');
     } finally {
@@ -435,7 +477,7 @@ describe('POS API over HTTP', () => {
     }
   });
 
-  it('asks for the PIN above the card\'s no-PIN limit; cancelling then needs abandon; the PIN finishes the payment', async () => {
+  it("asks for the PIN above the card's no-PIN limit; cancelling then needs abandon; the PIN finishes the payment", async () => {
     const created = await createPayment(300);
     const stream = await new EventStream().open(created.id);
     readers.insertCard(READER, pinCard);
@@ -449,7 +491,16 @@ describe('POS API over HTTP', () => {
     await stream.finished();
     await terminal.idle();
     readers.removeCard(READER);
-    expect(stream.states()).toEqual(['created', 'waiting-for-card', 'reading', 'request-sent', 'pin-required', 'request-sent', 'responses-received', 'approved']);
+    expect(stream.states()).toEqual([
+      'created',
+      'waiting-for-card',
+      'reading',
+      'request-sent',
+      'pin-required',
+      'request-sent',
+      'responses-received',
+      'approved',
+    ]);
     // A PIN could only travel in an event's detail (timestamps and ids may contain its digits by chance).
     expect(JSON.stringify(stream.events.map((e) => e.data.detail))).not.toContain(PIN);
     expect(await valueOf(pinCard)).toBe(2_000 - 300);
@@ -489,17 +540,28 @@ describe('POS API over HTTP', () => {
       release = resolve;
     });
     const real = httpAcquirer(shop);
-    const slow: AcquirerBank = { ...real, deposit: async (batchId, transcripts) => {
-      await held;
-      return real.deposit(batchId, transcripts);
-    } };
-    const online = await world.terminal(readers, { merchantId: 'corner-shop', bank: slow }, { readerName: 'Load', terminalId: 'pos-online', mode: 'online' });
+    const slow: AcquirerBank = {
+      ...real,
+      deposit: async (batchId, transcripts) => {
+        await held;
+        return real.deposit(batchId, transcripts);
+      },
+    };
+    const online = await world.terminal(
+      readers,
+      { merchantId: 'corner-shop', bank: slow },
+      { readerName: 'Load', terminalId: 'pos-online', mode: 'online' },
+    );
     const onlineApp = buildPosApi(online, { apiKey: API_KEY });
     const card = await loaded('carol', 1_000);
     try {
       const url = `${await onlineApp.listen({ port: 0, host: '127.0.0.1' })}/v1`;
       const post = (path: string, body?: unknown) =>
-        fetch(url + path, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+        fetch(url + path, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body ?? {}),
+        });
       const { id } = (await (await post('/payments', { amount: 400, currency: 'EUR' })).json()) as PaymentView;
       const answered = atState(online, 'responses-received');
       readers.insertCard('Load', card);
@@ -510,7 +572,9 @@ describe('POS API over HTTP', () => {
       release();
       await online.idle();
       readers.removeCard('Load');
-      const view = (await (await fetch(`${url}/payments/${id}`, { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as PaymentView;
+      const view = (await (
+        await fetch(`${url}/payments/${id}`, { headers: { authorization: `Bearer ${API_KEY}` } })
+      ).json()) as PaymentView;
       expect(view.state).toBe('approved');
       expect(view.settlement.map((r) => r.outcome)).toEqual(view.coins.map(() => 'credited'));
     } finally {
@@ -529,7 +593,10 @@ describe('POS API over HTTP', () => {
     // The server sees the connection close on its own time: wait for the listener to go (listened
     // to before the stream closes), not for a number of polls.
     const letGo = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('the server still follows the payment 10 s after the register closed its stream')), 10_000);
+      const timer = setTimeout(
+        () => reject(new Error('the server still follows the payment 10 s after the register closed its stream')),
+        10_000,
+      );
       const onRemoved = (event: string | symbol) => {
         if (event !== 'payment-event' || terminal.listenerCount('payment-event') > baseline) return;
         terminal.off('removeListener', onRemoved);
@@ -574,7 +641,11 @@ describe('POS API over HTTP', () => {
   it('answers 502 bad-bank-answer when the bank returns the wrong number of results, and keeps the batch', async () => {
     const card = await loaded('gus', 500);
     const miscounting = { ...httpAcquirer(shop), deposit: async () => [] };
-    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: miscounting }, { readerName: 'Load', terminalId: 'pos-miscount' });
+    const t = await world.terminal(
+      readers,
+      { merchantId: 'corner-shop', bank: miscounting },
+      { readerName: 'Load', terminalId: 'pos-miscount' },
+    );
     const p = t.startPayment({ amount: 200, currency: 'EUR' });
     readers.insertCard('Load', card);
     expect((await t.outcome(p.id)).state).toBe('approved');
@@ -585,7 +656,9 @@ describe('POS API over HTTP', () => {
       const settled = await app.inject({ method: 'POST', url: '/v1/settlement', headers: { authorization } });
       expect(settled.statusCode).toBe(502);
       expect(settled.json()).toMatchObject({ error: { code: 'bad-bank-answer' } });
-      expect((await app.inject({ method: 'GET', url: '/v1/settlement', headers: { authorization } })).json()).toMatchObject({ pendingBatches: 1 });
+      expect((await app.inject({ method: 'GET', url: '/v1/settlement', headers: { authorization } })).json()).toMatchObject({
+        pendingBatches: 1,
+      });
     } finally {
       await app.close();
     }
@@ -611,8 +684,18 @@ describe('browser sessions and the terminal-wide event stream', () => {
     expect((await call('GET', '/settlement', undefined, { authorization: '', cookie })).status).toBe(200);
     expect((await call('GET', '/settlement', undefined, { authorization: '', cookie, origin: own() })).status).toBe(200);
     // Another site's page that gets the browser to send the cookie along proves nothing.
-    await expectError(call('GET', '/settlement', undefined, { authorization: '', cookie, origin: 'http://evil.example' }), 401, 'unauthorized', 'foreign origin');
-    await expectError(call('GET', '/settlement', undefined, { authorization: '', cookie: 'ecash_pos_session=' + 'A'.repeat(43) }), 401, 'unauthorized', 'made-up session');
+    await expectError(
+      call('GET', '/settlement', undefined, { authorization: '', cookie, origin: 'http://evil.example' }),
+      401,
+      'unauthorized',
+      'foreign origin',
+    );
+    await expectError(
+      call('GET', '/settlement', undefined, { authorization: '', cookie: 'ecash_pos_session=' + 'A'.repeat(43) }),
+      401,
+      'unauthorized',
+      'made-up session',
+    );
     const ended = await fetch(`${base}/session`, { method: 'DELETE', headers: { cookie } });
     expect(ended.status).toBe(204);
     expect(ended.headers.get('set-cookie')).toContain('Max-Age=0');
@@ -646,7 +729,10 @@ describe('browser sessions and the terminal-wide event stream', () => {
       await until(() => text.includes(`"id":"${p.id}"`) && text.includes('"state":"waiting-for-card"'), 'the new payment');
       await call('POST', `/payments/${p.id}/cancel`, {});
       await until(() => new RegExp(`"id":"${p.id}"[^\\n]*"state":"cancelled"`).test(text), 'the cancelled payment');
-      const views = text.split('\n').filter((l) => l.startsWith('data: ') && l.includes('"events"')).map((l) => JSON.parse(l.slice(6)) as PaymentView);
+      const views = text
+        .split('\n')
+        .filter((l) => l.startsWith('data: ') && l.includes('"events"'))
+        .map((l) => JSON.parse(l.slice(6)) as PaymentView);
       expect(views.length).toBeGreaterThanOrEqual(2);
       for (const v of views) spec.expectSchema('Payment', v);
     } finally {

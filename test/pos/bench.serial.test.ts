@@ -14,7 +14,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 it('prints tap_5coin_virtual_ms and tap_5coin_pcsc_ms', async () => {
   // Ended (with its stderr in the error) before the test's timeout: a bench left running would keep
   // its card in pcscd's vpcd slot for the tests after this one.
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/main.ts', '--only', 'pos', '--quick', '--json'], { cwd: root, maxBuffer: 1 << 20, timeout: 110_000, killSignal: 'SIGKILL' });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', 'bench/main.ts', '--only', 'pos', '--quick', '--json'],
+    { cwd: root, maxBuffer: 1 << 20, timeout: 110_000, killSignal: 'SIGKILL' },
+  );
   const figures = JSON.parse(stdout) as Record<string, unknown>;
   expect(figures.pos_error).toBeUndefined();
   expect(figures.tap_5coin_virtual_ms).toBeGreaterThan(0);

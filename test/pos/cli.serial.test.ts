@@ -27,7 +27,20 @@ afterEach(async () => {
 afterAll(() => shop.close());
 
 function serve(env: Record<string, string>): CliProcess {
-  const args = ['pos', 'serve', '--bank', world.url, '--merchant', 'kiosk', '--terminal', 'cli-1', '--reader', 'Counter', '--bridge', shop.bridge.url];
+  const args = [
+    'pos',
+    'serve',
+    '--bank',
+    world.url,
+    '--merchant',
+    'kiosk',
+    '--terminal',
+    'cli-1',
+    '--reader',
+    'Counter',
+    '--bridge',
+    shop.bridge.url,
+  ];
   args.push('--journal', join(world.dir, 'cli-pos.db'), '--port', '0', '--settle-every', '0');
   return startCli(args, { ECASH_BANK_TOKEN: shop.merchantToken, ECASH_BRIDGE_TOKEN: BRIDGE_TOKEN, ...env });
 }
@@ -64,11 +77,18 @@ describe('ecash pos serve', () => {
       const base = await waitForOutput(server, posApiUrl, 'the API address');
       const auth = { authorization: `Bearer ${API_KEY}` };
       expect((await fetch(`${base}/payments`)).status).toBe(401);
-      const created = await fetch(`${base}/payments`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ amount: 650, currency: 'EUR', reference: 'cli-1' }) });
+      const created = await fetch(`${base}/payments`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ amount: 650, currency: 'EUR', reference: 'cli-1' }),
+      });
       expect(created.status).toBe(201);
       const { id } = (await created.json()) as PaymentView;
       readers.insertCard('Counter', card);
-      const view = await untilFinal(server, async () => (await (await fetch(`${base}/payments/${id}`, { headers: auth })).json()) as PaymentView);
+      const view = await untilFinal(
+        server,
+        async () => (await (await fetch(`${base}/payments/${id}`, { headers: auth })).json()) as PaymentView,
+      );
       expect(view.state).toBe('approved');
       expect(view.receipt).toContain('6.50');
       const settled = await fetch(`${base}/settlement`, { method: 'POST', headers: auth });
@@ -77,7 +97,8 @@ describe('ecash pos serve', () => {
       expect((await world.operator.merchant('kiosk')).balances).toEqual([{ currency: 'EUR', balance: 650 }]);
       readers.removeCard('Counter');
       // The key never shows in what the process prints.
-      for (const secret of [API_KEY, shop.merchantToken, BRIDGE_TOKEN]) expect((server.stdout() + stderr()).includes(secret), 'a secret in the output').toBe(false);
+      for (const secret of [API_KEY, shop.merchantToken, BRIDGE_TOKEN])
+        expect((server.stdout() + stderr()).includes(secret), 'a secret in the output').toBe(false);
       child.kill('SIGTERM');
       expect(await exitOf(server), stderr()).toBe(0);
     } finally {

@@ -5,13 +5,7 @@
  * test/core/coin-selection.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
-import {
-  type DenominationTerms,
-  generateDenominationKey,
-  getGroup,
-  seededRandom,
-  toHex,
-} from '../../core/index.js';
+import { type DenominationTerms, generateDenominationKey, getGroup, seededRandom, toHex } from '../../core/index.js';
 import { MAX_ACCEPTED_KEYS } from '../../wire/index.js';
 import { coinsAtMost, offeredKeys } from '../../host/pos/coin-selection.js';
 
@@ -20,7 +14,11 @@ const rng = seededRandom('acceptance');
 const NOW = 1_000_000;
 const policy = { currency: 'EUR', scopes: ['transit'], now: NOW, depositMarginMs: 100 };
 const key = (terms: Partial<DenominationTerms> = {}) =>
-  generateDenominationKey(group, { value: 100, currency: 'EUR', withdrawFrom: NOW - 10, withdrawUntil: NOW + 10, depositUntil: NOW + 1_000, scope: '', ...terms }, rng).key;
+  generateDenominationKey(
+    group,
+    { value: 100, currency: 'EUR', withdrawFrom: NOW - 10, withdrawUntil: NOW + 10, depositUntil: NOW + 1_000, scope: '', ...terms },
+    rng,
+  ).key;
 
 describe('offeredKeys', () => {
   it('offers the acceptable keys in key-id order', () => {

@@ -33,8 +33,18 @@ describe('Journal', () => {
     j.close();
 
     const again = new Journal(path);
-    expect(again.events(p.id).map((e) => e.state)).toEqual(['created', 'waiting-for-card', 'request-sent', 'responses-received', 'approved']);
-    expect(again.latestRequest(p.id)).toEqual({ timestamp: 1, nonce: new Uint8Array(16).fill(7), accepted: ['aa'.repeat(32), 'bb'.repeat(32)] });
+    expect(again.events(p.id).map((e) => e.state)).toEqual([
+      'created',
+      'waiting-for-card',
+      'request-sent',
+      'responses-received',
+      'approved',
+    ]);
+    expect(again.latestRequest(p.id)).toEqual({
+      timestamp: 1,
+      nonce: new Uint8Array(16).fill(7),
+      accepted: ['aa'.repeat(32), 'bb'.repeat(32)],
+    });
     expect(again.transcripts(p.id)).toHaveLength(2);
     expect(again.payment(p.id)).toMatchObject(base);
     again.close();
@@ -69,9 +79,16 @@ describe('Journal', () => {
 
     const todo = j.unsettledTranscripts(100);
     expect(todo.map((t) => [t.paymentId, t.index])).toEqual(
-      [[ok.id, 0], [ok.id, 1], [bad.id, 0]].sort((x, y) => String(x[0]).localeCompare(String(y[0])) || Number(x[1]) - Number(y[1])),
+      [
+        [ok.id, 0],
+        [ok.id, 1],
+        [bad.id, 0],
+      ].sort((x, y) => String(x[0]).localeCompare(String(y[0])) || Number(x[1]) - Number(y[1])),
     );
-    j.recordBatch('batch-1', todo.map((t) => ({ paymentId: t.paymentId, index: t.index })));
+    j.recordBatch(
+      'batch-1',
+      todo.map((t) => ({ paymentId: t.paymentId, index: t.index })),
+    );
     expect(j.unsettledTranscripts(100)).toHaveLength(0);
     expect(j.pendingBatches()).toEqual([{ batchId: 'batch-1', items: todo.map((t) => ({ paymentId: t.paymentId, index: t.index })) }]);
 
@@ -87,14 +104,16 @@ describe('Journal', () => {
     j.close();
   });
 
-  it('gives coins a batch released back to the next batch, and a run\'s cursor moves past them', () => {
+  it("gives coins a batch released back to the next batch, and a run's cursor moves past them", () => {
     const j = new Journal(path);
     const p = j.createPayment(base);
     j.recordResponses(p.id, [transcript(0, 1), transcript(1, 2)]);
     j.appendEvent(p.id, 'approved');
     const items = j.unsettledTranscripts(100).map((t) => ({ paymentId: t.paymentId, index: t.index }));
     j.recordBatch('batch-1', items);
-    j.recordResults('batch-1', [{ ...items[0]!, outcome: 'credited' }], Date.now(), [{ ...items[1]!, code: 'scope-not-accepted', message: 'not this scope' }]);
+    j.recordResults('batch-1', [{ ...items[0]!, outcome: 'credited' }], Date.now(), [
+      { ...items[1]!, code: 'scope-not-accepted', message: 'not this scope' },
+    ]);
     // Answered (not pending), the credited coin settled, the released one unsettled again.
     expect(j.pendingBatches()).toEqual([]);
     expect(j.unsettledTranscripts(100).map((t) => t.index)).toEqual([1]);

@@ -7,7 +7,19 @@ const rng = seededRandom('pos-key-cache');
 const key = (terms: Partial<{ currency: string; scope: string; withdrawFrom: number; depositUntil: number }> = {}): DenominationKey => {
   const depositUntil = terms.depositUntil ?? 10_000;
   const withdrawFrom = terms.withdrawFrom ?? 0;
-  return generateDenominationKey(G, { value: 100, currency: 'EUR', scope: '', withdrawFrom, withdrawUntil: Math.max(withdrawFrom + 1, Math.min(5_000, depositUntil)), depositUntil, ...terms }, rng).key;
+  return generateDenominationKey(
+    G,
+    {
+      value: 100,
+      currency: 'EUR',
+      scope: '',
+      withdrawFrom,
+      withdrawUntil: Math.max(withdrawFrom + 1, Math.min(5_000, depositUntil)),
+      depositUntil,
+      ...terms,
+    },
+    rng,
+  ).key;
 };
 const policy = { currency: 'EUR', scopes: ['transit'], now: 1_000, depositMarginMs: 500 };
 const ids = (keys: readonly DenominationKey[]) => keys.map((k) => toHex(k.keyId));

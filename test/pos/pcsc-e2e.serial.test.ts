@@ -21,7 +21,16 @@ import type { PaymentTerminal } from '../../host/pos/terminal.js';
 import type { BankClient } from '../../host/bank-client/index.js';
 import { readerState } from '../reader-bridge/conformance.js';
 import { cardInReader, unserveCard } from '../reader-bridge/pcscd.js';
-import { type CliProcess, endStartedProcesses, exitOf, posApiUrl, startCli, stderrLine, untilFinal, waitForOutput } from '../helpers/cli.js';
+import {
+  type CliProcess,
+  endStartedProcesses,
+  exitOf,
+  posApiUrl,
+  startCli,
+  stderrLine,
+  untilFinal,
+  waitForOutput,
+} from '../helpers/cli.js';
 import { pcscdAvailable, requireService } from '../helpers/env.js';
 import { atState, cardValue, type Holder, merchantBalance, PIN, PUK, reasonOf, World } from '../helpers/world.js';
 
@@ -134,11 +143,19 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
   it('loads a card, pays offline and online, and settles', async () => {
     const { card } = await loaded('alice', 5_000);
     expect(await value(card)).toBe(5_000);
-    const offline = await world.terminal(pcsc, { merchantId: 'corner-shop', bank: shop }, { readerName: READER, terminalId: 'pcsc-offline' });
+    const offline = await world.terminal(
+      pcsc,
+      { merchantId: 'corner-shop', bank: shop },
+      { readerName: READER, terminalId: 'pcsc-offline' },
+    );
     const a = await pay(offline, card, 1_234);
     expect(a.state).toBe('approved');
     expect(a.mode).toBe('offline');
-    const online = await world.terminal(pcsc, { merchantId: 'corner-shop', bank: shop }, { readerName: READER, terminalId: 'pcsc-online', mode: 'online' });
+    const online = await world.terminal(
+      pcsc,
+      { merchantId: 'corner-shop', bank: shop },
+      { readerName: READER, terminalId: 'pcsc-online', mode: 'online' },
+    );
     const b = await pay(online, card, 766);
     expect(b).toMatchObject({ state: 'approved', mode: 'online' });
     expect(await merchantBalance(shop, 'corner-shop')).toBe(766);
@@ -149,7 +166,13 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
   }, 60_000);
 
   it('catches the double-spending card at settlement (offline) and at the counter (online)', async () => {
-    const evil = await createDoubleSpendingCard({ suite: world.suite, pin: PIN, puk: PUK, noPinLimit: 100_000, acknowledge: 'this card double-spends' });
+    const evil = await createDoubleSpendingCard({
+      suite: world.suite,
+      pin: PIN,
+      puk: PUK,
+      noPinLimit: 100_000,
+      acknowledge: 'this card double-spends',
+    });
     const { holder } = await loaded('mallory', 1_000, evil);
     const cafe = await world.addMerchant('cafe');
     const kiosk = await world.addMerchant('kiosk');
@@ -164,7 +187,11 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
     const ds = (await world.operator.doubleSpends({})).doubleSpends.filter((d) => d.depositor === 'cafe');
     expect(ds[0]!.accountId).toBe(holder.accountId);
 
-    const t3 = await world.terminal(pcsc, { merchantId: 'kiosk', bank: kiosk }, { readerName: READER, terminalId: 'evil-3', mode: 'online' });
+    const t3 = await world.terminal(
+      pcsc,
+      { merchantId: 'kiosk', bank: kiosk },
+      { readerName: READER, terminalId: 'evil-3', mode: 'online' },
+    );
     const refused = await pay(t3, evil, 500);
     expect(refused.state).toBe('declined');
     expect(reasonOf(refused)).toBe('double-spend');
@@ -202,49 +229,70 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
   it.each([
     { what: 'the card pays, its answer lost', card: 'pass' as const },
     { what: 'the card never gets the command', card: 'withhold' as const },
-  ])('`ecash pos pay` killed after its request reached the reader ($what) is finished by the next run', async ({ card: fate }) => {
-    const { card } = await loaded('quinn', 2_000);
-    const tokenFile = join(world.dir, 'shop.token');
-    writeFileSync(tokenFile, world.merchantTokens.get('corner-shop')!, { mode: 0o600 });
-    const journalFile = join(world.dir, 'cli-pos.db');
-    const args = ['pos', 'pay', '--reader', READER, '--bank', world.url, '--token-file', tokenFile, '--merchant', 'corner-shop', '--terminal', 'cli', '--journal', journalFile, '--card-wait', '20'];
-    const first: CliProcess = startCli([...args, '600']);
-    await insert(
-      firstPayHeld(card, async () => {
-        first.child.kill('SIGKILL');
-        await first.exited;
-        return fate;
-      }),
-    );
-    expect(await exitOf(first), first.stderr()).toBeNull(); // killed, not ended on its own
-    expect(first.stderr()).toContain('request-sent');
-    await remove();
+  ])(
+    '`ecash pos pay` killed after its request reached the reader ($what) is finished by the next run',
+    async ({ card: fate }) => {
+      const { card } = await loaded('quinn', 2_000);
+      const tokenFile = join(world.dir, 'shop.token');
+      writeFileSync(tokenFile, world.merchantTokens.get('corner-shop')!, { mode: 0o600 });
+      const journalFile = join(world.dir, 'cli-pos.db');
+      const args = [
+        'pos',
+        'pay',
+        '--reader',
+        READER,
+        '--bank',
+        world.url,
+        '--token-file',
+        tokenFile,
+        '--merchant',
+        'corner-shop',
+        '--terminal',
+        'cli',
+        '--journal',
+        journalFile,
+        '--card-wait',
+        '20',
+      ];
+      const first: CliProcess = startCli([...args, '600']);
+      await insert(
+        firstPayHeld(card, async () => {
+          first.child.kill('SIGKILL');
+          await first.exited;
+          return fate;
+        }),
+      );
+      expect(await exitOf(first), first.stderr()).toBeNull(); // killed, not ended on its own
+      expect(first.stderr()).toContain('request-sent');
+      await remove();
 
-    const journal = new Journal(journalFile);
-    const [interrupted] = journal.unfinishedPayments();
-    journal.close();
-    expect(interrupted, first.stderr()).toBeDefined();
+      const journal = new Journal(journalFile);
+      const [interrupted] = journal.unfinishedPayments();
+      journal.close();
+      expect(interrupted, first.stderr()).toBeDefined();
 
-    // The card is in the reader when the next run starts: it finishes the interrupted payment
-    // first; the customer then takes the card and taps it again for the new sale (a card left in
-    // the reader never pays the next sale by itself).
-    await insert(card);
-    const second = startCli([...args, '--json', '100']);
-    await waitForOutput(second, stderrLine(`payment ${interrupted!.id}: approved`), `payment ${interrupted!.id} approved`, 30_000);
-    await remove();
-    await insert(card);
-    const code = await exitOf(second);
-    await remove();
-    expect(code, second.stderr()).toBe(0);
-    expect(JSON.parse(second.stdout())).toMatchObject({ state: 'approved', amount: 100 });
-    // What it said while finishing the interrupted payment, from its first state on.
-    expect(second.stderr()).toContain(`payment ${interrupted!.id}: waiting-for-card`);
-    const after = new Journal(journalFile);
-    expect(after.currentState(interrupted!.id)).toBe('approved');
-    after.close();
-    // 600 for the interrupted payment, once, and 100 for the new one.
-    expect(await value(card)).toBe(2_000 - 600 - 100);
-  }, 90_000);
+      // The card is in the reader when the next run starts: it finishes the interrupted payment
+      // first; the customer then takes the card and taps it again for the new sale (a card left in
+      // the reader never pays the next sale by itself).
+      await insert(card);
+      const second = startCli([...args, '--json', '100']);
+      await waitForOutput(second, stderrLine(`payment ${interrupted!.id}: approved`), `payment ${interrupted!.id} approved`, 30_000);
+      await remove();
+      await insert(card);
+      const code = await exitOf(second);
+      await remove();
+      expect(code, second.stderr()).toBe(0);
+      expect(JSON.parse(second.stdout())).toMatchObject({ state: 'approved', amount: 100 });
+      // What it said while finishing the interrupted payment, from its first state on.
+      expect(second.stderr()).toContain(`payment ${interrupted!.id}: waiting-for-card`);
+      const after = new Journal(journalFile);
+      expect(after.currentState(interrupted!.id)).toBe('approved');
+      after.close();
+      // 600 for the interrupted payment, once, and 100 for the new one.
+      expect(await value(card)).toBe(2_000 - 600 - 100);
+    },
+    90_000,
+  );
 
   it('`ecash pos serve` is driven over HTTP by a cash register: pay, follow, settle', async () => {
     const { card } = await loaded('rosa', 2_000);
@@ -253,7 +301,26 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
     writeFileSync(tokenFile, world.merchantTokens.get('corner-shop')!, { mode: 0o600 });
     const apiKey = 'register-key-0123456789';
     const server = startCli(
-      ['pos', 'serve', '--reader', READER, '--bank', world.url, '--token-file', tokenFile, '--merchant', 'corner-shop', '--terminal', 'serve', '--journal', join(dir, 'serve.db'), '--port', '0', '--settle-every', '0'],
+      [
+        'pos',
+        'serve',
+        '--reader',
+        READER,
+        '--bank',
+        world.url,
+        '--token-file',
+        tokenFile,
+        '--merchant',
+        'corner-shop',
+        '--terminal',
+        'serve',
+        '--journal',
+        join(dir, 'serve.db'),
+        '--port',
+        '0',
+        '--settle-every',
+        '0',
+      ],
       { ECASH_POS_API_KEY: apiKey },
     );
     const base = await waitForOutput(server, posApiUrl, 'the API address');
@@ -301,7 +368,19 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
     expect((opened.stdout + opened.stderr).includes(token.split('.')[2]!), 'the credential in the output of account open').toBe(false);
     await world.operator.credit(account.accountId, { currency: 'EUR', amount: 3_000, reference: 'test' });
 
-    const loaded = await run(['--json', 'load', '1500', '--reader', READER, '--account', account.accountId, '--token-file', credFile, '--journal', join(world.dir, 'cli-load.db')]);
+    const loaded = await run([
+      '--json',
+      'load',
+      '1500',
+      '--reader',
+      READER,
+      '--account',
+      account.accountId,
+      '--token-file',
+      credFile,
+      '--journal',
+      join(world.dir, 'cli-load.db'),
+    ]);
     expect(loaded.code, loaded.stderr).toBe(0);
     const report = JSON.parse(loaded.stdout) as { loaded: { loaded: number }; balance: { value: number; count: number }[] };
     expect(report.loaded.loaded).toBe(1_500);
@@ -309,11 +388,38 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
     // The messages (stderr; stdout is JSON full of hex, where four digits can occur by chance).
     for (const out of [opened, loaded]) expect(out.stderr.includes(PIN), 'the PIN in the messages').toBe(false);
 
-    const tooMuch = await run(['--json', 'load', '5000', '--reader', READER, '--account', account.accountId, '--token-file', credFile, '--journal', join(world.dir, 'cli-load.db')]);
+    const tooMuch = await run([
+      '--json',
+      'load',
+      '5000',
+      '--reader',
+      READER,
+      '--account',
+      account.accountId,
+      '--token-file',
+      credFile,
+      '--journal',
+      join(world.dir, 'cli-load.db'),
+    ]);
     expect(tooMuch.code).toBe(1);
     expect(JSON.parse(tooMuch.stdout)).toMatchObject({ error: { code: 'insufficient-funds' } });
 
-    const wrongPin = await run(['--json', 'load', '100', '--reader', READER, '--account', account.accountId, '--token-file', credFile, '--journal', join(world.dir, 'cli-load.db')], '9999');
+    const wrongPin = await run(
+      [
+        '--json',
+        'load',
+        '100',
+        '--reader',
+        READER,
+        '--account',
+        account.accountId,
+        '--token-file',
+        credFile,
+        '--journal',
+        join(world.dir, 'cli-load.db'),
+      ],
+      '9999',
+    );
     expect(wrongPin.code).toBe(1);
     expect(JSON.parse(wrongPin.stdout)).toMatchObject({ error: { code: 'pin-wrong' } });
   }, 90_000);

@@ -34,7 +34,13 @@ describe('settlement', () => {
   it('keeps a coin the bank could not compare with its earlier deposit (conflict-unresolved) pending, says so, and settles it once the bank is repaired', async () => {
     const honest = await world.card();
     await loadViaReader(world, readers, 'Load', honest, 'nina', 10_000, 1_000);
-    const evil = await createDoubleSpendingCard({ suite: world.suite, pin: PIN, puk: PUK, noPinLimit: 100_000, acknowledge: 'this card double-spends' });
+    const evil = await createDoubleSpendingCard({
+      suite: world.suite,
+      pin: PIN,
+      puk: PUK,
+      noPinLimit: 100_000,
+      acknowledge: 'this card double-spends',
+    });
     await loadViaReader(world, readers, 'Load', evil, 'mallory', 10_000, 1_000);
     const t1 = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
     const t2 = await world.terminal(readers, { merchantId: 'cafe', bank: cafe }, { readerName: 'Counter', terminalId: 't2' });

@@ -13,7 +13,19 @@ import type { AcquirerBank } from '../../host/pos/acquirer.js';
 import { httpAcquirer } from '../../host/pos/bank-acquirer.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
 import type { BankClient } from '../../host/bank-client/index.js';
-import { atState, type Holder, merchantBalance, loadViaReader, payWithCard, PIN, PUK, reasonOf, valueViaReader, withdrawKeys, World } from '../helpers/world.js';
+import {
+  atState,
+  type Holder,
+  merchantBalance,
+  loadViaReader,
+  payWithCard,
+  PIN,
+  PUK,
+  reasonOf,
+  valueViaReader,
+  withdrawKeys,
+  World,
+} from '../helpers/world.js';
 
 let world: World;
 let readers: VirtualTransport;
@@ -87,12 +99,23 @@ describe('POS terminal', () => {
     }
   });
 
-  it("pays with coins of the keys the terminal offers only: a transit coin pays a transit shop, not a general one", async () => {
+  it('pays with coins of the keys the terminal offers only: a transit coin pays a transit shop, not a general one', async () => {
     const scoped = new World();
     const scopedReaders = new VirtualTransport(['Counter', 'Load']);
     try {
       const now = Date.now();
-      await scoped.startBank([100], { other: [{ value: 500, currency: 'EUR', withdrawFrom: now - 60_000, withdrawUntil: now + 3_600_000, depositUntil: now + 7 * 24 * 3_600_000, scope: 'transit' }] });
+      await scoped.startBank([100], {
+        other: [
+          {
+            value: 500,
+            currency: 'EUR',
+            withdrawFrom: now - 60_000,
+            withdrawUntil: now + 3_600_000,
+            depositUntil: now + 7 * 24 * 3_600_000,
+            scope: 'transit',
+          },
+        ],
+      });
       const general = await scoped.addMerchant('corner-shop');
       const transit = await scoped.addMerchant('metro', ['transit']);
       const card = await scoped.card();
@@ -100,11 +123,19 @@ describe('POS terminal', () => {
       const transitKey = (await scoped.operator.parameters()).keys.find((k) => k.scope === 'transit')!;
       await withdrawKeys(scoped, scopedReaders, 'Load', card, holder, [transitKey.keyId]);
       const payAt = (t: PaymentTerminal) => payWithCard(t, scopedReaders, 'Counter', card, 500);
-      const shopTerminal = await scoped.terminal(scopedReaders, { merchantId: 'corner-shop', bank: general }, { readerName: 'Counter', terminalId: 't-shop' });
+      const shopTerminal = await scoped.terminal(
+        scopedReaders,
+        { merchantId: 'corner-shop', bank: general },
+        { readerName: 'Counter', terminalId: 't-shop' },
+      );
       const refused = await payAt(shopTerminal);
       expect(refused.state).toBe('declined');
       expect(reasonOf(refused)).toBe('insufficient-funds');
-      const metro = await scoped.terminal(scopedReaders, { merchantId: 'metro', bank: transit }, { readerName: 'Counter', terminalId: 't-metro', scopes: ['transit'] });
+      const metro = await scoped.terminal(
+        scopedReaders,
+        { merchantId: 'metro', bank: transit },
+        { readerName: 'Counter', terminalId: 't-metro', scopes: ['transit'] },
+      );
       const paid = await payAt(metro);
       expect(paid.state).toBe('approved');
       expect(paid.coins).toEqual([{ keyId: transitKey.keyId, value: 500, evidenceOnly: false }]);
@@ -116,20 +147,34 @@ describe('POS terminal', () => {
 
   it('online mode deposits before approving; floor-limit mode goes online above the limit', async () => {
     const { card } = await loadedCard('erin', 10_000, 5_000);
-    const online = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't-online', mode: 'online' });
+    const online = await world.terminal(
+      readers,
+      { merchantId: 'corner-shop', bank: shop },
+      { readerName: 'Counter', terminalId: 't-online', mode: 'online' },
+    );
     const v = await pay(online, card, 700);
     expect(v).toMatchObject({ state: 'approved', mode: 'online' });
     expect(await merchantBalance(shop, 'corner-shop')).toBe(700);
     await online.close();
 
-    const floor = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't-floor', mode: 'floor-limit', floorLimit: 1_000 });
+    const floor = await world.terminal(
+      readers,
+      { merchantId: 'corner-shop', bank: shop },
+      { readerName: 'Counter', terminalId: 't-floor', mode: 'floor-limit', floorLimit: 1_000 },
+    );
     expect((await pay(floor, card, 500)).mode).toBe('offline');
     expect((await pay(floor, card, 1_500)).mode).toBe('online');
     expect(await merchantBalance(shop, 'corner-shop')).toBe(700 + 1_500);
   });
 
   it('catches a card that spends a coin twice: at settlement offline, at the counter online', async () => {
-    const evil = await createDoubleSpendingCard({ suite: world.suite, pin: PIN, puk: PUK, noPinLimit: 100_000, acknowledge: 'this card double-spends' });
+    const evil = await createDoubleSpendingCard({
+      suite: world.suite,
+      pin: PIN,
+      puk: PUK,
+      noPinLimit: 100_000,
+      acknowledge: 'this card double-spends',
+    });
     const { holder } = await loadedCard('mallory', 10_000, 1_000, evil);
     const cafe = await world.addMerchant('cafe');
     const t1 = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
@@ -146,7 +191,11 @@ describe('POS terminal', () => {
     expect(doubleSpends[0]!.accountId).toBe(holder.accountId);
 
     const kiosk = await world.addMerchant('kiosk');
-    const t3 = await world.terminal(readers, { merchantId: 'kiosk', bank: kiosk }, { readerName: 'Counter', terminalId: 't3', mode: 'online' });
+    const t3 = await world.terminal(
+      readers,
+      { merchantId: 'kiosk', bank: kiosk },
+      { readerName: 'Counter', terminalId: 't3', mode: 'online' },
+    );
     const refused = await pay(t3, evil, 500);
     expect(refused.state).toBe('declined');
     expect(reasonOf(refused)).toBe('double-spend');
@@ -155,7 +204,13 @@ describe('POS terminal', () => {
   });
 
   it('refuses at the counter a coin this terminal has already taken', async () => {
-    const evil = await createDoubleSpendingCard({ suite: world.suite, pin: PIN, puk: PUK, noPinLimit: 100_000, acknowledge: 'this card double-spends' });
+    const evil = await createDoubleSpendingCard({
+      suite: world.suite,
+      pin: PIN,
+      puk: PUK,
+      noPinLimit: 100_000,
+      acknowledge: 'this card double-spends',
+    });
     await loadedCard('oscar', 10_000, 500, evil);
     const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
     expect((await pay(t, evil, 500)).state).toBe('approved');
@@ -170,7 +225,11 @@ describe('POS terminal', () => {
     const { card } = await loadedCard('nina', 10_000, 1_000);
     // A short card wait: a terminal that missed the card leaving declines the next sale with
     // card-still-present once it runs out, instead of reading the card tapped for it.
-    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1', cardWaitMs: 2_000 });
+    const t = await world.terminal(
+      readers,
+      { merchantId: 'corner-shop', bank: shop },
+      { readerName: 'Counter', terminalId: 't1', cardWaitMs: 2_000 },
+    );
     // The customer takes the card as soon as the outcome shows and taps it again for the next
     // sale, before the terminal has let go of its connection to the card.
     const retapped = atState(t, 'approved', () => {
@@ -223,7 +282,12 @@ describe('POS terminal', () => {
   it('a card pulled after the request that never comes back: declined card-not-returned, the request kept', async () => {
     const { card } = await loadedCard('vera', 10_000, 2_000);
     const journal = world.journal('lost');
-    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1', cardWaitMs: 1_000 }, journal);
+    const t = await world.terminal(
+      readers,
+      { merchantId: 'corner-shop', bank: shop },
+      { readerName: 'Counter', terminalId: 't1', cardWaitMs: 1_000 },
+      journal,
+    );
     void atState(t, 'request-sent', () => readers.removeCard('Counter'));
     const p = t.startPayment({ amount: 650, currency: 'EUR' });
     readers.insertCard('Counter', card);
@@ -239,13 +303,23 @@ describe('POS terminal', () => {
     const journal = world.journal('restart');
     // What a terminal killed mid-tap leaves: the payment, its durable request, no responses;
     // and the card, which did receive the request and paid (its answers lost with the terminal).
-    const p = journal.createPayment({ amount: 300, currency: 'EUR', reference: null, merchantId: 'corner-shop', terminalId: 't1', mode: 'offline' });
+    const p = journal.createPayment({
+      amount: 300,
+      currency: 'EUR',
+      reference: null,
+      merchantId: 'corner-shop',
+      terminalId: 't1',
+      mode: 'offline',
+    });
     journal.appendEvent(p.id, 'waiting-for-card');
     readers.insertCard('Counter', card);
     const ch = await readers.connect('Counter');
     const client = EcashCardClient.on(ch);
     await client.select();
-    const accepted = (await world.operator.parameters()).keys.filter((k) => k.currency === 'EUR' && k.scope === '').map((k) => k.keyId).sort();
+    const accepted = (await world.operator.parameters()).keys
+      .filter((k) => k.currency === 'EUR' && k.scope === '')
+      .map((k) => k.keyId)
+      .sort();
     const request = { timestamp: Date.now(), nonce: new Uint8Array(16).fill(7), accepted };
     journal.recordRequest(p.id, request);
     const context = { merchantId: 'corner-shop', terminalId: 't1', timestamp: request.timestamp, nonce: request.nonce };
@@ -254,7 +328,12 @@ describe('POS terminal', () => {
     readers.removeCard('Counter');
     expect(await valueOf(card)).toBe(1_700);
 
-    const restarted = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' }, journal);
+    const restarted = await world.terminal(
+      readers,
+      { merchantId: 'corner-shop', bank: shop },
+      { readerName: 'Counter', terminalId: 't1' },
+      journal,
+    );
     expect(restarted.resumeUnfinished()).toEqual([p.id]);
     readers.insertCard('Counter', card);
     const view = await restarted.outcome(p.id);
@@ -279,7 +358,11 @@ describe('POS terminal', () => {
 
   it('online with the bank down before the tap: declines and the card spends nothing', async () => {
     const { card } = await loadedCard('sam', 10_000, 2_000);
-    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1', mode: 'online' });
+    const t = await world.terminal(
+      readers,
+      { merchantId: 'corner-shop', bank: shop },
+      { readerName: 'Counter', terminalId: 't1', mode: 'online' },
+    );
     await world.bankDown();
     const view = await pay(t, card, 500);
     expect(view.state).toBe('declined');
@@ -294,9 +377,14 @@ describe('POS terminal', () => {
     const real = httpAcquirer(shop);
     const flaky: AcquirerBank = {
       ...real,
-      deposit: (batchId, transcripts) => (bankAnswers ? real.deposit(batchId, transcripts) : Promise.reject(new EcashError('bank-unreachable', 'connection reset'))),
+      deposit: (batchId, transcripts) =>
+        bankAnswers ? real.deposit(batchId, transcripts) : Promise.reject(new EcashError('bank-unreachable', 'connection reset')),
     };
-    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: flaky }, { readerName: 'Counter', terminalId: 't1', mode: 'online' });
+    const t = await world.terminal(
+      readers,
+      { merchantId: 'corner-shop', bank: flaky },
+      { readerName: 'Counter', terminalId: 't1', mode: 'online' },
+    );
     const view = await pay(t, card, 500);
     expect(view.state).toBe('approved');
     expect(reasonOf(view)).toBe('offline-fallback');
@@ -309,8 +397,15 @@ describe('POS terminal', () => {
     const { card } = await loadedCard('tia', 10_000, 2_000);
     let miscount = true;
     const real = httpAcquirer(shop);
-    const shortAnswers: AcquirerBank = { ...real, deposit: async (batchId, transcripts) => (miscount ? [] : real.deposit(batchId, transcripts)) };
-    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shortAnswers }, { readerName: 'Counter', terminalId: 't1', mode: 'online' });
+    const shortAnswers: AcquirerBank = {
+      ...real,
+      deposit: async (batchId, transcripts) => (miscount ? [] : real.deposit(batchId, transcripts)),
+    };
+    const t = await world.terminal(
+      readers,
+      { merchantId: 'corner-shop', bank: shortAnswers },
+      { readerName: 'Counter', terminalId: 't1', mode: 'online' },
+    );
     const view = await pay(t, card, 500);
     // An empty answer checked no coin for a double spend: not an online approval.
     expect(view.state).toBe('approved');

@@ -28,7 +28,14 @@ describe('ApduClient', () => {
       { command: '8030000000', response: hexOf(256, 0xaa) + '6110' },
       { command: '00c0000010', response: hexOf(16, 0xbb) + '9000' },
     ]);
-    const r = await new ApduClient(channel, { lengths: 'short' }).send({ cla: 0x80, ins: 0x30, p1: 0, p2: 0, data: new Uint8Array(0), le: 65536 });
+    const r = await new ApduClient(channel, { lengths: 'short' }).send({
+      cla: 0x80,
+      ins: 0x30,
+      p1: 0,
+      p2: 0,
+      data: new Uint8Array(0),
+      le: 65536,
+    });
     expect(r.sw).toBe(0x9000);
     expect(toHex(r.data)).toBe(hexOf(256, 0xaa) + hexOf(16, 0xbb));
     expect(transport.remaining).toBe(0);
@@ -73,7 +80,14 @@ describe('ApduClient', () => {
 
   it('stops a chain at the first part the card refuses', async () => {
     const { transport, channel } = await scripted([{ command: '90200000ff' + hexOf(255, 7), response: '6985' }]);
-    const r = await new ApduClient(channel, { lengths: 'short' }).send({ cla: 0x80, ins: 0x20, p1: 0, p2: 0, data: new Uint8Array(300).fill(7), le: undefined });
+    const r = await new ApduClient(channel, { lengths: 'short' }).send({
+      cla: 0x80,
+      ins: 0x20,
+      p1: 0,
+      p2: 0,
+      data: new Uint8Array(300).fill(7),
+      le: undefined,
+    });
     expect(r.sw).toBe(0x6985);
     expect(transport.remaining).toBe(0);
   });
@@ -104,8 +118,8 @@ describe('ApduClient', () => {
     const endless: RecordedExchange[] = [{ command: '8030000000', response: '6100' }];
     for (let i = 0; i < 300; i++) endless.push({ command: '00c0000000', response: hexOf(256, 0) + '6100' });
     const { channel } = await scripted(endless);
-    await expect(new ApduClient(channel).send({ cla: 0x80, ins: 0x30, p1: 0, p2: 0, data: new Uint8Array(0), le: 256 })).rejects.toSatisfy((e) =>
-      isEcashError(e, 'bad-response'),
+    await expect(new ApduClient(channel).send({ cla: 0x80, ins: 0x30, p1: 0, p2: 0, data: new Uint8Array(0), le: 256 })).rejects.toSatisfy(
+      (e) => isEcashError(e, 'bad-response'),
     );
   });
 
@@ -116,7 +130,10 @@ describe('ApduClient', () => {
       { command: '8040000000', response: '9000' },
     ]);
     const budgets: number[] = [];
-    const observed: CardChannel = { ...channel, transmit: (c: Uint8Array, o: TransmitOptions) => (budgets.push(o.timeoutMs), channel.transmit(c, o)) };
+    const observed: CardChannel = {
+      ...channel,
+      transmit: (c: Uint8Array, o: TransmitOptions) => (budgets.push(o.timeoutMs), channel.transmit(c, o)),
+    };
     const client = new ApduClient(observed, { timeouts: { payment: 7_500 } });
     const pay = { cla: 0x80, ins: 0x40, p1: 0, p2: 0, data: new Uint8Array(0), le: 256 };
     await client.send(pay, { commandClass: 'payment' });
@@ -138,7 +155,9 @@ describe('EcashCardClient', () => {
     const v1 = encodeFci({ version: 1, suite: 'ristretto255-sha512', capacity: 81 });
     const { channel } = await scripted([{ command: '00a4040007f045434153480100', response: toHex(v1) + '9000' }]);
     const client = EcashCardClient.on(channel);
-    await expect(client.select()).rejects.toSatisfy((e) => isEcashError(e, 'card-format-mismatch') && e.details?.version === 1 && /version 1/.test(e.message));
+    await expect(client.select()).rejects.toSatisfy(
+      (e) => isEcashError(e, 'card-format-mismatch') && e.details?.version === 1 && /version 1/.test(e.message),
+    );
     expect(client.card).toBeUndefined();
   });
 });

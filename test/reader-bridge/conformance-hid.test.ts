@@ -28,7 +28,9 @@ class TestPort {
 
   /** Pulls the token out: an open device reports a read error, as node-hid does on unplug. */
   async unplug(): Promise<void> {
-    const device = this.device as (HidCardDevice & { emit(event: 'error', e: Error): boolean; listenerCount(event: 'error'): number }) | undefined;
+    const device = this.device as
+      | (HidCardDevice & { emit(event: 'error', e: Error): boolean; listenerCount(event: 'error'): number })
+      | undefined;
     this.card = undefined;
     this.device = undefined;
     if (device === undefined) return;
@@ -57,7 +59,11 @@ const READER = `e-cash token [1209:0001 ${PATH}]`;
 
 conformanceSuite('HID transport (device double)', async () => {
   const port = new TestPort(await nodeHidBackend());
-  const transport = new HidTransport({ devices: [{ vendorId: VENDOR_ID, productId: PRODUCT_ID }], backend: port.backend, pollIntervalMs: 50 });
+  const transport = new HidTransport({
+    devices: [{ vendorId: VENDOR_ID, productId: PRODUCT_ID }],
+    backend: port.backend,
+    pollIntervalMs: 50,
+  });
   return {
     transport,
     reader: READER,

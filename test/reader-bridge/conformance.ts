@@ -19,7 +19,15 @@ import {
   type SuiteId,
 } from '../../core/index.js';
 import { ECASH_INS, paymentTranscripts, type PayRequest } from '../../wire/index.js';
-import { cardOnDevice, createVolatileCard, DEFAULT_CAPACITY, formatDevice, personaliseCard, RamNvm, type EcashCard } from '../../firmware-sim/index.js';
+import {
+  cardOnDevice,
+  createVolatileCard,
+  DEFAULT_CAPACITY,
+  formatDevice,
+  personaliseCard,
+  RamNvm,
+  type EcashCard,
+} from '../../firmware-sim/index.js';
 import {
   ApduClient,
   EcashCardClient,
@@ -51,7 +59,12 @@ export interface ConformanceFixture {
 }
 
 /** Polls `probe` until it gives a value; after `ms`, fails saying what it waited for and what it saw last. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, ms = 10_000, seen: () => string = () => ''): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  ms = 10_000,
+  seen: () => string = () => '',
+): Promise<T> {
   const deadline = Date.now() + ms;
   let failure = '';
   for (;;) {
@@ -69,10 +82,14 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, what: s
 export function readerState(transport: ReaderTransport, reader: string, cardPresent: boolean): Promise<true> {
   let listed: ReaderInfo[] | undefined;
   return eventually(
-    async () => ((listed = await transport.listReaders()).some((r) => r.name === reader && r.cardPresent === cardPresent) ? true : undefined),
+    async () =>
+      (listed = await transport.listReaders()).some((r) => r.name === reader && r.cardPresent === cardPresent) ? true : undefined,
     `${reader} ${cardPresent ? 'with' : 'without'} a card`,
     10_000,
-    () => (listed === undefined ? '' : `; the transport lists ${listed.map((r) => `${r.name} ${r.cardPresent ? 'with' : 'without'} a card`).join(', ') || 'no readers'}`),
+    () =>
+      listed === undefined
+        ? ''
+        : `; the transport lists ${listed.map((r) => `${r.name} ${r.cardPresent ? 'with' : 'without'} a card`).join(', ') || 'no readers'}`,
   );
 }
 
@@ -199,7 +216,10 @@ export function conformanceSuite(name: string, makeFixture: () => Promise<Confor
       await eventually(async () => (events.some((e) => e.type === f.removalEvent) ? true : undefined), f.removalEvent);
       await expect(f.transport.connect(f.reader)).rejects.toSatisfy((e) => isEcashError(e, 'no-card') || isEcashError(e, 'no-reader'));
       await f.insert(await newCard('ristretto255-sha512'));
-      await eventually(async () => (events.some((e) => e.type === 'card-inserted' || e.type === 'reader-added') ? true : undefined), 'the card back');
+      await eventually(
+        async () => (events.some((e) => e.type === 'card-inserted' || e.type === 'reader-added') ? true : undefined),
+        'the card back',
+      );
       stop();
     });
 
@@ -328,7 +348,10 @@ export function conformanceSuite(name: string, makeFixture: () => Promise<Confor
       const events: ReaderEvent[] = [];
       const stop = f.transport.watch((e) => events.push(e));
       await f.unplugReader();
-      await eventually(async () => (events.some((e) => e.type === 'reader-removed' && e.reader.name === f.reader) ? true : undefined), 'reader-removed');
+      await eventually(
+        async () => (events.some((e) => e.type === 'reader-removed' && e.reader.name === f.reader) ? true : undefined),
+        'reader-removed',
+      );
       stop();
       await expect(channel.transmit(Uint8Array.of(0x80, 0x30, 0, 0, 0), { timeoutMs: 2_000 })).rejects.toSatisfy(
         (e) => isEcashError(e, 'no-reader') || isEcashError(e, 'card-removed') || isEcashError(e, 'transport-failure'),

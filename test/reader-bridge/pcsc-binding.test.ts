@@ -20,7 +20,7 @@ describe('PC/SC binding', () => {
     expect(pcscResult(new Error('Card Reader not connected'))).toBeUndefined();
   });
 
-  it('recovers card events merged into one status from pcsc-lite\'s event count', () => {
+  it("recovers card events merged into one status from pcsc-lite's event count", () => {
     expect(cardTransitions(false, true, 1)).toEqual(['card-inserted']);
     expect(cardTransitions(true, false, 1)).toEqual(['card-removed']);
     expect(cardTransitions(true, true, 0)).toEqual([]); // another bit changed (in use, exclusive)

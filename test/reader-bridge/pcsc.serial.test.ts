@@ -149,7 +149,15 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
       const cli = (...args: string[]) => run(process.execPath, [...CLI, ...args], { timeout: 30_000 });
       const readers = JSON.parse((await cli('readers', '--json')).stdout) as unknown[];
       expect(readers).toContainEqual({ name: READER, transport: 'pcsc', cardPresent: true });
-      const { stdout, stderr } = await cli('apdu', '00a4040007f045434153480100', '0020008004' + '32343638', '--reader', READER, '--trace', '--json');
+      const { stdout, stderr } = await cli(
+        'apdu',
+        '00a4040007f045434153480100',
+        '0020008004' + '32343638',
+        '--reader',
+        READER,
+        '--trace',
+        '--json',
+      );
       const result = JSON.parse(stdout) as { results: { sw: string }[] };
       expect(result.results.map((r) => r.sw)).toEqual(['9000', '9000']);
       expect(stderr).toContain('>> 00200080 [redacted]');
@@ -195,10 +203,12 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
     try {
       served = await serve(local, await newCard('ristretto255-sha512'));
       let document = '';
-      while (!document.trimEnd().endsWith('}')) document += (await bridge.line('the bridge\'s address')) + '\n';
+      while (!document.trimEnd().endsWith('}')) document += (await bridge.line("the bridge's address")) + '\n';
       const { url } = JSON.parse(document) as { url: string };
       expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/v1$/);
-      await expect(new RemoteTransport({ url, token: 'not-the-token-0123456789' }).listReaders()).rejects.toSatisfy((e) => isEcashError(e, 'bridge-unauthorized'));
+      await expect(new RemoteTransport({ url, token: 'not-the-token-0123456789' }).listReaders()).rejects.toSatisfy((e) =>
+        isEcashError(e, 'bridge-unauthorized'),
+      );
       const remote = new RemoteTransport({ url, token });
       expect(await remote.listReaders()).toContainEqual({ name: READER, transport: 'remote', cardPresent: true });
       const card = EcashCardClient.on(await remote.connect(READER));

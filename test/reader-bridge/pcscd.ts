@@ -33,7 +33,9 @@ async function until(check: () => boolean, what: string, ms = 10_000): Promise<v
 export async function stopPcscd(): Promise<() => Promise<void>> {
   const pid = pcscdPid();
   if (pid === undefined) throw new Error('pcscd is not running');
-  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    .split('\0')
+    .filter((a) => a !== '');
   process.kill(pid, 'SIGTERM');
   await until(() => pcscdPid() === undefined, 'pcscd has exited');
   return async () => {
@@ -72,7 +74,10 @@ export async function vpcdTookCard(served: VpcdConnection, port: number): Promis
     await Promise.race([
       served.whenConnected(),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`vpcd did not take the card on 127.0.0.1:${port} within 10 s: is pcscd running with vsmartcard-vpcd?`)), 10_000);
+        timer = setTimeout(
+          () => reject(new Error(`vpcd did not take the card on 127.0.0.1:${port} within 10 s: is pcscd running with vsmartcard-vpcd?`)),
+          10_000,
+        );
       }),
     ]);
   } catch (e) {

@@ -69,7 +69,9 @@ describe('remote reader bridge', () => {
   it('binds to loopback by default and insists on a real token', async () => {
     const { server } = await serve();
     expect(server.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/v1$/);
-    await expect(startBridgeServer({ source: new ReplayTransport(cassette), token: 'short' })).rejects.toSatisfy((e) => isEcashError(e, 'bridge-unauthorized'));
+    await expect(startBridgeServer({ source: new ReplayTransport(cassette), token: 'short' })).rejects.toSatisfy((e) =>
+      isEcashError(e, 'bridge-unauthorized'),
+    );
   });
 
   it('refuses a client without the right token, and a wrong path', async () => {
@@ -112,7 +114,10 @@ describe('remote reader bridge', () => {
     const tooBig = (await ask(JSON.stringify({ id: 2 ** 53, op: 'list' }))) as object;
     expect(tooBig).toMatchObject({ id: 0, error: { code: 'bridge-protocol' } });
     expect(parseReply(JSON.stringify(tooBig))).toMatchObject({ id: 0 });
-    expect(await ask(JSON.stringify({ id: 4, op: 'transmit', channel: 1, apdu: 'XYZ', timeoutMs: 10 }))).toMatchObject({ id: 4, error: { code: 'bridge-protocol' } });
+    expect(await ask(JSON.stringify({ id: 4, op: 'transmit', channel: 1, apdu: 'XYZ', timeoutMs: 10 }))).toMatchObject({
+      id: 4,
+      error: { code: 'bridge-protocol' },
+    });
     expect(await ask(JSON.stringify({ id: 5, op: 'transmit', channel: 99, apdu: '8030000000', timeoutMs: 10 }))).toMatchObject({
       id: 5,
       error: { code: 'channel-closed' },
@@ -135,7 +140,9 @@ describe('remote reader bridge', () => {
     await server.close();
     await removed;
     expect(events.map((e) => [e.type, e.reader.name])).toEqual([['reader-removed', 'Remote Reader 0']]);
-    await expect(channel.transmit(fromHex('8030000000'), { timeoutMs: 1000 })).rejects.toSatisfy((e) => isEcashError(e, 'transport-failure'));
+    await expect(channel.transmit(fromHex('8030000000'), { timeoutMs: 1000 })).rejects.toSatisfy((e) =>
+      isEcashError(e, 'transport-failure'),
+    );
     await expect(channel.reconnect()).rejects.toSatisfy((e) => isEcashError(e, 'transport-failure'));
   });
 

@@ -44,7 +44,11 @@ beforeAll(async () => {
   app = buildSimApi(sim, { token: TOKEN });
   base = `${await app.listen({ port: 0, host: '127.0.0.1' })}/v1`;
   const shop = await world.addMerchant('sim-shop');
-  terminal = await world.terminal(sim.readers, { merchantId: 'sim-shop', bank: shop }, { readerName: 'Sim 0', terminalId: 'sim-api', cardWaitMs: 10_000 });
+  terminal = await world.terminal(
+    sim.readers,
+    { merchantId: 'sim-shop', bank: shop },
+    { readerName: 'Sim 0', terminalId: 'sim-api', cardWaitMs: 10_000 },
+  );
 });
 
 // A test that failed half-way leaves no card in a reader.
@@ -76,9 +80,20 @@ describe('the test-helper API', () => {
   });
 
   it('makes a card loaded through the bank, inserts it, and a terminal takes a payment from it', async () => {
-    const made = await call<CardView>('POST', '/cards', { noPinLimit: 10_000, profile: 'jcop4', load: { bank: world.url, operatorToken, amount: 1_000, holder: 'Ann' } });
+    const made = await call<CardView>('POST', '/cards', {
+      noPinLimit: 10_000,
+      profile: 'jcop4',
+      load: { bank: world.url, operatorToken, amount: 1_000, holder: 'Ann' },
+    });
     expect(made.status).toBe(201);
-    expect(made.body).toMatchObject({ kind: 'standard', suite: world.suite, profile: 'jcop4', reader: null, loaded: { amount: 1_000, currency: 'EUR' }, pinBlocked: false });
+    expect(made.body).toMatchObject({
+      kind: 'standard',
+      suite: world.suite,
+      profile: 'jcop4',
+      reader: null,
+      loaded: { amount: 1_000, currency: 'EUR' },
+      pinBlocked: false,
+    });
     expect((await world.operator.account(made.body.account!)).balances).toEqual([{ currency: 'EUR', balance: 0 }]);
     const p = terminal.startPayment({ amount: 250, currency: 'EUR' });
     const inserted = await call<ReaderView>('POST', `/readers/${encodeURIComponent('Sim 0')}/insert`, { card: made.body.id });
@@ -90,7 +105,11 @@ describe('the test-helper API', () => {
   });
 
   it('a card pulled during its PAY: the terminal is interrupted, and finishes the payment when the card comes back', async () => {
-    const made = await call<CardView>('POST', '/cards', { kind: 'pulled-mid-tap', noPinLimit: 10_000, load: { bank: world.url, operatorToken, amount: 800 } });
+    const made = await call<CardView>('POST', '/cards', {
+      kind: 'pulled-mid-tap',
+      noPinLimit: 10_000,
+      load: { bank: world.url, operatorToken, amount: 800 },
+    });
     expect(made.status).toBe(201);
     const p = terminal.startPayment({ amount: 300, currency: 'EUR' });
     const interrupted = atState(terminal, 'interrupted');
@@ -125,9 +144,17 @@ describe('the test-helper API', () => {
     expect(blocked.body).toMatchObject({ kind: 'blocked-pin', pinBlocked: true, noPinLimit: 0 });
     const other = await call<CardView>('POST', '/cards', { suite: 'p256-uprove' });
     expect(other.body.suite).toBe('p256-uprove');
-    const single = await call<CardView>('POST', '/cards', { kind: 'no-exact-change', noPinLimit: 10_000, load: { bank: world.url, operatorToken, amount: 500 } });
+    const single = await call<CardView>('POST', '/cards', {
+      kind: 'no-exact-change',
+      noPinLimit: 10_000,
+      load: { bank: world.url, operatorToken, amount: 500 },
+    });
     expect(single.status).toBe(201);
-    const cheat = await call<CardView>('POST', '/cards', { kind: 'double-spending', noPinLimit: 10_000, load: { bank: world.url, operatorToken, amount: 20 } });
+    const cheat = await call<CardView>('POST', '/cards', {
+      kind: 'double-spending',
+      noPinLimit: 10_000,
+      load: { bank: world.url, operatorToken, amount: 20 },
+    });
     expect(cheat.status).toBe(201);
     for (const [body, code] of [
       [{ kind: 'empty', load: { bank: world.url, operatorToken, amount: 5 } }, 'bad-card-spec'],
@@ -145,7 +172,9 @@ describe('the test-helper API', () => {
     const wrongBank = await call('POST', '/cards', { load: { bank: world.url, operatorToken: 'not-an-operator', amount: 100 } });
     expect([wrongBank.status, codeOf(wrongBank)]).toEqual([502, 'load-failed']);
     expect(JSON.stringify(wrongBank.body)).not.toContain('not-an-operator');
-    expect((await call<{ cards: CardView[] }>('GET', '/cards')).body.cards.map((c) => c.kind)).toEqual(expect.arrayContaining(['blocked-pin', 'no-exact-change', 'double-spending']));
+    expect((await call<{ cards: CardView[] }>('GET', '/cards')).body.cards.map((c) => c.kind)).toEqual(
+      expect.arrayContaining(['blocked-pin', 'no-exact-change', 'double-spending']),
+    );
   });
 
   it('refuses to move cards that are not there, with stable codes', async () => {

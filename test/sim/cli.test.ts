@@ -12,7 +12,16 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CardView, ReaderView } from '../../host/sim/index.js';
 import type { PaymentView } from '../../host/pos/index.js';
-import { type CliProcess, endStartedProcesses, exitOf, posApiUrl, startCli, untilFinal, waitForOutput, whileRunning } from '../helpers/cli.js';
+import {
+  type CliProcess,
+  endStartedProcesses,
+  exitOf,
+  posApiUrl,
+  startCli,
+  untilFinal,
+  waitForOutput,
+  whileRunning,
+} from '../helpers/cli.js';
 import { reasonOf, World } from '../helpers/world.js';
 
 const SIM_TOKEN = 'sim-token-for-the-cli-0123';
@@ -51,10 +60,15 @@ const posCall = <T>(method: string, path: string, body?: unknown) => whileRunnin
 
 /** A card made through the simulator's API; `load` is put on it through the bank. */
 function card(spec: Record<string, unknown>, load?: number): Promise<CardView> {
-  return simCall<CardView>('POST', '/cards', { noPinLimit: 10_000, ...spec, ...(load === undefined ? {} : { load: { bank: world.url, operatorToken, amount: load } }) });
+  return simCall<CardView>('POST', '/cards', {
+    noPinLimit: 10_000,
+    ...spec,
+    ...(load === undefined ? {} : { load: { bank: world.url, operatorToken, amount: load } }),
+  });
 }
 
-const insert = (cardId: string, reader = 'Sim 0') => simCall<ReaderView>('POST', `/readers/${encodeURIComponent(reader)}/insert`, { card: cardId });
+const insert = (cardId: string, reader = 'Sim 0') =>
+  simCall<ReaderView>('POST', `/readers/${encodeURIComponent(reader)}/insert`, { card: cardId });
 const pull = (reader = 'Sim 0') => simCall<ReaderView>('POST', `/readers/${encodeURIComponent(reader)}/remove`);
 const startPayment = (amount: number) => posCall<PaymentView>('POST', '/payments', { amount, currency: 'EUR' });
 const view = (id: string) => () => posCall<PaymentView>('GET', `/payments/${id}`);
@@ -65,7 +79,8 @@ async function untilState(id: string, state: string, ms = 30_000): Promise<Payme
   for (;;) {
     const v = await view(id)();
     if (v.events.some((e) => e.state === state)) return v;
-    if (['approved', 'declined', 'cancelled'].includes(v.state)) throw new Error(`payment ${id} ended ${v.state} (${reasonOf(v) ?? ''}) without being ${state}`);
+    if (['approved', 'declined', 'cancelled'].includes(v.state))
+      throw new Error(`payment ${id} ended ${v.state} (${reasonOf(v) ?? ''}) without being ${state}`);
     if (Date.now() > until) throw new Error(`payment ${id} still ${v.state} after ${ms / 1000} s; the terminal's stderr:\n${pos.stderr()}`);
     await Promise.race([pos.exited, new Promise((r) => setTimeout(r, 50))]);
   }
@@ -86,7 +101,7 @@ beforeAll(async () => {
   merchantToken = (await world.operator.addMerchant({ merchantId: 'till', scopes: [] })).credential;
   operatorToken = (await world.service.addOperator('integrator')).credential;
   sim = startCli(['--json', 'sim', 'serve', '--port', '0', '--bridge-port', '0', '--readers', '2'], { ECASH_BRIDGE_TOKEN: SIM_TOKEN });
-  ({ api: simApi, bridge } = await waitForOutput(sim, simJson, 'the simulator\'s addresses'));
+  ({ api: simApi, bridge } = await waitForOutput(sim, simJson, "the simulator's addresses"));
   const args = ['pos', 'serve', '--bank', world.url, '--merchant', 'till', '--terminal', 'till-1', '--reader', 'Sim 0', '--bridge', bridge];
   args.push('--journal', join(world.dir, 'till.db'), '--port', '0', '--settle-every', '0', '--card-wait', '20');
   pos = startCli(args, { ECASH_BANK_TOKEN: merchantToken, ECASH_BRIDGE_TOKEN: SIM_TOKEN, ECASH_POS_API_KEY: API_KEY });
@@ -159,8 +174,26 @@ describe('a cash register tested against simulated cards', () => {
   it('`ecash pos pay --bridge <sim> --reader "Sim 1"` takes a payment from a simulated reader', async () => {
     const erin = await card({}, 500);
     await insert(erin.id, 'Sim 1');
-    const args = ['--json', 'pos', 'pay', '120', '--bank', world.url, '--merchant', 'till', '--terminal', 'till-2', '--reader', 'Sim 1', '--bridge', bridge];
-    const pay = startCli([...args, '--journal', join(world.dir, 'till-2.db'), '--card-wait', '20'], { ECASH_BANK_TOKEN: merchantToken, ECASH_BRIDGE_TOKEN: SIM_TOKEN });
+    const args = [
+      '--json',
+      'pos',
+      'pay',
+      '120',
+      '--bank',
+      world.url,
+      '--merchant',
+      'till',
+      '--terminal',
+      'till-2',
+      '--reader',
+      'Sim 1',
+      '--bridge',
+      bridge,
+    ];
+    const pay = startCli([...args, '--journal', join(world.dir, 'till-2.db'), '--card-wait', '20'], {
+      ECASH_BANK_TOKEN: merchantToken,
+      ECASH_BRIDGE_TOKEN: SIM_TOKEN,
+    });
     expect(await exitOf(pay), pay.stderr()).toBe(0);
     expect((JSON.parse(pay.stdout()) as PaymentView).state).toBe('approved');
     await pull('Sim 1');
@@ -182,8 +215,19 @@ describe('a cash register tested against simulated cards', () => {
 
   it('`ecash sim run` refuses a malformed scenario before it does anything, naming the place', async () => {
     const file = join(world.dir, 'bad-scenario.json');
-    writeFileSync(file, JSON.stringify({ steps: [{ op: 'create', card: 'x' }, { op: 'pay', amount: -5 }] }));
-    const run = startCli(['--json', 'sim', 'run', file, '--sim', simApi, '--pos', posApi], { ECASH_BRIDGE_TOKEN: SIM_TOKEN, ECASH_POS_API_KEY: API_KEY });
+    writeFileSync(
+      file,
+      JSON.stringify({
+        steps: [
+          { op: 'create', card: 'x' },
+          { op: 'pay', amount: -5 },
+        ],
+      }),
+    );
+    const run = startCli(['--json', 'sim', 'run', file, '--sim', simApi, '--pos', posApi], {
+      ECASH_BRIDGE_TOKEN: SIM_TOKEN,
+      ECASH_POS_API_KEY: API_KEY,
+    });
     expect(await exitOf(run)).toBe(1);
     const { error } = JSON.parse(run.stdout()) as { error: { code: string; message: string } };
     expect(error.code).toBe('bad-scenario');
@@ -200,6 +244,7 @@ describe('a cash register tested against simulated cards', () => {
 
   it('never prints a token or credential', () => {
     const printed = sim.stdout() + sim.stderr() + pos.stdout() + pos.stderr();
-    for (const secret of [SIM_TOKEN, API_KEY, merchantToken, operatorToken]) expect(printed.includes(secret), 'a secret in the output').toBe(false);
+    for (const secret of [SIM_TOKEN, API_KEY, merchantToken, operatorToken])
+      expect(printed.includes(secret), 'a secret in the output').toBe(false);
   });
 });

@@ -35,7 +35,15 @@ describe('scenario files', () => {
     [{ steps: [{ op: 'pay', amount: '12' }] }, 'steps[0].amount must be a whole number'],
     [{ steps: [{ op: 'pay', amount: 5, colour: 'red' }] }, 'steps[0].colour is not a field of "pay"'],
     [{ steps: [{ op: 'insert', card: 'alice', reader: 'Sim 0' }] }, 'which no earlier step makes'],
-    [{ steps: [{ op: 'create', card: 'a' }, { op: 'create', card: 'a' }] }, 'steps[1].card names card "a", made by an earlier step'],
+    [
+      {
+        steps: [
+          { op: 'create', card: 'a' },
+          { op: 'create', card: 'a' },
+        ],
+      },
+      'steps[1].card names card "a", made by an earlier step',
+    ],
     [{ steps: [{ op: 'create', card: 'a', kind: 'gold' }] }, 'steps[0].kind must be one of standard'],
     [{ steps: [{ op: 'create', card: 'a', profile: 'fast' }] }, 'steps[0].profile must be one of jcop4'],
     [{ steps: [{ op: 'create', card: 'a', pin: '12' }] }, 'steps[0].pin must be 4 to 12 digits'],

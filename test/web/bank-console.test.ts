@@ -27,7 +27,10 @@ describe.runIf(chromiumAvailable())('the bank console', () => {
     operatorToken = (await bank.service.addOperator('console')).credential;
     const alice = await newHolder(bank, 'alice', 5_000);
     await newHolder(bank, 'bob', 1_200);
-    const added = [await bank.operator.addMerchant({ merchantId: 'corner-shop', name: 'Corner Shop' }), await bank.operator.addMerchant({ merchantId: 'cafe', name: 'Cafe Central' })];
+    const added = [
+      await bank.operator.addMerchant({ merchantId: 'corner-shop', name: 'Corner Shop' }),
+      await bank.operator.addMerchant({ merchantId: 'cafe', name: 'Cafe Central' }),
+    ];
     merchantToken = added[0]!.credential;
     const [shop, cafe] = added.map((a) => bank.anon.withToken(a.credential));
     // One coin paid at two shops: the second deposit names alice.
@@ -49,7 +52,7 @@ describe.runIf(chromiumAvailable())('the bank console', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
   };
 
-  it('refuses a credential that is not an operator\'s, saying why', async () => {
+  it("refuses a credential that is not an operator's, saying why", async () => {
     await page.goto(`${bank.url}/console`);
     await expect.poll(() => page.getByLabel('Operator credential').isVisible()).toBe(true);
     await signIn('ecash.0123456789abcdef.' + 'x'.repeat(43));
@@ -61,6 +64,8 @@ describe.runIf(chromiumAvailable())('the bank console', () => {
   it('shows the verdict, the keys, accounts, merchants and the double spend with its proof', async () => {
     await signIn(operatorToken);
     await expect.poll(() => page.getByRole('status').textContent()).toMatch(/^The books balance/);
+    // The rendered text, cells separated by tabs (textContent would run them together).
+    // biome-ignore lint/performance/useDomNodeTextContent: the tabs between cells are what is matched
     const table = (id: string) => page.locator(`#${id} tbody`).innerText();
     await expect.poll(() => table('accounts')).toMatch(/alice/);
     expect(await table('accounts')).toMatch(/bob\s+\S+\s+€12\.00/);

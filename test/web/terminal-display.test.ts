@@ -51,7 +51,11 @@ describe.runIf(chromiumAvailable())('the terminal display', () => {
     // PIN above 100 (minor units): the second payment asks for it.
     card = await world.card({ noPinLimit: 100 });
     await loadViaReader(world, readers, 'Load', card, 'alice', 10_000, 3_000);
-    terminal = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: READER, terminalId: 'till-1', cardWaitMs: 30_000, pinWaitMs: 30_000 });
+    terminal = await world.terminal(
+      readers,
+      { merchantId: 'corner-shop', bank: shop },
+      { readerName: READER, terminalId: 'till-1', cardWaitMs: 30_000, pinWaitMs: 30_000 },
+    );
     app = buildPosApi(terminal, { apiKey: API_KEY });
     registerTerminalDisplay(app);
     origin = await app.listen({ port: 0, host: '127.0.0.1' });

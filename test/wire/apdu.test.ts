@@ -22,7 +22,14 @@ import {
 } from '../../wire/index.js';
 import { expectCode } from '../core/expect-code.js';
 
-const cmd = (data: number, le: number | undefined): CommandApdu => ({ cla: 0x80, ins: 0x40, p1: 1, p2: 2, data: new Uint8Array(data).fill(0xab), le });
+const cmd = (data: number, le: number | undefined): CommandApdu => ({
+  cla: 0x80,
+  ins: 0x40,
+  p1: 1,
+  p2: 2,
+  data: new Uint8Array(data).fill(0xab),
+  le,
+});
 
 describe('command APDUs', () => {
   it('encodes the four short cases as ISO 7816-3 writes them', () => {

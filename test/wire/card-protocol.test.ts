@@ -132,7 +132,11 @@ describe.each(SUITE_IDS)('card protocol on %s', (suite) => {
 
 describe('card protocol, suite-independent messages', () => {
   it('round-trips the FCI, with and without a suite', () => {
-    expect(decodeFci(encodeFci({ version: 1, suite: 'modp2048-256', capacity: 15 }))).toEqual({ version: 1, suite: 'modp2048-256', capacity: 15 });
+    expect(decodeFci(encodeFci({ version: 1, suite: 'modp2048-256', capacity: 15 }))).toEqual({
+      version: 1,
+      suite: 'modp2048-256',
+      capacity: 15,
+    });
     expect(decodeFci(encodeFci({ version: 1, suite: undefined, capacity: 0 }))).toEqual({ version: 1, suite: undefined, capacity: 0 });
     const fci = encodeFci({ version: 1, suite: 'p256-uprove', capacity: 3 });
     fci[4] = fci[4]! ^ 1; // AID byte

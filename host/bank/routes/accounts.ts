@@ -7,10 +7,14 @@ import { ACCOUNT_ID, ACCOUNT_PARAMS, hexOf, ID_PAGE_QUERY, idPageOf, NAME, party
 
 export const accountRoutes: Routes = (api, { service, accountOpeningRateLimit }) => {
   const group = service.group;
-  api.get('/v1/accounts', { config: { access: ACCESS.operator('list accounts') }, schema: { querystring: ID_PAGE_QUERY(ACCOUNT_ID) } }, async (req) => {
-    const page = idPageOf(req.query);
-    return service.listAccounts(page.after, page.limit);
-  });
+  api.get(
+    '/v1/accounts',
+    { config: { access: ACCESS.operator('list accounts') }, schema: { querystring: ID_PAGE_QUERY(ACCOUNT_ID) } },
+    async (req) => {
+      const page = idPageOf(req.query);
+      return service.listAccounts(page.after, page.limit);
+    },
+  );
   api.post(
     '/v1/accounts',
     {

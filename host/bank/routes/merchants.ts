@@ -4,10 +4,14 @@ import type { Routes } from './context.js';
 import { ID_PAGE_QUERY, idPageOf, MERCHANT_PARAMS, NAME, partyRecordRoutes, TEXT } from './schemas.js';
 
 export const merchantRoutes: Routes = (api, { service }) => {
-  api.get('/v1/merchants', { config: { access: ACCESS.operator('list merchants') }, schema: { querystring: ID_PAGE_QUERY(NAME) } }, async (req) => {
-    const page = idPageOf(req.query);
-    return service.listMerchants(page.after, page.limit);
-  });
+  api.get(
+    '/v1/merchants',
+    { config: { access: ACCESS.operator('list merchants') }, schema: { querystring: ID_PAGE_QUERY(NAME) } },
+    async (req) => {
+      const page = idPageOf(req.query);
+      return service.listMerchants(page.after, page.limit);
+    },
+  );
   api.post(
     '/v1/merchants',
     {

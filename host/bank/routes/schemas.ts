@@ -27,7 +27,8 @@ export const SESSION_PARAMS = { type: 'object', required: ['sessionId'], propert
 export const BATCH_PARAMS = { type: 'object', required: ['batchId'], properties: { batchId: BATCH_ID } } as const;
 
 /** A page of a list in id order: `after` an id (of the form `id` allows) and its size. */
-export const ID_PAGE_QUERY = (id: object) => ({ type: 'object', additionalProperties: false, properties: { after: id, limit: QUERY_INT } }) as const;
+export const ID_PAGE_QUERY = (id: object) =>
+  ({ type: 'object', additionalProperties: false, properties: { after: id, limit: QUERY_INT } }) as const;
 export const ACCOUNT_ID = HEX_ID(24);
 
 /** The `after` id and the size of an ID_PAGE_QUERY page. */
@@ -55,7 +56,10 @@ export function partyRecordRoutes(
   path: string,
   params: typeof ACCOUNT_PARAMS | typeof MERCHANT_PARAMS,
   access: Access,
-  reads: { view: (id: string) => Promise<unknown>; statement: (id: string, before: number | undefined, limit: number) => Promise<StatementJson> },
+  reads: {
+    view: (id: string) => Promise<unknown>;
+    statement: (id: string, before: number | undefined, limit: number) => Promise<StatementJson>;
+  },
 ): void {
   const config = { access };
   const idOf = (p: unknown) => (p as Record<string, string>)[params.required[0]]!;

@@ -12,7 +12,10 @@ export const withdrawalRoutes: Routes = (api, { service }) => {
 
   api.post(
     '/v1/withdrawals',
-    { config, schema: { body: { type: 'object', additionalProperties: false, required: ['keyId'], properties: { keyId: hexOf(KEY_ID_LENGTH) } } } },
+    {
+      config,
+      schema: { body: { type: 'object', additionalProperties: false, required: ['keyId'], properties: { keyId: hexOf(KEY_ID_LENGTH) } } },
+    },
     async (req, reply) => {
       const keyId = fromHex((req.body as { keyId: string }).keyId, 'keyId', KEY_ID_LENGTH);
       return reply.code(201).send(await service.startWithdrawal(callerOf(req, access).accountId, keyId));

@@ -23,4 +23,3 @@ export interface OpenStorageOptions {
 export function openStorage(db: string, options: OpenStorageOptions = {}): Promise<BankStorage> {
   return isPostgresUrl(db) ? openPostgresStorage(db, options) : openSqliteStorage(db, options);
 }
-

@@ -223,7 +223,11 @@ function clientTx(client: pg.PoolClient): SqlTx {
 }
 
 function unavailable(cause: unknown): EcashError {
-  return new EcashError('database-unavailable', `PostgreSQL is unavailable: ${(cause as Error).message}; check the URL and that the server runs`, { cause });
+  return new EcashError(
+    'database-unavailable',
+    `PostgreSQL is unavailable: ${(cause as Error).message}; check the URL and that the server runs`,
+    { cause },
+  );
 }
 
 class PostgresDriver implements SqlDriver {
@@ -274,7 +278,12 @@ class PostgresDriver implements SqlDriver {
     const buf = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
     const inserted = await tx.all<{ coin: Buffer }>(
       'INSERT INTO spent_coins (key_no, coin, transcript, credited) SELECT * FROM unnest(?::int2[], ?::bytea[], ?::bytea[], ?::bool[]) ON CONFLICT (coin) DO NOTHING RETURNING coin',
-      [rows.map((r) => r.keyNo), rows.map((r) => buf(r.coin)), rows.map((r) => buf(r.transcript)), rows.map((r) => r.credited)] as unknown as SqlValue[],
+      [
+        rows.map((r) => r.keyNo),
+        rows.map((r) => buf(r.coin)),
+        rows.map((r) => buf(r.transcript)),
+        rows.map((r) => r.credited),
+      ] as unknown as SqlValue[],
     );
     const set = new Set(inserted.map((r) => r.coin.toString('hex')));
     return rows.map((r) => set.has(buf(r.coin).toString('hex')));
@@ -300,7 +309,10 @@ class PostgresDriver implements SqlDriver {
       const row = await tx.get<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
       const version = row?.v ?? 0;
       if (version > POSTGRES_MIGRATIONS.length) {
-        throw new EcashError('database-too-new', `the database schema is version ${version}, newer than this program's ${POSTGRES_MIGRATIONS.length}; upgrade ecash`);
+        throw new EcashError(
+          'database-too-new',
+          `the database schema is version ${version}, newer than this program's ${POSTGRES_MIGRATIONS.length}; upgrade ecash`,
+        );
       }
       for (let v = version; v < POSTGRES_MIGRATIONS.length; v++) {
         await tx.run(POSTGRES_MIGRATIONS[v]!);

@@ -93,14 +93,25 @@ interface SessionRow {
   currency: string;
 }
 
-async function readBatch(tx: SqlTx, depositor: string, batchId: string): Promise<(DepositBatchRecord & { requestHash: Uint8Array }) | undefined> {
+async function readBatch(
+  tx: SqlTx,
+  depositor: string,
+  batchId: string,
+): Promise<(DepositBatchRecord & { requestHash: Uint8Array }) | undefined> {
   const row = await tx.get<{ request_hash: Uint8Array; results: string; created_at: number }>(
     'SELECT request_hash, results, created_at FROM deposit_batches WHERE depositor = ? AND batch_id = ?',
     [depositor, batchId],
   );
   if (row === undefined) return undefined;
   const stored = JSON.parse(row.results) as { r: StoredResult[]; c: Balance[] };
-  return { depositor, batchId, createdAt: row.created_at, requestHash: row.request_hash, results: stored.r.map(loadResult), credited: stored.c };
+  return {
+    depositor,
+    batchId,
+    createdAt: row.created_at,
+    requestHash: row.request_hash,
+    results: stored.r.map(loadResult),
+    credited: stored.c,
+  };
 }
 
 /** The rows one of the service's transactions reads, locks and writes (see BankTransaction). */
@@ -119,10 +130,10 @@ class SqlBankTransaction implements BankTransaction {
   }
 
   async balance(account: string, currency: string, lock = false): Promise<number> {
-    const row = await this.tx.get<{ balance: number }>(`SELECT balance FROM ledger_balances WHERE account = ? AND currency = ?${lock ? this.db.forUpdate() : ''}`, [
-      account,
-      currency,
-    ]);
+    const row = await this.tx.get<{ balance: number }>(
+      `SELECT balance FROM ledger_balances WHERE account = ? AND currency = ?${lock ? this.db.forUpdate() : ''}`,
+      [account, currency],
+    );
     return row?.balance ?? 0;
   }
 
@@ -140,7 +151,12 @@ class SqlBankTransaction implements BankTransaction {
   }
 
   async expireStaleSession(accountId: string, now: number): Promise<boolean> {
-    return (await this.tx.run("UPDATE withdrawal_sessions SET state = 'expired' WHERE account_id = ? AND state = 'open' AND expires_at <= ?", [accountId, now])) > 0;
+    return (
+      (await this.tx.run("UPDATE withdrawal_sessions SET state = 'expired' WHERE account_id = ? AND state = 'open' AND expires_at <= ?", [
+        accountId,
+        now,
+      ])) > 0
+    );
   }
 
   async lockSession(sessionId: string): Promise<SessionRecord | undefined> {
@@ -171,12 +187,10 @@ class SqlBankTransaction implements BankTransaction {
   }
 
   async answerSession(sessionId: string, c: Uint8Array, r: Uint8Array, now: number): Promise<boolean> {
-    const changed = await this.tx.run("UPDATE withdrawal_sessions SET state = 'answered', c = ?, r = ?, answered_at = ? WHERE session_id = ? AND state = 'open'", [
-      c,
-      r,
-      now,
-      sessionId,
-    ]);
+    const changed = await this.tx.run(
+      "UPDATE withdrawal_sessions SET state = 'answered', c = ?, r = ?, answered_at = ? WHERE session_id = ? AND state = 'open'",
+      [c, r, now, sessionId],
+    );
     return changed === 1;
   }
 
@@ -192,7 +206,12 @@ class SqlBankTransaction implements BankTransaction {
     return readBatch(this.tx, depositor, batchId);
   }
 
-  async saveBatchResults(depositor: string, batchId: string, results: readonly DepositResult[], credited: readonly Balance[]): Promise<void> {
+  async saveBatchResults(
+    depositor: string,
+    batchId: string,
+    results: readonly DepositResult[],
+    credited: readonly Balance[],
+  ): Promise<void> {
     await this.tx.run('UPDATE deposit_batches SET results = ? WHERE depositor = ? AND batch_id = ?', [
       JSON.stringify({ r: results.map(storeResult), c: credited }),
       depositor,
@@ -205,7 +224,10 @@ class SqlBankTransaction implements BankTransaction {
   }
 
   async lockSpentCoin(coin: Uint8Array): Promise<SpentCoin | undefined> {
-    const row = await this.tx.get<{ transcript: Uint8Array; credited: boolean | number }>(`SELECT transcript, credited FROM spent_coins WHERE coin = ?${this.db.forUpdate()}`, [coin]);
+    const row = await this.tx.get<{ transcript: Uint8Array; credited: boolean | number }>(
+      `SELECT transcript, credited FROM spent_coins WHERE coin = ?${this.db.forUpdate()}`,
+      [coin],
+    );
     return row && { transcript: row.transcript, credited: Boolean(row.credited) };
   }
 
@@ -230,14 +252,18 @@ class SqlBankTransaction implements BankTransaction {
   }
 }
 
-
 interface AccountRow {
   account_id: string;
   holder: string;
   i: Uint8Array;
   created_at: number;
 }
-const accountOf = (row: AccountRow): AccountRecord => ({ accountId: row.account_id, holder: row.holder, I: row.i, createdAt: row.created_at });
+const accountOf = (row: AccountRow): AccountRecord => ({
+  accountId: row.account_id,
+  holder: row.holder,
+  I: row.i,
+  createdAt: row.created_at,
+});
 
 interface MerchantRow {
   merchant_id: string;
@@ -284,7 +310,10 @@ export class SqlBankStorage implements BankStorage {
     await this.db.transaction((tx) => tx.run("INSERT INTO meta (name, value) VALUES ('suite', ?) ON CONFLICT (name) DO NOTHING", [suite]));
     const stored = (await this.getSuite())!;
     if (stored !== suite) {
-      throw new EcashError('wrong-suite', `this database belongs to a bank of suite ${stored}, not ${suite}; use the key file it was initialised with`);
+      throw new EcashError(
+        'wrong-suite',
+        `this database belongs to a bank of suite ${stored}, not ${suite}; use the key file it was initialised with`,
+      );
     }
     return stored;
   }
@@ -312,7 +341,8 @@ export class SqlBankStorage implements BankStorage {
         tx.run('INSERT INTO accounts (account_id, holder, i, created_at) VALUES (?, ?, ?, ?)', [a.accountId, a.holder, a.I, a.createdAt]),
       );
     } catch (e) {
-      if (this.db.isUniqueViolation(e)) throw new EcashError('account-exists', 'an account with this I is already registered; a card opens one account');
+      if (this.db.isUniqueViolation(e))
+        throw new EcashError('account-exists', 'an account with this I is already registered; a card opens one account');
       throw e;
     }
   }
@@ -323,7 +353,9 @@ export class SqlBankStorage implements BankStorage {
   }
 
   async listAccounts(q: { after?: string; limit: number }): Promise<AccountRecord[]> {
-    const rows = await this.db.read((tx) => tx.all<AccountRow>('SELECT * FROM accounts WHERE account_id > ? ORDER BY account_id LIMIT ?', [q.after ?? '', q.limit]));
+    const rows = await this.db.read((tx) =>
+      tx.all<AccountRow>('SELECT * FROM accounts WHERE account_id > ? ORDER BY account_id LIMIT ?', [q.after ?? '', q.limit]),
+    );
     return rows.map(accountOf);
   }
 
@@ -350,7 +382,9 @@ export class SqlBankStorage implements BankStorage {
   }
 
   async listMerchants(q: { after?: string; limit: number }): Promise<MerchantRecord[]> {
-    const rows = await this.db.read((tx) => tx.all<MerchantRow>('SELECT * FROM merchants WHERE merchant_id > ? ORDER BY merchant_id LIMIT ?', [q.after ?? '', q.limit]));
+    const rows = await this.db.read((tx) =>
+      tx.all<MerchantRow>('SELECT * FROM merchants WHERE merchant_id > ? ORDER BY merchant_id LIMIT ?', [q.after ?? '', q.limit]),
+    );
     return rows.map(merchantOf);
   }
 
@@ -369,16 +403,31 @@ export class SqlBankStorage implements BankStorage {
 
   async getCredential(credentialId: string): Promise<CredentialRecord | undefined> {
     const row = await this.db.read((tx) =>
-      tx.get<{ credential_id: string; kind: PartyKind; party_id: string; secret_hash: Uint8Array; created_at: number; revoked_at: number | null }>(
-        'SELECT * FROM credentials WHERE credential_id = ?',
-        [credentialId],
-      ),
+      tx.get<{
+        credential_id: string;
+        kind: PartyKind;
+        party_id: string;
+        secret_hash: Uint8Array;
+        created_at: number;
+        revoked_at: number | null;
+      }>('SELECT * FROM credentials WHERE credential_id = ?', [credentialId]),
     );
-    return row && { credentialId: row.credential_id, kind: row.kind, partyId: row.party_id, secretHash: row.secret_hash, createdAt: row.created_at, revokedAt: row.revoked_at };
+    return (
+      row && {
+        credentialId: row.credential_id,
+        kind: row.kind,
+        partyId: row.party_id,
+        secretHash: row.secret_hash,
+        createdAt: row.created_at,
+        revokedAt: row.revoked_at,
+      }
+    );
   }
 
   async revokeCredential(credentialId: string, now: number): Promise<CredentialRecord | undefined> {
-    await this.db.transaction((tx) => tx.run('UPDATE credentials SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL', [now, credentialId]));
+    await this.db.transaction((tx) =>
+      tx.run('UPDATE credentials SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL', [now, credentialId]),
+    );
     return this.getCredential(credentialId);
   }
 
@@ -404,7 +453,10 @@ export class SqlBankStorage implements BankStorage {
       );
       const out: LedgerEntry[] = [];
       for (const e of entries) {
-        const postings = await tx.all<LedgerPosting>('SELECT account, currency, amount FROM ledger_postings WHERE entry_id = ? ORDER BY account, currency', [e.entry_id]);
+        const postings = await tx.all<LedgerPosting>(
+          'SELECT account, currency, amount FROM ledger_postings WHERE entry_id = ? ORDER BY account, currency',
+          [e.entry_id],
+        );
         out.push({ entryId: e.entry_id, kind: e.kind, reference: e.reference, createdAt: e.created_at, postings });
       }
       return out;
@@ -413,17 +465,18 @@ export class SqlBankStorage implements BankStorage {
 
   async cancelSession(sessionId: string, accountId: string, now: number): Promise<boolean> {
     const n = await this.db.transaction((tx) =>
-      tx.run("UPDATE withdrawal_sessions SET state = 'cancelled', answered_at = ? WHERE session_id = ? AND account_id = ? AND state = 'open'", [
-        now,
-        sessionId,
-        accountId,
-      ]),
+      tx.run(
+        "UPDATE withdrawal_sessions SET state = 'cancelled', answered_at = ? WHERE session_id = ? AND account_id = ? AND state = 'open'",
+        [now, sessionId, accountId],
+      ),
     );
     return n === 1;
   }
 
   async expireSessions(now: number): Promise<number> {
-    return this.db.transaction((tx) => tx.run("UPDATE withdrawal_sessions SET state = 'expired' WHERE state = 'open' AND expires_at <= ?", [now]));
+    return this.db.transaction((tx) =>
+      tx.run("UPDATE withdrawal_sessions SET state = 'expired' WHERE state = 'open' AND expires_at <= ?", [now]),
+    );
   }
 
   async getDepositBatch(depositor: string, batchId: string): Promise<(DepositBatchRecord & { requestHash: Uint8Array }) | undefined> {

@@ -111,7 +111,14 @@ export class GroupSync {
 }
 
 /** A transaction-control statement the queue needs (prepared by the driver). */
-export type TransactionControl = 'BEGIN' | 'BEGIN IMMEDIATE' | 'COMMIT' | 'ROLLBACK' | 'SAVEPOINT grouped' | 'RELEASE grouped' | 'ROLLBACK TO grouped';
+export type TransactionControl =
+  | 'BEGIN'
+  | 'BEGIN IMMEDIATE'
+  | 'COMMIT'
+  | 'ROLLBACK'
+  | 'SAVEPOINT grouped'
+  | 'RELEASE grouped'
+  | 'ROLLBACK TO grouped';
 
 /** The queue of one handle's transactions, run in groups on its file's turn. */
 export class GroupCommit {
@@ -216,7 +223,6 @@ export class GroupCommit {
     }
     for (const d of settled) d.q.resolve(d.value);
   }
-
 
   /** Resolves once no transaction of this handle is queued or running. */
   async drain(): Promise<void> {

@@ -148,7 +148,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
 /** The migration after which the file is vacuumed and its WAL truncated (it dropped the w's). */
 const SCRUBBING_MIGRATION = 4;
 
-const asParam = (v: SqlValue): SqlValue => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v);
+const asParam = (v: SqlValue): SqlValue =>
+  v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
 
 class SqliteDriver implements SqlDriver {
   readonly kind = 'sqlite' as const;
@@ -202,7 +203,12 @@ class SqliteDriver implements SqlDriver {
     const out: boolean[] = [];
     for (const r of rows) {
       out.push(
-        (await tx.run('INSERT INTO spent_coins (coin, key_no, credited, transcript) VALUES (?, ?, ?, ?) ON CONFLICT (coin) DO NOTHING', [r.coin, r.keyNo, r.credited ? 1 : 0, r.transcript])) === 1,
+        (await tx.run('INSERT INTO spent_coins (coin, key_no, credited, transcript) VALUES (?, ?, ?, ?) ON CONFLICT (coin) DO NOTHING', [
+          r.coin,
+          r.keyNo,
+          r.credited ? 1 : 0,
+          r.transcript,
+        ])) === 1,
       );
     }
     return out;
@@ -216,14 +222,19 @@ class SqliteDriver implements SqlDriver {
   async migrate(): Promise<void> {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SQLITE_MIGRATIONS.length) {
-      throw new EcashError('database-too-new', `the database schema is version ${version}, newer than this program's ${SQLITE_MIGRATIONS.length}; upgrade ecash`);
+      throw new EcashError(
+        'database-too-new',
+        `the database schema is version ${version}, newer than this program's ${SQLITE_MIGRATIONS.length}; upgrade ecash`,
+      );
     }
     for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
       if (v > 0) this.defineCoinId();
-      this.db.transaction(() => {
-        this.db.exec(SQLITE_MIGRATIONS[v]!);
-        this.db.pragma(`user_version = ${v + 1}`);
-      }).immediate();
+      this.db
+        .transaction(() => {
+          this.db.exec(SQLITE_MIGRATIONS[v]!);
+          this.db.pragma(`user_version = ${v + 1}`);
+        })
+        .immediate();
     }
     // Deleted rows stay in a page's free space and in the WAL until overwritten: a database that
     // held w's is rewritten whole, and its WAL emptied.
@@ -241,7 +252,9 @@ class SqliteDriver implements SqlDriver {
   private defineCoinId(): void {
     const suite = this.db.prepare("SELECT value FROM meta WHERE name = 'suite'").pluck().get() as string | undefined;
     const group = suite === undefined ? undefined : getGroup(suite);
-    this.db.function('ecash_coin_id', { deterministic: true }, (transcript: unknown) => Buffer.from(transcriptCoinId(group!, transcript as Uint8Array)));
+    this.db.function('ecash_coin_id', { deterministic: true }, (transcript: unknown) =>
+      Buffer.from(transcriptCoinId(group!, transcript as Uint8Array)),
+    );
   }
 
   async sizeBytes(): Promise<number> {

@@ -9,7 +9,7 @@ let token = null;
 async function api(path) {
   const r = await fetch(path, { headers: { authorization: `Bearer ${token}` } });
   const body = await r.json().catch(() => null);
-  if (!r.ok) throw new Error(body && body.error ? `${body.error.message} [${body.error.code}]` : `the bank answered ${r.status}`);
+  if (!r.ok) throw new Error(body?.error ? `${body.error.message} [${body.error.code}]` : `the bank answered ${r.status}`);
   return body;
 }
 
@@ -62,17 +62,33 @@ async function show() {
     all('/v1/merchants', 'merchants'),
     all('/v1/double-spends', 'doubleSpends'),
   ]);
-  $('verdict').textContent = audit.ok ? 'The books balance: every entry, and issued = outstanding + deposited for every key' : `Audit FAILED: ${audit.problems.length} problem(s)`;
+  $('verdict').textContent = audit.ok
+    ? 'The books balance: every entry, and issued = outstanding + deposited for every key'
+    : `Audit FAILED: ${audit.problems.length} problem(s)`;
   $('verdict').className = `status ${audit.ok ? 'ok' : 'bad'}`;
   $('problems').replaceChildren(...audit.problems.map((p) => Object.assign(document.createElement('li'), { textContent: p })));
   const keyInfo = new Map(params.keys.map((k) => [k.keyId, k]));
   rows('keys', audit.keys, (k) => {
     const info = keyInfo.get(k.keyId);
-    return [money(k.value, k.currency), info ? info.scope || 'any' : '', info ? day(info.withdrawUntil) : 'expired', info ? day(info.depositUntil) : 'expired', k.issued, k.deposited, k.outstanding, money(k.outstandingBalance, k.currency)];
+    return [
+      money(k.value, k.currency),
+      info ? info.scope || 'any' : '',
+      info ? day(info.withdrawUntil) : 'expired',
+      info ? day(info.depositUntil) : 'expired',
+      k.issued,
+      k.deposited,
+      k.outstanding,
+      money(k.outstandingBalance, k.currency),
+    ];
   });
   rows('accounts', accounts, (a) => [a.holder, a.accountId, balances(a.balances)]);
   rows('merchants', merchants, (m) => [m.merchantId, m.name, balances(m.balances)]);
-  rows('double-spends', doubleSpends, (d) => [new Date(d.createdAt).toISOString().replace('T', ' ').slice(0, 19), d.holder ? `${d.holder} (${d.accountId})` : 'no account', d.depositor, proofLink(d)]);
+  rows('double-spends', doubleSpends, (d) => [
+    new Date(d.createdAt).toISOString().replace('T', ' ').slice(0, 19),
+    d.holder ? `${d.holder} (${d.accountId})` : 'no account',
+    d.depositor,
+    proofLink(d),
+  ]);
   $('as-of').textContent = `as of ${new Date().toLocaleTimeString()}`;
 }
 
@@ -91,4 +107,8 @@ $('login-form').addEventListener('submit', async (e) => {
   }
 });
 
-$('refresh').addEventListener('click', () => show().catch((err) => { $('as-of').textContent = err.message; }));
+$('refresh').addEventListener('click', () =>
+  show().catch((err) => {
+    $('as-of').textContent = err.message;
+  }),
+);

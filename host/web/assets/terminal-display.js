@@ -8,20 +8,29 @@ const $ = (id) => document.getElementById(id);
 /** What the customer reads in each state of a payment (docs/pos-api.md, "A payment's life"). */
 function screenFor(p) {
   const last = p.events[p.events.length - 1];
-  const why = last && last.detail && last.detail.message ? last.detail.message : '';
+  const why = last?.detail?.message ? last.detail.message : '';
   switch (p.state) {
     case 'created':
-    case 'waiting-for-card': return { status: 'Tap or insert your card' };
-    case 'reading': return { status: 'Reading card…', hint: 'Keep the card on the reader' };
-    case 'pin-required': return { status: 'Enter your PIN', pin: true };
+    case 'waiting-for-card':
+      return { status: 'Tap or insert your card' };
+    case 'reading':
+      return { status: 'Reading card…', hint: 'Keep the card on the reader' };
+    case 'pin-required':
+      return { status: 'Enter your PIN', pin: true };
     case 'request-sent':
-    case 'responses-received': return { status: 'Paying…', hint: 'Keep the card on the reader' };
-    case 'interrupted': return { status: 'Card removed too soon', kind: 'bad', hint: 'Tap the same card again' };
+    case 'responses-received':
+      return { status: 'Paying…', hint: 'Keep the card on the reader' };
+    case 'interrupted':
+      return { status: 'Card removed too soon', kind: 'bad', hint: 'Tap the same card again' };
     case 'approved':
-    case 'settled': return { status: 'Approved', kind: 'ok', receipt: p.receipt };
-    case 'declined': return { status: 'Declined', kind: 'bad', hint: why };
-    case 'cancelled': return { status: 'Cancelled', kind: 'bad', hint: why };
-    default: return { status: p.state };
+    case 'settled':
+      return { status: 'Approved', kind: 'ok', receipt: p.receipt };
+    case 'declined':
+      return { status: 'Declined', kind: 'bad', hint: why };
+    case 'cancelled':
+      return { status: 'Cancelled', kind: 'bad', hint: why };
+    default:
+      return { status: p.state };
   }
 }
 
@@ -75,7 +84,7 @@ $('login-form').addEventListener('submit', async (e) => {
     follow();
   } else {
     const body = await r.json().catch(() => null);
-    $('login-error').textContent = body && body.error ? body.error.message : `the terminal answered ${r.status}`;
+    $('login-error').textContent = body?.error ? body.error.message : `the terminal answered ${r.status}`;
   }
 });
 
@@ -92,9 +101,14 @@ $('pin-form').addEventListener('submit', async (e) => {
   });
   if (r.status !== 202) {
     const body = await r.json().catch(() => null);
-    $('hint').textContent = body && body.error ? body.error.message : `the terminal answered ${r.status}`;
+    $('hint').textContent = body?.error ? body.error.message : `the terminal answered ${r.status}`;
   }
 });
 
 // A page reloaded with a live session follows at once; otherwise it asks for the key.
-fetch('/v1/settlement', { credentials: 'same-origin' }).then((r) => { if (r.status === 200) follow(); }, () => undefined);
+fetch('/v1/settlement', { credentials: 'same-origin' }).then(
+  (r) => {
+    if (r.status === 200) follow();
+  },
+  () => undefined,
+);
