@@ -68,10 +68,10 @@ describe.runIf(chromiumAvailable())('the bank console', () => {
     // biome-ignore lint/performance/useDomNodeTextContent: the tabs between cells are what is matched
     const table = (id: string) => page.locator(`#${id} tbody`).innerText();
     await expect.poll(() => table('accounts')).toMatch(/alice/);
-    expect(await table('accounts')).toMatch(/bob\s+\S+\s+€12\.00/);
+    expect(await table('accounts')).toMatch(/bob\s+\S+\s+12\.00 EUR/);
     // The corner shop was credited the coin (5.00 EUR); the cafe's copy was the double spend.
-    expect(await table('merchants')).toMatch(/corner-shop\s+Corner Shop\s+€5\.00/);
-    expect(await table('keys')).toMatch(/€5\.00.*\t2\t1\t1\t€5\.00/);
+    expect(await table('merchants')).toMatch(/corner-shop\s+Corner Shop\s+5\.00 EUR/);
+    expect(await table('keys')).toMatch(/5\.00 EUR.*\t2\t1\t1\t5\.00 EUR/);
     expect(await table('double-spends')).toMatch(/alice \([0-9a-f]{24}\)\s+cafe/);
     if (shots !== undefined) await page.screenshot({ path: join(shots, 'bank-console.png'), fullPage: true });
 

@@ -85,7 +85,7 @@ describe.runIf(chromiumAvailable())('the terminal display', () => {
 
   it('shows the amount and asks for the card, then shows the approval and the receipt', async () => {
     const id = await startPayment(50, 'order-1');
-    await expect.poll(() => page.locator('#amount').textContent()).toBe('€0.50');
+    await expect.poll(() => page.locator('#amount').textContent()).toBe('0.50 EUR');
     await expect.poll(() => page.getByRole('status').textContent()).toBe('Tap or insert your card');
     await shoot('tap');
     readers.insertCard(READER, card);
@@ -101,7 +101,7 @@ describe.runIf(chromiumAvailable())('the terminal display', () => {
 
   it('takes the PIN when the card asks for it, on the customer side only', async () => {
     await startPayment(1_234, 'order-2');
-    await expect.poll(() => page.locator('#amount').textContent()).toBe('€12.34');
+    await expect.poll(() => page.locator('#amount').textContent()).toBe('12.34 EUR');
     readers.insertCard(READER, card);
     try {
       await expect.poll(() => page.getByRole('status').textContent(), { timeout: 30_000 }).toBe('Enter your PIN');
