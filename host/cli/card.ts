@@ -6,7 +6,7 @@
  * an image file directly.
  */
 import { randomInt } from 'node:crypto';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { DEFAULT_SUITE, EcashError, formatAmount, isSuiteId, SUITE_IDS, toHex, type SuiteId } from '../../core/index.js';
 import { swHex } from '../../wire/index.js';
 import {
@@ -23,12 +23,15 @@ import {
 import { redactCommand } from '../../reader-bridge/index.js';
 import { parseNoPinLimit, registerCardPinCommands } from './card-pin.js';
 import { action, info, printResult } from './output.js';
+import { readSecret } from './secrets.js';
 import { listenForStop } from './signals.js';
 import { wantsJson, wholeNumber } from './options.js';
 
 interface CreateOptions {
   pin?: string;
   puk?: string;
+  pinFile?: string;
+  pukFile?: string;
   suite?: string;
   capacity?: string;
   limit?: string;
@@ -92,8 +95,14 @@ export function registerCardCommands(program: Command): void {
   card
     .command('create <file>')
     .description('create and personalise a card image file (u1 is generated on the card; PIN and PUK are printed once if not given)')
-    .option('--pin <digits>', 'the holder PIN, 4-12 digits (default: a random 6-digit PIN, printed)')
-    .option('--puk <digits>', 'the unblocking PUK, 8-16 digits (default: a random 10-digit PUK, printed)')
+    .option('--pin-file <file>', 'file holding the holder PIN, 4-12 digits (default: $ECASH_PIN, else a random 6-digit PIN, printed once)')
+    .option(
+      '--puk-file <file>',
+      'file holding the unblocking PUK, 8-16 digits (default: $ECASH_PUK, else a random 10-digit PUK, printed once)',
+    )
+    // A secret as an argument is seen by every user of the machine (ps, shell history): refused, saying what to use.
+    .addOption(new Option('--pin <digits>').hideHelp())
+    .addOption(new Option('--puk <digits>').hideHelp())
     .option('--suite <id>', `group suite: ${SUITE_IDS.join(', ')}`, DEFAULT_SUITE)
     .option('--capacity <bytes>', 'persistent memory size of the card', String(DEFAULT_CAPACITY))
     .option(
@@ -105,8 +114,21 @@ export function registerCardCommands(program: Command): void {
       action(async (file: string, opts: CreateOptions, cmd: Command) => {
         const suite = opts.suite ?? DEFAULT_SUITE;
         if (!isSuiteId(suite)) throw new EcashError('unknown-suite', `--suite must be one of ${SUITE_IDS.join(', ')}, got "${suite}"`);
-        const pin = opts.pin ?? randomDigits(6);
-        const puk = opts.puk ?? randomDigits(10);
+        for (const [given, name, env] of [
+          [opts.pin, 'pin', 'ECASH_PIN'],
+          [opts.puk, 'puk', 'ECASH_PUK'],
+        ] as const) {
+          if (given !== undefined) {
+            throw new EcashError(
+              'secret-in-argument',
+              `--${name} would show the ${name.toUpperCase()} to every user of this machine: put it in a file for --${name}-file, or in $${env}`,
+            );
+          }
+        }
+        const givenPin = readSecret(opts.pinFile, 'ECASH_PIN', 'PIN', 'pin-unreadable');
+        const givenPuk = readSecret(opts.pukFile, 'ECASH_PUK', 'PUK', 'puk-unreadable');
+        const pin = givenPin ?? randomDigits(6);
+        const puk = givenPuk ?? randomDigits(10);
         await createCardImage(file, {
           suite: suite as SuiteId,
           pin,
@@ -115,12 +137,12 @@ export function registerCardCommands(program: Command): void {
           noPinLimit: opts.limit === undefined ? 0 : parseNoPinLimit(opts.limit),
         });
         const summary = inspectCardImage(file);
-        const generated = { ...(opts.pin === undefined ? { pin } : {}), ...(opts.puk === undefined ? { puk } : {}) };
+        const generated = { ...(givenPin === undefined ? { pin } : {}), ...(givenPuk === undefined ? { puk } : {}) };
         printResult({ json: wantsJson(cmd) }, { file, ...summary, ...generated }, () =>
           [
             describeCard(file, summary),
-            ...(opts.pin === undefined ? [`PIN (write it down, it is not stored in clear): ${pin}`] : []),
-            ...(opts.puk === undefined ? [`PUK (write it down, it is not stored in clear): ${puk}`] : []),
+            ...(givenPin === undefined ? [`PIN (write it down, it is not stored in clear): ${pin}`] : []),
+            ...(givenPuk === undefined ? [`PUK (write it down, it is not stored in clear): ${puk}`] : []),
           ].join('\n'),
         );
       }),

@@ -102,22 +102,14 @@ describe('the amounts `ecash` prints', () => {
 
   it("card info writes the balance and the no-PIN limit in the card's terms", async () => {
     const card = join(dir, 'wallet.card');
-    const created = await runCli(['card', 'create', card, '--pin', '1234', '--puk', '12345678', '--limit', '2000']);
+    const created = await runCli(['card', 'create', card, '--limit', '2000'], { ECASH_PIN: '1234', ECASH_PUK: '12345678' });
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).toContain('0 minor units of 2000 minor units');
     expect(created.stdout).toContain('balance: empty');
-    const badLimit = await runCli([
-      '--json',
-      'card',
-      'create',
-      join(dir, 'other.card'),
-      '--pin',
-      '1234',
-      '--puk',
-      '12345678',
-      '--limit',
-      '20.00',
-    ]);
+    const badLimit = await runCli(['--json', 'card', 'create', join(dir, 'other.card'), '--limit', '20.00'], {
+      ECASH_PIN: '1234',
+      ECASH_PUK: '12345678',
+    });
     expect(JSON.parse(badLimit.stdout)).toMatchObject({ error: { code: 'bad-amount' } });
   });
 });

@@ -64,7 +64,9 @@ describe.runIf(available)('the card through pcscd and vpcd', () => {
   let server: CliProcess | undefined;
 
   beforeAll(async () => {
-    const created = await run('node', [...CLI, '--json', 'card', 'create', file, '--pin', PIN, '--puk', PUK, '--limit', '1000']);
+    const created = await run('node', [...CLI, '--json', 'card', 'create', file, '--limit', '1000'], {
+      env: { ...process.env, ECASH_PIN: PIN, ECASH_PUK: PUK },
+    });
     expect(JSON.parse(created.stdout)).toMatchObject({ personalised: true, suite: 'ristretto255-sha512', pinTriesLeft: 3 });
     server = startProcess('node', [...CLI, 'card', 'serve', file, '--vpcd', VPCD, '--trace']);
     await waitForOutput(server, stderrLine('card attached to vpcd'), 'that the card is attached to vpcd');

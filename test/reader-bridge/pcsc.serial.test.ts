@@ -229,7 +229,10 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
     const watcher = new PcscTransport();
     let serving: CliProcess | undefined;
     try {
-      await run(process.execPath, [...CLI, 'card', 'create', image, '--pin', PIN, '--puk', '13572468'], { timeout: 30_000 });
+      await run(process.execPath, [...CLI, 'card', 'create', image], {
+        timeout: 30_000,
+        env: { ...process.env, ECASH_PIN: PIN, ECASH_PUK: '13572468' },
+      });
       serving = start(['card', 'serve', image, '--vpcd', `127.0.0.1:${VPCD_PORT}`]);
       await whileRunning(serving, readerState(watcher, READER, true));
       const readers = JSON.parse((await run(process.execPath, [...CLI, 'readers', '--json'], { timeout: 30_000 })).stdout) as unknown[];
