@@ -47,20 +47,22 @@ function collect(value: string, previous: string[] = []): string[] {
 
 /** The options that choose readers; `--reader` is added by commands that talk to one card. */
 export function addReaderOptions(cmd: Command, withReader = true): Command {
-  if (withReader) cmd.option('--reader <name>', 'the reader holding the card (see `ecash readers`)');
-  return addLocalReaderOptions(
+  addLocalReaderOptions(
     cmd
       .option('--bridge <url>', `use the readers of a remote bridge (ws://host:port/v1); token from $${TOKEN_ENV} or --bridge-token-file`)
       .option('--bridge-token-file <file>', 'file holding the remote bridge token'),
   );
-}
-
-/** The options for this machine's readers (what `bridge serve` shares). */
-function addLocalReaderOptions(cmd: Command): Command {
+  if (!withReader) return cmd;
+  // What is said to the card in --reader: traced and timed by these.
   return cmd
-    .option('--hid <vid:pid>', 'treat USB HID devices with this vendor:product id (hex) as cards; repeatable', collect)
+    .option('--reader <name>', 'the reader holding the card (see `ecash readers`)')
     .option('--trace', 'print every APDU on stderr (PINs redacted)')
     .option('--timeouts <class=ms,…>', 'per-command-class budgets, e.g. payment=8000,withdrawal=30000');
+}
+
+/** The options for this machine's readers (what `bridge serve` shares; its clients trace and time their own commands). */
+function addLocalReaderOptions(cmd: Command): Command {
+  return cmd.option('--hid <vid:pid>', 'treat USB HID devices with this vendor:product id (hex) as cards; repeatable', collect);
 }
 
 /** The bridge token from a file or the environment, never from the command line (ps shows it). */

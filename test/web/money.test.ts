@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { formatAmount } from '../../core/index.js';
 
-const { money } = (await import(new URL('../../host/web/assets/money.js', import.meta.url).href)) as { money: (minor: number, currency: string) => string };
+const { money } = (await import(new URL('../../host/web/assets/money.js', import.meta.url).href)) as {
+  money: (minor: number, currency: string) => string;
+};
 
 describe("the screens' amounts", () => {
   it('are written as core writes them, in every kind of currency', () => {
