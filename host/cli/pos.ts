@@ -17,7 +17,7 @@ import {
   type RiskMode,
   type SettlementReport,
   type TerminalConfig,
-  renderReceipt,
+  journalReceipt,
 } from '../pos/index.js';
 import { registerTerminalDisplay } from '../web/index.js';
 import { addBankOptions, type BankLinkOptions, bankClientFrom } from './bank-link.js';
@@ -304,23 +304,8 @@ export function registerPosCommands(program: Command): void {
           if (opts.payment !== undefined) {
             const p = journal.payment(opts.payment);
             const events = journal.events(opts.payment);
-            const approvedAt = events.find((e) => e.state === 'approved')?.at;
             // The journal keeps no display name: the receipt is printed under the merchant id.
-            const receipt =
-              approvedAt === undefined
-                ? null
-                : renderReceipt({
-                    paymentId: p.id,
-                    merchantName: p.merchantId,
-                    merchantId: p.merchantId,
-                    terminalId: p.terminalId,
-                    amount: p.amount,
-                    currency: p.currency,
-                    reference: p.reference,
-                    approvedAt,
-                    mode: p.mode,
-                    coins: journal.transcripts(p.id),
-                  });
+            const receipt = journalReceipt(journal, p.id, p.merchantId);
             const value = { ...p, events, receipt, settlement: journal.settlementResults(opts.payment) };
             printResult({ json }, value, () =>
               [

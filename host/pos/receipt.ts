@@ -3,6 +3,7 @@
  * payment id. There is no card identifier to print, because the card reveals none.
  */
 import { formatAmount } from '../../core/index.js';
+import type { Journal } from './journal.js';
 
 export interface ReceiptInput {
   paymentId: string;
@@ -41,4 +42,28 @@ export function renderReceipt(r: ReceiptInput): string {
     line(`Payment ${r.paymentId}`),
     '',
   ].join('\n');
+}
+
+/** A payment's receipt from what the journal holds, or null if it was never approved. */
+export function journalReceipt(
+  journal: Pick<Journal, 'payment' | 'events' | 'transcripts'>,
+  paymentId: string,
+  merchantName: string,
+): string | null {
+  const approvedAt = journal.events(paymentId).find((e) => e.state === 'approved')?.at;
+  if (approvedAt === undefined) return null;
+  const p = journal.payment(paymentId);
+  const { merchantId, terminalId, amount, currency, reference, mode } = p;
+  return renderReceipt({
+    paymentId,
+    merchantName,
+    merchantId,
+    terminalId,
+    amount,
+    currency,
+    reference,
+    approvedAt,
+    mode,
+    coins: journal.transcripts(paymentId),
+  });
 }

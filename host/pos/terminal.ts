@@ -32,7 +32,7 @@ import { type Journal, type PaymentEvent, type PaymentRecord, type PaymentState,
 import { CardPresence } from './card-presence.js';
 import { Decline } from './decline.js';
 import { type AcceptancePolicy, TerminalKeyCache } from './key-cache.js';
-import { renderReceipt } from './receipt.js';
+import { journalReceipt } from './receipt.js';
 import { Settlement, type SettlementReport } from './settlement.js';
 
 export type { SettlementReport } from './settlement.js';
@@ -291,7 +291,6 @@ export class PaymentTerminal extends EventEmitter {
     const events = this.journal.events(id);
     const state = events[events.length - 1]!.state;
     const transcripts = this.journal.transcripts(id);
-    const approvedAt = events.find((e) => e.state === 'approved')?.at;
     return {
       id: p.id,
       amount: p.amount,
@@ -302,21 +301,7 @@ export class PaymentTerminal extends EventEmitter {
       createdAt: p.createdAt,
       events,
       coins: transcripts.map((t) => ({ keyId: toHex(t.keyId), value: t.value, evidenceOnly: t.evidenceOnly })),
-      receipt:
-        approvedAt === undefined
-          ? null
-          : renderReceipt({
-              paymentId: p.id,
-              merchantName: this.config.merchantName,
-              merchantId: p.merchantId,
-              terminalId: p.terminalId,
-              amount: p.amount,
-              currency: p.currency,
-              reference: p.reference,
-              approvedAt,
-              mode: p.mode,
-              coins: transcripts,
-            }),
+      receipt: journalReceipt(this.journal, id, this.config.merchantName),
       settlement: this.journal.settlementResults(id).map((r) => ({ index: r.index, outcome: r.outcome, at: r.at })),
     };
   }
