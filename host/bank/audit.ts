@@ -11,29 +11,14 @@
  * its postings, and all balances together sum to zero per currency.
  */
 import { formatAmount, toHex } from '../../core/index.js';
+import type { AuditJson } from '../bank-client/index.js';
 import { outstandingAccount } from './ledger.js';
 import type { SqlTx } from './storage/sql.js';
 import type { AuditFacts, Balance, BankStorage } from './storage/types.js';
 
-export interface KeyAuditJson {
-  keyId: string;
-  value: number;
-  currency: string;
-  issued: number;
-  deposited: number;
-  /** Of the outstanding coins, those recorded as spent by a refused payment. */
-  refused: number;
-  outstanding: number;
-  outstandingBalance: number;
-  ok: boolean;
-}
-
-export interface AuditReport {
-  ok: boolean;
-  problems: string[];
-  totals: Balance[];
-  keys: KeyAuditJson[];
-}
+/** The audit as the API gives it (GET /v1/audit) and `ecash bank audit` prints it. */
+export type AuditReport = AuditJson;
+export type KeyAuditJson = AuditJson['keys'][number];
 
 export async function auditBooks(storage: BankStorage): Promise<AuditReport> {
   const facts = await storage.audit();
