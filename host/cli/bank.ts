@@ -191,6 +191,12 @@ interface KeyListJson {
   state: string;
 }
 
+/** A key as `keys list` shows it, from the database or the key file alike. */
+function keyRow(keyId: string, k: DenominationTerms, now: number): KeyListJson {
+  const { value, currency, scope, withdrawFrom, withdrawUntil, depositUntil } = k;
+  return { keyId, value, currency, scope, withdrawFrom, withdrawUntil, depositUntil, state: keyState(k, now) };
+}
+
 function describeKeys(keys: KeyListJson[]): string {
   if (keys.length === 0) return 'no denomination keys';
   return keys
@@ -524,28 +530,10 @@ export function registerBankCommands(program: Command): void {
         let list: KeyListJson[];
         if (opts.db !== undefined) {
           list = await withBank(opts, undefined, async (_svc, storage) =>
-            (await storage.listKeys()).map((k) => ({
-              keyId: toHex(k.keyId),
-              value: k.value,
-              currency: k.currency,
-              scope: k.scope,
-              withdrawFrom: k.withdrawFrom,
-              withdrawUntil: k.withdrawUntil,
-              depositUntil: k.depositUntil,
-              state: keyState(k, now),
-            })),
+            (await storage.listKeys()).map((k) => keyRow(toHex(k.keyId), k, now)),
           );
         } else if (opts.keys !== undefined) {
-          list = KeyFile.publicKeysOf(opts.keys).map((k) => ({
-            keyId: k.keyId,
-            value: k.value,
-            currency: k.currency,
-            scope: k.scope,
-            withdrawFrom: k.withdrawFrom,
-            withdrawUntil: k.withdrawUntil,
-            depositUntil: k.depositUntil,
-            state: keyState(k, now),
-          }));
+          list = KeyFile.publicKeysOf(opts.keys).map((k) => keyRow(k.keyId, k, now));
         } else {
           throw new EcashError('bad-option', 'give --db (the keys the bank registered) or --keys (the key file)');
         }
