@@ -44,6 +44,8 @@ await program.parseAsync(process.argv);
 // The command has finished (a server's action returns only once it was told to stop), so the
 // process ends, with the command's exit code. A native library may still hold a thread: pcsclite's
 // reader-status thread can miss the cancel its close() sends when the machine is loaded (seen once:
-// \`ecash readers --wait-for-card\` printed its answer and then hung). Unref'd, this timer only acts
-// if something is still keeping the process alive a second later.
+// \`ecash readers --wait-for-card\` printed its answer and then hung). This is a known upstream race:
+// node-pcsclite issue #70 (the process does not exit after close()) and pcsc-lite issue #160
+// (SCardCancel around a SCardGetStatusChange timeout), so it is worked around here rather than
+// fixed. Unref'd, this timer only acts if something is still keeping the process alive a second later.
 setTimeout(() => process.exit(), 1_000).unref();
