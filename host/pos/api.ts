@@ -7,7 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AMOUNT_SCHEMA, EcashError, isEcashError } from '../../core/index.js';
-import { BrowserSessions } from './browser-sessions.js';
+import { BrowserSessions } from '../web/index.js';
 import { isFinal, type PaymentEvent } from './journal.js';
 import { SETTLEMENT_PROBLEM_CODES } from './settlement-verdicts.js';
 import type { PaymentTerminal, PaymentView } from './terminal.js';
@@ -93,7 +93,7 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
   app.setNotFoundHandler((_req, reply) =>
     reply.code(404).send({ error: { code: 'not-found', message: 'no such endpoint; see docs/pos-api.md' } }),
   );
-  const sessions = new BrowserSessions();
+  const sessions = new BrowserSessions('ecash_pos_session');
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     // The API is under /v1; anything else served beside it (the display page's files) is public.
     if (!req.url.startsWith('/v1/')) return;

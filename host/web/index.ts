@@ -1,3 +1,7 @@
-/** The screens people look at: the terminal display (ecash pos serve) and the bank console (ecash bank serve). */
+/**
+ * The screens people look at: the terminal display (ecash pos serve), the bank console (ecash bank
+ * serve) and the simulator panel (ecash sim serve), and the browser sessions their APIs give them.
+ */
 export { registerTerminalDisplay } from './terminal-display.js';
 export { registerBankConsole } from './bank-console.js';
+export { BrowserSessions } from './browser-sessions.js';

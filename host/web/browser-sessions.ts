@@ -1,13 +1,14 @@
 /**
- * Browser sessions for the POS API. A browser's EventSource cannot send an Authorization header,
- * so a page (the terminal display, a browser cash register on the terminal's own origin) trades
- * the API key once for a session cookie: HttpOnly (no script reads it), SameSite=Strict and
- * honoured only for requests from the terminal's own origin, so another page cannot ride on it.
- * Sessions live in memory: a restart logs pages out, which is what a restart should do.
+ * Browser sessions for the APIs the screens are served beside (the POS API, the simulator's). A
+ * browser's EventSource cannot send an Authorization header, so a page (the terminal display, a
+ * browser cash register, the simulator panel, on the API's own origin) trades the API's secret
+ * once for a session cookie: HttpOnly (no script reads it), SameSite=Strict and honoured only for
+ * requests from the API's own origin, so another page cannot ride on it. Each API names its own
+ * cookie: cookies ignore ports, so two APIs on one host must not share a name. Sessions live in
+ * memory: a restart logs pages out, which is what a restart should do.
  */
 import { createHash, randomBytes } from 'node:crypto';
 
-export const SESSION_COOKIE = 'ecash_pos_session';
 const SESSION_MS = 12 * 3600 * 1000;
 
 const digest = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -16,21 +17,25 @@ export class BrowserSessions {
   /** SHA-256 of each live session's token → its expiry. */
   private readonly live = new Map<string, number>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  /** `cookie`: the cookie's name, one per API (`ecash_pos_session`). */
+  constructor(
+    private readonly cookie: string,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** A new session: the Set-Cookie header value that carries it. */
   open(): string {
     this.sweep();
     const token = randomBytes(32).toString('base64url');
     this.live.set(digest(token), this.now() + SESSION_MS);
-    return `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_MS / 1000}`;
+    return `${this.cookie}=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${SESSION_MS / 1000}`;
   }
 
   /** Ends the session a Cookie header carries; the Set-Cookie value that clears it. */
   close(cookieHeader: string | undefined): string {
-    const token = sessionToken(cookieHeader);
+    const token = sessionToken(cookieHeader, this.cookie);
     if (token !== undefined) this.live.delete(digest(token));
-    return `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`;
+    return `${this.cookie}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`;
   }
 
   /**
@@ -39,7 +44,7 @@ export class BrowserSessions {
    */
   admits(cookieHeader: string | undefined, origin: string | undefined, ownOrigin: string): boolean {
     if (origin !== undefined && origin !== ownOrigin) return false;
-    const token = sessionToken(cookieHeader);
+    const token = sessionToken(cookieHeader, this.cookie);
     if (token === undefined) return false;
     const until = this.live.get(digest(token));
     return until !== undefined && until > this.now();
@@ -51,11 +56,11 @@ export class BrowserSessions {
   }
 }
 
-function sessionToken(cookieHeader: string | undefined): string | undefined {
+function sessionToken(cookieHeader: string | undefined, cookie: string): string | undefined {
   if (cookieHeader === undefined) return undefined;
   for (const part of cookieHeader.split(';')) {
     const [name, value] = part.trim().split('=', 2);
-    if (name === SESSION_COOKIE && value !== undefined && /^[A-Za-z0-9_-]{43}$/.test(value)) return value;
+    if (name === cookie && value !== undefined && /^[A-Za-z0-9_-]{43}$/.test(value)) return value;
   }
   return undefined;
 }
