@@ -2,14 +2,21 @@
  * The simulator's test-helper API (docs/sim.md, docs/openapi/sim.json), in the manner of Stripe
  * Terminal's simulated-reader helpers: make cards (special ones included), list readers and cards,
  * insert a card, take it out now or in the middle of a coming command. Loopback only unless told
- * otherwise; every request but /v1/health carries the simulator's token. Bodies are validated
- * here, once: no coercion, no unknown fields.
+ * otherwise; every request but /v1/health carries the simulator's token, or the session cookie a
+ * browser page (the simulator panel) traded it for. Each reader's APDU trace is served, PINs
+ * redacted, and an event stream tells a page every change. Bodies are validated here, once: no
+ * coercion, no unknown fields.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { EcashError, isEcashError, SUITE_IDS } from '../../core/index.js';
 import { CHIP_PROFILES } from '../../firmware-sim/index.js';
+import { BrowserSessions } from '../web/index.js';
 import { CARD_KINDS, type CardSpec, DEFAULT_PIN, DEFAULT_PUK, type PullPlan, type Simulator } from './simulator.js';
+import type { SimEvent } from './taps.js';
+
+/** The panel's session cookie: its own name, since the terminal's API may share the host. */
+export const SIM_SESSION_COOKIE = 'ecash_sim_session';
 
 export interface SimApiOptions {
   token: string;
@@ -92,18 +99,60 @@ export function buildSimApi(sim: Simulator, options: SimApiOptions): FastifyInst
   app.setNotFoundHandler((_req, reply) =>
     reply.code(404).send({ error: { code: 'not-found', message: 'no such endpoint; see docs/sim.md' } }),
   );
+  const sessions = new BrowserSessions(SIM_SESSION_COOKIE);
   app.addHook('onRequest', async (req, reply) => {
-    if (req.routeOptions.url === '/v1/health') return;
-    if (!tokenMatches(req.headers.authorization, options.token)) {
-      await reply
-        .code(401)
-        .send({ error: { code: 'unauthorized', message: 'send the simulator token as "Authorization: Bearer <token>"' } });
-    }
+    // The API is under /v1; the panel's files served beside it are public (no secrets in them).
+    if (!req.url.startsWith('/v1/')) return;
+    const route = req.routeOptions.url;
+    if (route === '/v1/health') return;
+    if (tokenMatches(req.headers.authorization, options.token)) return;
+    // A page's session, except for opening one: that takes the token itself.
+    const opening = route === '/v1/session' && req.method === 'POST';
+    if (!opening && sessions.admits(req.headers.cookie, req.headers.origin, `${req.protocol}://${req.headers.host ?? ''}`)) return;
+    await reply.code(401).send({ error: { code: 'unauthorized', message: 'send the simulator token as "Authorization: Bearer <token>"' } });
   });
 
   app.get('/v1/health', async () => ({ status: 'ok' }));
 
   app.get('/v1/readers', async () => ({ readers: sim.listReaders() }));
+
+  app.get('/v1/readers/:name/trace', { schema: { params: READER_PARAMS } }, async (req) =>
+    sim.trace((req.params as { name: string }).name),
+  );
+
+  // The panel trades the token for a session cookie, which its EventSource sends.
+  app.post(
+    '/v1/session',
+    { schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: {} } } },
+    async (_req, reply) => reply.code(204).header('set-cookie', sessions.open()).send(),
+  );
+  app.delete('/v1/session', async (req, reply) => reply.code(204).header('set-cookie', sessions.close(req.headers.cookie)).send());
+
+  // Server-sent events: the readers, cards and every reader's trace at once, then each change as
+  // it happens. Ends when the client goes.
+  app.get('/v1/events', (req, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const write = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const state = () => write('state', { readers: sim.listReaders(), cards: sim.listCards() });
+    const send = (e: SimEvent) => {
+      if (e.type === 'state') state();
+      else if (e.type === 'tap') write('trace', e.trace);
+      else write('exchange', { reader: e.reader, tap: e.tap, exchange: e.exchange });
+    };
+    state();
+    for (const r of sim.listReaders()) {
+      const trace = sim.trace(r.name).trace;
+      if (trace !== null) write('trace', trace);
+    }
+    const stop = sim.taps.watch(send);
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    req.raw.on('close', () => {
+      clearInterval(heartbeat);
+      stop();
+    });
+  });
 
   app.get('/v1/cards', async () => ({ cards: sim.listCards() }));
 

@@ -16,7 +16,8 @@ export {
   type ReaderView,
   type SimulatorOptions,
 } from './simulator.js';
-export { buildSimApi, type SimApiOptions } from './api.js';
+export { buildSimApi, SIM_SESSION_COOKIE, type SimApiOptions } from './api.js';
+export { MAX_EXCHANGES, type SimEvent, type TapTrace, type TracedExchange } from './taps.js';
 export {
   parseScenario,
   readScenario,

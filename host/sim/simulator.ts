@@ -16,6 +16,7 @@ import { CLA_ECASH, ECASH_INS } from '../../wire/index.js';
 import {
   cardOnDevice,
   CHIP_PROFILES,
+  type CardExchange,
   type CreateCardOptions,
   DEFAULT_CAPACITY,
   type EcashCard,
@@ -28,6 +29,7 @@ import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.j
 import { EcashCardClient, VirtualTransport, type CardChannel } from '../../reader-bridge/index.js';
 import { accountOpeningJson, BankClient } from '../bank-client/index.js';
 import { httpIssuer, LoadJournal, loadCard } from '../load/index.js';
+import { type TapTrace, Taps } from './taps.js';
 
 /** The special cards (docs/sim.md, "Special cards"); `standard` is an honest card. */
 export const CARD_KINDS = ['standard', 'empty', 'no-exact-change', 'blocked-pin', 'pulled-mid-tap', 'double-spending'] as const;
@@ -93,6 +95,10 @@ class SimCard implements SimulatedCard {
   pull: PullPlan | undefined;
   /** Removes the card from its reader (set by the simulator at insertion). */
   onPull: (() => void) | undefined;
+  /** Records the card's exchanges in its reader's trace (set at insertion). */
+  onTrace: ((e: CardExchange, torn: boolean) => void) | undefined;
+  /** Where the command under way is recorded, and whether the card is pulled during it. */
+  private recording: { trace: ((e: CardExchange, torn: boolean) => void) | undefined; torn: boolean } | undefined;
 
   constructor(
     readonly id: string,
@@ -100,7 +106,9 @@ class SimCard implements SimulatedCard {
     readonly inner: EcashCard,
     readonly account: string | null,
     readonly loaded: { amount: number; currency: string } | null,
-  ) {}
+  ) {
+    inner.onExchange((e) => this.recording?.trace?.(e, this.recording.torn));
+  }
 
   get atr(): Uint8Array {
     return this.inner.atr;
@@ -129,15 +137,21 @@ class SimCard implements SimulatedCard {
     return true;
   }
 
-  transmit(command: Uint8Array): Promise<Uint8Array> {
-    if (!this.pullDue(command)) return this.inner.transmit(command);
-    this.pull = undefined;
-    // The card acts on the command, then leaves the field before its answer is out.
-    const answer = this.inner.transmit(command);
-    this.onPull?.();
-    return answer.then(() => {
+  async transmit(command: Uint8Array): Promise<Uint8Array> {
+    const torn = this.pullDue(command);
+    // Taken now: a card pulled mid-command has left its reader by the time it answers.
+    this.recording = { trace: this.onTrace, torn };
+    try {
+      if (!torn) return await this.inner.transmit(command);
+      this.pull = undefined;
+      // The card acts on the command, then leaves the field before its answer is out.
+      const answer = this.inner.transmit(command);
+      this.onPull?.();
+      await answer;
       throw new EcashError('card-torn', 'the card left the field before it answered');
-    });
+    } finally {
+      this.recording = undefined;
+    }
   }
 
   view(): CardView {
@@ -169,6 +183,8 @@ export class Simulator {
   private readonly names: string[];
   private readonly cards = new Map<string, SimCard>();
   private nextId = 1;
+  /** Each reader's current tap and who watches the simulator (the API's event stream). */
+  readonly taps = new Taps();
   /** Load journals (one per card, as at a load terminal). */
   private readonly dir = mkdtempSync(join(tmpdir(), 'ecash-sim-'));
 
@@ -206,6 +222,7 @@ export class Simulator {
       );
       if (spec.kind === 'pulled-mid-tap') card.pull = { during: 'pay' };
       this.cards.set(id, card);
+      this.taps.changed();
       return card.view();
     } catch (e) {
       inner.close();
@@ -294,8 +311,10 @@ export class Simulator {
     const present = this.holding(reader);
     if (present !== undefined) throw new EcashError('reader-occupied', `reader "${reader}" holds card ${present.id}: remove it first`);
     card.onPull = () => this.takeOut(reader, card);
+    card.onTrace = this.taps.start(reader, card.id);
     this.readers.insertCard(reader, card);
     card.reader = reader;
+    this.taps.changed();
     return this.readerView(reader);
   }
 
@@ -305,7 +324,10 @@ export class Simulator {
     const card = this.holding(reader);
     if (card === undefined) throw new EcashError('reader-empty', `reader "${reader}" holds no card`);
     if (plan === undefined) this.takeOut(reader, card);
-    else card.pull = plan;
+    else {
+      card.pull = plan;
+      this.taps.changed();
+    }
     return this.readerView(reader);
   }
 
@@ -313,12 +335,21 @@ export class Simulator {
     card.reader = undefined;
     card.onPull = undefined;
     card.pull = undefined;
+    card.onTrace = undefined;
     this.readers.removeCard(reader);
+    this.taps.end(reader);
+    this.taps.changed();
   }
 
   private readerView(name: string): ReaderView {
     const card = this.holding(name);
     return { name, card: card?.id ?? null, pull: card?.pull ?? null };
+  }
+
+  /** The APDU trace of the reader's current (or last) tap, PINs and PUKs redacted. */
+  trace(readerName: string): { reader: string; trace: TapTrace | null } {
+    const reader = this.reader(readerName);
+    return { reader, trace: this.taps.trace(reader) };
   }
 
   listReaders(): ReaderView[] {

@@ -3,14 +3,16 @@
  * loaded through the real bank over HTTP), inserting and removing them, a removal armed for the
  * middle of a command, and every refusal with its code. A terminal in this process takes a
  * payment from a simulated reader, and a card pulled during its PAY is finished when it comes
- * back. Every answer is checked against docs/openapi/sim.json, and the file's operations against
- * the routes the app registers.
+ * back. Each reader's APDU trace of the current tap (PIN redacted), the browser session a page
+ * trades the token for, and the event stream. Every answer is checked against
+ * docs/openapi/sim.json, and the file's operations against the routes the app registers.
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildSimApi, type CardView, type ReaderView, Simulator } from '../../host/sim/index.js';
+import { buildSimApi, type CardView, type ReaderView, Simulator, type TapTrace } from '../../host/sim/index.js';
 import type { PaymentTerminal } from '../../host/pos/index.js';
 import { OpenApiFile, recordResponses, registeredRoutes } from '../helpers/openapi.js';
+import { EventStreamReader } from '../helpers/sse.js';
 import { atState, reasonOf, World } from '../helpers/world.js';
 
 const TOKEN = 'sim-token-0123456789abcdef';
@@ -25,10 +27,20 @@ let terminal: PaymentTerminal;
 const recorded = recordResponses((url) => world !== undefined && url.origin !== new URL(world.url).origin);
 const spec = new OpenApiFile('sim');
 
-async function call<T>(method: string, path: string, body?: unknown, token = TOKEN): Promise<{ status: number; body: T }> {
+async function call<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  token = TOKEN,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T }> {
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      ...(token === '' ? {} : { authorization: `Bearer ${token}` }),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: res.status, body: (await res.json()) as T };
@@ -77,6 +89,7 @@ describe('the test-helper API', () => {
       { name: 'Sim 0', card: null, pull: null },
       { name: 'Sim 1', card: null, pull: null },
     ]);
+    expect((await call('GET', '/readers/Sim%201/trace')).body).toEqual({ reader: 'Sim 1', trace: null });
   });
 
   it('makes a card loaded through the bank, inserts it, and a terminal takes a payment from it', async () => {
@@ -205,6 +218,130 @@ describe('the test-helper API', () => {
     await call('POST', '/readers/Sim%200/insert', { card: empty.id });
     const view = await terminal.outcome(p.id);
     expect([view.state, reasonOf(view)]).toEqual(['declined', 'insufficient-funds']);
+  });
+});
+
+describe('traces, browser sessions and the event stream', () => {
+  const PIN = '86420975';
+
+  it("traces the current tap: each command named, with lengths, status word and the chip's time; the PIN redacted", async () => {
+    const made = await call<CardView>('POST', '/cards', {
+      pin: PIN,
+      profile: 'jcop4',
+      load: { bank: world.url, operatorToken, amount: 700 },
+    });
+    const p = terminal.startPayment({ amount: 120, currency: 'EUR' });
+    const pin = atState(terminal, 'pin-required', () => terminal.supplyPin(p.id, PIN));
+    await call('POST', '/readers/Sim%200/insert', { card: made.body.id });
+    await pin;
+    expect((await terminal.outcome(p.id)).state).toBe('approved');
+    const r = await call<{ reader: string; trace: TapTrace }>('GET', '/readers/Sim%200/trace');
+    expect(r.status).toBe(200);
+    const trace = r.body.trace;
+    expect(trace).toMatchObject({ reader: 'Sim 0', card: made.body.id, removedAt: null, dropped: 0 });
+    expect(trace.exchanges.map((e) => e.seq)).toEqual(trace.exchanges.map((_, i) => i + 1));
+    const names = trace.exchanges.map((e) => e.name);
+    expect(names[0]).toBe('SELECT');
+    expect(names).toEqual(expect.arrayContaining(['VERIFY PIN', 'PAY']));
+    const verify = trace.exchanges.find((e) => e.name === 'VERIFY PIN' && e.command.redacted)!;
+    expect(verify.command).toEqual({ header: '00200080', lc: null, le: null, data: null, redacted: true });
+    expect(verify.response).toMatchObject({ sw: '9000', status: 'ok' });
+    // The first PAY asks for the PIN (6982); the one after VERIFY pays.
+    expect(trace.exchanges.find((e) => e.name === 'PAY')!.response).toMatchObject({ sw: '6982', status: 'PIN required' });
+    const pay = trace.exchanges.findLast((e) => e.name === 'PAY')!;
+    expect(pay.command.lc).toBe(pay.command.data!.length / 2);
+    // The coins come back in the answer, or through GET RESPONSE after a 61xx.
+    expect(pay.response!.sw).toMatch(/^(9000|61[0-9a-f]{2})$/);
+    // A jcop4 card: every command has its modelled time, PAY's the longest of the tap.
+    expect(trace.exchanges.every((e) => e.chipMs !== null && e.chipMs > 0)).toBe(true);
+    expect(pay.chipMs).toBe(Math.max(...trace.exchanges.map((e) => e.chipMs!)));
+    expect(JSON.stringify(r.body)).not.toContain(PIN);
+    // The trace outlives the tap until the next card goes in.
+    await call('POST', '/readers/Sim%200/remove');
+    const after = await call<{ trace: TapTrace }>('GET', '/readers/Sim%200/trace');
+    expect(after.body.trace.removedAt).not.toBeNull();
+    expect(after.body.trace.exchanges).toEqual(trace.exchanges);
+    expect(codeOf(await call('GET', '/readers/Sim%209/trace'))).toBe('reader-not-found');
+  });
+
+  it('a card pulled mid-command: its last command is traced with no answer', async () => {
+    const made = await call<CardView>('POST', '/cards', { noPinLimit: 10_000 });
+    await call('POST', '/readers/Sim%201/insert', { card: made.body.id });
+    await call('POST', '/readers/Sim%201/remove', { afterApdus: 1 });
+    const channel = await sim.readers.connect('Sim 1');
+    const select = Uint8Array.from(Buffer.from('00a4040007f045434153480100', 'hex'));
+    try {
+      await channel.transmit(select, { timeoutMs: 5_000 });
+      await expect(channel.transmit(select, { timeoutMs: 5_000 })).rejects.toMatchObject({ code: 'card-removed' });
+    } finally {
+      await channel.disconnect('leave');
+    }
+    const trace = (await call<{ trace: TapTrace }>('GET', '/readers/Sim%201/trace')).body.trace;
+    expect(trace.exchanges.map((e) => [e.name, e.response?.sw ?? null, e.chipMs])).toEqual([
+      ['SELECT', '9000', null],
+      ['SELECT', null, null],
+    ]);
+    expect(trace.exchanges[0]!.command).toEqual({ header: '00a40400', lc: 7, le: 256, data: 'f0454341534801', redacted: false });
+  });
+
+  async function session(): Promise<string> {
+    const res = await fetch(`${base}/session`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(204);
+    const cookie = res.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^ecash_sim_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+    return cookie.split(';')[0]!;
+  }
+
+  it('opens a session only with the token, honours it from its own origin only, and ends it', async () => {
+    expect(codeOf(await call('POST', '/session', undefined, ''))).toBe('unauthorized');
+    const cookie = await session();
+    expect(codeOf(await call('POST', '/session', undefined, '', { cookie }))).toBe('unauthorized');
+    expect((await call('GET', '/readers', undefined, '', { cookie })).status).toBe(200);
+    expect((await call('GET', '/cards', undefined, '', { cookie, origin: new URL(base).origin })).status).toBe(200);
+    expect(codeOf(await call('POST', '/cards', {}, '', { cookie, origin: 'http://evil.example' }))).toBe('unauthorized');
+    // The terminal's cookie (same host, another port) is not the simulator's.
+    expect(codeOf(await call('GET', '/readers', undefined, '', { cookie: cookie.replace('ecash_sim_session', 'ecash_pos_session') }))).toBe(
+      'unauthorized',
+    );
+    const ended = await fetch(`${base}/session`, { method: 'DELETE', headers: { cookie } });
+    expect(ended.status).toBe(204);
+    expect(ended.headers.get('set-cookie')).toContain('Max-Age=0');
+    expect(codeOf(await call('GET', '/readers', undefined, '', { cookie }))).toBe('unauthorized');
+  });
+
+  it('streams the readers and cards, each new tap and each exchange, to a session', async () => {
+    const refused = await EventStreamReader.open(`${base}/events`, {});
+    expect(refused.status).toBe(401);
+    const stream = await EventStreamReader.open(`${base}/events`, { cookie: await session() });
+    try {
+      expect([stream.status, stream.contentType]).toEqual([200, 'text/event-stream']);
+      const first = await stream.until(() => true, 'first event');
+      expect(first.event).toBe('state');
+      spec.expectSchema('SimState', first.data);
+      const made = (await call<CardView>('POST', '/cards', { noPinLimit: 10_000 })).body;
+      await stream.until((e) => e.event === 'state' && JSON.stringify(e.data).includes(made.id), 'the new card');
+      const from = stream.events.length;
+      await call('POST', '/readers/Sim%201/insert', { card: made.id });
+      const tap = await stream.until((e) => e.event === 'trace' && (e.data as TapTrace).card === made.id, 'the new tap', from);
+      spec.expectSchema('Trace', tap.data);
+      const channel = await sim.readers.connect('Sim 1');
+      try {
+        await channel.transmit(Uint8Array.from(Buffer.from('00a4040007f045434153480100', 'hex')), { timeoutMs: 5_000 });
+      } finally {
+        await channel.disconnect('leave');
+      }
+      const exchange = await stream.until((e) => e.event === 'exchange', 'the SELECT', from);
+      spec.expectSchema('ExchangeEvent', exchange.data);
+      expect(exchange.data).toMatchObject({ reader: 'Sim 1', tap: (tap.data as TapTrace).tap, exchange: { seq: 1, name: 'SELECT' } });
+      await call('POST', '/readers/Sim%201/remove');
+      await stream.until(
+        (e) => e.event === 'state' && (e.data as { readers: ReaderView[] }).readers[1]!.card === null,
+        'the removal',
+        from,
+      );
+    } finally {
+      stream.close();
+    }
   });
 });
 
