@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { EcashError } from '../../core/index.js';
 import { checkBridgeToken, DEFAULT_BRIDGE_HOST, startBridgeServer } from '../../reader-bridge/index.js';
 import { buildSimApi, readScenario, runScenario, Simulator, type StepResult } from '../sim/index.js';
+import { registerSimPanel } from '../web/index.js';
 import { action, info, printResult } from './output.js';
 import { portOption, wantsJson, wholeNumber } from './options.js';
 import { readSecret } from './secrets.js';
@@ -66,14 +67,17 @@ export function registerSimCommands(program: Command): void {
           const bridge = await startBridgeServer({ source: simulator.readers, token, host: opts.host, port: bridgePort, log: info });
           closing.unshift(() => bridge.close());
           const app = buildSimApi(simulator, { token });
+          registerSimPanel(app);
           closing.unshift(() => app.close());
-          const api = `${await app.listen({ host: opts.host, port })}/v1`;
+          const origin = await app.listen({ host: opts.host, port });
+          const api = `${origin}/v1`;
+          const panel = `${origin}/panel/`;
           const readers = simulator.listReaders().map((r) => r.name);
           printResult(
             { json },
-            { bridge: bridge.url, api, readers },
+            { bridge: bridge.url, api, panel, readers },
             () =>
-              `simulated readers ${readers.map((r) => `"${r}"`).join(', ')} on ${bridge.url}; test-helper API at ${api} (Ctrl-C to stop)`,
+              `simulated readers ${readers.map((r) => `"${r}"`).join(', ')} on ${bridge.url}; test-helper API at ${api}, panel at ${panel} (Ctrl-C to stop)`,
           );
           info(`stopping on ${await interrupted.received}`);
         } finally {

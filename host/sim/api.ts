@@ -128,8 +128,8 @@ export function buildSimApi(sim: Simulator, options: SimApiOptions): FastifyInst
   );
   app.delete('/v1/session', async (req, reply) => reply.code(204).header('set-cookie', sessions.close(req.headers.cookie)).send());
 
-  // Server-sent events: the readers, cards and every reader's trace at once, then each change as
-  // it happens. Ends when the client goes.
+  // Server-sent events: the simulator's make-up, the readers, cards and every reader's trace at
+  // once, then each change as it happens. Ends when the client goes.
   app.get('/v1/events', (req, reply) => {
     reply.hijack();
     const res = reply.raw;
@@ -141,6 +141,13 @@ export function buildSimApi(sim: Simulator, options: SimApiOptions): FastifyInst
       else if (e.type === 'tap') write('trace', e.trace);
       else write('exchange', { reader: e.reader, tap: e.tap, exchange: e.exchange });
     };
+    // What a page needs to offer every card a maker may ask for.
+    write('simulator', {
+      readers: sim.listReaders().map((r) => r.name),
+      kinds: CARD_KINDS,
+      suites: SUITE_IDS,
+      profiles: Object.keys(CHIP_PROFILES),
+    });
     state();
     for (const r of sim.listReaders()) {
       const trace = sim.trace(r.name).trace;

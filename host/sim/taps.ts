@@ -161,10 +161,12 @@ export class Taps {
     };
   }
 
-  /** The card left `reader`: its trace stays until the next card goes in. */
+  /** The card left `reader`: its trace, closed, stays until the next card goes in. */
   end(reader: string): void {
     const trace = this.current.get(reader);
-    if (trace !== undefined && trace.removedAt === null) trace.removedAt = Date.now();
+    if (trace === undefined || trace.removedAt !== null) return;
+    trace.removedAt = Date.now();
+    this.emit({ type: 'tap', trace });
   }
 
   /** The reader's current (or last) tap; null before any card went in. */

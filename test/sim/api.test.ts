@@ -248,7 +248,7 @@ describe('traces, browser sessions and the event stream', () => {
     expect(verify.response).toMatchObject({ sw: '9000', status: 'ok' });
     // The first PAY asks for the PIN (6982); the one after VERIFY pays.
     expect(trace.exchanges.find((e) => e.name === 'PAY')!.response).toMatchObject({ sw: '6982', status: 'PIN required' });
-    const pay = trace.exchanges.findLast((e) => e.name === 'PAY')!;
+    const pay = trace.exchanges.filter((e) => e.name === 'PAY').at(-1)!;
     expect(pay.command.lc).toBe(pay.command.data!.length / 2);
     // The coins come back in the answer, or through GET RESPONSE after a 61xx.
     expect(pay.response!.sw).toMatch(/^(9000|61[0-9a-f]{2})$/);
@@ -315,9 +315,11 @@ describe('traces, browser sessions and the event stream', () => {
     const stream = await EventStreamReader.open(`${base}/events`, { cookie: await session() });
     try {
       expect([stream.status, stream.contentType]).toEqual([200, 'text/event-stream']);
-      const first = await stream.until(() => true, 'first event');
-      expect(first.event).toBe('state');
-      spec.expectSchema('SimState', first.data);
+      const info = await stream.until(() => true, 'first event');
+      expect(info.event).toBe('simulator');
+      spec.expectSchema('SimInfo', info.data);
+      expect(info.data).toMatchObject({ readers: ['Sim 0', 'Sim 1'], kinds: expect.arrayContaining(['standard', 'blocked-pin']) });
+      spec.expectSchema('SimState', (await stream.until((e) => e.event === 'state', 'the state')).data);
       const made = (await call<CardView>('POST', '/cards', { noPinLimit: 10_000 })).body;
       await stream.until((e) => e.event === 'state' && JSON.stringify(e.data).includes(made.id), 'the new card');
       const from = stream.events.length;
