@@ -10,7 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CardView, ReaderView } from '../../host/sim/index.js';
+import type { CardView, ReaderView, TapTrace } from '../../host/sim/index.js';
 import type { PaymentView } from '../../host/pos/index.js';
 import {
   type CliProcess,
@@ -35,10 +35,11 @@ let simApi: string;
 let bridge: string;
 let pos: CliProcess;
 let posApi: string;
+let panel: string;
 
-const simJson = (stdout: string): { api: string; bridge: string } | undefined => {
+const simJson = (stdout: string): { api: string; bridge: string; panel: string } | undefined => {
   try {
-    return JSON.parse(stdout) as { api: string; bridge: string };
+    return JSON.parse(stdout) as { api: string; bridge: string; panel: string };
   } catch {
     return undefined; // not the whole document yet
   }
@@ -101,7 +102,7 @@ beforeAll(async () => {
   merchantToken = (await world.operator.addMerchant({ merchantId: 'till', scopes: [] })).credential;
   operatorToken = (await world.service.addOperator('integrator')).credential;
   sim = startCli(['--json', 'sim', 'serve', '--port', '0', '--bridge-port', '0', '--readers', '2'], { ECASH_BRIDGE_TOKEN: SIM_TOKEN });
-  ({ api: simApi, bridge } = await waitForOutput(sim, simJson, "the simulator's addresses"));
+  ({ api: simApi, bridge, panel } = await waitForOutput(sim, simJson, "the simulator's addresses"));
   const args = ['pos', 'serve', '--bank', world.url, '--merchant', 'till', '--terminal', 'till-1', '--reader', 'Sim 0', '--bridge', bridge];
   args.push('--journal', join(world.dir, 'till.db'), '--port', '0', '--settle-every', '0', '--card-wait', '20');
   pos = startCli(args, { ECASH_BANK_TOKEN: merchantToken, ECASH_BRIDGE_TOKEN: SIM_TOKEN, ECASH_POS_API_KEY: API_KEY });
@@ -196,7 +197,18 @@ describe('a cash register tested against simulated cards', () => {
     });
     expect(await exitOf(pay), pay.stderr()).toBe(0);
     expect((JSON.parse(pay.stdout()) as PaymentView).state).toBe('approved');
+    // The tap, as the simulator traced it through the bridge.
+    const { trace } = await simCall<{ trace: TapTrace }>('GET', `/readers/${encodeURIComponent('Sim 1')}/trace`);
+    expect(trace.card).toBe(erin.id);
+    expect(trace.exchanges.filter((e) => e.name === 'PAY').map((e) => e.response?.sw)).toEqual(['9000']);
     await pull('Sim 1');
+  });
+
+  it('`ecash sim serve` serves the simulator panel beside its API', async () => {
+    expect(panel).toBe(simApi.replace(/\/v1$/, '/panel/'));
+    const page = await fetch(panel);
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+    expect(await page.text()).toContain('<title>Card simulator</title>');
   });
 
   it('`ecash sim run` plays the example scenario of docs/sim against the terminal', async () => {
