@@ -11,7 +11,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { EcashError, isEcashError, SUITE_IDS } from '../../core/index.js';
 import { CHIP_PROFILES } from '../../firmware-sim/index.js';
-import { BrowserSessions } from '../web/index.js';
+import { BrowserSessions, openEventStream, registerSessionRoutes } from '../web/index.js';
 import { CARD_KINDS, type CardSpec, DEFAULT_PIN, DEFAULT_PUK, type PullPlan, type Simulator } from './simulator.js';
 import type { SimEvent } from './taps.js';
 
@@ -121,20 +121,12 @@ export function buildSimApi(sim: Simulator, options: SimApiOptions): FastifyInst
   );
 
   // The panel trades the token for a session cookie, which its EventSource sends.
-  app.post(
-    '/v1/session',
-    { schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: {} } } },
-    async (_req, reply) => reply.code(204).header('set-cookie', sessions.open()).send(),
-  );
-  app.delete('/v1/session', async (req, reply) => reply.code(204).header('set-cookie', sessions.close(req.headers.cookie)).send());
+  registerSessionRoutes(app, sessions);
 
   // Server-sent events: the simulator's make-up, the readers, cards and every reader's trace at
   // once, then each change as it happens. Ends when the client goes.
   app.get('/v1/events', (req, reply) => {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    const write = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const { write, onClose } = openEventStream(req, reply);
     const state = () => write('state', { readers: sim.listReaders(), cards: sim.listCards() });
     const send = (e: SimEvent) => {
       if (e.type === 'state') state();
@@ -153,12 +145,7 @@ export function buildSimApi(sim: Simulator, options: SimApiOptions): FastifyInst
       const trace = sim.trace(r.name).trace;
       if (trace !== null) write('trace', trace);
     }
-    const stop = sim.taps.watch(send);
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    req.raw.on('close', () => {
-      clearInterval(heartbeat);
-      stop();
-    });
+    onClose(sim.taps.watch(send));
   });
 
   app.get('/v1/cards', async () => ({ cards: sim.listCards() }));

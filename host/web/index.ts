@@ -5,4 +5,4 @@
 export { registerTerminalDisplay } from './terminal-display.js';
 export { registerBankConsole } from './bank-console.js';
 export { registerSimPanel } from './sim-panel.js';
-export { BrowserSessions } from './browser-sessions.js';
+export { BrowserSessions, openEventStream, registerSessionRoutes } from './browser-sessions.js';
