@@ -7,7 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AMOUNT_SCHEMA, EcashError, isEcashError } from '../../core/index.js';
-import { BrowserSessions } from '../web/index.js';
+import { BrowserSessions, openEventStream, registerSessionRoutes } from '../web/index.js';
 import { isFinal, type PaymentEvent } from './journal.js';
 import { SETTLEMENT_PROBLEM_CODES } from './settlement-verdicts.js';
 import type { PaymentTerminal, PaymentView } from './terminal.js';
@@ -213,32 +213,23 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
   });
 
   // Browser pages (the terminal display) trade the key for a session cookie that EventSource sends.
-  app.post(
-    '/v1/session',
-    { schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: {} } } },
-    async (_req, reply) => reply.code(204).header('set-cookie', sessions.open()).send(),
-  );
-  app.delete('/v1/session', async (req, reply) => reply.code(204).header('set-cookie', sessions.close(req.headers.cookie)).send());
+  registerSessionRoutes(app, sessions);
 
   // Server-sent events for the whole terminal: the latest payment first, then every payment's
   // view as it changes (what a customer display or a browser register shows). Ends when the client goes.
   app.get('/v1/events', (req, reply) => {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    const send = (view: PaymentView) => res.write(`event: payment\ndata: ${JSON.stringify(view)}\n\n`);
+    const { write, onClose } = openEventStream(req, reply);
+    const send = (view: PaymentView) => write('payment', view);
     const latest = terminal.listPayments({ limit: 1 })[0];
-    res.write(
-      `event: terminal\ndata: ${JSON.stringify({ terminalId: terminal.config.terminalId, merchantName: terminal.config.merchantName, currency: terminal.config.currency })}\n\n`,
-    );
+    write('terminal', {
+      terminalId: terminal.config.terminalId,
+      merchantName: terminal.config.merchantName,
+      currency: terminal.config.currency,
+    });
     if (latest !== undefined) send(terminal.view(latest.id));
     const onEvent = (id: string) => send(terminal.view(id));
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
     terminal.on('payment-event', onEvent);
-    req.raw.on('close', () => {
-      clearInterval(heartbeat);
-      terminal.off('payment-event', onEvent);
-    });
+    onClose(() => terminal.off('payment-event', onEvent));
   });
 
   app.get('/v1/settlement', async () => terminal.settlementStatus());
