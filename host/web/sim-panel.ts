@@ -8,6 +8,6 @@ import type { FastifyInstance } from 'fastify';
 import { registerScreen } from './assets.js';
 
 export function registerSimPanel(app: FastifyInstance): void {
-  registerScreen(app, '/panel/', 'sim-panel.html', ['sim-panel.js', 'money.js', 'screens.css']);
+  registerScreen(app, '/panel/', 'sim-panel.html', ['sim-panel.js', 'money.js', 'session.js', 'screens.css']);
   app.get('/', async (_req, reply) => reply.redirect('/panel/'));
 }

@@ -7,6 +7,6 @@ import type { FastifyInstance } from 'fastify';
 import { registerScreen } from './assets.js';
 
 export function registerTerminalDisplay(app: FastifyInstance): void {
-  registerScreen(app, '/display/', 'terminal-display.html', ['terminal-display.js', 'money.js', 'screens.css']);
+  registerScreen(app, '/display/', 'terminal-display.html', ['terminal-display.js', 'money.js', 'session.js', 'screens.css']);
   app.get('/', async (_req, reply) => reply.redirect('/display/'));
 }

@@ -3,6 +3,7 @@
 // actions as buttons, and the APDU trace of each reader's current tap (PINs and PUKs arrive
 // already redacted). No framework, no network beyond the simulator.
 import { money } from './money.js';
+import { openSession, probeSession } from './session.js';
 
 const $ = (id) => document.getElementById(id);
 /** An element: `props` set as properties, except ARIA attributes and `role`, set as attributes. */
@@ -219,8 +220,7 @@ function follow() {
   });
   events.addEventListener('error', async () => {
     // A restarted simulator forgets sessions: ask for the token again rather than retrying for ever.
-    const r = await fetch('/v1/readers', { credentials: 'same-origin' }).catch(() => null);
-    if (r && r.status === 401) disconnect();
+    if ((await probeSession('/v1/readers')) === 'ended') disconnect();
   });
 }
 
@@ -234,16 +234,10 @@ function disconnect() {
 
 $('login-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const token = $('token').value;
-  const r = await fetch('/v1/session', { method: 'POST', headers: { authorization: `Bearer ${token}` }, credentials: 'same-origin' });
+  const problem = await openSession($('token').value, 'the simulator');
   $('token').value = '';
-  if (r.status === 204) {
-    $('login-error').textContent = '';
-    follow();
-  } else {
-    const body = await r.json().catch(() => null);
-    $('login-error').textContent = body?.error ? body.error.message : `the simulator answered ${r.status}`;
-  }
+  $('login-error').textContent = problem ?? '';
+  if (problem === null) follow();
 });
 
 $('logout').addEventListener('click', async () => {
@@ -280,9 +274,6 @@ $('make-form').addEventListener('submit', (e) => {
 });
 
 // A page reloaded with a live session follows at once; otherwise it asks for the token.
-fetch('/v1/readers', { credentials: 'same-origin' }).then(
-  (r) => {
-    if (r.status === 200) follow();
-  },
-  () => undefined,
-);
+probeSession('/v1/readers').then((session) => {
+  if (session === 'live') follow();
+});

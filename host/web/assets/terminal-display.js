@@ -2,6 +2,7 @@
 // stream (GET /v1/events, authenticated by the session cookie POST /v1/session sets) and takes
 // the holder's PIN when the card asks for it. No framework, no network beyond the terminal.
 import { money } from './money.js';
+import { openSession, probeSession } from './session.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -65,8 +66,7 @@ function follow() {
   events.addEventListener('payment', (e) => render(JSON.parse(e.data)));
   events.addEventListener('error', async () => {
     // A restarted terminal forgets sessions: ask for the key again rather than retrying for ever.
-    const r = await fetch('/v1/settlement', { credentials: 'same-origin' }).catch(() => null);
-    if (r && r.status === 401) {
+    if ((await probeSession('/v1/settlement')) === 'ended') {
       events.close();
       $('screen').hidden = true;
       $('login').hidden = false;
@@ -76,16 +76,10 @@ function follow() {
 
 $('login-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const key = $('api-key').value;
-  const r = await fetch('/v1/session', { method: 'POST', headers: { authorization: `Bearer ${key}` }, credentials: 'same-origin' });
+  const problem = await openSession($('api-key').value, 'the terminal');
   $('api-key').value = '';
-  if (r.status === 204) {
-    $('login-error').textContent = '';
-    follow();
-  } else {
-    const body = await r.json().catch(() => null);
-    $('login-error').textContent = body?.error ? body.error.message : `the terminal answered ${r.status}`;
-  }
+  $('login-error').textContent = problem ?? '';
+  if (problem === null) follow();
 });
 
 $('pin-form').addEventListener('submit', async (e) => {
@@ -106,9 +100,6 @@ $('pin-form').addEventListener('submit', async (e) => {
 });
 
 // A page reloaded with a live session follows at once; otherwise it asks for the key.
-fetch('/v1/settlement', { credentials: 'same-origin' }).then(
-  (r) => {
-    if (r.status === 200) follow();
-  },
-  () => undefined,
-);
+probeSession('/v1/settlement').then((session) => {
+  if (session === 'live') follow();
+});
