@@ -43,6 +43,10 @@ function sendError(reply: FastifyReply, e: unknown): FastifyReply {
     return reply.code(400).send({ error: { code: 'bad-request', message: fe.message ?? 'malformed request' } });
   if (fe.statusCode === 413) return reply.code(413).send({ error: { code: 'body-too-large', message: 'request body too large' } });
   if (fe.statusCode === 415) return reply.code(415).send({ error: { code: 'unsupported-media-type', message: 'send application/json' } });
+  if (fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500) {
+    // Other client errors fastify detects (a path parameter too long, a bad Content-Length).
+    return reply.code(400).send({ error: { code: 'bad-request', message: 'the request is malformed; see docs/sim.md' } });
+  }
   return reply.code(500).send({ error: { code: 'internal', message: 'internal error; see the simulator log' } });
 }
 
@@ -93,6 +97,8 @@ export function buildSimApi(sim: Simulator, options: SimApiOptions): FastifyInst
     logger: false,
     bodyLimit: 16 * 1024,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
+    // A URL fastify cannot decode (`%ff`) or a parameter too long never reaches the error handler otherwise.
+    frameworkErrors: (e, _req, reply) => void sendError(reply, e),
   });
 
   app.setErrorHandler((e, _req, reply) => sendError(reply, e));
