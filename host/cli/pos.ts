@@ -177,11 +177,16 @@ async function finishInterrupted(terminal: PaymentTerminal): Promise<void> {
 /**
  * Gives the card holder's PIN to every payment the card asks it for, from `pin` (a file, the
  * environment or the keyboard); a PIN that cannot be had declines the payment at once instead of
- * after the terminal's PIN wait. Returns how to stop.
+ * after the terminal's PIN wait, and so does a wrong one (given again, it would only use up the
+ * card's tries). Returns how to stop.
  */
 function answerPinRequests(terminal: PaymentTerminal, pin: () => Promise<string>): () => void {
   const onEvent = (id: string, ev: PaymentEvent) => {
     if (ev.state !== 'pin-required') return;
+    if (ev.detail?.code === 'pin-wrong') {
+      terminal.withholdPin(id, 'pin-wrong', String(ev.detail.message));
+      return;
+    }
     pin()
       .then(
         (p) => terminal.supplyPin(id, p),

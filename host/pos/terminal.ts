@@ -103,6 +103,11 @@ interface ActivePayment {
   abort: AbortController;
   /** While the card waits for its holder's PIN: give it, or end the payment without one. */
   pin: { supply(pin: string): void; withhold(code: string, message: string): void } | undefined;
+  /**
+   * The payment's request was made in the tap under way: no card has seen it but the one in the
+   * field, which (waiting for a PIN) refused to pay without it. Cancelling then abandons nothing.
+   */
+  requestMadeThisTap: boolean;
   done: Promise<void>;
 }
 
@@ -208,7 +213,7 @@ export class PaymentTerminal extends EventEmitter {
   private launch(id: string): void {
     const abort = new AbortController();
     const previous = this.active?.done;
-    const active: ActivePayment = { id, abort, pin: undefined, done: Promise.resolve() };
+    const active: ActivePayment = { id, abort, pin: undefined, requestMadeThisTap: false, done: Promise.resolve() };
     this.active = active;
     // Started at once when idle (the register's 201 already says waiting-for-card); behind a
     // payment that has its outcome but is still releasing the card otherwise.
@@ -240,8 +245,9 @@ export class PaymentTerminal extends EventEmitter {
   }
 
   /**
-   * Cancels a payment that has not asked the card to pay yet. After the request reached a card
-   * (`interrupted`), cancelling needs `abandon`: the card may have spent its coins and only
+   * Cancels a payment that has not asked the card to pay yet, or whose card refused to pay before
+   * its PIN (waiting in `pin-required` on the tap that made the request). Otherwise, once the
+   * request reached a card, cancelling needs `abandon`: the card may have spent its coins and only
    * the same request can recover its answer.
    */
   cancel(id: string, opts: { abandon?: boolean } = {}): PaymentView {
@@ -252,7 +258,8 @@ export class PaymentTerminal extends EventEmitter {
       // now would record a cancelled sale whose coins the bank credits all the same.
       throw new EcashError('payment-in-flight', `payment ${id}: the card has paid and the terminal is concluding it; wait for the outcome`);
     }
-    const requested = this.journal.latestRequest(id) !== undefined;
+    const beforePin = state === 'pin-required' && this.active?.id === id && this.active.pin !== undefined && this.active.requestMadeThisTap;
+    const requested = this.journal.latestRequest(id) !== undefined && !beforePin;
     if (requested && !opts.abandon) {
       throw new EcashError(
         'payment-in-flight',
@@ -262,7 +269,11 @@ export class PaymentTerminal extends EventEmitter {
     if (this.active?.id === id) this.active.abort.abort();
     this.record(id, 'cancelled', {
       code: requested ? 'abandoned' : 'cancelled',
-      message: requested ? 'cancelled after the request reached a card' : 'cancelled',
+      message: requested
+        ? 'cancelled after the request reached a card'
+        : beforePin
+          ? 'cancelled while the card waited for its PIN: it refused to pay without one, nothing was spent'
+          : 'cancelled',
     });
     return this.view(id);
   }
@@ -454,6 +465,7 @@ export class PaymentTerminal extends EventEmitter {
         throw new Decline('wrong-suite', `the card works in suite ${String(fci.suite)}, this terminal's bank in ${this.group.suite}`);
       }
       let request = this.journal.latestRequest(id);
+      active.requestMadeThisTap = request === undefined;
       if (request === undefined) {
         // The card is offered the keys this terminal takes, from its own key list; it chooses the coins.
         const policy = this.acceptance();
@@ -525,41 +537,67 @@ export class PaymentTerminal extends EventEmitter {
           );
         }
         if (!isEcashError(e, 'pin-required')) throw e;
-        // Ready for the PIN before anyone hears that it is wanted.
-        const entered = new Promise<string>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Decline('pin-timeout', 'no PIN was entered in time')), this.config.pinWaitMs);
-          active.abort.signal.addEventListener('abort', () => reject(new EcashError('cancelled', 'cancelled')), { once: true });
-          const settle = () => {
-            clearTimeout(timer);
-            active.pin = undefined;
-          };
-          active.pin = {
-            supply(p) {
-              settle();
-              resolve(p);
-            },
-            withhold(code, message) {
-              settle();
-              reject(new Decline(code, message));
-            },
-          };
-        });
-        this.record(id, 'pin-required', {
-          message:
-            "the card asks for the holder's PIN: this payment, with what was paid without the PIN since it was last entered, is above the card's no-PIN limit",
-        });
-        const pin = await entered;
-        try {
-          await card.verifyPin(pin);
-        } catch (err) {
-          if (isEcashError(err, 'pin-wrong') || isEcashError(err, 'pin-blocked')) {
-            throw new Decline(err.code, err.message);
-          }
-          throw err;
-        }
+        await this.verifiedPin(id, active, card);
         this.record(id, 'request-sent', { message: 'PIN verified, asking the card again' });
       }
     }
+  }
+
+  /**
+   * Waits in `pin-required` for the holder's PIN and has the card verify it. A wrong one asks
+   * again, the event saying the tries the card has left, until the card blocks the PIN
+   * (`pin-blocked`), the register cancels, or no PIN comes in time (`pin-timeout`).
+   */
+  private async verifiedPin(id: string, active: ActivePayment, card: EcashCardClient): Promise<void> {
+    let detail: Record<string, unknown> = {
+      message:
+        "the card asks for the holder's PIN: this payment, with what was paid without the PIN since it was last entered, is above the card's no-PIN limit",
+    };
+    for (;;) {
+      const entered = this.pinEntry(active);
+      this.record(id, 'pin-required', detail);
+      const pin = await entered;
+      try {
+        await card.verifyPin(pin);
+        return;
+      } catch (err) {
+        // The card's 63Cx: tries left (the last try's refusal arrives as pin-blocked).
+        if (!isEcashError(err, CARD_ERROR.PIN_WRONG)) {
+          if (isEcashError(err, CARD_ERROR.PIN_BLOCKED)) throw new Decline(err.code, err.message);
+          throw err;
+        }
+        const triesLeft = Number(err.details?.triesLeft);
+        detail = {
+          code: CARD_ERROR.PIN_WRONG,
+          triesLeft,
+          message: `wrong PIN: ${triesLeft} ${triesLeft === 1 ? 'try' : 'tries'} left before the card blocks it`,
+        };
+      }
+    }
+  }
+
+  /** The PIN the holder enters next, ready before anyone hears that it is wanted. */
+  private pinEntry(active: ActivePayment): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Decline('pin-timeout', 'no PIN was entered in time')), this.config.pinWaitMs);
+      const onAbort = () => reject(new EcashError('cancelled', 'cancelled'));
+      active.abort.signal.addEventListener('abort', onAbort, { once: true });
+      const settle = () => {
+        clearTimeout(timer);
+        active.abort.signal.removeEventListener('abort', onAbort);
+        active.pin = undefined;
+      };
+      active.pin = {
+        supply(p) {
+          settle();
+          resolve(p);
+        },
+        withhold(code, message) {
+          settle();
+          reject(new Decline(code, message));
+        },
+      };
+    });
   }
 
   private acceptance(): AcceptancePolicy {

@@ -10,6 +10,7 @@
  * request, a refusal on a later tap keeps the payment `interrupted` (`recovery-refused`, with the
  * card's code) and waits for the card that was asked to pay; only its answer, the register's
  * `abandon`, or the card wait running out (`card-not-returned`: coins may be on the card) ends it.
+ * While such a card waits for its PIN, a plain cancel is refused as after any interruption.
  *
  * Failed before the fix: each case ended `declined` with the other card's code.
  */
@@ -19,6 +20,7 @@ import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js'
 import { type CardChannel, cardRemoved, type ReaderSource, VirtualTransport } from '../../reader-bridge/index.js';
 import type { BankClient } from '../../host/bank-client/index.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
+import type { PaymentEvent } from '../../host/pos/journal.js';
 import { atState, loadViaReader, PIN, PUK, reasonOf, valueViaReader, World } from '../helpers/world.js';
 
 let world: World;
@@ -124,7 +126,7 @@ describe('a recovery tap refused by the card in the reader', () => {
     });
   }
 
-  it('keeps the payment interrupted after a wrong PIN on another card', async () => {
+  it('keeps the payment interrupted when another card asks for a PIN it gets wrong, then never gets', async () => {
     const card = await loadedCard('pat');
     const other = await world.card({ noPinLimit: 10 });
     await loadViaReader(world, readers, 'Load', other, 'quinn', 10_000, 2_000);
@@ -136,10 +138,30 @@ describe('a recovery tap refused by the card in the reader', () => {
     const id = await interruptedPayment(t, card);
 
     const refused = atState(t, 'interrupted');
-    void atState(t, 'pin-required', () => t.supplyPin(id, '0000'));
+    const asked: PaymentEvent[] = [];
+    let plainCancel: unknown;
+    const answer = (pid: string, ev: PaymentEvent) => {
+      if (pid !== id || ev.state !== 'pin-required') return;
+      asked.push(ev);
+      if (asked.length > 1) {
+        t.withholdPin(id, 'pin-timeout', 'no PIN was entered in time');
+        return;
+      }
+      // This card refusing to pay without its PIN says nothing of the first card's coins.
+      try {
+        t.cancel(id);
+      } catch (e) {
+        plainCancel = e;
+      }
+      t.supplyPin(id, '0000');
+    };
+    t.on('payment-event', answer);
     readers.insertCard('Counter', other);
     await refused;
-    expect(t.view(id).events.at(-1)!.detail).toMatchObject({ code: 'recovery-refused', cardCode: 'pin-wrong' });
+    t.off('payment-event', answer);
+    expect(plainCancel).toMatchObject({ code: 'payment-in-flight' });
+    expect(asked.map((e) => e.detail?.code)).toEqual([undefined, 'pin-wrong']);
+    expect(t.view(id).events.at(-1)!.detail).toMatchObject({ code: 'recovery-refused', cardCode: 'pin-timeout' });
     readers.removeCard('Counter');
 
     readers.insertCard('Counter', card);

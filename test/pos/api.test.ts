@@ -199,10 +199,10 @@ class EventStream {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  /** Resolves once an event in `state` arrived (or rejects if the stream ends without one). */
-  async waitFor(state: string, timeoutMs = 10_000): Promise<void> {
+  /** Resolves once `times` events in `state` arrived (or rejects if the stream ends without them). */
+  async waitFor(state: string, timeoutMs = 10_000, times = 1): Promise<void> {
     const until = Date.now() + timeoutMs;
-    while (!this.events.some((e) => e.data.state === state)) {
+    while (this.events.filter((e) => e.data.state === state).length < times) {
       if (this.ended) throw new Error(`the stream ended without ${state}: ${this.states().join(', ')}`);
       if (Date.now() > until) throw new Error(`no ${state} within ${timeoutMs} ms: ${this.states().join(', ')}`);
       await new Promise<void>((resolve) => {
@@ -477,15 +477,17 @@ describe('POS API over HTTP', () => {
     }
   });
 
-  it("asks for the PIN above the card's no-PIN limit; cancelling then needs abandon; the PIN finishes the payment", async () => {
+  it("asks for the PIN above the card's no-PIN limit; a wrong one asks again with the tries left; the right one finishes the payment", async () => {
     const created = await createPayment(300);
     const stream = await new EventStream().open(created.id);
     readers.insertCard(READER, pinCard);
     await stream.waitFor('pin-required');
     expect((await call<PaymentView>('GET', `/payments/${created.id}`)).body.state).toBe('pin-required');
-    // The card has the request: a plain cancel could abandon coins it spent.
-    const inFlight = await expectError(call('POST', `/payments/${created.id}/cancel`), 409, 'payment-in-flight');
-    expect(inFlight.error.message).toMatch(/abandon/);
+    expect((await call('POST', `/payments/${created.id}/pin`, { pin: '0000' })).status).toBe(202);
+    await stream.waitFor('pin-required', 10_000, 2);
+    const retry = stream.events.at(-1)!.data;
+    expect(retry).toMatchObject({ state: 'pin-required', detail: { code: 'pin-wrong', triesLeft: 2 } });
+    expect(retry.detail!.message).toMatch(/2 tries left/);
     const pin = await call<{ accepted: boolean }>('POST', `/payments/${created.id}/pin`, { pin: PIN });
     expect(pin).toEqual({ status: 202, body: { accepted: true } });
     await stream.finished();
@@ -497,40 +499,80 @@ describe('POS API over HTTP', () => {
       'reading',
       'request-sent',
       'pin-required',
+      'pin-required',
       'request-sent',
       'responses-received',
       'approved',
     ]);
     // A PIN could only travel in an event's detail (timestamps and ids may contain its digits by chance).
     expect(JSON.stringify(stream.events.map((e) => e.data.detail))).not.toContain(PIN);
+    expect(JSON.stringify(stream.events.map((e) => e.data.detail))).not.toContain('0000');
     expect(await valueOf(pinCard)).toBe(2_000 - 300);
+  });
 
-    // Abandoned while waiting for the PIN: recorded as such, and the card spent nothing.
-    const second = await createPayment(200);
-    const s2 = await new EventStream().open(second.id);
+  it('cancels a payment waiting for the PIN (the card refused to pay without it) and is free for the next one', async () => {
+    const created = await createPayment(200);
+    const stream = await new EventStream().open(created.id);
     readers.insertCard(READER, pinCard);
-    await s2.waitFor('pin-required');
-    const abandoned = await call<PaymentView>('POST', `/payments/${second.id}/cancel`, { abandon: true });
-    expect(abandoned.status).toBe(200);
+    await stream.waitFor('pin-required');
+    const cancelled = await call<PaymentView>('POST', `/payments/${created.id}/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.state).toBe('cancelled');
+    expect(reasonOf(cancelled.body)).toBe('cancelled');
+    await stream.finished();
+    expect(stream.states().at(-1)).toBe('cancelled');
+    await expectError(call('POST', `/payments/${created.id}/pin`, { pin: PIN }), 409, 'pin-not-expected');
+    // Not busy: the next sale is taken at once, and paid by the next card once this one has left.
+    const next = await createPayment(100);
+    readers.removeCard(READER);
+    expect((await tapUntilFinal(next.id, rich)).state).toBe('approved');
+    expect(await valueOf(pinCard)).toBe(2_000 - 300);
+  });
+
+  it('needs abandon to cancel in pin-required once the request has been to a card before (it may have paid)', async () => {
+    const created = await createPayment(200);
+    const stream = await new EventStream().open(created.id);
+    readers.insertCard(READER, pinCard);
+    await stream.waitFor('pin-required');
+    // The card leaves while its PIN is awaited: the PIN cannot reach it, the tap is interrupted.
+    readers.removeCard(READER);
+    expect((await call('POST', `/payments/${created.id}/pin`, { pin: PIN })).status).toBe(202);
+    await stream.waitFor('interrupted');
+    readers.insertCard(READER, pinCard);
+    await stream.waitFor('pin-required', 10_000, 2);
+    const inFlight = await expectError(call('POST', `/payments/${created.id}/cancel`), 409, 'payment-in-flight');
+    expect(inFlight.error.message).toMatch(/abandon/);
+    const abandoned = await call<PaymentView>('POST', `/payments/${created.id}/cancel`, { abandon: true });
     expect(abandoned.body.state).toBe('cancelled');
     expect(reasonOf(abandoned.body)).toBe('abandoned');
-    await s2.finished();
+    await stream.finished();
     await terminal.idle();
     readers.removeCard(READER);
-    expect(s2.states().at(-1)).toBe('cancelled');
-    await expectError(call('POST', `/payments/${second.id}/pin`, { pin: PIN }), 409, 'pin-not-expected');
     expect(await valueOf(pinCard)).toBe(2_000 - 300);
+  });
 
-    // A wrong PIN declines with pin-wrong.
-    const third = await createPayment(200);
-    const s3 = await new EventStream().open(third.id);
-    readers.insertCard(READER, pinCard);
-    await s3.waitFor('pin-required');
-    expect((await call('POST', `/payments/${third.id}/pin`, { pin: '0000' })).status).toBe(202);
-    await s3.finished();
-    await terminal.idle();
-    readers.removeCard(READER);
-    expect(s3.events.at(-1)!.data).toMatchObject({ state: 'declined', detail: { code: 'pin-wrong' } });
+  it('declines pin-blocked when wrong PINs use up the tries', async () => {
+    const card = await loaded('dave', 1_000, 0);
+    const created = await createPayment(100);
+    const stream = await new EventStream().open(created.id);
+    readers.insertCard(READER, card);
+    try {
+      for (const tries of [2, 1]) {
+        await stream.waitFor('pin-required', 10_000, 3 - tries);
+        expect((await call('POST', `/payments/${created.id}/pin`, { pin: '0000' })).status).toBe(202);
+        await stream.waitFor('pin-required', 10_000, 4 - tries);
+        expect(stream.events.at(-1)!.data.detail).toMatchObject({ code: 'pin-wrong', triesLeft: tries });
+      }
+      expect((await call('POST', `/payments/${created.id}/pin`, { pin: '0000' })).status).toBe(202);
+      await stream.finished();
+    } finally {
+      await terminal.idle();
+      readers.removeCard(READER);
+    }
+    expect(stream.events.at(-1)!.data).toMatchObject({ state: 'declined', detail: { code: 'pin-blocked' } });
+    // The card refused to pay before every PIN: it never answered with coins.
+    expect(stream.states()).not.toContain('responses-received');
+    expect((await call<PaymentView>('GET', `/payments/${created.id}`)).body.coins).toEqual([]);
   });
 
   it('refuses even abandon once the card has paid and an online terminal is depositing', async () => {
@@ -635,7 +677,9 @@ describe('POS API over HTTP', () => {
     }
     const report = await call<{ outcomes: Record<string, number> }>('POST', '/settlement');
     expect(report.body.outcomes).toMatchObject({ credited: expect.any(Number) });
-    expect((await shop.merchant('corner-shop')).balances).toEqual([{ currency: 'EUR', balance: 1_234 + 500 + 300 + 300 + 400 + 250 }]);
+    expect((await shop.merchant('corner-shop')).balances).toEqual([
+      { currency: 'EUR', balance: 1_234 + 500 + 300 + 300 + 100 + 400 + 250 },
+    ]);
   });
 
   it('answers 502 bad-bank-answer when the bank returns the wrong number of results, and keeps the batch', async () => {

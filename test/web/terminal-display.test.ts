@@ -2,7 +2,8 @@
  * The terminal display (host/web) in headless Chromium against a real terminal: `buildPosApi`
  * with the display registered, a bank over HTTP, cards in the virtual reader. The page logs in
  * with the API key, follows payments over the API's event stream, and takes a PIN when the card
- * asks for one. With ECASH_SCREENSHOTS=<dir> it saves the screens the README shows.
+ * asks for one (again after a wrong one, with the tries left). With ECASH_SCREENSHOTS=<dir> it
+ * saves the screens the README shows.
  */
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -118,15 +119,37 @@ describe.runIf(chromiumAvailable())('the terminal display', () => {
     }
   });
 
-  it('says why a payment was declined: a wrong PIN', async () => {
+  it('says a PIN was wrong with the tries left, and takes it again', async () => {
     await startPayment(500, 'order-3');
     readers.insertCard(READER, card);
     try {
       await expect.poll(() => page.getByRole('status').textContent(), { timeout: 30_000 }).toBe('Enter your PIN');
       await page.getByLabel('PIN').fill('0000');
       await page.getByRole('button', { name: 'Enter' }).click();
+      await expect.poll(() => page.getByRole('status').textContent(), { timeout: 30_000 }).toBe('Wrong PIN, 2 tries left');
+      expect(await page.locator('#hint').textContent()).toBe('Enter your PIN again');
+      // An empty field with the focus again: the holder just types.
+      await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id')).toBe('pin');
+      expect(await page.getByLabel('PIN').inputValue()).toBe('');
+      await shoot('pin-wrong');
+      await page.keyboard.type(PIN);
+      await page.keyboard.press('Enter');
+      await expect.poll(() => page.getByRole('status').textContent(), { timeout: 30_000 }).toBe('Approved');
+    } finally {
+      await terminal.idle();
+      readers.removeCard(READER);
+    }
+  });
+
+  it('says why a payment was declined: more than the card holds', async () => {
+    await startPayment(10_000, 'order-4');
+    readers.insertCard(READER, card);
+    try {
+      await expect.poll(() => page.getByRole('status').textContent(), { timeout: 30_000 }).toBe('Enter your PIN');
+      await page.getByLabel('PIN').fill(PIN);
+      await page.getByRole('button', { name: 'Enter' }).click();
       await expect.poll(() => page.getByRole('status').textContent(), { timeout: 30_000 }).toBe('Declined');
-      await expect.poll(() => page.locator('#hint').textContent()).toMatch(/PIN/);
+      await expect.poll(() => page.locator('#hint').textContent()).toMatch(/cannot pay 100.00 EUR/);
       await shoot('declined');
     } finally {
       await terminal.idle();

@@ -17,6 +17,10 @@ function screenFor(p) {
     case 'reading':
       return { status: 'Reading card…', hint: 'Keep the card on the reader' };
     case 'pin-required':
+      if (last?.detail?.code === 'pin-wrong') {
+        const n = last.detail.triesLeft;
+        return { status: `Wrong PIN, ${n} ${n === 1 ? 'try' : 'tries'} left`, kind: 'bad', hint: 'Enter your PIN again', pin: true };
+      }
       return { status: 'Enter your PIN', pin: true };
     case 'request-sent':
     case 'responses-received':
@@ -46,11 +50,17 @@ function render(p) {
   $('hint').textContent = s.hint || '';
   const pinForm = $('pin-form');
   const asking = Boolean(s.pin);
-  if (asking && pinForm.hidden) {
+  // Each request for the PIN (again, after a wrong one) starts with an empty field that has the focus.
+  const request = asking ? `${p.id}:${p.events[p.events.length - 1]?.seq}` : null;
+  if (asking && pinForm.dataset.request !== request) {
+    pinForm.dataset.request = request;
     pinForm.hidden = false;
     $('pin').value = '';
     $('pin').focus();
-  } else if (!asking) pinForm.hidden = true;
+  } else if (!asking) {
+    pinForm.hidden = true;
+    delete pinForm.dataset.request;
+  }
   $('receipt').hidden = !s.receipt;
   $('receipt').textContent = s.receipt || '';
 }
