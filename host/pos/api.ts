@@ -30,6 +30,8 @@ const STATUS: Record<string, number> = {
   'payment-final': 409,
   'payment-in-flight': 409,
   'pin-not-expected': 409,
+  'bad-idempotency-key': 400,
+  'idempotency-key-reused': 422,
   // Settlement left coins pending: the bank, or this terminal's configuration for it, is at fault.
   ...Object.fromEntries(SETTLEMENT_PROBLEM_CODES.map((code) => [code, 502])),
 };
@@ -127,7 +129,9 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
     },
     async (req, reply) => {
       const body = req.body as { amount: number; currency: string; reference?: string | null };
-      const p = terminal.startPayment(body);
+      // A retry with the key the first try sent gets that payment back (docs/pos-api.md).
+      const key = req.headers['idempotency-key'];
+      const p = terminal.startPayment({ ...body, idempotencyKey: Array.isArray(key) ? key.join(', ') : key });
       return reply.code(201).send(terminal.view(p.id));
     },
   );

@@ -106,6 +106,11 @@ CREATE TABLE IF NOT EXISTS payment_events (
   detail TEXT,
   PRIMARY KEY (payment_id, seq)
 );
+-- The register's Idempotency-Key of each payment it created with one: a retry finds the payment.
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+  key TEXT PRIMARY KEY,
+  payment_id TEXT NOT NULL UNIQUE REFERENCES payments (id)
+);
 CREATE TABLE IF NOT EXISTS payment_requests (
   payment_id TEXT NOT NULL REFERENCES payments (id),
   attempt INTEGER NOT NULL,
@@ -194,7 +199,8 @@ export class Journal {
     this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
-  createPayment(p: Omit<PaymentRecord, 'id' | 'createdAt'>, now = Date.now()): PaymentRecord {
+  /** A new payment; with the register's idempotency key, committed with it (see `paymentByIdempotencyKey`). */
+  createPayment(p: Omit<PaymentRecord, 'id' | 'createdAt'>, now = Date.now(), idempotencyKey?: string): PaymentRecord {
     const record: PaymentRecord = { ...p, id: newPaymentId(), createdAt: now };
     this.db.transaction(() => {
       this.db
@@ -202,9 +208,20 @@ export class Journal {
           'INSERT INTO payments (id, created_at, amount, currency, reference, merchant_id, terminal_id, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
         )
         .run(record.id, now, p.amount, p.currency, p.reference, p.merchantId, p.terminalId, p.mode);
+      if (idempotencyKey !== undefined) {
+        this.db.prepare('INSERT INTO idempotency_keys (key, payment_id) VALUES (?, ?)').run(idempotencyKey, record.id);
+      }
       this.insertEvent(record.id, 'created', null, now);
     })();
     return record;
+  }
+
+  /** The payment the register created with `key`, if any (kept for good: a retry may come after a restart). */
+  paymentByIdempotencyKey(key: string): PaymentRecord | undefined {
+    const row = this.db.prepare('SELECT p.* FROM idempotency_keys k JOIN payments p ON p.id = k.payment_id WHERE k.key = ?').get(key) as
+      | Record<string, unknown>
+      | undefined;
+    return row === undefined ? undefined : rowToPayment(row);
   }
 
   private insertEvent(id: string, state: PaymentState, detail: Record<string, unknown> | null, now: number): PaymentEvent {

@@ -76,7 +76,15 @@ export interface NewPayment {
   amount: number;
   currency: string;
   reference?: string | null;
+  /**
+   * The register's key for this sale: a retry with the same key (after a lost answer, or a
+   * restart of either side) gets the same payment back instead of a second one.
+   */
+  idempotencyKey?: string;
 }
+
+/** What an Idempotency-Key may be: 1 to 255 visible ASCII characters. */
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 export interface PaymentView {
   id: string;
@@ -161,8 +169,14 @@ export class PaymentTerminal extends EventEmitter {
 
   // ------------------------------------------------------------------------- payments
 
-  /** Starts a payment on the reader. One at a time: `terminal-busy` while another runs. */
+  /**
+   * Starts a payment on the reader. One at a time: `terminal-busy` while another runs. With an
+   * idempotency key already used, the payment made with it, whatever its state, if the sale is
+   * the same (amount, currency, reference); `idempotency-key-reused` if it is another.
+   */
   startPayment(req: NewPayment): PaymentRecord {
+    const earlier = this.paymentByIdempotencyKey(req.idempotencyKey, req);
+    if (earlier !== undefined) return earlier;
     if (!Number.isSafeInteger(req.amount) || req.amount <= 0 || req.amount > MAX_AMOUNT)
       throw new EcashError('bad-amount', `amount must be a whole number of minor units from 1 to ${MAX_AMOUNT}`);
     if (req.currency !== this.config.currency) {
@@ -178,17 +192,38 @@ export class PaymentTerminal extends EventEmitter {
     }
     const mode: RiskMode =
       this.config.mode === 'floor-limit' ? (req.amount > this.config.floorLimit ? 'online' : 'offline') : this.config.mode;
-    const record = this.journal.createPayment({
-      amount: req.amount,
-      currency: req.currency,
-      reference,
-      merchantId: this.config.merchantId,
-      terminalId: this.config.terminalId,
-      mode,
-    });
+    const record = this.journal.createPayment(
+      {
+        amount: req.amount,
+        currency: req.currency,
+        reference,
+        merchantId: this.config.merchantId,
+        terminalId: this.config.terminalId,
+        mode,
+      },
+      Date.now(),
+      req.idempotencyKey,
+    );
     this.emitEvent(record.id);
     this.launch(record.id);
     return record;
+  }
+
+  /** The payment an earlier request with this idempotency key made, when it asked for the same sale. */
+  private paymentByIdempotencyKey(key: string | undefined, req: NewPayment): PaymentRecord | undefined {
+    if (key === undefined) return undefined;
+    if (!IDEMPOTENCY_KEY.test(key)) {
+      throw new EcashError('bad-idempotency-key', 'an Idempotency-Key is 1 to 255 visible ASCII characters (a UUID, say)');
+    }
+    const earlier = this.journal.paymentByIdempotencyKey(key);
+    if (earlier === undefined) return undefined;
+    if (earlier.amount !== req.amount || earlier.currency !== req.currency || earlier.reference !== (req.reference ?? null)) {
+      throw new EcashError(
+        'idempotency-key-reused',
+        `this Idempotency-Key was used for payment ${earlier.id}, of another amount, currency or reference: a new sale needs a new key`,
+      );
+    }
+    return earlier;
   }
 
   /** Resumes payments a crash or restart left unfinished (their requests may have reached a card). */

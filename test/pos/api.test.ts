@@ -291,6 +291,26 @@ describe('POS API over HTTP', () => {
     expect((await call<{ payments: unknown[] }>('GET', '/payments')).body.payments).toEqual([]);
   });
 
+  it('answers a retry with the same Idempotency-Key with the same payment, and refuses the key for another sale', async () => {
+    const key = { 'idempotency-key': 'order-9-b1c2d3e4' };
+    const sale = { amount: 250, currency: 'EUR', reference: 'order-9' };
+    const created = await call<PaymentView>('POST', '/payments', sale, key);
+    expect(created.status).toBe(201);
+    const again = await call<PaymentView>('POST', '/payments', sale, key);
+    expect({ status: again.status, id: again.body.id }).toEqual({ status: 201, id: created.body.id });
+    await expectError(call('POST', '/payments', { ...sale, amount: 260 }, key), 422, 'idempotency-key-reused', 'another amount');
+    await expectError(call('POST', '/payments', { ...sale, reference: null }, key), 422, 'idempotency-key-reused', 'another reference');
+    // Without the key, the same sale is another payment: refused while this one runs.
+    await expectError(call('POST', '/payments', sale), 409, 'terminal-busy');
+    for (const bad of ['', 'with space', 'x'.repeat(256), 'caf\u00e9']) {
+      await expectError(call('POST', '/payments', sale, { 'idempotency-key': bad }), 400, 'bad-idempotency-key', JSON.stringify(bad));
+    }
+    expect((await call<PaymentView>('POST', `/payments/${created.body.id}/cancel`)).body.state).toBe('cancelled');
+    await terminal.idle();
+    expect((await call<PaymentView>('POST', '/payments', sale, key)).body).toMatchObject({ id: created.body.id, state: 'cancelled' });
+    expect(terminal.listPayments({ limit: 5 }).filter((p) => p.reference === 'order-9')).toHaveLength(1);
+  });
+
   it('takes a payment followed by polling, refuses a second one meanwhile, and settles it at the bank', async () => {
     const created = await createPayment(1_234, 'order-7');
     expect(created).toMatchObject({ amount: 1_234, currency: 'EUR', reference: 'order-7', mode: 'offline', receipt: null, coins: [] });
