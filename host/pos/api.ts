@@ -5,15 +5,22 @@
  * Loopback only unless told otherwise; every request carries the terminal's API key.
  */
 import { timingSafeEqual } from 'node:crypto';
+import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AMOUNT_SCHEMA, EcashError, isEcashError } from '../../core/index.js';
 import { BrowserSessions, openEventStream, registerSessionRoutes } from '../web/index.js';
+import { corsOrigins } from './cors-origins.js';
 import { isFinal, type PaymentEvent } from './journal.js';
 import { SETTLEMENT_PROBLEM_CODES } from './settlement-verdicts.js';
 import type { PaymentTerminal, PaymentView } from './terminal.js';
 
 export interface PosApiOptions {
   apiKey: string;
+  /**
+   * Origins (`https://till.example:8443`) whose pages may call the API from a browser: CORS with
+   * credentials for exactly these, and their requests may use a session cookie. None by default.
+   */
+  corsOrigins?: readonly string[];
   /** Extra headers' worth of logging is off by default: request logs could carry references. */
   logger?: boolean;
 }
@@ -96,15 +103,27 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
     reply.code(404).send({ error: { code: 'not-found', message: 'no such endpoint; see docs/pos-api.md' } }),
   );
   const sessions = new BrowserSessions('ecash_pos_session');
+  const listed = corsOrigins(options.corsOrigins ?? []);
+  // Registered before the key check: a preflight carries no credentials, and an answer the key
+  // check refuses still tells a listed page why. An unlisted origin gets no CORS header at all
+  // (its preflight: 404), so its pages can neither send the API's requests nor read its answers.
+  void app.register(cors, {
+    origin: (origin, done) => done(null, origin !== undefined && listed.has(origin)),
+    credentials: true,
+    methods: ['GET', 'POST', 'DELETE'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
+    maxAge: 600,
+  });
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     // The API is under /v1; anything else served beside it (the display page's files) is public.
-    if (!req.url.startsWith('/v1/')) return;
+    // A preflight (OPTIONS) is answered by CORS above, or not found.
+    if (!req.url.startsWith('/v1/') || req.method === 'OPTIONS') return;
     const route = req.routeOptions.url; // the matched route, whatever the query
     if (route === '/v1/health') return;
     if (keyMatches(key, req.headers.authorization)) return;
     // A browser page's session, except for opening one: that takes the key itself.
     if (route !== '/v1/session' || req.method !== 'POST') {
-      if (sessions.admits(req.headers.cookie, req.headers.origin, `${req.protocol}://${req.headers.host ?? ''}`)) return;
+      if (sessions.admits(req.headers.cookie, req.headers.origin, `${req.protocol}://${req.headers.host ?? ''}`, listed)) return;
     }
     await reply.code(401).send({ error: { code: 'unauthorized', message: 'send the terminal API key as "Authorization: Bearer <key>"' } });
   });

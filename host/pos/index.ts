@@ -16,4 +16,5 @@ export { Journal, type PaymentEvent, type PaymentRecord, type PaymentState, type
 export type { AcquirerBank, DepositOutcome } from './acquirer.js';
 export { httpAcquirer } from './bank-acquirer.js';
 export { buildPosApi, type PosApiOptions } from './api.js';
+export { corsOrigins } from './cors-origins.js';
 export { journalReceipt, renderReceipt, type ReceiptInput } from './receipt.js';

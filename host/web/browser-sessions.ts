@@ -40,11 +40,16 @@ export class BrowserSessions {
   }
 
   /**
-   * Whether a request carries a live session and comes from `ownOrigin` (or from no page at all):
-   * a cookie sent along with another site's request proves nothing.
+   * Whether a request carries a live session and comes from `ownOrigin`, an origin the API lists
+   * for CORS, or no page at all: a cookie sent along with another site's request proves nothing.
    */
-  admits(cookieHeader: string | undefined, origin: string | undefined, ownOrigin: string): boolean {
-    if (origin !== undefined && origin !== ownOrigin) return false;
+  admits(
+    cookieHeader: string | undefined,
+    origin: string | undefined,
+    ownOrigin: string,
+    listed: ReadonlySet<string> = new Set(),
+  ): boolean {
+    if (origin !== undefined && origin !== ownOrigin && !listed.has(origin)) return false;
     const token = sessionToken(cookieHeader, this.cookie);
     if (token === undefined) return false;
     const until = this.live.get(digest(token));
