@@ -26,7 +26,7 @@ afterEach(async () => {
 
 afterAll(() => shop.close());
 
-function serve(env: Record<string, string>): CliProcess {
+function serve(env: Record<string, string>, extra: string[] = []): CliProcess {
   const args = [
     'pos',
     'serve',
@@ -41,7 +41,7 @@ function serve(env: Record<string, string>): CliProcess {
     '--bridge',
     shop.bridge.url,
   ];
-  args.push('--journal', join(world.dir, 'cli-pos.db'), '--port', '0', '--settle-every', '0');
+  args.push('--journal', join(world.dir, 'cli-pos.db'), '--port', '0', '--settle-every', '0', ...extra);
   return startCli(args, { ECASH_BANK_TOKEN: shop.merchantToken, ECASH_BRIDGE_TOKEN: BRIDGE_TOKEN, ...env });
 }
 
@@ -57,6 +57,24 @@ describe('ecash pos serve', () => {
   it('stops cleanly on a SIGTERM sent the moment it prints its API address (it listens before it says it is ready)', async () => {
     const server = serve({ ECASH_POS_API_KEY: API_KEY });
     await waitForOutput(server, posApiUrl, 'the API address');
+    server.child.kill('SIGTERM');
+    expect(await exitOf(server), server.stderr()).toBe(0);
+  });
+
+  it('grants CORS to the --cors-origin origins only, and refuses one written otherwise than browsers send it', async () => {
+    const malformed = serve({ ECASH_POS_API_KEY: API_KEY }, ['--cors-origin', 'https://till.example/']);
+    expect(await exitOf(malformed)).not.toBe(0);
+    expect(malformed.stderr()).toContain('bad-cors-origin');
+
+    const server = serve({ ECASH_POS_API_KEY: API_KEY }, ['--cors-origin', 'https://till.example', 'http://10.0.0.7:8080']);
+    const base = await waitForOutput(server, posApiUrl, 'the API address');
+    const preflight = (origin: string) =>
+      fetch(`${base}/payments`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+    for (const origin of ['https://till.example', 'http://10.0.0.7:8080']) {
+      expect((await preflight(origin)).headers.get('access-control-allow-origin')).toBe(origin);
+    }
+    const other = await preflight('https://elsewhere.example');
+    expect({ status: other.status, allow: other.headers.get('access-control-allow-origin') }).toEqual({ status: 404, allow: null });
     server.child.kill('SIGTERM');
     expect(await exitOf(server), server.stderr()).toBe(0);
   });
