@@ -356,6 +356,25 @@ describe('POS terminal', () => {
     expect(await merchantBalance(shop, 'corner-shop')).toBe(500);
   });
 
+  it('declines pin-timeout when no PIN comes after a wrong one; the card spends nothing and its PIN still works', async () => {
+    const { card } = await loadedCard('pia', 10_000, 1_000, await world.card({ noPinLimit: 0 }));
+    const t = await world.terminal(
+      readers,
+      { merchantId: 'corner-shop', bank: shop },
+      { readerName: 'Counter', terminalId: 't1', pinWaitMs: 300 },
+    );
+    const wrong = atState(t, 'pin-required', () => t.supplyPin(p.id, '0000'));
+    const p = t.startPayment({ amount: 200, currency: 'EUR' });
+    readers.insertCard('Counter', card);
+    await wrong;
+    const view = await t.outcome(p.id);
+    readers.removeCard('Counter');
+    expect(view.events.filter((e) => e.state === 'pin-required').map((e) => e.detail?.triesLeft)).toEqual([undefined, 2]);
+    expect({ state: view.state, reason: reasonOf(view) }).toEqual({ state: 'declined', reason: 'pin-timeout' });
+    // Two tries were left, not used up by the wait: the right PIN still opens the card.
+    expect(await valueOf(card)).toBe(1_000);
+  });
+
   it('online with the bank down before the tap: declines and the card spends nothing', async () => {
     const { card } = await loadedCard('sam', 10_000, 2_000);
     const t = await world.terminal(
