@@ -205,6 +205,9 @@ function answerPinRequests(terminal: PaymentTerminal, pin: () => Promise<string>
   return () => terminal.off('payment-event', onEvent);
 }
 
+/** `pos serve`'s options. */
+type ServeOptions = TerminalCliOptions & { port: string; host: string; apiKeyFile?: string; settleEvery: string; corsOrigin?: string[] };
+
 export function registerPosCommands(program: Command): void {
   const pos = program
     .command('pos')
@@ -349,79 +352,74 @@ export function registerPosCommands(program: Command): void {
       'origins (https://till.example:8443) whose browser pages may call the API, with the key or a session cookie (default: none)',
     )
     .action(
-      action(
-        async (
-          opts: TerminalCliOptions & { port: string; host: string; apiKeyFile?: string; settleEvery: string; corsOrigin?: string[] },
-          cmd: Command,
-        ) => {
-          const apiKey = readSecret(opts.apiKeyFile, API_KEY_ENV, 'API key', 'api-key-unreadable');
-          if (apiKey === undefined || apiKey.length < 16) {
-            throw new EcashError(
-              'api-key-missing',
-              `the API needs a key of at least 16 characters: --api-key-file <file> or $${API_KEY_ENV}`,
-            );
+      action(async (opts: ServeOptions, cmd: Command) => {
+        const apiKey = readSecret(opts.apiKeyFile, API_KEY_ENV, 'API key', 'api-key-unreadable');
+        if (apiKey === undefined || apiKey.length < 16) {
+          throw new EcashError(
+            'api-key-missing',
+            `the API needs a key of at least 16 characters: --api-key-file <file> or $${API_KEY_ENV}`,
+          );
+        }
+        const port = portOption(opts.port);
+        const every = Number(opts.settleEvery);
+        if (!Number.isFinite(every) || every < 0)
+          throw new EcashError('bad-schedule', `--settle-every is a number of seconds, not "${opts.settleEvery}"`);
+        if (every * 1000 >= DEFAULT_TERMINAL_CONFIG.depositMarginMs) {
+          throw new EcashError(
+            'bad-schedule',
+            `--settle-every must be shorter than the deposit margin (${DEFAULT_TERMINAL_CONFIG.depositMarginMs / 1000} s): coins are taken until then before their key expires`,
+          );
+        }
+        corsOrigins(opts.corsOrigin ?? []); // a bad origin is refused before the terminal opens
+        const { terminal, close } = await openTerminal(opts, true);
+        const resumed = terminal.resumeUnfinished();
+        if (resumed.length > 0) info(`resuming ${resumed.length} payment(s) a restart interrupted: tap the card again`);
+        const app = buildPosApi(terminal, { apiKey, corsOrigins: opts.corsOrigin });
+        registerTerminalDisplay(app);
+        const interrupted = listenForStop();
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          const url = await app.listen({ host: opts.host, port });
+          // Like every server command, it says it is ready on stdout: the API's URL.
+          const { terminalId, merchantId, readerName, mode } = terminal.config;
+          printResult(
+            { json: wantsJson(cmd) },
+            { url: `${url}/v1`, display: `${url}/display/`, terminal: terminalId, merchant: merchantId, reader: readerName, mode },
+            () =>
+              `pos: terminal ${terminalId} of ${merchantId} on reader "${readerName}", ${mode}; API at ${url}/v1, customer display at ${url}/display/`,
+          );
+          if (every > 0) {
+            // On failure the next attempt comes sooner, doubling from 5 s up to the schedule's period.
+            let retryMs = 5_000;
+            // The keys are refreshed first: a key the bank retired is no longer taken.
+            const settle = () => {
+              void terminal
+                .refreshKeys()
+                .catch((e: unknown) => info(`could not refresh the bank's keys: ${(e as Error).message}`))
+                .then(() => terminal.settle())
+                .then(
+                  (r) => {
+                    if (r.transcripts > 0) info(`settled ${r.transcripts} coins: ${JSON.stringify(r.outcomes)}`);
+                    for (const d of r.doubleSpends)
+                      info(`DOUBLE SPEND: payment ${d.paymentId} coin ${d.index}: the bank holds the spender's identity and the proof`);
+                    retryMs = 5_000;
+                    timer = setTimeout(settle, every * 1000);
+                  },
+                  (e: unknown) => {
+                    info(`settlement failed, retrying in ${Math.round(retryMs / 1000)} s: ${(e as Error).message}`);
+                    timer = setTimeout(settle, retryMs);
+                    retryMs = Math.min(retryMs * 2, every * 1000);
+                  },
+                );
+            };
+            timer = setTimeout(settle, every * 1000);
           }
-          const port = portOption(opts.port);
-          const every = Number(opts.settleEvery);
-          if (!Number.isFinite(every) || every < 0)
-            throw new EcashError('bad-schedule', `--settle-every is a number of seconds, not "${opts.settleEvery}"`);
-          if (every * 1000 >= DEFAULT_TERMINAL_CONFIG.depositMarginMs) {
-            throw new EcashError(
-              'bad-schedule',
-              `--settle-every must be shorter than the deposit margin (${DEFAULT_TERMINAL_CONFIG.depositMarginMs / 1000} s): coins are taken until then before their key expires`,
-            );
-          }
-          corsOrigins(opts.corsOrigin ?? []); // a bad origin is refused before the terminal opens
-          const { terminal, close } = await openTerminal(opts, true);
-          const resumed = terminal.resumeUnfinished();
-          if (resumed.length > 0) info(`resuming ${resumed.length} payment(s) a restart interrupted: tap the card again`);
-          const app = buildPosApi(terminal, { apiKey, corsOrigins: opts.corsOrigin });
-          registerTerminalDisplay(app);
-          const interrupted = listenForStop();
-          let timer: NodeJS.Timeout | undefined;
-          try {
-            const url = await app.listen({ host: opts.host, port });
-            // Like every server command, it says it is ready on stdout: the API's URL.
-            const { terminalId, merchantId, readerName, mode } = terminal.config;
-            printResult(
-              { json: wantsJson(cmd) },
-              { url: `${url}/v1`, display: `${url}/display/`, terminal: terminalId, merchant: merchantId, reader: readerName, mode },
-              () =>
-                `pos: terminal ${terminalId} of ${merchantId} on reader "${readerName}", ${mode}; API at ${url}/v1, customer display at ${url}/display/`,
-            );
-            if (every > 0) {
-              // On failure the next attempt comes sooner, doubling from 5 s up to the schedule's period.
-              let retryMs = 5_000;
-              // The keys are refreshed first: a key the bank retired is no longer taken.
-              const settle = () => {
-                void terminal
-                  .refreshKeys()
-                  .catch((e: unknown) => info(`could not refresh the bank's keys: ${(e as Error).message}`))
-                  .then(() => terminal.settle())
-                  .then(
-                    (r) => {
-                      if (r.transcripts > 0) info(`settled ${r.transcripts} coins: ${JSON.stringify(r.outcomes)}`);
-                      for (const d of r.doubleSpends)
-                        info(`DOUBLE SPEND: payment ${d.paymentId} coin ${d.index}: the bank holds the spender's identity and the proof`);
-                      retryMs = 5_000;
-                      timer = setTimeout(settle, every * 1000);
-                    },
-                    (e: unknown) => {
-                      info(`settlement failed, retrying in ${Math.round(retryMs / 1000)} s: ${(e as Error).message}`);
-                      timer = setTimeout(settle, retryMs);
-                      retryMs = Math.min(retryMs * 2, every * 1000);
-                    },
-                  );
-              };
-              timer = setTimeout(settle, every * 1000);
-            }
-            info(`stopping on ${await interrupted.received}`);
-          } finally {
-            if (timer !== undefined) clearTimeout(timer);
-            await app.close();
-            await close();
-          }
-        },
-      ),
+          info(`stopping on ${await interrupted.received}`);
+        } finally {
+          if (timer !== undefined) clearTimeout(timer);
+          await app.close();
+          await close();
+        }
+      }),
     );
 }
