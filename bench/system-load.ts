@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Command, Option } from 'commander';
-import { DEFAULT_SUITE, EcashError, getGroup, SUITE_IDS, type SuiteId, toHex } from '../core/index.js';
+import { DEFAULT_SUITE, EcashError, getGroup, SUITE_IDS, type SuiteId, toHex, transcriptJsonFromBytes } from '../core/index.js';
 import { createCardImage, type EcashCard, openCard } from '../firmware-sim/index.js';
 import { EcashCardClient, VirtualTransport } from '../reader-bridge/index.js';
 import { BankService, KeyFile, openStorage, startBankServer } from '../host/bank/index.js';
@@ -379,9 +379,11 @@ function countingAcquirer(inner: AcquirerBank, merchantId: string, credited: Map
     async deposit(batchId, transcripts) {
       const outcomes = await timings.time('deposit_batch', () => inner.deposit(batchId, transcripts));
       const values = new Map((await inner.denominationKeys()).map((k) => [toHex(k.keyId), k.value]));
+      const group = await inner.group();
       outcomes.forEach((o, i) => {
         if (o.outcome !== 'credited') return;
-        credited.set(merchantId, (credited.get(merchantId) ?? 0) + (values.get(toHex(transcripts[i]!.coin.keyId)) ?? Number.NaN));
+        const keyId = transcriptJsonFromBytes(group, transcripts[i]!).keyId;
+        credited.set(merchantId, (credited.get(merchantId) ?? 0) + (values.get(keyId) ?? Number.NaN));
       });
       return outcomes;
     },

@@ -230,7 +230,9 @@ const str16 = (s: string) => {
 };
 const readStr16 = (r: ByteReader, what: string): string => {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(r.var16());
+    // ignoreBOM keeps a leading U+FEFF in the string: stripped, two encodings would decode to one
+    // value, and bytes a bank checked would not be the encoding of what it verified.
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(r.var16());
   } catch (cause) {
     if (cause instanceof EcashError) throw cause;
     throw new EcashError('bad-utf8', `${what} is not valid UTF-8`, { cause });
@@ -299,6 +301,65 @@ export function transcriptCoinId(group: Group, bytes: Uint8Array): Uint8Array {
   readHeader(r, group, 'transcript');
   const n = group.elementLength;
   return coinIdOfEncoded(group.suite, r.take(KEY_ID_LENGTH), r.take(n), r.take(n));
+}
+
+/**
+ * A transcript's JSON as its binary encoding, field by field, without decoding a group element:
+ * the JSON form is the binary form's fields in hex, so a bank rebuilds the bytes the terminal
+ * stored, decodes them once (`decodeTranscript`, strict) and books exactly the bytes it verified.
+ * Checks the JSON's shape and each field's length; what the bytes hold is the decoder's to check.
+ */
+export function transcriptBytesFromJson(group: Group, v: unknown, what = 'transcript'): Uint8Array {
+  const o = expectObject(v, what, ['keyId', 'coin', 'merchantId', 'terminalId', 'timestamp', 'nonce', 'r1', 'r2']);
+  const c = expectObject(o.coin, `${what}.coin`, [...COIN_FIELDS, 'r']);
+  const hex = (x: unknown, field: string, length: number) => fromHex(expectString(x, `${what}.${field}`), `${what}.${field}`, length);
+  const id = (x: unknown, field: string) => {
+    const s = expectString(x, `${what}.${field}`);
+    // A lone surrogate would be encoded as U+FFFD: the bytes would not say what the JSON says.
+    if (/\p{Cs}/u.test(s)) throw new EcashError('bad-payment-context', `${what}.${field} is not well-formed UTF-16`);
+    return str16(s);
+  };
+  return concatBytes(
+    header(group),
+    hex(o.keyId, 'keyId', KEY_ID_LENGTH),
+    ...COIN_FIELDS.map((k) => hex(c[k], `coin.${k}`, group.elementLength)),
+    hex(c.r, 'coin.r', group.scalarLength),
+    id(o.merchantId, 'merchantId'),
+    id(o.terminalId, 'terminalId'),
+    u64be(expectSafeInteger(o.timestamp, `${what}.timestamp`)),
+    hex(o.nonce, 'nonce', NONCE_LENGTH),
+    hex(o.r1, 'r1', group.scalarLength),
+    hex(o.r2, 'r2', group.scalarLength),
+  );
+}
+
+/**
+ * The JSON of a transcript in binary form, field by field, without decoding a group element: how
+ * a terminal sends the bytes its journal holds (the bank rebuilds them with `transcriptBytesFromJson`).
+ */
+export function transcriptJsonFromBytes(group: Group, bytes: Uint8Array): TranscriptJson {
+  const r = new ByteReader(bytes, 'transcript');
+  readHeader(r, group, 'transcript');
+  const n = group.elementLength;
+  const hex = (length: number) => toHex(r.take(length));
+  const keyId = hex(KEY_ID_LENGTH);
+  const coin = { A: hex(n), B: hex(n), z: hex(n), a: hex(n), b: hex(n), r: hex(group.scalarLength) };
+  const merchantId = readStr16(r, 'transcript.merchantId');
+  const terminalId = readStr16(r, 'transcript.terminalId');
+  const timestamp = r.u64();
+  if (timestamp > BigInt(Number.MAX_SAFE_INTEGER)) throw new EcashError('bad-payment-context', 'transcript timestamp out of range');
+  const json = {
+    keyId,
+    coin,
+    merchantId,
+    terminalId,
+    timestamp: Number(timestamp),
+    nonce: hex(NONCE_LENGTH),
+    r1: hex(group.scalarLength),
+    r2: hex(group.scalarLength),
+  };
+  r.end();
+  return json;
 }
 
 export function decodeTranscript(group: Group, bytes: Uint8Array): Transcript {

@@ -115,7 +115,7 @@ function str8(s: string, what: string): Uint8Array {
 function readStr8(r: ByteReader, what: string): string {
   const bytes = r.take(r.u8());
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes); // a leading U+FEFF is part of the id
   } catch (cause) {
     throw new EcashError('bad-card-message', `${what} is not valid UTF-8`, { cause });
   }

@@ -7,7 +7,7 @@
  * `bank-unreachable`, and an answer that is not the API's JSON is `bank-protocol`.
  */
 import { request as httpRequest } from 'undici';
-import { type AccountOpening, EcashError, type Group, toHex, type Transcript, transcriptToJson } from '../../core/index.js';
+import { type AccountOpening, EcashError, type Group, toHex, transcriptJsonFromBytes } from '../../core/index.js';
 import type {
   AccountJson,
   AccountOpenedJson,
@@ -202,9 +202,16 @@ export class BankClient {
     return this.request('POST', '/v1/deposits', req);
   }
 
-  /** Deposits core transcripts as one batch (the terminals' way in); one result per transcript. */
-  async depositTranscripts(group: Group, batchId: string, transcripts: readonly Transcript[]): Promise<DepositResultJson[]> {
-    const batch = await this.deposit({ suite: group.suite, batchId, transcripts: transcripts.map((t) => transcriptToJson(group, t)) });
+  /**
+   * Deposits transcripts in core's binary encoding as one batch (the terminals' way in), sent as
+   * their JSON field by field, nothing decoded; one result per transcript.
+   */
+  async depositTranscripts(group: Group, batchId: string, transcripts: readonly Uint8Array[]): Promise<DepositResultJson[]> {
+    const batch = await this.deposit({
+      suite: group.suite,
+      batchId,
+      transcripts: transcripts.map((t) => transcriptJsonFromBytes(group, t)),
+    });
     return batch.results;
   }
 

@@ -1,7 +1,10 @@
 /**
- * The CPU-heavy half of a deposit, with no I/O so a worker thread can run it: parse each wire
- * transcript with core's strict decoder, check it against the bank's rules one by one (known key,
- * deposit window, the depositor's own merchant id, scope), then batch-verify the survivors. A bad
+ * The CPU-heavy half of a deposit, with no I/O so a worker thread can run it: rebuild each wire
+ * transcript's binary encoding from its JSON (hex fields, no group element decoded), decode those
+ * bytes once with core's strict decoder, check the transcript against the bank's rules one by one
+ * (known key, deposit window, the depositor's own merchant id, scope), then batch-verify the
+ * survivors. A verified transcript is booked as the very bytes that were decoded and verified: the
+ * decoder is strict (one encoding per transcript), so no other form of it can be stored. A bad
  * transcript is rejected with a reason and never fails the rest of the batch.
  *
  * A payment to the depositor refused only for the depositor's scope or the key's deposit window
@@ -14,13 +17,13 @@ import {
   batchVerifyTranscripts,
   canDeposit,
   type DenominationKey,
-  encodeTranscript,
+  decodeTranscript,
   type Group,
   isEcashError,
   toHex,
   type Transcript,
+  transcriptBytesFromJson,
   transcriptCoinId,
-  transcriptFromJson,
 } from '../../core/index.js';
 import type { KeyCache } from '../bank-client/index.js';
 
@@ -55,11 +58,13 @@ function windowRefusal(key: DenominationKey, now: number): Refusal | undefined {
 
 export function checkDeposits(group: Group, keys: KeyCache, req: DepositCheckRequest): CheckedTranscript[] {
   const out: CheckedTranscript[] = new Array(req.transcripts.length);
-  const candidates: { index: number; key: DenominationKey; transcript: Transcript; refusal: Refusal | undefined }[] = [];
+  const candidates: { index: number; key: DenominationKey; transcript: Transcript; bytes: Uint8Array; refusal: Refusal | undefined }[] = [];
   req.transcripts.forEach((raw, index) => {
+    let bytes: Uint8Array;
     let t: Transcript;
     try {
-      t = transcriptFromJson(group, raw, `transcripts[${index}]`);
+      bytes = transcriptBytesFromJson(group, raw, `transcripts[${index}]`);
+      t = decodeTranscript(group, bytes);
     } catch (e) {
       if (!isEcashError(e)) throw e;
       out[index] = reject('bad-transcript', `${e.message} [${e.code}]`);
@@ -83,7 +88,7 @@ export function checkDeposits(group: Group, keys: KeyCache, req: DepositCheckReq
       (key.scope !== '' && !req.scopes.includes(key.scope)
         ? { code: 'scope-not-accepted', message: `the coin is of scope "${key.scope}", which this depositor does not accept` }
         : undefined);
-    candidates.push({ index, key, transcript: t, refusal });
+    candidates.push({ index, key, transcript: t, bytes, refusal });
   });
   const bad = new Set(
     batchVerifyTranscripts(
@@ -99,12 +104,11 @@ export function checkDeposits(group: Group, keys: KeyCache, req: DepositCheckReq
           : { ok: false, ...c.refusal };
       return;
     }
-    const transcript = encodeTranscript(group, c.transcript);
     out[c.index] = {
       ok: true,
       keyId: c.key.keyId,
-      coin: transcriptCoinId(group, transcript),
-      transcript,
+      coin: transcriptCoinId(group, c.bytes),
+      transcript: c.bytes,
       ...(c.refusal === undefined ? {} : { refusal: c.refusal }),
     };
   });

@@ -3,7 +3,7 @@
  * client carries the holder's credential): withdrawal sessions under /v1/withdrawals and the
  * holder's own deposits (rebalancing) under /v1/deposits with the account's depositor id.
  */
-import { type Group, toHex, type Transcript } from '../../core/index.js';
+import { encodeTranscript, type Group, toHex, type Transcript } from '../../core/index.js';
 import { type BankClient, decodeElementHex, decodeScalarHex, ParsedParameters } from '../bank-client/index.js';
 import type { IssuerBank, WithdrawalStart } from './load-terminal.js';
 
@@ -41,7 +41,12 @@ export async function httpIssuer(client: BankClient, accountId: string): Promise
       const { r } = await client.answerWithdrawal(sessionId, toHex(group.scalars.encode(c)));
       return decodeScalarHex(group, r, 'r');
     },
-    depositToAccount: (batchId: string, transcripts: readonly Transcript[]) => client.depositTranscripts(group, batchId, transcripts),
+    depositToAccount: (batchId: string, transcripts: readonly Transcript[]) =>
+      client.depositTranscripts(
+        group,
+        batchId,
+        transcripts.map((t) => encodeTranscript(group, t)),
+      ),
     accountMerchantId: () => depositorId,
   };
 }

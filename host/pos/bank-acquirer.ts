@@ -2,7 +2,7 @@
  * The POS terminal's acquirer over the bank's HTTP API: keys from /v1/parameters, deposits to
  * /v1/deposits under the merchant's credential, the batch id as the bank's idempotency key.
  */
-import type { Group, Transcript } from '../../core/index.js';
+import type { Group } from '../../core/index.js';
 import { type BankClient, ParsedParameters } from '../bank-client/index.js';
 import type { AcquirerBank, DepositOutcome } from './acquirer.js';
 
@@ -21,7 +21,7 @@ export function httpAcquirer(client: BankClient): AcquirerBank {
     async denominationKeys() {
       return (await fetchParameters()).keys;
     },
-    async deposit(batchId: string, transcripts: readonly Transcript[]): Promise<DepositOutcome[]> {
+    async deposit(batchId: string, transcripts: readonly Uint8Array[]): Promise<DepositOutcome[]> {
       return client.depositTranscripts(group ?? (await fetchParameters()).group, batchId, transcripts);
     },
   };

@@ -5,7 +5,7 @@
  * answer means for the coins is settlement-verdicts.ts's to say.
  */
 import { randomBytes } from 'node:crypto';
-import { decodeTranscript, EcashError, type Group, isEcashError, toHex, type Transcript } from '../../core/index.js';
+import { EcashError, isEcashError, toHex } from '../../core/index.js';
 import type { AcquirerBank, DepositOutcome } from './acquirer.js';
 import type { Journal, ReleasedItem, SettlementResult, TranscriptCursor } from './journal.js';
 import { failureProblem, isCoinVerdict, rejectionProblem, type SettlementProblem, type SettlingTerminal } from './settlement-verdicts.js';
@@ -30,8 +30,6 @@ export class Settlement {
     private readonly journal: Journal,
     private readonly bank: AcquirerBank,
     private readonly terminal: SettlementTerminal,
-    /** The bank's group, for decoding the journal's transcripts. */
-    private readonly group: () => Group,
     /** Told of every payment whose coins got an answer (its settled event, if any, is in the journal). */
     private readonly paymentChanged: (paymentId: string) => void,
   ) {}
@@ -39,9 +37,10 @@ export class Settlement {
   /**
    * Online mode: deposit this payment's transcripts before approving. Undefined when the bank gave
    * no usable answer, or refused coins for a reason on this side (the coins stay pending and
-   * settlement deposits them): the card has paid and every coin verified here.
+   * settlement deposits them): the card has paid and every coin verified here. `transcripts` are
+   * the bytes the journal holds for the payment's coins, in order.
    */
-  async depositNow(id: string, transcripts: readonly Transcript[]): Promise<DepositOutcome[] | undefined> {
+  async depositNow(id: string, transcripts: readonly Uint8Array[]): Promise<DepositOutcome[] | undefined> {
     const batchId = `pay-${this.terminal.terminalId}-${id}`;
     const items = transcripts.map((_, index) => ({ paymentId: id, index }));
     this.journal.recordBatch(batchId, items);
@@ -64,7 +63,7 @@ export class Settlement {
   private async depositRecorded(
     batchId: string,
     items: readonly { paymentId: string; index: number }[],
-    transcripts: readonly Transcript[],
+    transcripts: readonly Uint8Array[],
   ): Promise<DepositOutcome[]> {
     let outcomes: DepositOutcome[];
     try {
@@ -144,8 +143,8 @@ export class Settlement {
     report: SettlementReport,
     problems: SettlementProblem[],
   ): Promise<boolean> {
-    const group = this.group();
-    const transcripts = items.map((it) => decodeTranscript(group, this.journal.transcript(it.paymentId, it.index).bytes));
+    // The journal's bytes go to the bank as they are: the terminal verified them when it took them.
+    const transcripts = items.map((it) => this.journal.transcript(it.paymentId, it.index).bytes);
     let outcomes: DepositOutcome[];
     try {
       outcomes = await this.depositRecorded(batchId, items, transcripts);

@@ -140,13 +140,7 @@ export class PaymentTerminal extends EventEmitter {
     }
     this.keys = new TerminalKeyCache(journal);
     this.presence = new CardPresence(readers, config.readerName);
-    this.deposits = new Settlement(
-      journal,
-      bank,
-      config,
-      () => this.group,
-      (id) => this.emitEvent(id),
-    );
+    this.deposits = new Settlement(journal, bank, config, (id) => this.emitEvent(id));
   }
 
   private now(): number {
@@ -727,7 +721,10 @@ export class PaymentTerminal extends EventEmitter {
     this.journal.recordResponses(id, rows);
     this.emitEvent(id);
 
-    const outcomes = await this.deposits.depositNow(id, transcripts);
+    const outcomes = await this.deposits.depositNow(
+      id,
+      rows.map((r) => r.bytes),
+    );
     if (outcomes === undefined) {
       // The card has paid and every coin verified; declining now would charge the holder
       // without a sale. Stand in offline: the batch stays pending and settlement resends it.
