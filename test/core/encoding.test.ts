@@ -9,6 +9,7 @@ import {
   bigIntToBytes,
   bytesEqual,
   bytesToBigInt,
+  concatBytes,
   coinFromJson,
   coinToJson,
   decodeCoin,
@@ -35,7 +36,9 @@ import {
   suiteOfJson,
   type Transcript,
   toHex,
+  transcriptBytesFromJson,
   transcriptFromJson,
+  transcriptJsonFromBytes,
   transcriptToJson,
   u64be,
   verifyDoubleSpendProof,
@@ -103,6 +106,37 @@ describe.each(SUITE_IDS)('%s encodings', (suite) => {
       expect(toHex(encodeTranscript(G, fromBin))).toBe(toHex(bin));
     });
 
+    it('transcript: the JSON is the binary form field by field, both ways without decoding an element', () => {
+      const bin = encodeTranscript(G, t1);
+      const json = transcriptToJson(G, t1);
+      expect(wire(transcriptJsonFromBytes(G, bin))).toEqual(wire(json));
+      expect(toHex(transcriptBytesFromJson(G, wire(json)))).toBe(toHex(bin));
+      expectCode(() => transcriptJsonFromBytes(G, bin.subarray(0, bin.length - 1)), 'truncated');
+      expectCode(() => transcriptJsonFromBytes(G, concatBytes(bin, new Uint8Array(1))), 'trailing-bytes');
+    });
+
+    it('transcript: bytes that decode are the encoding of what they decode to (one-to-one), a leading U+FEFF included', () => {
+      const bom = { ...t1, merchantId: '\uFEFFcafé-1', terminalId: '\uFEFF' };
+      expect(decodeTranscript(G, encodeTranscript(G, bom))).toMatchObject({ merchantId: bom.merchantId, terminalId: '\uFEFF' });
+      const orig = encodeTranscript(G, t1);
+      fc.assert(
+        fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }), (edits) => {
+          const bytes = orig.slice();
+          for (const [pos, val] of edits) bytes[pos % bytes.length] = val;
+          let t: Transcript;
+          try {
+            t = decodeTranscript(G, bytes);
+          } catch (e) {
+            if (isEcashError(e)) return;
+            throw e;
+          }
+          expect(toHex(encodeTranscript(G, t))).toBe(toHex(bytes));
+          expect(toHex(transcriptBytesFromJson(G, wire(transcriptJsonFromBytes(G, bytes))))).toBe(toHex(bytes));
+        }),
+        { numRuns: RUNS[suite] * 4 },
+      );
+    });
+
     it('key: JSON and binary, with the key id checked against the contents', () => {
       const json = wire(keyToJson(G, bank.key));
       expect(json).toMatchObject({ version: 1, suite, value: 200, currency: 'CHF', scope: 'transit' });
@@ -152,17 +186,24 @@ describe.each(SUITE_IDS)('%s encodings', (suite) => {
   });
 
   describe('strict JSON', () => {
-    it('refuses unknown, missing and mistyped fields', () => {
+    // The bank's way: the JSON rebuilt as bytes (hex only), then the strict binary decoder.
+    const viaBytes = (v: unknown) => decodeTranscript(G, transcriptBytesFromJson(G, v));
+    const parsers = [
+      ['transcriptFromJson', (v: unknown) => transcriptFromJson(G, v)],
+      ['transcriptBytesFromJson + decodeTranscript', viaBytes],
+    ] as const;
+
+    it.each(parsers)('%s refuses unknown, missing and mistyped fields', (_, parse) => {
       const json = transcriptToJson(G, t1);
-      expectCode(() => transcriptFromJson(G, { ...json, extra: 1 }), 'bad-json');
+      expectCode(() => parse({ ...json, extra: 1 }), 'bad-json');
       const { nonce: _omit, ...missing } = json;
-      expectCode(() => transcriptFromJson(G, missing), 'bad-json');
-      expectCode(() => transcriptFromJson(G, { ...json, timestamp: String(json.timestamp) }), 'bad-json');
-      expectCode(() => transcriptFromJson(G, { ...json, timestamp: 1.5 }), 'bad-json');
-      expectCode(() => transcriptFromJson(G, { ...json, timestamp: -1 }), 'bad-json');
-      expectCode(() => transcriptFromJson(G, { ...json, coin: { ...json.coin, extra: '00' } }), 'bad-json');
-      expectCode(() => transcriptFromJson(G, [json]), 'bad-json');
-      expectCode(() => transcriptFromJson(G, null), 'bad-json');
+      expectCode(() => parse(missing), 'bad-json');
+      expectCode(() => parse({ ...json, timestamp: String(json.timestamp) }), 'bad-json');
+      expectCode(() => parse({ ...json, timestamp: 1.5 }), 'bad-json');
+      expectCode(() => parse({ ...json, timestamp: -1 }), 'bad-json');
+      expectCode(() => parse({ ...json, coin: { ...json.coin, extra: '00' } }), 'bad-json');
+      expectCode(() => parse([json]), 'bad-json');
+      expectCode(() => parse(null), 'bad-json');
     });
 
     it('refuses hex that is uppercase, odd, or of the wrong length', () => {
@@ -175,13 +216,24 @@ describe.each(SUITE_IDS)('%s encodings', (suite) => {
       expectCode(() => transcriptFromJson(G, { ...json, coin: { ...json.coin, A: json.coin.A.slice(2) } }), 'bad-element');
     });
 
-    it('refuses unreduced scalars and bad payment contexts', () => {
+    it('refuses hex that is uppercase, odd, or of the wrong length on the way to bytes', () => {
+      const json = transcriptToJson(G, t1);
+      expectCode(() => viaBytes({ ...json, r1: json.r1.toUpperCase() }), 'bad-hex');
+      expectCode(() => viaBytes({ ...json, nonce: json.nonce.slice(1) }), 'bad-hex');
+      expectCode(() => viaBytes({ ...json, r1: json.r1.slice(2) }), 'bad-length');
+      expectCode(() => viaBytes({ ...json, keyId: json.keyId.slice(2) }), 'bad-length');
+      expectCode(() => viaBytes({ ...json, coin: { ...json.coin, A: json.coin.A.slice(2) } }), 'bad-length');
+      expectCode(() => viaBytes({ ...json, coin: { ...json.coin, r: json.coin.r + '00' } }), 'bad-length');
+    });
+
+    it.each(parsers)('%s refuses unreduced scalars and bad payment contexts', (_, parse) => {
       const json = transcriptToJson(G, t1);
       const q = G.q.toString(16).padStart(64, '0');
-      expectCode(() => transcriptFromJson(G, { ...json, r2: q }), 'bad-scalar');
-      expectCode(() => transcriptFromJson(G, { ...json, coin: { ...json.coin, r: 'ff'.repeat(32) } }), 'bad-scalar');
-      expectCode(() => transcriptFromJson(G, { ...json, merchantId: '' }), 'bad-payment-context');
-      expectCode(() => transcriptFromJson(G, { ...json, terminalId: 'x'.repeat(65) }), 'bad-payment-context');
+      expectCode(() => parse({ ...json, r2: q }), 'bad-scalar');
+      expectCode(() => parse({ ...json, coin: { ...json.coin, r: 'ff'.repeat(32) } }), 'bad-scalar');
+      expectCode(() => parse({ ...json, merchantId: '' }), 'bad-payment-context');
+      expectCode(() => parse({ ...json, terminalId: 'x'.repeat(65) }), 'bad-payment-context');
+      expectCode(() => parse({ ...json, merchantId: 'shop-\uD800' }), 'bad-payment-context');
     });
 
     it('refuses keys whose id, version or suite is wrong', () => {
@@ -211,6 +263,8 @@ describe.each(SUITE_IDS)('%s encodings', (suite) => {
         fc.property(fc.jsonValue(), fc.constantFrom(...fields), (value, field) => {
           onlyEcashErrors(() => transcriptFromJson(G, value));
           onlyEcashErrors(() => transcriptFromJson(G, { ...json, [field]: value }));
+          onlyEcashErrors(() => viaBytes(value));
+          onlyEcashErrors(() => viaBytes({ ...json, [field]: value }));
           onlyEcashErrors(() => keyFromJson(G, value));
           onlyEcashErrors(() => proofFromJson(G, value));
         }),
