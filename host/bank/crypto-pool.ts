@@ -1,8 +1,9 @@
 /**
  * A small pool of worker threads for the bank's arithmetic: deposit checks and withdrawal offers.
  * A deposit batch is split into one slice per worker (batch verification stays efficient on slices
- * of a few dozen coins and more); parsing a ristretto transcript costs about as much as verifying
- * it, so the workers get the wire JSON and do both. An offer goes to the thread that keeps the
+ * of a few dozen coins and more). The workers get the wire JSON and do all of a transcript's
+ * CPU work: rebuild its bytes, decode them once, verify; the main thread gets back the verified
+ * bytes to book, and decodes nothing. An offer goes to the thread that keeps the
  * account's base table (chosen by I). With zero threads everything runs in process.
  */
 import type { Worker } from 'node:worker_threads';
