@@ -5,12 +5,13 @@
  * through pcscd and vpcd in test/pos/pcsc-e2e.serial.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EcashError, fromHex } from '../../core/index.js';
+import { EcashError, fromHex, toHex, transcriptCoinId } from '../../core/index.js';
 import type { EcashCard } from '../../firmware-sim/index.js';
 import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.js';
 import { EcashCardClient, VirtualTransport } from '../../reader-bridge/index.js';
 import type { AcquirerBank } from '../../host/pos/acquirer.js';
 import { httpAcquirer } from '../../host/pos/bank-acquirer.js';
+import type { Journal } from '../../host/pos/journal.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
 import type { BankClient } from '../../host/bank-client/index.js';
 import {
@@ -53,10 +54,29 @@ const valueOf = (card: EcashCard) => valueViaReader(readers, 'Load', card);
 
 const pay = (terminal: PaymentTerminal, card: EcashCard, amount: number) => payWithCard(terminal, readers, 'Counter', card, amount);
 
+/** One byte form: the bank's spent coins hold exactly the bytes the terminal journalled for the payment. */
+async function expectBankHoldsJournalBytes(journal: Journal, paymentId: string): Promise<void> {
+  const group = world.service.group;
+  const journalled = journal.transcripts(paymentId).map((t) => toHex(t.bytes));
+  const booked = await world.service.storage.transaction(async (tx) => {
+    const out: string[] = [];
+    for (const t of journal.transcripts(paymentId)) out.push(toHex((await tx.lockSpentCoin(transcriptCoinId(group, t.bytes)))!.transcript));
+    return out;
+  });
+  expect(journalled.length).toBeGreaterThan(0);
+  expect(booked).toEqual(journalled);
+}
+
 describe('POS terminal', () => {
   it('takes an offline payment, approves it, and settles it once', async () => {
     const { card } = await loadedCard('alice', 10_000, 5_000);
-    const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
+    const journal = world.journal('t1');
+    const t = await world.terminal(
+      readers,
+      { merchantId: 'corner-shop', bank: shop },
+      { readerName: 'Counter', terminalId: 't1' },
+      journal,
+    );
     const view = await pay(t, card, 1_234);
     expect(view.state).toBe('approved');
     expect(view.coins.reduce((s, c) => s + c.value, 0)).toBe(1_234);
@@ -68,6 +88,7 @@ describe('POS terminal', () => {
     expect(report.outcomes).toEqual({ credited: view.coins.length });
     expect(await merchantBalance(shop, 'corner-shop')).toBe(1_234);
     expect(t.view(view.id).state).toBe('settled');
+    await expectBankHoldsJournalBytes(journal, view.id);
     expect((await t.settle()).transcripts).toBe(0);
     expect(await merchantBalance(shop, 'corner-shop')).toBe(1_234);
     expect((await world.service.audit()).ok).toBe(true);
@@ -147,13 +168,16 @@ describe('POS terminal', () => {
 
   it('online mode deposits before approving; floor-limit mode goes online above the limit', async () => {
     const { card } = await loadedCard('erin', 10_000, 5_000);
+    const journal = world.journal('t-online');
     const online = await world.terminal(
       readers,
       { merchantId: 'corner-shop', bank: shop },
       { readerName: 'Counter', terminalId: 't-online', mode: 'online' },
+      journal,
     );
     const v = await pay(online, card, 700);
     expect(v).toMatchObject({ state: 'approved', mode: 'online' });
+    await expectBankHoldsJournalBytes(journal, v.id);
     expect(await merchantBalance(shop, 'corner-shop')).toBe(700);
     await online.close();
 
