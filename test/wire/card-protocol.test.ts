@@ -110,6 +110,9 @@ describe.each(SUITE_IDS)('card protocol on %s', (suite) => {
     };
     const decoded = decodePay(encodePay(request));
     expect(decoded.context.merchantId).toBe('shop-1');
+    // A leading U+FEFF is part of an id (TextDecoder drops it by default): the card's d must be the terminal's.
+    const marked = { ...request, context: { ...request.context, merchantId: '\uFEFFshop-1', terminalId: '\uFEFF' } };
+    expect(decodePay(encodePay(marked)).context).toMatchObject({ merchantId: '\uFEFFshop-1', terminalId: '\uFEFF' });
     expect(decoded).toMatchObject({ amount: secret.key.value, currency: secret.key.currency });
     expect(decoded.acceptedKeys.map((k) => Buffer.from(k))).toEqual([Buffer.from(coin.keyId)]);
     const d = paymentChallenge(group, coin, decoded.context);
