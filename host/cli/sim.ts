@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { EcashError } from '../../core/index.js';
+import { parseVpcdAddress } from '../../firmware-sim/index.js';
 import { checkBridgeToken, DEFAULT_BRIDGE_HOST, startBridgeServer } from '../../reader-bridge/index.js';
 import { buildSimApi, readScenario, runScenario, Simulator, type StepResult } from '../sim/index.js';
 import { registerSimPanel } from '../web/index.js';
@@ -37,6 +38,15 @@ function describeStep(r: StepResult): string {
   return `${r.ok ? 'ok  ' : 'FAIL'} ${r.step + 1}. ${r.op}${r.detail === '' ? '' : `: ${r.detail}`}`;
 }
 
+interface ServeOptions {
+  readers: string;
+  host: string;
+  port: string;
+  bridgePort: string;
+  bridgeTokenFile?: string;
+  vpcd?: string[] | true;
+}
+
 export function registerSimCommands(program: Command): void {
   const sim = program.command('sim').description('simulated readers and cards for testing a cash register, with no pcscd and no hardware');
 
@@ -54,13 +64,26 @@ export function registerSimCommands(program: Command): void {
     .option('--port <n>', 'test-helper API port', '35992')
     .option('--bridge-port <n>', 'reader bridge port (terminals: --bridge ws://host:port/v1)', '35991')
     .option('--bridge-token-file <file>', 'file holding the token the bridge and the API require')
+    .option(
+      '--vpcd [host:port...]',
+      'attach "Sim 0", "Sim 1", … in order to these vpcd slots of pcscd (default 127.0.0.1:35963): their cards appear in PC/SC readers instead of the bridge',
+    )
     .action(
-      action(async (opts: { readers: string; host: string; port: string; bridgePort: string; bridgeTokenFile?: string }, cmd: Command) => {
+      action(async (opts: ServeOptions, cmd: Command) => {
         const json = wantsJson(cmd);
         const token = simToken(opts.bridgeTokenFile);
         const port = portOption(opts.port);
         const bridgePort = portOption(opts.bridgePort, '--bridge-port');
-        const simulator = new Simulator({ readers: wholeNumber(opts.readers, '--readers') });
+        const vpcd = opts.vpcd === undefined ? [] : opts.vpcd === true ? [parseVpcdAddress(undefined)] : opts.vpcd.map(parseVpcdAddress);
+        const simulator = new Simulator({
+          readers: wholeNumber(opts.readers, '--readers'),
+          vpcd,
+          onVpcdEvent: (reader, e) => {
+            if (e.type === 'connected') info(`"${reader}": card attached to vpcd at ${e.host}:${e.port}`);
+            else if (e.type === 'disconnected') info(`"${reader}": ${e.reason}; reconnecting`);
+            else if (e.type === 'error') info(`"${reader}": ${e.message}`);
+          },
+        });
         const interrupted = listenForStop();
         const closing: (() => Promise<void>)[] = [() => simulator.close()];
         try {
@@ -72,12 +95,15 @@ export function registerSimCommands(program: Command): void {
           const origin = await app.listen({ host: opts.host, port });
           const api = `${origin}/v1`;
           const panel = `${origin}/panel/`;
+          const attached = simulator.vpcdAttachments();
           const readers = simulator.listReaders().map((r) => r.name);
-          printResult(
-            { json },
-            { bridge: bridge.url, api, panel, readers },
-            () =>
-              `simulated readers ${readers.map((r) => `"${r}"`).join(', ')} on ${bridge.url}; test-helper API at ${api}, panel at ${panel} (Ctrl-C to stop)`,
+          const bridged = readers.filter((r) => attached[r] === undefined);
+          printResult({ json }, { bridge: bridge.url, api, panel, readers, vpcd: attached }, () =>
+            [
+              `simulated readers ${bridged.map((r) => `"${r}"`).join(', ') || '(none)'} on ${bridge.url}`,
+              ...Object.entries(attached).map(([r, slot]) => `"${r}" into pcscd through vpcd ${slot}`),
+              `test-helper API at ${api}, panel at ${panel} (Ctrl-C to stop)`,
+            ].join('; '),
           );
           info(`stopping on ${await interrupted.received}`);
         } finally {

@@ -23,7 +23,10 @@ import {
   formatDevice,
   personaliseCard,
   RamNvm,
+  serveOverVpcd,
   type SimulatedCard,
+  type VpcdConnection,
+  type VpcdEvent,
 } from '../../firmware-sim/index.js';
 import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.js';
 import { EcashCardClient, VirtualTransport, type CardChannel } from '../../reader-bridge/index.js';
@@ -175,12 +178,26 @@ const wrongPin = (pin: string): string => [...pin].map((d) => (d === '0' ? '1' :
 export interface SimulatorOptions {
   /** How many readers ("Sim 0" … "Sim n-1"). */
   readers: number;
+  /**
+   * vpcd slots of a pcscd, in order: "Sim 0" is attached to the first, "Sim 1" to the second, …
+   * An attached reader's cards go into that pcscd (PC/SC applications see them) instead of the
+   * reader bridge, which serves only the readers left unattached.
+   */
+  vpcd?: readonly { host: string; port: number }[];
+  /** What the vpcd connections report (connected, lost, errors), for the operator's log. */
+  onVpcdEvent?: (reader: string, event: VpcdEvent) => void;
 }
 
 export class Simulator {
   /** The simulated readers; the reader bridge serves them to terminals. */
   readonly readers: VirtualTransport;
   private readonly names: string[];
+  /** The readers attached to a vpcd slot, with the slot. */
+  private readonly vpcdSlots = new Map<string, { host: string; port: number }>();
+  /** The card each attached reader serves into pcscd now (the connection is its presence there). */
+  private readonly vpcdServing = new Map<string, Promise<VpcdConnection>>();
+  /** Connections being closed, awaited by close(). */
+  private readonly vpcdClosing = new Set<Promise<void>>();
   private readonly cards = new Map<string, SimCard>();
   private nextId = 1;
   /** Each reader's current tap and who watches the simulator (the API's event stream). */
@@ -193,7 +210,19 @@ export class Simulator {
       throw new EcashError('bad-option', `a simulator has 1 to 16 readers, not ${options.readers}`);
     }
     this.names = Array.from({ length: options.readers }, (_, i) => `Sim ${i}`);
-    this.readers = new VirtualTransport(this.names);
+    const slots = options.vpcd ?? [];
+    if (slots.length > options.readers)
+      throw new EcashError('bad-option', `${slots.length} vpcd slots but only ${options.readers} readers to attach to them`);
+    slots.forEach((slot, i) => this.vpcdSlots.set(this.names[i]!, slot));
+    this.onVpcdEvent = options.onVpcdEvent;
+    this.readers = new VirtualTransport(this.names.filter((n) => !this.vpcdSlots.has(n)));
+  }
+
+  private readonly onVpcdEvent: SimulatorOptions['onVpcdEvent'];
+
+  /** Where each reader's cards go: `{"Sim 0": "127.0.0.1:35963"}` for the readers attached to vpcd. */
+  vpcdAttachments(): Record<string, string> {
+    return Object.fromEntries([...this.vpcdSlots].map(([reader, slot]) => [reader, `${slot.host}:${slot.port}`]));
   }
 
   async createCard(spec: CardSpec): Promise<CardView> {
@@ -312,7 +341,9 @@ export class Simulator {
     if (present !== undefined) throw new EcashError('reader-occupied', `reader "${reader}" holds card ${present.id}: remove it first`);
     card.onPull = () => this.takeOut(reader, card);
     card.onTrace = this.taps.start(reader, card.id);
-    this.readers.insertCard(reader, card);
+    const slot = this.vpcdSlots.get(reader);
+    if (slot === undefined) this.readers.insertCard(reader, card);
+    else this.vpcdServing.set(reader, serveOverVpcd(card, { ...slot, onEvent: (e) => this.onVpcdEvent?.(reader, e) }));
     card.reader = reader;
     this.taps.changed();
     return this.readerView(reader);
@@ -336,9 +367,24 @@ export class Simulator {
     card.onPull = undefined;
     card.pull = undefined;
     card.onTrace = undefined;
-    this.readers.removeCard(reader);
+    this.leaveReader(reader);
     this.taps.end(reader);
     this.taps.changed();
+  }
+
+  /** The card leaves the virtual reader, or pcscd's when the reader is attached to vpcd. */
+  private leaveReader(reader: string): void {
+    const serving = this.vpcdServing.get(reader);
+    if (serving === undefined) {
+      this.readers.removeCard(reader);
+      return;
+    }
+    // Closing the connection is the card leaving pcscd's reader; it is not awaited here because
+    // a card pulled mid-command is taken out from inside its own answer, which the close waits for.
+    this.vpcdServing.delete(reader);
+    const closing = serving.then((c) => c.close());
+    this.vpcdClosing.add(closing);
+    void closing.finally(() => this.vpcdClosing.delete(closing));
   }
 
   private readerView(name: string): ReaderView {
@@ -365,10 +411,9 @@ export class Simulator {
   }
 
   async close(): Promise<void> {
-    for (const card of this.cards.values()) {
-      if (card.reader !== undefined) this.takeOut(card.reader, card);
-      card.inner.close();
-    }
+    for (const card of this.cards.values()) if (card.reader !== undefined) this.takeOut(card.reader, card);
+    await Promise.all(this.vpcdClosing);
+    for (const card of this.cards.values()) card.inner.close();
     this.cards.clear();
     await this.readers.close();
     rmSync(this.dir, { recursive: true, force: true });

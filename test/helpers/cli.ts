@@ -228,3 +228,15 @@ export async function runCli(
   const code = await exitOf(p, ms);
   return { code, stdout: p.stdout(), stderr: p.stderr() };
 }
+
+/** One call to a JSON API with a bearer token (the simulator's, a terminal's); fails with the answer when it is not 2xx. */
+export async function bearerRequest<T>(base: string, token: string, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const answer = (await res.json()) as T;
+  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(answer)}`);
+  return answer;
+}

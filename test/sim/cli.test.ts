@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CardView, ReaderView, TapTrace } from '../../host/sim/index.js';
 import type { PaymentView } from '../../host/pos/index.js';
 import {
+  bearerRequest,
   type CliProcess,
   endStartedProcesses,
   exitOf,
@@ -45,19 +46,10 @@ const simJson = (stdout: string): { api: string; bridge: string; panel: string }
   }
 };
 
-async function request<T>(base: string, token: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const answer = (await res.json()) as T;
-  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(answer)}`);
-  return answer;
-}
-
-const simCall = <T>(method: string, path: string, body?: unknown) => whileRunning(sim, request<T>(simApi, SIM_TOKEN, method, path, body));
-const posCall = <T>(method: string, path: string, body?: unknown) => whileRunning(pos, request<T>(posApi, API_KEY, method, path, body));
+const simCall = <T>(method: string, path: string, body?: unknown) =>
+  whileRunning(sim, bearerRequest<T>(simApi, SIM_TOKEN, method, path, body));
+const posCall = <T>(method: string, path: string, body?: unknown) =>
+  whileRunning(pos, bearerRequest<T>(posApi, API_KEY, method, path, body));
 
 /** A card made through the simulator's API; `load` is put on it through the bank. */
 function card(spec: Record<string, unknown>, load?: number): Promise<CardView> {
