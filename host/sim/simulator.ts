@@ -11,7 +11,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canWithdraw, EcashError, isEcashError, type SuiteId } from '../../core/index.js';
+import {
+  BankWithdrawalSession,
+  canWithdraw,
+  type DenominationKey,
+  EcashError,
+  generateDenominationKey,
+  isEcashError,
+  type SuiteId,
+  systemRandom,
+} from '../../core/index.js';
 import { CLA_ECASH, ECASH_INS } from '../../wire/index.js';
 import {
   cardOnDevice,
@@ -30,12 +39,20 @@ import {
 } from '../../firmware-sim/index.js';
 import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.js';
 import { EcashCardClient, VirtualTransport, type CardChannel } from '../../reader-bridge/index.js';
-import { accountOpeningJson, BankClient } from '../bank-client/index.js';
+import { accountOpeningJson, BankClient, type ParametersJson, ParsedParameters } from '../bank-client/index.js';
 import { httpIssuer, LoadJournal, loadCard } from '../load/index.js';
 import { type TapTrace, Taps } from './taps.js';
 
 /** The special cards (docs/sim.md, "Special cards"); `standard` is an honest card. */
-export const CARD_KINDS = ['standard', 'empty', 'no-exact-change', 'blocked-pin', 'pulled-mid-tap', 'double-spending'] as const;
+export const CARD_KINDS = [
+  'standard',
+  'empty',
+  'no-exact-change',
+  'blocked-pin',
+  'pulled-mid-tap',
+  'double-spending',
+  'unknown-key',
+] as const;
 export type CardKind = (typeof CARD_KINDS)[number];
 
 export const DEFAULT_PIN = '1234';
@@ -227,7 +244,8 @@ export class Simulator {
 
   async createCard(spec: CardSpec): Promise<CardView> {
     checkSpec(spec);
-    const bankSuite = spec.load === undefined ? undefined : (await bankParameters(spec.load.bank)).suite;
+    const bankParams = spec.load === undefined ? undefined : await bankParameters(spec.load.bank);
+    const bankSuite = bankParams?.suite;
     const suite = spec.suite ?? bankSuite ?? 'ristretto255-sha512';
     if (bankSuite !== undefined && suite !== bankSuite) {
       throw new EcashError(
@@ -240,7 +258,12 @@ export class Simulator {
     const options = { suite, pin: spec.pin, puk: spec.puk, noPinLimit, capacity: suite === 'modp2048-256' ? 96 * 1024 : DEFAULT_CAPACITY };
     const { setup, inner } = await makeCard(spec.kind, options, spec.profile);
     try {
-      const account = spec.load === undefined ? null : await this.load(id, setup, spec.pin, spec.load, spec.kind === 'no-exact-change');
+      const account =
+        spec.load === undefined
+          ? null
+          : spec.kind === 'unknown-key'
+            ? await loadFromUnpublishedKey(setup, spec.pin, spec.load, bankParams!)
+            : await this.load(id, setup, spec.pin, spec.load, spec.kind === 'no-exact-change');
       if (spec.kind === 'blocked-pin') await onSetupReader(setup, (client) => blockPin(client, spec.pin));
       const card = new SimCard(
         id,
@@ -272,15 +295,7 @@ export class Simulator {
           .credit(opened.accountId, { currency: spec.currency, amount: spec.amount, reference: `simulator ${id}` });
         const issuer = await httpIssuer(bank.withToken(opened.credential), opened.accountId);
         if (oneCoin) {
-          const now = Date.now();
-          const key = (await issuer.denominationKeys()).find(
-            (k) => k.value === spec.amount && k.currency === spec.currency && k.scope === '' && canWithdraw(k, now),
-          );
-          if (key === undefined)
-            throw new EcashError(
-              'bad-card-spec',
-              `the bank has no ${spec.currency} coin of ${spec.amount} to withdraw now: a no-exact-change card holds one coin, so load.amount must be one of the bank's denominations`,
-            );
+          const key = oneCoinKey(await issuer.denominationKeys(), spec, 'no-exact-change');
           const start = await issuer.startWithdrawal(key.keyId);
           const challenge = await client.withdrawBegin({ key: start.key, z: start.z, offer: start.offer });
           await client.withdrawEnd(await issuer.answerWithdrawal(start.sessionId, challenge.c));
@@ -442,12 +457,45 @@ async function makeCard(
   return { setup, inner: profile === undefined ? setup : cardOnDevice(device, paced) };
 }
 
+/** The bank's key for a card of one coin of `spec.amount` (the value must be a denomination of the bank). */
+function oneCoinKey(keys: readonly DenominationKey[], spec: LoadSpec, kind: CardKind): DenominationKey {
+  const now = Date.now();
+  const key = keys.find((k) => k.value === spec.amount && k.currency === spec.currency && k.scope === '' && canWithdraw(k, now));
+  if (key === undefined)
+    throw new EcashError(
+      'bad-card-spec',
+      `the bank has no ${spec.currency} coin of ${spec.amount} to withdraw now: a ${kind} card holds one coin, so load.amount must be one of the bank's denominations`,
+    );
+  return key;
+}
+
+/**
+ * Puts on the card one real blind-signed coin of `spec.amount` under a key the bank never
+ * published: a fixture key with the terms of the bank's own key of that value, made for this card
+ * and forgotten. The card opens an account and withdraws as from any bank; nothing is paid in at
+ * the bank, which is only read (its suite and terms). No terminal of that bank knows the key.
+ */
+async function loadFromUnpublishedKey(card: EcashCard, pin: string, spec: LoadSpec, bank: ParametersJson): Promise<null> {
+  const { group, keys } = new ParsedParameters().update(bank);
+  const { value, currency, withdrawFrom, withdrawUntil, depositUntil, scope } = oneCoinKey(keys, spec, 'unknown-key');
+  const fixture = generateDenominationKey(group, { value, currency, withdrawFrom, withdrawUntil, depositUntil, scope }, systemRandom);
+  await onSetupReader(card, async (client) => {
+    await client.verifyPin(pin);
+    const opening = await client.openAccount(spec.holder ?? 'holder of an unknown key');
+    const z = group.exp(group.mul(opening.I, group.g2), fixture.x);
+    const session = BankWithdrawalSession.offer(group, fixture, opening.I, systemRandom);
+    const challenge = await client.withdrawBegin({ key: fixture.key, z, offer: session.offer });
+    await client.withdrawEnd(session.answer(challenge.c));
+  });
+  return null;
+}
+
 function checkSpec(spec: CardSpec): void {
   if (spec.profile !== undefined && CHIP_PROFILES[spec.profile] === undefined) {
     throw new EcashError('bad-card-spec', `profile must be one of ${Object.keys(CHIP_PROFILES).join(', ')}, not "${spec.profile}"`);
   }
   if (spec.kind === 'empty' && spec.load !== undefined) throw new EcashError('bad-card-spec', 'an empty card takes no load');
-  if ((spec.kind === 'no-exact-change' || spec.kind === 'double-spending') && spec.load === undefined) {
+  if ((spec.kind === 'no-exact-change' || spec.kind === 'double-spending' || spec.kind === 'unknown-key') && spec.load === undefined) {
     throw new EcashError(
       'bad-card-spec',
       `a ${spec.kind} card needs coins: give load (the bank's URL, an operator credential, the amount)`,
@@ -457,7 +505,7 @@ function checkSpec(spec: CardSpec): void {
     throw new EcashError('bad-card-spec', 'a blocked-pin card asks for the PIN at every payment: leave noPinLimit at 0');
 }
 
-async function bankParameters(url: string): Promise<{ suite: SuiteId }> {
+async function bankParameters(url: string): Promise<ParametersJson> {
   try {
     return await new BankClient({ baseUrl: url }).parameters();
   } catch (e) {

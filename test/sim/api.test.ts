@@ -169,9 +169,18 @@ describe('the test-helper API', () => {
       load: { bank: world.url, operatorToken, amount: 20 },
     });
     expect(cheat.status).toBe(201);
+    const stranger = await call<CardView>('POST', '/cards', {
+      kind: 'unknown-key',
+      noPinLimit: 10_000,
+      load: { bank: world.url, operatorToken, amount: 200 },
+    });
+    // Nothing was paid in at the bank: the coin is a fixture key's, and the card has no account there.
+    expect([stranger.status, stranger.body.kind, stranger.body.account]).toEqual([201, 'unknown-key', null]);
     for (const [body, code] of [
       [{ kind: 'empty', load: { bank: world.url, operatorToken, amount: 5 } }, 'bad-card-spec'],
       [{ kind: 'double-spending' }, 'bad-card-spec'],
+      [{ kind: 'unknown-key' }, 'bad-card-spec'],
+      [{ kind: 'unknown-key', load: { bank: world.url, operatorToken, amount: 7 } }, 'bad-card-spec'],
       [{ kind: 'blocked-pin', noPinLimit: 5 }, 'bad-card-spec'],
       [{ kind: 'no-exact-change', load: { bank: world.url, operatorToken, amount: 7 } }, 'bad-card-spec'],
       [{ suite: 'modp2048-256', load: { bank: world.url, operatorToken, amount: 5 } }, 'bad-card-spec'],
@@ -186,7 +195,7 @@ describe('the test-helper API', () => {
     expect([wrongBank.status, codeOf(wrongBank)]).toEqual([502, 'load-failed']);
     expect(JSON.stringify(wrongBank.body)).not.toContain('not-an-operator');
     expect((await call<{ cards: CardView[] }>('GET', '/cards')).body.cards.map((c) => c.kind)).toEqual(
-      expect.arrayContaining(['blocked-pin', 'no-exact-change', 'double-spending']),
+      expect.arrayContaining(['blocked-pin', 'no-exact-change', 'double-spending', 'unknown-key']),
     );
   });
 

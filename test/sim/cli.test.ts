@@ -159,6 +159,13 @@ describe('a cash register tested against simulated cards', () => {
     expect(v.state).toBe('approved');
   });
 
+  it('a card whose one coin is of a key the bank never published is declined, even for its exact value', async () => {
+    // The terminal offers only its bank's keys; the card has no coin of any of them.
+    const v = await sale(200, (await card({ kind: 'unknown-key' }, 200)).id);
+    expect([v.state, reasonOf(v)]).toEqual(['declined', 'insufficient-funds']);
+    expect(v.coins).toEqual([]);
+  });
+
   it('a card of another suite is declined as such', async () => {
     const v = await sale(100, (await card({ suite: 'p256-uprove' })).id);
     expect([v.state, reasonOf(v)]).toEqual(['declined', 'wrong-suite']);
