@@ -7,8 +7,13 @@
  * so original and clone hold the same coin secrets. Both spend one coin at two offline shops; the
  * second shop's settlement is refused and the bank names the account, with a proof anyone can
  * check. Then the clone tries again at a shop in online mode and is refused at the counter.
+ *
+ * With `web` (`ecash demo --web`) each terminal also serves its cash-register API and customer
+ * display as `ecash pos serve` does, the bank's console is already beside its API, and the story
+ * pauses between its steps so that a viewer can follow it on those screens.
  */
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -30,7 +35,16 @@ import { EcashCardClient, VirtualTransport } from '../../reader-bridge/index.js'
 import { accountOpeningJson, BankClient } from '../bank-client/index.js';
 import { BankService, KeyFile, openStorage, startBankServer } from '../bank/index.js';
 import { httpIssuer, LoadJournal, loadCard } from '../load/index.js';
-import { DEFAULT_TERMINAL_CONFIG, httpAcquirer, Journal, PaymentTerminal, type PaymentView, type RiskMode } from '../pos/index.js';
+import {
+  buildPosApi,
+  DEFAULT_TERMINAL_CONFIG,
+  httpAcquirer,
+  Journal,
+  PaymentTerminal,
+  type PaymentView,
+  type RiskMode,
+} from '../pos/index.js';
+import { registerTerminalDisplay } from '../web/index.js';
 
 /** The demo's one JSON document (docs/protocol.md, section 9): enough for a third party to re-check the run. */
 export interface DemoReport {
@@ -47,6 +61,28 @@ export interface DemoOptions {
   say?: (line: string) => void;
   /** Keep the working directory (bank database, journals, card images) instead of deleting it. */
   keepDir?: boolean;
+  /** Serve the screens while the story plays (`ecash demo --web`). */
+  web?: DemoWeb;
+}
+
+/** What a viewer opens and signs in with: handed once to `DemoWeb.show`, never to `say`. */
+export interface DemoScreens {
+  /** The bank console, and the operator credential it signs in with (a console-only operator). */
+  console: { url: string; operatorCredential: string };
+  /** Each terminal's customer display (one API key opens them all). */
+  displays: { terminal: string; merchant: string; url: string }[];
+  displayApiKey: string;
+}
+
+export interface DemoWeb {
+  /** Milliseconds between the story's steps, so that a viewer can follow it on the screens. */
+  paceMs: number;
+  /** Called once, when every screen answers and before the story starts. */
+  show: (screens: DemoScreens) => void;
+  /** Awaited when the story is over, before the screens close (until Ctrl-C, or a set time). */
+  hold: () => Promise<void>;
+  /** Aborted when the viewer stops the demo: the story ends at its next step (`demo-stopped`). */
+  signal: AbortSignal;
 }
 
 const CURRENCY = 'EUR';
@@ -68,6 +104,7 @@ async function tap(
   amount: number,
   reference: string,
   say: (line: string) => void,
+  pause: () => Promise<void>,
 ): Promise<PaymentView> {
   const { id } = terminal.startPayment({ amount, currency: CURRENCY, reference });
   const onEvent = (eventId: string, event: { state: string }) => {
@@ -77,8 +114,10 @@ async function tap(
   };
   terminal.on('payment-event', onEvent);
   try {
+    await pause(); // the display shows the amount, waiting for the card
     readers.insertCard(reader, card);
     const view = await terminal.outcome(id);
+    await pause(); // and then the outcome, before the card is taken back
     readers.removeCard(reader);
     return view;
   } finally {
@@ -89,6 +128,17 @@ async function tap(
 export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
   const suite = opts.suite ?? DEFAULT_SUITE;
   const say = opts.say ?? (() => undefined);
+  const web = opts.web;
+  /** A beat of the story for the screens' viewer (none without --web). */
+  const pause = async (): Promise<void> => {
+    if (web === undefined) return;
+    try {
+      await sleep(web.paceMs, undefined, { signal: web.signal });
+    } catch (e) {
+      if (web.signal.aborted) throw new EcashError('demo-stopped', 'the demo was stopped', { cause: e });
+      throw e;
+    }
+  };
   const group = getGroup(suite);
   const dir = mkdtempSync(join(tmpdir(), 'ecash-demo-'));
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -132,13 +182,58 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     }
     say('bank: merchants corner-shop, cafe and kiosk registered');
 
+    // ------------------------------------------------------------------------------ terminals
+    const readers = new VirtualTransport(['Counter 1', 'Counter 2', 'Counter 3', 'Load Station']);
+    const displayApiKey = randomBytes(18).toString('base64url');
+    const displays: DemoScreens['displays'] = [];
+    const terminal = async (merchantId: string, terminalId: string, reader: string, mode: RiskMode) => {
+      const journal = new Journal(join(dir, `pos-${terminalId}.db`));
+      const t = new PaymentTerminal(journal, readers, httpAcquirer(shops.get(merchantId)!), {
+        ...DEFAULT_TERMINAL_CONFIG,
+        merchantId,
+        merchantName: merchantId,
+        terminalId,
+        currency: CURRENCY,
+        readerName: reader,
+        mode,
+        cardWaitMs: 10_000,
+      });
+      cleanups.push(async () => {
+        await t.close();
+        journal.close();
+      });
+      await t.start();
+      if (web !== undefined) {
+        // The terminal's own API and display, as `ecash pos serve` serves them, on loopback.
+        const app = buildPosApi(t, { apiKey: displayApiKey });
+        registerTerminalDisplay(app);
+        cleanups.push(async () => {
+          const closed = app.close();
+          // A display's event stream never ends by itself: end it, or closing would wait for the browser.
+          app.server.closeAllConnections();
+          await closed;
+        });
+        displays.push({ terminal: terminalId, merchant: merchantId, url: `${await app.listen({ host: '127.0.0.1', port: 0 })}/display/` });
+      }
+      return t;
+    };
+    const shop = await terminal('corner-shop', 'shop-t1', 'Counter 1', 'offline');
+    const cafe = await terminal('cafe', 'cafe-t1', 'Counter 2', 'offline');
+    // An online shop refuses the clone at the counter: it deposits before approving.
+    const kiosk = await terminal('kiosk', 'kiosk-t1', 'Counter 3', 'online');
+    say('pos: terminals at the corner shop and the cafe (offline) and the kiosk (online)');
+    if (web !== undefined) {
+      const viewer = await service.addOperator('demo console viewer');
+      web.show({ console: { url: `${server.url}/console/`, operatorCredential: viewer.credential }, displays, displayApiKey });
+      await pause();
+    }
+
     // ------------------------------------------------------------------- the card and account
     const cardPath = join(dir, 'alice.card');
     // A modp2048 coin is about eight times an elliptic-curve coin: give that card room for a useful mix.
     const capacity = suite === 'modp2048-256' ? 96 * 1024 : 32 * 1024;
     await createCardImage(cardPath, { suite, pin: DEMO_PIN, puk: DEMO_PUK, noPinLimit: 2000, capacity });
     let card = openCard(cardPath);
-    const readers = new VirtualTransport(['Counter 1', 'Counter 2', 'Counter 3', 'Load Station']);
     readers.insertCard('Load Station', card);
     const loadChannel = await readers.connect('Load Station', { share: 'exclusive' });
     const cardClient = EcashCardClient.on(loadChannel);
@@ -169,28 +264,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
     say(
       `load: ${formatAmount(loaded.loaded, CURRENCY)} withdrawn as ${loaded.coins.length} blind-signed coins (${loaded.coins.map((v) => formatAmount(v, CURRENCY)).join(', ')})`,
     );
+    await pause();
 
     // ------------------------------------------------------------------------------- payments
-    const terminal = async (merchantId: string, terminalId: string, reader: string, mode: RiskMode) => {
-      const journal = new Journal(join(dir, `pos-${terminalId}.db`));
-      const t = new PaymentTerminal(journal, readers, httpAcquirer(shops.get(merchantId)!), {
-        ...DEFAULT_TERMINAL_CONFIG,
-        merchantId,
-        merchantName: merchantId,
-        terminalId,
-        currency: CURRENCY,
-        readerName: reader,
-        mode,
-        cardWaitMs: 10_000,
-      });
-      cleanups.push(async () => {
-        await t.close();
-        journal.close();
-      });
-      await t.start();
-      return t;
-    };
-    const shop = await terminal('corner-shop', 'shop-t1', 'Counter 1', 'offline');
     const payments: TranscriptJson[] = [];
     /** Tells the approved payment's story; any other outcome ends the demo. */
     const paid = (v: PaymentView, where: string): void => {
@@ -206,7 +282,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       [1_234, 'order-1'],
       [500, 'order-2'],
     ] as const) {
-      const v = await tap(shop, readers, 'Counter 1', card, amount, ref, say);
+      const v = await tap(shop, readers, 'Counter 1', card, amount, ref, say, pause);
       paid(v, 'corner-shop');
     }
 
@@ -221,10 +297,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       clone.close();
     });
     say("fraud: someone copies the card's memory (a cloned card with the same coins)");
-    const first = await tap(shop, readers, 'Counter 1', card, 700, 'order-3', say);
+    await pause();
+    const first = await tap(shop, readers, 'Counter 1', card, 700, 'order-3', say, pause);
     paid(first, 'corner-shop');
-    const cafe = await terminal('cafe', 'cafe-t1', 'Counter 2', 'offline');
-    const second = await tap(cafe, readers, 'Counter 2', clone, 700, 'latte', say);
+    const second = await tap(cafe, readers, 'Counter 2', clone, 700, 'latte', say, pause);
     paid(second, 'cafe (the clone, offline: the cafe cannot know)');
 
     // ----------------------------------------------------------------------------- settlement
@@ -241,15 +317,14 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       `bank: double spend ${record.doubleSpendId}: the two payments reveal u1, so I = g1^u1 names account ${record.accountId} (${record.holder}); the proof verifies with public parameters only`,
     );
     if (record.accountId !== opened.accountId) throw new EcashError('demo-failed', 'the double spend named the wrong account');
+    await pause();
 
-    // An online shop refuses the clone at the counter: it deposits before approving.
-    const kiosk = await terminal('kiosk', 'kiosk-t1', 'Counter 3', 'online');
-    const honest = await tap(shop, readers, 'Counter 1', card, 100, 'order-4', say);
+    const honest = await tap(shop, readers, 'Counter 1', card, 100, 'order-4', say, pause);
     paid(honest, 'corner-shop');
     await shop.settle();
     clone.close();
     clone = openCard(clonePath);
-    const refused = await tap(kiosk, readers, 'Counter 3', clone, 100, 'ticket', say);
+    const refused = await tap(kiosk, readers, 'Counter 3', clone, 100, 'ticket', say, pause);
     const why = refused.events[refused.events.length - 1]!.detail as { code?: string } | null;
     if (refused.state !== 'declined' || why?.code !== 'double-spend') {
       throw new EcashError('demo-failed', `the online kiosk did not refuse the clone (state ${refused.state}, ${why?.code ?? 'no code'})`);
@@ -267,6 +342,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       }
     }
     const params = await operator.parameters();
+    if (web !== undefined) {
+      await web.hold();
+    }
     return {
       suite,
       generators: params.generators,

@@ -1,2 +1,2 @@
 /** demo: `ecash demo`, the whole system in one process through its real pieces (README "The demo"). */
-export { runDemo, DEMO_PIN, DEMO_PUK, type DemoOptions, type DemoReport } from './demo.js';
+export { runDemo, DEMO_PIN, DEMO_PUK, type DemoOptions, type DemoReport, type DemoScreens, type DemoWeb } from './demo.js';
