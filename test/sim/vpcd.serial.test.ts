@@ -3,7 +3,9 @@
  * "Sim 0" to vpcd's slot (PC/SC reader `Virtual PCD 00 00`). A card made and loaded through the
  * simulator's API and inserted into "Sim 0" pays at `ecash pos pay --reader "Virtual PCD 00 00"`
  * through pcscd, with no bridge; taking it out through the API is seen by `ecash readers --watch`.
- * The slot is empty again after the test, passed or failed (the simulator is stopped).
+ * A card pulled mid-tap leaves pcscd's reader during its PAY and, put back, finishes the payment.
+ * The bridge serves only the readers left unattached. The slot is empty again after the test,
+ * passed or failed (the simulator is stopped).
  */
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -38,7 +40,7 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
       started,
       (stdout) => {
         try {
-          return JSON.parse(stdout) as { api: string; readers: string[]; vpcd: Record<string, string> };
+          return JSON.parse(stdout) as { api: string; bridge: string; readers: string[]; vpcd: Record<string, string> };
         } catch {
           return undefined; // not the whole document yet
         }
@@ -73,7 +75,34 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
     const after = await runCli(['--json', 'readers']);
     const readers = JSON.parse(after.stdout) as { name: string; cardPresent: boolean }[];
     expect(readers.find((r) => r.name === READER)?.cardPresent).toBe(false);
-    // Sim 1 is not attached: it stays a bridge reader, and "Sim 0" is not one.
-    expect(served.readers).toEqual(['Sim 0', 'Sim 1']);
+
+    // Pulled mid-tap through pcscd: the card leaves during its PAY, the payment waits, and the card
+    // put back (a new vpcd connection) finishes it from its log.
+    const bob = await call<CardView>('POST', '/cards', {
+      kind: 'pulled-mid-tap',
+      noPinLimit: 10_000,
+      load: { bank: world.url, operatorToken, amount: 500 },
+    });
+    await call<ReaderView>('POST', `/readers/${encodeURIComponent('Sim 0')}/insert`, { card: bob.id });
+    await seen((e) => e.event === 'card-inserted' && e.name === READER, `the pulled-mid-tap card in ${READER}`);
+    const torn = startCli(
+      [...args.map((a) => (a === '120' ? '300' : a)), '--journal', join(world.dir, 'till-pcsc.db'), '--card-wait', '30'],
+      {
+        ECASH_BANK_TOKEN: merchantToken,
+      },
+    );
+    await seen((e) => e.event === 'card-removed' && e.name === READER, `the card pulled during its PAY`);
+    expect((await call<{ readers: ReaderView[] }>('GET', '/readers')).readers[0]).toEqual({ name: 'Sim 0', card: null, pull: null });
+    await call<ReaderView>('POST', `/readers/${encodeURIComponent('Sim 0')}/insert`, { card: bob.id });
+    expect(await exitOf(torn, 45_000), torn.stderr()).toBe(0);
+    const finished = JSON.parse(torn.stdout()) as PaymentView;
+    expect([finished.state, finished.coins.reduce((s, c) => s + c.value, 0)]).toEqual(['approved', 300]);
+    expect(finished.events.map((e) => e.state)).toContain('interrupted');
+    await call<ReaderView>('POST', `/readers/${encodeURIComponent('Sim 0')}/remove`);
+
+    // The bridge serves only the readers left unattached.
+    const bridged = await runCli(['--json', 'readers', '--bridge', served.bridge], { ECASH_BRIDGE_TOKEN: SIM_TOKEN });
+    expect(bridged.code, bridged.stderr).toBe(0);
+    expect((JSON.parse(bridged.stdout) as { name: string }[]).map((r) => r.name)).toEqual(['Sim 1']);
   });
 });
