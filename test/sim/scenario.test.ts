@@ -24,6 +24,15 @@ describe('scenario files', () => {
     expect(scenario.steps.map((s) => s.op)).toContain('settle');
   });
 
+  it('takes the unknown-key card', () => {
+    const steps = [
+      { op: 'create', card: 'stranger', kind: 'unknown-key', load: 200 },
+      { op: 'insert', card: 'stranger', reader: 'Sim 0' },
+      { op: 'pay', amount: 200, expect: 'declined', reason: 'insufficient-funds' },
+    ];
+    expect(parseScenario({ steps }).steps[0]).toMatchObject({ op: 'create', kind: 'unknown-key' });
+  });
+
   it.each([
     [[], 'the document must be a JSON object'],
     [{}, 'steps must be a list'],
