@@ -602,6 +602,7 @@ export const bankBench: BenchModule = {
     try {
       // The machine is shared: how loaded it was when the bank bench began, to read the figures by.
       f.bank_bench_load_avg_1m = round(loadavg()[0]!, 2);
+      f.bank_runs = cfg.runs;
       f.fsync_ms = round(fsyncMs(dir, ctx.quick ? 5 : 50), 3);
       ctx.log(
         `   load average ${f.bank_bench_load_avg_1m} on ${availableParallelism()} cores; appending 4 KiB + fsync in ${tmpdir()}: ${f.fsync_ms} ms (the floor of one durable SQLite commit: a withdrawal step, a deposit batch)`,

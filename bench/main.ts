@@ -1,12 +1,14 @@
 /**
  * `npm run bench [-- --json] [--only NAME,…] [--quick] [--backend reference]`: runs every
- * component's benchmark and prints its figures (medians) and ratios; with --json, one JSON object
+ * component's benchmark and prints its figures (medians) and ratios, then the performance targets
+ * side by side (bench/targets.ts); with --json, one JSON object
  * on stdout. The group backends (core/backends/) are installed first, as `ecash` does;
  * `--backend reference` keeps every suite on its reference arithmetic instead, for comparison.
  */
 import { installGroupBackends } from '../core/backends/index.js';
 import type { BenchContext, BenchModule, Figures } from './harness.js';
 import { modules } from './modules.js';
+import { formatTargets, targetFigures, targetRows } from './targets.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -42,6 +44,11 @@ for (const m of selected) {
     figures[`${m.name}_error`] = reason;
   }
 }
+// The issue's targets side by side (bench/targets.ts), from the figures of this one run.
+const rows = targetRows(figures);
+figures.targets = targetFigures(rows);
+ctx.log('');
+for (const line of formatTargets(rows, figures.group_backends as Figures)) ctx.log(line);
 if (json) process.stdout.write(JSON.stringify(figures, null, 2) + '\n');
 else ctx.log('\n' + JSON.stringify(figures, null, 2));
 // Benchmarks may leave servers or native handles behind; the figures are out, so end here.

@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- --json` for the core module, in its quick mode: one JSON object on stdout
- * with the figure names README.md and docs/bank-bench.md use at the top level and every suite's figures under its id. No figure is
+ * with the figure names README.md and docs/bank-bench.md use at the top level, every suite's figures under its id and the
+ * targets table. No figure is
  * judged for speed here (that is the benchmark's job); the counts are exact.
  */
 import { execFile } from 'node:child_process';
@@ -35,4 +36,17 @@ it('prints the core figures as one JSON object', async () => {
     expect(f.deposit_verify_batched_coins_per_s_2threads).toBeGreaterThan(0);
     expect(f.exp_vs_native_ratio).toBeGreaterThan(0);
   }
+  // The targets table (bench/targets.ts): the core's figures on both implementations, judged;
+  // the bank's not measured by a core-only run.
+  const targets = figures.targets as Record<string, Record<string, unknown>>;
+  for (const suite of ['ristretto255-sha512', 'modp2048-256']) {
+    for (const name of ['exp_vs_native_ratio', 'parse_transcript_us']) {
+      const row = targets[`${name} ${suite}`]!;
+      expect(row.reference, `${name} ${suite}`).toBeGreaterThan(0);
+      expect(row.native, `${name} ${suite}`).toBeGreaterThan(0);
+      expect(['met', 'not met']).toContain(row.met);
+      if (row.met === 'not met') expect(row.limit).toContain('Profile of');
+    }
+  }
+  expect(targets['deposit_coins_per_s_sqlite ristretto255-sha512']!.met).toBe('not measured');
 });
