@@ -21,7 +21,10 @@ type RistrettoPoint = InstanceType<typeof ristretto255.Point>;
 
 const P = 2n ** 255n - 19n;
 const LOW = 2n ** 255n - 1n;
-const D2 = (2n * ed25519.Point.CURVE().d) % P;
+const D = ed25519.Point.CURVE().d;
+const D2 = (2n * D) % P;
+/** √−1 mod p. */
+const SQRT_M1 = 19681161376707505956807079304988542015446066515923890162744021073123829784752n;
 
 /** x mod p for 0 <= x < 2^515 (every product below stays under 9p²). */
 function red(x: bigint): bigint {
@@ -54,6 +57,58 @@ function affineBase(x: bigint, y: bigint): AffineBase {
 }
 
 const neg = (v: bigint) => (v === 0n ? 0n : P - v);
+
+/** x^(2^n). */
+function squareTimes(x: bigint, n: number): bigint {
+  for (let i = 0; i < n; i++) x = red(x * x);
+  return x;
+}
+
+/** x^((p−5)/8) = x^(2^252 − 3), by the usual addition chain (254 squarings, 11 multiplications). */
+function pow22523(x: bigint): bigint {
+  const b2 = red(red(x * x) * x);
+  const b4 = red(squareTimes(b2, 2) * b2);
+  const b5 = red(squareTimes(b4, 1) * x);
+  const b10 = red(squareTimes(b5, 5) * b5);
+  const b20 = red(squareTimes(b10, 10) * b10);
+  const b40 = red(squareTimes(b20, 20) * b20);
+  const b80 = red(squareTimes(b40, 40) * b40);
+  const b160 = red(squareTimes(b80, 80) * b80);
+  const b240 = red(squareTimes(b160, 80) * b80);
+  const b250 = red(squareTimes(b240, 10) * b10);
+  return red(squareTimes(b250, 2) * x);
+}
+
+/**
+ * The affine Edwards point RFC 9496's decoding (§4.3.1) gives for a ristretto255 encoding that is
+ * ALREADY KNOWN to be valid (canonical, non-negative s, a square where one is needed): the
+ * validity checks are the caller's (libsodium's `is_valid_point`, done when the element was
+ * decoded); this only does the arithmetic, with the fast reduction above instead of noble's
+ * generic one, which is what makes the bucket method worth it for a libsodium element (noble's
+ * full decode costs about twice as much). Throws if the square root does not exist, which a
+ * valid encoding never gives.
+ */
+function affineFromValidEncoding(bytes: Uint8Array): AffineBase {
+  let s = 0n;
+  for (let i = 31; i >= 0; i--) s = (s << 8n) | BigInt(bytes[i]!);
+  const ss = red(s * s);
+  const u1 = red(1n - ss + P);
+  const u2 = red(1n + ss);
+  const u2u2 = red(u2 * u2);
+  const v = red(2n * P - red(D * red(u1 * u1)) - u2u2);
+  // SQRT_RATIO_M1(1, v·u2²): r = w³ · (w⁷)^((p−5)/8) for w = v·u2², times √−1 if w·r² = −1.
+  const w = red(v * u2u2);
+  const w3 = red(red(w * w) * w);
+  let r = red(w3 * pow22523(red(red(w3 * w3) * w)));
+  const check = red(w * red(r * r));
+  if (check === P - 1n) r = red(r * SQRT_M1);
+  else if (check !== 1n) throw new Error('ristretto255: an element assumed valid has no square root');
+  const denX = red(r * u2);
+  const denY = red(red(r * denX) * v);
+  const x = red(2n * s * denX);
+  // |x|: the non-negative (even) one; the sign of r does not matter once x is made non-negative.
+  return affineBase(x & 1n ? P - x : x, red(u1 * denY));
+}
 
 /** Extended points to affine bases with one field inversion. */
 function normalize(points: readonly EdwardsPoint[]): AffineBase[] {
@@ -120,6 +175,18 @@ function representative(p: RistrettoPoint): EdwardsPoint {
 function msm(points: readonly RistrettoPoint[], exps: readonly bigint[]): RistrettoPoint {
   const sum = bucketMsm(arithmetic, normalize(points.map(representative)), exps);
   return new ristretto255.Point(new ed25519.Point(sum.X, sum.Y, sum.Z, sum.T));
+}
+
+/**
+ * Π bases[i]^exps[i] for exponents in (−q, q), the bases given as encodings already known to be
+ * valid ristretto255 elements (see affineFromValidEncoding), the result as its canonical
+ * encoding, all zeros for the identity. For the libsodium backend's large multi-exponentiations
+ * (batch verification), where one libsodium scalar multiplication per base costs more.
+ */
+export function ristrettoMsmOfValidEncodings(bases: readonly Uint8Array[], exps: readonly bigint[]): Uint8Array {
+  const sum = bucketMsm(arithmetic, bases.map(affineFromValidEncoding), exps);
+  const point = new ristretto255.Point(new ed25519.Point(sum.X, sum.Y, sum.Z, sum.T));
+  return point.is0() ? new Uint8Array(32) : point.toBytes();
 }
 
 /**
