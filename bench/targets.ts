@@ -109,48 +109,45 @@ const bytes = (db: 'sqlite' | 'postgres', target: number, before: number): Targe
   limit: (all) => `growth by table: ${JSON.stringify(all[`deposit_bytes_per_coin_${db}_by_table`] ?? null)}`,
 });
 
+const expRatio = (suite: SuiteId, target: number, before: number): Target => ({
+  figure: 'exp_vs_native_ratio',
+  suite,
+  bound: 'max',
+  target,
+  before,
+  read: (_, s) => coreRatio(s),
+  limit: (_, s) => `one exponentiation ${s?.exp_us} µs against ${s?.native_exp} ${s?.native_exp_us} µs.${profileOf(s, 'exp_var_us')}`,
+});
+
+/** parse_transcript_us of `suite`; `cost` says what a parse is made of in that suite. */
+const parse = (suite: SuiteId, target: number, before: number, cost: (s: Figures | undefined) => string): Target => ({
+  figure: 'parse_transcript_us',
+  suite,
+  bound: 'max',
+  target,
+  before,
+  read: (_, s) => stepFigures(s, 'parse_transcript_us'),
+  limit: (_, s) => `${cost(s)}${profileOf(s, 'parse_transcript_us')}`,
+});
+
 export const TARGETS: readonly Target[] = [
-  {
-    figure: 'exp_vs_native_ratio',
-    suite: 'ristretto255-sha512',
-    bound: 'max',
-    target: 4,
-    before: 26,
-    read: (_, s) => coreRatio(s),
-    limit: (_, s) => `one exponentiation ${s?.exp_us} µs against ${s?.native_exp} ${s?.native_exp_us} µs.${profileOf(s, 'exp_var_us')}`,
-  },
-  {
-    figure: 'exp_vs_native_ratio',
-    suite: 'modp2048-256',
-    bound: 'max',
-    target: 1.5,
-    before: 6.5,
-    read: (_, s) => coreRatio(s),
-    limit: (_, s) => `one exponentiation ${s?.exp_us} µs against ${s?.native_exp} ${s?.native_exp_us} µs.${profileOf(s, 'exp_var_us')}`,
-  },
-  {
-    figure: 'parse_transcript_us',
-    suite: 'ristretto255-sha512',
-    bound: 'max',
-    target: 60,
-    before: 350,
-    read: (_, s) => stepFigures(s, 'parse_transcript_us'),
-    limit: (_, s) =>
-      `five strict element decodes (${JSON.stringify(decodeUs(s))} µs each) and the rest of the format.${profileOf(s, 'parse_transcript_us')}`,
-  },
-  {
-    figure: 'parse_transcript_us',
-    suite: 'modp2048-256',
-    bound: 'max',
-    target: 1000,
-    before: 7000,
-    read: (_, s) => stepFigures(s, 'parse_transcript_us'),
-    limit: (_, s) =>
+  expRatio('ristretto255-sha512', 4, 26),
+  expRatio('modp2048-256', 1.5, 6.5),
+  parse(
+    'ristretto255-sha512',
+    60,
+    350,
+    (s) => `five strict element decodes (${JSON.stringify(decodeUs(s))} µs each) and the rest of the format.`,
+  ),
+  parse(
+    'modp2048-256',
+    1000,
+    7000,
+    (s) =>
       `five membership checks y^q = 1, one full exponentiation each (decode ${JSON.stringify(decodeUs(s))} µs; ` +
       `${s?.native_exp} alone takes ${s?.native_exp_us} µs, so five cost at least ${round1(5 * (num(s?.native_exp_us) ?? Number.NaN))} µs). ` +
-      `A batched check is not sound in this group: p − 1 has the small factors 2, 7, 13, 2549, 142031 beside q (docs/protocol.md, Element validity).` +
-      profileOf(s, 'parse_transcript_us'),
-  },
+      'A batched check is not sound in this group: p − 1 has the small factors 2, 7, 13, 2549, 142031 beside q (docs/protocol.md, section 1).',
+  ),
   deposit('sqlite', 5000, 2118),
   deposit('postgres', 4000, 2129),
   withdraw('', 3000, 1061),
