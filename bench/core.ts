@@ -1,5 +1,5 @@
 /**
- * The core's costs, per suite: each protocol step for bank, card and shop; parsing apart from
+ * The core's costs (CPU time, see passUs), per suite: each protocol step for bank, card and shop; parsing apart from
  * verification; deposit verification coin by coin and batched at 256 coins, on one core and on
  * two; the card's payment step counted in operations; and one exponentiation against OpenSSL's
  * (Node's native crypto) as the floor we measure ourselves against.
@@ -55,11 +55,17 @@ import { profileTop } from './profile.js';
 /** Deposit batch size of the headline figures. */
 const BATCH = 256;
 
-/** µs per call of one pass of `count` calls. */
+/**
+ * µs of CPU per call of one pass of `count` calls: the process's CPU time (the work is
+ * synchronous on this thread, and no worker runs meanwhile), not the wall clock, so that other
+ * processes on a shared machine do not inflate it (at a load of 15 on 2 cores a pass long
+ * enough to be preempted read several times dearer on the wall clock than a short one).
+ */
 function passUs(count: number, fn: (i: number) => unknown): number {
-  const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < count; i++) fn(i);
-  return ((performance.now() - t0) * 1000) / count;
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / count;
 }
 
 /**
