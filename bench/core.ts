@@ -167,7 +167,13 @@ async function batchedCoinsPerSecond(
  *   verified, per coin; deposit_coin is both.
  * Returns each implementation's medians and `speedup`: the median over runs of first / other.
  */
-async function compareSteps(groups: readonly { name: string; G: Group }[], runs: number, reps: number, batch: number): Promise<Figures> {
+async function compareSteps(
+  groups: readonly { name: string; G: Group }[],
+  runs: number,
+  reps: number,
+  batch: number,
+  profileMs: number,
+): Promise<Figures> {
   const cases = groups.map(({ name, G }) => {
     const rng = seededRandom(`bench/steps/${G.suite}`);
     const bank = bankKey(G, rng);
@@ -240,7 +246,8 @@ async function compareSteps(groups: readonly { name: string; G: Group }[], runs:
     const run = cases[0]!.steps[step]!;
     profiles[step] = await profileTop(() => {
       const t0 = performance.now();
-      while (performance.now() - t0 < 300) run();
+      do run();
+      while (performance.now() - t0 < profileMs);
     });
   }
   out.profiles = profiles;
@@ -419,7 +426,13 @@ export const coreBench: BenchModule = {
       const groups = [{ name: backend.startsWith('reference') ? 'reference' : backend, G: getGroup(suite) }];
       if (!backend.startsWith('reference')) groups.push({ name: 'reference', G: referenceGroup(suite) });
       ctx.log(`   ${suite}: each step on ${groups.map((g) => g.name).join(' and ')}, alternating…`);
-      f.steps = await compareSteps(groups, ctx.quick ? 2 : slow ? 3 : 7, ctx.quick ? 4 : slow ? 8 : 40, ctx.quick ? 8 : slow ? 16 : 64);
+      f.steps = await compareSteps(
+        groups,
+        ctx.quick ? 2 : slow ? 3 : 7,
+        ctx.quick ? 4 : slow ? 8 : 40,
+        ctx.quick ? 8 : slow ? 16 : 64,
+        ctx.quick ? 0 : 300,
+      );
       ctx.log(`   ${suite} steps (µs): ${JSON.stringify(f.steps)}`);
       figures[suite] = f;
     }
