@@ -99,8 +99,8 @@ describe.each(allGroups.filter((b) => b.suite === 'modp2048-256').map((b) => [b.
 describe.each(allGroups.filter((b) => b.suite === 'ristretto255-sha512').map((b) => [b.backend, b.group] as const))(
   'ristretto255-sha512 on %s: a batch large enough for the bucket method',
   (_backend, G) => {
-    // 32 coins: 96 bases with 128-bit weights, past the libsodium backend's bucket threshold.
-    const { key, transcripts } = batchOf(G, 32, 'attacks/batched-membership/ristretto');
+    // 120 coins: 360 bases with 128-bit weights, past the libsodium backend's bucket threshold.
+    const { key, transcripts } = batchOf(G, 120, 'attacks/batched-membership/ristretto');
 
     it('refuses every bad encoding in every position of a transcript, before any batch', () => {
       const bytes = encodeTranscript(G, transcripts[5]!);
