@@ -5,6 +5,7 @@
  * misses says what limits it on this machine, from the run's own measurements and, for the core
  * steps, a CPU profile of the step (bench/profile.ts). docs/bank-bench.md explains the table.
  */
+import { availableParallelism } from 'node:os';
 import { DEFAULT_SUITE, type SuiteId } from '../core/index.js';
 import type { Figures, FigureValue } from './harness.js';
 
@@ -32,6 +33,12 @@ const onRunBackend = (all: Figures, name: string, runs: number | null) => {
   return { ...side, ...(runs === null ? {} : { runs }) };
 };
 const bankRuns = (all: Figures): number | null => num(all.bank_runs);
+/** The most a process using `cpuUs` of CPU per coin can do on this machine's cores, were they its alone. */
+const ceiling = (cpuUs: FigureValue | undefined): string => {
+  const cpu = num(cpuUs);
+  const cores = availableParallelism();
+  return cpu === null || cpu <= 0 ? '' : `: at most ${Math.round((cores * 1e6) / cpu)} coins/s on ${cores} idle cores`;
+};
 
 function profileOf(suite: Figures | undefined, step: string): string {
   const p = sub(sub(sub(suite?.steps)?.profiles)?.[step]);
@@ -75,9 +82,10 @@ const deposit = (db: 'sqlite' | 'postgres', target: number, before: number): Tar
   read: (all) => onRunBackend(all, `deposit_coins_per_s_${db}`, bankRuns(all)),
   limit: (all) => {
     return (
-      `CPU: the bench's process used ${all[`deposit_${db}_process_cpu_us_per_coin`]} µs per coin on ${all[`deposit_${db}_process_cores`]} cores (machine ${all[`deposit_${db}_machine_cpu_busy`]} busy), ` +
-      `of which a deposit check is ${all.deposit_parse_cpu_us_per_coin} µs parsing + ${all.deposit_batch_verify_cpu_us_per_coin} µs batch verification on one worker thread, and the main thread ` +
-      `${all[`deposit_${db}_bank_main_thread_us_per_coin`]} µs (${all[`deposit_${db}_bank_main_thread_busy`]} busy); ` +
+      `CPU: the bench's process used ${all[`deposit_${db}_process_cpu_us_per_coin`]} µs per coin${ceiling(all[`deposit_${db}_process_cpu_us_per_coin`])}; ` +
+      `of it a deposit check is ${all.deposit_parse_cpu_us_per_coin} µs parsing + ${all.deposit_batch_verify_cpu_us_per_coin} µs batch verification in a worker thread, ` +
+      `the main thread ${all[`deposit_${db}_bank_main_thread_us_per_coin`]} µs (${all[`deposit_${db}_bank_main_thread_busy`]} busy). ` +
+      `The process had ${all[`deposit_${db}_process_cores`]} cores (machine ${all[`deposit_${db}_machine_cpu_busy`]} busy); ` +
       `load average ${all.bank_bench_load_avg_1m} when the bank module began.`
     );
   },
@@ -92,7 +100,8 @@ const withdraw = (sfx: '' | '_postgres', target: number, before: number): Target
   read: (all) => onRunBackend(all, `withdraw_coins_per_s${sfx}`, bankRuns(all)),
   limit: (all) => {
     return (
-      `CPU: the bench's process (bank and its 32 clients) used ${all[`withdraw_process_cpu_us_per_coin${sfx}`]} µs per coin on ${all[`withdraw_process_cores${sfx}`]} cores ` +
+      `CPU: the bench's process (bank and its 32 clients) used ${all[`withdraw_process_cpu_us_per_coin${sfx}`]} µs per coin${ceiling(all[`withdraw_process_cpu_us_per_coin${sfx}`])}; ` +
+      `it had ${all[`withdraw_process_cores${sfx}`]} cores ` +
       `(machine ${all[`withdraw_machine_cpu_busy${sfx}`]} busy); the bank's main thread ${all[`withdraw_bank_main_thread_us_per_coin${sfx}`]} µs ` +
       `per coin, ${all[`withdraw_bank_main_thread_busy${sfx}`]} busy; the service alone ${all[`withdraw_service_cpu_us_per_coin${sfx}`]} µs.`
     );
