@@ -6,7 +6,7 @@
  * Errors are always `{ "error": { code, message } }` with one status per
  * code (STATUS below); nothing else of an exception (stack, cause, database text) leaves the process.
  */
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { type FastifyRateLimitStore, type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { EcashError, isEcashError } from '../../core/index.js';
 import type { ErrorJson } from '../bank-client/index.js';
@@ -21,6 +21,7 @@ import { merchantRoutes } from './routes/merchants.js';
 import { parameterRoutes } from './routes/parameters.js';
 import { withdrawalRoutes } from './routes/withdrawals.js';
 import type { BankService } from './service.js';
+import type { SharedBankState } from './storage/index.js';
 
 /**
  * A deposit batch of MAX_DEPOSIT_BATCH transcripts of the largest suite (modp2048-256: 256-byte
@@ -160,6 +161,24 @@ function sendError(req: FastifyRequest, reply: FastifyReply, e: unknown): Fastif
   return reply.code(500).send(body('internal', HIDDEN_MESSAGE.internal!));
 }
 
+/**
+ * @fastify/rate-limit's store over the database's shared counters. A route with its own limit (account
+ * opening) gets a child that counts under the route's name, apart from the global limit.
+ */
+function sharedRateLimitStore(shared: SharedBankState, scope = ''): FastifyRateLimitStoreCtor {
+  return class SharedRateLimitStore implements FastifyRateLimitStore {
+    incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void, timeWindow: number): void {
+      shared.countRequest(`${scope}${key}`, timeWindow).then(
+        (r) => callback(null, { current: r.count, ttl: r.ttlMs }),
+        (e: Error) => callback(e),
+      );
+    }
+    child(route: { method: string | string[]; path: string }): FastifyRateLimitStore {
+      return new (sharedRateLimitStore(shared, `${String(route.method)} ${route.path} `))({});
+    }
+  };
+}
+
 export function buildBankApp(service: BankService, opts: BankAppOptions = {}): FastifyInstance {
   const app = Fastify({
     logger: opts.logger ?? false,
@@ -181,7 +200,11 @@ export function buildBankApp(service: BankService, opts: BankAppOptions = {}): F
 
   const rl = opts.rateLimit === false ? undefined : (opts.rateLimit ?? DEFAULT_RATE_LIMIT);
   if (rl !== undefined) {
+    const shared = service.storage.shared;
     void app.register(rateLimit, {
+      // Several processes on one database count in it, so the limit is the bank's, not each
+      // process's (docs/operations.md); one process alone counts in memory.
+      ...(shared === undefined ? {} : { store: sharedRateLimitStore(shared) }),
       max: rl.max,
       timeWindow: rl.timeWindowMs,
       // Per credential when the request carries a valid one (authenticated here, then cached by

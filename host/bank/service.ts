@@ -155,6 +155,13 @@ export class BankService {
   private readonly accounts = new Map<string, AccountEntry>();
   /** Authenticated credentials: their record (the secret's hash, never the token) for a short while. */
   private readonly credentials = new Map<string, { party: Party; record: CredentialRecord; until: number }>();
+  /**
+   * With several processes on one database: whether this one hears every revocation (its feed
+   * works), and how many it has heard, so that a lookup that raced a revocation is not cached.
+   */
+  private hearsRevocations = true;
+  private revocationsHeard = 0;
+  private revocationFeed: { close(): Promise<void> } | undefined;
   private pool!: CryptoPool;
   /** What the deposit booking needs to tell a replay from a double spend. */
   private readonly conflictKeys: ConflictKeys;
@@ -195,6 +202,23 @@ export class BankService {
       Math.max(1000, service.sessionTtlMs / 4),
     );
     service.sweeper.unref();
+    if (opts.storage.shared !== undefined) {
+      try {
+        service.revocationFeed = await opts.storage.shared.watchRevocations({
+          revoked: (id) => service.forgetCredentials(id),
+          lost: () => {
+            service.hearsRevocations = false;
+            service.forgetCredentials();
+          },
+          listening: () => {
+            service.hearsRevocations = true;
+          },
+        });
+      } catch (e) {
+        await service.close();
+        throw e;
+      }
+    }
     return service;
   }
 
@@ -281,6 +305,7 @@ export class BankService {
     const now = this.now();
     const cached = this.credentials.get(id);
     if (cached !== undefined && cached.until > now && tokenMatches(token, cached.record)) return cached.party;
+    const heard = this.revocationsHeard;
     const record = await this.storage.getCredential(id);
     if (record === undefined || !tokenMatches(token, record)) throw unauthorized();
     let party: Party;
@@ -293,15 +318,27 @@ export class BankService {
     } else {
       party = { kind: 'operator', credentialId: id };
     }
+    // A revocation heard during the lookup may be of this credential, read just before it.
+    if (!this.hearsRevocations || heard !== this.revocationsHeard) return party;
     if (this.credentials.size >= CREDENTIAL_CACHE_SIZE) this.credentials.delete(this.credentials.keys().next().value!);
     this.credentials.set(id, { party, record, until: now + CREDENTIAL_CACHE_MS });
     return party;
   }
 
+  /** Drops a revoked credential from the cache (every credential without an id). */
+  private forgetCredentials(credentialId?: string): void {
+    this.revocationsHeard++;
+    if (credentialId === undefined) this.credentials.clear();
+    else this.credentials.delete(credentialId);
+  }
+
   /**
    * Operator task: revokes a credential by its id (the 16 hex digits after "ecash." in its token).
-   * This process forgets it at once; another server on the same database stops accepting it within
-   * its credential cache time (10 s).
+   * This process forgets it at once. Other processes on the same PostgreSQL database hear of it at
+   * the commit (NOTIFY) and forget it then, within milliseconds; one whose feed of revocations is
+   * down caches no credential until it listens again, and a notice lost without the connection
+   * failing is covered by the cache's time (10 s). On SQLite, where one server runs, a server
+   * other than the revoking process (the CLI) stops accepting it within that time.
    */
   async revokeCredential(
     credentialId: string,
@@ -314,7 +351,7 @@ export class BankService {
     }
     const record = await this.storage.revokeCredential(credentialId, this.now());
     if (record === undefined) throw new EcashError('credential-not-found', `no credential ${credentialId}`);
-    this.credentials.delete(credentialId);
+    this.forgetCredentials(credentialId);
     return { credentialId, kind: record.kind, partyId: record.partyId, revokedAt: record.revokedAt! };
   }
 
@@ -752,6 +789,7 @@ export class BankService {
 
   async close(): Promise<void> {
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    await this.revocationFeed?.close();
     await this.pool.close();
   }
 }

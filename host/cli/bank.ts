@@ -8,6 +8,7 @@
  * (audit, account show/credit, merchant add/show, keys list) do not ask for the passphrase.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import {
   canDeposit,
@@ -36,6 +37,7 @@ import type { AccountOpenedJson, AccountOpeningJson } from '../bank-client/index
 import { BankService, isPostgresUrl, KeyFile, memoryKeyStore, openStorage, startBankServer, type BankStorage } from '../bank/index.js';
 import { action, info, printResult, writeNewJsonFile } from './output.js';
 import { listenForStop } from './signals.js';
+import { isClusterWorker, serveCluster, workerStopped } from './bank-cluster.js';
 import { portOption, tokenFileOption, wantsJson, wholeNumber } from './options.js';
 import { openSecretFile, readSecret } from './secrets.js';
 
@@ -331,6 +333,7 @@ export function registerBankCommands(program: Command): void {
     .option('--port <n>', 'TCP port (0: any free port)', '8080')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--worker-threads <n>', 'worker threads checking deposits and making withdrawal offers (default: cores, at most 4)')
+    .option('--processes <n>', 'bank processes behind the one address (Node cluster; more than 1 needs a PostgreSQL --db)', '1')
     .option('--log', 'request log (method, URL, status, time) as JSON lines on stdout; not with --json')
     .option(
       '--trust-proxy <address>',
@@ -339,19 +342,42 @@ export function registerBankCommands(program: Command): void {
     .action(
       action(
         async (
-          opts: KeyOptions & { port: string; host: string; workerThreads?: string; log?: boolean; trustProxy?: string },
+          opts: KeyOptions & { port: string; host: string; workerThreads?: string; processes: string; log?: boolean; trustProxy?: string },
           cmd: Command,
         ) => {
           const port = portOption(opts.port);
           // With --json, stdout carries exactly one document; the request log would interleave.
           if (opts.log === true && wantsJson(cmd))
             throw new EcashError('bad-option', '--log writes JSON lines to stdout and cannot be combined with --json');
-          const threads = opts.workerThreads === undefined ? 'default' : wholeNumber(opts.workerThreads, '--worker-threads');
+          const processes = wholeNumber(opts.processes, '--processes');
+          if (processes < 1) throw new EcashError('bad-option', '--processes must be at least 1');
+          // SQLite is one process's database; the processes share their state through PostgreSQL.
+          if (processes > 1 && !isPostgresUrl(requiredOption(opts.db, '--db')))
+            throw new EcashError('bad-option', '--processes above 1 needs a PostgreSQL database (--db postgres://…)');
+          const keyFile = openKeyFile(opts);
+          if (processes > 1 && !isClusterWorker()) {
+            await serveCluster(processes, async (url) => {
+              printResult(
+                { json: wantsJson(cmd) },
+                { url, suite: keyFile.suite, storage: 'postgres', processes },
+                () => `bank listening on ${url} (suite ${keyFile.suite}, postgres, ${processes} processes)`,
+              );
+            });
+            return;
+          }
+          // The cores are shared by the processes (default: each its share, at least one thread).
+          const threads =
+            opts.workerThreads === undefined
+              ? processes > 1
+                ? Math.max(1, Math.floor(Math.min(4, availableParallelism()) / processes))
+                : 'default'
+              : wholeNumber(opts.workerThreads, '--worker-threads');
           await withBank(
             opts,
-            openKeyFile(opts),
+            keyFile,
             async (svc, storage) => {
-              const stop = listenForStop();
+              const worker = isClusterWorker();
+              const stop = worker ? undefined : listenForStop();
               const server = await startBankServer({
                 service: svc,
                 host: opts.host,
@@ -359,6 +385,12 @@ export function registerBankCommands(program: Command): void {
                 ...(opts.log === true ? { logger: true } : {}),
                 ...(opts.trustProxy === undefined ? {} : { trustProxy: opts.trustProxy }),
               });
+              if (stop === undefined) {
+                // The primary prints the address once every process listens.
+                await workerStopped();
+                await server.close();
+                return;
+              }
               printResult(
                 { json: wantsJson(cmd) },
                 { url: server.url, suite: svc.suite, storage: storage.kind },
@@ -505,7 +537,7 @@ export function registerBankCommands(program: Command): void {
 
   const credential = bank.command('credential').description('credentials of account holders, merchants and operators');
   dbOption(credential.command('revoke'))
-    .description('revoke a credential for good (a running server stops accepting it within 10 s)')
+    .description('revoke a credential for good (running servers on PostgreSQL refuse it at once, on SQLite within 10 s)')
     .argument('<credentialId>', 'the 16 hex digits after "ecash." in its token; never the whole token')
     .action(
       action(async (credentialId: string, opts: DbOptions, cmd: Command) => {

@@ -13,6 +13,7 @@ import { EcashError } from '../../../core/index.js';
 import type { SpentCoinRow, SqlDriver, SqlTx, SqlValue } from './sql.js';
 import { SqlBankStorage } from './sql-store.js';
 import { noDatabase } from './no-database.js';
+import { PostgresSharedState, RATE_LIMIT_TABLE_SQL } from './postgres-shared.js';
 
 const SPENT_COIN_PARTITIONS = 16;
 
@@ -187,6 +188,8 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE UNIQUE INDEX one_open_session_per_account ON withdrawal_sessions (account_id) WHERE state = 'open';
   CREATE INDEX open_sessions_by_expiry ON withdrawal_sessions (expires_at) WHERE state = 'open';
   `,
+  // 5: rate-limit counters shared by the bank's processes (postgres-shared.ts).
+  RATE_LIMIT_TABLE_SQL,
 ];
 
 /** Deadlock and serialization failure: the transaction is safe to run again. */
@@ -239,7 +242,12 @@ class PostgresDriver implements SqlDriver {
   constructor(
     private readonly pool: pg.Pool,
     private readonly schema: string | undefined,
+    readonly shared: PostgresSharedState,
   ) {}
+
+  announceRevocation(tx: SqlTx, credentialId: string): Promise<void> {
+    return this.shared.announceRevocation(tx, credentialId);
+  }
 
   private async withClient<T>(begin: string, fn: (tx: SqlTx) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -351,15 +359,15 @@ export async function openPostgresStorage(url: string, options: { poolSize?: num
   parsed.searchParams.delete('schema');
   // The schema goes into the connection's startup options, so every connection has its search
   // path before its first query (a SET sent on 'connect' races the pool's first query).
-  const pool = new pg.Pool({
+  const connection: pg.ClientConfig = {
     connectionString: parsed.toString(),
-    max: options.poolSize ?? 10,
     types,
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
-  });
+  };
+  const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10 });
   // An idle client's error (the server restarted) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
-  const storage = new SqlBankStorage(new PostgresDriver(pool, schema));
+  const storage = new SqlBankStorage(new PostgresDriver(pool, schema, new PostgresSharedState(pool, connection)));
   try {
     // A bank's schema has its migrations table; without it this URL (or its ?schema) names no bank.
     if (options.mustExist === true) {

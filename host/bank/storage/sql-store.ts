@@ -28,6 +28,7 @@ import type {
   PartyKind,
   SessionRecord,
   SessionState,
+  SharedBankState,
   SpentCoin,
   StatementQuery,
 } from './types.js';
@@ -287,6 +288,10 @@ export class SqlBankStorage implements BankStorage {
     return this.db.kind;
   }
 
+  get shared(): SharedBankState | undefined {
+    return this.db.shared;
+  }
+
   migrate(): Promise<void> {
     return this.db.migrate();
   }
@@ -425,9 +430,10 @@ export class SqlBankStorage implements BankStorage {
   }
 
   async revokeCredential(credentialId: string, now: number): Promise<CredentialRecord | undefined> {
-    await this.db.transaction((tx) =>
-      tx.run('UPDATE credentials SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL', [now, credentialId]),
-    );
+    await this.db.transaction(async (tx) => {
+      await tx.run('UPDATE credentials SET revoked_at = ? WHERE credential_id = ? AND revoked_at IS NULL', [now, credentialId]);
+      await this.db.announceRevocation?.(tx, credentialId);
+    });
     return this.getCredential(credentialId);
   }
 

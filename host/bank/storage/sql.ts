@@ -3,6 +3,8 @@
  * (sql-store.ts) in SQL both SQLite and PostgreSQL accept; a driver adds the connection, the
  * transaction discipline, the schema and the few statements that differ.
  */
+import type { SharedBankState } from './types.js';
+
 export type SqlValue = string | number | null | Uint8Array;
 
 export interface SqlTx {
@@ -35,6 +37,10 @@ export interface SqlDriver {
   /** Inserts coins not yet spent; returns, per row, whether it was inserted (false: the coin exists). */
   insertSpentCoins(tx: SqlTx, rows: readonly SpentCoinRow[]): Promise<boolean[]>;
   isUniqueViolation(e: unknown): boolean;
+  /** What several processes on this database share (PostgreSQL only). */
+  readonly shared?: SharedBankState;
+  /** Inside the revoking transaction: tells the other processes at commit (PostgreSQL only). */
+  announceRevocation?(tx: SqlTx, credentialId: string): Promise<void>;
   migrate(): Promise<void>;
   sizeBytes(): Promise<number>;
   close(): Promise<void>;

@@ -190,8 +190,33 @@ export interface StatementQuery {
   limit: number;
 }
 
+/**
+ * What several bank processes on one database share beyond its tables (PostgreSQL; a store only
+ * one process may open, SQLite, has none): rate-limit counters, and news of revoked credentials.
+ */
+export interface SharedBankState {
+  /**
+   * Counts one request of `key` in its fixed window of `windowMs` (on the database's clock, so
+   * every process counts in the same windows): the requests so far and the ms left of the window.
+   */
+  countRequest(key: string, windowMs: number): Promise<{ count: number; ttlMs: number }>;
+  /**
+   * Tells `revoked` the id of every credential any process revokes from now on; `lost` when the
+   * feed broke (revocations may be missed until `listening` is called again, after a reconnect).
+   */
+  watchRevocations(handlers: RevocationHandlers): Promise<{ close(): Promise<void> }>;
+}
+
+export interface RevocationHandlers {
+  revoked(credentialId: string): void;
+  lost(): void;
+  listening(): void;
+}
+
 export interface BankStorage {
   readonly kind: 'sqlite' | 'postgres';
+  /** Present where several processes may serve one database (see SharedBankState). */
+  readonly shared?: SharedBankState;
   /** Creates or upgrades the schema. */
   migrate(): Promise<void>;
   close(): Promise<void>;
