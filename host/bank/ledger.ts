@@ -75,6 +75,13 @@ function checkBalanced(postings: readonly LedgerPosting[]): void {
   }
 }
 
+/** An entry's postings merged per (account, currency), sorted (the lock order) and checked to balance. */
+export function balancedPostings(postings: readonly LedgerPosting[]): LedgerPosting[] {
+  const merged = mergePostings(postings);
+  checkBalanced(merged);
+  return merged;
+}
+
 /**
  * Books one entry inside the caller's transaction: its postings merged per (account, currency) and
  * checked to balance, then written with the balances they move. Returns the entry id.
@@ -86,8 +93,7 @@ export async function postEntry(
   postings: readonly LedgerPosting[],
   now: number,
 ): Promise<number> {
-  const merged = mergePostings(postings);
-  checkBalanced(merged);
+  const merged = balancedPostings(postings);
   const row = await tx.get<{ entry_id: number }>(
     'INSERT INTO ledger_entries (kind, reference, created_at) VALUES (?, ?, ?) RETURNING entry_id',
     [kind, reference, now],

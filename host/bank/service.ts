@@ -555,18 +555,23 @@ export class BankService {
     // encodings), which gets w but never x.
     const { a, b } = await this.pool.offer(account.encodedI, this.group.scalars.encode(entry.nonces!.w(session)));
     const { value, currency } = entry.record;
-    await this.storage.transaction(async (tx) => {
-      if ((await tx.balance(holderAccount(accountId), currency)) < value) throw insufficientFunds(currency, value);
-      const open = { ...session, accountId, keyNo: entry.record.keyNo, a, b };
-      if (await tx.insertOpenSession(open)) return;
-      // The account has an open session: if it is stale, expire it and open this one.
-      if (!(await tx.expireStaleSession(accountId, session.createdAt)) || !(await tx.insertOpenSession(open))) {
-        throw new EcashError(
-          'session-open',
-          'this account already has an open withdrawal session; answer or cancel it, or wait until it expires',
-        );
-      }
-    });
+    const open = { ...session, accountId, keyNo: entry.record.keyNo, a, b };
+    // One statement where statements cost round trips; the transaction below when the account
+    // has an open session (stale or not) and on SQLite.
+    const opened = await this.storage.oneStatement?.openSession(open, { account: holderAccount(accountId), currency, value });
+    if (opened === 'insufficient-funds') throw insufficientFunds(currency, value);
+    if (opened !== 'opened')
+      await this.storage.transaction(async (tx) => {
+        if ((await tx.balance(holderAccount(accountId), currency)) < value) throw insufficientFunds(currency, value);
+        if (await tx.insertOpenSession(open)) return;
+        // The account has an open session: if it is stale, expire it and open this one.
+        if (!(await tx.expireStaleSession(accountId, session.createdAt)) || !(await tx.insertOpenSession(open))) {
+          throw new EcashError(
+            'session-open',
+            'this account already has an open withdrawal session; answer or cancel it, or wait until it expires',
+          );
+        }
+      });
     return {
       sessionId: session.sessionId,
       keyId: entry.json.keyId,
@@ -594,6 +599,8 @@ export class BankService {
     const F = this.group.scalars;
     const encodedC = F.encode(c);
     const now = this.now();
+    const answered = await this.answerInOneStatement(accountId, sessionId, c, encodedC, now);
+    if (answered !== undefined) return answered;
     // Expiry is committed before the error is raised, so the outcome is returned, not thrown.
     const outcome = await this.storage.transaction(async (tx): Promise<{ r: Uint8Array } | { error: EcashError }> => {
       const s = await tx.lockSession(sessionId);
@@ -625,6 +632,41 @@ export class BankService {
     });
     if ('error' in outcome) throw outcome.error;
     return F.decode(outcome.r, 'r');
+  }
+
+  /**
+   * The answer in two statements where statements cost round trips: the session read as it is,
+   * then, if it is open, unexpired and funded, r computed and the session answered and debited in
+   * one statement that locks and checks it all again. Undefined when that did not answer it (or
+   * the storage has no such steps): the transaction of answerWithdrawal then finds out why, or
+   * answers a session a concurrent request changed in between. A challenge remembered here for a
+   * session the statement then could not answer (its funds went in between) stays the only one
+   * this process answers for it, as for a lost answer.
+   */
+  private async answerInOneStatement(
+    accountId: string,
+    sessionId: string,
+    c: bigint,
+    encodedC: Uint8Array,
+    now: number,
+  ): Promise<bigint | undefined> {
+    const steps = this.storage.oneStatement;
+    if (steps === undefined) return undefined;
+    const holder = holderAccount(accountId);
+    const s = await steps.peekSession(sessionId, holder);
+    if (s === undefined || s.accountId !== accountId || s.state !== 'open' || s.expiresAt <= now || s.balance < s.value) return undefined;
+    const r = this.answer(s, c, now);
+    const done = await steps.answerSession({
+      sessionId,
+      accountId,
+      c: encodedC,
+      r: this.group.scalars.encode(r),
+      now,
+      funds: { account: holder, currency: s.currency, value: s.value },
+      reference: `withdrawal:${sessionId}`,
+      postings: withdrawalPostings(accountId, s.keyId, s.currency, s.value),
+    });
+    return done ? r : undefined;
   }
 
   /** r = c·x + w for an open, unexpired, funded session, with w derived again (never stored). */

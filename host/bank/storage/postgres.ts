@@ -14,6 +14,8 @@ import type { SpentCoinRow, SqlDriver, SqlTx, SqlValue } from './sql.js';
 import { SqlBankStorage } from './sql-store.js';
 import { noDatabase } from './no-database.js';
 import { PostgresSharedState, RATE_LIMIT_TABLE_SQL } from './postgres-shared.js';
+import { postEntryOnce, postgresWithdrawalSteps } from './postgres-steps.js';
+import type { LedgerEntry, LedgerPosting, OneStatementSteps } from './types.js';
 
 const SPENT_COIN_PARTITIONS = 16;
 
@@ -216,7 +218,7 @@ function toPg(sql: string): string {
   return out;
 }
 
-function clientTx(client: pg.PoolClient): SqlTx {
+function clientTx(client: pg.Pool | pg.PoolClient): SqlTx {
   const query = (sql: string, params: readonly SqlValue[] = []) => client.query(toPg(sql), params as unknown[]);
   return {
     all: async <T>(sql: string, params?: readonly SqlValue[]) => (await query(sql, params)).rows as T[],
@@ -233,17 +235,49 @@ function unavailable(cause: unknown): EcashError {
   );
 }
 
+/** An error the server did not send (no SQLSTATE): the connection failed or could not be made. */
+const isConnectionFailure = (e: unknown): boolean => !/^[0-9A-Z]{5}$/.test(String((e as { code?: unknown }).code));
+
+/** A statement alone is its own transaction: retried like one on deadlock or serialization failure. */
+async function retried<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (typeof code === 'string' && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) continue;
+      if (isConnectionFailure(e)) throw unavailable(e);
+      throw e;
+    }
+  }
+}
+
 class PostgresDriver implements SqlDriver {
   readonly kind = 'postgres' as const;
   forUpdate(of?: string): string {
     return of === undefined ? ' FOR UPDATE' : ` FOR UPDATE OF ${of}`;
   }
 
+  readonly single: SqlTx;
+  readonly oneStatement: OneStatementSteps;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly schema: string | undefined,
     readonly shared: PostgresSharedState,
-  ) {}
+  ) {
+    const pooled = clientTx(pool);
+    this.single = {
+      all: <T>(sql: string, params?: readonly SqlValue[]) => retried(() => pooled.all<T>(sql, params)),
+      get: <T>(sql: string, params?: readonly SqlValue[]) => retried(() => pooled.get<T>(sql, params)),
+      run: (sql: string, params?: readonly SqlValue[]) => retried(() => pooled.run(sql, params)),
+    };
+    this.oneStatement = postgresWithdrawalSteps(this.single);
+  }
+
+  postEntry(tx: SqlTx, kind: LedgerEntry['kind'], reference: string, postings: readonly LedgerPosting[], now: number): Promise<number> {
+    return postEntryOnce(tx, kind, reference, postings, now);
+  }
 
   announceRevocation(tx: SqlTx, credentialId: string): Promise<void> {
     return this.shared.announceRevocation(tx, credentialId);

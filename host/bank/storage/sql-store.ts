@@ -27,6 +27,7 @@ import type {
   NewSession,
   PartyKind,
   SessionRecord,
+  OneStatementSteps,
   SessionState,
   SharedBankState,
   SpentCoin,
@@ -80,7 +81,7 @@ function loadResult(s: StoredResult): DepositResult {
   return { outcome: 'rejected', code: s[1], message: s[2] };
 }
 
-interface SessionRow {
+export interface SessionRow {
   account_id: string;
   key_no: number;
   state: SessionState;
@@ -93,6 +94,20 @@ interface SessionRow {
   value: number;
   currency: string;
 }
+
+export const sessionOf = (sessionId: string, s: SessionRow): SessionRecord => ({
+  sessionId,
+  accountId: s.account_id,
+  keyNo: s.key_no,
+  state: s.state,
+  c: s.c,
+  r: s.r,
+  createdAt: s.created_at,
+  expiresAt: s.expires_at,
+  keyId: s.key_id,
+  value: s.value,
+  currency: s.currency,
+});
 
 async function readBatch(
   tx: SqlTx,
@@ -139,7 +154,7 @@ class SqlBankTransaction implements BankTransaction {
   }
 
   post(kind: LedgerEntry['kind'], reference: string, postings: readonly LedgerPosting[], now: number): Promise<number> {
-    return postEntry(this.tx, kind, reference, postings, now);
+    return (this.db.postEntry ?? postEntry)(this.tx, kind, reference, postings, now);
   }
 
   async insertOpenSession(s: NewSession): Promise<boolean> {
@@ -166,21 +181,7 @@ class SqlBankTransaction implements BankTransaction {
         `JOIN denomination_keys k ON k.key_no = s.key_no WHERE s.session_id = ?${this.db.forUpdate('s')}`,
       [sessionId],
     );
-    return (
-      s && {
-        sessionId,
-        accountId: s.account_id,
-        keyNo: s.key_no,
-        state: s.state,
-        c: s.c,
-        r: s.r,
-        createdAt: s.created_at,
-        expiresAt: s.expires_at,
-        keyId: s.key_id,
-        value: s.value,
-        currency: s.currency,
-      }
-    );
+    return s && sessionOf(sessionId, s);
   }
 
   async expireSession(sessionId: string): Promise<void> {
@@ -282,7 +283,20 @@ const merchantOf = (row: MerchantRow): MerchantRecord => ({
 });
 
 export class SqlBankStorage implements BankStorage {
-  constructor(private readonly db: SqlDriver) {}
+  /** Single statements: without a driver's own, each in a read of its own. */
+  private readonly one: SqlTx;
+
+  constructor(private readonly db: SqlDriver) {
+    this.one = db.single ?? {
+      all: (sql, params) => db.read((tx) => tx.all(sql, params)),
+      get: (sql, params) => db.read((tx) => tx.get(sql, params)),
+      run: (sql, params) => db.read((tx) => tx.run(sql, params)),
+    };
+  }
+
+  get oneStatement(): OneStatementSteps | undefined {
+    return this.db.oneStatement;
+  }
 
   get kind(): 'sqlite' | 'postgres' {
     return this.db.kind;
@@ -305,7 +319,7 @@ export class SqlBankStorage implements BankStorage {
   }
 
   async getSuite(): Promise<SuiteId | undefined> {
-    const row = await this.db.read((tx) => tx.get<{ value: string }>("SELECT value FROM meta WHERE name = 'suite'"));
+    const row = await this.one.get<{ value: string }>("SELECT value FROM meta WHERE name = 'suite'");
     if (row === undefined) return undefined;
     if (!isSuiteId(row.value)) throw new EcashError('bad-database', `the database names an unknown suite "${row.value}"`);
     return row.value;
@@ -336,7 +350,7 @@ export class SqlBankStorage implements BankStorage {
   }
 
   async listKeys(): Promise<KeyRecord[]> {
-    const rows = await this.db.read((tx) => tx.all<KeyRow>('SELECT * FROM denomination_keys ORDER BY key_no'));
+    const rows = await this.one.all<KeyRow>('SELECT * FROM denomination_keys ORDER BY key_no');
     return rows.map(keyFromRow);
   }
 
@@ -353,14 +367,15 @@ export class SqlBankStorage implements BankStorage {
   }
 
   async getAccount(accountId: string): Promise<AccountRecord | undefined> {
-    const row = await this.db.read((tx) => tx.get<AccountRow>('SELECT * FROM accounts WHERE account_id = ?', [accountId]));
+    const row = await this.one.get<AccountRow>('SELECT * FROM accounts WHERE account_id = ?', [accountId]);
     return row && accountOf(row);
   }
 
   async listAccounts(q: { after?: string; limit: number }): Promise<AccountRecord[]> {
-    const rows = await this.db.read((tx) =>
-      tx.all<AccountRow>('SELECT * FROM accounts WHERE account_id > ? ORDER BY account_id LIMIT ?', [q.after ?? '', q.limit]),
-    );
+    const rows = await this.one.all<AccountRow>('SELECT * FROM accounts WHERE account_id > ? ORDER BY account_id LIMIT ?', [
+      q.after ?? '',
+      q.limit,
+    ]);
     return rows.map(accountOf);
   }
 
@@ -382,14 +397,15 @@ export class SqlBankStorage implements BankStorage {
   }
 
   async getMerchant(merchantId: string): Promise<MerchantRecord | undefined> {
-    const row = await this.db.read((tx) => tx.get<MerchantRow>('SELECT * FROM merchants WHERE merchant_id = ?', [merchantId]));
+    const row = await this.one.get<MerchantRow>('SELECT * FROM merchants WHERE merchant_id = ?', [merchantId]);
     return row && merchantOf(row);
   }
 
   async listMerchants(q: { after?: string; limit: number }): Promise<MerchantRecord[]> {
-    const rows = await this.db.read((tx) =>
-      tx.all<MerchantRow>('SELECT * FROM merchants WHERE merchant_id > ? ORDER BY merchant_id LIMIT ?', [q.after ?? '', q.limit]),
-    );
+    const rows = await this.one.all<MerchantRow>('SELECT * FROM merchants WHERE merchant_id > ? ORDER BY merchant_id LIMIT ?', [
+      q.after ?? '',
+      q.limit,
+    ]);
     return rows.map(merchantOf);
   }
 
@@ -407,16 +423,14 @@ export class SqlBankStorage implements BankStorage {
   }
 
   async getCredential(credentialId: string): Promise<CredentialRecord | undefined> {
-    const row = await this.db.read((tx) =>
-      tx.get<{
-        credential_id: string;
-        kind: PartyKind;
-        party_id: string;
-        secret_hash: Uint8Array;
-        created_at: number;
-        revoked_at: number | null;
-      }>('SELECT * FROM credentials WHERE credential_id = ?', [credentialId]),
-    );
+    const row = await this.one.get<{
+      credential_id: string;
+      kind: PartyKind;
+      party_id: string;
+      secret_hash: Uint8Array;
+      created_at: number;
+      revoked_at: number | null;
+    }>('SELECT * FROM credentials WHERE credential_id = ?', [credentialId]);
     return (
       row && {
         credentialId: row.credential_id,
@@ -438,9 +452,7 @@ export class SqlBankStorage implements BankStorage {
   }
 
   async balances(account: string): Promise<Balance[]> {
-    return this.db.read((tx) =>
-      tx.all<Balance>('SELECT currency, balance FROM ledger_balances WHERE account = ? ORDER BY currency', [account]),
-    );
+    return this.one.all<Balance>('SELECT currency, balance FROM ledger_balances WHERE account = ? ORDER BY currency', [account]);
   }
 
   async statement(q: StatementQuery): Promise<LedgerEntry[]> {
@@ -486,7 +498,7 @@ export class SqlBankStorage implements BankStorage {
   }
 
   async getDepositBatch(depositor: string, batchId: string): Promise<(DepositBatchRecord & { requestHash: Uint8Array }) | undefined> {
-    return this.db.read((tx) => readBatch(tx, depositor, batchId));
+    return readBatch(this.one, depositor, batchId);
   }
 
   transaction<T>(fn: (tx: BankTransaction) => Promise<T>): Promise<T> {

@@ -3,7 +3,7 @@
  * (sql-store.ts) in SQL both SQLite and PostgreSQL accept; a driver adds the connection, the
  * transaction discipline, the schema and the few statements that differ.
  */
-import type { SharedBankState } from './types.js';
+import type { LedgerEntry, LedgerPosting, OneStatementSteps, SharedBankState } from './types.js';
 
 export type SqlValue = string | number | null | Uint8Array;
 
@@ -37,6 +37,16 @@ export interface SqlDriver {
   /** Inserts coins not yet spent; returns, per row, whether it was inserted (false: the coin exists). */
   insertSpentCoins(tx: SqlTx, rows: readonly SpentCoinRow[]): Promise<boolean[]>;
   isUniqueViolation(e: unknown): boolean;
+  /**
+   * Statements each run alone in its own implicit transaction, one round trip each (PostgreSQL):
+   * a read of one statement needs no BEGIN and COMMIT around it. Without it the store wraps each
+   * in `read`.
+   */
+  readonly single?: SqlTx;
+  /** The withdrawal's steps in one statement each (PostgreSQL only). */
+  readonly oneStatement?: OneStatementSteps;
+  /** ledger.ts's postEntry in one statement (PostgreSQL only). */
+  postEntry?(tx: SqlTx, kind: LedgerEntry['kind'], reference: string, postings: readonly LedgerPosting[], now: number): Promise<number>;
   /** What several processes on this database share (PostgreSQL only). */
   readonly shared?: SharedBankState;
   /** Inside the revoking transaction: tells the other processes at commit (PostgreSQL only). */

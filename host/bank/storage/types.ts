@@ -213,10 +213,46 @@ export interface RevocationHandlers {
   listening(): void;
 }
 
+/**
+ * The withdrawal's steps as one statement each, where a statement costs a round trip to the
+ * database server (PostgreSQL): the same rules and locks as the service's transactions over
+ * BankTransaction, which remain for the outcomes these do not settle (an open session to expire,
+ * an answer refused: the transaction finds out why).
+ */
+export interface OneStatementSteps {
+  /**
+   * Opens the session if `funds.account` holds `funds.value` in `funds.currency` and the account
+   * has no open session; nothing is written otherwise.
+   */
+  openSession(
+    session: NewSession,
+    funds: { account: string; currency: string; value: number },
+  ): Promise<'opened' | 'insufficient-funds' | 'session-open'>;
+  /** The session as it is now (unlocked), with the balance of `account` in the session's currency. */
+  peekSession(sessionId: string, account: string): Promise<(SessionRecord & { balance: number }) | undefined>;
+  /**
+   * Answers the session with c and r and posts the withdrawal's entry, if the session is still open,
+   * of `accountId` and unexpired at `now`, and `funds.account` (its balance locked after the
+   * session, as the transaction does) holds `funds.value`; false, with nothing written, otherwise.
+   */
+  answerSession(answer: {
+    sessionId: string;
+    accountId: string;
+    c: Uint8Array;
+    r: Uint8Array;
+    now: number;
+    funds: { account: string; currency: string; value: number };
+    reference: string;
+    postings: readonly LedgerPosting[];
+  }): Promise<boolean>;
+}
+
 export interface BankStorage {
   readonly kind: 'sqlite' | 'postgres';
   /** Present where several processes may serve one database (see SharedBankState). */
   readonly shared?: SharedBankState;
+  /** Present where a statement costs a round trip (see OneStatementSteps). */
+  readonly oneStatement?: OneStatementSteps;
   /** Creates or upgrades the schema. */
   migrate(): Promise<void>;
   close(): Promise<void>;
