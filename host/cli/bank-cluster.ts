@@ -7,7 +7,10 @@
  *
  * The primary prints the address once every worker listens, replaces a worker that dies, and on
  * SIGINT or SIGTERM tells each worker to stop (a message, not a signal: a worker that also got the
- * terminal's SIGINT must not be killed by a second one) and waits for them.
+ * terminal's SIGINT must not be killed by a second one) and waits for them. A worker that has not
+ * listened yet, which may not have its message listener either, gets SIGTERM: it has nothing in
+ * flight. If one fails before listening, the others are stopped and the command fails with
+ * `bank-process-failed`.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { EcashError } from '../../core/index.js';
@@ -43,6 +46,8 @@ export async function serveCluster(processes: number, run: (address: string) => 
   const stop = listenForStop();
   let stopping = false;
   const workers = new Set<Worker>();
+  /** Workers that listen, and so wait for the stop message; one still starting may miss it. */
+  const listening = new Set<Worker>();
   let failed: (e: Error) => void = () => undefined;
   const failure = new Promise<never>((_, reject) => {
     failed = reject;
@@ -51,9 +56,13 @@ export async function serveCluster(processes: number, run: (address: string) => 
     const w = cluster.fork();
     workers.add(w);
     return new Promise<string>((resolve) => {
-      w.once('listening', (a) => resolve(`http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`));
+      w.once('listening', (a) => {
+        listening.add(w);
+        resolve(`http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`);
+      });
       w.once('exit', (code, signal) => {
         workers.delete(w);
+        listening.delete(w);
         if (stopping) return;
         const why = `a bank process exited (${signal ?? `code ${code}`})`;
         if (!ready) {
@@ -69,7 +78,10 @@ export async function serveCluster(processes: number, run: (address: string) => 
   const stopAll = async () => {
     stopping = true;
     const exits = [...workers].map((w) => new Promise((resolve) => w.once('exit', resolve)));
-    for (const w of workers) if (w.isConnected()) w.send(STOP_MESSAGE);
+    for (const w of workers) {
+      if (listening.has(w) && w.isConnected()) w.send(STOP_MESSAGE);
+      else w.process.kill('SIGTERM');
+    }
     await Promise.all(exits);
   };
   try {

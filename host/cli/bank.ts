@@ -356,6 +356,8 @@ export function registerBankCommands(program: Command): void {
             throw new EcashError('bad-option', '--processes above 1 needs a PostgreSQL database (--db postgres://…)');
           const keyFile = openKeyFile(opts);
           if (processes > 1 && !isClusterWorker()) {
+            // The database is checked (and migrated) once here, so that its errors are told once.
+            await withBank(opts, keyFile, async () => undefined);
             await serveCluster(processes, async (url) => {
               printResult(
                 { json: wantsJson(cmd) },

@@ -180,6 +180,25 @@ describe.skipIf(!available)('bank processes on one PostgreSQL database (the buil
     });
   });
 
+  it('refuses --processes 2 on SQLite, and on a database without a bank with one error', async () => {
+    const sqlite = await ecash(['--json', 'bank', 'serve', '--db', join(dir, 'bank.db'), '--keys', keys, '--processes', '2']);
+    expect(sqlite.code).toBe(1);
+    expect(JSON.parse(sqlite.stdout)).toMatchObject({ error: { code: 'bad-option' } });
+    const none = await ecash([
+      '--json',
+      'bank',
+      'serve',
+      '--db',
+      `${postgresUrl()!}${postgresUrl()!.includes('?') ? '&' : '?'}schema=no_bank_here`,
+      '--keys',
+      keys,
+      '--processes',
+      '2',
+    ]);
+    expect(none.code).toBe(1);
+    expect(JSON.parse(none.stdout)).toMatchObject({ error: { code: 'no-database' } });
+  });
+
   it('serves through one address with --processes 2 and stops on SIGTERM', async () => {
     const { process: cluster, url } = await serve('--processes', '2');
     const dave = await newHolder(url, 'dave', 1000);
