@@ -3,6 +3,7 @@
  * machines. No I/O. Every other component depends on this public face only.
  */
 export * from './errors.js';
+export * from './error-codes.js';
 export { MAX_AMOUNT, AMOUNT_SCHEMA, minorDigits, formatAmount, parseAmount, parseCurrency } from './amount.js';
 export * from './bytes.js';
 export type { Group, GroupElement, ScalarField } from './group.js';

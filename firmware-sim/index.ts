@@ -35,3 +35,4 @@ export {
 } from './connectors/vpcd.js';
 export { inspectCardImage, type CardImageSummary, type CardDenomination } from './inspect.js';
 export { openHidDevice, type HidCardDevice } from './connectors/hid-device.js';
+export * from './error-codes.js';

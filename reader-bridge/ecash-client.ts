@@ -48,30 +48,9 @@ import {
   type WithdrawEndResponse,
 } from '../wire/index.js';
 import { ApduClient, type ApduClientOptions } from './apdu-client.js';
-import { bridgeError, BRIDGE_ERROR } from './errors.js';
+import { bridgeError, BRIDGE_ERROR, CARD_ERROR, type CardErrorCode } from './errors.js';
 import type { CommandClass } from './timeouts.js';
 import type { CardChannel } from './transport.js';
-
-/** Codes of the card's refusals (beside the bridge's own codes). */
-export const CARD_ERROR = {
-  PIN_WRONG: 'pin-wrong',
-  PIN_BLOCKED: 'pin-blocked',
-  PIN_REQUIRED: 'pin-required',
-  CARD_REFUSED: 'card-refused',
-  CARD_INVALID_DATA: 'card-invalid-data',
-  CARD_FULL: 'card-full',
-  CARD_NOT_FOUND: 'card-not-found',
-  NOT_ECASH_CARD: 'not-ecash-card',
-  CARD_FORMAT_MISMATCH: 'card-format-mismatch',
-  CARD_INTERNAL_ERROR: 'card-internal-error',
-  CARD_ERROR: 'card-error',
-  CARD_NOT_SELECTED: 'card-not-selected',
-  CARD_NOT_PERSONALISED: 'card-not-personalised',
-  /** PAY: the card holds less than the amount in coins of the keys offered. */
-  CARD_INSUFFICIENT_FUNDS: 'card-insufficient-funds',
-  /** PAY: enough value, but no coins of the keys offered add up to the amount (in at most 32 coins). */
-  CARD_NO_EXACT_CHANGE: 'card-no-exact-change',
-} as const;
 
 interface CommandSpec {
   name: string;
@@ -85,7 +64,7 @@ interface CommandSpec {
   /** What 6A88 (referenced data not found) means for this command. */
   notFound?: string;
   /** Status words this command gives a meaning of its own (code and message). */
-  own?: Readonly<Record<number, { code: string; message: string }>>;
+  own?: Readonly<Record<number, { code: CardErrorCode; message: string }>>;
 }
 
 const EXTENDED_LE = 65536;
@@ -155,7 +134,7 @@ const PUK_BLOCKED = 'the PUK is now blocked: the card can no longer be unblocked
 export function cardStatusError(sw: number, command: CommandSpec): EcashError {
   const name = command.name;
   const details = { sw: swHex(sw), command: name };
-  const make = (code: string, message: string) => new EcashError(code, message, { details: { ...details } });
+  const make = (code: CardErrorCode, message: string) => new EcashError(code, message, { details: { ...details } });
   const own = command.own?.[sw];
   if (own !== undefined) return make(own.code, `${name}: ${own.message}`);
   const tries = pinTriesLeft(sw);
@@ -193,7 +172,7 @@ export function cardStatusError(sw: number, command: CommandSpec): EcashError {
     case SW.NOT_ENOUGH_MEMORY:
       return make(CARD_ERROR.CARD_FULL, 'the card has no free coin slot: spend or deposit coins first');
     case SW.DATA_NOT_FOUND:
-      return make(CARD_ERROR.CARD_NOT_FOUND, `${name}: ${command.notFound ?? 'the card holds no such data'}`);
+      return make(CARD_ERROR.CARD_DATA_NOT_FOUND, `${name}: ${command.notFound ?? 'the card holds no such data'}`);
     case 0x6a82:
     case SW.INS_NOT_SUPPORTED:
     case SW.CLA_NOT_SUPPORTED:
@@ -327,7 +306,7 @@ export class EcashCardClient {
     try {
       r = await this.run(COMMANDS.withdrawStatus, new Uint8Array(0), SHORT_LE);
     } catch (e) {
-      if (isEcashError(e, CARD_ERROR.CARD_NOT_FOUND)) return undefined;
+      if (isEcashError(e, CARD_ERROR.CARD_DATA_NOT_FOUND)) return undefined;
       throw e;
     }
     return this.decode(COMMANDS.withdrawStatus, () => decodeWithdrawChallenge(group, r.data));

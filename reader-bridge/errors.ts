@@ -2,7 +2,8 @@
  * The bridge's error codes. Every failure a host can meet while talking to a card is an
  * EcashError with one of these codes, so a terminal can decide what to do without parsing text.
  */
-import { EcashError } from '../core/index.js';
+import { CORE_ERROR_CODES, EcashError, type ErrorCode } from '../core/index.js';
+import { WIRE_ERROR_CODES } from '../wire/index.js';
 
 export const BRIDGE_ERROR = {
   /** The named reader does not exist (or disappeared). */
@@ -35,10 +36,74 @@ export const BRIDGE_ERROR = {
   BRIDGE_PROTOCOL: 'bridge-protocol',
 } as const;
 
-export type BridgeErrorCode = (typeof BRIDGE_ERROR)[keyof typeof BRIDGE_ERROR];
+/** Codes of the card's refusals (beside the bridge's own codes). */
+export const CARD_ERROR = {
+  PIN_WRONG: 'pin-wrong',
+  PIN_BLOCKED: 'pin-blocked',
+  PIN_REQUIRED: 'pin-required',
+  CARD_REFUSED: 'card-refused',
+  CARD_INVALID_DATA: 'card-invalid-data',
+  CARD_FULL: 'card-full',
+  /** The card holds no such data (no pending withdrawal, no such coin or log entry). */
+  CARD_DATA_NOT_FOUND: 'card-data-not-found',
+  NOT_ECASH_CARD: 'not-ecash-card',
+  CARD_FORMAT_MISMATCH: 'card-format-mismatch',
+  CARD_INTERNAL_ERROR: 'card-internal-error',
+  CARD_ERROR: 'card-error',
+  CARD_NOT_SELECTED: 'card-not-selected',
+  CARD_NOT_PERSONALISED: 'card-not-personalised',
+  /** PAY: the card holds less than the amount in coins of the keys offered. */
+  CARD_INSUFFICIENT_FUNDS: 'card-insufficient-funds',
+  /** PAY: enough value, but no coins of the keys offered add up to the amount (in at most 32 coins). */
+  CARD_NO_EXACT_CHANGE: 'card-no-exact-change',
+} as const;
+
+/** The bridge's own codes (BRIDGE_ERROR but `bad-response`, which is wire's) and its setup codes. */
+export const BRIDGE_ERROR_CODES = [
+  'no-reader',
+  'no-card',
+  'card-removed',
+  'card-reset',
+  'reader-busy',
+  'card-timeout',
+  'transport-failure',
+  'channel-closed',
+  'pcsc-unavailable',
+  'hid-unavailable',
+  'replay-mismatch',
+  'bridge-unauthorized',
+  'bridge-protocol',
+  'bad-timeout',
+  'bad-cassette',
+  'bad-hid-device',
+  'reader-exists',
+  'card-present',
+] as const;
+
+/** The card's refusals as the bridge's card client names them (CARD_ERROR). */
+export const CARD_ERROR_CODES = Object.values(CARD_ERROR);
+
+export type BridgeErrorCode = (typeof BRIDGE_ERROR_CODES)[number];
+export type CardErrorCode = (typeof CARD_ERROR)[keyof typeof CARD_ERROR];
+
+const SENT_BY_A_BRIDGE: ReadonlySet<string> = new Set([
+  ...CORE_ERROR_CODES,
+  ...WIRE_ERROR_CODES,
+  ...BRIDGE_ERROR_CODES,
+  ...CARD_ERROR_CODES,
+]);
+
+/** Whether a code read from a remote bridge or a cassette is one a bridge can end an exchange with. */
+export function isBridgeSideCode(code: string): code is ErrorCode {
+  return SENT_BY_A_BRIDGE.has(code);
+}
+
+declare module '../core/index.js' {
+  interface ErrorCodeRegistry extends Record<BridgeErrorCode | CardErrorCode, true> {}
+}
 
 export function bridgeError(
-  code: BridgeErrorCode,
+  code: (typeof BRIDGE_ERROR)[keyof typeof BRIDGE_ERROR],
   message: string,
   options?: { cause?: unknown; details?: Record<string, unknown> },
 ): EcashError {

@@ -49,4 +49,4 @@ export {
 } from './remote-server.js';
 export { BRIDGE_PROTOCOL_VERSION, BRIDGE_PATH } from './remote-protocol.js';
 export { openReaders, parseHidDevice, type ReaderOptions } from './open.js';
-export { EcashCardClient, CARD_ERROR, cardStatusError } from './ecash-client.js';
+export { EcashCardClient, cardStatusError } from './ecash-client.js';

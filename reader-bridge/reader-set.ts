@@ -5,7 +5,7 @@
  * (a remote bridge that is down or refuses the token, say), listing and connecting fail with the
  * reason at once: "no readers" would send the user looking for a card that is not the problem.
  */
-import { EcashError, isEcashError } from '../core/index.js';
+import { EcashError, type ErrorCode, isEcashError } from '../core/index.js';
 import { noReader } from './errors.js';
 import type { CardChannel, ConnectOptions, ReaderEventListener, ReaderInfo, ReaderTransport, TransportKind } from './transport.js';
 
@@ -14,7 +14,7 @@ export type ReaderSource = Pick<ReaderTransport, 'listReaders' | 'watch' | 'conn
 
 export interface UnavailableTransport {
   transport: TransportKind;
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 

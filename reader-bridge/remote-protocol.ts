@@ -4,8 +4,8 @@
  * result or an error; reader events arrive unasked once the client watches. Byte strings are
  * lowercase hex. Both ends validate every frame here, once, into typed values.
  */
-import { EcashError, fromHex, toHex } from '../core/index.js';
-import { bridgeError, BRIDGE_ERROR } from './errors.js';
+import { EcashError, type ErrorCode, fromHex, toHex } from '../core/index.js';
+import { bridgeError, BRIDGE_ERROR, isBridgeSideCode } from './errors.js';
 import type { CardProtocol, Disposition, ReaderEvent, ReaderInfo, ShareMode, TransportKind } from './transport.js';
 
 export const BRIDGE_PROTOCOL_VERSION = 1;
@@ -29,7 +29,7 @@ export interface ChannelDescription {
 
 export type BridgeReply =
   | { id: number; result: Record<string, unknown> }
-  | { id: number; error: { code: string; message: string } }
+  | { id: number; error: { code: ErrorCode; message: string } }
   | { event: WireReaderEvent };
 
 export interface WireReaderEvent {
@@ -130,7 +130,6 @@ export function encodeRequest(request: BridgeRequest): string {
 
 const TRANSPORTS: readonly TransportKind[] = ['pcsc', 'hid', 'virtual', 'remote', 'replay'];
 const EVENT_TYPES: readonly ReaderEvent['type'][] = ['reader-added', 'reader-removed', 'card-inserted', 'card-removed'];
-const CODE_RE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
 export function parseReaderInfo(value: unknown): ReaderInfo {
   const r = object(value, 'a reader');
@@ -155,8 +154,8 @@ export function parseReply(frame: string): BridgeReply {
   const id = uint(m.id, 'id');
   if (m.error !== undefined) {
     const err = object(m.error, 'error');
-    if (typeof err.code !== 'string' || !CODE_RE.test(err.code) || typeof err.message !== 'string')
-      return bad('error must have a kebab-case code and a message');
+    if (typeof err.code !== 'string' || !isBridgeSideCode(err.code) || typeof err.message !== 'string')
+      return bad('error must have a code of docs/errors.md and a message');
     return { id, error: { code: err.code, message: err.message } };
   }
   return { id, result: object(m.result, 'result') };

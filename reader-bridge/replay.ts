@@ -4,8 +4,8 @@
  * holding a card that answers exactly what the recorded card answered. Commands are stored and
  * matched in their redacted form, so a cassette never holds a PIN.
  */
-import { EcashError, fromHex, toHex } from '../core/index.js';
-import { bridgeError, BRIDGE_ERROR, channelClosed, noReader } from './errors.js';
+import { EcashError, type ErrorCode, fromHex, toHex } from '../core/index.js';
+import { bridgeError, BRIDGE_ERROR, channelClosed, isBridgeSideCode, noReader } from './errors.js';
 import { redactCommand, type TraceEntry, type TraceSink } from './trace.js';
 import type { CardChannel, CardProtocol, ReaderEventListener, ReaderInfo, ReaderTransport, TransmitOptions } from './transport.js';
 
@@ -14,7 +14,7 @@ export interface RecordedExchange {
   command: string;
   /** The response APDU (data and status word) as hex, or the error the exchange ended with. */
   response?: string;
-  error?: { code: string; message: string };
+  error?: { code: ErrorCode; message: string };
 }
 
 export interface Cassette {
@@ -73,6 +73,7 @@ export function parseCassette(value: unknown): Cassette {
     }
     const err = e.error as Record<string, unknown> | undefined;
     if (typeof err?.code !== 'string' || typeof err.message !== 'string') return bad(`exchange ${i} has neither a response nor an error`);
+    if (!isBridgeSideCode(err.code)) return bad(`exchange ${i} ends with "${err.code}", which is no bridge's error code`);
     return { command: e.command as string, error: { code: err.code, message: err.message } };
   });
   return { version: 1, reader: v.reader as string, atr: v.atr as string, protocol: v.protocol as CardProtocol, exchanges };

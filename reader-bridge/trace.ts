@@ -4,7 +4,7 @@
  * marker (docs/apdu.md, "Secrets on the wire"). Used by `--trace` on the CLI, by tests, and by
  * the session recorder.
  */
-import { isEcashError, toHex } from '../core/index.js';
+import { type ErrorCode, isEcashError, toHex } from '../core/index.js';
 import { ECASH_INS, ISO_INS, swHex } from '../wire/index.js';
 import type { CardChannel, Disposition, TransmitOptions } from './transport.js';
 
@@ -20,7 +20,7 @@ export interface TraceEntry {
   /** Responses: the exchange's duration. */
   durationMs?: number;
   /** Responses: the exchange failed instead (error code and message, never a secret). */
-  error?: { code: string; message: string };
+  error?: { code: ErrorCode; message: string };
 }
 
 export type TraceSink = (entry: TraceEntry) => void;
@@ -43,7 +43,7 @@ export function redactCommand(command: Uint8Array): string {
   return toHex(command);
 }
 
-function errorOf(e: unknown): { code: string; message: string } {
+function errorOf(e: unknown): { code: ErrorCode; message: string } {
   if (isEcashError(e)) return { code: e.code, message: e.message };
   return { code: 'internal', message: e instanceof Error ? e.message : String(e) };
 }

@@ -7,3 +7,4 @@
 export * from './apdu.js';
 export * from './hid-framing.js';
 export * from './card-protocol.js';
+export * from './error-codes.js';

@@ -7,7 +7,15 @@
  * `bank-unreachable`, and an answer that is not the API's JSON is `bank-protocol`.
  */
 import { request as httpRequest } from 'undici';
-import { type AccountOpening, EcashError, type Group, toHex, transcriptJsonFromBytes } from '../../core/index.js';
+import {
+  type AccountOpening,
+  CORE_ERROR_CODES,
+  EcashError,
+  type ErrorCode,
+  type Group,
+  toHex,
+  transcriptJsonFromBytes,
+} from '../../core/index.js';
 import type {
   AccountJson,
   AccountOpenedJson,
@@ -26,14 +34,22 @@ import type {
   AuditJson,
   MerchantListJson,
 } from './api-types.js';
+import { BANK_API_ERROR_CODES } from './error-codes.js';
 
 export const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
+
+const BANK_ANSWER_CODES: ReadonlySet<string> = new Set([...CORE_ERROR_CODES, ...BANK_API_ERROR_CODES]);
+
+/** Whether an error body's code is one the bank's API answers with (core's and the API's). */
+function isBankAnswerCode(code: string): code is ErrorCode {
+  return BANK_ANSWER_CODES.has(code);
+}
 
 export class BankError extends EcashError {
   /** The HTTP status; 0 when no HTTP answer arrived. */
   readonly status: number;
 
-  constructor(code: string, message: string, status: number, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, status: number, options?: { cause?: unknown }) {
     super(code, message, options);
     this.name = 'BankError';
     this.status = status;
@@ -155,6 +171,13 @@ export class BankClient {
       throw new BankError(
         'bank-protocol',
         `the bank at ${this.baseUrl} answered ${method} ${path} with HTTP ${status} without an error code`,
+        status,
+      );
+    }
+    if (!isBankAnswerCode(parsed.error.code)) {
+      throw new BankError(
+        'bank-protocol',
+        `the bank at ${this.baseUrl} answered ${method} ${path} with HTTP ${status} and code "${parsed.error.code}", which is not one of docs/errors.md`,
         status,
       );
     }

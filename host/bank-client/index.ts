@@ -14,3 +14,4 @@ export {
   type PageOptions,
 } from './client.js';
 export { decodeElementHex, decodeScalarHex, KeyCache, ParsedParameters } from './public-parameters.js';
+export * from './error-codes.js';

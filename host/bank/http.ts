@@ -8,7 +8,7 @@
  */
 import rateLimit, { type FastifyRateLimitStore, type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { EcashError, isEcashError } from '../../core/index.js';
+import { EcashError, type ErrorCode, isEcashError } from '../../core/index.js';
 import type { ErrorJson } from '../bank-client/index.js';
 import { ACCESS, authenticateHook, authorize, partyOfRequest } from './access.js';
 import { registerBankConsole } from '../web/index.js';
@@ -59,7 +59,7 @@ export interface BankAppOptions {
  * One status per stable code. Codes not listed: `bad-*` and the other input codes of core's
  * decoders are 400; anything else is a fault of the bank and answers 500 `internal`.
  */
-const STATUS: Record<string, number> = {
+const STATUS: Partial<Record<ErrorCode, number>> = {
   'bad-request': 400,
   'bad-json': 400,
   'wrong-suite': 400,
@@ -97,16 +97,16 @@ const STATUS: Record<string, number> = {
 };
 
 /** Codes whose message is the bank's business, not the caller's: replaced by a generic one. */
-const HIDDEN_MESSAGE: Record<string, string> = {
+const HIDDEN_MESSAGE: Partial<Record<ErrorCode, string>> = {
   internal: 'the bank failed to process the request; retry later, and tell the bank operator if it persists',
   'database-unavailable': "the bank's database is unavailable; retry later",
 };
 
-function statusOf(code: string): number {
+function statusOf(code: ErrorCode): number {
   return STATUS[code] ?? (code.startsWith('bad-') ? 400 : 500);
 }
 
-function body(code: string, message: string): ErrorJson {
+function body(code: ErrorCode, message: string): ErrorJson {
   return { error: { code, message } };
 }
 

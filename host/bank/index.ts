@@ -22,3 +22,4 @@ export {
   type BankServer,
   type BankServerOptions,
 } from './http.js';
+export * from './error-codes.js';

@@ -3,3 +3,4 @@
  * builds their own commander program around them.
  */
 export { registerCommands } from './commands.js';
+export * from './error-codes.js';

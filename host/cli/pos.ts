@@ -192,7 +192,7 @@ function answerPinRequests(terminal: PaymentTerminal, pin: () => Promise<string>
       .then(
         (p) => terminal.supplyPin(id, p),
         (e: unknown) => {
-          const { code, message } = errorToJson(e);
+          const { code, message } = isEcashError(e) ? e : { code: 'internal' as const, message: errorToJson(e).message };
           terminal.withholdPin(id, code, message);
         },
       )

@@ -5,13 +5,14 @@
  */
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
-import { EcashError } from '../../core/index.js';
+import { EcashError, type ErrorCode } from '../../core/index.js';
+import { CARD_SECRET_CODE, type CardSecretName } from './error-codes.js';
 
 /**
  * The secret in `file` (without the trailing newline `echo … > file` adds) or else in `$env`;
  * undefined when neither is given. An unreadable or empty file fails with `code`.
  */
-export function readSecret(file: string | undefined, env: string, what: string, code: string): string | undefined {
+export function readSecret(file: string | undefined, env: string, what: string, code: ErrorCode): string | undefined {
   if (file !== undefined) {
     let text: string;
     try {
@@ -30,7 +31,7 @@ export function readSecret(file: string | undefined, env: string, what: string, 
 /** Where a command finds a card secret (PIN, PUK): `--<option> <file>`, else `$<env>`, else typed on a terminal. */
 export interface CardSecretSource {
   /** What it is, in messages ("PIN", "new PIN", "PUK"); its error codes are this in kebab case plus -unreadable / -missing. */
-  what: string;
+  what: CardSecretName;
   option: string;
   file: string | undefined;
   env: string;
@@ -47,7 +48,7 @@ export interface CardSecretSource {
  * fails with `<what>-missing` naming the ways to give it.
  */
 export function cardSecret(source: CardSecretSource): () => Promise<string> {
-  const code = source.what.toLowerCase().replace(/ /g, '-');
+  const code = CARD_SECRET_CODE[source.what];
   const checked = (value: string) => {
     try {
       source.validate?.(value);

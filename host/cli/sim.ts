@@ -4,7 +4,7 @@
  * `run` plays a scenario file against a terminal's cash-register API and the simulator.
  */
 import type { Command } from 'commander';
-import { EcashError } from '../../core/index.js';
+import { EcashError, type ErrorCode } from '../../core/index.js';
 import { parseVpcdAddress } from '../../firmware-sim/index.js';
 import { checkBridgeToken, DEFAULT_BRIDGE_HOST, startBridgeServer } from '../../reader-bridge/index.js';
 import { buildSimApi, readScenario, runScenario, Simulator, type StepResult } from '../sim/index.js';
@@ -19,7 +19,7 @@ const POS_KEY_ENV = 'ECASH_POS_API_KEY';
 const BANK_URL_ENV = 'ECASH_BANK_URL';
 const BANK_TOKEN_ENV = 'ECASH_BANK_TOKEN';
 
-function required(value: string | undefined, code: string, message: string): string {
+function required(value: string | undefined, code: ErrorCode, message: string): string {
   if (value === undefined) throw new EcashError(code, message);
   return value;
 }

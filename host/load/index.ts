@@ -16,3 +16,4 @@ export {
 } from './load-terminal.js';
 export { LoadJournal, type LoadSession } from './journal.js';
 export { httpIssuer } from './bank-issuer.js';
+export * from './error-codes.js';

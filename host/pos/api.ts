@@ -7,7 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { AMOUNT_SCHEMA, EcashError, isEcashError } from '../../core/index.js';
+import { AMOUNT_SCHEMA, EcashError, type ErrorCode, isEcashError } from '../../core/index.js';
 import { BrowserSessions, openEventStream, registerSessionRoutes } from '../web/index.js';
 import { corsOrigins } from './cors-origins.js';
 import { isFinal, type PaymentEvent } from './journal.js';
@@ -25,7 +25,7 @@ export interface PosApiOptions {
   logger?: boolean;
 }
 
-const STATUS: Record<string, number> = {
+const STATUS: Partial<Record<ErrorCode, number>> = {
   'bad-request': 400,
   'bad-amount': 400,
   'wrong-currency': 400,

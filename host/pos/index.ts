@@ -18,3 +18,4 @@ export { httpAcquirer } from './bank-acquirer.js';
 export { buildPosApi, type PosApiOptions } from './api.js';
 export { corsOrigins } from './cors-origins.js';
 export { journalReceipt, renderReceipt, type ReceiptInput } from './receipt.js';
+export * from './error-codes.js';

@@ -7,7 +7,7 @@
  * scopes at the bank, its clock, a bank that is down, failing or busy): the coins stay pending
  * and the settlement says what to fix (docs/terminals.md, "Settlement").
  */
-import { isEcashError } from '../../core/index.js';
+import { type ErrorCode, isEcashError } from '../../core/index.js';
 import type { DepositOutcome } from './acquirer.js';
 
 /** Stable codes of a settlement that left coins pending (docs/pos-api.md). */
@@ -24,7 +24,7 @@ export const SETTLEMENT_PROBLEM_CODES = [
   'conflict-unresolved',
   'bank-rejected',
   'batch-refused',
-] as const;
+] as const satisfies readonly ErrorCode[];
 
 export type SettlementProblemCode = (typeof SETTLEMENT_PROBLEM_CODES)[number];
 

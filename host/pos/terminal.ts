@@ -14,6 +14,7 @@ import {
   decodeTranscript,
   EcashError,
   encodeTranscript,
+  type ErrorCode,
   formatAmount,
   fromHex,
   type Group,
@@ -25,7 +26,7 @@ import {
   type Transcript,
 } from '../../core/index.js';
 import { type PaidCoin, type PayRequest, paymentTranscripts } from '../../wire/index.js';
-import { CARD_ERROR, type CommandClass, EcashCardClient, type ReaderSource } from '../../reader-bridge/index.js';
+import { BRIDGE_ERROR, CARD_ERROR, type CommandClass, EcashCardClient, type ReaderSource } from '../../reader-bridge/index.js';
 import type { AcquirerBank } from './acquirer.js';
 import { coinsAtMost, offeredKeys } from './coin-selection.js';
 import { type Journal, type PaymentEvent, type PaymentRecord, type PaymentState, type RiskMode, isFinal } from './journal.js';
@@ -104,13 +105,21 @@ export interface PaymentView {
  * The card left (or failed) mid-exchange, or its reader was unplugged: wait (within the card wait)
  * for the card to come back and try again with the same request.
  */
-const RETRYABLE = new Set(['card-removed', 'card-reset', 'card-timeout', 'transport-failure', 'channel-closed', 'no-card', 'no-reader']);
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
+  BRIDGE_ERROR.CARD_REMOVED,
+  BRIDGE_ERROR.CARD_RESET,
+  BRIDGE_ERROR.CARD_TIMEOUT,
+  BRIDGE_ERROR.TRANSPORT_FAILURE,
+  BRIDGE_ERROR.CHANNEL_CLOSED,
+  BRIDGE_ERROR.NO_CARD,
+  BRIDGE_ERROR.NO_READER,
+]);
 
 interface ActivePayment {
   id: string;
   abort: AbortController;
   /** While the card waits for its holder's PIN: give it, or end the payment without one. */
-  pin: { supply(pin: string): void; withhold(code: string, message: string): void } | undefined;
+  pin: { supply(pin: string): void; withhold(code: ErrorCode, message: string): void } | undefined;
   /**
    * The payment's request was made in the tap under way: no card has seen it but the one in the
    * field, which (waiting for a PIN) refused to pay without it. Cancelling then abandons nothing.
@@ -313,7 +322,7 @@ export class PaymentTerminal extends EventEmitter {
   }
 
   /** Declines a payment waiting in `pin-required` at once, for a PIN that will not come (nothing was spent). */
-  withholdPin(id: string, code: string, message: string): void {
+  withholdPin(id: string, code: ErrorCode, message: string): void {
     this.pinWaiter(id).withhold(code, message);
   }
 
@@ -565,7 +574,7 @@ export class PaymentTerminal extends EventEmitter {
             `the card holds enough, but no coins this terminal accepts add up to exactly ${formatAmount(request.amount, request.currency)} (e-cash has no change); charge another amount, or the holder can rebalance the card at a load terminal (ecash load --rebalance)`,
           );
         }
-        if (!isEcashError(e, 'pin-required')) throw e;
+        if (!isEcashError(e, CARD_ERROR.PIN_REQUIRED)) throw e;
         await this.verifiedPin(id, active, card);
         this.record(id, 'request-sent', { message: 'PIN verified, asking the card again' });
       }

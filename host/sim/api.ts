@@ -9,7 +9,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { EcashError, isEcashError, SUITE_IDS } from '../../core/index.js';
+import { EcashError, type ErrorCode, isEcashError, SUITE_IDS } from '../../core/index.js';
 import { CHIP_PROFILES } from '../../firmware-sim/index.js';
 import { BrowserSessions, openEventStream, registerSessionRoutes } from '../web/index.js';
 import { CARD_KINDS, type CardSpec, DEFAULT_PIN, DEFAULT_PUK, type PullPlan, type Simulator } from './simulator.js';
@@ -22,7 +22,7 @@ export interface SimApiOptions {
   token: string;
 }
 
-const STATUS: Record<string, number> = {
+const STATUS: Partial<Record<ErrorCode, number>> = {
   'bad-request': 400,
   'bad-card-spec': 400,
   unauthorized: 401,

@@ -27,3 +27,4 @@ export {
   type ScenarioTargets,
   type StepResult,
 } from './scenario.js';
+export * from './error-codes.js';

@@ -6,7 +6,7 @@
  * validated whole before anything runs; a step that fails stops the run.
  */
 import { readFileSync } from 'node:fs';
-import { EcashError, SUITE_IDS, type SuiteId } from '../../core/index.js';
+import { EcashError, type ErrorCode, SUITE_IDS, type SuiteId } from '../../core/index.js';
 import { CHIP_PROFILES } from '../../firmware-sim/index.js';
 import { CARD_KINDS, type CardKind } from './simulator.js';
 
@@ -189,7 +189,8 @@ async function call<T>(base: { url: string }, bearer: string, method: string, pa
   const answer = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
   if (!res.ok)
     throw new EcashError(
-      answer.error?.code ?? 'http-error',
+      // The API's own code, passed on as it answered (any code of docs/errors.md).
+      (answer.error?.code as ErrorCode | undefined) ?? 'http-error',
       `${method} ${base.url}${path} answered ${res.status}: ${answer.error?.message ?? ''}`,
     );
   return answer as T;

@@ -38,7 +38,7 @@ import {
   type VpcdEvent,
 } from '../../firmware-sim/index.js';
 import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.js';
-import { EcashCardClient, VirtualTransport, type CardChannel } from '../../reader-bridge/index.js';
+import { CARD_ERROR, EcashCardClient, VirtualTransport, type CardChannel } from '../../reader-bridge/index.js';
 import { accountOpeningJson, BankClient, type ParametersJson, ParsedParameters } from '../bank-client/index.js';
 import { httpIssuer, LoadJournal, loadCard } from '../load/index.js';
 import { type TapTrace, Taps } from './taps.js';
@@ -538,8 +538,8 @@ async function blockPin(client: EcashCardClient, pin: string): Promise<void> {
     try {
       await client.verifyPin(wrongPin(pin));
     } catch (e) {
-      if (isEcashError(e, 'pin-blocked')) return;
-      if (!isEcashError(e, 'pin-wrong')) throw e;
+      if (isEcashError(e, CARD_ERROR.PIN_BLOCKED)) return;
+      if (!isEcashError(e, CARD_ERROR.PIN_WRONG)) throw e;
     }
   }
   throw new EcashError('internal', 'the card did not block its PIN after 32 wrong entries');

@@ -6,3 +6,4 @@ export { registerTerminalDisplay } from './terminal-display.js';
 export { registerBankConsole } from './bank-console.js';
 export { registerSimPanel } from './sim-panel.js';
 export { BrowserSessions, openEventStream, registerSessionRoutes } from './browser-sessions.js';
+export * from './error-codes.js';

@@ -30,6 +30,7 @@ import {
 } from '../../firmware-sim/index.js';
 import {
   ApduClient,
+  CARD_ERROR,
   EcashCardClient,
   VirtualTransport,
   tracedChannel,
@@ -238,7 +239,7 @@ export function conformanceSuite(name: string, makeFixture: () => Promise<Confor
       const bank = new TestBank('ristretto255-sha512');
       await bank.load(card, 3);
       expect(await card.withdrawStatus()).toBeUndefined();
-      await expect(card.withdrawAbort()).rejects.toSatisfy((e) => isEcashError(e, 'card-not-found'));
+      await expect(card.withdrawAbort()).rejects.toSatisfy((e) => isEcashError(e, CARD_ERROR.CARD_DATA_NOT_FOUND));
       expect(await card.balance()).toMatchObject([{ keyId: bank.secret.key.keyId, value: 100, currency: 'EUR', count: 3 }]);
 
       const request = bank.payment(2);
