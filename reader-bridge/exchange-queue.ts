@@ -4,7 +4,7 @@
  * for the late exchange to settle (its response is dropped), and its own budget, counted from its
  * call, covers that wait. This is what lets a terminal repeat a PAY whose answer it did not get.
  */
-import type { EcashError } from '../core/index.js';
+import { EcashError } from '../core/index.js';
 import { bridgeError, BRIDGE_ERROR, channelClosed } from './errors.js';
 import type { TransmitOptions } from './transport.js';
 
@@ -15,7 +15,7 @@ export class ExchangeQueue {
 
   run<T>(exchange: () => Promise<T>, timeoutMs: number): Promise<T> {
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      return Promise.reject(bridgeError(BRIDGE_ERROR.CARD_TIMEOUT, `a command budget must be a positive number of ms, got ${timeoutMs}`));
+      return Promise.reject(new EcashError('bad-timeout', `a command budget must be a positive number of ms, got ${timeoutMs}`));
     }
     const started = this.tail.then(exchange);
     this.tail = started.catch(() => undefined);

@@ -73,7 +73,7 @@ export class CardPresence {
     }
   }
 
-  /** Waits for a card in the reader: `card-timeout` after `timeoutMs`. */
+  /** Waits for a card in the reader: `card-wait-expired` after `timeoutMs`. */
   cardPresent(signal: AbortSignal, timeoutMs: number): Promise<void> {
     return this.waitForReader(signal, timeoutMs, true);
   }
@@ -120,7 +120,7 @@ export class CardPresence {
         () =>
           finish(
             new Decline(
-              present ? 'card-timeout' : 'card-still-present',
+              present ? 'card-wait-expired' : 'card-still-present',
               present ? `no card was presented within ${Math.round(timeoutMs / 1000)} s` : 'the card stayed in the field',
             ),
           ),

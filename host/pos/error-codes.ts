@@ -17,7 +17,7 @@ export const POS_ERROR_CODES = [
   'terminal-not-started',
   'transcript-not-found',
   // A payment's decline.
-  'card-timeout',
+  'card-wait-expired',
   'card-still-present',
   'card-not-returned',
   'pin-timeout',

@@ -394,7 +394,7 @@ export class PaymentTerminal extends EventEmitter {
    * A payment from waiting for a card to its outcome:
    * - before its request exists: online, the bank must answer first (`bank-unreachable`
    *   otherwise); then the previous sale's card must leave the reader (`card-still-present`);
-   * - `waiting-for-card` until a card is in the field (`card-timeout`), then one tap (`tap`);
+   * - `waiting-for-card` until a card is in the field (`card-wait-expired`), then one tap (`tap`);
    * - a tap cut by the card leaving or the reader failing: `interrupted` once the request exists,
    *   and back to waiting for the same card;
    * - a tap that resent the request and was refused by the card in the field: `interrupted`
@@ -476,7 +476,7 @@ export class PaymentTerminal extends EventEmitter {
     // Asked to pay, the card did not come back (or another stayed in its place): it may have paid.
     if (
       e instanceof Decline &&
-      (e.code === 'card-timeout' || e.code === 'card-still-present') &&
+      (e.code === 'card-wait-expired' || e.code === 'card-still-present') &&
       this.journal.latestRequest(id) !== undefined
     ) {
       return {

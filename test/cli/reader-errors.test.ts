@@ -3,7 +3,7 @@
  * `ecash` command as shipped: a remote bridge that refuses the token (`bridge-unauthorized`), one
  * that is down (`transport-failure`, a closed port) and a reader name that does not exist
  * (`no-reader`, listing the readers there are). Before, `pos pay` waited its whole card wait and
- * declined `card-timeout`, `pos serve` started without a word and `readers` printed "no readers"
+ * declined `card-wait-expired`, `pos serve` started without a word and `readers` printed "no readers"
  * and exited 0. Each command here runs with the default card wait of 120 s: it must end long before.
  */
 import { createServer } from 'node:net';
@@ -80,7 +80,7 @@ describe('a reader that cannot be used', () => {
     }
   });
 
-  it('ecash pos pay ends at once with the reason, not card-timeout after the card wait', async () => {
+  it('ecash pos pay ends at once with the reason, not card-wait-expired after the card wait', async () => {
     for (const c of cases()) {
       const args = [
         '--json',

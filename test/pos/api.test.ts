@@ -442,7 +442,7 @@ describe('POS API over HTTP', () => {
     expect(await valueOf(rich)).toBe(5_000 - 1_234 - 500 - 300);
   });
 
-  it('declines with card-timeout when no card comes', async () => {
+  it('declines with card-wait-expired when no card comes', async () => {
     const quick = await world.terminal(
       readers,
       { merchantId: 'corner-shop', bank: shop },
@@ -462,7 +462,7 @@ describe('POS API over HTTP', () => {
         await fetch(`${url}/payments/${id}`, { headers: { authorization: `Bearer ${API_KEY}` } })
       ).json()) as PaymentView;
       expect(view.state).toBe('declined');
-      expect(reasonOf(view)).toBe('card-timeout');
+      expect(reasonOf(view)).toBe('card-wait-expired');
     } finally {
       await quickApp.close();
       await quick.close();

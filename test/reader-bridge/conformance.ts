@@ -30,6 +30,7 @@ import {
 } from '../../firmware-sim/index.js';
 import {
   ApduClient,
+  BRIDGE_ERROR,
   CARD_ERROR,
   EcashCardClient,
   VirtualTransport,
@@ -335,7 +336,7 @@ export function conformanceSuite(name: string, makeFixture: () => Promise<Confor
       const hasty = new EcashCardClient(new ApduClient(channel, { timeouts: { payment: 20 } }));
       await hasty.select();
       await hasty.verifyPin(PIN);
-      await expect(hasty.pay(request)).rejects.toSatisfy((e) => isEcashError(e, 'card-timeout'));
+      await expect(hasty.pay(request)).rejects.toSatisfy((e) => isEcashError(e, BRIDGE_ERROR.CARD_TIMEOUT));
       // the card finished anyway; asked again within a realistic budget it answers the same payment
       const paid = await card.pay(request);
       bank.verify(card, request, paid);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isEcashError } from '../../core/index.js';
 import { ExchangeQueue } from '../../reader-bridge/exchange-queue.js';
-import { parseTimeoutSpec, resolveTimeouts, DEFAULT_TIMEOUTS } from '../../reader-bridge/index.js';
+import { BRIDGE_ERROR, parseTimeoutSpec, resolveTimeouts, DEFAULT_TIMEOUTS } from '../../reader-bridge/index.js';
 
 const later = <T>(ms: number, value: T) => new Promise<T>((r) => setTimeout(() => r(value), ms));
 
@@ -19,7 +19,7 @@ describe('ExchangeQueue', () => {
     const q = new ExchangeQueue('R');
     const log: string[] = [];
     const slow = q.run(async () => (await later(80, 0), log.push('slow done')), 20);
-    await expect(slow).rejects.toSatisfy((e) => isEcashError(e, 'card-timeout'));
+    await expect(slow).rejects.toSatisfy((e) => isEcashError(e, BRIDGE_ERROR.CARD_TIMEOUT));
     const next = await q.run(async () => (log.push('next'), 'ok'), 1000);
     expect(next).toBe('ok');
     expect(log).toEqual(['slow done', 'next']);
@@ -28,7 +28,18 @@ describe('ExchangeQueue', () => {
   it('counts the wait behind a stuck exchange in the budget', async () => {
     const q = new ExchangeQueue('R');
     void q.run(() => later(200, 0), 1000);
-    await expect(q.run(async () => 'never in time', 30)).rejects.toSatisfy((e) => isEcashError(e, 'card-timeout'));
+    await expect(q.run(async () => 'never in time', 30)).rejects.toSatisfy((e) => isEcashError(e, BRIDGE_ERROR.CARD_TIMEOUT));
+  });
+
+  // A budget that is no budget is the caller's mistake, not a card that did not answer: it was
+  // card-timeout, which the POS terminal retries as a card that left the field.
+  it('refuses a budget that is not a positive number with bad-timeout, running nothing', async () => {
+    const q = new ExchangeQueue('R');
+    let ran = false;
+    for (const budget of [0, -5, Number.NaN]) {
+      await expect(q.run(async () => (ran = true), budget)).rejects.toSatisfy((e) => isEcashError(e, 'bad-timeout'));
+    }
+    expect(ran).toBe(false);
   });
 });
 
