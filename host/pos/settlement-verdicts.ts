@@ -8,6 +8,7 @@
  * and the settlement says what to fix (docs/terminals.md, "Settlement").
  */
 import { type ErrorCode, isEcashError } from '../../core/index.js';
+import type { BankApiErrorCode } from '../bank-client/index.js';
 import type { DepositOutcome } from './acquirer.js';
 
 /** Stable codes of a settlement that left coins pending (docs/pos-api.md). */
@@ -51,7 +52,7 @@ export interface SettlingTerminal {
 }
 
 /** Rejection codes that are the bank's verdict on the coin itself. */
-const COIN_VERDICTS: ReadonlySet<string> = new Set(['bad-transcript', 'invalid-transcript', 'key-expired']);
+const COIN_VERDICTS: ReadonlySet<string> = new Set(['bad-transcript', 'invalid-transcript', 'key-expired'] satisfies BankApiErrorCode[]);
 
 /** Whether a per-coin answer settles the coin (anything else keeps it pending). */
 export function isCoinVerdict(o: DepositOutcome): boolean {

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CORE_ERROR_CODES } from '../../core/index.js';
+import { CORE_ERROR_CODES, EcashError, isEcashError } from '../../core/index.js';
 import { FIRMWARE_ERROR_CODES } from '../../firmware-sim/index.js';
 import { BANK_API_ERROR_CODES } from '../../host/bank-client/index.js';
 import { BANK_ERROR_CODES } from '../../host/bank/index.js';
@@ -142,6 +142,14 @@ describe('docs/errors.md', () => {
       visit(file, JSON.parse(readFileSync(join(ROOT, file), 'utf8')));
     }
     expect(unknown).toEqual([]);
+  });
+
+  it('is backed by the compiler: an undeclared code does not typecheck (npm run typecheck checks these)', () => {
+    // @ts-expect-error: no component declares 'no-such-code'
+    const e = new EcashError('no-such-code', 'never thrown');
+    // @ts-expect-error: isEcashError takes declared codes only
+    expect(isEcashError(e, 'no-such-code')).toBe(true);
+    expect(isEcashError(e, 'internal')).toBe(false);
   });
 
   it('is linked from the README and docs/conventions.md', () => {
