@@ -58,21 +58,11 @@ export const CARD_ERROR = {
   CARD_NO_EXACT_CHANGE: 'card-no-exact-change',
 } as const;
 
-/** The bridge's own codes (BRIDGE_ERROR but `bad-response`, which is wire's) and its setup codes. */
+/** The bridge's own codes: BRIDGE_ERROR's but `bad-response` (wire's), and its setup codes. */
 export const BRIDGE_ERROR_CODES = [
-  'no-reader',
-  'no-card',
-  'card-removed',
-  'card-reset',
-  'reader-busy',
-  'card-timeout',
-  'transport-failure',
-  'channel-closed',
-  'pcsc-unavailable',
-  'hid-unavailable',
-  'replay-mismatch',
-  'bridge-unauthorized',
-  'bridge-protocol',
+  ...Object.values(BRIDGE_ERROR).filter(
+    (c): c is Exclude<(typeof BRIDGE_ERROR)[keyof typeof BRIDGE_ERROR], 'bad-response'> => c !== BRIDGE_ERROR.BAD_RESPONSE,
+  ),
   'bad-timeout',
   'bad-cassette',
   'bad-hid-device',
