@@ -42,6 +42,7 @@ export const CLI_ERROR_CODES = [
   'bank-not-initialised',
   'bad-opening',
   'no-proof',
+  'bank-process-failed',
 ] as const;
 
 export type CliErrorCode = (typeof CLI_ERROR_CODES)[number];

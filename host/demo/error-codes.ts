@@ -1,5 +1,5 @@
 /** The codes of `ecash demo` (docs/errors.md, "demo"). */
-export const DEMO_ERROR_CODES = ['demo-failed'] as const;
+export const DEMO_ERROR_CODES = ['demo-failed', 'demo-stopped'] as const;
 
 export type DemoErrorCode = (typeof DEMO_ERROR_CODES)[number];
 

@@ -16,6 +16,9 @@ export const POS_ERROR_CODES = [
   'bad-deposit-margin',
   'terminal-not-started',
   'transcript-not-found',
+  'bad-idempotency-key',
+  'idempotency-key-reused',
+  'bad-cors-origin',
   // A payment's decline.
   'card-wait-expired',
   'card-still-present',
