@@ -207,12 +207,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
         // The terminal's own API and display, as `ecash pos serve` serves them, on loopback.
         const app = buildPosApi(t, { apiKey: displayApiKey });
         registerTerminalDisplay(app);
-        cleanups.push(async () => {
-          const closed = app.close();
-          // A display's event stream never ends by itself: end it, or closing would wait for the browser.
-          app.server.closeAllConnections();
-          await closed;
-        });
+        // Closing ends the display's event stream (host/web/event-streams.ts), so it never waits for the browser.
+        cleanups.push(() => app.close());
         displays.push({ terminal: terminalId, merchant: merchantId, url: `${await app.listen({ host: '127.0.0.1', port: 0 })}/display/` });
       }
       return t;

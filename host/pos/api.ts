@@ -8,7 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AMOUNT_SCHEMA, EcashError, type ErrorCode, isEcashError } from '../../core/index.js';
-import { BrowserSessions, openEventStream, registerSessionRoutes } from '../web/index.js';
+import { BrowserSessions, EventStreams, registerSessionRoutes } from '../web/index.js';
 import { corsOrigins } from './cors-origins.js';
 import { isFinal, type PaymentEvent } from './journal.js';
 import { SETTLEMENT_PROBLEM_CODES } from './settlement-verdicts.js';
@@ -207,41 +207,36 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
     },
   );
 
-  // Server-sent events: every state change as it happens, then the stream ends at a final state.
+  // Server-sent events: every state change as it happens, then the stream ends at a final state
+  // (or when the API closes).
+  const streams = new EventStreams(app);
   app.get('/v1/payments/:id/events', { schema: { params: paymentParams } }, (req, reply) => {
     const id = (req.params as { id: string }).id;
     const first: PaymentView = terminal.view(id);
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    const send = (e: PaymentEvent) => res.write(`id: ${e.seq}\nevent: status\ndata: ${JSON.stringify({ paymentId: id, ...e })}\n\n`);
+    const stream = streams.start(reply);
+    const send = (e: PaymentEvent) => stream.write('status', { paymentId: id, ...e }, e.seq);
     for (const e of first.events) send(e);
     if (isFinal(first.state)) {
-      res.end();
+      stream.end();
       return;
     }
     const onEvent = (pid: string, e: PaymentEvent) => {
       if (pid !== id) return;
       send(e);
-      if (isFinal(e.state)) finish();
-    };
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    const finish = () => {
-      clearInterval(heartbeat);
-      terminal.off('payment-event', onEvent);
-      res.end();
+      if (isFinal(e.state)) stream.end();
     };
     terminal.on('payment-event', onEvent);
-    req.raw.on('close', finish);
+    stream.onClose(() => terminal.off('payment-event', onEvent));
   });
 
   // Browser pages (the terminal display) trade the key for a session cookie that EventSource sends.
   registerSessionRoutes(app, sessions);
 
   // Server-sent events for the whole terminal: the latest payment first, then every payment's
-  // view as it changes (what a customer display or a browser register shows). Ends when the client goes.
-  app.get('/v1/events', (req, reply) => {
-    const { write, onClose } = openEventStream(req, reply);
+  // view as it changes (what a customer display or a browser register shows). Ends when the client
+  // goes or the terminal's API closes.
+  app.get('/v1/events', (_req, reply) => {
+    const { write, onClose } = streams.start(reply);
     const send = (view: PaymentView) => write('payment', view);
     const latest = terminal.listPayments({ limit: 1 })[0];
     write('terminal', {

@@ -11,7 +11,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { EcashError, type ErrorCode, isEcashError, SUITE_IDS } from '../../core/index.js';
 import { CHIP_PROFILES } from '../../firmware-sim/index.js';
-import { BrowserSessions, openEventStream, registerSessionRoutes } from '../web/index.js';
+import { BrowserSessions, EventStreams, registerSessionRoutes } from '../web/index.js';
 import { CARD_KINDS, type CardSpec, DEFAULT_PIN, DEFAULT_PUK, type PullPlan, type Simulator } from './simulator.js';
 import type { SimEvent } from './taps.js';
 
@@ -128,11 +128,12 @@ export function buildSimApi(sim: Simulator, options: SimApiOptions): FastifyInst
 
   // The panel trades the token for a session cookie, which its EventSource sends.
   registerSessionRoutes(app, sessions);
+  const streams = new EventStreams(app);
 
   // Server-sent events: the simulator's make-up, the readers, cards and every reader's trace at
-  // once, then each change as it happens. Ends when the client goes.
-  app.get('/v1/events', (req, reply) => {
-    const { write, onClose } = openEventStream(req, reply);
+  // once, then each change as it happens. Ends when the client goes or the simulator stops.
+  app.get('/v1/events', (_req, reply) => {
+    const { write, onClose } = streams.start(reply);
     const state = () => write('state', { readers: sim.listReaders(), cards: sim.listCards() });
     const send = (e: SimEvent) => {
       if (e.type === 'state') state();

@@ -8,7 +8,7 @@
  * memory: a restart logs pages out, which is what a restart should do.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 
 const SESSION_MS = 12 * 3600 * 1000;
 
@@ -82,23 +82,4 @@ export function registerSessionRoutes(app: FastifyInstance, sessions: BrowserSes
     async (_req, reply) => reply.code(204).header('set-cookie', sessions.open()).send(),
   );
   app.delete('/v1/session', async (req, reply) => reply.code(204).header('set-cookie', sessions.close(req.headers.cookie)).send());
-}
-
-/**
- * Turns a request into a server-sent event stream that stays open: `write` sends one event,
- * `onClose` runs when the client goes (after the keep-alive comment every 15 s has stopped).
- */
-export function openEventStream(
-  req: FastifyRequest,
-  reply: FastifyReply,
-): { write: (event: string, data: unknown) => void; onClose: (done: () => void) => void } {
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-  req.raw.on('close', () => clearInterval(heartbeat));
-  return {
-    write: (event, data) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
-    onClose: (done) => req.raw.on('close', done),
-  };
 }

@@ -5,5 +5,6 @@
 export { registerTerminalDisplay } from './terminal-display.js';
 export { registerBankConsole } from './bank-console.js';
 export { registerSimPanel } from './sim-panel.js';
-export { BrowserSessions, openEventStream, registerSessionRoutes } from './browser-sessions.js';
+export { BrowserSessions, registerSessionRoutes } from './browser-sessions.js';
+export { type EventStream, EventStreams } from './event-streams.js';
 export * from './error-codes.js';

@@ -77,6 +77,22 @@ export class EventStreamReader {
     }
   }
 
+  /** Resolves once the server has ended the stream, waiting at most `timeoutMs`. */
+  async untilEnded(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.ended === undefined) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`the event stream did not end within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
   close(): void {
     this.abort.abort();
   }
