@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { EcashCard } from '../../firmware-sim/index.js';
 import { EcashCardClient } from '../../reader-bridge/index.js';
 import { endStartedProcesses, exitOf, runCli, startProcess, waitForOutput } from '../helpers/cli.js';
+import { digitSecretsIn } from '../helpers/secrets.js';
 import { BridgedShop, loadViaReader, PIN, PUK } from '../helpers/world.js';
 
 const BRIDGE_TOKEN = 'bridge-token-for-the-pin-tests';
@@ -69,7 +70,7 @@ async function pay(amount: string, env: Record<string, string> = {}, extra: stri
       ...extra,
     ];
     const r = await runCli(args, { ...baseEnv(), ...env });
-    for (const s of SECRETS) expect(r.stdout + r.stderr, 'a PIN or PUK in the output').not.toContain(s);
+    expect(digitSecretsIn(r.stdout + r.stderr, SECRETS), 'a PIN or PUK in the output').toEqual([]);
     return {
       ...r,
       doc: JSON.parse(r.stdout) as {
@@ -88,7 +89,7 @@ async function onCard(args: string[], env: Record<string, string>) {
   readers.insertCard('Counter', card);
   try {
     const r = await runCli(['--json', 'card', ...args, ...readerArgs()], { ...baseEnv(), ...env });
-    for (const s of SECRETS) expect(r.stdout + r.stderr, 'a PIN or PUK in the output').not.toContain(s);
+    expect(digitSecretsIn(r.stdout + r.stderr, SECRETS), 'a PIN or PUK in the output').toEqual([]);
     return { ...r, doc: JSON.parse(r.stdout) as { error?: { code: string; message: string } } & Record<string, unknown> };
   } finally {
     readers.removeCard('Counter');
