@@ -19,6 +19,7 @@ import {
   makeDoubleSpendProof,
   toHex,
 } from '../../core/index.js';
+import type { BankApiErrorCode } from '../bank-client/index.js';
 import { depositPostings } from './ledger.js';
 import type { Balance, BankTransaction, DepositBatchRecord, DepositResult, LedgerPosting } from './storage/index.js';
 
@@ -42,7 +43,7 @@ export interface VerifiedDeposit {
    * same payment again is refused the same way (or credited, if the bank now takes it); another
    * payment of the coin is a double spend.
    */
-  refusal?: { code: string; message: string };
+  refusal?: { code: BankApiErrorCode; message: string };
 }
 
 export interface DepositBatch {
@@ -81,7 +82,7 @@ function classifyConflict(keys: ConflictKeys, incoming: VerifiedDeposit, first: 
   return { kind: 'double-spend', u1: group.scalars.encode(proof.u1), I: group.encode(proof.I) };
 }
 
-const refused = (r: { code: string; message: string }): DepositResult => ({ outcome: 'rejected', ...r });
+const refused = (r: { code: BankApiErrorCode; message: string }): DepositResult => ({ outcome: 'rejected', ...r });
 
 /** The batch's record: booked now, or as booked before under the same id (idempotent). */
 export async function bookDepositBatch(tx: BankTransaction, q: DepositBatch, keys: ConflictKeys): Promise<DepositBatchRecord> {

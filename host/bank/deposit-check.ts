@@ -25,7 +25,7 @@ import {
   transcriptBytesFromJson,
   transcriptCoinId,
 } from '../../core/index.js';
-import type { KeyCache } from '../bank-client/index.js';
+import type { BankApiErrorCode, KeyCache } from '../bank-client/index.js';
 
 export interface DepositCheckRequest {
   depositor: string;
@@ -36,7 +36,7 @@ export interface DepositCheckRequest {
 }
 
 export interface Refusal {
-  code: string;
+  code: BankApiErrorCode;
   message: string;
 }
 
@@ -45,7 +45,7 @@ export type CheckedTranscript =
   | ({ ok: false } & Refusal)
   | { ok: true; keyId: Uint8Array; coin: Uint8Array; transcript: Uint8Array; refusal?: Refusal };
 
-function reject(code: string, message: string): CheckedTranscript {
+function reject(code: BankApiErrorCode, message: string): CheckedTranscript {
   return { ok: false, code, message };
 }
 

@@ -62,6 +62,9 @@ export function isCoinVerdict(o: DepositOutcome): boolean {
 const STAYS_PENDING = 'the coins stay pending and are deposited again at the next settlement';
 const RESENT = 'the batches stay pending and are resent under the same ids';
 
+/** A bank code in a case label, checked against the bank's list (`code` itself may be a newer bank's). */
+const bank = (code: BankApiErrorCode): string => code;
+
 /** Why the bank refused `coins` coins of a batch for a reason on this side (a non-verdict `rejected`). */
 export function rejectionProblem(
   code: string | undefined,
@@ -71,31 +74,31 @@ export function rejectionProblem(
 ): ProblemVerdict {
   const said = bankMessage === undefined ? '' : ` (the bank said: ${bankMessage})`;
   switch (code) {
-    case 'wrong-merchant':
+    case bank('wrong-merchant'):
       return {
         code: 'bank-credential-refused',
         message: `the bank credits payments made to merchant "${t.merchantId}" only to that merchant's credential, and this terminal's credential belongs to another party${said}: check --token-file (or $ECASH_BANK_TOKEN) and --merchant; ${coins} coins: ${STAYS_PENDING}`,
         stopsRun: true,
       };
-    case 'unknown-key':
+    case bank('unknown-key'):
       return {
         code: 'wrong-bank',
         message: `the bank does not know the key of ${coins} coins${said}: check that --bank is the bank whose keys this terminal took; ${STAYS_PENDING}`,
         stopsRun: false,
       };
-    case 'scope-not-accepted':
+    case bank('scope-not-accepted'):
       return {
         code: 'scope-not-accepted',
         message: `the bank does not let merchant "${t.merchantId}" take ${coins} coins of a scope this terminal accepted${said}: ask the bank's operator to add the scope to the merchant, or remove it from the terminal's --scope; ${STAYS_PENDING}`,
         stopsRun: false,
       };
-    case 'key-not-yet-valid':
+    case bank('key-not-yet-valid'):
       return {
         code: 'key-not-yet-valid',
         message: `the bank says the key of ${coins} coins is not valid yet${said}: check the terminal's and the bank's clocks; ${STAYS_PENDING}`,
         stopsRun: false,
       };
-    case 'conflict-unresolved':
+    case bank('conflict-unresolved'):
       // The bank's fault on that one coin (a record of its earlier deposit it cannot compare
       // with): nothing was credited or recorded for it, and the coin is good until it says otherwise.
       return {
