@@ -6,14 +6,18 @@ import { openSession, probeSession } from './session.js';
 
 const $ = (id) => document.getElementById(id);
 
+const INTERRUPTED = { status: 'Card removed too soon', kind: 'bad', hint: 'Tap the same card again' };
+
 /** What the customer reads in each state of a payment (docs/pos-api.md, "A payment's life"). */
 function screenFor(p) {
   const last = p.events[p.events.length - 1];
   const why = last?.detail?.message ? last.detail.message : '';
   switch (p.state) {
     case 'created':
-    case 'waiting-for-card':
       return { status: 'Tap or insert your card' };
+    case 'waiting-for-card':
+      // After an interruption the terminal waits at once for the same card: keep saying so.
+      return p.events.some((e) => e.state === 'interrupted') ? INTERRUPTED : { status: 'Tap or insert your card' };
     case 'reading':
       return { status: 'Reading card…', hint: 'Keep the card on the reader' };
     case 'pin-required':
@@ -26,7 +30,7 @@ function screenFor(p) {
     case 'responses-received':
       return { status: 'Paying…', hint: 'Keep the card on the reader' };
     case 'interrupted':
-      return { status: 'Card removed too soon', kind: 'bad', hint: 'Tap the same card again' };
+      return INTERRUPTED;
     case 'approved':
     case 'settled':
       return { status: 'Approved', kind: 'ok', receipt: p.receipt };
