@@ -123,47 +123,66 @@ describe.runIf(chromiumAvailable())('the terminal display with each special card
     await sim?.close();
   });
 
-  it('an empty card: declined, not enough money on it', async () => {
-    const id = await card({ kind: 'empty' });
-    await pay(100, 'empty');
-    sim.insert(READER, id);
-    await expect.poll(status, { timeout: TAP_MS }).toBe('Declined');
-    expect(await hint()).toMatch(/cannot pay 1\.00 EUR: it holds less than that/);
-    await shoot('empty-declined');
-  });
+  /** Puts the card into the reader and waits until the display's status says `expected`. */
+  const tap = async (cardId: string, expected: string) => {
+    sim.insert(READER, cardId);
+    await expect.poll(status, { timeout: TAP_MS }).toBe(expected);
+  };
 
-  it('no exact change: declined, saying no coins add up to the amount', async () => {
-    const id = await card({ kind: 'no-exact-change', load: 500 });
-    await pay(200, 'no-exact-change');
-    sim.insert(READER, id);
-    await expect.poll(status, { timeout: TAP_MS }).toBe('Declined');
-    expect(await hint()).toMatch(/no coins this terminal accepts add up to exactly 2\.00 EUR/);
-    await shoot('no-exact-change-declined');
+  it.each([
+    ['an empty card', { kind: 'empty' }, 100, /^the card cannot pay 1\.00 EUR: it holds less than that/, 'empty'],
+    [
+      'a card without exact change',
+      { kind: 'no-exact-change', load: 500 },
+      200,
+      /^the card holds enough, but no coins this terminal accepts add up to exactly 2\.00 EUR/,
+      'no-exact-change',
+    ],
+    // An honest card offers only the keys the terminal takes: the unknown key's coin is no money here.
+    [
+      'a coin of a key the terminal does not know',
+      { kind: 'unknown-key', load: 200 },
+      200,
+      /^the card cannot pay 2\.00 EUR: it holds less than that in coins this terminal accepts/,
+      'unknown-key',
+    ],
+    [
+      'a card of another suite',
+      { suite: 'p256-uprove' },
+      100,
+      /^the card works in suite p256-uprove, this terminal's bank in/,
+      'other-suite',
+    ],
+  ] as const)('%s: declined, the display saying why', async (_, spec, amount, why, outcome) => {
+    const id = await card(spec);
+    await pay(amount, outcome);
+    await tap(id, 'Declined');
+    expect(await hint()).toMatch(why);
+    await shoot(`${outcome}-declined`);
   });
 
   it('a blocked PIN: the display asks for the PIN, then declines saying the PIN is blocked', async () => {
     const id = await card({ kind: 'blocked-pin', noPinLimit: 0 });
     await pay(100, 'blocked-pin');
-    sim.insert(READER, id);
-    await expect.poll(status, { timeout: TAP_MS }).toBe('Enter your PIN');
+    await tap(id, 'Enter your PIN');
     await page.getByLabel('PIN').fill(DEFAULT_PIN);
     await page.getByRole('button', { name: 'Enter' }).click();
     await expect.poll(status, { timeout: TAP_MS }).toBe('Declined');
-    expect(await hint()).toMatch(/PIN is now blocked/);
+    expect(await hint()).toMatch(/^the PIN is now blocked: unblock it with the PUK/);
     expect(await page.getByLabel('PIN').isVisible()).toBe(false);
     await shoot('blocked-pin-declined');
   });
 
-  it('a card pulled mid-tap: "removed too soon", then approved once it is put back', async () => {
+  it('a card pulled mid-tap: "removed too soon" until it is put back, then approved', async () => {
     const id = await card({ kind: 'pulled-mid-tap', load: 1_000 });
     await pay(300, 'pulled-mid-tap');
-    sim.insert(READER, id);
-    await expect.poll(status, { timeout: TAP_MS }).toBe('Card removed too soon');
-    expect(await hint()).toBe('Tap the same card again');
+    await tap(id, 'Card removed too soon');
+    // The terminal waits for the card again at once: the screen must still say which card to bring.
+    await expect.poll(() => terminal.view(started.at(-1)!).state).toBe('waiting-for-card');
+    expect([await status(), await hint()]).toEqual(['Card removed too soon', 'Tap the same card again']);
     expect(sim.listReaders()[0]!.card).toBeNull();
     await shoot('pulled-mid-tap-interrupted');
-    sim.insert(READER, id);
-    await expect.poll(status, { timeout: TAP_MS }).toBe('Approved');
+    await tap(id, 'Approved');
     await expect.poll(() => page.locator('#receipt').textContent()).toContain('3.00 EUR');
     await shoot('pulled-mid-tap-approved');
   });
@@ -172,41 +191,21 @@ describe.runIf(chromiumAvailable())('the terminal display with each special card
     const id = await card({ profile: 'jcop4', load: 500 });
     await pay(150, 'slow-chip');
     await shown();
-    sim.insert(READER, id);
-    await expect.poll(status, { timeout: TAP_MS }).toBe('Approved');
+    await tap(id, 'Approved');
     expect(await shown()).toEqual(expect.arrayContaining(['Reading card…', 'Paying…', 'Approved']));
+    await expect.poll(() => page.locator('#receipt').textContent()).toContain('1.50 EUR');
     await shoot('slow-chip-approved');
   });
 
   it('a double spender: the first payment approved, the second with the same coin declined', async () => {
     const id = await card({ kind: 'double-spending', load: 100 });
     await pay(100, 'double-spend-1');
-    sim.insert(READER, id);
-    await expect.poll(status, { timeout: TAP_MS }).toBe('Approved');
+    await tap(id, 'Approved');
     await terminal.idle();
     sim.remove(READER);
     await pay(100, 'double-spend-2');
-    sim.insert(READER, id);
-    await expect.poll(status, { timeout: TAP_MS }).toBe('Declined');
-    expect(await hint()).toMatch(/spent a coin this terminal has already taken/);
+    await tap(id, 'Declined');
+    expect(await hint()).toMatch(/^the card spent a coin this terminal has already taken/);
     await shoot('double-spending-declined');
-  });
-
-  it('a coin of a key the terminal does not know: declined, no coin it accepts', async () => {
-    const id = await card({ kind: 'unknown-key', load: 200 });
-    await pay(200, 'unknown-key');
-    sim.insert(READER, id);
-    await expect.poll(status, { timeout: TAP_MS }).toBe('Declined');
-    expect(await hint()).toMatch(/cannot pay 2\.00 EUR: it holds less than that in coins this terminal accepts/);
-    await shoot('unknown-key-declined');
-  });
-
-  it("a card of another suite: declined, the card not of this terminal's kind", async () => {
-    const id = await card({ suite: 'p256-uprove' });
-    await pay(100, 'other-suite');
-    sim.insert(READER, id);
-    await expect.poll(status, { timeout: TAP_MS }).toBe('Declined');
-    expect(await hint()).toMatch(/suite p256-uprove/);
-    await shoot('other-suite-declined');
   });
 });
