@@ -116,6 +116,17 @@ export interface DepositBatchJson {
   credited: BalanceJson[];
 }
 
+/** A booked batch in the list of batches: its number orders the list (newest first). */
+export interface DepositBatchListEntryJson extends DepositBatchJson {
+  batchNo: number;
+}
+
+export interface DepositBatchListJson {
+  deposits: DepositBatchListEntryJson[];
+  /** Pass as `before` for the next (older) page; absent on the last page. */
+  next?: number;
+}
+
 export interface DoubleSpendJson {
   doubleSpendId: number;
   /** The account the spender's I names (null if no account has that I). */

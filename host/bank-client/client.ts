@@ -21,6 +21,7 @@ import type {
   AccountOpenedJson,
   AccountOpeningJson,
   DepositBatchJson,
+  DepositBatchListJson,
   DepositRequestJson,
   DepositResultJson,
   DoubleSpendListJson,
@@ -240,6 +241,11 @@ export class BankClient {
 
   depositBatch(batchId: string): Promise<DepositBatchJson> {
     return this.request('GET', `/v1/deposits/${seg(batchId)}`);
+  }
+
+  /** Booked deposit batches, newest first: all for an operator, the caller's own otherwise. */
+  deposits(page: PageOptions & { before?: number } = {}): Promise<DepositBatchListJson> {
+    return this.request('GET', `/v1/deposits${query({ before: page.before, limit: page.limit })}`);
   }
 
   doubleSpends(page: PageOptions & { after?: number } = {}): Promise<DoubleSpendListJson> {

@@ -36,6 +36,7 @@ import type {
   AccountOpeningJson,
   AccountOpenedJson,
   DepositBatchJson,
+  DepositBatchListJson,
   DepositResultJson,
   DoubleSpendListJson,
   HealthJson,
@@ -792,14 +793,21 @@ export class BankService {
     return this.batchToJson(record);
   }
 
+  /** What a party's lists hold: every depositor's for an operator, its own deposits' otherwise. */
+  private listedFor(party: Party): { depositor?: string } {
+    return party.kind === 'operator' ? {} : { depositor: this.depositorOf(party).depositor };
+  }
+
+  /** Booked deposit batches, newest first: all for an operator, its own otherwise. */
+  async listDepositBatches(party: Party, before: number | undefined, limit: number): Promise<DepositBatchListJson> {
+    const records = await this.storage.listDepositBatches({ ...this.listedFor(party), ...(before === undefined ? {} : { before }), limit });
+    const deposits = records.map((r) => ({ batchNo: r.batchNo, ...this.batchToJson(r) }));
+    return deposits.length === limit ? { deposits, next: deposits[deposits.length - 1]!.batchNo } : { deposits };
+  }
+
   /** Double spends with their proofs: all for an operator, those of its own deposits otherwise. */
   async listDoubleSpends(party: Party, after: number | undefined, limit: number): Promise<DoubleSpendListJson> {
-    const depositor = party.kind === 'operator' ? undefined : this.depositorOf(party).depositor;
-    const records = await this.storage.listDoubleSpends({
-      ...(depositor === undefined ? {} : { depositor }),
-      ...(after === undefined ? {} : { after }),
-      limit,
-    });
+    const records = await this.storage.listDoubleSpends({ ...this.listedFor(party), ...(after === undefined ? {} : { after }), limit });
     const holders = new Map<string, string | null>();
     const out = [];
     for (const r of records) {

@@ -10,7 +10,9 @@
  * transcript naming another merchant is `wrong-merchant` (host/bank/deposit-check.ts). These
  * passed on main's code, the defence existing; checked by taking the depositor check out of
  * deposit-check.ts: the first HTTP test then failed (shop B was credited shop A's payment). The
- * core test is moved from test/core/attacks.test.ts.
+ * core test is moved from test/core/attacks.test.ts. Shop B reading shop A's batches from the
+ * list of batches (GET /v1/deposits) is refused by listing a depositor its own batches only
+ * (service.ts); checked by listing every batch to every party: the first HTTP test then failed.
  */
 import { describe, expect, it } from 'vitest';
 import { SUITE_IDS, toHex, verifyTranscript } from '../../core/index.js';
@@ -49,6 +51,12 @@ describe.each(ADAPTERS)('re-targeted transcripts at the bank on $kind', ({ kind,
       expect(await balance('shop-b')).toBe(0);
       expect(await deposit(bank, shopA, `a-${kind}-1`, [t])).toEqual([expect.objectContaining({ outcome: 'credited' })]);
       expect(await balance('shop-a')).toBe(500);
+      // Nor can shop B read shop A's batches (what it was paid, by which coins) from the list of
+      // batches: it sees its own refused ones; the operator sees all three.
+      const ids = (list: { deposits: { batchId: string; depositor: string }[] }) => list.deposits.map((b) => `${b.depositor}/${b.batchId}`);
+      expect(ids(await shopB.deposits())).toEqual([`shop-b/b-${kind}-2`, `shop-b/b-${kind}-1`]);
+      expect(ids(await shopA.deposits())).toEqual([`shop-a/a-${kind}-1`]);
+      expect(ids(await bank.operator.deposits()).slice(0, 3)).toEqual([`shop-a/a-${kind}-1`, `shop-b/b-${kind}-2`, `shop-b/b-${kind}-1`]);
     });
 
     it('the payee cannot change the timestamp, nonce or terminal id of a payment: none verifies, none is a double spend', async () => {

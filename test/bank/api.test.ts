@@ -193,6 +193,20 @@ describe.each(ADAPTERS)('bank HTTP API on $kind', ({ kind, available }) => {
       expect(page.doubleSpends).toHaveLength(1);
       expect(page.next).toBe(page.doubleSpends[0]!.doubleSpendId);
       expect((await bank.operator.doubleSpends({ after: page.next! })).doubleSpends.every((d) => d.doubleSpendId > page.next!)).toBe(true);
+
+      // The batches, newest first, each with its per-coin results: every depositor's for the
+      // operator, a depositor's own for it; paged by batch number.
+      const [newest, second, third] = (await bank.operator.deposits()).deposits;
+      expect([newest, second, third]).toEqual([res3, res2, res].map((b) => ({ batchNo: expect.any(Number), ...b })));
+      expect(newest!.batchNo > second!.batchNo && second!.batchNo > third!.batchNo).toBe(true);
+      expect((await shop1.deposits()).deposits.slice(0, 2).map((b) => b.batchId)).toEqual([res3.batchId, res.batchId]);
+      expect((await shop1.deposits()).deposits.every((b) => b.depositor === 'shop-1')).toBe(true);
+      expect((await shop2.deposits()).deposits.every((b) => b.depositor === 'shop-2')).toBe(true);
+      expect((await alice.client.deposits()).deposits.every((b) => b.depositor.endsWith(alice.opened.accountId))).toBe(true);
+      const first = await bank.operator.deposits({ limit: 1 });
+      expect(first).toEqual({ deposits: [newest], next: newest!.batchNo });
+      expect((await bank.operator.deposits({ before: first.next!, limit: 1 })).deposits).toEqual([second]);
+      await refused(bank.anon.deposits(), 'unauthorized', 401);
       expect((await bank.service.audit()).ok).toBe(true);
     });
 

@@ -109,6 +109,20 @@ describe.each(adapters())('bank schema migrations on $kind', ({ kind, available 
         "INSERT INTO double_spends (key_no, a, transcript, u1, i, account_id, depositor, batch_id, created_at) VALUES (1, ?, ?, ?, ?, ?, 'shop-2', 'b1', ?)",
         [A(t1b), bin(t1b), Buffer.from(G.scalars.encode(spender.u1)), Buffer.from(G.encode(spender.I)), ALICE, PAYMENT_TIME],
       );
+      // Two deposit batches, the later one written first (version 1 kept no order of them).
+      const stored = JSON.stringify({ r: [0], c: [{ currency: k.currency, balance: k.value }] });
+      for (const [depositor, batchId, at] of [
+        ['shop-1', 'later', PAYMENT_TIME + 1],
+        ['shop-2', 'earlier', PAYMENT_TIME],
+      ] as const) {
+        await db.raw('INSERT INTO deposit_batches (depositor, batch_id, request_hash, results, created_at) VALUES (?, ?, ?, ?, ?)', [
+          depositor,
+          batchId,
+          Buffer.alloc(32),
+          stored,
+          at,
+        ]);
+      }
       // And two withdrawal sessions: one answered (w erased, c and r kept), one open with its w.
       const [answered, open] = [c1.view, withdraw(G, key, alice, rng).view];
       const scalar = (v: bigint) => Buffer.from(G.scalars.encode(v));
@@ -183,6 +197,17 @@ describe.each(adapters())('bank schema migrations on $kind', ({ kind, available 
       expect((await svc.deposit(merchant('shop-3'), 'b1', [json(t2c)])).results[0]).toMatchObject({ outcome: 'double-spend' });
       const t3 = spend(G, alice, c3, paymentContext(rng, 'shop-1'));
       expect((await svc.deposit(merchant('shop-1'), 'new', [json(t3)])).results).toEqual([{ outcome: 'credited' }]);
+      // The old batches are numbered in the order they were made, and new ones after them.
+      const batches = (await svc.listDepositBatches(operator, undefined, 10)).deposits;
+      expect(batches.map((b) => `${b.depositor}/${b.batchId}`)).toEqual([
+        'shop-1/new',
+        'shop-3/b1',
+        'shop-2/again',
+        'shop-1/again',
+        'shop-1/later',
+        'shop-2/earlier',
+      ]);
+      expect(batches.at(-1)).toMatchObject({ results: [{ outcome: 'credited' }], credited: [{ currency: k.currency, balance: k.value }] });
 
       // No w is left: not as a column, not in the rows, not in SQLite's free space or WAL. The open
       // session (its offer made of a w the bank no longer has) is closed; the answered one still

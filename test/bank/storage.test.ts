@@ -17,8 +17,11 @@ import { adapters, depositorParty, hex, newAccount, pay, testDb, type TestDb, wi
 
 const G = getGroup('ristretto255-sha512');
 const PASSPHRASE = 'correct horse battery staple';
-/** Schema versions of each adapter (the migrations of sqlite.ts and postgres.ts; PostgreSQL's 5th: shared rate limits). */
-const SCHEMA_VERSION = { sqlite: 4, postgres: 5 };
+/**
+ * Schema versions of each adapter (the migrations of sqlite.ts and postgres.ts; PostgreSQL's 5th:
+ * shared rate limits; the last of each: deposit batches numbered).
+ */
+const SCHEMA_VERSION = { sqlite: 5, postgres: 6 };
 
 describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
   let db: TestDb;
@@ -239,6 +242,15 @@ describe.each(adapters())('bank storage on $kind', ({ kind, available }) => {
         [alice.accountId, 'alice', 'shop-2'],
       ]);
       expect((await svc.listDoubleSpends(other, undefined, 10)).doubleSpends).toHaveLength(1);
+      // The batches newest first with their per-coin results: all for an operator, its own for a shop.
+      const ops = await svc.authenticate((await svc.addOperator('ops-2')).credential);
+      const batches = await svc.listDepositBatches(ops, undefined, 10);
+      expect(batches.deposits).toEqual([b3, b2, b1].map((b) => ({ batchNo: expect.any(Number), ...b })));
+      expect((await svc.listDepositBatches(other, undefined, 10)).deposits.map((b) => b.batchId)).toEqual(['b1']);
+      expect(await svc.listDepositBatches(ops, batches.deposits[0]!.batchNo, 2)).toEqual({
+        deposits: batches.deposits.slice(1),
+        next: batches.deposits[2]!.batchNo,
+      });
       expect((await svc.merchantView('shop-1')).balances).toEqual([{ currency: 'EUR', balance: 1500 }]);
       expect((await svc.merchantView('shop-2')).balances).toEqual([]);
 

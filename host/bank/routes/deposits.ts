@@ -1,8 +1,11 @@
-/** Deposit batches: posted and read back by their depositor (a merchant, or an account holder's own). */
+/**
+ * Deposit batches: posted and read back by their depositor (a merchant, or an account holder's
+ * own); listed newest first, all of them for an operator, its own for a depositor.
+ */
 import { ACCESS, callerOf } from '../access.js';
 import { MAX_DEPOSIT_BATCH } from '../service.js';
 import type { Routes } from './context.js';
-import { BATCH_ID, BATCH_PARAMS } from './schemas.js';
+import { BATCH_ID, BATCH_PARAMS, PAGE_QUERY, pageOf } from './schemas.js';
 
 export const depositRoutes: Routes = (api, { service }) => {
   const access = ACCESS.depositor;
@@ -35,4 +38,10 @@ export const depositRoutes: Routes = (api, { service }) => {
   api.get('/v1/deposits/:batchId', { config: { access }, schema: { params: BATCH_PARAMS } }, async (req) =>
     service.getDepositBatch(callerOf(req, access), (req.params as { batchId: string }).batchId),
   );
+
+  const lister = ACCESS.anyParty;
+  api.get('/v1/deposits', { config: { access: lister }, schema: { querystring: PAGE_QUERY('before') } }, async (req) => {
+    const page = pageOf(req.query, 'before');
+    return service.listDepositBatches(callerOf(req, lister), page.cursor, page.limit);
+  });
 };

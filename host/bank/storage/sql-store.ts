@@ -118,16 +118,23 @@ async function readBatch(
     'SELECT request_hash, results, created_at FROM deposit_batches WHERE depositor = ? AND batch_id = ?',
     [depositor, batchId],
   );
-  if (row === undefined) return undefined;
+  return row && { ...batchOf(depositor, batchId, row), requestHash: row.request_hash };
+}
+
+/** A list's page: rows past `cursor` (by `past`), of one depositor if the query names one, `limit` of them. */
+function pageWhere(
+  past: string,
+  cursor: number,
+  query: { depositor?: string; limit: number },
+): { where: string; params: (string | number)[] } {
+  return query.depositor === undefined
+    ? { where: past, params: [cursor, query.limit] }
+    : { where: `${past} AND depositor = ?`, params: [cursor, query.depositor, query.limit] };
+}
+
+function batchOf(depositor: string, batchId: string, row: { results: string; created_at: number }): DepositBatchRecord {
   const stored = JSON.parse(row.results) as { r: StoredResult[]; c: Balance[] };
-  return {
-    depositor,
-    batchId,
-    createdAt: row.created_at,
-    requestHash: row.request_hash,
-    results: stored.r.map(loadResult),
-    credited: stored.c,
-  };
+  return { depositor, batchId, createdAt: row.created_at, results: stored.r.map(loadResult), credited: stored.c };
 }
 
 /** The rows one of the service's transactions reads, locks and writes (see BankTransaction). */
@@ -506,13 +513,7 @@ export class SqlBankStorage implements BankStorage {
   }
 
   async listDoubleSpends(query: { depositor?: string; after?: number; limit: number }): Promise<DoubleSpendRecord[]> {
-    const params: (string | number)[] = [query.after ?? 0];
-    let where = 'd.double_spend_id > ?';
-    if (query.depositor !== undefined) {
-      where += ' AND d.depositor = ?';
-      params.push(query.depositor);
-    }
-    params.push(query.limit);
+    const { where, params } = pageWhere('d.double_spend_id > ?', query.after ?? 0, query);
     const rows = await this.db.read((tx) =>
       tx.all<{
         double_spend_id: number;
@@ -545,6 +546,21 @@ export class SqlBankStorage implements BankStorage {
       batchId: r.batch_id,
       createdAt: r.created_at,
     }));
+  }
+
+  async listDepositBatches(query: {
+    depositor?: string;
+    before?: number;
+    limit: number;
+  }): Promise<(DepositBatchRecord & { batchNo: number })[]> {
+    const { where, params } = pageWhere('batch_no < ?', query.before ?? Number.MAX_SAFE_INTEGER, query);
+    const rows = await this.db.read((tx) =>
+      tx.all<{ batch_no: number; depositor: string; batch_id: string; results: string; created_at: number }>(
+        `SELECT batch_no, depositor, batch_id, results, created_at FROM deposit_batches WHERE ${where} ORDER BY batch_no DESC LIMIT ?`,
+        params,
+      ),
+    );
+    return rows.map((r) => ({ ...batchOf(r.depositor, r.batch_id, r), batchNo: r.batch_no }));
   }
 
   audit(): Promise<AuditFacts> {

@@ -143,6 +143,23 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE UNIQUE INDEX one_open_session_per_account ON withdrawal_sessions (account_id) WHERE state = 'open';
   CREATE INDEX open_sessions_by_expiry ON withdrawal_sessions (expires_at) WHERE state = 'open';
   `,
+  // 5: deposit batches are numbered in the order they were made, so the operator's list of them
+  // pages newest first by that number (batch_no aliases the rowid).
+  `
+  CREATE TABLE deposit_batches_v5 (
+    batch_no INTEGER PRIMARY KEY,
+    depositor TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    request_hash BLOB NOT NULL,
+    results TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (depositor, batch_id)
+  );
+  INSERT INTO deposit_batches_v5 (depositor, batch_id, request_hash, results, created_at)
+    SELECT depositor, batch_id, request_hash, results, created_at FROM deposit_batches ORDER BY created_at, depositor, batch_id;
+  DROP TABLE deposit_batches;
+  ALTER TABLE deposit_batches_v5 RENAME TO deposit_batches;
+  `,
 ];
 
 /** The migration after which the file is vacuumed and its WAL truncated (it dropped the w's). */

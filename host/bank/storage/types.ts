@@ -300,6 +300,8 @@ export interface BankStorage {
   transaction<T>(fn: (tx: BankTransaction) => Promise<T>): Promise<T>;
 
   listDoubleSpends(query: { depositor?: string; after?: number; limit: number }): Promise<DoubleSpendRecord[]>;
+  /** Booked deposit batches, newest first (by their number), of one depositor or of all. */
+  listDepositBatches(query: { depositor?: string; before?: number; limit: number }): Promise<(DepositBatchRecord & { batchNo: number })[]>;
 
   audit(): Promise<AuditFacts>;
   /** Bytes the database occupies now (tables and indexes), for the storage benchmark. */
