@@ -1,7 +1,8 @@
 /**
  * The bank console (host/web) in headless Chromium against a real bank over HTTP on SQLite: an
  * operator signs in, sees the audit's verdict, keys with outstanding e-cash, accounts and
- * merchants with their balances, and a double spend naming its account, whose proof downloads and
+ * merchants with their balances, the deposit batches with each coin's result (credited, rejected
+ * with its code, a double spend), and a double spend naming its account, whose proof downloads and
  * verifies with the public parameters alone. A wrong or non-operator credential is refused with
  * the bank's own words. With ECASH_SCREENSHOTS=<dir> it saves the screen the README shows.
  */
@@ -35,7 +36,11 @@ describe.runIf(chromiumAvailable())('the bank console', () => {
     const [shop, cafe] = added.map((a) => bank.anon.withToken(a.credential));
     // One coin paid at two shops: the second deposit names alice.
     const coin = await withdrawCoin(bank, alice);
-    await shop!.deposit({ suite: bank.group.suite, batchId: 'b1', transcripts: [pay(bank, alice, coin, 'corner-shop')] });
+    await shop!.deposit({
+      suite: bank.group.suite,
+      batchId: 'b1',
+      transcripts: [pay(bank, alice, coin, 'corner-shop'), { nonsense: true }],
+    });
     await cafe!.deposit({ suite: bank.group.suite, batchId: 'b2', transcripts: [pay(bank, alice, coin, 'cafe')] });
     await withdrawCoin(bank, alice); // outstanding
     browser = await launchChromium();
@@ -73,6 +78,16 @@ describe.runIf(chromiumAvailable())('the bank console', () => {
     expect(await table('merchants')).toMatch(/corner-shop\s+Corner Shop\s+5\.00 EUR/);
     expect(await table('keys')).toMatch(/5\.00 EUR.*\t2\t1\t1\t5\.00 EUR/);
     expect(await table('double-spends')).toMatch(/alice \([0-9a-f]{24}\)\s+cafe/);
+    // The batches, newest first: the cafe's one coin was the double spend, with its proof's number;
+    // the corner shop's first coin was credited, its second (no transcript at all) rejected.
+    const [proofNo] = (await table('double-spends')).match(/proof \d+/)!;
+    expect(await table('deposits')).toMatch(
+      new RegExp(
+        `cafe\\s+b2\\s+1\\s+—\\s+double spend \\(${proofNo}\\)\\s+[^\\n]*corner-shop\\s+b1\\s+2\\s+5\\.00 EUR\\s+credited\\s+rejected: bad-transcript`,
+      ),
+    );
+    const coins = page.getByRole('row', { name: /corner-shop/ }).getByRole('listitem');
+    expect(await coins.allTextContents()).toEqual(['credited', 'rejected: bad-transcript']);
     if (shots !== undefined) await page.screenshot({ path: join(shots, 'bank-console.png'), fullPage: true });
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /^proof / }).click()]);

@@ -1,5 +1,5 @@
 // The bank's back office, read-only: the audit's verdict, keys with outstanding e-cash, accounts,
-// merchants and double spends with their proofs, from the bank's own API under an operator
+// merchants, deposit batches with each coin's result and double spends with their proofs, from the bank's own API under an operator
 // credential that lives in this page's memory only.
 import { money } from './money.js';
 
@@ -26,6 +26,7 @@ async function all(path, field) {
 }
 
 const day = (ms) => new Date(ms).toISOString().slice(0, 10);
+const time = (ms) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 const balances = (list) => (list.length === 0 ? '—' : list.map((b) => money(b.balance, b.currency)).join(', '));
 
 function rows(tableId, items, cells) {
@@ -46,6 +47,20 @@ function rows(tableId, items, cells) {
   );
 }
 
+/** A batch's per-coin results, in deposit order, as a list a screen reader counts. */
+function coinResults(batch) {
+  const said = (r) => {
+    if (r.outcome === 'credited') return 'credited';
+    if (r.outcome === 'replay') return 'replay (credited before)';
+    if (r.outcome === 'double-spend') return `double spend (proof ${r.doubleSpendId})`;
+    return `rejected: ${r.code}`;
+  };
+  const ol = document.createElement('ol');
+  ol.className = 'coin-results';
+  ol.append(...batch.results.map((r) => Object.assign(document.createElement('li'), { textContent: said(r), title: r.message ?? '' })));
+  return ol;
+}
+
 function proofLink(ds) {
   const a = document.createElement('a');
   a.href = URL.createObjectURL(new Blob([JSON.stringify(ds.proof, null, 2)], { type: 'application/json' }));
@@ -55,12 +70,14 @@ function proofLink(ds) {
 }
 
 async function show() {
-  const [audit, params, accounts, merchants, doubleSpends] = await Promise.all([
+  const [audit, params, accounts, merchants, doubleSpends, batches] = await Promise.all([
     api('/v1/audit'),
     api('/v1/parameters'),
     all('/v1/accounts', 'accounts'),
     all('/v1/merchants', 'merchants'),
     all('/v1/double-spends', 'doubleSpends'),
+    // One page: batches grow with every terminal's every upload, so the console shows the newest.
+    api('/v1/deposits?limit=100'),
   ]);
   $('verdict').textContent = audit.ok
     ? 'The books balance: every entry, and issued = outstanding + deposited for every key'
@@ -83,8 +100,18 @@ async function show() {
   });
   rows('accounts', accounts, (a) => [a.holder, a.accountId, balances(a.balances)]);
   rows('merchants', merchants, (m) => [m.merchantId, m.name, balances(m.balances)]);
+  rows('deposits', batches.deposits, (b) => [
+    time(b.createdAt),
+    b.depositor,
+    b.batchId,
+    b.results.length,
+    balances(b.credited),
+    coinResults(b),
+  ]);
+  $('batches-hint').textContent =
+    `${batches.next === undefined ? 'Newest first' : `The newest ${batches.deposits.length}`}, each coin's result in the order it was deposited.`;
   rows('double-spends', doubleSpends, (d) => [
-    new Date(d.createdAt).toISOString().replace('T', ' ').slice(0, 19),
+    time(d.createdAt),
     d.holder ? `${d.holder} (${d.accountId})` : 'no account',
     d.depositor,
     proofLink(d),
