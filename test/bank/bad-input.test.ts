@@ -641,6 +641,11 @@ describe.each(ADAPTERS)('bad input to the bank HTTP API on $kind', ({ kind, avai
         { name: 'batch: bad id', method: 'GET', path: '/v1/deposits/a%20b', as: 'shop', status: 400, code: 'bad-request' },
         { name: 'batch: unknown', method: 'GET', path: '/v1/deposits/none', as: 'shop', status: 404, code: 'batch-not-found' },
         { name: 'batch: operator', method: 'GET', path: '/v1/deposits/first', as: 'op', status: 403, code: 'forbidden' },
+        // --- GET /v1/deposits
+        { name: 'batches: before not a number', method: 'GET', path: '/v1/deposits?before=x', as: 'op', status: 400, code: 'bad-request' },
+        { name: 'batches: after, not before', method: 'GET', path: '/v1/deposits?after=1', as: 'shop', status: 400, code: 'bad-request' },
+        { name: 'batches: limit 0', method: 'GET', path: '/v1/deposits?limit=0', as: 'op', status: 400, code: 'bad-request' },
+        { name: 'batches: no credential', method: 'GET', path: '/v1/deposits', status: 401, code: 'unauthorized' },
         // --- GET /v1/double-spends
         {
           name: 'double spends: after not a number',
