@@ -175,13 +175,17 @@ describe.runIf(chromiumAvailable())('the terminal display with each special card
     await expect.poll(status, { timeout: TAP_MS }).toBe(expected);
   };
 
+  /** The code the terminal declined payment `id` with (what the register sees; the display words it for the customer). */
+  const declineCode = (t: Till, id: string) => t.terminal.view(id).events.at(-1)?.detail?.code;
+
   it.each([
-    ['an empty card', { kind: 'empty' }, 100, /^the card cannot pay 1\.00 EUR: it holds less than that/, 'empty'],
+    ['an empty card', { kind: 'empty' }, 100, 'insufficient-funds', 'Not enough money on the card. Load the card, or pay less.', 'empty'],
     [
       'a card without exact change',
       { kind: 'no-exact-change', load: 500 },
       200,
-      /^the card holds enough, but no coins this terminal accepts add up to exactly 2\.00 EUR/,
+      'no-exact-change',
+      'The card cannot make this exact amount (e-cash gives no change). Pay another amount, or rebalance the card at a load terminal.',
       'no-exact-change',
     ],
     // An honest card offers only the keys the terminal takes: the unknown key's coin is no money here.
@@ -189,21 +193,17 @@ describe.runIf(chromiumAvailable())('the terminal display with each special card
       'a coin of a key the terminal does not know',
       { kind: 'unknown-key', load: 200 },
       200,
-      /^the card cannot pay 2\.00 EUR: it holds less than that in coins this terminal accepts/,
+      'insufficient-funds',
+      'Not enough money on the card. Load the card, or pay less.',
       'unknown-key',
     ],
-    [
-      'a card of another suite',
-      { suite: 'p256-uprove' },
-      100,
-      /^the card works in suite p256-uprove, this terminal's bank in/,
-      'other-suite',
-    ],
-  ] as const)('%s: declined, the display saying why', async (_, spec, amount, why, outcome) => {
+    ['a card of another suite', { suite: 'p256-uprove' }, 100, 'wrong-suite', 'This card is not accepted here.', 'other-suite'],
+  ] as const)("%s: declined, the display saying why in the customer's words", async (_, spec, amount, code, words, outcome) => {
     const id = await card(spec);
-    await pay(amount, outcome);
+    const payment = await pay(amount, outcome);
     await tap(id, 'Declined');
-    expect(await hint()).toMatch(why);
+    expect(declineCode(till, payment)).toBe(code);
+    expect(await hint()).toBe(words);
     await shoot(`${outcome}-declined`);
   });
 
@@ -214,7 +214,7 @@ describe.runIf(chromiumAvailable())('the terminal display with each special card
     await till.page.getByLabel('PIN').fill(DEFAULT_PIN);
     await till.page.getByRole('button', { name: 'Enter' }).click();
     await expect.poll(status, { timeout: TAP_MS }).toBe('Declined');
-    expect(await hint()).toMatch(/^the PIN is now blocked: unblock it with the PUK/);
+    expect(await hint()).toBe('The PIN is blocked. Unblock it with your PUK, then pay again.');
     expect(await till.page.getByLabel('PIN').isVisible()).toBe(false);
     await shoot('blocked-pin-declined');
   });
@@ -249,9 +249,10 @@ describe.runIf(chromiumAvailable())('the terminal display with each special card
     await tap(id, 'Approved');
     await terminal().idle();
     sim.remove(READER);
-    await pay(100, 'double-spend-2');
+    const second = await pay(100, 'double-spend-2');
     await tap(id, 'Declined');
-    expect(await hint()).toMatch(/^the card spent a coin this terminal has already taken/);
+    expect(declineCode(till, second)).toBe('coin-already-seen');
+    expect(await hint()).toBe('The payment was refused. Please ask the cashier.');
     await shoot('double-spending-declined');
   });
 
@@ -259,11 +260,12 @@ describe.runIf(chromiumAvailable())('the terminal display with each special card
     const id = await card({ kind: 'pulled-mid-tap', load: 1_000 });
     // In the reader before the sale: the brief till's wait covers only the card's return.
     sim.insert(BRIEF_READER, id);
-    await briefTill.pay(400, 'never-back');
+    const payment = await briefTill.pay(400, 'never-back');
     await expect.poll(() => briefTill.status(), { timeout: TAP_MS }).toBe('Declined');
     // Told to bring the card back while the till waited for it (however briefly this machine let the poll look).
     expect((await briefTill.shown()).slice(-2)).toEqual(['Card removed too soon', 'Declined']);
-    expect(await briefTill.hint()).toMatch(/^the card left after it was asked to pay and did not come back: it may have spent coins/);
+    expect(declineCode(briefTill, payment)).toBe('card-not-returned');
+    expect(await briefTill.hint()).toBe('The card did not come back. Please ask the cashier: it may have paid already.');
     await briefTill.shoot('pulled-mid-tap-not-returned');
   });
 });

@@ -8,6 +8,34 @@ const $ = (id) => document.getElementById(id);
 
 const INTERRUPTED = { status: 'Card removed too soon', kind: 'bad', hint: 'Tap the same card again' };
 
+const ASK_CASHIER = 'The payment was refused. Please ask the cashier.';
+
+/**
+ * Why a payment was declined, in the customer's words. The terminal's own message is written for
+ * the cashier and the operator (commands to run, flags to set); a code this page does not know
+ * still shows it, so no reason is ever hidden.
+ */
+const DECLINE_WORDS = {
+  'insufficient-funds': 'Not enough money on the card. Load the card, or pay less.',
+  'no-exact-change':
+    'The card cannot make this exact amount (e-cash gives no change). Pay another amount, or rebalance the card at a load terminal.',
+  'pin-blocked': 'The PIN is blocked. Unblock it with your PUK, then pay again.',
+  'pin-wrong': 'Wrong PIN.',
+  'pin-timeout': 'No PIN was entered in time.',
+  'wrong-suite': 'This card is not accepted here.',
+  'card-wait-expired': 'No card was presented in time.',
+  'card-still-present': 'Take the card off the reader, then start again.',
+  'card-not-returned': 'The card did not come back. Please ask the cashier: it may have paid already.',
+  'coin-already-seen': ASK_CASHIER,
+  'card-answer-mismatch': ASK_CASHIER,
+  'coin-not-accepted': ASK_CASHIER,
+  'invalid-coin': ASK_CASHIER,
+  'double-spend': ASK_CASHIER,
+  'deposit-rejected': ASK_CASHIER,
+};
+
+const declineWords = (detail) => DECLINE_WORDS[detail?.code] ?? detail?.message ?? '';
+
 /** What the customer reads in each state of a payment (docs/pos-api.md, "A payment's life"). */
 function screenFor(p) {
   const last = p.events[p.events.length - 1];
@@ -35,7 +63,7 @@ function screenFor(p) {
     case 'settled':
       return { status: 'Approved', kind: 'ok', receipt: p.receipt };
     case 'declined':
-      return { status: 'Declined', kind: 'bad', hint: why };
+      return { status: 'Declined', kind: 'bad', hint: declineWords(last?.detail) };
     case 'cancelled':
       return { status: 'Cancelled', kind: 'bad', hint: why };
     default:
