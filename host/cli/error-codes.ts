@@ -8,6 +8,7 @@ export type CardSecretName = keyof typeof CARD_SECRET_CODE;
 export const CLI_ERROR_CODES = [
   // Options.
   'bad-card-wait',
+  'bad-pin-wait',
   'bad-mode',
   'bad-port',
   'bad-schedule',

@@ -39,6 +39,7 @@ interface TerminalCliOptions extends BankLinkOptions, ReaderCliOptions {
   floorLimit?: string;
   scope?: string[];
   cardWait?: string;
+  pinWait?: string;
 }
 
 const API_KEY_ENV = 'ECASH_POS_API_KEY';
@@ -65,12 +66,20 @@ function addTerminalOptions(cmd: Command): Command {
     .option('--mode <mode>', 'offline (verify locally, settle later), online (deposit before approving) or floor-limit', 'offline')
     .option('--floor-limit <minor units>', 'in floor-limit mode, payments above this amount go online')
     .option('--scope <scope>', 'a coin scope this merchant accepts besides general money; repeatable', collect)
-    .option('--card-wait <seconds>', 'how long to wait for a card', '120');
+    .option('--card-wait <seconds>', 'how long to wait for a card', '120')
+    .option('--pin-wait <seconds>', "how long to wait for the holder's PIN when the card asks for it", '60');
 }
 
 function parseMode(mode: string): RiskMode {
   if (mode === 'offline' || mode === 'online' || mode === 'floor-limit') return mode;
   throw new EcashError('bad-mode', `--mode must be offline, online or floor-limit, not "${mode}"`);
+}
+
+/** A wait given in seconds (fractions allowed), in milliseconds. */
+function waitMs(value: string, option: string, code: 'bad-card-wait' | 'bad-pin-wait'): number {
+  const s = Number(value);
+  if (!Number.isFinite(s) || s <= 0) throw new EcashError(code, `${option} is a positive number of seconds, not "${value}"`);
+  return s * 1000;
 }
 
 function terminalConfig(opts: TerminalCliOptions, needReader: boolean): TerminalConfig {
@@ -80,9 +89,6 @@ function terminalConfig(opts: TerminalCliOptions, needReader: boolean): Terminal
   const mode = parseMode(opts.mode ?? 'offline');
   if (mode === 'floor-limit' && opts.floorLimit === undefined)
     throw new EcashError('no-floor-limit', 'floor-limit mode needs --floor-limit <minor units>');
-  const wait = Number(opts.cardWait ?? '120');
-  if (!Number.isFinite(wait) || wait <= 0)
-    throw new EcashError('bad-card-wait', `--card-wait is a number of seconds, not "${opts.cardWait}"`);
   return {
     ...DEFAULT_TERMINAL_CONFIG,
     merchantId: opts.merchant,
@@ -93,7 +99,8 @@ function terminalConfig(opts: TerminalCliOptions, needReader: boolean): Terminal
     mode,
     floorLimit: opts.floorLimit === undefined ? 0 : parseAmount(opts.floorLimit, 'floor limit'),
     readerName: opts.reader ?? '',
-    cardWaitMs: wait * 1000,
+    cardWaitMs: waitMs(opts.cardWait ?? '120', '--card-wait', 'bad-card-wait'),
+    pinWaitMs: waitMs(opts.pinWait ?? '60', '--pin-wait', 'bad-pin-wait'),
   };
 }
 

@@ -96,7 +96,8 @@ beforeAll(async () => {
   sim = startCli(['--json', 'sim', 'serve', '--port', '0', '--bridge-port', '0', '--readers', '2'], { ECASH_BRIDGE_TOKEN: SIM_TOKEN });
   ({ api: simApi, bridge, panel } = await waitForOutput(sim, simJson, "the simulator's addresses"));
   const args = ['pos', 'serve', '--bank', world.url, '--merchant', 'till', '--terminal', 'till-1', '--reader', 'Sim 0', '--bridge', bridge];
-  args.push('--journal', join(world.dir, 'till.db'), '--port', '0', '--settle-every', '0', '--card-wait', '20');
+  // A short PIN wait, for the PIN that never comes; the tests that enter one do so at once.
+  args.push('--journal', join(world.dir, 'till.db'), '--port', '0', '--settle-every', '0', '--card-wait', '20', '--pin-wait', '8');
   pos = startCli(args, { ECASH_BANK_TOKEN: merchantToken, ECASH_BRIDGE_TOKEN: SIM_TOKEN, ECASH_POS_API_KEY: API_KEY });
   posApi = await waitForOutput(pos, posApiUrl, 'the API address');
 });
@@ -151,6 +152,17 @@ describe('a cash register tested against simulated cards', () => {
     await posCall('POST', `/payments/${id}/pin`, { pin: '1234' });
     const v = await untilFinal(pos, view(id));
     expect([v.state, reasonOf(v)]).toEqual(['declined', 'pin-blocked']);
+    await pull();
+  });
+
+  it("a PIN never entered: declined pin-timeout after the terminal's --pin-wait, the card spending nothing", async () => {
+    const fay = await card({ noPinLimit: 0 }, 500);
+    const { id } = await startPayment(100);
+    await insert(fay.id);
+    await untilState(id, 'pin-required');
+    const v = await untilFinal(pos, view(id));
+    expect([v.state, reasonOf(v)]).toEqual(['declined', 'pin-timeout']);
+    expect(v.coins).toEqual([]);
     await pull();
   });
 
