@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Command, Option } from 'commander';
-import { DEFAULT_SUITE, EcashError, getGroup, SUITE_IDS, type SuiteId, toHex, transcriptJsonFromBytes } from '../core/index.js';
+import { DEFAULT_SUITE, EcashError, getGroup, keyTerms, SUITE_IDS, type SuiteId, toHex, transcriptJsonFromBytes } from '../core/index.js';
 import { createCardImage, type EcashCard, openCard } from '../firmware-sim/index.js';
 import { EcashCardClient, VirtualTransport } from '../reader-bridge/index.js';
 import { BankService, KeyFile, openStorage, startBankServer } from '../host/bank/index.js';
@@ -155,14 +155,7 @@ export async function runSystemLoad(opts: SystemLoadOptions): Promise<SystemLoad
       join(dir, 'bank-keys.json'),
       randomBytes(24).toString('base64url'),
       suite,
-      VALUES.map((value) => ({
-        value,
-        currency: CURRENCY,
-        withdrawFrom: now - DAY,
-        withdrawUntil: now + 30 * DAY,
-        depositUntil: now + 90 * DAY,
-        scope: '',
-      })),
+      VALUES.map((value) => keyTerms(value, CURRENCY, { from: now - DAY, withdrawDays: 31, depositDays: 60 })),
     );
     const storage = await openStorage(db);
     const service = await BankService.create({ storage, keys: keyFile, workerThreads: 1 });

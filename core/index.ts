@@ -17,6 +17,7 @@ export {
   type DenominationKey,
   type DenominationSecret,
   validateTerms,
+  keyTerms,
   isCurrencyCode,
   computeKeyId,
   makeDenominationKey,

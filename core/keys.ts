@@ -36,6 +36,22 @@ export interface DenominationSecret {
   x: bigint;
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * The terms of a key withdrawable for `withdrawDays` days from `from` (ms), and depositable for
+ * `depositDays` more after its withdrawal window closes (coins on cards stay good that long).
+ */
+export function keyTerms(
+  value: number,
+  currency: string,
+  window: { from: number; withdrawDays: number; depositDays: number },
+  scope = '',
+): DenominationTerms {
+  const withdrawUntil = window.from + window.withdrawDays * DAY_MS;
+  return { value, currency, withdrawFrom: window.from, withdrawUntil, depositUntil: withdrawUntil + window.depositDays * DAY_MS, scope };
+}
+
 const CURRENCY_RE = /^[A-Z]{3}$/;
 
 /** An ISO 4217 alphabetic code's shape: three capital letters. */

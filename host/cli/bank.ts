@@ -23,6 +23,7 @@ import {
   getGroup,
   isEcashError,
   isSuiteId,
+  keyTerms,
   parseAmount,
   parseCurrency,
   proofFromJson,
@@ -42,7 +43,6 @@ import { portOption, tokenFileOption, wantsJson, wholeNumber } from './options.j
 import { openSecretFile, readSecret } from './secrets.js';
 
 const PASSPHRASE_ENV = 'ECASH_BANK_PASSPHRASE';
-const DAY_MS = 86_400_000;
 const DEFAULT_DENOMINATIONS = 'EUR:1,2,5,10,20,50,100,200,500,1000,2000,5000';
 const DEFAULT_WITHDRAW_DAYS = 365;
 const DEFAULT_DEPOSIT_DAYS = 365;
@@ -91,14 +91,7 @@ function termsFor(
 ): DenominationTerms[] {
   if (withdrawDays < 1) throw new EcashError('bad-option', '--withdraw-days must be at least 1');
   return denoms.map((d) => {
-    const t = {
-      value: d.value,
-      currency: d.currency,
-      withdrawFrom: from,
-      withdrawUntil: from + withdrawDays * DAY_MS,
-      depositUntil: from + (withdrawDays + depositDays) * DAY_MS,
-      scope,
-    };
+    const t = keyTerms(d.value, d.currency, { from, withdrawDays, depositDays }, scope);
     validateTerms(t);
     return t;
   });

@@ -24,6 +24,7 @@ import {
   formatAmount,
   getGroup,
   type KeyJson,
+  keyTerms,
   proofFromJson,
   type SuiteId,
   type TranscriptJson,
@@ -152,14 +153,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoReport> {
       join(dir, 'bank-keys.json'),
       passphrase,
       suite,
-      VALUES.map((value) => ({
-        value,
-        currency: CURRENCY,
-        withdrawFrom: now - DAY,
-        withdrawUntil: now + 30 * DAY,
-        depositUntil: now + 90 * DAY,
-        scope: '',
-      })),
+      VALUES.map((value) => keyTerms(value, CURRENCY, { from: now - DAY, withdrawDays: 31, depositDays: 60 })),
     );
     const storage = await openStorage(join(dir, 'bank.db'));
     const service = await BankService.create({ storage, keys: keyFile, workerThreads: 1 });

@@ -36,6 +36,7 @@ import {
   utf8,
   validatePaymentContext,
   validateTerms,
+  keyTerms,
   verifyAccountOpening,
   verifyCoin,
   verifyDoubleSpendProof,
@@ -114,6 +115,19 @@ describe.each(SUITE_IDS)('%s roles', (suite) => {
       ids.add(toHex(computeKeyId(G, G.g1, base)));
       expect(ids.size).toBe(8);
       expect(toHex(makeDenominationKey(G, bank.key.h, base).keyId)).toBe(toHex(bank.key.keyId));
+    });
+
+    it('makes terms from a start and windows in days', () => {
+      const day = 86_400_000;
+      expect(keyTerms(500, 'EUR', { from: 1_000, withdrawDays: 30, depositDays: 60 }, 'transit')).toEqual({
+        value: 500,
+        currency: 'EUR',
+        withdrawFrom: 1_000,
+        withdrawUntil: 1_000 + 30 * day,
+        depositUntil: 1_000 + 90 * day,
+        scope: 'transit',
+      });
+      expect(keyTerms(1, 'EUR', { from: 0, withdrawDays: 1, depositDays: 0 }).scope).toBe('');
     });
 
     it('refuses malformed terms', () => {

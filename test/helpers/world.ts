@@ -6,7 +6,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DenominationTerms, generateDenominationKey, getGroup, type SuiteId, systemRandom, toHex } from '../../core/index.js';
+import {
+  type DenominationTerms,
+  generateDenominationKey,
+  getGroup,
+  keyTerms,
+  type SuiteId,
+  systemRandom,
+  toHex,
+} from '../../core/index.js';
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
 import {
   type BridgeServer,
@@ -63,14 +71,7 @@ export class World {
     opts: { storage?: string; now?: () => number; other?: readonly DenominationTerms[] } = {},
   ): Promise<void> {
     const now = opts.now?.() ?? Date.now();
-    const terms = (value: number) => ({
-      value,
-      currency: CURRENCY,
-      withdrawFrom: now - DAY,
-      withdrawUntil: now + 30 * DAY,
-      depositUntil: now + 90 * DAY,
-      scope: '',
-    });
+    const terms = (value: number) => keyTerms(value, CURRENCY, { from: now - DAY, withdrawDays: 31, depositDays: 60 });
     const secrets = [...values.map(terms), ...(opts.other ?? [])].map((t) => generateDenominationKey(this.group, t, systemRandom));
     const storage = await openStorage(opts.storage ?? join(this.dir, 'bank.db'));
     this.service = await BankService.create({
