@@ -4,11 +4,10 @@
  * server-sent events, cancel it, list and fetch payments, see and trigger settlement.
  * Loopback only unless told otherwise; every request carries the terminal's API key.
  */
-import { timingSafeEqual } from 'node:crypto';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { AMOUNT_SCHEMA, EcashError, type ErrorCode, isEcashError } from '../../core/index.js';
-import { BrowserSessions, EventStreams, registerSessionRoutes } from '../web/index.js';
+import { AMOUNT_SCHEMA, EcashError, type ErrorCode } from '../../core/index.js';
+import { BrowserSessions, bearerMatches, EventStreams, registerSessionRoutes, sendApiError as sendError } from '../web/index.js';
 import { corsOrigins } from './cors-origins.js';
 import { isFinal, type PaymentEvent } from './journal.js';
 import { SETTLEMENT_PROBLEM_CODES } from './settlement-verdicts.js';
@@ -24,6 +23,8 @@ export interface PosApiOptions {
   /** Extra headers' worth of logging is off by default: request logs could carry references. */
   logger?: boolean;
 }
+
+const POS_WHERE = { doc: 'docs/pos-api.md', log: 'the terminal log' };
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   'bad-request': 400,
@@ -43,30 +44,6 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   ...Object.fromEntries(SETTLEMENT_PROBLEM_CODES.map((code) => [code, 502])),
 };
 
-function sendError(reply: FastifyReply, e: unknown): FastifyReply {
-  if (isEcashError(e)) {
-    return reply.code(STATUS[e.code] ?? 500).send({ error: { code: e.code, message: e.message } });
-  }
-  const fe = e as { validation?: unknown; statusCode?: number; message?: string; code?: string };
-  if (fe.validation !== undefined || fe.statusCode === 400) {
-    return reply.code(400).send({ error: { code: 'bad-request', message: fe.message ?? 'malformed request' } });
-  }
-  if (fe.statusCode === 413) return reply.code(413).send({ error: { code: 'body-too-large', message: 'request body too large' } });
-  if (fe.statusCode === 415) return reply.code(415).send({ error: { code: 'unsupported-media-type', message: 'send application/json' } });
-  if (fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500) {
-    // Other client errors fastify detects (a path parameter too long, a bad Content-Length):
-    // answered as every other malformed request is (docs/openapi/pos.json).
-    return reply.code(400).send({ error: { code: 'bad-request', message: 'the request is malformed; see docs/pos-api.md' } });
-  }
-  return reply.code(500).send({ error: { code: 'internal', message: 'internal error; see the terminal log' } });
-}
-
-function keyMatches(expected: Buffer, header: string | undefined): boolean {
-  if (header === undefined || !header.startsWith('Bearer ')) return false;
-  const given = Buffer.from(header.slice(7));
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
 const QUERY_INT = { type: 'string', pattern: '^[0-9]{1,15}$' } as const;
 
 const paymentParams = {
@@ -83,10 +60,9 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
     // register sending either has a bug it should hear about, so the API refuses both.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
     // A URL fastify cannot decode (`%ff`) never reaches the error handler otherwise.
-    frameworkErrors: (e, _req, reply) => void sendError(reply, e),
+    frameworkErrors: (e, _req, reply) => void sendError(reply, e, STATUS, POS_WHERE),
   });
-  const key = Buffer.from(options.apiKey);
-  if (key.length < 16) throw new EcashError('weak-api-key', 'the POS API key must be at least 16 characters');
+  if (Buffer.byteLength(options.apiKey) < 16) throw new EcashError('weak-api-key', 'the POS API key must be at least 16 characters');
 
   // Registers often send "Content-Type: application/json" with no body on the bodiless POSTs
   // (cancel, settlement); fastify refuses that outright. An empty body is no body: routes whose
@@ -98,7 +74,7 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
     else parseJson(req, body as string, done);
   });
 
-  app.setErrorHandler((e, _req, reply) => sendError(reply, e));
+  app.setErrorHandler((e, _req, reply) => sendError(reply, e, STATUS, POS_WHERE));
   app.setNotFoundHandler((_req, reply) =>
     reply.code(404).send({ error: { code: 'not-found', message: 'no such endpoint; see docs/pos-api.md' } }),
   );
@@ -120,7 +96,7 @@ export function buildPosApi(terminal: PaymentTerminal, options: PosApiOptions): 
     if (!req.url.startsWith('/v1/') || req.method === 'OPTIONS') return;
     const route = req.routeOptions.url; // the matched route, whatever the query
     if (route === '/v1/health') return;
-    if (keyMatches(key, req.headers.authorization)) return;
+    if (bearerMatches(req.headers.authorization, options.apiKey)) return;
     // A browser page's session, except for opening one: that takes the key itself.
     if (route !== '/v1/session' || req.method !== 'POST') {
       if (sessions.admits(req.headers.cookie, req.headers.origin, `${req.protocol}://${req.headers.host ?? ''}`, listed)) return;

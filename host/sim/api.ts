@@ -7,11 +7,10 @@
  * redacted, and an event stream tells a page every change. Bodies are validated here, once: no
  * coercion, no unknown fields.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { EcashError, type ErrorCode, isEcashError, SUITE_IDS } from '../../core/index.js';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { EcashError, type ErrorCode, SUITE_IDS } from '../../core/index.js';
 import { CHIP_PROFILES } from '../../firmware-sim/index.js';
-import { BrowserSessions, EventStreams, registerSessionRoutes } from '../web/index.js';
+import { BrowserSessions, bearerMatches, EventStreams, registerSessionRoutes, sendApiError as sendError } from '../web/index.js';
 import { CARD_KINDS, type CardSpec, DEFAULT_PIN, DEFAULT_PUK, type PullPlan, type Simulator } from './simulator.js';
 import type { SimEvent } from './taps.js';
 
@@ -21,6 +20,8 @@ export const SIM_SESSION_COOKIE = 'ecash_sim_session';
 export interface SimApiOptions {
   token: string;
 }
+
+const SIM_WHERE = { doc: 'docs/sim.md', log: 'the simulator log' };
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   'bad-request': 400,
@@ -35,28 +36,6 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   // The bank refused or could not be reached while loading the card.
   'load-failed': 502,
 };
-
-function sendError(reply: FastifyReply, e: unknown): FastifyReply {
-  if (isEcashError(e)) return reply.code(STATUS[e.code] ?? 500).send({ error: { code: e.code, message: e.message } });
-  const fe = e as { validation?: unknown; statusCode?: number; message?: string };
-  if (fe.validation !== undefined || fe.statusCode === 400)
-    return reply.code(400).send({ error: { code: 'bad-request', message: fe.message ?? 'malformed request' } });
-  if (fe.statusCode === 413) return reply.code(413).send({ error: { code: 'body-too-large', message: 'request body too large' } });
-  if (fe.statusCode === 415) return reply.code(415).send({ error: { code: 'unsupported-media-type', message: 'send application/json' } });
-  if (fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500) {
-    // Other client errors fastify detects (a path parameter too long, a bad Content-Length).
-    return reply.code(400).send({ error: { code: 'bad-request', message: 'the request is malformed; see docs/sim.md' } });
-  }
-  return reply.code(500).send({ error: { code: 'internal', message: 'internal error; see the simulator log' } });
-}
-
-/** Constant-time comparison (of digests, so the lengths match too). */
-function tokenMatches(header: string | undefined, expected: string): boolean {
-  const bearer = /^Bearer (\S+)$/.exec(header ?? '');
-  if (bearer === null) return false;
-  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-  return timingSafeEqual(digest(bearer[1]!), digest(expected));
-}
 
 const CARD_SPEC = {
   type: 'object',
@@ -98,10 +77,10 @@ export function buildSimApi(sim: Simulator, options: SimApiOptions): FastifyInst
     bodyLimit: 16 * 1024,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
     // A URL fastify cannot decode (`%ff`) or a parameter too long never reaches the error handler otherwise.
-    frameworkErrors: (e, _req, reply) => void sendError(reply, e),
+    frameworkErrors: (e, _req, reply) => void sendError(reply, e, STATUS, SIM_WHERE),
   });
 
-  app.setErrorHandler((e, _req, reply) => sendError(reply, e));
+  app.setErrorHandler((e, _req, reply) => sendError(reply, e, STATUS, SIM_WHERE));
   app.setNotFoundHandler((_req, reply) =>
     reply.code(404).send({ error: { code: 'not-found', message: 'no such endpoint; see docs/sim.md' } }),
   );
@@ -111,7 +90,7 @@ export function buildSimApi(sim: Simulator, options: SimApiOptions): FastifyInst
     if (!req.url.startsWith('/v1/')) return;
     const route = req.routeOptions.url;
     if (route === '/v1/health') return;
-    if (tokenMatches(req.headers.authorization, options.token)) return;
+    if (bearerMatches(req.headers.authorization, options.token)) return;
     // A page's session, except for opening one: that takes the token itself.
     const opening = route === '/v1/session' && req.method === 'POST';
     if (!opening && sessions.admits(req.headers.cookie, req.headers.origin, `${req.protocol}://${req.headers.host ?? ''}`)) return;

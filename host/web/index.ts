@@ -7,4 +7,5 @@ export { registerBankConsole } from './bank-console.js';
 export { registerSimPanel } from './sim-panel.js';
 export { BrowserSessions, registerSessionRoutes } from './browser-sessions.js';
 export { type EventStream, EventStreams } from './event-streams.js';
+export { bearerMatches, sendApiError } from './api-replies.js';
 export * from './error-codes.js';
