@@ -541,7 +541,7 @@ export class EcashApplet implements Applet {
     // A payment already in the log is never paid twice. The last payment's request is known whole,
     // so one with its terms but other bytes is not a retry; an earlier payment, resumed after the
     // holder paid elsewhere, gets its answer again while its coins are kept.
-    const logged = this.loggedPayment(req);
+    const logged = this.loggedPayment(E, req);
     if (logged !== undefined) {
       if (logged.seq === last?.seq)
         refuse(SW.CONDITIONS_NOT_SATISFIED, 'this payment was already made with another request: start a new payment');
@@ -643,10 +643,10 @@ export class EcashApplet implements Applet {
   }
 
   /** The log's entry for this request's payment (same merchant, terminal, time, amount, currency). */
-  private loggedPayment(req: PayRequest): LogRecord | undefined {
+  private loggedPayment(E: number, req: PayRequest): LogRecord | undefined {
     const { merchantId, terminalId, timestamp } = req.context;
     for (let i = 0; i < LOG_ENTRIES; i++) {
-      const e = this.store.readLog(this.E, i);
+      const e = this.store.readLog(E, i);
       if (
         e?.merchantId === merchantId &&
         e.terminalId === terminalId &&
