@@ -5,7 +5,7 @@
  * the session recorder.
  */
 import { type ErrorCode, isEcashError, toHex } from '../core/index.js';
-import { ECASH_INS, ISO_INS, swHex } from '../wire/index.js';
+import { CLA_CHAINING, CLA_ECASH, ECASH_INS, ISO_INS, swHex } from '../wire/index.js';
 import type { CardChannel, Disposition, TransmitOptions } from './transport.js';
 
 export interface TraceEntry {
@@ -27,14 +27,19 @@ export type TraceSink = (entry: TraceEntry) => void;
 
 export const REDACTED_MARKER = ' [redacted]';
 
-/** Whether a command's body carries a PIN or PUK, judged on its header alone (so malformed ones too). */
+/**
+ * Whether a command's body carries a PIN or PUK, judged on its header alone (so malformed ones
+ * too). The e-cash class has its own secret-bearing instructions; a command of any other class
+ * (interindustry, a GSM-style A0, a logical channel, secure messaging) is judged against both
+ * lists, so a PIN a terminal sends under a class the card does not expect is not traced either.
+ */
 export function carriesSecret(command: Uint8Array): boolean {
   if (command.length < 2) return false;
-  const cla = command[0]!;
+  const cla = command[0]! & ~CLA_CHAINING;
   const ins = command[1]!;
-  const proprietary = (cla & 0x80) !== 0;
-  if (proprietary) return ins === ECASH_INS.PERSONALISE || ins === ECASH_INS.SET_LIMIT;
-  return ins === ISO_INS.VERIFY || ins === ISO_INS.CHANGE_REFERENCE_DATA || ins === ISO_INS.RESET_RETRY_COUNTER;
+  const ecashSecret = ins === ECASH_INS.PERSONALISE || ins === ECASH_INS.SET_LIMIT;
+  if (cla === CLA_ECASH) return ecashSecret;
+  return ecashSecret || ins === ISO_INS.VERIFY || ins === ISO_INS.CHANGE_REFERENCE_DATA || ins === ISO_INS.RESET_RETRY_COUNTER;
 }
 
 /** The command as hex, with the body (Lc, data, Le) of a secret-bearing command replaced. */
