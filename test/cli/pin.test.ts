@@ -49,26 +49,29 @@ const baseEnv = () => ({
   ECASH_PUK: '',
 });
 
+/** The arguments of `ecash pos pay` at the kiosk's counter reader, with the test's journal. */
+function payArgs(amount: string): string[] {
+  return [
+    'pos',
+    'pay',
+    amount,
+    '--bank',
+    world.url,
+    '--merchant',
+    'kiosk',
+    ...readerArgs(),
+    '--journal',
+    join(world.dir, 'pin-pos.db'),
+    '--card-wait',
+    '20',
+  ];
+}
+
 /** `ecash --json pos pay` with the card on the counter; its exit code, document and stderr. */
 async function pay(amount: string, env: Record<string, string> = {}, extra: string[] = []) {
   readers.insertCard('Counter', card);
   try {
-    const args = [
-      '--json',
-      'pos',
-      'pay',
-      amount,
-      '--bank',
-      world.url,
-      '--merchant',
-      'kiosk',
-      ...readerArgs(),
-      '--journal',
-      join(world.dir, 'pin-pos.db'),
-      '--card-wait',
-      '20',
-      ...extra,
-    ];
+    const args = ['--json', ...payArgs(amount), ...extra];
     const r = await runCli(args, { ...baseEnv(), ...env });
     expect(digitSecretsIn(r.stdout + r.stderr, SECRETS), 'a PIN or PUK in the output').toEqual([]);
     return {
@@ -196,21 +199,7 @@ describe('ecash pos pay and the PIN', () => {
     expect(always.code, always.stderr).toBe(0);
     readers.insertCard('Counter', card);
     // `script` gives the command a terminal of its own; what is typed goes in once it asks.
-    const args = [
-      'pos',
-      'pay',
-      String(coin),
-      '--bank',
-      world.url,
-      '--merchant',
-      'kiosk',
-      ...readerArgs(),
-      '--journal',
-      join(world.dir, 'pin-pos.db'),
-      '--card-wait',
-      '20',
-    ];
-    const command = ['node', 'bin/ecash.js', ...args].map((a) => `'${a}'`).join(' ');
+    const command = ['node', 'bin/ecash.js', ...payArgs(String(coin))].map((a) => `'${a}'`).join(' ');
     const typing = startProcess('script', ['-qfec', command, '/dev/null'], baseEnv(), 'pipe');
     await waitForOutput(typing, (out) => (out.includes('PIN: ') ? true : undefined), 'the PIN prompt');
     typing.child.stdin!.write(LATER_PIN + '\r');
