@@ -16,6 +16,7 @@ import {
   toHex,
 } from '../../core/index.js';
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
+import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.js';
 import {
   type BridgeServer,
   type CardChannel,
@@ -130,6 +131,17 @@ export class World {
       puk: PUK,
       noPinLimit: opts.noPinLimit ?? 100_000,
       ...(opts.capacity === undefined ? {} : { capacity: opts.capacity }),
+    });
+  }
+
+  /** A card built to pay twice with one coin (the attacker's card), with the world's PIN and PUK. */
+  doubleSpendingCard(): Promise<EcashCard> {
+    return createDoubleSpendingCard({
+      suite: this.suite,
+      pin: PIN,
+      puk: PUK,
+      noPinLimit: 100_000,
+      acknowledge: 'this card double-spends',
     });
   }
 

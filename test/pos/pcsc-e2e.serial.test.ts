@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ECASH_INS } from '../../wire/index.js';
 import { serveOverVpcd, type SimulatedCard, type VpcdConnection } from '../../firmware-sim/index.js';
-import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.js';
 import { PcscTransport } from '../../reader-bridge/index.js';
 import { Journal } from '../../host/pos/journal.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
@@ -32,7 +31,7 @@ import {
   waitForOutput,
 } from '../helpers/cli.js';
 import { pcscdAvailable, requireService } from '../helpers/env.js';
-import { atState, cardValue, type Holder, merchantBalance, PIN, PUK, reasonOf, World } from '../helpers/world.js';
+import { atState, cardValue, type Holder, merchantBalance, PIN, reasonOf, World } from '../helpers/world.js';
 
 const READER = 'Virtual PCD 00 00';
 const VPCD_PORT = 35963;
@@ -166,13 +165,7 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
   }, 60_000);
 
   it('catches the double-spending card at settlement (offline) and at the counter (online)', async () => {
-    const evil = await createDoubleSpendingCard({
-      suite: world.suite,
-      pin: PIN,
-      puk: PUK,
-      noPinLimit: 100_000,
-      acknowledge: 'this card double-spends',
-    });
+    const evil = await world.doubleSpendingCard();
     const { holder } = await loaded('mallory', 1_000, evil);
     const cafe = await world.addMerchant('cafe');
     const kiosk = await world.addMerchant('kiosk');

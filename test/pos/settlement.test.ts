@@ -5,10 +5,9 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.js';
 import { VirtualTransport } from '../../reader-bridge/index.js';
 import type { BankClient } from '../../host/bank-client/index.js';
-import { loadViaReader, payWithCard, PIN, PUK, World } from '../helpers/world.js';
+import { loadViaReader, payWithCard, World } from '../helpers/world.js';
 
 let world: World;
 let readers: VirtualTransport;
@@ -34,13 +33,7 @@ describe('settlement', () => {
   it('keeps a coin the bank could not compare with its earlier deposit (conflict-unresolved) pending, says so, and settles it once the bank is repaired', async () => {
     const honest = await world.card();
     await loadViaReader(world, readers, 'Load', honest, 'nina', 10_000, 1_000);
-    const evil = await createDoubleSpendingCard({
-      suite: world.suite,
-      pin: PIN,
-      puk: PUK,
-      noPinLimit: 100_000,
-      acknowledge: 'this card double-spends',
-    });
+    const evil = await world.doubleSpendingCard();
     await loadViaReader(world, readers, 'Load', evil, 'mallory', 10_000, 1_000);
     const t1 = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
     const t2 = await world.terminal(readers, { merchantId: 'cafe', bank: cafe }, { readerName: 'Counter', terminalId: 't2' });

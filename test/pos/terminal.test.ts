@@ -7,7 +7,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EcashError, fromHex, toHex, transcriptCoinId } from '../../core/index.js';
 import type { EcashCard } from '../../firmware-sim/index.js';
-import { createDoubleSpendingCard } from '../../firmware-sim/testing/malicious.js';
 import { EcashCardClient, VirtualTransport } from '../../reader-bridge/index.js';
 import type { AcquirerBank } from '../../host/pos/acquirer.js';
 import { httpAcquirer } from '../../host/pos/bank-acquirer.js';
@@ -20,8 +19,6 @@ import {
   merchantBalance,
   loadViaReader,
   payWithCard,
-  PIN,
-  PUK,
   reasonOf,
   valueViaReader,
   withdrawKeys,
@@ -192,13 +189,7 @@ describe('POS terminal', () => {
   });
 
   it('catches a card that spends a coin twice: at settlement offline, at the counter online', async () => {
-    const evil = await createDoubleSpendingCard({
-      suite: world.suite,
-      pin: PIN,
-      puk: PUK,
-      noPinLimit: 100_000,
-      acknowledge: 'this card double-spends',
-    });
+    const evil = await world.doubleSpendingCard();
     const { holder } = await loadedCard('mallory', 10_000, 1_000, evil);
     const cafe = await world.addMerchant('cafe');
     const t1 = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
@@ -228,13 +219,7 @@ describe('POS terminal', () => {
   });
 
   it('refuses at the counter a coin this terminal has already taken', async () => {
-    const evil = await createDoubleSpendingCard({
-      suite: world.suite,
-      pin: PIN,
-      puk: PUK,
-      noPinLimit: 100_000,
-      acknowledge: 'this card double-spends',
-    });
+    const evil = await world.doubleSpendingCard();
     await loadedCard('oscar', 10_000, 500, evil);
     const t = await world.terminal(readers, { merchantId: 'corner-shop', bank: shop }, { readerName: 'Counter', terminalId: 't1' });
     expect((await pay(t, evil, 500)).state).toBe('approved');
