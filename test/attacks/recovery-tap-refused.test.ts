@@ -17,27 +17,21 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ECASH_INS } from '../../wire/index.js';
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
-import { type CardChannel, cardRemoved, type ReaderSource, VirtualTransport } from '../../reader-bridge/index.js';
+import { type CardChannel, cardRemoved, type ReaderSource, type VirtualTransport } from '../../reader-bridge/index.js';
 import type { BankClient } from '../../host/bank-client/index.js';
 import type { PaymentTerminal } from '../../host/pos/terminal.js';
 import type { PaymentEvent } from '../../host/pos/journal.js';
-import { atState, loadViaReader, PIN, PUK, reasonOf, valueViaReader, World } from '../helpers/world.js';
+import { atState, cornerShopWorld, loadViaReader, PIN, PUK, reasonOf, valueViaReader, type World } from '../helpers/world.js';
 
 let world: World;
 let readers: VirtualTransport;
 let shop: BankClient;
 
 beforeEach(async () => {
-  world = new World();
-  await world.startBank();
-  shop = await world.addMerchant('corner-shop');
-  readers = new VirtualTransport(['Counter', 'Load']);
+  ({ world, shop, readers } = await cornerShopWorld());
 });
 
-afterEach(async () => {
-  await readers.close();
-  await world.close();
-});
+afterEach(() => world.close());
 
 /**
  * The counter reader as a customer pulling the card at the worst moment sees it: the first PAY

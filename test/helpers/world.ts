@@ -197,9 +197,32 @@ export class World {
     return t;
   }
 
+  /** The virtual readers "Counter" and "Load", closed with the world (after its terminals). */
+  virtualReaders(): VirtualTransport {
+    const readers = new VirtualTransport(['Counter', 'Load']);
+    this.cleanups.push(() => readers.close());
+    return readers;
+  }
+
   async close(): Promise<void> {
     for (const c of this.cleanups.splice(0)) await c();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The usual shop of the terminal's tests: a started bank, merchant `corner-shop` and the virtual
+ * readers "Counter" and "Load". `world.close()` closes all of it; a failed start closes what it made.
+ */
+export async function cornerShopWorld(): Promise<{ world: World; shop: BankClient; readers: VirtualTransport }> {
+  const world = new World();
+  try {
+    await world.startBank();
+    const shop = await world.addMerchant('corner-shop');
+    return { world, shop, readers: world.virtualReaders() };
+  } catch (e) {
+    await world.close();
+    throw e;
   }
 }
 

@@ -5,9 +5,9 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { VirtualTransport } from '../../reader-bridge/index.js';
+import type { VirtualTransport } from '../../reader-bridge/index.js';
 import type { BankClient } from '../../host/bank-client/index.js';
-import { loadViaReader, payWithCard, World } from '../helpers/world.js';
+import { cornerShopWorld, loadViaReader, payWithCard, type World } from '../helpers/world.js';
 
 let world: World;
 let readers: VirtualTransport;
@@ -15,17 +15,11 @@ let shop: BankClient;
 let cafe: BankClient;
 
 beforeEach(async () => {
-  world = new World();
-  await world.startBank();
-  shop = await world.addMerchant('corner-shop');
+  ({ world, shop, readers } = await cornerShopWorld());
   cafe = await world.addMerchant('cafe');
-  readers = new VirtualTransport(['Counter', 'Load']);
 });
 
-afterEach(async () => {
-  await readers.close();
-  await world.close();
-});
+afterEach(() => world.close());
 
 type SpentCoin = { coin: Buffer; transcript: Buffer };
 

@@ -15,6 +15,7 @@ import type { PaymentTerminal } from '../../host/pos/terminal.js';
 import type { BankClient } from '../../host/bank-client/index.js';
 import {
   atState,
+  cornerShopWorld,
   type Holder,
   merchantBalance,
   loadViaReader,
@@ -30,16 +31,10 @@ let readers: VirtualTransport;
 let shop: BankClient;
 
 beforeEach(async () => {
-  world = new World();
-  await world.startBank();
-  shop = await world.addMerchant('corner-shop');
-  readers = new VirtualTransport(['Counter', 'Load']);
+  ({ world, shop, readers } = await cornerShopWorld());
 });
 
-afterEach(async () => {
-  await readers.close();
-  await world.close();
-});
+afterEach(() => world.close());
 
 /** A card with an account holding `credit`, loaded with `load` (card left out of the readers). */
 async function loadedCard(name: string, credit: number, load: number, card?: EcashCard): Promise<{ card: EcashCard; holder: Holder }> {
