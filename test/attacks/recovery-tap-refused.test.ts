@@ -19,7 +19,7 @@ import { ECASH_INS } from '../../wire/index.js';
 import { createVolatileCard, type EcashCard } from '../../firmware-sim/index.js';
 import { type CardChannel, cardRemoved, type ReaderSource, type VirtualTransport } from '../../reader-bridge/index.js';
 import type { BankClient } from '../../host/bank-client/index.js';
-import type { PaymentTerminal } from '../../host/pos/terminal.js';
+import type { PaymentTerminal, TerminalConfig } from '../../host/pos/terminal.js';
 import type { PaymentEvent } from '../../host/pos/journal.js';
 import { atState, cornerShopWorld, loadViaReader, PIN, PUK, reasonOf, valueViaReader, type World } from '../helpers/world.js';
 
@@ -67,6 +67,15 @@ function pulledAfterFirstPay(reader: string): ReaderSource {
   };
 }
 
+/** Terminal t1 of corner-shop on the "Counter" reader whose first tap is pulled after the card paid. */
+function pullingCounter(config: Partial<TerminalConfig> = {}): Promise<PaymentTerminal> {
+  return world.terminal(
+    pulledAfterFirstPay('Counter'),
+    { merchantId: 'corner-shop', bank: shop },
+    { readerName: 'Counter', terminalId: 't1', ...config },
+  );
+}
+
 async function loadedCard(name: string): Promise<EcashCard> {
   const card = await world.card();
   await loadViaReader(world, readers, 'Load', card, name, 10_000, 2_000);
@@ -97,11 +106,7 @@ describe('a recovery tap refused by the card in the reader', () => {
     it(`keeps the payment interrupted after ${what} refused it, and the card that paid finishes it, charged once`, async () => {
       const card = await loadedCard('pat');
       const other = await makeCard();
-      const t = await world.terminal(
-        pulledAfterFirstPay('Counter'),
-        { merchantId: 'corner-shop', bank: shop },
-        { readerName: 'Counter', terminalId: 't1' },
-      );
+      const t = await pullingCounter();
       const id = await interruptedPayment(t, card);
 
       const refused = atState(t, 'interrupted');
@@ -124,11 +129,7 @@ describe('a recovery tap refused by the card in the reader', () => {
     const card = await loadedCard('pat');
     const other = await world.card({ noPinLimit: 10 });
     await loadViaReader(world, readers, 'Load', other, 'quinn', 10_000, 2_000);
-    const t = await world.terminal(
-      pulledAfterFirstPay('Counter'),
-      { merchantId: 'corner-shop', bank: shop },
-      { readerName: 'Counter', terminalId: 't1' },
-    );
+    const t = await pullingCounter();
     const id = await interruptedPayment(t, card);
 
     const refused = atState(t, 'interrupted');
@@ -168,11 +169,7 @@ describe('a recovery tap refused by the card in the reader', () => {
 
   it('ends card-not-returned, never a plain decline, when the other card stays and the first never comes back', async () => {
     const card = await loadedCard('pat');
-    const t = await world.terminal(
-      pulledAfterFirstPay('Counter'),
-      { merchantId: 'corner-shop', bank: shop },
-      { readerName: 'Counter', terminalId: 't1', cardWaitMs: 1_000 },
-    );
+    const t = await pullingCounter({ cardWaitMs: 1_000 });
     const id = await interruptedPayment(t, card);
     readers.insertCard('Counter', await world.card());
     const view = await t.outcome(id);
