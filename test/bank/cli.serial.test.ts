@@ -117,41 +117,15 @@ describe('ecash bank (the built command)', () => {
     const opening = join(dir, 'alice.opening.json');
     writeFileSync(opening, JSON.stringify(openingBody(G, acct)));
     const credFile = join(dir, 'alice.token');
-    const opened = await ecash(
-      [
-        '--json',
-        'bank',
-        'account',
-        'open',
-        '--db',
-        db,
-        '--keys',
-        keys,
-        '--opening',
-        opening,
-        '--credential-file',
-        credFile,
-      ] /* the old name of --token-file, kept as a hidden alias */,
-      { ECASH_BANK_PASSPHRASE: PASSPHRASE },
-    );
+    const open = ['--json', 'bank', 'account', 'open', '--db', db, '--keys', keys, '--opening', opening];
+    const opened = await ecash([...open, '--credential-file', credFile] /* the old name of --token-file, kept as a hidden alias */, {
+      ECASH_BANK_PASSPHRASE: PASSPHRASE,
+    });
     expect(opened.code, opened.stderr).toBe(0);
     const o = jsonOf(opened) as { accountId: string; credential: string; z: unknown[] };
     expect(o.z).toHaveLength(3);
     expect(readFileSync(credFile, 'utf8').trim()).toBe(o.credential);
-    const dup = await ecash([
-      '--json',
-      'bank',
-      'account',
-      'open',
-      '--db',
-      db,
-      '--keys',
-      keys,
-      '--opening',
-      opening,
-      '--passphrase-file',
-      pass,
-    ]);
+    const dup = await ecash([...open, '--passphrase-file', pass]);
     expect(jsonOf(dup)).toMatchObject({ error: { code: 'account-exists' } });
 
     const credited = await ecash([
