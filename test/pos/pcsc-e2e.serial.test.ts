@@ -34,6 +34,17 @@ import { pcscdAvailable, requireService } from '../helpers/env.js';
 import { atState, cardValue, type Holder, merchantBalance, PIN, reasonOf, World } from '../helpers/world.js';
 
 const READER = 'Virtual PCD 00 00';
+
+/**
+ * The options of an `ecash pos` command at `world`'s corner-shop terminal `terminal` on READER, its
+ * merchant credential in the file `tokenName` (owner-only) of the world's folder.
+ */
+function shopTerminalArgs(world: World, terminal: string, tokenName: string): string[] {
+  const tokenFile = join(world.dir, tokenName);
+  writeFileSync(tokenFile, world.merchantTokens.get('corner-shop')!, { mode: 0o600 });
+  return ['--reader', READER, '--bank', world.url, '--token-file', tokenFile, '--merchant', 'corner-shop', '--terminal', terminal];
+}
+
 const VPCD_PORT = 35963;
 
 /**
@@ -226,27 +237,8 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
     '`ecash pos pay` killed after its request reached the reader ($what) is finished by the next run',
     async ({ card: fate }) => {
       const { card } = await loaded('quinn', 2_000);
-      const tokenFile = join(world.dir, 'shop.token');
-      writeFileSync(tokenFile, world.merchantTokens.get('corner-shop')!, { mode: 0o600 });
       const journalFile = join(world.dir, 'cli-pos.db');
-      const args = [
-        'pos',
-        'pay',
-        '--reader',
-        READER,
-        '--bank',
-        world.url,
-        '--token-file',
-        tokenFile,
-        '--merchant',
-        'corner-shop',
-        '--terminal',
-        'cli',
-        '--journal',
-        journalFile,
-        '--card-wait',
-        '20',
-      ];
+      const args = ['pos', 'pay', ...shopTerminalArgs(world, 'cli', 'shop.token'), '--journal', journalFile, '--card-wait', '20'];
       const first: CliProcess = startCli([...args, '600']);
       await insert(
         firstPayHeld(card, async () => {
@@ -290,23 +282,12 @@ describe.runIf(requireService(pcscdAvailable(), 'pcscd (with vsmartcard-vpcd)'))
   it('`ecash pos serve` is driven over HTTP by a cash register: pay, follow, settle', async () => {
     const { card } = await loaded('rosa', 2_000);
     const dir = world.dir;
-    const tokenFile = join(dir, 'serve-shop.token');
-    writeFileSync(tokenFile, world.merchantTokens.get('corner-shop')!, { mode: 0o600 });
     const apiKey = 'register-key-0123456789';
     const server = startCli(
       [
         'pos',
         'serve',
-        '--reader',
-        READER,
-        '--bank',
-        world.url,
-        '--token-file',
-        tokenFile,
-        '--merchant',
-        'corner-shop',
-        '--terminal',
-        'serve',
+        ...shopTerminalArgs(world, 'serve', 'serve-shop.token'),
         '--journal',
         join(dir, 'serve.db'),
         '--port',
