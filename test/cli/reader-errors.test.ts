@@ -66,6 +66,18 @@ const cases = () => [
   },
 ];
 
+/** The bank, merchant and reader options of an `ecash pos` command at the kiosk through case `c`. */
+const kioskAt = (c: { reader: string; bridge: string }) => [
+  '--bank',
+  shop.world.url,
+  '--merchant',
+  'kiosk',
+  '--reader',
+  c.reader,
+  '--bridge',
+  c.bridge,
+];
+
 describe('a reader that cannot be used', () => {
   it('ecash readers --bridge fails with the reason (the right token lists the readers)', async () => {
     const listed = await runCli(['readers', '--bridge', shop.bridge.url], env());
@@ -82,20 +94,7 @@ describe('a reader that cannot be used', () => {
 
   it('ecash pos pay ends at once with the reason, not card-wait-expired after the card wait', async () => {
     for (const c of cases()) {
-      const args = [
-        '--json',
-        'pos',
-        'pay',
-        '500',
-        '--bank',
-        shop.world.url,
-        '--merchant',
-        'kiosk',
-        '--reader',
-        c.reader,
-        '--bridge',
-        c.bridge,
-      ];
+      const args = ['--json', 'pos', 'pay', '500', ...kioskAt(c)];
       const r = await runCli([...args, '--journal', join(shop.world.dir, 'errors-pos.db')], env(c.token));
       expect(r.code, `${c.what}: ${r.stderr}`).toBe(1);
       expect(JSON.parse(r.stdout), c.what).toMatchObject({ error: { code: c.code } });
@@ -105,20 +104,7 @@ describe('a reader that cannot be used', () => {
 
   it('ecash pos serve refuses to start, with the reason', async () => {
     for (const c of cases()) {
-      const args = [
-        'pos',
-        'serve',
-        '--bank',
-        shop.world.url,
-        '--merchant',
-        'kiosk',
-        '--reader',
-        c.reader,
-        '--bridge',
-        c.bridge,
-        '--port',
-        '0',
-      ];
+      const args = ['pos', 'serve', ...kioskAt(c), '--port', '0'];
       const r = await runCli([...args, '--journal', join(shop.world.dir, 'errors-serve.db'), '--settle-every', '0'], env(c.token));
       expect(r.code, c.what).toBe(1);
       expect(r.stderr, c.what).toContain(`[${c.code}]`);
