@@ -204,11 +204,25 @@ export const posApiUrl = (stdout: string): string | undefined => /API at (http:\
  * cancelled, and returns that view. Fails with the server's stderr if the server ends first, and
  * with the last state seen after `ms` (the terminal's own card wait ends every payment long before).
  */
-export async function untilFinal<T extends { state: string }>(server: CliProcess, view: () => Promise<T>, ms = 45_000): Promise<T> {
+export function untilFinal<T extends { state: string }>(server: CliProcess, view: () => Promise<T>, ms = 45_000): Promise<T> {
+  return untilPaymentIs(server, view, (v) => ['approved', 'declined', 'cancelled'].includes(v.state), ms);
+}
+
+/**
+ * Polls the payment `view` of `server` (every 50 ms, at once if the server ends) until `reached`;
+ * fails with the server's stderr if the server ends first or `ms` passes. `reached` may throw to
+ * say the payment can no longer get there.
+ */
+export async function untilPaymentIs<T extends { state: string }>(
+  server: CliProcess,
+  view: () => Promise<T>,
+  reached: (v: T) => boolean,
+  ms: number,
+): Promise<T> {
   const until = Date.now() + ms;
   for (;;) {
     const v = await view();
-    if (['approved', 'declined', 'cancelled'].includes(v.state)) return v;
+    if (reached(v)) return v;
     if (server.child.exitCode !== null || server.child.signalCode !== null) {
       throw new Error(`${server.describe()} ended with the payment ${v.state}; its stderr:\n${server.stderr()}`);
     }

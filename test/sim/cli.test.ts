@@ -20,6 +20,7 @@ import {
   posApiUrl,
   startCli,
   untilFinal,
+  untilPaymentIs,
   waitForOutput,
   whileRunning,
 } from '../helpers/cli.js';
@@ -67,16 +68,18 @@ const startPayment = (amount: number) => posCall<PaymentView>('POST', '/payments
 const view = (id: string) => () => posCall<PaymentView>('GET', `/payments/${id}`);
 
 /** Polls the payment until it has passed through `state` (bounded; fails with the server's stderr). */
-async function untilState(id: string, state: string, ms = 30_000): Promise<PaymentView> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await view(id)();
-    if (v.events.some((e) => e.state === state)) return v;
-    if (['approved', 'declined', 'cancelled'].includes(v.state))
-      throw new Error(`payment ${id} ended ${v.state} (${reasonOf(v) ?? ''}) without being ${state}`);
-    if (Date.now() > until) throw new Error(`payment ${id} still ${v.state} after ${ms / 1000} s; the terminal's stderr:\n${pos.stderr()}`);
-    await Promise.race([pos.exited, new Promise((r) => setTimeout(r, 50))]);
-  }
+function untilState(id: string, state: string, ms = 30_000): Promise<PaymentView> {
+  return untilPaymentIs(
+    pos,
+    view(id),
+    (v) => {
+      if (v.events.some((e) => e.state === state)) return true;
+      if (['approved', 'declined', 'cancelled'].includes(v.state))
+        throw new Error(`payment ${id} ended ${v.state} (${reasonOf(v) ?? ''}) without being ${state}`);
+      return false;
+    },
+    ms,
+  );
 }
 
 /** One sale: the payment is started, the card tapped, the outcome read, the card taken back. */
